@@ -1,0 +1,72 @@
+# fraudcast — every way in is a make target.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser clean help venv
+
+help:
+	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
+	@echo "make test       install, then lint (ruff), type-check (mypy) and run the tests (pytest)"
+	@echo "make lint       ruff lint + format check"
+	@echo "make train      train every series (MLflow runs under mlruns/)"
+	@echo "make serve      serve the API and web page without training"
+	@echo "make bench      run the benchmarks and rewrite benchmarks/RESULTS.md"
+	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:5000 against mlruns/"
+	@echo "make clean      remove the venv, caches and generated stores"
+
+venv: $(STAMP)
+
+# The venv is rebuilt from the lock whenever the lock or pyproject changes.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/fraudcast figures seed
+	$(BIN)/fraudcast train --if-no-champions
+	$(BIN)/fraudcast serve --host $(HOST) --port $(PORT)
+
+serve: $(STAMP)
+	$(BIN)/fraudcast serve --host $(HOST) --port $(PORT)
+
+train: $(STAMP)
+	$(BIN)/fraudcast train
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy data features models training serving
+
+pytest: $(STAMP) browser
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+# Browser tests need Debian's chromium; install it where we may (root with apt), else they skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium could not be installed: browser tests will skip"; \
+	  else echo "chromium absent and not root: browser tests will skip"; fi; }
+
+bench: $(STAMP)
+	$(BIN)/python -m training.benchmarks.m3 --output benchmarks/RESULTS.md
+
+mlflow-ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port 5000
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	rm -f data/*.db
+	find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

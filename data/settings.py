@@ -1,0 +1,19 @@
+"""Settings of the figure store, read from ``FRAUDCAST_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root when fraudcast runs from a clone (editable install).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+
+
+class StoreSettings(BaseSettings):
+    """Where the figures live; any SQLAlchemy URL works, SQLite under ``data/`` by default."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUDCAST_", extra="ignore")
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'data' / 'fraudcast.db'}"

@@ -1,0 +1,1 @@
+"""fraudcast.features: transforms, gap and break handling, lags and diagnostics of yearly series."""

@@ -1,0 +1,1 @@
+"""fraudcast.models: the forecaster contract, the model catalog, combinations and interval calibration."""

@@ -1,0 +1,30 @@
+"""The ``fraudcast`` command line: every command group is assembled here."""
+
+from __future__ import annotations
+
+import typer
+
+from serving.commands import figures as figures_commands
+from serving.commands import forecast as forecast_commands
+from serving.commands import service as service_commands
+from serving.commands import train as train_commands
+
+app = typer.Typer(
+    name="fraudcast",
+    help="Forecast yearly fraud and cybercrime figures with honest uncertainty.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+figures_commands.register(app)
+forecast_commands.register(app)
+train_commands.register(app)
+service_commands.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``fraudcast`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""fraudcast.training: rolling-origin backtests, metrics, selection, MLflow tracking and retraining."""
