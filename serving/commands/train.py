@@ -1,9 +1,98 @@
-"""`fraudcast` commands: train (not built yet)."""
+"""`fraudcast train`: backtest every candidate, track it in MLflow, promote champions."""
 
 from __future__ import annotations
 
+import logging
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from data.store import FigureStore
+from training.pipeline import SeriesOutcome, has_champions, retrain
+from training.settings import TrainingSettings
+
+console = Console()
+_STATUS_STYLE = {"promoted": "green", "kept": "yellow", "unchanged": "dim", "failed": "bold red"}
+
+
+def train(
+    series: list[str] | None = typer.Option(
+        None, "--series", "-s", help="Series id to train (repeatable); all series by default."
+    ),
+    force: bool = typer.Option(False, "--force", help="Retrain even if data and code are unchanged."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Series fitted in parallel."),
+    if_no_champions: bool = typer.Option(
+        False, "--if-no-champions", help="Do nothing when champions are already registered."
+    ),
+) -> None:
+    """Retrain series: every candidate is backtested and logged to MLflow, the best is promoted."""
+    logging.basicConfig(level=logging.WARNING)
+    settings = TrainingSettings()
+    if if_no_champions and has_champions(settings):
+        console.print("Champions already registered; skipping training (run `fraudcast train`).")
+        return
+    outcomes = run_with_progress(series, force=force, jobs=jobs, settings=settings)
+    console.print(summary_table(outcomes))
+    console.print(f"MLflow: {settings.mlflow_tracking_uri}  (`make mlflow-ui` to compare runs)")
+    failed = [o for o in outcomes if o.failed]
+    if failed:
+        for outcome in failed:
+            console.print(f"[bold red]failed[/] {outcome.series_id}: {outcome.reason}")
+        raise typer.Exit(code=1)
+
+
+def run_with_progress(
+    series: list[str] | None, *, force: bool, jobs: int, settings: TrainingSettings
+) -> list[SeriesOutcome]:
+    """Run the pipeline with a progress bar per finished series."""
+    store = FigureStore.from_settings()
+    store.ensure_seeded()
+    total = len(series) if series else len(store.list_series())
+    with Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=total)
+
+        def advance(outcome: SeriesOutcome) -> None:
+            progress.update(task, advance=1, description=f"{outcome.series_id}: {outcome.status}")
+
+        outcomes = retrain(
+            series, force=force, store=store, settings=settings, jobs=jobs, on_outcome=advance
+        )
+    return outcomes
+
+
+def summary_table(outcomes: list[SeriesOutcome]) -> Table:
+    """One row per series: champion, backtest MASE, coverage, and what happened."""
+    table = Table(title="fraudcast training summary")
+    for column in ("series", "model", "MASE", "coverage 80%", "coverage 95%", "outcome", "why"):
+        table.add_column(column, overflow="fold")
+    for outcome in outcomes:
+        style = _STATUS_STYLE.get(outcome.status, "")
+        table.add_row(
+            outcome.series_id,
+            outcome.model or "",
+            f"{outcome.mase:.3f}" if outcome.mase is not None else "",
+            _percent(outcome.coverage.get("coverage_80")),
+            _percent(outcome.coverage.get("coverage_95")),
+            f"[{style}]{outcome.status}[/]" if style else outcome.status,
+            outcome.reason,
+        )
+    return table
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else ""
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the main app."""
+    """Add `train` to the main app."""
+    app.command("train")(train)

@@ -1,0 +1,57 @@
+"""The FastAPI application: API, operations endpoints and the planner page, from one factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from serving.errors import install_error_handlers
+from serving.metrics import MetricsMiddleware, ServiceMetrics
+from serving.routes import api, ops, page
+from serving.state import ServiceState
+
+log = logging.getLogger(__name__)
+
+
+async def _watch_champions(state: ServiceState) -> None:
+    """Pick up champions promoted by other processes (CLI, other workers)."""
+    while True:
+        await asyncio.sleep(state.service.reload_interval)
+        await asyncio.to_thread(state.board.refresh)
+
+
+def create_app(state: ServiceState | None = None) -> FastAPI:
+    """Build the app; champions load at start-up (lifespan), never at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = app.state.fraudcast = state or ServiceState.from_settings()
+        await asyncio.to_thread(current.store.ensure_seeded)
+        await asyncio.to_thread(current.board.refresh)
+        watcher = asyncio.create_task(_watch_champions(current))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await asyncio.to_thread(current.jobs.shutdown)
+
+    app = FastAPI(
+        title="fraudcast",
+        version="1",
+        description="Projections of yearly fraud and cybercrime figures with calibrated intervals.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = ServiceMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(ops.router)
+    app.include_router(page.router)
+    return app

@@ -1,0 +1,109 @@
+"""The champions the service answers with, swapped in atomically when a new one is promoted."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import pandas as pd
+
+from training import registry, tracking
+from training.registry import ChampionCard, ChampionModel
+from training.settings import TrainingSettings
+
+log = logging.getLogger(__name__)
+_CACHE_LIMIT = 2048
+
+
+class NoChampion(LookupError):
+    """A known series that has no champion yet."""
+
+    def __init__(self, series_id: str) -> None:
+        self.series_id = series_id
+        super().__init__(f"series {series_id!r} has no champion model yet")
+
+
+@dataclass
+class Champion:
+    """One loaded champion; forecasts depend only on it, so answers are cached on it."""
+
+    series_id: str
+    version: str
+    model: ChampionModel
+    _answers: dict[tuple[int, tuple[float, ...]], bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def card(self) -> ChampionCard:
+        """The card logged with the model."""
+        return self.model.card
+
+    def forecast(self, horizon: int, levels: Sequence[float]) -> pd.DataFrame:
+        """The registered model's own answer for this horizon and these levels."""
+        return self.model.forecast.predict(horizon, list(levels))
+
+    def cached(self, key: tuple[int, tuple[float, ...]]) -> bytes | None:
+        """A rendered answer for (horizon, levels), if one was kept."""
+        return self._answers.get(key)
+
+    def keep(self, key: tuple[int, tuple[float, ...]], body: bytes) -> None:
+        """Keep a rendered answer; the cache is bounded and dropped with the champion."""
+        if len(self._answers) >= _CACHE_LIMIT:
+            self._answers.clear()
+        self._answers[key] = body
+
+
+class ChampionBoard:
+    """Champions by series id. Readers take one immutable snapshot; refresh swaps it whole."""
+
+    def __init__(self, settings: TrainingSettings) -> None:
+        self._settings = settings
+        self._snapshot: Mapping[str, Champion] = MappingProxyType({})
+        self._refresh_lock = threading.Lock()
+        self.loaded = False
+        self.last_error: str | None = None
+
+    @property
+    def snapshot(self) -> Mapping[str, Champion]:
+        """The current champions; a request should read this once and use it throughout."""
+        return self._snapshot
+
+    def get(self, series_id: str) -> Champion:
+        """The champion of a series, or NoChampion."""
+        champion = self._snapshot.get(series_id)
+        if champion is None:
+            raise NoChampion(series_id)
+        return champion
+
+    def refresh(self) -> list[str]:
+        """Load champions whose alias moved; swap them in at once. Returns the changed series."""
+        with self._refresh_lock:
+            try:
+                client = tracking.connect(self._settings)
+                wanted = registry.champion_versions(client=client)
+                current = self._snapshot
+                updated = dict(current)
+                changed = []
+                for series_id, version in wanted.items():
+                    held = current.get(series_id)
+                    if held is not None and held.version == version:
+                        continue
+                    model_version = registry.get_version(series_id, version, client=client)
+                    model = registry.load_champion(model_version)
+                    updated[series_id] = Champion(series_id, version, model)
+                    changed.append(series_id)
+                for series_id in set(updated) - set(wanted):
+                    del updated[series_id]
+                    changed.append(series_id)
+            except Exception as error:  # keep serving the champions we have
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.exception("could not refresh champions; keeping the current ones")
+                return []
+            self._snapshot = MappingProxyType(updated)
+            self.loaded = True
+            self.last_error = None
+            if changed:
+                log.info("champions swapped in: %s", ", ".join(sorted(changed)))
+            return sorted(changed)

@@ -1,0 +1,61 @@
+"""Domain errors mapped to HTTP statuses, in one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from data.errors import InvalidFigures, InvalidSeries, UnknownRevision, UnknownSeries
+from serving.champions import NoChampion
+from serving.jobs import UnknownJob
+from serving.schemas import Problem
+from serving.services import InvalidRequest
+
+
+def _answer(code: int, problem: Problem) -> JSONResponse:
+    return JSONResponse(problem.model_dump(exclude_none=True), status_code=code)
+
+
+async def _unknown(request: Request, error: Exception) -> JSONResponse:
+    return _answer(status.HTTP_404_NOT_FOUND, Problem(detail=str(error)))
+
+
+async def _no_champion(request: Request, error: Exception) -> JSONResponse:
+    return _answer(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        Problem(
+            detail=str(error),
+            hint="train it first: `fraudcast train` (or POST /v1/retrain with the token)",
+        ),
+    )
+
+
+async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+    return _answer(status.HTTP_422_UNPROCESSABLE_ENTITY, Problem(detail=str(error)))
+
+
+async def _invalid_figures(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidFigures)
+    problems = [
+        {"item": problem.line - 2, "column": problem.column, "value": problem.value, "reason": problem.reason}
+        for problem in error.problems
+    ]
+    count = len(problems)
+    return _answer(
+        status.HTTP_422_UNPROCESSABLE_ENTITY,
+        Problem(
+            detail=f"figures rejected, nothing was written: {count} problem{'s' if count != 1 else ''}",
+            problems=problems,
+        ),
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every typed domain error to its status code."""
+    app.add_exception_handler(UnknownSeries, _unknown)
+    app.add_exception_handler(UnknownJob, _unknown)
+    app.add_exception_handler(UnknownRevision, _unknown)
+    app.add_exception_handler(NoChampion, _no_champion)
+    app.add_exception_handler(InvalidRequest, _invalid_request)
+    app.add_exception_handler(InvalidSeries, _invalid_request)
+    app.add_exception_handler(InvalidFigures, _invalid_figures)

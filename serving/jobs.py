@@ -1,0 +1,105 @@
+"""Background retrains: one at a time, each with an id a client can poll."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from serving import schemas
+from training.pipeline import SeriesOutcome
+
+log = logging.getLogger(__name__)
+_KEEP_JOBS = 200
+
+RetrainFunction = Callable[[Sequence[str] | None, bool], list[SeriesOutcome]]
+
+
+class UnknownJob(LookupError):
+    """A job id this service never issued (or has forgotten)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"unknown job {job_id!r}")
+
+
+class JobQueue:
+    """Runs retrains on one worker thread; ``on_done`` runs after each (e.g. reload champions)."""
+
+    def __init__(self, retrain: RetrainFunction, on_done: Callable[[], object]) -> None:
+        self._retrain = retrain
+        self._on_done = on_done
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
+        self._jobs: OrderedDict[str, schemas.Job] = OrderedDict()
+        self._lock = threading.Lock()
+        self._futures: dict[str, Future[None]] = {}
+
+    def submit(self, series: Sequence[str] | None, *, force: bool = False, reason: str) -> schemas.Job:
+        """Queue a retrain of the named series (all when None) and return its job."""
+        job = schemas.Job(
+            id=uuid.uuid4().hex,
+            state="queued",
+            series=list(series or []),
+            reason=reason,
+            created_at=datetime.now(UTC),
+        )
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > _KEEP_JOBS:
+                self._jobs.popitem(last=False)
+        self._futures[job.id] = self._executor.submit(self._run, job.id, series, force)
+        return job
+
+    def get(self, job_id: str) -> schemas.Job:
+        """A job by id (UnknownJob if none)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        return job
+
+    def wait(self, job_id: str, timeout: float | None = None) -> schemas.Job:
+        """Block until a job has finished (for the CLI and tests)."""
+        future = self._futures.get(job_id)
+        if future is not None:
+            future.result(timeout=timeout)
+        return self.get(job_id)
+
+    def _update(self, job_id: str, **changes: object) -> None:
+        with self._lock:
+            self._jobs[job_id] = self._jobs[job_id].model_copy(update=changes)
+
+    def _run(self, job_id: str, series: Sequence[str] | None, force: bool) -> None:
+        self._update(job_id, state="running", started_at=datetime.now(UTC))
+        try:
+            outcomes = self._retrain(series, force)
+        except Exception as error:  # the job fails; figures and champions are left as they were
+            log.exception("retrain job %s failed", job_id)
+            self._update(
+                job_id,
+                state="failed",
+                error=f"{type(error).__name__}: {error}",
+                finished_at=datetime.now(UTC),
+            )
+            return
+        failed = [o for o in outcomes if o.failed]
+        self._update(
+            job_id,
+            state="failed" if failed else "succeeded",
+            outcomes=[asdict(o) for o in outcomes],
+            error="; ".join(f"{o.series_id}: {o.reason}" for o in failed) or None,
+            finished_at=datetime.now(UTC),
+        )
+        try:
+            self._on_done()
+        except Exception:
+            log.exception("after retrain job %s: reloading champions failed", job_id)
+
+    def shutdown(self) -> None:
+        """Stop taking jobs; wait for the running one to end."""
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,181 @@
+"""The versioned JSON API under /v1."""
+
+from __future__ import annotations
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from data.store import FigureStore
+from serving import schemas, services
+from serving.champions import ChampionBoard
+from serving.deps import get_board, get_state, get_store, require_token
+from serving.state import ServiceState
+
+router = APIRouter(prefix="/v1", tags=["v1"])
+
+_NOT_FOUND = {404: {"model": schemas.Problem, "description": "Unknown series"}}
+_FORECAST_ERRORS = {
+    **_NOT_FOUND,
+    422: {"model": schemas.Problem, "description": "Horizon or levels outside what is allowed"},
+    503: {"model": schemas.Problem, "description": "The series has no champion yet"},
+}
+_WRITE_ERRORS = {
+    401: {"model": schemas.Problem, "description": "No bearer token"},
+    403: {"model": schemas.Problem, "description": "Wrong bearer token"},
+}
+HorizonQuery = Query(5, description="Years ahead, 1–30.")
+LevelsQuery = Query("80,95", description="Interval levels in (0, 100), comma-separated.")
+
+
+def _horizon_levels(state: ServiceState, horizon: int, levels: str) -> tuple[int, tuple[float, ...]]:
+    return (
+        services.check_horizon(horizon, state.service.max_horizon),
+        services.parse_levels(levels),
+    )
+
+
+@router.get("/series", response_model=list[schemas.SeriesSummary])
+def list_series(
+    store: FigureStore = Depends(get_store), board: ChampionBoard = Depends(get_board)
+) -> list[schemas.SeriesSummary]:
+    """Every series: latest figure with its source, and the champion serving it."""
+    return services.list_series(store, board)
+
+
+@router.get("/series/{series_id}/figures", response_model=list[schemas.Figure], responses=_NOT_FOUND)
+def series_figures(series_id: str, store: FigureStore = Depends(get_store)) -> list[schemas.Figure]:
+    """The figures of one series with provenance."""
+    return services.series_figures(store, series_id)
+
+
+@router.get(
+    "/series/{series_id}/forecast",
+    response_model=schemas.ForecastResponse,
+    responses=_FORECAST_ERRORS,
+)
+async def forecast(
+    series_id: str,
+    horizon: int = HorizonQuery,
+    levels: str = LevelsQuery,
+    state: ServiceState = Depends(get_state),
+) -> Response:
+    """Mean and intervals per forecast year from the series' champion."""
+    steps, wanted = _horizon_levels(state, horizon, levels)
+    body = services.forecast_json(state.store, state.board, series_id, steps, wanted)
+    return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/series/{series_id}/forecast.csv",
+    responses={**_FORECAST_ERRORS, 200: {"content": {"text/csv": {}}}},
+    response_class=Response,
+)
+def forecast_csv(
+    series_id: str,
+    horizon: int = HorizonQuery,
+    levels: str = LevelsQuery,
+    state: ServiceState = Depends(get_state),
+) -> Response:
+    """The forecast as a CSV download."""
+    steps, wanted = _horizon_levels(state, horizon, levels)
+    body = services.forecast_csv(state.store, state.board, series_id, steps, wanted)
+    return Response(
+        body,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{series_id}-forecast.csv"'},
+    )
+
+
+@router.get(
+    "/series/{series_id}/forecast.png",
+    responses={**_FORECAST_ERRORS, 200: {"content": {"image/png": {}}}},
+    response_class=Response,
+)
+def forecast_png(
+    series_id: str,
+    horizon: int = HorizonQuery,
+    levels: str = LevelsQuery,
+    state: ServiceState = Depends(get_state),
+) -> Response:
+    """A fan chart: history, mean, shaded bands, definition breaks marked."""
+    steps, wanted = _horizon_levels(state, horizon, levels)
+    body = services.forecast_png(state.store, state.board, series_id, steps, wanted)
+    return Response(
+        body,
+        media_type="image/png",
+        headers={"Content-Disposition": f'inline; filename="{series_id}-forecast.png"'},
+    )
+
+
+@router.post("/forecasts", response_model=schemas.BatchForecastResponse, responses=_FORECAST_ERRORS)
+def batch_forecasts(
+    request: schemas.BatchForecastRequest, state: ServiceState = Depends(get_state)
+) -> schemas.BatchForecastResponse:
+    """Forecasts for many series in one request."""
+    answers = []
+    for item in request.requests:
+        steps = services.check_horizon(item.horizon, state.service.max_horizon)
+        levels = services.parse_levels(item.levels)
+        answers.append(
+            services.forecast_response(state.store, state.board, item.series_id, steps, levels)
+        )
+    return schemas.BatchForecastResponse(forecasts=answers)
+
+
+@router.get("/models/{series_id}", response_model=schemas.ModelCard, responses=_FORECAST_ERRORS)
+def model_card(series_id: str, state: ServiceState = Depends(get_state)) -> schemas.ModelCard:
+    """The candidates compared on backtests, and why the champion was chosen."""
+    return services.model_card(state.store, state.board, series_id, state.service.mlflow_ui_url)
+
+
+@router.post(
+    "/figures",
+    response_model=schemas.AddFiguresResponse,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_token)],
+    responses={**_WRITE_ERRORS, 422: {"model": schemas.Problem, "description": "Invalid figures"}},
+)
+def add_figures(
+    request: schemas.AddFiguresRequest, state: ServiceState = Depends(get_state)
+) -> schemas.AddFiguresResponse:
+    """Add figures, all or nothing; a retrain of the affected series is scheduled."""
+    frame = pd.DataFrame([figure.model_dump() for figure in request.figures])
+    result = state.store.add_figures(frame, source="api", message=request.message)
+    job = (
+        state.jobs.submit(result.changed_series, reason="figures added through the API")
+        if result.changed_series
+        else None
+    )
+    return schemas.AddFiguresResponse(
+        revision_id=result.revision.id if result.revision else None,
+        no_op=result.no_op,
+        summary=result.summary(),
+        added=len(result.added),
+        changed=len(result.changed),
+        unchanged=len(result.unchanged),
+        changed_series=result.changed_series,
+        warnings=result.warnings,
+        retrain_job_id=job.id if job else None,
+    )
+
+
+@router.post(
+    "/retrain",
+    response_model=schemas.Job,
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(require_token)],
+    responses={**_WRITE_ERRORS, **_NOT_FOUND},
+)
+def start_retrain(
+    request: schemas.RetrainRequest, state: ServiceState = Depends(get_state)
+) -> schemas.Job:
+    """Retrain all or the named series in the background; poll the job for its outcome."""
+    for series_id in request.series:
+        state.store.get_series(series_id)
+    return state.jobs.submit(request.series or None, force=request.force, reason="requested through the API")
+
+
+@router.get("/jobs/{job_id}", response_model=schemas.Job, responses=_NOT_FOUND)
+def get_job(job_id: str, state: ServiceState = Depends(get_state)) -> schemas.Job:
+    """Progress and outcome of a retrain job."""
+    return state.jobs.get(job_id)

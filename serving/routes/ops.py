@@ -1,0 +1,46 @@
+"""Operational endpoints: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from serving.deps import get_state
+from serving.schemas import Health
+from serving.state import ServiceState
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """The process is alive."""
+    return Health(status="alive")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+def readyz(state: ServiceState = Depends(get_state)) -> JSONResponse:
+    """Ready once champions are loaded; details say what is loaded and any reload error."""
+    board = state.board
+    ready = board.loaded and bool(board.snapshot)
+    health = Health(
+        status="ready" if ready else "not ready",
+        champions=len(board.snapshot),
+        series=len(state.store.list_series()),
+        details={
+            "champions": sorted(board.snapshot),
+            "reload_error": board.last_error,
+            "hint": None if ready else "no champions loaded yet: run `fraudcast train`",
+        },
+    )
+    code = status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
+    return JSONResponse(health.model_dump(), status_code=code)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    """Prometheus exposition format."""
+    service_metrics = request.app.state.metrics
+    service_metrics.champions.set(len(request.app.state.fraudcast.board.snapshot))
+    return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)

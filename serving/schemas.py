@@ -1,0 +1,208 @@
+"""Every request and response body of the HTTP API, in one module."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Source(BaseModel):
+    """Where one figure came from."""
+
+    publisher: str
+    title: str
+    url: str | None = None
+    accessed_via: str
+    note: str | None = None
+
+
+class Figure(BaseModel):
+    """One yearly figure with its provenance."""
+
+    year: int
+    value: float
+    unit: str
+    source: Source
+    revision_id: int
+    preliminary: bool = Field(description="True when the source marks the figure preliminary.")
+
+
+class ChampionSummary(BaseModel):
+    """The model currently served for a series."""
+
+    name: str
+    version: str
+    trained_at: str
+    data_revision: str
+    backtest_mase: float | None = None
+    coverage: dict[str, float] = Field(
+        default_factory=dict, description="Backtest coverage per level, as fractions 0..1."
+    )
+
+
+class RetrainStatus(BaseModel):
+    """How the last retrain of a series ended."""
+
+    status: str
+    reason: str
+    finished_at: datetime | None = None
+
+
+class SeriesSummary(BaseModel):
+    """A series, its latest figure and the champion serving it."""
+
+    id: str
+    title: str
+    unit: str
+    country: str
+    publisher: str
+    definition: str
+    breaks: list[int]
+    latest: Figure | None
+    champion: ChampionSummary | None
+    last_retrain: RetrainStatus | None = None
+
+
+class ForecastPoint(BaseModel):
+    """One forecast year: the mean and the interval bounds per level (keys are level labels)."""
+
+    year: int
+    mean: float
+    lower: dict[str, float]
+    upper: dict[str, float]
+
+
+class ForecastResponse(BaseModel):
+    """Projections of one series by its champion."""
+
+    series_id: str
+    unit: str
+    horizon: int
+    levels: list[float]
+    model: ChampionSummary
+    forecast: list[ForecastPoint]
+
+
+class ForecastRequestItem(BaseModel):
+    """One series in a batch forecast request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    series_id: str
+    horizon: int = Field(default=5, ge=1, le=30)
+    levels: list[float] = Field(default_factory=lambda: [80.0, 95.0], min_length=1, max_length=10)
+
+
+class BatchForecastRequest(BaseModel):
+    """Forecasts for many series in one request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: list[ForecastRequestItem] = Field(min_length=1, max_length=1000)
+
+
+class BatchForecastResponse(BaseModel):
+    """One forecast per requested series, in request order."""
+
+    forecasts: list[ForecastResponse]
+
+
+class CandidateMetrics(BaseModel):
+    """One candidate model with its backtest metrics."""
+
+    model: str
+    selected: bool
+    metrics: dict[str, float]
+    error: str | None = None
+
+
+class ModelCard(BaseModel):
+    """Why the champion of a series was chosen, and how the candidates compared."""
+
+    series_id: str
+    champion: ChampionSummary
+    reason: str
+    notes: list[str]
+    candidates: list[CandidateMetrics]
+    mlflow_experiment_url: str | None = None
+
+
+class FigureIn(BaseModel):
+    """One figure to add, in the same columns as the figures CSV."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    series_id: str
+    year: int
+    value: float
+    unit: str
+    source_publisher: str
+    source_title: str
+    source_url: str | None = None
+    accessed_via: str
+    note: str | None = None
+
+
+class AddFiguresRequest(BaseModel):
+    """A batch of figures, taken whole or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    figures: list[FigureIn] = Field(min_length=1, max_length=10000)
+    message: str = Field(default="", max_length=2000)
+
+
+class AddFiguresResponse(BaseModel):
+    """What adding figures did, and the retrain it scheduled."""
+
+    revision_id: int | None
+    no_op: bool
+    summary: str
+    added: int
+    changed: int
+    unchanged: int
+    changed_series: list[str]
+    warnings: list[str]
+    retrain_job_id: str | None = None
+
+
+class RetrainRequest(BaseModel):
+    """Which series to retrain (all when empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    series: list[str] = Field(default_factory=list, max_length=10000)
+    force: bool = False
+
+
+class Job(BaseModel):
+    """A background retrain and how it is going."""
+
+    id: str
+    state: str = Field(description="queued, running, succeeded or failed")
+    series: list[str]
+    reason: str
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    outcomes: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Problem(BaseModel):
+    """Every error answer: what went wrong and, where useful, how to fix it."""
+
+    detail: str
+    problems: list[dict[str, Any]] | None = None
+    hint: str | None = None
+
+
+class Health(BaseModel):
+    """Liveness and readiness."""
+
+    status: str
+    champions: int = 0
+    series: int = 0
+    details: dict[str, Any] = Field(default_factory=dict)

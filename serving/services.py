@@ -1,0 +1,248 @@
+"""What the routes call: one function per use, no HTTP in here beyond the schemas."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import pandas as pd
+
+from data.store import FigureStore, SeriesInfo
+from models.base import level_label
+from serving import schemas
+from serving.champions import Champion, ChampionBoard, NoChampion
+from training.plots import fan_chart, to_png
+
+_PRELIMINARY = re.compile(r"^\W*(preliminary|暫定)", re.IGNORECASE)
+
+
+class InvalidRequest(ValueError):
+    """A request parameter outside what is allowed; the message says what is."""
+
+
+def parse_levels(text: str | Sequence[float]) -> tuple[float, ...]:
+    """Interval levels from ``80,95`` (or a list), each in (0, 100), sorted and de-duplicated."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    levels: set[float] = set()
+    for item in items:
+        try:
+            level = float(item)
+        except (TypeError, ValueError):
+            raise InvalidRequest(
+                f"levels must be numbers in (0, 100) separated by commas, got {item!r}"
+            ) from None
+        if not math.isfinite(level) or not 0 < level < 100:
+            raise InvalidRequest(f"each level must lie strictly between 0 and 100, got {item!r}")
+        levels.add(round(level, 6))
+    if not levels:
+        raise InvalidRequest("give at least one interval level, e.g. levels=80,95")
+    if len(levels) > 10:
+        raise InvalidRequest("at most 10 interval levels per request")
+    return tuple(sorted(levels))
+
+
+def check_horizon(horizon: int, max_horizon: int) -> int:
+    """The horizon if it lies in 1..max_horizon, else InvalidRequest."""
+    if not 1 <= horizon <= max_horizon:
+        raise InvalidRequest(f"horizon must be between 1 and {max_horizon} years, got {horizon}")
+    return horizon
+
+
+def is_preliminary(note: str | None) -> bool:
+    """True when a figure's note marks it preliminary (暫定値) rather than final."""
+    return bool(note) and bool(_PRELIMINARY.match(str(note)))
+
+
+def _figure(row: pd.Series) -> schemas.Figure:
+    def text(name: str) -> str | None:
+        value = row.get(name)
+        return None if value is None or pd.isna(value) or value == "" else str(value)
+
+    return schemas.Figure(
+        year=int(row["year"]),
+        value=float(row["value"]),
+        unit=str(row["unit"]),
+        source=schemas.Source(
+            publisher=str(row["source_publisher"]),
+            title=str(row["source_title"]),
+            url=text("source_url"),
+            accessed_via=str(row["accessed_via"]),
+            note=text("note"),
+        ),
+        revision_id=int(row["revision_id"]),
+        preliminary=is_preliminary(text("note")),
+    )
+
+
+def series_figures(store: FigureStore, series_id: str) -> list[schemas.Figure]:
+    """Every current figure of a series with provenance (UnknownSeries if there is no such)."""
+    store.get_series(series_id)
+    return [_figure(row) for _, row in store.figures(series_id).iterrows()]
+
+
+def champion_summary(champion: Champion) -> schemas.ChampionSummary:
+    """Name, version, training time, data revision and backtest quality of a champion."""
+    card = champion.card
+    return schemas.ChampionSummary(
+        name=card.model_name,
+        version=champion.version,
+        trained_at=card.trained_at,
+        data_revision=card.data_revision,
+        backtest_mase=_finite(card.metrics.get("mase")),
+        coverage={
+            key.removeprefix("coverage_"): value
+            for key, value in card.metrics.items()
+            if key.startswith("coverage_") and _finite(value) is not None
+        },
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def list_series(store: FigureStore, board: ChampionBoard) -> list[schemas.SeriesSummary]:
+    """Every series with its latest figure and champion."""
+    champions = board.snapshot
+    figures = store.figures()
+    summaries = []
+    for info in store.list_series():
+        own = figures[figures["series_id"] == info.id]
+        latest = _figure(own.sort_values("year").iloc[-1]) if len(own) else None
+        champion = champions.get(info.id)
+        summaries.append(
+            schemas.SeriesSummary(
+                id=info.id,
+                title=info.title,
+                unit=info.unit,
+                country=info.country,
+                publisher=info.publisher,
+                definition=info.definition,
+                breaks=list(info.breaks),
+                latest=latest,
+                champion=champion_summary(champion) if champion else None,
+            )
+        )
+    return summaries
+
+
+def _champion_for(store: FigureStore, board: ChampionBoard, series_id: str) -> Champion:
+    """The champion, or UnknownSeries (404) / NoChampion (503) as the case is."""
+    champion = board.snapshot.get(series_id)
+    if champion is None:
+        store.get_series(series_id)  # raises UnknownSeries for a series nobody knows
+        raise NoChampion(series_id)
+    return champion
+
+
+def forecast_response(
+    store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
+) -> schemas.ForecastResponse:
+    """The champion's forecast as a response schema."""
+    champion = _champion_for(store, board, series_id)
+    return _render(champion, store.get_series(series_id), horizon, levels)
+
+
+def _render(
+    champion: Champion, info: SeriesInfo, horizon: int, levels: Sequence[float]
+) -> schemas.ForecastResponse:
+    frame = champion.forecast(horizon, levels)
+    labels = [level_label(level) for level in levels]
+    points = [
+        schemas.ForecastPoint(
+            year=int(row["year"]),
+            mean=float(row["mean"]),
+            lower={label: float(row[f"lo-{label}"]) for label in labels},
+            upper={label: float(row[f"hi-{label}"]) for label in labels},
+        )
+        for _, row in frame.iterrows()
+    ]
+    return schemas.ForecastResponse(
+        series_id=info.id,
+        unit=info.unit,
+        horizon=horizon,
+        levels=list(levels),
+        model=champion_summary(champion),
+        forecast=points,
+    )
+
+
+def forecast_json(
+    store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
+) -> bytes:
+    """The forecast as JSON bytes, computed once per champion, horizon and level set."""
+    champion = _champion_for(store, board, series_id)
+    key = (horizon, tuple(levels))
+    body = champion.cached(key)
+    if body is None:
+        response = _render(champion, store.get_series(series_id), horizon, levels)
+        body = response.model_dump_json().encode()
+        champion.keep(key, body)
+    return body
+
+
+def forecast_csv(
+    store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
+) -> str:
+    """The forecast as CSV: ``series_id,year,mean,lo-<L>,hi-<L>,...,model,model_version``."""
+    champion = _champion_for(store, board, series_id)
+    frame = champion.forecast(horizon, levels)
+    frame.insert(0, "series_id", series_id)
+    frame["model"] = champion.card.model_name
+    frame["model_version"] = champion.version
+    return str(frame.to_csv(index=False))
+
+
+def forecast_png(
+    store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
+) -> bytes:
+    """A fan chart: history, mean, shaded bands per level, definition breaks marked."""
+    champion = _champion_for(store, board, series_id)
+    info = store.get_series(series_id)
+    figures = store.figures(series_id)
+    history = pd.Series(figures["value"].to_numpy(float), index=figures["year"].astype(int))
+    preliminary = [int(y) for y, n in zip(figures["year"], figures["note"], strict=True) if is_preliminary(n)]
+    chart = fan_chart(
+        history,
+        champion.forecast(horizon, levels),
+        title=f"{info.title} — {champion.card.model_name}",
+        unit=info.unit,
+        breaks=info.breaks,
+        preliminary_years=preliminary,
+    )
+    return to_png(chart)
+
+
+def model_card(
+    store: FigureStore, board: ChampionBoard, series_id: str, mlflow_ui_url: str = ""
+) -> schemas.ModelCard:
+    """How the champion was chosen and how every candidate did in backtests."""
+    champion = _champion_for(store, board, series_id)
+    card = champion.card
+    candidates = [
+        schemas.CandidateMetrics(
+            model=str(row.get("model")),
+            selected=bool(row.get("selected")),
+            metrics={
+                k: float(v)
+                for k, v in row.items()
+                if k not in {"model", "selected", "error"} and _is_number(v)
+            },
+            error=str(row.get("error")) or None,
+        )
+        for row in card.candidates
+    ]
+    url = f"{mlflow_ui_url.rstrip('/')}/#/experiments/search?searchFilter={series_id}" if mlflow_ui_url else None
+    return schemas.ModelCard(
+        series_id=series_id,
+        champion=champion_summary(champion),
+        reason=card.reason,
+        notes=list(card.notes),
+        candidates=candidates,
+        mlflow_experiment_url=url,
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

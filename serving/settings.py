@@ -1,0 +1,43 @@
+"""Settings of the HTTP service, read from ``FRAUDCAST_*`` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from data.settings import PROJECT_ROOT
+
+
+class ServiceSettings(BaseSettings):
+    """Where the API listens, who may write, and how often it looks for new champions."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUDCAST_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: Bearer token for endpoints that change state. Unset: one is generated into ``token_file``.
+    api_token: SecretStr | None = None
+    token_file: Path = PROJECT_ROOT / "data" / ".api-token"
+    #: Seconds between checks of the registry for champions promoted by another process.
+    reload_interval: float = Field(default=5.0, gt=0)
+    #: Link to an MLflow UI shown on model cards (e.g. http://127.0.0.1:5000); empty hides it.
+    mlflow_ui_url: str = ""
+    #: Largest horizon a forecast may ask for.
+    max_horizon: int = Field(default=30, ge=1, le=30)
+
+    def resolved_token(self) -> str:
+        """The configured token, or the one kept in ``token_file`` (created on first use)."""
+        if self.api_token is not None and self.api_token.get_secret_value():
+            return self.api_token.get_secret_value()
+        if self.token_file.exists():
+            stored = self.token_file.read_text().strip()
+            if stored:
+                return stored
+        token = secrets.token_urlsafe(32)
+        self.token_file.parent.mkdir(parents=True, exist_ok=True)
+        self.token_file.touch(mode=0o600)
+        self.token_file.write_text(token + "\n")
+        return token

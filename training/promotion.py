@@ -1,0 +1,81 @@
+"""Promotion gates: a candidate replaces the champion only when it has earned it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.calibration import CalibratedForecast
+
+#: Levels and horizon at which a candidate's intervals are checked before promotion.
+_CHECK_LEVELS = (50.0, 80.0, 95.0, 99.0)
+_CHECK_HORIZON = 10
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Whether to promote, and a sentence saying why."""
+
+    promote: bool
+    reason: str
+
+    @property
+    def label(self) -> str:
+        """``promoted`` or ``kept``, as shown in summaries and run tags."""
+        return "promoted" if self.promote else "kept"
+
+
+def interval_problems(forecast: CalibratedForecast) -> list[str]:
+    """Why a forecast's intervals are not sane (empty when they are): finite, ordered, nested."""
+    horizon = min(_CHECK_HORIZON, forecast.max_horizon)
+    frame = forecast.predict(horizon, _CHECK_LEVELS)
+    problems: list[str] = []
+    values = frame.drop(columns="year").to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        problems.append("forecast has non-finite values")
+    mean = frame["mean"].to_numpy()
+    inner_lo, inner_hi = mean, mean
+    for level in _CHECK_LEVELS:
+        label = f"{level:g}"
+        lo, hi = frame[f"lo-{label}"].to_numpy(), frame[f"hi-{label}"].to_numpy()
+        if (lo > inner_lo + 1e-9).any() or (hi < inner_hi - 1e-9).any():
+            problems.append(f"the {label}% interval does not contain the narrower ones")
+        if forecast.nonnegative and (lo < 0).any():
+            problems.append(f"the {label}% interval goes below zero for a non-negative series")
+        inner_lo, inner_hi = lo, hi
+    return problems
+
+
+def decide(
+    *,
+    candidate: str,
+    candidate_mase: float,
+    candidate_forecast: CalibratedForecast,
+    champion: str | None,
+    champion_mase: float | None,
+    tolerance: float,
+) -> PromotionDecision:
+    """Apply the gates: sane intervals, and backtest MASE no worse than the champion's on the
+    same data by more than ``tolerance`` (a factor, e.g. 1.02)."""
+    problems = interval_problems(candidate_forecast)
+    if problems:
+        return PromotionDecision(False, f"{candidate} rejected: " + "; ".join(problems))
+    if champion is None:
+        return PromotionDecision(True, f"{candidate} is the first champion of this series")
+    if champion_mase is None or not np.isfinite(champion_mase):
+        return PromotionDecision(
+            True, f"{candidate} promoted: the champion {champion} cannot be backtested on this data"
+        )
+    if not np.isfinite(candidate_mase) or candidate_mase > champion_mase * tolerance:
+        return PromotionDecision(
+            False,
+            f"champion {champion} kept: {candidate} backtest MASE {candidate_mase:.3f} is worse "
+            f"than the champion's {champion_mase:.3f} on the same data "
+            f"(allowed up to {champion_mase * tolerance:.3f})",
+        )
+    return PromotionDecision(
+        True,
+        f"{candidate} promoted: backtest MASE {candidate_mase:.3f} vs champion {champion} "
+        f"{champion_mase:.3f} on the same data",
+    )

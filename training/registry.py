@@ -1,0 +1,183 @@
+"""The MLflow model registry: champions logged as pyfunc models, registered and aliased.
+
+Every champion is registered as ``fraudcast.<series_id>`` with the alias ``champion``. The alias
+moves only after the new version is fully logged and READY, so a killed retrain never leaves a
+half-registered champion behind.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
+
+from models.calibration import CalibratedForecast
+
+CHAMPION_ALIAS = "champion"
+_MODEL_NAME_PREFIX = "fraudcast."
+_INPUT_SIGNATURE = ModelSignature(
+    inputs=Schema([ColSpec("long", "horizon"), ColSpec("double", "level")]),
+)
+
+
+def registered_model_name(series_id: str) -> str:
+    """The registry name of a series' models."""
+    return f"{_MODEL_NAME_PREFIX}{series_id}"
+
+
+@dataclass
+class ChampionCard:
+    """What a planner or modeller needs to judge a champion, carried inside the model."""
+
+    series_id: str
+    model_name: str
+    data_revision: str
+    code_version: str
+    trained_at: str
+    reason: str
+    metrics: dict[str, float]
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    run_id: str = ""
+
+
+class ChampionModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    """A calibrated forecast as an MLflow pyfunc: input rows carry ``horizon`` and ``level``.
+
+    All rows share one horizon (the largest is used); every distinct level gets a lo/hi pair.
+    The output has one row per forecast year: ``year, mean, lo-<L>, hi-<L>, ...``.
+    """
+
+    def __init__(self, forecast: CalibratedForecast, card: ChampionCard) -> None:
+        self.forecast = forecast
+        self.card = card
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Forecast for the requested horizon and levels."""
+        horizon, levels = parse_model_input(model_input)
+        return self.forecast.predict(horizon, levels)
+
+
+def parse_model_input(model_input: pd.DataFrame) -> tuple[int, list[float]]:
+    """Horizon and levels from a pyfunc input frame, with a clear error when malformed."""
+    missing = {"horizon", "level"} - set(model_input.columns)
+    if missing:
+        raise ValueError(f"model input needs columns 'horizon' and 'level'; missing {sorted(missing)}")
+    if model_input.empty:
+        raise ValueError("model input has no rows: give at least one (horizon, level) row")
+    horizon = int(pd.to_numeric(model_input["horizon"]).max())
+    levels = sorted({float(level) for level in pd.to_numeric(model_input["level"])})
+    return horizon, levels
+
+
+def register_champion(
+    forecast: CalibratedForecast, card: ChampionCard, *, client: MlflowClient
+) -> ModelVersion:
+    """Log the champion into the active run, register it, and move the alias once it is READY."""
+    name = registered_model_name(card.series_id)
+    info = mlflow.pyfunc.log_model(
+        name="champion",
+        python_model=ChampionModel(forecast, card),
+        signature=_INPUT_SIGNATURE,
+        pip_requirements=[f"mlflow=={mlflow.__version__}", "pandas", "numpy"],
+    )
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name, description=f"fraudcast champions for series {card.series_id}"
+        )
+    version = client.create_model_version(
+        name,
+        source=info.model_uri,
+        run_id=card.run_id or None,
+        tags=_card_tags(card),
+        description=card.reason,
+    )
+    version = _wait_until_ready(client, name, version.version)
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, version.version)
+    return version
+
+
+def _card_tags(card: ChampionCard) -> dict[str, str]:
+    tags = {
+        "series_id": card.series_id,
+        "model_name": card.model_name,
+        "data_revision": card.data_revision,
+        "code_version": card.code_version,
+        "trained_at": card.trained_at,
+    }
+    tags.update({f"metric.{key}": f"{value:.6g}" for key, value in card.metrics.items()})
+    return tags
+
+
+def _wait_until_ready(
+    client: MlflowClient, name: str, version: str, timeout: float = 60.0
+) -> ModelVersion:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = client.get_model_version(name, version)
+        if current.status == "READY":
+            return current
+        if current.status == "FAILED_REGISTRATION" or time.monotonic() > deadline:
+            raise RuntimeError(f"model version {name}/{version} did not become READY: {current.status}")
+        time.sleep(0.2)
+
+
+def champion_version(series_id: str, *, client: MlflowClient) -> ModelVersion | None:
+    """The version the ``champion`` alias points at, or None when the series has none."""
+    try:
+        return client.get_model_version_by_alias(registered_model_name(series_id), CHAMPION_ALIAS)
+    except MlflowException:
+        return None
+
+
+def champion_uri(series_id: str) -> str:
+    """The models:/ URI of a series' champion."""
+    return f"models:/{registered_model_name(series_id)}@{CHAMPION_ALIAS}"
+
+
+def load_champion(version: ModelVersion) -> ChampionModel:
+    """Load a registered version and unwrap it to the fraudcast model inside."""
+    loaded = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
+    model = loaded.unwrap_python_model()
+    if not isinstance(model, ChampionModel):
+        raise TypeError(f"{version.name}/{version.version} is not a fraudcast champion model")
+    return model
+
+
+def champion_versions(*, client: MlflowClient) -> dict[str, str]:
+    """Series id → version number the ``champion`` alias points at, in one paged query."""
+    found: dict[str, str] = {}
+    token: str | None = None
+    while True:
+        page = client.search_registered_models(
+            filter_string=f"name LIKE '{_MODEL_NAME_PREFIX}%'", max_results=1000, page_token=token
+        )
+        for model in page:
+            aliases = model.aliases or {}
+            if CHAMPION_ALIAS in aliases:
+                found[model.name.removeprefix(_MODEL_NAME_PREFIX)] = str(aliases[CHAMPION_ALIAS])
+        token = page.token
+        if not token:
+            return found
+
+
+def champion_series(*, client: MlflowClient) -> list[str]:
+    """Series ids that have a registered champion."""
+    return sorted(champion_versions(client=client))
+
+
+def get_version(series_id: str, version: str, *, client: MlflowClient) -> ModelVersion:
+    """One registered version of a series' model."""
+    return client.get_model_version(registered_model_name(series_id), version)

@@ -1,0 +1,37 @@
+"""Settings of training and MLflow, read from ``FRAUDCAST_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from data.settings import PROJECT_ROOT
+
+MLRUNS_DIR = PROJECT_ROOT / "mlruns"
+
+
+class TrainingSettings(BaseSettings):
+    """Where MLflow keeps runs and models, and what every retrain computes."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUDCAST_", extra="ignore")
+
+    mlflow_tracking_uri: str = f"sqlite:///{MLRUNS_DIR / 'mlflow.db'}"
+    #: Root for artifacts of experiments fraudcast creates (ignored by a tracking server that
+    #: proxies artifacts: it decides for itself).
+    mlflow_artifacts: str = str(MLRUNS_DIR / "artifacts")
+    #: Interval levels computed and logged for every candidate.
+    levels: tuple[float, ...] = (80.0, 95.0)
+    #: A candidate replaces the champion only if its backtest MASE is at most this factor
+    #: times the champion's MASE on the same data.
+    promotion_tolerance: float = Field(default=1.02, gt=1.0, le=2.0)
+    #: How far ahead fan charts logged to MLflow reach.
+    chart_horizon: int = Field(default=6, ge=1, le=30)
+
+    def artifact_location(self, experiment_name: str) -> str | None:
+        """Artifact root for a new experiment, or None to let the tracking server choose."""
+        if self.mlflow_tracking_uri.startswith(("http://", "https://")):
+            return None
+        safe = experiment_name.replace("/", "_")
+        return Path(self.mlflow_artifacts).resolve().joinpath(safe).as_uri()

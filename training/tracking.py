@@ -1,0 +1,195 @@
+"""MLflow tracking: one experiment per series, a parent run per retrain, a child run per candidate."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from data.store import SeriesInfo
+from training.plots import fan_chart, residual_chart, to_png
+from training.selection import CandidateResult, SeriesFit
+from training.settings import TrainingSettings
+
+ROLE_TAG = "fraudcast.role"
+_MAX_PARAM_LENGTH = 500
+
+
+def experiment_name(series_id: str) -> str:
+    """The experiment that holds every retrain of one series."""
+    return f"fraudcast/{series_id}"
+
+
+def connect(settings: TrainingSettings) -> MlflowClient:
+    """Point MLflow at the configured tracking store and return a client for it."""
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+
+
+def ensure_experiment(client: MlflowClient, settings: TrainingSettings, series_id: str) -> str:
+    """The id of the series' experiment, created on first use."""
+    name = experiment_name(series_id)
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return str(existing.experiment_id)
+    return str(
+        client.create_experiment(
+            name,
+            artifact_location=settings.artifact_location(name),
+            tags={"series_id": series_id},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RetrainRecord:
+    """What the last retrain of a series was trained on and how it ended."""
+
+    run_id: str
+    data_revision: str
+    code_version: str
+    decision: str
+
+
+def last_retrain(client: MlflowClient, experiment_id: str) -> RetrainRecord | None:
+    """The newest finished retrain run of an experiment, if any."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{ROLE_TAG}` = 'retrain' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    tags = runs[0].data.tags
+    return RetrainRecord(
+        run_id=runs[0].info.run_id,
+        data_revision=tags.get("data_revision", ""),
+        code_version=tags.get("code_version", ""),
+        decision=tags.get("promotion.decision", ""),
+    )
+
+
+@contextmanager
+def retrain_run(
+    experiment_id: str, *, series_id: str, data_revision: str, code_version: str
+) -> Iterator[Run]:
+    """A parent run for one retrain; it ends FAILED if the body raises."""
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"retrain {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M:%S}",
+        tags={
+            ROLE_TAG: "retrain",
+            "series_id": series_id,
+            "data_revision": data_revision,
+            "code_version": code_version,
+        },
+    ) as run:
+        yield run
+
+
+def log_candidates(
+    fit: SeriesFit, series: SeriesInfo, *, data_revision: str, code_version: str, chart_horizon: int
+) -> dict[str, str]:
+    """One child run per candidate with params, metrics, tags and charts; returns name → run id."""
+    run_ids: dict[str, str] = {}
+    for candidate in fit.candidates:
+        with mlflow.start_run(run_name=candidate.name, nested=True) as child:
+            mlflow.set_tags(
+                {
+                    ROLE_TAG: "candidate",
+                    "series_id": fit.series_id,
+                    "data_revision": data_revision,
+                    "code_version": code_version,
+                    "selected": str(candidate.name == fit.selected).lower(),
+                    "selection_reason": fit.reason,
+                    **({"error": candidate.error[:5000]} if candidate.error else {}),
+                }
+            )
+            mlflow.log_params(_flat_params(candidate))
+            finite = {k: float(v) for k, v in candidate.metrics.items() if _is_finite(v)}
+            if finite:
+                mlflow.log_metrics(finite)
+            _log_candidate_artifacts(fit, candidate, series, chart_horizon)
+            run_ids[candidate.name] = child.info.run_id
+    return run_ids
+
+
+def _flat_params(candidate: CandidateResult) -> dict[str, str]:
+    params = {"model": candidate.name}
+    for key, value in candidate.params.items():
+        params[str(key)] = str(value)[:_MAX_PARAM_LENGTH]
+    return params
+
+
+def _is_finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _log_candidate_artifacts(
+    fit: SeriesFit, candidate: CandidateResult, series: SeriesInfo, chart_horizon: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        candidate.backtest.to_csv(folder / "backtest.csv", index=False)
+        title = f"{series.title}: {candidate.name}"
+        (folder / "residuals.png").write_bytes(to_png(residual_chart(candidate.backtest, title=title)))
+        if candidate.forecast is not None:
+            forecast = candidate.forecast.predict(chart_horizon, (80.0, 95.0))
+            chart = fan_chart(
+                fit.history, forecast, title=title, unit=series.unit, breaks=series.breaks
+            )
+            (folder / "fan_chart.png").write_bytes(to_png(chart))
+            forecast.to_csv(folder / "forecast.csv", index=False)
+        mlflow.log_artifacts(str(folder))
+
+
+def log_decision(*, decision: str, reason: str, selected: str, metrics: dict[str, float]) -> None:
+    """Record on the active parent run whether the candidate was promoted, and why."""
+    mlflow.set_tags(
+        {
+            "promotion.decision": decision,
+            "promotion.reason": reason[:5000],
+            "selected_model": selected,
+        }
+    )
+    finite = {f"selected.{k}": float(v) for k, v in metrics.items() if _is_finite(v)}
+    if finite:
+        mlflow.log_metrics(finite)
+
+
+def log_selected_artifacts(fit: SeriesFit, series: SeriesInfo, *, chart_horizon: int) -> None:
+    """The selected model's fan chart and the candidates table on the parent run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        forecast = fit.champion.predict(chart_horizon, (80.0, 95.0))
+        title = f"{series.title}: {fit.selected}"
+        chart = fan_chart(fit.history, forecast, title=title, unit=series.unit, breaks=series.breaks)
+        (folder / "fan_chart.png").write_bytes(to_png(chart))
+        candidates_table(fit).to_csv(folder / "candidates.csv", index=False)
+        mlflow.log_artifacts(str(folder))
+
+
+def candidates_table(fit: SeriesFit) -> pd.DataFrame:
+    """Every candidate with its headline backtest metrics, best MASE first."""
+    rows = [
+        {"model": c.name, **c.metrics, "selected": c.name == fit.selected, "error": c.error or ""}
+        for c in fit.candidates
+    ]
+    table = pd.DataFrame(rows)
+    if "mase" in table:
+        table = table.sort_values("mase", na_position="last")
+    return table.reset_index(drop=True)
