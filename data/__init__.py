@@ -1,1 +1,1 @@
-"""fraudcast.data: the bundled figures with provenance, the figure store, validation and ingestion."""
+"""fraudcast.data: bundled figures with provenance, the figure store, validation, ingestion."""

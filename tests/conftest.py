@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from data.store import FigureStore
 
 
 @pytest.fixture(autouse=True)
@@ -15,5 +19,24 @@ def isolated_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("FRAUDCAST_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("FRAUDCAST_MLFLOW_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("FRAUDCAST_INCOMING_DIR", str(tmp_path / "incoming"))
+    monkeypatch.setenv("FRAUDCAST_RETRAIN_LOCK", str(tmp_path / "retrain.lock"))
+    monkeypatch.setenv("FRAUDCAST_TOKEN_FILE", str(tmp_path / "api-token"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     yield tmp_path
+
+
+@pytest.fixture
+def figure_store(isolated_stores: Path) -> Iterator[FigureStore]:
+    """An empty figure store (no series, no figures) in this test's temp dir."""
+    from data.store import FigureStore  # imported here so other packages' tests stay light
+
+    store = FigureStore.from_settings()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def seeded_store(figure_store: FigureStore) -> FigureStore:
+    """The test's figure store, loaded with the bundled series and figures."""
+    figure_store.ensure_seeded()
+    return figure_store

@@ -1,9 +1,251 @@
-"""`fraudcast` commands: figures (not built yet)."""
+"""`fraudcast figures ...` and `fraudcast series ...`: read, add, export and trace the figures."""
 
 from __future__ import annotations
 
+import csv
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from data.canonical import FIGURE_COLUMNS, format_value, frame_records
+from data.errors import FraudcastDataError, InvalidFigures, UnknownSeries
+from data.records import SeriesInfo, format_breaks, parse_breaks
+from data.store import FigureStore
+from data.validation import read_figures_csv
+
+EXIT_INVALID = 1
+EXIT_UNKNOWN = 2
+
+figures_app = typer.Typer(help="Yearly figures with their sources: list, add, export, history.")
+series_app = typer.Typer(help="The series the store knows: list them, add a new one.")
+
+# Wide enough that a figure never wraps mid-number, even under a test runner.
+stdout = Console(soft_wrap=False)
+stderr = Console(stderr=True)
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Turn domain and database errors into a clear message and exit code, never a traceback."""
+    try:
+        yield
+    except UnknownSeries as error:
+        stderr.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(EXIT_UNKNOWN) from None
+    except InvalidFigures as error:
+        _print_problems(error)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (FraudcastDataError, OSError) as error:
+        stderr.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except SQLAlchemyError as error:
+        stderr.print(f"[red]Figure store error:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    """Add a row of data text, shown literally (a ``[`` in a note is not rich markup)."""
+    table.add_row(*(escape(cell) for cell in cells))
+
+
+def _print_problems(error: InvalidFigures) -> None:
+    count = len(error.problems)
+    stderr.print(
+        f"[red]Rejected:[/red] {count} problem{'s' if count != 1 else ''}; nothing was written.",
+        highlight=False,
+    )
+    table = Table("line", "column", "value", "reason")
+    for problem in error.problems:
+        _add_row(table, str(problem.line), problem.column, problem.value, problem.reason)
+    stderr.print(table)
+    # Plain lines too, so the problems survive copy-paste and grep.
+    for problem in error.problems:
+        stderr.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+
+
+def _open_store() -> FigureStore:
+    """The configured store, seeded from the bundled figures on first use."""
+    store = FigureStore.from_settings()
+    store.ensure_seeded()
+    return store
+
+
+@figures_app.command("seed")
+def seed() -> None:
+    """Load the bundled figures into the store (once; later runs do nothing)."""
+    with _friendly_errors():
+        store = FigureStore.from_settings()
+        revision = store.ensure_seeded()
+        if revision is None:
+            stdout.print("Already seeded; nothing to do.", highlight=False)
+            return
+        count = len(store.list_series())
+        stdout.print(
+            f"Seeded {count} series and {revision.added} figures (revision {revision.id}).",
+            highlight=False,
+        )
+
+
+@figures_app.command("add")
+def add(
+    file: Path = typer.Argument(..., help="CSV file in the export format."),
+    message: str = typer.Option("", "--message", "-m", help="Why these figures are added."),
+) -> None:
+    """Add figures from a CSV file: all rows or none; the same file twice is a no-op."""
+    with _friendly_errors():
+        store = _open_store()
+        frame = read_figures_csv(file)
+        result = store.add_figures(frame, source=file.name, message=message)
+        stdout.print(result.summary(), highlight=False, markup=False)
+        for warning in result.warnings:
+            stderr.print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False)
+
+
+@figures_app.command("list")
+def list_figures(
+    series: str | None = typer.Argument(None, help="Series id; all series when left out."),
+) -> None:
+    """Show the current figures with their sources."""
+    with _friendly_errors():
+        store = _open_store()
+        current = store.figures(series)
+        title = None
+        if series is not None:
+            info = store.get_series(series)
+            title = escape(f"{info.id}: {info.title} [{info.unit}]")
+        table = Table(title=title)
+        if series is None:
+            table.add_column("series")
+        for name in ("year", "value", "source", "accessed_via", "note"):
+            table.add_column(name, no_wrap=name in ("year", "value"), overflow="fold")
+        for row in frame_records(current):
+            cells = [
+                str(row["year"]),
+                format_value(row["value"]),
+                f"{row['source_publisher']}: {row['source_title']}",
+                str(row["accessed_via"]),
+                str(row["note"]),
+            ]
+            _add_row(table, *([str(row["series_id"])] if series is None else []), *cells)
+        stdout.print(table)
+
+
+@figures_app.command("history")
+def history(
+    series: str = typer.Argument(..., help="Series id."),
+    year: int = typer.Argument(..., help="Year of the figure."),
+) -> None:
+    """Show every value one figure has had, oldest revision first."""
+    with _friendly_errors():
+        store = _open_store()
+        revisions = store.history(series, year)
+        if revisions.empty:
+            stdout.print(f"No figure for {series} {year} in any revision.", highlight=False)
+            return
+        table = Table(
+            "revision",
+            "created (UTC)",
+            "from",
+            "message",
+            "value",
+            "accessed_via",
+            "source",
+            title=f"{series} {year}",
+        )
+        for row in frame_records(revisions):
+            _add_row(
+                table,
+                str(row["revision_id"]),
+                row["created_at"].strftime("%Y-%m-%d %H:%M"),
+                str(row["revision_source"]),
+                str(row["revision_message"]),
+                format_value(row["value"]),
+                str(row["accessed_via"]),
+                f"{row['source_publisher']}: {row['source_title']}",
+            )
+        stdout.print(table)
+
+
+@figures_app.command("export")
+def export(
+    series: str | None = typer.Argument(None, help="Series id; all series when left out."),
+) -> None:
+    """Write the current figures as CSV on stdout, in the format `figures add` reads."""
+    with _friendly_errors():
+        current = _open_store().figures(series)
+    # The csv module's default CRLF line ends, as in RFC 4180 and the bundled file.
+    writer = csv.writer(sys.stdout)
+    try:
+        writer.writerow(FIGURE_COLUMNS)
+        for record in frame_records(current):
+            writer.writerow(
+                format_value(record[name]) if name == "value" else str(record[name])
+                for name in FIGURE_COLUMNS
+            )
+    except BrokenPipeError:
+        # Piped into `head` or similar: stopping early is what the reader asked for.
+        sys.stderr.close()
+
+
+@series_app.command("list")
+def list_series() -> None:
+    """Show every series with its unit, breaks and the years it covers."""
+    with _friendly_errors():
+        store = _open_store()
+        current = store.figures()
+        table = Table("id", "title", "unit", "country", "breaks", "figures", "years")
+        for info in store.list_series():
+            years = current.loc[current["series_id"] == info.id, "year"]
+            span = f"{years.min()}–{years.max()}" if len(years) else "-"
+            _add_row(
+                table,
+                info.id,
+                info.title,
+                info.unit,
+                info.country,
+                format_breaks(info.breaks),
+                str(len(years)),
+                span,
+            )
+        stdout.print(table)
+
+
+@series_app.command("add")
+def add_series(
+    series_id: str = typer.Option(..., "--id", help="Lower-case id, e.g. jp_phishing_reports."),
+    title: str = typer.Option(..., "--title", help="What the series counts."),
+    unit: str = typer.Option(..., "--unit", help="Unit of every figure, e.g. count or JPY."),
+    country: str = typer.Option("", "--country", help="ISO country code, e.g. JP."),
+    publisher: str = typer.Option("", "--publisher", help="Who publishes the statistic."),
+    definition: str = typer.Option("", "--definition", help="What exactly is counted."),
+    breaks: str = typer.Option("", "--breaks", help="Definition-break years, e.g. 2010,2018."),
+) -> None:
+    """Register a new series so figures for it can be added."""
+    with _friendly_errors():
+        store = _open_store()
+        info = SeriesInfo(
+            id=series_id.strip(),
+            title=title.strip(),
+            unit=unit.strip(),
+            country=country.strip(),
+            publisher=publisher.strip(),
+            definition=definition.strip(),
+            breaks=parse_breaks(breaks),
+        )
+        if store.add_series(info):
+            stdout.print(escape(f"Added series {info.id} [{info.unit}]."), highlight=False)
+        else:
+            stdout.print(f"Series {info.id} already exists with this metadata.", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the main app."""
+    """Add the ``figures`` and ``series`` command groups to the main app."""
+    app.add_typer(figures_app, name="figures")
+    app.add_typer(series_app, name="series")

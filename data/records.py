@@ -1,0 +1,100 @@
+"""Plain records the figure store hands out: series metadata, revisions and ingestion results."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from data.errors import InvalidSeries
+
+_SERIES_ID = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """What one yearly series measures: its unit, publisher, definition and definition breaks."""
+
+    id: str
+    title: str
+    unit: str
+    country: str = ""
+    publisher: str = ""
+    definition: str = ""
+    breaks: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _SERIES_ID.match(self.id):
+            raise InvalidSeries(
+                f"series id {self.id!r} must be lower-case letters, digits and '_', "
+                "starting with a letter"
+            )
+        if not self.title.strip():
+            raise InvalidSeries(f"series {self.id!r} needs a title")
+        if not self.unit.strip():
+            raise InvalidSeries(f"series {self.id!r} needs a unit (for example 'count' or 'JPY')")
+        if any(not 1900 <= year <= 2200 for year in self.breaks):
+            raise InvalidSeries(f"series {self.id!r}: break years must lie in 1900..2200")
+        # Breaks are a set of years; keep them sorted so equal metadata compares equal.
+        object.__setattr__(self, "breaks", tuple(sorted(set(self.breaks))))
+
+
+def parse_breaks(text: str) -> tuple[int, ...]:
+    """Read break years written as ``2010,2018`` or ``2010;2018`` (empty means none)."""
+    parts = [part.strip() for part in re.split(r"[;,\s]+", text.strip()) if part.strip()]
+    try:
+        return tuple(int(part) for part in parts)
+    except ValueError:
+        raise InvalidSeries(f"breaks must be years separated by ',' or ';', got {text!r}") from None
+
+
+def format_breaks(breaks: tuple[int, ...]) -> str:
+    """Write break years the way ``series.csv`` does: ``2010;2018``."""
+    return ";".join(str(year) for year in breaks)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One accepted batch of figures: when, from where, why, and what it changed."""
+
+    id: int
+    content_hash: str
+    created_at: datetime
+    source: str
+    message: str
+    added: int
+    changed: int
+    unchanged: int
+
+
+FigureKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What ``FigureStore.add_figures`` did with a batch of figures."""
+
+    revision: Revision | None
+    added: list[FigureKey] = field(default_factory=list)
+    changed: list[FigureKey] = field(default_factory=list)
+    unchanged: list[FigureKey] = field(default_factory=list)
+    changed_series: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def no_op(self) -> bool:
+        """True when every figure was already in the store exactly as given."""
+        return self.revision is None
+
+    def summary(self) -> str:
+        """One human sentence saying what happened."""
+        if self.revision is None:
+            return (
+                f"No change: all {len(self.unchanged)} figures are already in the store "
+                "exactly as given; no revision was created."
+            )
+        series = ", ".join(self.changed_series) or "provenance only"
+        return (
+            f"Revision {self.revision.id}: {len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.unchanged)} unchanged ({series})."
+        )

@@ -1,0 +1,113 @@
+"""Tables of the figure store and the engine that reaches them (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Connection, make_url
+
+#: Execution option that makes a transaction take the write lock when it begins.
+WRITE_OPTION = "fraudcast_write"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+metadata = MetaData()
+
+series_table = Table(
+    "series",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("unit", String(50), nullable=False),
+    Column("country", String(50), nullable=False, default=""),
+    Column("publisher", Text, nullable=False, default=""),
+    Column("definition", Text, nullable=False, default=""),
+    Column("breaks", String(200), nullable=False, default=""),
+)
+
+revisions_table = Table(
+    "revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("content_hash", String(64), nullable=False, index=True),
+    # Stored as naive UTC: SQLite keeps no offset, so every reader attaches UTC.
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("added", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+)
+
+# Append-only: a new value for an existing (series, year) is a new row in a later revision.
+figures_table = Table(
+    "figures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("series_id", String(100), ForeignKey("series.id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("source_publisher", Text, nullable=False),
+    Column("source_title", Text, nullable=False),
+    Column("source_url", Text, nullable=True),
+    Column("accessed_via", String(20), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=False),
+    UniqueConstraint("series_id", "year", "revision_id", name="uq_figure_per_revision"),
+)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL so readers never block on (or see half of) a write; explicit BEGIN for atomic writes."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below own transactions instead of pysqlite's guesses.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so two writers never act on a stale read.
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get their folder created and WAL switched on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _configure_sqlite(engine)
+    return engine
+
+
+def lock_for_write(connection: Connection) -> None:
+    """Serialise writers on servers where BEGIN IMMEDIATE does not exist (PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        # Writers queue behind each other; plain readers are not blocked by this mode.
+        connection.exec_driver_sql("LOCK TABLE revisions IN SHARE ROW EXCLUSIVE MODE")

@@ -1,0 +1,413 @@
+"""The figure store: series, append-only figures and their revisions, on any SQLAlchemy URL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, Select, and_, func, insert, select
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import DBAPIError
+
+from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
+from data.canonical import FIGURE_COLUMNS, content_hash, frame_records, series_values_hash
+from data.errors import InvalidSeries, UnknownRevision, UnknownSeries
+from data.jumps import jump_warnings
+from data.records import AddResult, FigureKey, Revision, SeriesInfo, format_breaks, parse_breaks
+from data.schema import (
+    WRITE_OPTION,
+    figures_table,
+    lock_for_write,
+    make_engine,
+    metadata,
+    revisions_table,
+    series_table,
+)
+from data.settings import StoreSettings
+from data.validation import read_figures_csv, validate_figures
+
+#: Columns of ``FigureStore.figures()``: the file columns plus the revision that set each value.
+CURRENT_COLUMNS: tuple[str, ...] = (*FIGURE_COLUMNS, "revision_id")
+#: Columns of ``FigureStore.history()``, oldest revision first.
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "revision_id",
+    "created_at",
+    "revision_source",
+    "revision_message",
+    "value",
+    "unit",
+    "source_publisher",
+    "source_title",
+    "source_url",
+    "accessed_via",
+    "note",
+)
+_PROVENANCE = ("source_publisher", "source_title", "source_url", "accessed_via", "note")
+
+
+def _series_from_row(row: Row[Any]) -> SeriesInfo:
+    return SeriesInfo(
+        id=row.id,
+        title=row.title,
+        unit=row.unit,
+        country=row.country,
+        publisher=row.publisher,
+        definition=row.definition,
+        breaks=parse_breaks(row.breaks),
+    )
+
+
+def _revision_from_row(row: Row[Any]) -> Revision:
+    return Revision(
+        id=row.id,
+        content_hash=row.content_hash,
+        created_at=row.created_at.replace(tzinfo=UTC),
+        source=row.source,
+        message=row.message,
+        added=row.added,
+        changed=row.changed,
+        unchanged=row.unchanged,
+    )
+
+
+def _current_query(series_ids: list[str] | None = None) -> Select[Any]:
+    """The current view: per (series, year), the row of the latest revision that set it."""
+    f = figures_table
+    latest = select(f.c.series_id, f.c.year, func.max(f.c.revision_id).label("revision_id"))
+    if series_ids is not None:
+        latest = latest.where(f.c.series_id.in_(series_ids))
+    latest_keys = latest.group_by(f.c.series_id, f.c.year).subquery()
+    return (
+        select(
+            f.c.series_id,
+            f.c.year,
+            f.c.value,
+            series_table.c.unit,
+            *(f.c[name] for name in _PROVENANCE),
+            f.c.revision_id,
+        )
+        .join(
+            latest_keys,
+            and_(
+                f.c.series_id == latest_keys.c.series_id,
+                f.c.year == latest_keys.c.year,
+                f.c.revision_id == latest_keys.c.revision_id,
+            ),
+        )
+        .join(series_table, series_table.c.id == f.c.series_id)
+        .order_by(f.c.series_id, f.c.year)
+    )
+
+
+def _figures_frame(rows: list[Row[Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(
+        [tuple(row) for row in rows], columns=list(CURRENT_COLUMNS)
+    ).astype({"year": "int64", "value": "float64", "revision_id": "int64"})
+    for name in ("source_url", "note"):
+        frame[name] = frame[name].fillna("").astype(object)
+    return frame
+
+
+def _differs(stored: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
+    if float(stored["value"]) != float(given["value"]):
+        return True
+    return any((stored[name] or "") != (given[name] or "") for name in _PROVENANCE)
+
+
+class FigureStore:
+    """Yearly figures with provenance; every change is a revision and nothing is overwritten.
+
+    Tables are created on first use. Each ``add_figures`` call is one transaction, so a batch is
+    taken whole or not at all and readers never see half of it.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings | None = None) -> FigureStore:
+        """The store at ``FRAUDCAST_DATABASE_URL`` (a SQLite file under ``data/`` by default)."""
+        return cls((settings or StoreSettings()).database_url)
+
+    def close(self) -> None:
+        """Release pooled connections (the store reopens on next use)."""
+        with self._engine_lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _ready(self) -> Engine:
+        with self._engine_lock:
+            if self._engine is None:
+                engine = make_engine(self.url)
+                try:
+                    with self._write_connection(engine) as connection:
+                        metadata.create_all(connection)
+                except DBAPIError:
+                    # Another process created the tables between our check and our CREATE.
+                    metadata.create_all(engine)
+                self._engine = engine
+            return self._engine
+
+    @staticmethod
+    @contextmanager
+    def _write_connection(engine: Engine) -> Iterator[Connection]:
+        with engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                lock_for_write(connection)
+                yield connection
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction holding the store's write lock; rolled back on any error."""
+        with self._write_connection(self._ready()) as connection:
+            yield connection
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """One read transaction: a consistent snapshot across its statements."""
+        with self._ready().connect() as connection, connection.begin():
+            yield connection
+
+    # -- series --------------------------------------------------------------------------------
+
+    def list_series(self) -> list[SeriesInfo]:
+        """Every series the store knows, sorted by id."""
+        with self._reading() as connection:
+            rows = connection.execute(select(series_table).order_by(series_table.c.id)).all()
+        return [_series_from_row(row) for row in rows]
+
+    def _series_map(self, connection: Connection) -> dict[str, SeriesInfo]:
+        rows = connection.execute(select(series_table)).all()
+        return {row.id: _series_from_row(row) for row in rows}
+
+    def _require_series(self, connection: Connection, series_id: str) -> SeriesInfo:
+        row = connection.execute(
+            select(series_table).where(series_table.c.id == series_id)
+        ).one_or_none()
+        if row is None:
+            known = connection.execute(select(series_table.c.id)).scalars().all()
+            raise UnknownSeries(series_id, known)
+        return _series_from_row(row)
+
+    def get_series(self, series_id: str) -> SeriesInfo:
+        """Metadata of one series; raises ``UnknownSeries``."""
+        with self._reading() as connection:
+            return self._require_series(connection, series_id)
+
+    def add_series(self, info: SeriesInfo) -> bool:
+        """Register a series; True if new, False if already stored with the same metadata.
+
+        Raises ``InvalidSeries`` when a series with that id exists with different metadata.
+        """
+        with self._writing() as connection:
+            return self._insert_series(connection, info)
+
+    @staticmethod
+    def _insert_series(connection: Connection, info: SeriesInfo) -> bool:
+        row = connection.execute(
+            select(series_table).where(series_table.c.id == info.id)
+        ).one_or_none()
+        if row is not None:
+            stored = _series_from_row(row)
+            if stored != info:
+                raise InvalidSeries(
+                    f"series {info.id!r} already exists with different metadata "
+                    f"(unit {stored.unit!r}, title {stored.title!r})"
+                )
+            return False
+        values = {
+            "id": info.id,
+            "title": info.title,
+            "unit": info.unit,
+            "country": info.country,
+            "publisher": info.publisher,
+            "definition": info.definition,
+            "breaks": format_breaks(info.breaks),
+        }
+        connection.execute(insert(series_table).values(**values))
+        return True
+
+    # -- reading figures -----------------------------------------------------------------------
+
+    def figures(self, series_id: str | None = None) -> pd.DataFrame:
+        """The current figures (latest revision per series and year), sorted by series and year."""
+        with self._reading() as connection:
+            if series_id is not None:
+                self._require_series(connection, series_id)
+            ids = None if series_id is None else [series_id]
+            rows = connection.execute(_current_query(ids)).all()
+        return _figures_frame(list(rows))
+
+    def values(self, series_id: str) -> pd.Series:
+        """Current values of one series as floats indexed by year; missing years stay absent."""
+        current = self.figures(series_id)
+        index = pd.Index(current["year"].astype("int64"), name="year")
+        return pd.Series(current["value"].to_numpy(dtype="float64"), index=index, name=series_id)
+
+    def data_revision_hash(self, series_id: str) -> str:
+        """sha256 of this series' current (year, value) pairs; blind to every other series."""
+        current = self.figures(series_id)
+        pairs = zip(current["year"].tolist(), current["value"].tolist(), strict=True)
+        return series_values_hash(series_id, pairs)
+
+    def history(self, series_id: str, year: int) -> pd.DataFrame:
+        """Every revision's value of one figure, oldest first (empty if never given)."""
+        f, r = figures_table, revisions_table
+        query = (
+            select(
+                f.c.revision_id,
+                r.c.created_at,
+                r.c.source,
+                r.c.message,
+                f.c.value,
+                series_table.c.unit,
+                *(f.c[name] for name in _PROVENANCE),
+            )
+            .join(r, r.c.id == f.c.revision_id)
+            .join(series_table, series_table.c.id == f.c.series_id)
+            .where(f.c.series_id == series_id, f.c.year == int(year))
+            .order_by(f.c.revision_id)
+        )
+        with self._reading() as connection:
+            self._require_series(connection, series_id)
+            rows = connection.execute(query).all()
+        frame = pd.DataFrame.from_records([tuple(row) for row in rows], columns=HISTORY_COLUMNS)
+        frame["created_at"] = pd.to_datetime(frame["created_at"]).dt.tz_localize(UTC)
+        frame = frame.astype({"revision_id": "int64", "value": "float64"})
+        for name in ("source_url", "note"):
+            frame[name] = frame[name].fillna("").astype(object)
+        return frame
+
+    def revision(self, revision_id: int) -> Revision:
+        """One revision by id; raises ``UnknownRevision``."""
+        with self._reading() as connection:
+            row = connection.execute(
+                select(revisions_table).where(revisions_table.c.id == int(revision_id))
+            ).one_or_none()
+        if row is None:
+            raise UnknownRevision(revision_id)
+        return _revision_from_row(row)
+
+    def revisions(self) -> list[Revision]:
+        """Every revision, oldest first."""
+        with self._reading() as connection:
+            rows = connection.execute(select(revisions_table).order_by(revisions_table.c.id)).all()
+        return [_revision_from_row(row) for row in rows]
+
+    # -- writing figures -----------------------------------------------------------------------
+
+    def add_figures(self, frame: pd.DataFrame, *, source: str, message: str = "") -> AddResult:
+        """Validate and add a batch of figures in one transaction: all of it or none of it.
+
+        Raises ``InvalidFigures`` listing every bad row. Figures already stored exactly as given
+        are left alone; a batch that changes nothing is a no-op (``result.no_op``) and creates no
+        revision. Sharp jumps against neighbouring years are accepted with a warning.
+        """
+        with self._writing() as connection:
+            clean = validate_figures(frame, self._series_map(connection))
+            return self._apply(connection, clean, source=source, message=message)
+
+    def ensure_seeded(self) -> Revision | None:
+        """Load the bundled series and figures once; None if the store was already seeded."""
+        if self._seed_revision_exists():
+            return None
+        bundled_series = read_series_csv()
+        bundled_figures = read_figures_csv(BUNDLED_FIGURES)
+        with self._writing() as connection:
+            if self._seed_revision_exists(connection):
+                return None
+            for info in bundled_series:
+                if info.id not in self._series_map(connection):
+                    self._insert_series(connection, info)
+            clean = validate_figures(bundled_figures, self._series_map(connection))
+            message = "seed: figures bundled with fraudcast (data/bundled/figures.csv)"
+            result = self._apply(connection, clean, source=SEED_SOURCE, message=message)
+            return result.revision
+
+    def _seed_revision_exists(self, connection: Connection | None = None) -> bool:
+        query = select(revisions_table.c.id).where(revisions_table.c.source == SEED_SOURCE)
+        if connection is not None:
+            return connection.execute(query.limit(1)).first() is not None
+        with self._reading() as reading:
+            return reading.execute(query.limit(1)).first() is not None
+
+    def _apply(
+        self, connection: Connection, clean: pd.DataFrame, *, source: str, message: str
+    ) -> AddResult:
+        """Diff a validated batch against the current view and append what differs."""
+        series_ids = sorted(set(clean["series_id"]))
+        current = _figures_frame(list(connection.execute(_current_query(series_ids)).all()))
+        stored = {(row["series_id"], int(row["year"])): row for row in frame_records(current)}
+        added: list[FigureKey] = []
+        changed: list[FigureKey] = []
+        unchanged: list[FigureKey] = []
+        value_changed: list[FigureKey] = []
+        given_rows = frame_records(clean)
+        for row in given_rows:
+            key = (str(row["series_id"]), int(row["year"]))
+            if key not in stored:
+                added.append(key)
+            elif _differs(stored[key], row):
+                changed.append(key)
+                if float(stored[key]["value"]) != float(row["value"]):
+                    value_changed.append(key)
+            else:
+                unchanged.append(key)
+        if not added and not changed:
+            return AddResult(revision=None, unchanged=unchanged)
+        created_at = datetime.now(UTC)
+        revision_id = connection.execute(
+            insert(revisions_table)
+            .values(
+                content_hash=content_hash(clean),
+                created_at=created_at.replace(tzinfo=None),
+                source=source,
+                message=message,
+                added=len(added),
+                changed=len(changed),
+                unchanged=len(unchanged),
+            )
+            .returning(revisions_table.c.id)
+        ).scalar_one()
+        to_write = set(added) | set(changed)
+        connection.execute(
+            insert(figures_table),
+            [
+                {
+                    "series_id": row["series_id"],
+                    "year": int(row["year"]),
+                    "value": float(row["value"]),
+                    **{name: row[name] or None for name in _PROVENANCE},
+                    "accessed_via": row["accessed_via"],
+                    "revision_id": revision_id,
+                }
+                for row in given_rows
+                if (row["series_id"], int(row["year"])) in to_write
+            ],
+        )
+        merged: dict[str, dict[int, float]] = {series_id: {} for series_id in series_ids}
+        for (series_id, year), row in stored.items():
+            merged[series_id][year] = float(row["value"])
+        for row in given_rows:
+            merged[row["series_id"]][int(row["year"])] = float(row["value"])
+        revision_row = connection.execute(
+            select(revisions_table).where(revisions_table.c.id == revision_id)
+        ).one()
+        return AddResult(
+            revision=_revision_from_row(revision_row),
+            added=added,
+            changed=changed,
+            unchanged=unchanged,
+            changed_series=sorted({series_id for series_id, _ in [*added, *value_changed]}),
+            warnings=jump_warnings(merged, [*added, *value_changed]),
+        )

@@ -1,0 +1,173 @@
+"""The `fraudcast figures` and `fraudcast series` commands, as a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from data.bundled import BUNDLED_FIGURES
+from data.store import FigureStore
+from serving.commands import figures as figures_commands
+from tests.data.conftest import WriteFigures, row
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    """Only this group's commands, so the tests do not depend on other command groups."""
+    application = typer.Typer()
+    figures_commands.register(application)
+    return application
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A terminal wide enough that one figure's row stays on one line."""
+    return CliRunner(env={"COLUMNS": "200"})
+
+
+def test_list_shows_the_bundled_figures_with_their_sources(
+    app: typer.Typer, runner: CliRunner
+) -> None:
+    result = runner.invoke(app, ["figures", "list", "jp_cybercrime_cleared"])
+
+    assert result.exit_code == 0, result.output
+    line_2018 = next(line for line in result.stdout.splitlines() if "2018" in line)
+    assert "9040" in line_2018
+    assert "Japan Times (seed 000)" in line_2018
+    assert "seed" in line_2018
+
+
+def test_seed_says_what_it_did(app: typer.Typer, runner: CliRunner) -> None:
+    first = runner.invoke(app, ["figures", "seed"])
+    second = runner.invoke(app, ["figures", "seed"])
+
+    assert first.exit_code == 0 and second.exit_code == 0
+    assert "Seeded 11 series and 116 figures (revision 1)" in first.stdout
+    assert "Already seeded" in second.stdout
+
+
+def test_export_of_a_fresh_store_is_the_bundled_file(app: typer.Typer, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["figures", "export"])
+
+    assert result.exit_code == 0
+    assert result.stdout_bytes == BUNDLED_FIGURES.read_bytes()
+
+
+def test_export_then_add_is_a_no_op(app: typer.Typer, runner: CliRunner, tmp_path: Path) -> None:
+    exported = tmp_path / "cybercrime.csv"
+    exported.write_bytes(
+        runner.invoke(app, ["figures", "export", "jp_cybercrime_cleared"]).stdout_bytes
+    )
+
+    result = runner.invoke(app, ["figures", "add", str(exported)])
+
+    assert result.exit_code == 0
+    assert "No change: all 23 figures are already in the store" in result.stdout
+    assert len(FigureStore.from_settings().revisions()) == 1
+
+
+def test_add_reports_the_revision_and_history_shows_both_values(
+    app: typer.Typer, runner: CliRunner, write_figures: WriteFigures
+) -> None:
+    path = write_figures([row(series_id="jp_cybercrime_cleared", year="2018", value="9041")])
+
+    added = runner.invoke(app, ["figures", "add", str(path), "--message", "NPA restated 2018"])
+    history = runner.invoke(app, ["figures", "history", "jp_cybercrime_cleared", "2018"])
+
+    assert added.exit_code == 0
+    assert "Revision 2: 0 added, 1 changed, 0 unchanged (jp_cybercrime_cleared)" in added.stdout
+    assert history.exit_code == 0
+    assert "9040" in history.stdout and "9041" in history.stdout
+    assert "NPA restated 2018" in history.stdout
+
+
+def test_a_bad_file_fails_listing_every_bad_row_and_writes_nothing(
+    app: typer.Typer, runner: CliRunner, write_figures: WriteFigures
+) -> None:
+    path = write_figures([row(year="2023"), row(value="-1"), row(year="2025", accessed_via="")])
+
+    result = runner.invoke(app, ["figures", "add", str(path)])
+
+    assert result.exit_code == 1
+    assert "nothing was written" in result.stderr
+    assert "line 3, column value: value must be >= 0" in result.stderr
+    assert "line 4, column accessed_via: accessed_via must be one of" in result.stderr
+    assert len(FigureStore.from_settings().revisions()) == 1
+
+
+def test_add_prints_jump_warnings(
+    app: typer.Typer, runner: CliRunner, write_figures: WriteFigures
+) -> None:
+    result = runner.invoke(app, ["figures", "add", str(write_figures([row(value="50000")]))])
+
+    assert result.exit_code == 0
+    assert result.stderr.count("Warning:") == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["figures", "list", "jp_nope"],
+        ["figures", "history", "jp_nope", "2020"],
+        ["figures", "export", "jp_nope"],
+    ],
+)
+def test_unknown_series_is_a_clear_message_not_a_traceback(
+    app: typer.Typer, runner: CliRunner, args: list[str]
+) -> None:
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 2
+    assert "unknown series 'jp_nope'" in result.stderr
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_missing_file_is_a_clear_message(app: typer.Typer, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["figures", "add", "does-not-exist.csv"])
+
+    assert result.exit_code == 1
+    assert "does-not-exist.csv" in result.stderr
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_series_add_then_list_and_take_figures(
+    app: typer.Typer, runner: CliRunner, write_figures: WriteFigures
+) -> None:
+    added = runner.invoke(
+        app,
+        [
+            "series",
+            "add",
+            "--id",
+            "jp_phishing_reports",
+            "--title",
+            "Phishing reports [test]",
+            "--unit",
+            "count",
+            "--country",
+            "JP",
+            "--breaks",
+            "2019,2015",
+        ],
+    )
+    listed = runner.invoke(app, ["series", "list"])
+    path = write_figures([row(series_id="jp_phishing_reports", year="2024", value="1700")])
+    figures = runner.invoke(app, ["figures", "add", str(path)])
+
+    assert added.exit_code == 0 and "Added series jp_phishing_reports [count]" in added.stdout
+    assert "jp_phishing_reports" in listed.stdout and "2015;2019" in listed.stdout
+    assert "Phishing reports [test]" in listed.stdout
+    assert figures.exit_code == 0 and "1 added" in figures.stdout
+
+
+def test_series_add_refuses_to_redefine_a_series(app: typer.Typer, runner: CliRunner) -> None:
+    result = runner.invoke(
+        app, ["series", "add", "--id", "jp_cybercrime_cleared", "--title", "X", "--unit", "JPY"]
+    )
+
+    assert result.exit_code == 1
+    assert "already exists with different metadata" in result.stderr

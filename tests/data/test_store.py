@@ -1,0 +1,264 @@
+"""Revisions, history, atomicity, warnings and data hashes of the figure store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+import data.store
+from data.errors import InvalidFigures, InvalidSeries, UnknownRevision, UnknownSeries
+from data.records import SeriesInfo
+from data.store import FigureStore
+from tests.data.conftest import row
+
+NEW_SERIES = SeriesInfo("jp_test_reports", "Test reports", "count", country="JP")
+
+
+def frame_of(*rows: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+def test_a_changed_value_makes_a_new_revision_and_keeps_the_old(
+    seeded_store: FigureStore,
+) -> None:
+    changed = row(series_id="jp_cybercrime_cleared", year="2018", value="9041")
+    result = seeded_store.add_figures(frame_of(changed), source="fix.csv", message="restated")
+
+    assert result.revision is not None and result.revision.id == 2
+    assert result.changed == [("jp_cybercrime_cleared", 2018)]
+    assert result.changed_series == ["jp_cybercrime_cleared"]
+    assert seeded_store.values("jp_cybercrime_cleared").loc[2018] == 9041
+    history = seeded_store.history("jp_cybercrime_cleared", 2018)
+    assert history["value"].tolist() == [9040, 9041]
+    assert history["revision_id"].tolist() == [1, 2]
+    assert history["revision_message"].tolist()[1] == "restated"
+    assert history["source_publisher"].tolist()[0] == "Japan Times (seed 000)"
+    assert str(history["created_at"].dt.tz) == "UTC"
+
+
+def test_revision_records_hash_time_source_message_and_counts(seeded_store: FigureStore) -> None:
+    result = seeded_store.add_figures(
+        frame_of(row(), row(series_id="jp_cybercrime_cleared", year="2018", value="9040")),
+        source="npa-2024.csv",
+        message="2024 report",
+    )
+
+    assert result.revision is not None
+    stored = seeded_store.revision(result.revision.id)
+    assert stored == result.revision
+    assert (stored.source, stored.message) == ("npa-2024.csv", "2024 report")
+    assert (stored.added, stored.changed, stored.unchanged) == (1, 1, 0)
+    assert len(stored.content_hash) == 64
+    assert stored.created_at.tzinfo is not None
+    assert [revision.id for revision in seeded_store.revisions()] == [1, 2]
+    with pytest.raises(UnknownRevision):
+        seeded_store.revision(99)
+
+
+def test_content_hash_ignores_row_order(figure_store: FigureStore) -> None:
+    rows = [row(year=str(year), value=str(100 + year)) for year in range(2011, 2016)]
+    other = FigureStore(figure_store.url.replace("figures.db", "other.db"))
+    for store in (figure_store, other):
+        store.add_series(SeriesInfo("jp_ib_transfer_cases", "IB cases", "count"))
+
+    forward = figure_store.add_figures(frame_of(*rows), source="a.csv")
+    backward = other.add_figures(frame_of(*reversed(rows)), source="b.csv")
+    other.close()
+
+    assert forward.revision is not None and backward.revision is not None
+    assert forward.revision.content_hash == backward.revision.content_hash
+
+
+def test_adding_the_same_figures_twice_is_a_no_op(seeded_store: FigureStore) -> None:
+    batch = frame_of(row(), row(year="2026", value="5000"))
+    first = seeded_store.add_figures(batch, source="a.csv")
+    second = seeded_store.add_figures(batch, source="a.csv")
+
+    assert not first.no_op and first.added == [
+        ("jp_ib_transfer_cases", 2024),
+        ("jp_ib_transfer_cases", 2026),
+    ]
+    assert second.no_op and second.revision is None
+    assert len(second.unchanged) == 2
+    assert "No change" in second.summary()
+    assert len(seeded_store.revisions()) == 2
+
+
+def test_provenance_only_change_is_a_revision_but_not_a_data_change(
+    seeded_store: FigureStore,
+) -> None:
+    before = seeded_store.data_revision_hash("jp_cybercrime_cleared")
+    current = seeded_store.figures("jp_cybercrime_cleared").drop(columns="revision_id")
+    current.loc[current["year"] == 2018, "note"] = "confirmed against the NPA PDF"
+
+    result = seeded_store.add_figures(current, source="notes.csv")
+
+    assert len(result.changed) == 1 and result.changed_series == []
+    assert seeded_store.data_revision_hash("jp_cybercrime_cleared") == before
+
+
+def test_a_bad_row_last_in_a_long_file_writes_nothing(seeded_store: FigureStore) -> None:
+    before = seeded_store.figures()
+    long_batch = before.drop(columns="revision_id").astype({"value": float})
+    long_batch["value"] = long_batch["value"] + 1  # every row would be a change...
+    bad_last = row(year="2024", value="-3")  # ...but the last row is refused
+    long_batch = pd.concat([long_batch.astype(str), frame_of(bad_last)], ignore_index=True)
+
+    with pytest.raises(InvalidFigures) as caught:
+        seeded_store.add_figures(long_batch, source="long.csv")
+
+    assert [problem.line for problem in caught.value.problems] == [len(long_batch) + 1]
+    pd.testing.assert_frame_equal(seeded_store.figures(), before)
+    assert len(seeded_store.revisions()) == 1
+
+
+def test_a_crash_mid_write_rolls_everything_back(
+    seeded_store: FigureStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = seeded_store.figures()
+
+    def crash(*_args: object) -> list[str]:
+        raise RuntimeError("power cut after the rows were inserted")
+
+    monkeypatch.setattr(data.store, "jump_warnings", crash)
+    with pytest.raises(RuntimeError):
+        seeded_store.add_figures(frame_of(row(), row(year="2026")), source="crash.csv")
+
+    pd.testing.assert_frame_equal(seeded_store.figures(), before)
+    assert len(seeded_store.revisions()) == 1
+
+
+def test_sharp_jumps_are_accepted_with_a_warning(seeded_store: FigureStore) -> None:
+    result = seeded_store.add_figures(frame_of(row(value="50000")), source="typo.csv")
+
+    assert seeded_store.values("jp_ib_transfer_cases").loc[2024] == 50000
+    assert len(result.warnings) == 2
+    assert "2024 = 50000 is 9.0× up on the 2023 value 5578" in result.warnings[0]
+    assert "2025 = 4747 is 10.5× down on the 2024 value 50000" in result.warnings[1]
+
+
+def test_ordinary_changes_and_the_bundled_jumps_raise_no_warning(
+    seeded_store: FigureStore,
+) -> None:
+    result = seeded_store.add_figures(frame_of(row(value="4369")), source="npa.csv")
+
+    assert result.warnings == []
+
+
+def test_data_revision_hash_is_stable_and_blind_to_other_series(
+    seeded_store: FigureStore,
+) -> None:
+    cybercrime = seeded_store.data_revision_hash("jp_cybercrime_cleared")
+    reopened = FigureStore(seeded_store.url)
+    assert reopened.data_revision_hash("jp_cybercrime_cleared") == cybercrime
+    reopened.close()
+
+    seeded_store.add_figures(frame_of(row(value="4369")), source="other.csv")
+    assert seeded_store.data_revision_hash("jp_cybercrime_cleared") == cybercrime
+
+    restated = row(series_id="jp_cybercrime_cleared", year="2018", value="9041")
+    seeded_store.add_figures(frame_of(restated), source="restated.csv")
+    changed = seeded_store.data_revision_hash("jp_cybercrime_cleared")
+    assert changed != cybercrime
+
+    seeded_store.add_figures(frame_of({**restated, "value": "9040"}), source="revert.csv")
+    assert seeded_store.data_revision_hash("jp_cybercrime_cleared") == cybercrime
+
+
+def test_values_are_floats_indexed_by_year(seeded_store: FigureStore) -> None:
+    cases = seeded_store.values("jp_cybercrime_cleared")
+
+    assert cases.name == "jp_cybercrime_cleared"
+    assert cases.dtype == "float64"
+    assert cases.index.dtype == "int64"
+    assert cases.index.is_monotonic_increasing
+    assert cases.loc[2018] == 9040
+    assert 2003 not in cases.index
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda store: store.get_series("nope"),
+        lambda store: store.figures("nope"),
+        lambda store: store.values("nope"),
+        lambda store: store.history("nope", 2020),
+        lambda store: store.data_revision_hash("nope"),
+    ],
+)
+def test_unknown_series_raise_a_typed_error(
+    seeded_store: FigureStore, call: Callable[[FigureStore], object]
+) -> None:
+    with pytest.raises(UnknownSeries, match=r"unknown series 'nope'.*jp_cybercrime_cleared"):
+        call(seeded_store)
+
+
+def test_a_new_series_takes_figures_after_it_is_added(seeded_store: FigureStore) -> None:
+    assert seeded_store.add_series(NEW_SERIES) is True
+    assert seeded_store.add_series(NEW_SERIES) is False
+    result = seeded_store.add_figures(
+        frame_of(row(series_id=NEW_SERIES.id, year="2025", value="12")), source="new.csv"
+    )
+
+    assert result.changed_series == [NEW_SERIES.id]
+    assert seeded_store.values(NEW_SERIES.id).to_dict() == {2025: 12.0}
+    assert seeded_store.get_series(NEW_SERIES.id) == NEW_SERIES
+
+
+def test_a_series_cannot_be_redefined(seeded_store: FigureStore) -> None:
+    redefined = SeriesInfo("jp_cybercrime_cleared", "Cybercrime", "JPY")
+
+    with pytest.raises(InvalidSeries, match="already exists with different metadata"):
+        seeded_store.add_series(redefined)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"id": "Bad Id"}, "lower-case"),
+        ({"title": " "}, "needs a title"),
+        ({"unit": ""}, "needs a unit"),
+        ({"breaks": (1800,)}, "break years"),
+    ],
+)
+def test_bad_series_metadata_is_refused(fields: dict[str, object], message: str) -> None:
+    base: dict[str, object] = {"id": "jp_ok", "title": "OK", "unit": "count"}
+    with pytest.raises(InvalidSeries, match=message):
+        SeriesInfo(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_readers_never_see_half_a_batch(seeded_store: FigureStore) -> None:
+    seeded_store.add_series(NEW_SERIES)
+    batches = [
+        frame_of(
+            *(
+                row(series_id=NEW_SERIES.id, year=str(year), value=str(n))
+                for year in range(1950, 2026)
+            )
+        )
+        for n in (1, 2, 3)
+    ]
+    seen: set[tuple[int, int]] = set()
+    done = threading.Event()
+
+    def read_until_done() -> None:
+        reader = FigureStore(seeded_store.url)
+        while not done.is_set():
+            values = reader.values(NEW_SERIES.id)
+            seen.add((len(values), len(set(values))))
+        reader.close()
+
+    threads = [threading.Thread(target=read_until_done) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for batch in batches:
+        seeded_store.add_figures(batch, source="batch.csv")
+    done.set()
+    for thread in threads:
+        thread.join()
+
+    # Every read saw either no figures or one whole batch (76 years, all one value).
+    assert seen <= {(0, 0), (76, 1)}

@@ -1,0 +1,189 @@
+"""Every way a figures file is refused names the line, the column and the reason."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from data.canonical import FIGURE_COLUMNS, format_value
+from data.errors import InvalidFigures
+from data.records import SeriesInfo
+from data.validation import read_figures_csv, validate_figures
+from tests.data.conftest import GOOD_ROW, WriteFigures, row
+
+KNOWN = {
+    "jp_ib_transfer_cases": SeriesInfo("jp_ib_transfer_cases", "IB transfer cases", "count"),
+    "jp_ib_transfer_losses_jpy": SeriesInfo("jp_ib_transfer_losses_jpy", "IB losses", "JPY"),
+}
+NEXT_YEAR = str(datetime.now(UTC).year + 1)
+
+
+def rejection(write_figures: WriteFigures, rows: list[dict[str, str]]) -> InvalidFigures:
+    frame = read_figures_csv(write_figures(rows))
+    with pytest.raises(InvalidFigures) as caught:
+        validate_figures(frame, KNOWN)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("bad_cell", "column", "reason"),
+    [
+        ({"series_id": ""}, "series_id", "series_id is required"),
+        ({"series_id": "jp_nonexistent"}, "series_id", "unknown series"),
+        ({"year": ""}, "year", "year is required"),
+        ({"year": "20x4"}, "year", "year must be a whole number between 1900"),
+        ({"year": "2024.5"}, "year", "year must be a whole number between 1900"),
+        ({"year": "1899"}, "year", "year must be a whole number between 1900"),
+        ({"year": NEXT_YEAR}, "year", "year must be a whole number between 1900"),
+        ({"value": ""}, "value", "value is required"),
+        ({"value": "lots"}, "value", "value must be a plain number"),
+        ({"value": "4,369"}, "value", "no thousands separators"),
+        ({"value": "nan"}, "value", "value must be finite"),
+        ({"value": "inf"}, "value", "value must be finite"),
+        ({"value": "-1"}, "value", "value must be >= 0"),
+        ({"unit": ""}, "unit", "unit is required"),
+        ({"unit": "JPY"}, "unit", "unit must be 'count' for series jp_ib_transfer_cases"),
+        ({"source_publisher": ""}, "source_publisher", "every figure needs a source"),
+        ({"source_title": "  "}, "source_title", "every figure needs a source"),
+        ({"accessed_via": "guessed"}, "accessed_via", "accessed_via must be one of primary"),
+        ({"source_url": "www.npa.go.jp"}, "source_url", "must start with http"),
+    ],
+)
+def test_each_bad_cell_is_reported_with_line_column_and_reason(
+    write_figures: WriteFigures, bad_cell: dict[str, str], column: str, reason: str
+) -> None:
+    good = row(year="2021")
+    error = rejection(write_figures, [good, row(**bad_cell)])
+
+    assert len(error.problems) == 1
+    [problem] = error.problems
+    assert (problem.line, problem.column) == (3, column)
+    assert reason in problem.reason
+    assert f"line 3, column {column}: " in str(error)
+
+
+def test_every_bad_row_is_listed_not_just_the_first(write_figures: WriteFigures) -> None:
+    rows = [
+        row(year="2019", value="-5"),
+        row(year="2020"),
+        row(year="2021", accessed_via="rumour"),
+        row(year="2022", series_id="jp_ib_transfer_losses_jpy"),
+    ]
+    error = rejection(write_figures, rows)
+
+    assert [(p.line, p.column) for p in error.problems] == [
+        (2, "value"),
+        (4, "accessed_via"),
+        (5, "unit"),
+    ]
+    assert str(error).count("\n  line ") == 3
+
+
+def test_duplicate_series_year_names_both_lines(write_figures: WriteFigures) -> None:
+    error = rejection(write_figures, [row(), row(year="2023"), row(value="4400")])
+
+    [problem] = error.problems
+    assert problem.line == 4
+    assert "duplicate figure for jp_ib_transfer_cases 2024: already given on line 2" in str(error)
+
+
+def test_missing_required_column_is_reported_on_the_header_line(
+    write_figures: WriteFigures,
+) -> None:
+    columns = [name for name in FIGURE_COLUMNS if name != "source_title"]
+    frame = read_figures_csv(write_figures([GOOD_ROW], columns=columns))
+
+    with pytest.raises(InvalidFigures) as caught:
+        validate_figures(frame, KNOWN)
+    [problem] = caught.value.problems
+    assert (problem.line, problem.column) == (1, "source_title")
+    assert "required column is missing" in problem.reason
+
+
+def test_unknown_column_is_refused_so_a_typo_loses_nothing(write_figures: WriteFigures) -> None:
+    frame = read_figures_csv(write_figures([GOOD_ROW])).assign(sorce_url="x")
+
+    with pytest.raises(InvalidFigures, match="line 1, column sorce_url: unknown column"):
+        validate_figures(frame, KNOWN)
+
+
+def test_optional_columns_may_be_left_out(write_figures: WriteFigures) -> None:
+    columns = [name for name in FIGURE_COLUMNS if name not in ("source_url", "note")]
+    frame = read_figures_csv(write_figures([GOOD_ROW], columns=columns))
+
+    cleaned = validate_figures(frame, KNOWN)
+    assert list(cleaned.columns) == list(FIGURE_COLUMNS)
+    assert cleaned.loc[0, "source_url"] == "" and cleaned.loc[0, "note"] == ""
+
+
+def test_ragged_rows_are_refused_with_their_lines() -> None:
+    text = ",".join(FIGURE_COLUMNS) + "\njp_ib_transfer_cases,2024,1\n" + "a,b\n"
+
+    with pytest.raises(InvalidFigures) as caught:
+        read_figures_csv(io.StringIO(text))
+    assert [p.line for p in caught.value.problems] == [2, 3]
+    assert "expected 9 fields like the header, found 3" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["", ",".join(FIGURE_COLUMNS) + "\n"])
+def test_empty_files_are_refused(text: str) -> None:
+    with pytest.raises(InvalidFigures, match=r"empty|no figures"):
+        validate_figures(read_figures_csv(io.StringIO(text)), KNOWN)
+
+
+def test_line_numbers_count_blank_lines_and_multi_line_notes() -> None:
+    header = ",".join(FIGURE_COLUMNS)
+    good = "jp_ib_transfer_cases,2023,5578,count,NPA,Report,,primary"
+    text = f'{header}\n{good},"first line\nsecond line"\n\n{good.replace("2023", "2024")},\n'
+    frame = read_figures_csv(io.StringIO(text.replace(",5578,", ",-1,", 1)))
+
+    assert list(frame.index) == [2, 5]
+    with pytest.raises(InvalidFigures) as caught:
+        validate_figures(frame, KNOWN)
+    assert [(p.line, p.column) for p in caught.value.problems] == [(2, "value")]
+
+
+def test_reading_coerces_nothing(write_figures: WriteFigures) -> None:
+    frame = read_figures_csv(write_figures([row(value="004369", note="NA")]))
+
+    assert frame.loc[2, "value"] == "004369"
+    assert frame.loc[2, "note"] == "NA"
+    assert frame.index.name == "line"
+
+
+def test_bytes_with_a_byte_order_mark_are_read(write_figures: WriteFigures) -> None:
+    raw = b"\xef\xbb\xbf" + write_figures([GOOD_ROW]).read_bytes()
+
+    cleaned = validate_figures(read_figures_csv(io.BytesIO(raw)), KNOWN)
+    assert cleaned.loc[0, "series_id"] == "jp_ib_transfer_cases"
+
+
+def test_cleaned_frame_is_typed(write_figures: WriteFigures) -> None:
+    cleaned = validate_figures(read_figures_csv(write_figures([row(value=" 4369 ")])), KNOWN)
+
+    assert cleaned["year"].dtype == "int64"
+    assert cleaned["value"].dtype == "float64"
+    assert cleaned.loc[0, "value"] == 4369.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(value=st.floats(min_value=0, max_value=1e15, allow_nan=False, allow_infinity=False))
+def test_any_finite_non_negative_value_is_accepted_exactly(value: float) -> None:
+    frame = pd.DataFrame([{**GOOD_ROW, "value": format_value(value)}])
+
+    cleaned = validate_figures(frame, KNOWN)
+    assert cleaned.loc[0, "value"] == value
+
+
+@settings(max_examples=50, deadline=None)
+@given(year=st.integers(min_value=-5000, max_value=1899) | st.integers(min_value=2100))
+def test_years_outside_the_range_are_refused(year: int) -> None:
+    frame = pd.DataFrame([{**GOOD_ROW, "year": str(year)}])
+
+    with pytest.raises(InvalidFigures, match="year must be a whole number"):
+        validate_figures(frame, KNOWN)
