@@ -1,1 +1,1 @@
-"""fraudcast.models: the forecaster contract, the model catalog, combinations and interval calibration."""
+"""fraudcast.models: the forecaster contract, the catalog, combinations, interval calibration."""

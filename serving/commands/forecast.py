@@ -1,9 +1,63 @@
-"""`fraudcast` commands: forecast (not built yet)."""
+"""`fraudcast forecast-file`: the forecasting engine on anyone's long-format CSV."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+import pandas as pd
 import typer
+
+from training.parallel import InvalidInput, forecast_long
+
+
+def _parse_levels(text: str) -> list[float]:
+    try:
+        levels = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"levels must be numbers separated by commas, got {text!r}"
+        ) from None
+    if not levels or any(not 0 < level < 100 for level in levels):
+        raise typer.BadParameter(f"each level must lie strictly between 0 and 100, got {text!r}")
+    return levels
+
+
+def forecast_file(
+    input_csv: Path = typer.Argument(..., exists=True, dir_okay=False, help="unique_id,ds,y CSV"),
+    horizon: int = typer.Option(..., "--horizon", min=1, max=30, help="years ahead (1-30)"),
+    levels: str = typer.Option("80,95", "--levels", help="interval levels, e.g. 80,95"),
+    output: Path = typer.Option(..., "--output", help="where to write the forecasts CSV"),
+    jobs: int = typer.Option(1, "--jobs", min=-1, help="parallel workers (-1: all cores)"),
+) -> None:
+    """Forecast every series of a long CSV (unique_id, ds year, y) with calibrated intervals."""
+    interval_levels = _parse_levels(levels)
+    try:
+        frame = pd.read_csv(input_csv, dtype={"unique_id": "string"})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        typer.echo(f"error: cannot read {input_csv}: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    try:
+        forecasts, failures = forecast_long(
+            frame,
+            horizon=horizon,
+            levels=interval_levels,
+            jobs=jobs,
+            progress=sys.stderr.isatty(),
+        )
+    except InvalidInput as exc:
+        typer.echo(f"error: {input_csv}: {exc}; nothing written", err=True)
+        raise typer.Exit(code=2) from None
+    for failure in failures:
+        typer.echo(f"warning: {failure.series_id} not forecast: {failure.error}", err=True)
+    forecasts.to_csv(output, index=False)
+    if sys.stderr.isatty():
+        typer.echo(
+            f"wrote {len(forecasts)} rows, {forecasts['unique_id'].nunique()} series: {output}",
+            err=True,
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the main app."""
+    app.command("forecast-file")(forecast_file)

@@ -1,0 +1,61 @@
+"""Definition breaks: estimate the level shift at each break and put history on today's basis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.transforms import is_strictly_positive
+
+
+@dataclass
+class LevelShiftAdjustment:
+    """The series with pre-break history shifted to the latest definition, and what was done."""
+
+    series: pd.Series
+    shifts: dict[int, float] = field(default_factory=dict)
+    multiplicative: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def level_shift_dummies(years: Sequence[int], breaks: Sequence[int]) -> pd.DataFrame:
+    """One 0/1 column per break: 1 from the break year on (regressors for models that take them)."""
+    year_values = np.asarray(years, dtype=np.int64)
+    index = pd.Index(year_values, name="year")
+    return pd.DataFrame(
+        {f"shift_{year}": (year_values >= year).astype(float) for year in breaks}, index=index
+    )
+
+
+def adjust_level_shifts(y: pd.Series, breaks: Sequence[int]) -> LevelShiftAdjustment:
+    """Estimate the jump at each break beyond the series' usual year-on-year change and remove it
+    from the years before the break (ratios on the log scale for positive series)."""
+    series = y.astype(float).copy()
+    multiplicative = is_strictly_positive(series.to_numpy())
+    result = LevelShiftAdjustment(series, multiplicative=multiplicative)
+    years = list(series.index)
+    for year in sorted(int(b) for b in breaks):
+        if year not in years or years.index(year) == 0:
+            continue
+        scaled = np.log(series.to_numpy()) if multiplicative else series.to_numpy()
+        changes = np.diff(scaled)
+        position = years.index(year) - 1  # change from year-1 to year
+        neighbours = np.r_[
+            changes[max(0, position - 2) : position], changes[position + 1 : position + 3]
+        ]
+        usual = float(np.median(neighbours)) if neighbours.size else 0.0
+        jump = float(changes[position] - usual)
+        before = series.index < year
+        if multiplicative:
+            series.loc[before] = series.loc[before] * np.exp(jump)
+            text = f"level shift at {year}: years before scaled by {np.exp(jump):.3g}"
+        else:
+            series.loc[before] = series.loc[before] + jump
+            text = f"level shift at {year}: {jump:+.4g} added to years before"
+        result.shifts[year] = jump
+        result.notes.append(text + " (definition change)")
+    result.series = series
+    return result

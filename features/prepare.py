@@ -1,0 +1,46 @@
+"""From raw figures to a model-ready series: gaps made explicit, breaks adjusted, all noted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.breaks import adjust_level_shifts
+from features.gaps import fill_gaps
+
+
+@dataclass
+class PreparedSeries:
+    """A contiguous float series indexed by int year, and notes on what was done to get it."""
+
+    series: pd.Series
+    filled_years: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_series(y: pd.Series, breaks: Sequence[int] = ()) -> PreparedSeries:
+    """Sort by year, check values, fill or trim gaps, then adjust level shifts at ``breaks``."""
+    if len(y) == 0:
+        raise ValueError("the series is empty")
+    index = pd.Index(y.index)
+    if index.has_duplicates:
+        duplicated = sorted({int(year) for year in index[index.duplicated()]})
+        raise ValueError(f"duplicate years: {duplicated}")
+    values = pd.to_numeric(pd.Series(np.asarray(y), index=index), errors="coerce").astype(float)
+    if not np.all(np.isfinite(values.to_numpy())):
+        bad = [int(year) for year in values.index[~np.isfinite(values.to_numpy())]]
+        raise ValueError(f"missing or non-numeric values in years {bad}")
+    years = np.asarray(index, dtype=float)
+    if not np.all(years == np.round(years)):
+        raise ValueError("years must be integers")
+    values.index = pd.Index(years.astype(np.int64), name="year")
+    gaps = fill_gaps(values.sort_index())
+    notes = list(gaps.notes)
+    adjusted = adjust_level_shifts(gaps.series, breaks)
+    notes += adjusted.notes
+    series = adjusted.series.astype(float)
+    series.index.name = "year"
+    return PreparedSeries(series, gaps.filled_years, notes)

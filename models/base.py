@@ -1,0 +1,187 @@
+"""The forecaster contract: every model fits a yearly series and predicts mean and intervals."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+
+class NotFittedError(RuntimeError):
+    """Raised when ``predict`` is called on a forecaster that has not been fitted."""
+
+
+class SeriesTooShort(ValueError):
+    """Raised when a series has fewer points than a model needs."""
+
+
+class UnsuitableSeries(ValueError):
+    """Raised when a model cannot use a series (e.g. a log model on a series with zeros)."""
+
+
+def level_label(level: float) -> str:
+    """Label of an interval level as used in column names: 80.0 -> '80', 97.5 -> '97.5'."""
+    value = float(level)
+    if not 0.0 < value < 100.0 or not math.isfinite(value):
+        raise ValueError(f"interval level must lie strictly between 0 and 100, got {level!r}")
+    return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
+def interval_columns(levels: Sequence[float]) -> list[str]:
+    """Interval column names for the levels, in output order: lo-80, hi-80, lo-95, hi-95, ..."""
+    columns: list[str] = []
+    for level in levels:
+        label = level_label(level)
+        columns += [f"lo-{label}", f"hi-{label}"]
+    return columns
+
+
+def validate_levels(levels: Sequence[float]) -> list[float]:
+    """Check every level lies in (0, 100) and return them as floats (order kept)."""
+    checked = [float(level) for level in levels]
+    for level in checked:
+        level_label(level)
+    return checked
+
+
+def validate_horizon(horizon: int, max_horizon: int | None = None) -> int:
+    """Check the horizon is a positive integer (no more than ``max_horizon`` when given)."""
+    if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    if max_horizon is not None and horizon > max_horizon:
+        raise ValueError(f"horizon must be between 1 and {max_horizon}, got {horizon}")
+    return int(horizon)
+
+
+def validate_series(y: pd.Series, min_length: int, model: str) -> pd.Series:
+    """Check a yearly series: integer contiguous years, finite values, long enough for the model."""
+    if not isinstance(y, pd.Series):
+        raise TypeError(
+            f"{model}: y must be a pandas Series indexed by year, got {type(y).__name__}"
+        )
+    if len(y) == 0:
+        raise SeriesTooShort(f"{model}: the series is empty")
+    try:
+        years = np.asarray(y.index, dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{model}: the index must hold integer years") from exc
+    if not np.array_equal(years, np.asarray(y.index, dtype=float)):
+        raise ValueError(f"{model}: the index must hold integer years")
+    if len(years) > 1 and not np.all(np.diff(years) == 1):
+        raise ValueError(
+            f"{model}: years must be contiguous and increasing; fill or drop gaps first "
+            "(features.gaps.fill_gaps)"
+        )
+    values = np.asarray(y, dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{model}: the series holds missing or infinite values")
+    if len(values) < min_length:
+        raise SeriesTooShort(
+            f"{model} needs at least {min_length} years of data, the series has {len(values)}"
+        )
+    return pd.Series(values, index=pd.Index(years, name="year"), name=y.name)
+
+
+class Forecaster(ABC):
+    """A model of one yearly series: ``fit(y)`` then ``predict(horizon, levels)``.
+
+    Subclasses implement ``_fit(values)`` and ``_forecast(horizon)`` returning the point path and
+    the standard deviation of the forecast error per step; the base class validates input, builds
+    the output frame and keeps bounds at or above zero for series that never go below zero.
+    """
+
+    name: str = "forecaster"
+    min_length: int = 1
+
+    y_: pd.Series
+    nonnegative_: bool
+
+    def fit(self, y: pd.Series) -> Self:
+        """Fit the model to a contiguous yearly series; returns self."""
+        series = validate_series(y, self.min_length, self.name)
+        self._fit(series.to_numpy())
+        self.y_ = series
+        self.nonnegative_ = bool((series >= 0).all())
+        return self
+
+    def predict(self, horizon: int, levels: Sequence[float] = ()) -> pd.DataFrame:
+        """Forecast ``horizon`` years after the last fitted year with intervals at ``levels``."""
+        self._check_fitted()
+        horizon = validate_horizon(horizon)
+        checked_levels = validate_levels(levels)
+        mean, quantiles = self._predict_quantiles(horizon, checked_levels)
+        return self._frame(horizon, mean, quantiles, checked_levels)
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments of the model, as given (nested models by name and params)."""
+        params: dict[str, Any] = {}
+        for key, value in vars(self).items():
+            if key.endswith("_") or key.startswith("_"):
+                continue
+            if isinstance(value, Forecaster):
+                params[key] = value.name
+                params.update({f"{key}__{k}": v for k, v in value.get_params().items()})
+            elif isinstance(value, list | tuple) and value and isinstance(value[0], Forecaster):
+                params[key] = [member.name for member in value]
+            else:
+                params[key] = value
+        return params
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` has run."""
+        return hasattr(self, "y_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"{self.name} is not fitted yet: call fit(y) before predict()")
+
+    def _predict_quantiles(
+        self, horizon: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
+        """Point path and (lo, hi) per level; the default is a normal interval around the mean."""
+        mean, sd = self._forecast(horizon)
+        mean = np.asarray(mean, dtype=float)
+        sd = np.nan_to_num(np.abs(np.asarray(sd, dtype=float)), nan=0.0)
+        quantiles = {}
+        for level in levels:
+            z = float(norm.ppf(0.5 + level / 200.0))
+            quantiles[level] = (mean - z * sd, mean + z * sd)
+        return mean, quantiles
+
+    def _frame(
+        self,
+        horizon: int,
+        mean: np.ndarray,
+        quantiles: dict[float, tuple[np.ndarray, np.ndarray]],
+        levels: list[float],
+    ) -> pd.DataFrame:
+        last_year = int(self.y_.index[-1])
+        frame = pd.DataFrame({"year": np.arange(last_year + 1, last_year + 1 + horizon)})
+        if self.nonnegative_:
+            mean = np.maximum(mean, 0.0)
+        frame["mean"] = mean
+        previous_lo, previous_hi = mean, mean
+        for level in sorted(levels):  # nest: each wider level contains the narrower one
+            lo, hi = quantiles[level]
+            lo = np.minimum(np.minimum(lo, previous_lo), mean)
+            hi = np.maximum(np.maximum(hi, previous_hi), mean)
+            if self.nonnegative_:
+                lo = np.maximum(lo, 0.0)
+            label = level_label(level)
+            frame[f"lo-{label}"], frame[f"hi-{label}"] = lo, hi
+            previous_lo, previous_hi = lo, hi
+        return frame[["year", "mean", *interval_columns(levels)]]
+
+    @abstractmethod
+    def _fit(self, values: np.ndarray) -> None:
+        """Learn the model's state from the series values (oldest first)."""
+
+    @abstractmethod
+    def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """Point forecasts and forecast-error standard deviations for steps 1..horizon."""

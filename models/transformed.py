@@ -1,0 +1,52 @@
+"""Any forecaster on the log scale: multiplicative growth and intervals that never go below zero."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from features.transforms import is_strictly_positive
+from models.base import Forecaster, UnsuitableSeries, validate_levels
+
+
+class LogScale(Forecaster):
+    """Fit ``inner`` to log(y) and map its mean (a median on the original scale) and bounds back."""
+
+    def __init__(self, inner: Forecaster) -> None:
+        self.inner = inner
+        self.name = f"log_{inner.name}"
+        self.min_length = inner.min_length
+
+    def _fit(self, values: np.ndarray) -> None:
+        if not is_strictly_positive(values):
+            raise UnsuitableSeries(f"{self.name} needs a strictly positive series")
+        self.inner.fit(pd.Series(np.log(values), index=np.arange(len(values))))
+        self.inner.nonnegative_ = False  # log values may be negative; bounds are fine below 0
+
+    def _predict_quantiles(
+        self, horizon: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
+        frame = self.inner.predict(horizon, validate_levels(levels))
+        quantiles = {}
+        for level, (lo, hi) in zip(levels, _pairs(frame, levels), strict=True):
+            quantiles[level] = (np.exp(lo), np.exp(hi))
+        # exp of huge log forecasts overflows; cap at a finite value so output stays numeric
+        mean = np.exp(np.minimum(frame["mean"].to_numpy(), 700.0))
+        return mean, quantiles
+
+    def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError  # _predict_quantiles is overridden
+
+
+def _pairs(frame: pd.DataFrame, levels: Sequence[float]) -> list[tuple[np.ndarray, np.ndarray]]:
+    from models.base import level_label
+
+    return [
+        (
+            np.minimum(frame[f"lo-{level_label(level)}"].to_numpy(), 700.0),
+            np.minimum(frame[f"hi-{level_label(level)}"].to_numpy(), 700.0),
+        )
+        for level in levels
+    ]

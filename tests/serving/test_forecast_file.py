@@ -1,0 +1,91 @@
+"""forecast-file end to end, through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from serving.cli import app
+
+runner = CliRunner()
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _good_csv(tmp_path: Path) -> Path:
+    rows = ["unique_id,ds,y"]
+    rows += [f"a,{2000 + i},{100 * 1.1**i:.2f}" for i in range(8)]
+    rows += ["b,2019,5", "b,2020,7", "b,2022,9", "b,2023,12", "b,2024,11"]  # 2021 missing
+    rows.reverse()  # any order
+    rows.insert(0, rows.pop())
+    return _write(tmp_path / "in.csv", "\n".join(rows) + "\n")
+
+
+def test_forecast_file_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = runner.invoke(
+        app,
+        [
+            "forecast-file",
+            str(_good_csv(tmp_path)),
+            "--horizon",
+            "3",
+            "--levels",
+            "80,95",
+            "--output",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert frame.groupby("unique_id")["ds"].apply(list).to_dict() == {
+        "a": [2008, 2009, 2010],
+        "b": [2025, 2026, 2027],
+    }
+    values = frame[["lo-95", "lo-80", "mean", "hi-80", "hi-95"]].to_numpy()
+    assert (np.diff(values, axis=1) >= 0).all() and (values >= 0).all()
+    assert result.output == ""  # quiet when not on a terminal
+
+
+def test_malformed_input_names_lines_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    bad = _write(tmp_path / "bad.csv", "unique_id,ds,y\na,2000,1\na,2001,x\na,2001,3\nb,20.5,4\n")
+    result = runner.invoke(app, ["forecast-file", str(bad), "--horizon", "2", "--output", str(out)])
+    assert result.exit_code == 2
+    assert "y is missing or not a number on line(s) 3" in result.output
+    assert "ds is not an integer year on line(s) 5" in result.output
+    assert not out.exists()
+
+
+def test_duplicates_and_missing_columns(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    dup = _write(tmp_path / "dup.csv", "unique_id,ds,y\na,2000,1\na,2001,2\na,2001,3\n")
+    result = runner.invoke(app, ["forecast-file", str(dup), "--horizon", "2", "--output", str(out)])
+    assert result.exit_code == 2 and "duplicate (unique_id, ds) on line(s) 3, 4" in result.output
+    cols = _write(tmp_path / "cols.csv", "id,year,value\na,2000,1\n")
+    result = runner.invoke(
+        app, ["forecast-file", str(cols), "--horizon", "2", "--output", str(out)]
+    )
+    assert result.exit_code == 2 and "missing columns: unique_id, ds, y" in result.output
+    assert not out.exists()
+
+
+def test_bad_levels_and_horizon_are_rejected(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    good = _good_csv(tmp_path)
+    result = runner.invoke(
+        app,
+        ["forecast-file", str(good), "--horizon", "2", "--levels", "80,100", "--output", str(out)],
+    )
+    assert result.exit_code != 0 and "between 0 and 100" in result.output
+    result = runner.invoke(
+        app, ["forecast-file", str(good), "--horizon", "31", "--output", str(out)]
+    )
+    assert result.exit_code != 0 and not out.exists()

@@ -1,0 +1,107 @@
+"""Selection per series, calibrated champions, short series and gaps."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.selection import SeriesFailure, SeriesFit, fit_many, fit_series
+
+FAST = ["naive", "drift", "log_drift", "ridge"]
+
+
+def _growing(n: int, start: int = 2000, seed: int = 3) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    return pd.Series(
+        100 * np.exp(np.cumsum(rng.normal(0.1, 0.1, n))), index=range(start, start + n)
+    )
+
+
+def test_fit_series_reports_metrics_and_reason() -> None:
+    fit = fit_series(_growing(16), series_id="s", candidates=FAST)
+    names = [c.name for c in fit.candidates]
+    assert names[: len(FAST)] == FAST and "median_best3" in names
+    metrics = fit.candidates[0].metrics
+    for key in (
+        "mase",
+        "smape",
+        "msis",
+        "pinball",
+        "coverage_80",
+        "coverage_95",
+        "mase_h1",
+        "mase_h6",
+    ):
+        assert key in metrics
+    assert 0.0 <= metrics["coverage_80"] <= 1.0
+    assert fit.selected in names
+    best = min(c.metrics["mase"] for c in fit.candidates)
+    assert fit.candidates[names.index(fit.selected)].metrics["mase"] == best
+    assert "MASE" in fit.reason
+    assert fit.champion.model_name == fit.selected
+
+
+def test_drift_wins_on_a_straight_line() -> None:
+    y = pd.Series(5.0 + 3.0 * np.arange(15), index=range(2000, 2015))
+    fit = fit_series(y, series_id="line", candidates=["naive", "drift"])
+    assert fit.selected == "drift"
+    assert fit.champion.predict(2, [80])["mean"].tolist() == pytest.approx([50.0, 53.0])
+
+
+def test_champion_is_small_picklable_and_deterministic() -> None:
+    fit = fit_series(_growing(14), series_id="s", candidates=FAST)
+    blob = pickle.dumps(fit.champion)
+    assert len(blob) < 50_000 and b"statsmodels" not in blob
+    restored = pickle.loads(blob)
+    pd.testing.assert_frame_equal(
+        restored.predict(30, [50, 99]), fit.champion.predict(30, [50, 99])
+    )
+    again = fit_series(_growing(14), series_id="s", candidates=FAST)
+    pd.testing.assert_frame_equal(again.champion.predict(5), fit.champion.predict(5))
+
+
+def test_a_failing_candidate_is_recorded_not_raised() -> None:
+    y = pd.Series([0.0, 2, 3, 5, 4, 6, 8, 9, 11], index=range(2000, 2009))
+    fit = fit_series(y, series_id="zeros", candidates=["naive", "log_drift"])
+    failed = {c.name: c.error for c in fit.candidates}
+    assert failed["log_drift"] and "positive" in failed["log_drift"]
+    assert fit.selected == "naive"
+    assert any("log_drift failed" in note for note in fit.notes)
+
+
+@pytest.mark.parametrize("length", [1, 2, 3])
+def test_very_short_series_get_wide_honest_forecasts(length: int) -> None:
+    fit = fit_series(_growing(length), series_id="short")
+    frame = fit.champion.predict(3, [80, 95])
+    last = fit.history.iloc[-1]
+    assert (frame["hi-95"] > 1.5 * last).all() and (frame["lo-95"] < 0.8 * last).all()
+    assert fit.notes, "a short series must say what was done"
+
+
+def test_gaps_are_filled_on_the_log_scale_and_noted() -> None:
+    y = _growing(10).drop([2003, 2004])
+    fit = fit_series(y, series_id="gappy", candidates=FAST)
+    assert list(fit.history.index) == list(range(2000, 2010))
+    geometric = np.exp(np.log(y[2002]) + (np.log(y[2005]) - np.log(y[2002])) / 3)
+    assert fit.history[2003] == pytest.approx(geometric)
+    assert any("2003-2004" in note and "interpolation" in note for note in fit.notes)
+
+
+def test_break_level_shift_is_noted() -> None:
+    y = _growing(12)
+    y.loc[2006:] *= 3.0
+    fit = fit_series(y, series_id="b", breaks=[2006], candidates=FAST)
+    assert any("level shift at 2006" in note for note in fit.notes)
+    assert fit.history[2005] > 2 * y[2005]
+
+
+def test_fit_many_isolates_failures_and_keeps_order() -> None:
+    bad = pd.Series([1.0, np.nan, 3.0], index=[2000, 2001, 2002])
+    items = [("a", _growing(8), ()), ("bad", bad, ()), ("c", _growing(5), ())]
+    results = list(fit_many(items, jobs=2))
+    assert [r.series_id for r in results] == ["a", "bad", "c"]
+    assert isinstance(results[0], SeriesFit) and isinstance(results[2], SeriesFit)
+    assert isinstance(results[1], SeriesFailure) and "2001" in results[1].error

@@ -1,0 +1,91 @@
+"""Forecasting a whole long-format table (unique_id, ds, y) of series in parallel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from models.base import interval_columns, validate_horizon, validate_levels
+from models.calibration import MAX_HORIZON
+from training.selection import SeriesFailure, fit_many
+
+LONG_COLUMNS = ("unique_id", "ds", "y")
+
+
+class InvalidInput(ValueError):
+    """A long-format table that cannot be forecast; the message names the offending lines."""
+
+
+def _lines(mask: pd.Series, limit: int = 10) -> str:
+    """CSV line numbers (header is line 1) of the rows flagged in ``mask``."""
+    lines = [str(int(i) + 2) for i in np.flatnonzero(mask.to_numpy())]
+    shown = ", ".join(lines[:limit])
+    return shown + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
+
+
+def parse_long_frame(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
+    """Check a long table and split it into one year-indexed series per ``unique_id``."""
+    missing = [column for column in LONG_COLUMNS if column not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"missing columns: {', '.join(missing)} (need {', '.join(LONG_COLUMNS)}; "
+            f"found {', '.join(map(str, frame.columns))})"
+        )
+    frame = frame.reset_index(drop=True)
+    problems = []
+    ids = frame["unique_id"].astype("string")
+    if ids.isna().any() or (ids.str.strip() == "").any():
+        problems.append(
+            f"empty unique_id on line(s) {_lines(ids.isna() | (ids.str.strip() == ''))}"
+        )
+    years = pd.to_numeric(frame["ds"], errors="coerce")
+    bad_years = years.isna() | (years != np.round(years))
+    if bad_years.any():
+        problems.append(f"ds is not an integer year on line(s) {_lines(bad_years)}")
+    values = pd.to_numeric(frame["y"], errors="coerce")
+    bad_values = values.isna() | ~np.isfinite(values.fillna(0.0))
+    if bad_values.any():
+        problems.append(f"y is missing or not a number on line(s) {_lines(bad_values)}")
+    if not problems:
+        duplicated = frame.assign(ds=years).duplicated(["unique_id", "ds"], keep=False)
+        if duplicated.any():
+            problems.append(f"duplicate (unique_id, ds) on line(s) {_lines(duplicated)}")
+    if problems:
+        raise InvalidInput("; ".join(problems))
+    if frame.empty:
+        raise InvalidInput("the input has no rows")
+    tidy = pd.DataFrame({"unique_id": ids, "ds": years.astype(np.int64), "y": values.astype(float)})
+    return [
+        (str(series_id), group.set_index("ds")["y"].sort_index().rename_axis("year"))
+        for series_id, group in tidy.groupby("unique_id", sort=False)
+    ]
+
+
+def forecast_long(
+    frame: pd.DataFrame,
+    *,
+    horizon: int,
+    levels: Sequence[float] = (80, 95),
+    jobs: int = 1,
+    progress: bool = False,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, list[SeriesFailure]]:
+    """Forecast every series of a long table: rows unique_id, ds, mean, lo-<L>, hi-<L>, and the
+    series that could not be fitted."""
+    horizon = validate_horizon(horizon, MAX_HORIZON)
+    checked = validate_levels(levels)
+    series = parse_long_frame(frame)
+    items = [(series_id, y, ()) for series_id, y in series]
+    forecasts, failures = [], []
+    for outcome in fit_many(items, levels=checked, jobs=jobs, progress=progress, seed=seed):
+        if isinstance(outcome, SeriesFailure):
+            failures.append(outcome)
+            continue
+        forecast = outcome.champion.predict(horizon, checked).rename(columns={"year": "ds"})
+        forecast.insert(0, "unique_id", outcome.series_id)
+        forecasts.append(forecast)
+    columns = ["unique_id", "ds", "mean", *interval_columns(checked)]
+    result = pd.concat(forecasts, ignore_index=True) if forecasts else pd.DataFrame(columns=columns)
+    return result[columns], failures

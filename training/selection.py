@@ -1,0 +1,298 @@
+"""Per-series model selection by rolling-origin backtest, and the calibrated champion it yields."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.prepare import prepare_series
+from models.base import level_label, validate_levels
+from models.calibration import MAX_HORIZON, CalibratedForecast
+from models.catalog import CATALOG, make_forecaster
+from training.backtest import backtest, backtest_origins
+from training.metrics import coverage, interval_score, mase_scale, pinball, smape
+
+#: Backtest forecasts run this many years ahead (the M3 yearly horizon).
+BACKTEST_HORIZON = 6
+#: At most this many of the latest origins are backtested (bounds the cost on long series).
+MAX_ORIGINS = 10
+#: Models are compared on at least this many origins when the series allows.
+MIN_WINDOWS = 3
+#: Candidates pooled into the best-k combination.
+COMBINATION_SIZE = 3
+
+
+@dataclass
+class CandidateResult:
+    """One candidate model of a series: its parameters, backtest and backtest metrics."""
+
+    name: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    backtest: pd.DataFrame
+    error: str | None = None
+
+
+@dataclass
+class SeriesFit:
+    """The outcome of fitting one series: the calibrated champion and every candidate tried."""
+
+    series_id: str
+    champion: CalibratedForecast
+    selected: str
+    reason: str
+    candidates: list[CandidateResult]
+    notes: list[str]
+    history: pd.Series
+
+
+@dataclass
+class SeriesFailure:
+    """A series that could not be fitted, with the reason."""
+
+    series_id: str
+    error: str
+
+
+@dataclass
+class _Plan:
+    names: list[str]
+    min_train: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _plan(length: int, candidates: Sequence[str] | None) -> _Plan:
+    """Which candidates to compare and from which training length, so that all are compared
+    on the same origins and at least MIN_WINDOWS of them when the series allows."""
+    names = list(candidates) if candidates is not None else list(CATALOG)
+    unknown = [name for name in names if name not in CATALOG]
+    if unknown:
+        raise KeyError(f"unknown models: {unknown}")
+    min_lengths = {name: CATALOG[name].min_length for name in names}
+    usable = sorted({m for m in min_lengths.values() if length - m >= MIN_WINDOWS})
+    min_train = usable[-1] if usable else min(min_lengths.values())
+    chosen = [name for name in names if min_lengths[name] <= min_train]
+    skipped = [name for name in names if name not in chosen]
+    notes = []
+    if skipped:
+        notes.append(
+            f"series of {length} years too short to backtest {', '.join(skipped)}; "
+            f"compared {', '.join(chosen)}"
+        )
+    return _Plan(chosen, min_train, notes)
+
+
+def candidate_metrics(
+    backtest_frame: pd.DataFrame, history: pd.Series, levels: Sequence[float]
+) -> dict[str, float]:
+    """Backtest metrics of one candidate; MASE and MSIS scaled per origin by its training data."""
+    if backtest_frame.empty:
+        return {}
+    scales = {o: mase_scale(history.loc[:o]) for o in backtest_frame["origin"].unique()}
+    scale = backtest_frame["origin"].map(scales).to_numpy(dtype=float)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
+    actual = backtest_frame["actual"].to_numpy(dtype=float)
+    mean = backtest_frame["mean"].to_numpy(dtype=float)
+    scaled_error = np.abs(actual - mean) / scale
+    metrics: dict[str, float] = {
+        "mase": float(np.nanmean(scaled_error)) if np.isfinite(scaled_error).any() else np.nan,
+        "smape": smape(actual, mean),
+    }
+    if "lo-95" in backtest_frame:
+        scores = interval_score(actual, backtest_frame["lo-95"], backtest_frame["hi-95"]) / scale
+        metrics["msis"] = float(np.nanmean(scores)) if np.isfinite(scores).any() else np.nan
+    losses = []
+    for level in levels:
+        label = level_label(level)
+        lo, hi = backtest_frame[f"lo-{label}"], backtest_frame[f"hi-{label}"]
+        metrics[f"coverage_{label}"] = coverage(actual, lo, hi)
+        tail = 0.5 - float(level) / 200.0
+        losses += [pinball(actual, lo, tail), pinball(actual, hi, 1.0 - tail)]
+    metrics["pinball"] = float(np.mean(losses))
+    steps = backtest_frame["step"].to_numpy(dtype=int)
+    for step in np.unique(steps):
+        metrics[f"mase_h{step}"] = _nanmean(scaled_error[steps == step])
+    return metrics
+
+
+def _nanmean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
+def _evaluate(
+    name: str, history: pd.Series, origins: list[int], levels: list[float]
+) -> CandidateResult:
+    """Backtest one catalog model; an error is recorded on the result, never raised."""
+    params: dict[str, Any] = {}
+    try:
+        params = make_forecaster(name).get_params()
+        frame = backtest(
+            history,
+            name,
+            horizon=BACKTEST_HORIZON,
+            levels=_backtest_levels(levels),
+            origins=origins,
+        )
+        if frame[["mean", *frame.columns[5:]]].isna().to_numpy().any():
+            raise ValueError("the model produced missing forecasts")
+        return CandidateResult(name, params, candidate_metrics(frame, history, levels), frame)
+    except Exception as exc:
+        return CandidateResult(
+            name, params, {}, pd.DataFrame(), error=f"{type(exc).__name__}: {exc}"
+        )
+
+
+def _backtest_levels(levels: Sequence[float]) -> list[float]:
+    """The requested levels plus 95 (MSIS is always reported at 95)."""
+    return sorted({*levels, 95.0})
+
+
+def _combine_backtests(members: list[CandidateResult]) -> pd.DataFrame:
+    """Backtest of the median of several models: medians of their forecasts row by row."""
+    first = members[0].backtest
+    combined = first.copy()
+    value_columns = [column for column in first.columns if column not in BACKTEST_KEYS]
+    stacked = np.stack([member.backtest[value_columns].to_numpy(dtype=float) for member in members])
+    combined[value_columns] = np.median(stacked, axis=0)
+    return combined
+
+
+BACKTEST_KEYS = ("origin", "year", "step", "actual")
+
+
+def _best_k(results: list[CandidateResult], k: int) -> list[CandidateResult]:
+    ranked = [r for r in results if r.error is None and np.isfinite(r.metrics.get("mase", np.nan))]
+    ranked.sort(key=lambda r: r.metrics["mase"])
+    return ranked[:k]
+
+
+def _point_path(name: str, history: pd.Series) -> np.ndarray:
+    """Mean path of a catalog model (or the median of members of a ``median_best`` combination)
+    fitted to the whole history, MAX_HORIZON years ahead."""
+    return make_forecaster(name).fit(history).predict(MAX_HORIZON)["mean"].to_numpy()
+
+
+def fit_series(
+    y: pd.Series,
+    *,
+    series_id: str,
+    breaks: Sequence[int] = (),
+    levels: Sequence[float] = (80, 95),
+    candidates: Sequence[str] | None = None,
+    seed: int = 0,
+) -> SeriesFit:
+    """Backtest the candidate models on ``y``, pick the best by backtest MASE (a median of the
+    best few counts as a candidate) and calibrate its intervals from its backtest errors."""
+    checked_levels = validate_levels(levels)
+    np.random.seed(seed)  # every model is deterministic; this guards any that is not
+    prepared = prepare_series(y, breaks)
+    history = prepared.series
+    notes = list(prepared.notes)
+    plan = _plan(len(history), candidates)
+    notes += plan.notes
+    origins = backtest_origins(history, plan.min_train, MAX_ORIGINS)
+    results = [_evaluate(name, history, origins, checked_levels) for name in plan.names]
+    for result in results:
+        if result.error is not None:
+            notes.append(f"{result.name} failed and was skipped: {result.error}")
+    best = _best_k(results, COMBINATION_SIZE)
+    if len(best) == COMBINATION_SIZE:
+        members = [member.name for member in best]
+        frame = _combine_backtests(best)
+        results.append(
+            CandidateResult(
+                f"median_best{COMBINATION_SIZE}",
+                {"members": members, "how": "median"},
+                candidate_metrics(frame, history, checked_levels),
+                frame,
+            )
+        )
+    return _choose(series_id, history, results, notes, len(origins))
+
+
+def _choose(
+    series_id: str,
+    history: pd.Series,
+    results: list[CandidateResult],
+    notes: list[str],
+    windows: int,
+) -> SeriesFit:
+    """Pick the champion among the evaluated candidates and calibrate it."""
+    scored = _best_k(results, len(results))
+    ranking = scored or [r for r in results if r.error is None]
+    if not ranking:
+        raise ValueError(f"{series_id}: every candidate model failed")
+    for chosen in ranking:
+        try:
+            path = _champion_path(chosen, history)
+        except Exception as exc:
+            notes.append(f"{chosen.name} could not be refitted on the full series: {exc}")
+            continue
+        break
+    else:
+        raise ValueError(f"{series_id}: no candidate could be fitted to the full series")
+    if scored:
+        reason = (
+            f"lowest backtest MASE {chosen.metrics['mase']:.3g} among {len(scored)} candidates "
+            f"over {windows} rolling origins"
+        )
+    else:
+        reason = (
+            f"{chosen.name} chosen by default: {len(history)} years allow no scored backtest, "
+            "so intervals lean on a wide prior"
+        )
+        notes.append(reason)
+    champion = CalibratedForecast.from_backtest(
+        chosen.name, history, path, chosen.backtest, notes=notes
+    )
+    return SeriesFit(series_id, champion, chosen.name, reason, results, notes, history)
+
+
+def _champion_path(chosen: CandidateResult, history: pd.Series) -> np.ndarray:
+    members = chosen.params.get("members") if chosen.name.startswith("median_best") else None
+    if members:
+        return np.median(np.stack([_point_path(name, history) for name in members]), axis=0)
+    return _point_path(chosen.name, history)
+
+
+def _fit_one(
+    series_id: str, y: pd.Series, breaks: Sequence[int], levels: Sequence[float], seed: int
+) -> SeriesFit | SeriesFailure:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fit_series(y, series_id=series_id, breaks=breaks, levels=levels, seed=seed)
+    except Exception as exc:
+        return SeriesFailure(series_id, f"{type(exc).__name__}: {exc}")
+
+
+def fit_many(
+    items: Iterable[tuple[str, pd.Series, Sequence[int]]],
+    *,
+    levels: Sequence[float] = (80, 95),
+    jobs: int = 1,
+    progress: bool = False,
+    seed: int = 0,
+) -> Iterator[SeriesFit | SeriesFailure]:
+    """Fit many series in parallel (joblib), yielding results in input order; a series that
+    fails yields a ``SeriesFailure`` instead of stopping the others."""
+    from joblib import Parallel, delayed
+
+    work = list(items)
+    tasks = (delayed(_fit_one)(sid, y, breaks, tuple(levels), seed) for sid, y, breaks in work)
+    outcomes = Parallel(n_jobs=jobs, return_as="generator")(tasks)
+    if not progress:
+        yield from outcomes
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("fitting series", total=len(work))
+        for outcome in outcomes:
+            bar.advance(task)
+            yield outcome
