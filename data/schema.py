@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection, make_url
 #: Execution option that makes a transaction take the write lock when it begins.
 WRITE_OPTION = "fraudcast_write"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Advisory-lock key that PostgreSQL writers of the figure store queue on ("fcst" in ASCII).
+POSTGRES_WRITE_LOCK_KEY = 0x66637374
 
 metadata = MetaData()
 
@@ -107,7 +109,10 @@ def make_engine(url: str) -> Engine:
 
 
 def lock_for_write(connection: Connection) -> None:
-    """Serialise writers on servers where BEGIN IMMEDIATE does not exist (PostgreSQL)."""
+    """Serialise writers on servers where BEGIN IMMEDIATE does not exist (PostgreSQL).
+
+    A transaction-scoped advisory lock: held until commit or rollback, blocks no reader, and
+    works before the tables exist (so it also guards their creation).
+    """
     if connection.dialect.name == "postgresql":
-        # Writers queue behind each other; plain readers are not blocked by this mode.
-        connection.exec_driver_sql("LOCK TABLE revisions IN SHARE ROW EXCLUSIVE MODE")
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_WRITE_LOCK_KEY})")

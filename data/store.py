@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, Select, and_, func, insert, select
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import DBAPIError
 
 from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
 from data.canonical import FIGURE_COLUMNS, content_hash, frame_records, series_values_hash
@@ -29,6 +28,15 @@ from data.schema import (
 )
 from data.settings import StoreSettings
 from data.validation import read_figures_csv, validate_figures
+
+__all__ = [
+    "CURRENT_COLUMNS",
+    "HISTORY_COLUMNS",
+    "AddResult",
+    "FigureStore",
+    "Revision",
+    "SeriesInfo",
+]
 
 #: Columns of ``FigureStore.figures()``: the file columns plus the revision that set each value.
 CURRENT_COLUMNS: tuple[str, ...] = (*FIGURE_COLUMNS, "revision_id")
@@ -148,12 +156,9 @@ class FigureStore:
         with self._engine_lock:
             if self._engine is None:
                 engine = make_engine(self.url)
-                try:
-                    with self._write_connection(engine) as connection:
-                        metadata.create_all(connection)
-                except DBAPIError:
-                    # Another process created the tables between our check and our CREATE.
-                    metadata.create_all(engine)
+                # Under the write lock, so two processes never race to create the same table.
+                with self._write_connection(engine) as connection:
+                    metadata.create_all(connection)
                 self._engine = engine
             return self._engine
 

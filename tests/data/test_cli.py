@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from data.bundled import BUNDLED_FIGURES
 from data.store import FigureStore
 from serving.commands import figures as figures_commands
 from tests.data.conftest import WriteFigures, row
+
+FIGURE_ROW = re.compile(r"^│ [a-z_]+ +│ \d{4} │")
 
 
 @pytest.fixture
@@ -171,3 +174,11 @@ def test_series_add_refuses_to_redefine_a_series(app: typer.Typer, runner: CliRu
 
     assert result.exit_code == 1
     assert "already exists with different metadata" in result.stderr
+
+
+def test_list_without_a_series_shows_every_figure(app: typer.Typer, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["figures", "list"])
+
+    assert result.exit_code == 0
+    table_rows = [line for line in result.stdout.splitlines() if FIGURE_ROW.match(line)]
+    assert len(table_rows) == 116

@@ -7,8 +7,11 @@ from collections.abc import Callable
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import data.store
+from data.canonical import format_value
 from data.errors import InvalidFigures, InvalidSeries, UnknownRevision, UnknownSeries
 from data.records import SeriesInfo
 from data.store import FigureStore
@@ -262,3 +265,44 @@ def test_readers_never_see_half_a_batch(seeded_store: FigureStore) -> None:
 
     # Every read saw either no figures or one whole batch (76 years, all one value).
     assert seen <= {(0, 0), (76, 1)}
+
+
+def test_concurrent_first_use_seeds_exactly_once(figure_store: FigureStore) -> None:
+    stores = [FigureStore(figure_store.url) for _ in range(4)]
+    threads = [threading.Thread(target=store.ensure_seeded) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+
+    assert len(figure_store.revisions()) == 1
+    assert len(figure_store.figures()) == 116
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    values=st.dictionaries(
+        st.integers(min_value=1900, max_value=2025),
+        st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_current_figures_added_back_are_always_a_no_op(values: dict[int, float]) -> None:
+    store = FigureStore("sqlite://")
+    store.add_series(NEW_SERIES)
+    batch = frame_of(
+        *(
+            row(series_id=NEW_SERIES.id, year=str(year), value=format_value(value))
+            for year, value in values.items()
+        )
+    )
+    store.add_figures(batch, source="first.csv")
+
+    again = store.add_figures(store.figures().drop(columns="revision_id"), source="again.csv")
+
+    assert again.no_op
+    assert store.values(NEW_SERIES.id).to_dict() == values
+    store.close()

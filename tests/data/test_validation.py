@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -171,7 +172,7 @@ def test_cleaned_frame_is_typed(write_figures: WriteFigures) -> None:
     assert cleaned.loc[0, "value"] == 4369.0
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(value=st.floats(min_value=0, max_value=1e15, allow_nan=False, allow_infinity=False))
 def test_any_finite_non_negative_value_is_accepted_exactly(value: float) -> None:
     frame = pd.DataFrame([{**GOOD_ROW, "value": format_value(value)}])
@@ -180,10 +181,18 @@ def test_any_finite_non_negative_value_is_accepted_exactly(value: float) -> None
     assert cleaned.loc[0, "value"] == value
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(year=st.integers(min_value=-5000, max_value=1899) | st.integers(min_value=2100))
 def test_years_outside_the_range_are_refused(year: int) -> None:
     frame = pd.DataFrame([{**GOOD_ROW, "year": str(year)}])
 
     with pytest.raises(InvalidFigures, match="year must be a whole number"):
         validate_figures(frame, KNOWN)
+
+
+def test_a_file_that_is_not_utf8_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "shift_jis.csv"
+    path.write_bytes((",".join(FIGURE_COLUMNS) + "\n警察庁\n").encode("shift_jis"))
+
+    with pytest.raises(InvalidFigures, match="not UTF-8 text"):
+        read_figures_csv(path)
