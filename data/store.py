@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +14,10 @@ from sqlalchemy.engine import Connection, Row
 
 from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
 from data.canonical import FIGURE_COLUMNS, content_hash, frame_records, series_values_hash
+from data.diff import PROVENANCE_COLUMNS, diff_batch, figure_key
 from data.errors import InvalidSeries, UnknownRevision, UnknownSeries
 from data.jumps import jump_warnings
-from data.records import AddResult, FigureKey, Revision, SeriesInfo, format_breaks, parse_breaks
+from data.records import AddResult, Revision, SeriesInfo, format_breaks, parse_breaks
 from data.schema import (
     WRITE_OPTION,
     figures_table,
@@ -54,7 +55,6 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "accessed_via",
     "note",
 )
-_PROVENANCE = ("source_publisher", "source_title", "source_url", "accessed_via", "note")
 
 
 def _series_from_row(row: Row[Any]) -> SeriesInfo:
@@ -95,7 +95,7 @@ def _current_query(series_ids: list[str] | None = None) -> Select[Any]:
             f.c.year,
             f.c.value,
             series_table.c.unit,
-            *(f.c[name] for name in _PROVENANCE),
+            *(f.c[name] for name in PROVENANCE_COLUMNS),
             f.c.revision_id,
         )
         .join(
@@ -118,12 +118,6 @@ def _figures_frame(rows: list[Row[Any]]) -> pd.DataFrame:
     for name in ("source_url", "note"):
         frame[name] = frame[name].fillna("").astype(object)
     return frame
-
-
-def _differs(stored: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
-    if float(stored["value"]) != float(given["value"]):
-        return True
-    return any((stored[name] or "") != (given[name] or "") for name in _PROVENANCE)
 
 
 class FigureStore:
@@ -276,7 +270,7 @@ class FigureStore:
                 r.c.message,
                 f.c.value,
                 series_table.c.unit,
-                *(f.c[name] for name in _PROVENANCE),
+                *(f.c[name] for name in PROVENANCE_COLUMNS),
             )
             .join(r, r.c.id == f.c.revision_id)
             .join(series_table, series_table.c.id == f.c.series_id)
@@ -352,24 +346,11 @@ class FigureStore:
         """Diff a validated batch against the current view and append what differs."""
         series_ids = sorted(set(clean["series_id"]))
         current = _figures_frame(list(connection.execute(_current_query(series_ids)).all()))
-        stored = {(row["series_id"], int(row["year"])): row for row in frame_records(current)}
-        added: list[FigureKey] = []
-        changed: list[FigureKey] = []
-        unchanged: list[FigureKey] = []
-        value_changed: list[FigureKey] = []
+        stored = {figure_key(row): row for row in frame_records(current)}
         given_rows = frame_records(clean)
-        for row in given_rows:
-            key = (str(row["series_id"]), int(row["year"]))
-            if key not in stored:
-                added.append(key)
-            elif _differs(stored[key], row):
-                changed.append(key)
-                if float(stored[key]["value"]) != float(row["value"]):
-                    value_changed.append(key)
-            else:
-                unchanged.append(key)
-        if not added and not changed:
-            return AddResult(revision=None, unchanged=unchanged)
+        diff = diff_batch(given_rows, stored)
+        if diff.is_empty:
+            return AddResult(revision=None, unchanged=diff.unchanged)
         created_at = datetime.now(UTC)
         revision_id = connection.execute(
             insert(revisions_table)
@@ -378,13 +359,13 @@ class FigureStore:
                 created_at=created_at.replace(tzinfo=None),
                 source=source,
                 message=message,
-                added=len(added),
-                changed=len(changed),
-                unchanged=len(unchanged),
+                added=len(diff.added),
+                changed=len(diff.changed),
+                unchanged=len(diff.unchanged),
             )
             .returning(revisions_table.c.id)
         ).scalar_one()
-        to_write = set(added) | set(changed)
+        to_write = diff.to_write
         connection.execute(
             insert(figures_table),
             [
@@ -392,12 +373,12 @@ class FigureStore:
                     "series_id": row["series_id"],
                     "year": int(row["year"]),
                     "value": float(row["value"]),
-                    **{name: row[name] or None for name in _PROVENANCE},
+                    **{name: row[name] or None for name in PROVENANCE_COLUMNS},
                     "accessed_via": row["accessed_via"],
                     "revision_id": revision_id,
                 }
                 for row in given_rows
-                if (row["series_id"], int(row["year"])) in to_write
+                if figure_key(row) in to_write
             ],
         )
         merged: dict[str, dict[int, float]] = {series_id: {} for series_id in series_ids}
@@ -410,9 +391,11 @@ class FigureStore:
         ).one()
         return AddResult(
             revision=_revision_from_row(revision_row),
-            added=added,
-            changed=changed,
-            unchanged=unchanged,
-            changed_series=sorted({series_id for series_id, _ in [*added, *value_changed]}),
-            warnings=jump_warnings(merged, [*added, *value_changed]),
+            added=diff.added,
+            changed=diff.changed,
+            unchanged=diff.unchanged,
+            changed_series=sorted(
+                {series_id for series_id, _ in [*diff.added, *diff.value_changed]}
+            ),
+            warnings=jump_warnings(merged, [*diff.added, *diff.value_changed]),
         )
