@@ -306,3 +306,17 @@ def test_current_figures_added_back_are_always_a_no_op(values: dict[int, float])
     assert again.no_op
     assert store.values(NEW_SERIES.id).to_dict() == values
     store.close()
+
+
+def test_the_warning_threshold_is_five_times_either_way(seeded_store: FigureStore) -> None:
+    seeded_store.add_series(NEW_SERIES)
+
+    def add(year: int, value: str) -> list[str]:
+        figure = row(series_id=NEW_SERIES.id, year=str(year), value=value)
+        return seeded_store.add_figures(frame_of(figure), source=f"{year}.csv").warnings
+
+    assert add(2010, "100") == []
+    assert add(2011, "490") == []  # 4.9×: a real fraud jump, no warning
+    assert len(add(2012, "2500")) == 1  # 5.1× up on 2011
+    assert add(2013, "510") == []  # 4.9× down
+    assert len(add(2014, "100")) == 1  # 5.1× down
