@@ -253,6 +253,13 @@ def _choose(
     return SeriesFit(series_id, champion, chosen.name, reason, results, notes, history)
 
 
+def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> CalibratedForecast:
+    """Any candidate fitted to the whole history and calibrated from its own backtest, the way
+    the champion is (used for the candidates' fan charts)."""
+    path = _champion_path(candidate, history)
+    return CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)
+
+
 def _champion_path(chosen: CandidateResult, history: pd.Series) -> np.ndarray:
     members = chosen.params.get("members") if chosen.name.startswith("median_best") else None
     if members:
@@ -261,12 +268,24 @@ def _champion_path(chosen: CandidateResult, history: pd.Series) -> np.ndarray:
 
 
 def _fit_one(
-    series_id: str, y: pd.Series, breaks: Sequence[int], levels: Sequence[float], seed: int
+    series_id: str,
+    y: pd.Series,
+    breaks: Sequence[int],
+    levels: Sequence[float],
+    seed: int,
+    candidates: Sequence[str] | None,
 ) -> SeriesFit | SeriesFailure:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return fit_series(y, series_id=series_id, breaks=breaks, levels=levels, seed=seed)
+            return fit_series(
+                y,
+                series_id=series_id,
+                breaks=breaks,
+                levels=levels,
+                seed=seed,
+                candidates=candidates,
+            )
     except Exception as exc:
         return SeriesFailure(series_id, f"{type(exc).__name__}: {exc}")
 
@@ -278,13 +297,18 @@ def fit_many(
     jobs: int = 1,
     progress: bool = False,
     seed: int = 0,
+    candidates: Sequence[str] | None = None,
 ) -> Iterator[SeriesFit | SeriesFailure]:
     """Fit many series in parallel (joblib), yielding results in input order; a series that
-    fails yields a ``SeriesFailure`` instead of stopping the others."""
+    fails yields a ``SeriesFailure`` instead of stopping the others. ``candidates`` limits the
+    models compared (all catalog models by default)."""
     from joblib import Parallel, delayed
 
     work = list(items)
-    tasks = (delayed(_fit_one)(sid, y, breaks, tuple(levels), seed) for sid, y, breaks in work)
+    chosen = tuple(candidates) if candidates is not None else None
+    tasks = (
+        delayed(_fit_one)(sid, y, breaks, tuple(levels), seed, chosen) for sid, y, breaks in work
+    )
     outcomes = Parallel(n_jobs=jobs, return_as="generator")(tasks)
     if not progress:
         yield from outcomes
