@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -141,18 +142,66 @@ class Forecaster(ABC):
         if not self.is_fitted:
             raise NotFittedError(f"{self.name} is not fitted yet: call fit(y) before predict()")
 
+    def rolling_forecasts(
+        self, y: pd.Series, ends: Sequence[int], horizon: int, levels: Sequence[float] = ()
+    ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
+        """Forecasts from several training prefixes of ``y`` (the first ``end`` values for each
+        end), exactly as if a fresh copy were fitted to each: mean and (lo, hi) per level, each
+        of shape (len(ends), horizon). Models that can do all prefixes in one pass do so."""
+        series = validate_series(y, self.min_length, self.name)
+        values = series.to_numpy()
+        checked_levels = validate_levels(levels)
+        ends = [int(end) for end in ends]
+        if any(end < self.min_length or end > len(values) for end in ends):
+            raise SeriesTooShort(f"{self.name} needs at least {self.min_length} years per prefix")
+        fast = self._rolling_quantiles(values, ends, horizon, checked_levels)
+        if fast is None:
+            return self._refit_each(series, ends, horizon, checked_levels)
+        mean, quantiles = fast
+        nonnegative = np.array([[bool(np.all(values[:end] >= 0))] for end in ends])
+        return _bounded(mean, quantiles, checked_levels, nonnegative)
+
+    def _refit_each(
+        self, series: pd.Series, ends: list[int], horizon: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
+        """Fit a fresh copy to each prefix: what ``fit`` then ``predict`` do, minus the frames."""
+        values = series.to_numpy()
+        means, bounds = [], []
+        for end in ends:
+            clone = copy.deepcopy(self)
+            clone.fit(series.iloc[:end])
+            mean, quantiles = clone._predict_quantiles(horizon, levels)
+            nonnegative = np.array(bool(np.all(values[:end] >= 0)))
+            mean, bounded = _bounded(mean, quantiles, levels, nonnegative)
+            means.append(mean)
+            bounds.append(bounded)
+        quantile_arrays = {
+            level: (
+                np.array([b[level][0] for b in bounds]),
+                np.array([b[level][1] for b in bounds]),
+            )
+            for level in levels
+        }
+        return np.array(means), quantile_arrays
+
+    def _rolling_quantiles(
+        self, values: np.ndarray, ends: list[int], horizon: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]] | None:
+        """One-pass forecasts from every prefix, or None to refit at each (the default)."""
+        rolled = self._rolling(values, ends, horizon)
+        return None if rolled is None else _normal_quantiles(*rolled, levels)
+
+    def _rolling(
+        self, values: np.ndarray, ends: list[int], horizon: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Mean and error sd from each prefix in one pass; None when the model cannot."""
+        return None
+
     def _predict_quantiles(
         self, horizon: int, levels: list[float]
     ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
         """Point path and (lo, hi) per level; the default is a normal interval around the mean."""
-        mean, sd = self._forecast(horizon)
-        mean = np.asarray(mean, dtype=float)
-        sd = np.nan_to_num(np.abs(np.asarray(sd, dtype=float)), nan=0.0)
-        quantiles = {}
-        for level in levels:
-            z = float(norm.ppf(0.5 + level / 200.0))
-            quantiles[level] = (mean - z * sd, mean + z * sd)
-        return mean, quantiles
+        return _normal_quantiles(*self._forecast(horizon), levels)
 
     def _frame(
         self,
@@ -162,20 +211,12 @@ class Forecaster(ABC):
         levels: list[float],
     ) -> pd.DataFrame:
         last_year = int(self.y_.index[-1])
+        mean, bounds = _bounded(mean, quantiles, levels, np.array(self.nonnegative_))
         frame = pd.DataFrame({"year": np.arange(last_year + 1, last_year + 1 + horizon)})
-        if self.nonnegative_:
-            mean = np.maximum(mean, 0.0)
         frame["mean"] = mean
-        previous_lo, previous_hi = mean, mean
-        for level in sorted(levels):  # nest: each wider level contains the narrower one
-            lo, hi = quantiles[level]
-            lo = np.minimum(np.minimum(lo, previous_lo), mean)
-            hi = np.maximum(np.maximum(hi, previous_hi), mean)
-            if self.nonnegative_:
-                lo = np.maximum(lo, 0.0)
+        for level in levels:
             label = level_label(level)
-            frame[f"lo-{label}"], frame[f"hi-{label}"] = lo, hi
-            previous_lo, previous_hi = lo, hi
+            frame[f"lo-{label}"], frame[f"hi-{label}"] = bounds[level]
         return frame[["year", "mean", *interval_columns(levels)]]
 
     @abstractmethod
@@ -185,3 +226,37 @@ class Forecaster(ABC):
     @abstractmethod
     def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """Point forecasts and forecast-error standard deviations for steps 1..horizon."""
+
+
+def _normal_quantiles(
+    mean: np.ndarray, sd: np.ndarray, levels: list[float]
+) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
+    """Normal intervals mean +- z sd at each level."""
+    mean = np.asarray(mean, dtype=float)
+    sd = np.nan_to_num(np.abs(np.asarray(sd, dtype=float)), nan=0.0)
+    quantiles = {}
+    for level in levels:
+        z = float(norm.ppf(0.5 + level / 200.0))
+        quantiles[level] = (mean - z * sd, mean + z * sd)
+    return mean, quantiles
+
+
+def _bounded(
+    mean: np.ndarray,
+    quantiles: dict[float, tuple[np.ndarray, np.ndarray]],
+    levels: list[float],
+    nonnegative: np.ndarray,
+) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
+    """Enforce lo <= mean <= hi, nesting across levels and, where ``nonnegative``, no value
+    below zero (``nonnegative`` broadcasts against the arrays)."""
+    mean = np.where(nonnegative, np.maximum(mean, 0.0), mean)
+    bounds = {}
+    previous_lo, previous_hi = mean, mean
+    for level in sorted(levels):  # each wider level contains the narrower one
+        lo, hi = quantiles[level]
+        lo = np.minimum(np.minimum(lo, previous_lo), mean)
+        hi = np.maximum(np.maximum(hi, previous_hi), mean)
+        lo = np.where(nonnegative, np.maximum(lo, 0.0), lo)
+        bounds[level] = (lo, hi)
+        previous_lo, previous_hi = lo, hi
+    return mean, bounds

@@ -51,5 +51,28 @@ class Combination(Forecaster):
         }
         return column("mean"), quantiles
 
+    def _rolling_quantiles(
+        self, values: np.ndarray, ends: list[int], horizon: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]] | None:
+        if any(member.min_length > min(ends) for member in self.members):
+            return None  # some member sits out of some prefixes: refit each to mirror fit()
+        series = pd.Series(values, index=np.arange(len(values)))
+        try:
+            rolled = [
+                member.rolling_forecasts(series, ends, horizon, levels) for member in self.members
+            ]
+        except UnsuitableSeries:
+            return None
+        combine = np.median if self.how == "median" else np.mean
+        mean = np.asarray(combine(np.stack([r[0] for r in rolled]), axis=0))
+        quantiles = {
+            level: tuple(
+                np.asarray(combine(np.stack([r[1][level][side] for r in rolled]), axis=0))
+                for side in (0, 1)
+            )
+            for level in levels
+        }
+        return mean, quantiles  # type: ignore[return-value]
+
     def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError  # _predict_quantiles is overridden

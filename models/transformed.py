@@ -36,6 +36,20 @@ class LogScale(Forecaster):
         mean = np.exp(np.minimum(frame["mean"].to_numpy(), 700.0))
         return mean, quantiles
 
+    def _rolling_quantiles(
+        self, values: np.ndarray, ends: list[int], horizon: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]] | None:
+        if not is_strictly_positive(values[: max(ends)]):
+            raise UnsuitableSeries(f"{self.name} needs a strictly positive series")
+        rolled = self.inner._rolling_quantiles(np.log(values), ends, horizon, levels)
+        if rolled is None:
+            return None
+        mean, quantiles = rolled
+        return np.exp(np.minimum(mean, 700.0)), {
+            level: (np.exp(np.minimum(lo, 700.0)), np.exp(np.minimum(hi, 700.0)))
+            for level, (lo, hi) in quantiles.items()
+        }
+
     def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError  # _predict_quantiles is overridden
 

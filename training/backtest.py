@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from models.base import Forecaster, interval_columns, validate_levels
+from models.base import Forecaster, interval_columns, level_label, validate_levels
 from models.catalog import make_forecaster
 
 #: Columns of every backtest frame, before the interval columns.
@@ -33,24 +33,34 @@ def backtest(
     origins: Sequence[int] | None = None,
     max_origins: int | None = None,
 ) -> pd.DataFrame:
-    """Refit ``model`` on the years up to each origin and forecast up to ``horizon`` years ahead
+    """Fit ``model`` on the years up to each origin and forecast up to ``horizon`` years ahead
     (fewer near the end of the series); one row per origin and step, with the actual value."""
     checked_levels = validate_levels(levels)
-    factory = (lambda: make_forecaster(model)) if isinstance(model, str) else model
+    forecaster = make_forecaster(model) if isinstance(model, str) else model()
     if origins is None:
-        origins = backtest_origins(y, factory().min_length, max_origins)
-    last_year = int(y.index[-1])
-    frames = []
-    for origin in origins:
-        steps = min(horizon, last_year - origin)
-        if steps < 1:
-            continue
-        forecast = factory().fit(y.loc[:origin]).predict(steps, checked_levels)
-        forecast.insert(0, "origin", origin)
-        forecast.insert(2, "step", np.arange(1, steps + 1))
-        forecast.insert(3, "actual", y.loc[origin + 1 : origin + steps].to_numpy())
-        frames.append(forecast)
+        origins = backtest_origins(y, forecaster.min_length, max_origins)
     columns = [*BACKTEST_COLUMNS, *interval_columns(checked_levels)]
-    if not frames:
+    years = np.asarray(y.index, dtype=np.int64)
+    first_year, last_year = int(years[0]), int(years[-1])
+    origins = [int(origin) for origin in origins if int(origin) < last_year]
+    if not origins:
         return pd.DataFrame(columns=columns).astype(float)
-    return pd.concat(frames, ignore_index=True)[columns]
+    ends = [origin - first_year + 1 for origin in origins]
+    mean, quantiles = forecaster.rolling_forecasts(y, ends, horizon, checked_levels)
+    origin_grid = np.repeat(origins, horizon)
+    step_grid = np.tile(np.arange(1, horizon + 1), len(origins))
+    target = origin_grid + step_grid
+    keep = target <= last_year  # near the end fewer steps can be checked
+    values = np.asarray(y, dtype=float)
+    data: dict[str, np.ndarray] = {
+        "origin": origin_grid[keep],
+        "year": target[keep],
+        "step": step_grid[keep],
+        "actual": values[target[keep] - first_year],
+        "mean": mean.ravel()[keep],
+    }
+    for level in checked_levels:
+        lo, hi = quantiles[level]
+        data[f"lo-{level_label(level)}"] = lo.ravel()[keep]
+        data[f"hi-{level_label(level)}"] = hi.ravel()[keep]
+    return pd.DataFrame(data)[columns]

@@ -97,6 +97,18 @@ def test_get_params_and_gap_rejection(name: str) -> None:
         model.fit(gappy)
 
 
+@pytest.mark.parametrize("name", list(CATALOG))
+def test_rolling_forecasts_equal_a_refit_at_each_origin(name: str, growing_counts) -> None:
+    model = make_forecaster(name)
+    ends = [model.min_length + 3, len(growing_counts) - 1]
+    mean, bounds = model.rolling_forecasts(growing_counts, ends, 4, LEVELS)
+    for row, end in enumerate(ends):
+        refit = make_forecaster(name).fit(growing_counts.iloc[:end]).predict(4, LEVELS)
+        np.testing.assert_allclose(mean[row], refit["mean"], rtol=1e-9)
+        np.testing.assert_allclose(bounds[95.0][0][row], refit["lo-95"], rtol=1e-9)
+        np.testing.assert_allclose(bounds[80.0][1][row], refit["hi-80"], rtol=1e-9)
+
+
 def test_log_models_refuse_series_with_zeros() -> None:
     y = pd.Series([0.0, 3, 4, 6, 7, 9, 12, 13], index=range(2000, 2008))
     with pytest.raises(ValueError, match="strictly positive"):

