@@ -1,7 +1,123 @@
-"""The planner web page at /, served from files shipped in the package (works offline)."""
+"""The planner web page at /, served from files shipped in the package (works offline).
+
+The page is static HTML, CSS and JavaScript under ``serving/static`` that reads the JSON API.
+Plotly's JavaScript is served from the installed ``plotly`` Python package, never from a CDN.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import gzip
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import plotly
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 router = APIRouter(include_in_schema=False)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+# Plotly's URL carries its version, so the file may be cached for a year without going stale.
+_LONG_CACHE = "public, max-age=31536000, immutable"
+# Our own files are small and change with each release: revalidate them by ETag.
+_REVALIDATE = "no-cache"
+_MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# Everything the page needs comes from this server; the browser refuses anything else.
+_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",  # plotly sets inline styles on its SVG
+        "img-src 'self' data: blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'self'",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class _Asset:
+    """A file held in memory with its ETag and, for big text files, a gzipped copy."""
+
+    body: bytes
+    media_type: str
+    etag: str
+    gzipped: bytes | None = None
+
+
+def _asset(body: bytes, media_type: str, compress: bool = False) -> _Asset:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return _Asset(body, media_type, etag, gzip.compress(body, 6) if compress else None)
+
+
+def plotly_version() -> str:
+    """Version of the installed plotly package (part of the script URL, for cache busting)."""
+    return metadata.version("plotly")
+
+
+@cache
+def _plotly_asset() -> _Asset:
+    # Read on first request, not at import: the file is several megabytes.
+    return _asset(PLOTLY_JS.read_bytes(), _MEDIA_TYPES[".js"], compress=True)
+
+
+@cache
+def _static_asset(name: str) -> _Asset:
+    path = STATIC_DIR / name
+    body = path.read_bytes()
+    if path.suffix == ".html":
+        body = body.replace(b"{{plotly_version}}", plotly_version().encode())
+    return _asset(body, _MEDIA_TYPES[path.suffix])
+
+
+def _static_names() -> set[str]:
+    """Files the page may fetch: only ones shipped directly in the static folder."""
+    return {p.name for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in _MEDIA_TYPES} - {
+        "index.html"
+    }
+
+
+def _answer(request: Request, asset: _Asset, cache_control: str) -> Response:
+    headers = {"Cache-Control": cache_control, "ETag": asset.etag, "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    body = asset.body
+    if asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        body = asset.gzipped
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=asset.media_type, headers=headers)
+
+
+@router.api_route("/", methods=["GET", "HEAD"])
+def planner_page(request: Request) -> Response:
+    """The planner page: fan charts, model cards, downloads and figures with provenance."""
+    response = _answer(request, _static_asset("index.html"), _REVALIDATE)
+    response.headers["Content-Security-Policy"] = _CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@router.api_route("/static/plotly.min.js", methods=["GET", "HEAD"])
+def plotly_js(request: Request) -> Response:
+    """Plotly's JavaScript from the installed plotly package, cached for a year."""
+    return _answer(request, _plotly_asset(), _LONG_CACHE)
+
+
+@router.api_route("/static/{name}", methods=["GET", "HEAD"])
+def static_file(name: str, request: Request) -> Response:
+    """The page's own CSS, JavaScript and icon."""
+    if name not in _static_names():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no static file {name!r}")
+    return _answer(request, _static_asset(name), _REVALIDATE)

@@ -1,0 +1,218 @@
+// The parts of a series card around the chart: latest figure, model card, tables, legend.
+
+import { COLOURS, bandColour, bandOpacities, levelLabel } from "./chart.js";
+import {
+  formatExact, formatRange, formatShare, formatValue, formatWhen, h, sourceLink, table,
+} from "./format.js";
+
+/** The latest figure with its source. */
+export function latestFigure(series) {
+  const latest = series.latest;
+  if (!latest) return [h("h3", {}, "Latest figure"), h("p", {}, "No figures yet.")];
+  return [
+    h("h3", {}, "Latest figure"),
+    h("p", { class: "latest-value" },
+      h("span", { class: "big" }, formatValue(latest.value, series.unit)),
+      ` in ${latest.year}`,
+      latest.preliminary ? h("span", { class: "badge" }, "preliminary") : null),
+    h("p", { class: "latest-source" }, "Source: ",
+      sourceLink(latest.source.url, latest.source.title), ` (${latest.source.publisher})`),
+  ];
+}
+
+/**
+ * How far off the model typically was, in words, and which backtest metric that rests on.
+ * Prefers a one-year-ahead percentage error; falls back to sMAPE over all horizons.
+ */
+export function typicalError(metrics) {
+  const oneYear = [["smape_h1", "sMAPE one year ahead"], ["mape_h1", "MAPE one year ahead"]];
+  for (const [key, name] of oneYear) {
+    if (Number.isFinite(metrics[key])) {
+      return { text: `Typically within ${roundPercent(metrics[key])} one year ahead`, basis: name };
+    }
+  }
+  if (Number.isFinite(metrics.smape)) {
+    const closer = Number.isFinite(metrics.mase_h1) && Number.isFinite(metrics.mase) &&
+      metrics.mase_h1 < metrics.mase;
+    return {
+      text: `Typically within ${roundPercent(metrics.smape)} of the figure that came in`,
+      basis: "sMAPE averaged over every backtest horizon" +
+        (closer ? "; one year ahead its errors were smaller than this average" : ""),
+    };
+  }
+  return null;
+}
+
+function roundPercent(value) {
+  return `${value < 10 ? value.toFixed(1).replace(/\.0$/, "") : Math.round(value)}%`;
+}
+
+function naiveComparison(metrics) {
+  const oneYear = Number.isFinite(metrics.mase_h1);
+  const value = oneYear ? metrics.mase_h1 : metrics.mase;
+  if (!Number.isFinite(value)) return null;
+  // MASE divides the error by the series' typical year-to-year change before the forecast origin.
+  const ratio = value.toFixed(2);
+  const when = oneYear ? "One year ahead, its" : "Its";
+  return `${when} errors were ${ratio}× the typical year-to-year change in the figures ` +
+    `(MASE${oneYear ? " at 1 year" : ""} ${ratio}; below 1 beats guessing "same as last year").`;
+}
+
+/** The plain-words model card: which model, how accurate, how honest its intervals, when. */
+export function modelCardSection(card, champion) {
+  const model = card ? card.champion : champion;
+  const selected = card ? card.candidates.find((c) => c.selected) : null;
+  const metrics = { ...(selected ? selected.metrics : {}) };
+  if (!Number.isFinite(metrics.mase) && Number.isFinite(model.backtest_mase)) metrics.mase = model.backtest_mase;
+  const items = [];
+  const error = typicalError(metrics);
+  if (error) items.push(h("li", {}, h("strong", {}, `${error.text}.`), ` Based on: ${error.basis}.`));
+  const naive = naiveComparison(metrics);
+  if (naive) items.push(h("li", {}, naive));
+  for (const [label, share] of Object.entries(model.coverage || {}).sort((a, b) => a[0] - b[0])) {
+    items.push(h("li", {}, `Its ${label}% interval contained the figure that came in `,
+      h("strong", {}, formatShare(share)), " of the time in backtests."));
+  }
+  items.push(h("li", {}, `Trained ${formatWhen(model.trained_at)} on data revision `,
+    h("code", { title: model.data_revision }, String(model.data_revision).slice(0, 12)), "."));
+  const parts = [
+    h("h3", {}, "About this projection"),
+    h("p", { class: "model-name" }, "Model: ", h("strong", {}, model.name),
+      ` (registered version ${model.version})`),
+    h("ul", { class: "facts" }, items),
+  ];
+  if (card && card.reason) parts.push(h("p", { class: "reason" }, `Why this model: ${card.reason}`));
+  if (card && card.notes && card.notes.length) {
+    parts.push(h("ul", { class: "notes" }, card.notes.map((note) => h("li", {}, note))));
+  }
+  if (card && card.mlflow_experiment_url) {
+    parts.push(h("p", {}, h("a", { href: card.mlflow_experiment_url, rel: "noopener", target: "_blank" },
+      "Compare the candidate models in MLflow")));
+  }
+  return parts;
+}
+
+/** What to show instead of a model card when a series has no champion yet. */
+export function noModelSection(hint) {
+  return [
+    h("h3", {}, "No projection yet"),
+    h("p", {}, "No model has been trained for this series yet, so only its figures are shown."),
+    h("p", { class: "hint" }, hint || "To train it: run `fraudcast train` (or POST /v1/retrain with the token)."),
+  ];
+}
+
+/** The legend under the chart, in HTML so it never overlaps the plot on a narrow screen. */
+export function chartLegend(figures, forecast) {
+  const entries = [h("li", {}, h("span", { class: "swatch dot", style: `background:${COLOURS.figure}` }), "Figure")];
+  if (figures.some((f) => f.preliminary)) {
+    entries.push(h("li", {}, h("span", { class: "swatch ring", style: `border-color:${COLOURS.preliminary}` }),
+      "Preliminary figure"));
+  }
+  if (forecast) {
+    entries.push(h("li", {}, h("span", { class: "swatch dash", style: `border-color:${COLOURS.mean}` }), "Forecast"));
+    const opacities = bandOpacities(forecast.levels);
+    let cumulative = 0;
+    for (const level of [...forecast.levels].sort((a, b) => b - a)) {
+      // A narrower band is drawn over the wider ones, so its swatch shows the stacked shade.
+      cumulative = 1 - (1 - cumulative) * (1 - opacities.get(level));
+      entries.push(h("li", {}, h("span", { class: "swatch band", style: `background:${bandColour(cumulative.toFixed(3))}` }),
+        `${levelLabel(level)}% interval`));
+    }
+  }
+  return h("ul", { class: "legend", "aria-label": "Chart legend" }, entries);
+}
+
+/** The forecast numbers, as a table that doubles as the chart's accessible alternative. */
+export function forecastTable(series, forecast) {
+  const labels = forecast.levels.map(levelLabel);
+  const rows = forecast.forecast.map((p) => [
+    String(p.year), formatValue(p.mean, series.unit),
+    ...labels.map((l) => formatRange(p.lower[l], p.upper[l], series.unit)),
+  ]);
+  return table(
+    `Projections for ${series.title} by ${forecast.model.name}`,
+    ["Year", "Projection", ...labels.map((l) => `${l}% interval`)],
+    rows,
+    { numeric: [1, ...labels.map((_, i) => i + 2)] },
+  );
+}
+
+/** Every figure with its full provenance. */
+export function figuresTable(series, figures) {
+  const rows = [...figures].reverse().map((f) => [
+    String(f.year),
+    formatExact(f.value, series.unit),
+    f.preliminary ? "preliminary" : "final",
+    h("span", {}, sourceLink(f.source.url, f.source.title), h("br"), h("span", { class: "muted" }, f.source.publisher)),
+    f.source.accessed_via,
+    f.source.note || "",
+    String(f.revision_id),
+  ]);
+  return table(
+    `Figures for ${series.title}, newest first`,
+    ["Year", "Figure", "Status", "Source", "Via", "Note", "Revision"],
+    rows,
+    { numeric: [1, 6] },
+  );
+}
+
+/** The candidates compared in backtests, the champion marked. */
+export function candidatesTable(card) {
+  const number = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : "—");
+  const share = (v) => (Number.isFinite(v) ? formatShare(v) : "—");
+  const rows = card.candidates.map((c) => [
+    c.selected ? h("span", {}, c.model, " ", h("span", { class: "badge" }, "chosen")) : c.model,
+    number(c.metrics.mase), number(c.metrics.mase_h1), number(c.metrics.smape, 1),
+    share(c.metrics.coverage_80), share(c.metrics.coverage_95), c.error || "",
+  ]);
+  return table(
+    "Backtest metrics per candidate (lower MASE and sMAPE are better; coverage should be near the level)",
+    ["Model", "MASE", "MASE 1 yr", "sMAPE %", "80% coverage", "95% coverage", "Error"],
+    rows,
+    { numeric: [1, 2, 3, 4, 5] },
+  );
+}
+
+function pick(item, ...names) {
+  for (const name of names) if (item[name] !== undefined && item[name] !== null) return item[name];
+  return undefined;
+}
+
+function bound(item, side, label) {
+  const nested = item[side === "lo" ? "lower" : "upper"];
+  if (nested && nested[label] !== undefined) return nested[label];
+  return pick(item, `${side}_${label}`, `${side}-${label}`, `${side}${label}`);
+}
+
+/** Earlier forecasts beside the figures that came in later (fields tolerated in a few spellings). */
+export function trackRecordTable(series, record) {
+  const verdict = (item) => {
+    const in80 = pick(item, "inside_80");
+    const in95 = pick(item, "inside_95");
+    if (in80 === true) return "inside the 80% interval";
+    if (in95 === true) return "inside 95%, outside 80%";
+    if (in95 === false) return h("strong", { class: "surprise" }, "outside 95% — a surprise");
+    return in80 === false ? "outside 80%" : "—";
+  };
+  const range = (item, label) => {
+    const lo = bound(item, "lo", label);
+    const hi = bound(item, "hi", label);
+    return Number.isFinite(lo) && Number.isFinite(hi) ? formatRange(lo, hi, series.unit) : "—";
+  };
+  const rows = [...record].sort((a, b) => b.year - a.year).map((item) => [
+    String(item.year),
+    formatValue(pick(item, "actual", "value"), series.unit),
+    formatValue(pick(item, "mean", "forecast", "forecast_mean"), series.unit),
+    range(item, "80"), range(item, "95"), verdict(item),
+  ]);
+  const inside = record.filter((item) => item.inside_80 === true).length;
+  return [
+    h("p", {}, `${inside} of ${record.length} figure${record.length === 1 ? "" : "s"} came in inside the 80% interval forecast before it was published.`),
+    table(
+      `Track record of ${series.title}: what was forecast before each figure came in`,
+      ["Year", "Figure that came in", "Forecast", "80% interval", "95% interval", "Result"],
+      rows,
+      { numeric: [1, 2, 3, 4] },
+    ),
+  ];
+}

@@ -1,0 +1,90 @@
+// Number formatting and a tiny DOM builder shared by the page's modules.
+
+const counts = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
+const yenCompact = new Intl.NumberFormat("en", {
+  style: "currency", currency: "JPY", notation: "compact", maximumFractionDigits: 1,
+});
+const yenFull = new Intl.NumberFormat("en", { style: "currency", currency: "JPY" });
+const plain = new Intl.NumberFormat("en", { maximumFractionDigits: 2 });
+const percent = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
+
+/** A figure in its unit, short enough for a chart label or a table cell. */
+export function formatValue(value, unit) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "—";
+  if (unit === "JPY") return Math.abs(value) >= 1e6 ? yenCompact.format(value) : yenFull.format(value);
+  if (unit === "count") return counts.format(value);
+  return `${plain.format(value)} ${unit}`;
+}
+
+/** The full figure, e.g. for a hover label: "¥8,730,000,000" rather than "¥8.7B". */
+export function formatExact(value, unit) {
+  if (unit === "JPY") return yenFull.format(value);
+  return formatValue(value, unit);
+}
+
+/** A range "lo – hi" in the unit. */
+export function formatRange(lo, hi, unit) {
+  return `${formatValue(lo, unit)} – ${formatValue(hi, unit)}`;
+}
+
+/** A share 0..1 as "83%". */
+export function formatShare(share) {
+  return `${percent.format(share * 100)}%`;
+}
+
+/** What the y axis measures, in words. */
+export function unitWords(unit) {
+  if (unit === "count") return "Number per year";
+  if (unit === "JPY") return "Yen per year";
+  return unit;
+}
+
+/** An ISO timestamp as "23 Nov 2026, 13:05 UTC" (the raw text if it does not parse). */
+export function formatWhen(text) {
+  const when = new Date(text);
+  if (Number.isNaN(when.getTime())) return String(text);
+  return when.toLocaleString("en-GB", {
+    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZone: "UTC", timeZoneName: "short",
+  });
+}
+
+/** Plotly hover text is HTML: escape what comes from the data. */
+export function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+  })[c]);
+}
+
+/** Build an element: h("a", {href: "/x", class: "button"}, "text", child). No innerHTML. */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") element.className = value;
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+/** A link only when there is a URL; external links open in a new tab. */
+export function sourceLink(url, text) {
+  if (!url) return text;
+  return h("a", { href: url, rel: "noopener noreferrer", target: "_blank" }, text);
+}
+
+/** A table with a caption, header row and body rows (cells may be nodes or text). */
+export function table(caption, headers, rows, { numeric = [] } = {}) {
+  const head = h("tr", {}, headers.map((text, i) =>
+    h("th", { scope: "col", class: numeric.includes(i) ? "num" : null }, text)));
+  const body = rows.map((cells) => h("tr", {}, cells.map((cell, i) =>
+    i === 0
+      ? h("th", { scope: "row", class: numeric.includes(i) ? "num" : null }, cell)
+      : h("td", { class: numeric.includes(i) ? "num" : null }, cell))));
+  return h("table", {}, h("caption", {}, caption), h("thead", {}, head), h("tbody", {}, body));
+}

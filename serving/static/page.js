@@ -1,0 +1,253 @@
+// The planner page: one card per series, fed by the JSON API, redrawn when the settings change.
+
+import {
+  candidatesTable, chartLegend, figuresTable, forecastTable, latestFigure, modelCardSection,
+  noModelSection, trackRecordTable,
+} from "./cards.js";
+import { clippedTop, describeChart, drawChart, levelLabel } from "./chart.js";
+import { formatValue, h } from "./format.js";
+
+const DEFAULTS = { horizon: 5, levels: [80, 95] };
+const MAX_HORIZON = 15;
+const cards = new Map();
+let settings = readSettings();
+let pending = null;
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || `request failed with status ${status}`);
+    this.status = status;
+    this.hint = problem.hint;
+  }
+}
+
+async function getJson(url, signal) {
+  const response = await fetch(url, { signal, headers: { Accept: "application/json" } });
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    throw new ApiError(response.status, problem);
+  }
+  return response.json();
+}
+
+/** Horizon and levels from the address (so a link shares the view), else the defaults. */
+function readSettings() {
+  const query = new URLSearchParams(window.location.search);
+  const horizon = Number.parseInt(query.get("horizon"), 10);
+  const levels = (query.get("levels") || "").split(",").map(Number)
+    .filter((l) => [50, 80, 90, 95, 99].includes(l));
+  return {
+    horizon: horizon >= 1 && horizon <= MAX_HORIZON ? horizon : DEFAULTS.horizon,
+    levels: levels.length ? [...new Set(levels)].sort((a, b) => a - b) : DEFAULTS.levels,
+  };
+}
+
+function query() {
+  return `horizon=${settings.horizon}&levels=${settings.levels.join(",")}`;
+}
+
+function setBusy(busy, message) {
+  document.body.dataset.state = busy ? "updating" : "ready";
+  document.getElementById("series-list").setAttribute("aria-busy", String(busy));
+  if (message !== undefined) document.getElementById("status").textContent = message;
+}
+
+function buildCard(series) {
+  const fragment = document.getElementById("series-card").content.cloneNode(true);
+  const element = fragment.querySelector(".card");
+  element.id = `series-${series.id}`;
+  element.dataset.seriesId = series.id;
+  element.setAttribute("aria-labelledby", `title-${series.id}`);
+  const title = element.querySelector(".card-title");
+  title.id = `title-${series.id}`;
+  title.textContent = series.title;
+  element.querySelector(".card-meta").append(
+    `${series.country} · ${series.publisher} · unit: ${series.unit}`,
+    series.definition ? h("span", { class: "definition" }, `What is counted: ${series.definition}`) : "",
+  );
+  element.querySelector(".latest").append(...latestFigure(series));
+  return { series, element, figures: [], forecast: null, card: null, controller: null };
+}
+
+function renderChart(entry) {
+  const chart = entry.element.querySelector(".chart");
+  const { series, figures, forecast } = entry;
+  chart.setAttribute("aria-label", describeChart(series, figures, forecast));
+  const note = entry.element.querySelector(".chart-note");
+  note.replaceChildren(chartLegend(figures, forecast));
+  const breaks = series.breaks.filter((y) => figures.some((f) => f.year < y));
+  if (breaks.length) {
+    note.append(h("p", { class: "muted" },
+      `Dotted lines mark definition changes (${breaks.join(", ")}): figures on either side are not strictly comparable.`));
+  }
+  const top = clippedTop(figures, forecast);
+  if (top) note.append(h("p", { class: "muted" }, clippedWords(series, forecast, top)));
+  return drawChart(chart, entry);
+}
+
+function clippedWords(series, forecast, top) {
+  const end = forecast.forecast[forecast.forecast.length - 1];
+  const over = [...forecast.levels].sort((a, b) => a - b).map(levelLabel)
+    .filter((label) => end.upper[label] > top)
+    .map((label) => `the ${label}% interval ${formatValue(end.upper[label], series.unit)}`);
+  return `The intervals run above the top of the chart: by ${end.year} ${over.join(" and ")}. ` +
+    "The projected figures below list every bound; the chart's autoscale button shows them whole.";
+}
+
+function renderForecast(entry) {
+  const { element, series, forecast } = entry;
+  const downloads = element.querySelector(".downloads");
+  const details = element.querySelector(".forecast-details");
+  details.hidden = !forecast;
+  downloads.hidden = !forecast;
+  if (!forecast) return;
+  const base = `/v1/series/${encodeURIComponent(series.id)}/forecast`;
+  const csv = downloads.querySelector(".download-csv");
+  csv.href = `${base}.csv?${query()}`;
+  csv.setAttribute("download", `${series.id}-forecast.csv`);
+  csv.setAttribute("aria-label", `Download the forecast of ${series.title} as CSV`);
+  const png = downloads.querySelector(".download-png");
+  png.href = `${base}.png?${query()}`;
+  png.setAttribute("download", `${series.id}-forecast.png`);
+  png.setAttribute("aria-label", `Download the fan chart of ${series.title} as PNG`);
+  element.querySelector(".forecast-table").replaceChildren(forecastTable(series, forecast));
+  element.dataset.forecastPoints = String(forecast.forecast.length);
+}
+
+function renderModel(entry, hint) {
+  const { element, series, card } = entry;
+  const section = element.querySelector(".model-card");
+  section.replaceChildren(...(series.champion ? modelCardSection(card, series.champion) : noModelSection(hint)));
+  const record = (card && card.track_record) || series.track_record || [];
+  const recordDetails = element.querySelector(".track-record-details");
+  recordDetails.hidden = !record.length;
+  if (record.length) element.querySelector(".track-record").replaceChildren(...trackRecordTable(series, record));
+  const candidates = element.querySelector(".candidates-details");
+  candidates.hidden = !(card && card.candidates.length);
+  if (card && card.candidates.length) element.querySelector(".candidates-table").replaceChildren(candidatesTable(card));
+}
+
+function showCardError(entry, message) {
+  const section = entry.element.querySelector(".model-card");
+  section.replaceChildren(h("p", { class: "notice error", role: "alert" }, message));
+}
+
+async function loadCard(entry) {
+  const id = encodeURIComponent(entry.series.id);
+  const hasModel = Boolean(entry.series.champion);
+  const [figures, card, forecast] = await Promise.allSettled([
+    getJson(`/v1/series/${id}/figures`),
+    hasModel ? getJson(`/v1/models/${id}`) : Promise.resolve(null),
+    hasModel ? getJson(`/v1/series/${id}/forecast?${query()}`) : Promise.resolve(null),
+  ]);
+  entry.figures = figures.status === "fulfilled" ? figures.value : [];
+  entry.element.querySelector(".figures-table").replaceChildren(figuresTable(entry.series, entry.figures));
+  entry.card = card.status === "fulfilled" ? card.value : null;
+  entry.forecast = forecast.status === "fulfilled" ? forecast.value : null;
+  const failed = [figures, card, forecast].find((r) => r.status === "rejected");
+  if (failed && failed.reason.status === 503) entry.series = { ...entry.series, champion: null };
+  renderModel(entry, failed && failed.reason.hint);
+  if (failed && failed.reason.status !== 503) showCardError(entry, `Could not load everything: ${failed.reason.message}`);
+  renderForecast(entry);
+  await renderChart(entry);
+}
+
+/** Fetch the forecast of every series with a model for the current settings, and redraw. */
+async function refreshForecasts() {
+  if (pending) pending.abort();
+  const controller = new AbortController();
+  pending = controller;
+  setBusy(true, "Updating projections…");
+  const jobs = [...cards.values()].filter((e) => e.series.champion).map(async (entry) => {
+    const id = encodeURIComponent(entry.series.id);
+    try {
+      entry.forecast = await getJson(`/v1/series/${id}/forecast?${query()}`, controller.signal);
+      if (entry.card && entry.card.champion.version !== entry.forecast.model.version) {
+        // A new champion was promoted since the page loaded: its card changed too.
+        entry.card = await getJson(`/v1/models/${id}`, controller.signal);
+        entry.series = { ...entry.series, champion: entry.card.champion };
+        renderModel(entry);
+      }
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      entry.forecast = null;
+      showCardError(entry, `Could not update the projection: ${error.message}`);
+    }
+    renderForecast(entry);
+    await renderChart(entry);
+  });
+  try {
+    await Promise.all(jobs);
+  } catch (error) {
+    if (error.name === "AbortError") return; // a newer change took over
+    throw error;
+  }
+  const years = settings.horizon === 1 ? "1 year" : `${settings.horizon} years`;
+  setBusy(false, `Showing ${years} ahead with ${settings.levels.join("% and ")}% intervals.`);
+}
+
+function syncControls() {
+  const horizon = document.getElementById("horizon");
+  horizon.value = String(settings.horizon);
+  document.getElementById("horizon-value").textContent = String(settings.horizon);
+  horizon.setAttribute("aria-valuetext", `${settings.horizon} years ahead`);
+  for (const box of document.querySelectorAll("input[name=level]")) {
+    box.checked = settings.levels.includes(Number(box.value));
+  }
+}
+
+function onSettingsChange(event) {
+  const horizon = Number(document.getElementById("horizon").value);
+  const levels = [...document.querySelectorAll("input[name=level]:checked")].map((b) => Number(b.value));
+  if (!levels.length) {
+    event.target.checked = true; // at least one interval stays shown
+    document.getElementById("status").textContent = "Keep at least one interval level.";
+    return;
+  }
+  settings = { horizon, levels };
+  syncControls();
+  window.history.replaceState(null, "", `?${query()}`);
+  clearTimeout(onSettingsChange.timer);
+  onSettingsChange.timer = setTimeout(refreshForecasts, 150);
+}
+
+function buildNav(seriesList) {
+  const nav = document.getElementById("series-nav");
+  nav.querySelector("ul").replaceChildren(...seriesList.map((s) =>
+    h("li", {}, h("a", { href: `#series-${s.id}` }, s.title.replace(/\s*[(（].*$/, ""),
+      s.champion ? null : h("span", { class: "muted" }, " · figures only")))));
+  nav.hidden = false;
+}
+
+async function start() {
+  syncControls();
+  const form = document.getElementById("controls");
+  form.addEventListener("input", onSettingsChange);
+  form.addEventListener("submit", (event) => event.preventDefault());
+  document.body.dataset.state = "loading";
+  const list = document.getElementById("series-list");
+  let seriesList;
+  try {
+    seriesList = await getJson("/v1/series");
+  } catch (error) {
+    const box = document.getElementById("load-error");
+    box.textContent = `The series could not be loaded: ${error.message}`;
+    box.hidden = false;
+    list.replaceChildren();
+    setBusy(false);
+    return;
+  }
+  // Series with projections first; the API's order is kept within each group.
+  seriesList = [...seriesList.filter((s) => s.champion), ...seriesList.filter((s) => !s.champion)];
+  buildNav(seriesList);
+  const entries = seriesList.map(buildCard);
+  for (const entry of entries) cards.set(entry.series.id, entry);
+  list.replaceChildren(...entries.map((e) => e.element));
+  await Promise.all(entries.map((entry) => loadCard(entry).catch((error) => {
+    showCardError(entry, `Could not load this series: ${error.message}`);
+  })));
+  const withModel = entries.filter((e) => e.series.champion).length;
+  setBusy(false, `${entries.length} series, ${withModel} with projections.`);
+}
+
+start();

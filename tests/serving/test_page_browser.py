@@ -1,0 +1,414 @@
+"""The planner page in headless Chromium against a real uvicorn server and trained champions.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``); skips with the reason when absent.
+Set ``FRAUDCAST_SCREENSHOT_DIR=docs`` to also write the README screenshots there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+import pytest
+import uvicorn
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Route,
+    ViewportSize,
+    sync_playwright,
+)
+
+from data.store import FigureStore
+from serving.app import create_app
+from serving.champions import ChampionBoard
+from serving.settings import ServiceSettings
+from serving.state import ServiceState
+from training.pipeline import retrain
+from training.settings import TrainingSettings
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# A count series with definition breaks, and a yen series: two units, two kinds of axis.
+TRAINED = ("jp_cybercrime_cleared", "jp_ib_transfer_losses_jpy")
+# A few quick catalog models: the page does not care which one wins, and training stays ~15 s.
+CANDIDATES = ("naive", "drift", "theta", "log_theta", "damped")
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Debian's chromium is not installed (apt-get install chromium): browser tests skip",
+    ),
+]
+
+
+@dataclass
+class PageWatch:
+    """What a page did that a user would notice: console errors, crashes, outside requests."""
+
+    errors: list[str] = field(default_factory=list)
+    outside_requests: list[str] = field(default_factory=list)
+
+    def clean(self) -> bool:
+        return not self.errors and not self.outside_requests
+
+
+def make_state(root: Path) -> ServiceState:
+    """A service whose figure store and MLflow stores all live under ``root``."""
+    training = TrainingSettings(
+        mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        mlflow_artifacts=str(root / "artifacts"),
+    )
+    return ServiceState(
+        service=ServiceSettings(
+            api_token="page-test-token",
+            token_file=root / "token",
+            mlflow_ui_url="http://127.0.0.1:5000",
+        ),
+        training=training,
+        store=FigureStore(f"sqlite:///{root / 'figures.db'}"),
+        board=ChampionBoard(training),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Figure store and MLflow store with champions for TRAINED, by the real pipeline."""
+    root = tmp_path_factory.mktemp("page")
+    state = make_state(root)
+    state.store.ensure_seeded()
+    outcomes = retrain(
+        list(TRAINED), store=state.store, settings=state.training, candidates=CANDIDATES
+    )
+    assert all(o.status == "promoted" for o in outcomes), outcomes
+    state.store.close()
+    return root
+
+
+@pytest.fixture(scope="module")
+def base_url(trained_root: Path) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port, in a thread, serving the trained stores."""
+    state = make_state(trained_root)
+    config = uvicorn.Config(create_app(state), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="page-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive(), "the server stopped during start-up"
+        assert time.monotonic() < deadline, "the server did not start within 60 s"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        yield _launch(playwright)
+
+
+def _launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def _get_json(url: str) -> Any:
+    with urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def _open(
+    browser: Browser, base_url: str, viewport: ViewportSize = DESKTOP
+) -> tuple[Page, PageWatch]:
+    """A new page that records console errors and refuses every request off the server."""
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
+    page = context.new_page()
+    watch = PageWatch()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in {"error", "assert"}:
+            watch.errors.append(f"console: {message.text}")
+
+    def guard(route: Route) -> None:
+        if urlsplit(route.request.url).netloc == urlsplit(base_url).netloc:
+            route.continue_()
+        else:
+            watch.outside_requests.append(route.request.url)
+            route.abort()
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: watch.errors.append(f"page error: {error}"))
+    context.route("**/*", guard)
+    return page, watch
+
+
+def _load(page: Page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
+
+
+def _chart_traces(page: Page, series_id: str) -> dict[str, int]:
+    """Trace name -> number of points, as Plotly holds them in the card's chart."""
+    return dict(
+        page.evaluate(
+            """id => [...document.querySelector(`#series-${id} .chart`).data]
+                .map(t => [t.name, t.x.length])""",
+            series_id,
+        )
+    )
+
+
+@pytest.fixture
+def series(base_url: str) -> list[dict[str, Any]]:
+    return list(_get_json(f"{base_url}/v1/series"))
+
+
+def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
+    browser: Browser, base_url: str, series: list[dict[str, Any]]
+) -> None:
+    page, watch = _open(browser, base_url)
+    _load(page, base_url + "/")
+    with_champion = [s for s in series if s["champion"]]
+    assert {s["id"] for s in with_champion} == set(TRAINED)
+    for item in series:
+        card = page.locator(f"#series-{item['id']}")
+        assert card.locator(".card-title").inner_text() == item["title"]
+        assert card.locator(".chart .main-svg").first.is_visible()
+        figures = _get_json(f"{base_url}/v1/series/{item['id']}/figures")
+        traces = _chart_traces(page, item["id"])
+        assert traces["Figure"] + traces["Preliminary figure"] == len(figures)
+        assert traces["Preliminary figure"] == sum(f["preliminary"] for f in figures)
+        if item["champion"]:
+            assert traces["Forecast"] == 5
+            assert traces["80% interval"] > 0 and traces["95% interval"] > 0
+            words = card.locator(".model-card").inner_text()
+            assert "Typically within" in words
+            assert "80% interval contained the figure that came in" in words
+            assert item["champion"]["data_revision"][:12] in words
+            mlflow = card.locator(".model-card a", has_text="MLflow")
+            assert (mlflow.get_attribute("href") or "").startswith("http://127.0.0.1:5000/")
+            assert card.locator(".download-csv").is_visible()
+        else:
+            assert "Forecast" not in traces
+            assert "fraudcast train" in card.locator(".model-card").inner_text()
+            assert not card.locator(".download-csv").is_visible()
+        # No track record is served yet: the section stays hidden rather than empty.
+        assert not card.locator(".track-record-details").is_visible()
+    assert watch.clean(), watch
+
+
+def test_definition_breaks_are_marked_on_the_chart(browser: Browser, base_url: str) -> None:
+    page, watch = _open(browser, base_url)
+    _load(page, base_url + "/")
+    info = next(s for s in _get_json(f"{base_url}/v1/series") if s["id"] == "jp_cybercrime_cleared")
+    shapes = page.evaluate(
+        "() => document.querySelector('#series-jp_cybercrime_cleared .chart').layout.shapes"
+        ".map(s => s.x0)"
+    )
+    assert shapes == [year - 0.5 for year in info["breaks"]] and shapes
+    assert watch.clean(), watch
+
+
+def test_changing_the_horizon_with_the_keyboard_changes_the_forecast_points(
+    browser: Browser, base_url: str
+) -> None:
+    page, watch = _open(browser, base_url)
+    _load(page, base_url + "/")
+    page.focus("#horizon")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    for series_id in TRAINED:
+        page.wait_for_selector(f"#series-{series_id}[data-forecast-points='8']", timeout=30_000)
+        assert _chart_traces(page, series_id)["Forecast"] == 8
+        assert page.locator(f"#series-{series_id} .forecast-table tbody tr").count() == 8
+        assert "horizon=8" in (
+            page.get_attribute(f"#series-{series_id} .download-csv", "href") or ""
+        )
+    assert "horizon=8" in page.url  # the view can be shared as a link
+    page.keyboard.press("Home")
+    page.wait_for_selector(f"#series-{TRAINED[0]}[data-forecast-points='1']", timeout=30_000)
+    assert _chart_traces(page, TRAINED[0])["Forecast"] == 1
+    assert watch.clean(), watch
+
+
+def test_interval_levels_can_be_chosen_but_not_all_removed(browser: Browser, base_url: str) -> None:
+    page, watch = _open(browser, base_url)
+    _load(page, base_url + "/?horizon=4&levels=80,95")
+    page.uncheck("input[name=level][value='95']")
+    page.check("input[name=level][value='50']")
+    page.wait_for_function(
+        """() => { const d = document.querySelector('#series-jp_cybercrime_cleared .chart').data;
+                  return d.some(t => t.name === '50% interval')
+                      && !d.some(t => t.name === '95% interval'); }""",
+        timeout=30_000,
+    )
+    page.uncheck("input[name=level][value='50']")
+    page.click("input[name=level][value='80']")  # try to clear the last level
+    assert page.is_checked("input[name=level][value='80']")  # the last level stays
+    assert "at least one" in page.inner_text("#status")
+    assert watch.clean(), watch
+
+
+def test_csv_download_has_the_same_numbers_as_the_api(browser: Browser, base_url: str) -> None:
+    page, watch = _open(browser, base_url)
+    _load(page, base_url + "/?horizon=7&levels=80,90,95")
+    series_id = TRAINED[1]
+    with page.expect_download() as download_info:
+        page.click(f"#series-{series_id} .download-csv")
+    download = download_info.value
+    assert download.suggested_filename == f"{series_id}-forecast.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    api = _get_json(f"{base_url}/v1/series/{series_id}/forecast?horizon=7&levels=80,90,95")
+    assert [int(row["year"]) for row in rows] == [p["year"] for p in api["forecast"]]
+    for row, point in zip(rows, api["forecast"], strict=True):
+        assert float(row["mean"]) == pytest.approx(point["mean"], rel=1e-12)
+        for label in ("80", "90", "95"):
+            assert float(row[f"lo-{label}"]) == pytest.approx(point["lower"][label], rel=1e-12)
+            assert float(row[f"hi-{label}"]) == pytest.approx(point["upper"][label], rel=1e-12)
+    with page.expect_download() as png_info:
+        page.click(f"#series-{series_id} .download-png")
+    assert Path(png_info.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert watch.clean(), watch
+
+
+def test_track_record_is_shown_when_the_model_card_has_one(browser: Browser, base_url: str) -> None:
+    page, watch = _open(browser, base_url)
+    series_id = TRAINED[0]
+    record = [
+        {
+            "year": 2024,
+            "actual": 13164,
+            "mean": 12900,
+            "lower": {"80": 12100, "95": 11500},
+            "upper": {"80": 13700, "95": 14300},
+            "inside_80": True,
+            "inside_95": True,
+        },
+        {
+            "year": 2025,
+            "actual": 15108,
+            "mean": 13300,
+            "lower": {"80": 12400, "95": 11900},
+            "upper": {"80": 14200, "95": 14800},
+            "inside_80": False,
+            "inside_95": False,
+        },
+    ]
+
+    def with_record(route: Route) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), "track_record": record})
+
+    page.route(f"**/v1/models/{series_id}", with_record)
+    _load(page, base_url + "/")
+    details = page.locator(f"#series-{series_id} .track-record-details")
+    details.locator("summary").click()
+    text = details.inner_text()
+    assert "1 of 2 figures came in inside the 80% interval" in text
+    assert "outside 95% — a surprise" in text
+    assert details.locator("tbody tr").count() == 2
+    assert watch.clean(), watch
+
+
+def test_figures_table_shows_full_provenance(browser: Browser, base_url: str) -> None:
+    page, watch = _open(browser, base_url)
+    _load(page, base_url + "/")
+    series_id = TRAINED[0]
+    figures = _get_json(f"{base_url}/v1/series/{series_id}/figures")
+    details = page.locator(f"#series-{series_id} .figures-details")
+    details.locator("summary").click()
+    assert details.locator("tbody tr").count() == len(figures)
+    newest = figures[-1]
+    first_row = details.locator("tbody tr").first.inner_text()
+    assert str(newest["year"]) in first_row
+    assert newest["source"]["publisher"] in first_row
+    if newest["source"]["url"]:
+        assert (
+            details.locator("tbody tr").first.locator("a").get_attribute("href")
+            == newest["source"]["url"]
+        )
+    assert watch.clean(), watch
+
+
+@pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_page_fits_the_screen_and_screenshots(
+    browser: Browser, base_url: str, tmp_path: Path, name: str, viewport: ViewportSize
+) -> None:
+    page, watch = _open(browser, base_url, viewport)
+    _load(page, base_url + "/")
+    # Nothing wider than the screen: no sideways scrolling on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    card = page.locator(f"#series-{TRAINED[0]}")
+    chart = card.locator(".chart").bounding_box()
+    side = card.locator(".side-col").bounding_box()
+    assert (
+        chart
+        and side
+        and chart["width"] > 0.8 * min(viewport["width"], 1200) * (0.6 if name == "desktop" else 1)
+    )
+    overlaps = not (
+        chart["x"] + chart["width"] <= side["x"] or chart["y"] + chart["height"] <= side["y"]
+    )
+    assert not overlaps, (chart, side)
+    if name == "phone":  # show the first chart below the sticky controls
+        page.evaluate(
+            """id => window.scrollTo(0, document.getElementById(id).getBoundingClientRect().top
+                + window.scrollY - document.getElementById('controls').offsetHeight - 8)""",
+            f"series-{TRAINED[0]}",
+        )
+    shot = tmp_path / f"page-{name}.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 20_000  # a blank page compresses to almost nothing
+    target = os.environ.get("FRAUDCAST_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(target) / shot.name)
+    assert watch.clean(), watch
+
+
+def test_a_series_whose_forecast_answers_503_shows_its_figures_and_the_hint(
+    browser: Browser, base_url: str
+) -> None:
+    page, watch = _open(browser, base_url)
+    series_id = TRAINED[1]
+    hint = "train it first: `fraudcast train`"
+
+    def no_champion(route: Route) -> None:
+        body = {"detail": f"series {series_id!r} has no champion model yet", "hint": hint}
+        route.fulfill(status=503, json=body)
+
+    page.route(f"**/v1/series/{series_id}/forecast?*", no_champion)
+    _load(page, base_url + "/")
+    card = page.locator(f"#series-{series_id}")
+    assert hint in card.locator(".model-card").inner_text()
+    traces = _chart_traces(page, series_id)
+    assert traces["Figure"] > 0 and "Forecast" not in traces
+    assert not card.locator(".download-csv").is_visible()
+    # The browser itself reports the 503 it was given; nothing else may go wrong.
+    assert all("503" in error for error in watch.errors), watch
+    assert not watch.outside_requests
