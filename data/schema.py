@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -71,6 +72,32 @@ figures_table = Table(
     Column("note", Text, nullable=True),
     Column("revision_id", Integer, ForeignKey("revisions.id"), nullable=False),
     UniqueConstraint("series_id", "year", "revision_id", name="uq_figure_per_revision"),
+)
+
+
+# One row per (series, year, champion version): how that champion's forecast fared against the
+# figure that arrived later. Created like every table, so existing stores gain it on first use.
+track_record_table = Table(
+    "track_record",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("series_id", String(100), ForeignKey("series.id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("actual", Float(precision=53), nullable=False),
+    Column("mean", Float(precision=53), nullable=False),
+    Column("lo_80", Float(precision=53), nullable=False),
+    Column("hi_80", Float(precision=53), nullable=False),
+    Column("lo_95", Float(precision=53), nullable=False),
+    Column("hi_95", Float(precision=53), nullable=False),
+    Column("inside_80", Boolean, nullable=False),
+    Column("inside_95", Boolean, nullable=False),
+    Column("model_name", Text, nullable=False),
+    Column("model_version", String(100), nullable=False),
+    # The data revision hash the scored champion was trained on.
+    Column("data_revision", Text, nullable=False),
+    # Naive UTC, like revisions.created_at.
+    Column("scored_at", DateTime(timezone=False), nullable=False),
+    UniqueConstraint("series_id", "year", "model_version", name="uq_score_per_version"),
 )
 
 

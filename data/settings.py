@@ -17,3 +17,5 @@ class StoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRAUDCAST_", extra="ignore")
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'data' / 'fraudcast.db'}"
+    #: Drop folder for new figures files; see ``data.incoming``.
+    incoming_dir: Path = PROJECT_ROOT / "data" / "incoming"

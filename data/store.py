@@ -26,6 +26,7 @@ from data.schema import (
     metadata,
     revisions_table,
     series_table,
+    track_record_table,
 )
 from data.settings import StoreSettings
 from data.validation import read_figures_csv, validate_figures
@@ -33,6 +34,7 @@ from data.validation import read_figures_csv, validate_figures
 __all__ = [
     "CURRENT_COLUMNS",
     "HISTORY_COLUMNS",
+    "SCORE_COLUMNS",
     "AddResult",
     "FigureStore",
     "Revision",
@@ -55,6 +57,53 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "accessed_via",
     "note",
 )
+
+#: Columns of the frame ``FigureStore.record_scores`` takes; ``track_record()`` adds ``scored_at``.
+SCORE_COLUMNS: tuple[str, ...] = (
+    "series_id",
+    "year",
+    "actual",
+    "mean",
+    "lo-80",
+    "hi-80",
+    "lo-95",
+    "hi-95",
+    "inside_80",
+    "inside_95",
+    "model_name",
+    "model_version",
+    "data_revision",
+)
+_SCORE_FLOATS = ("actual", "mean", "lo-80", "hi-80", "lo-95", "hi-95")
+
+
+def _score_rows(scores: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a scores frame as table values (``lo-80`` -> ``lo_80``); ValueError if bad."""
+    missing = [name for name in SCORE_COLUMNS if name not in scores.columns]
+    if missing:
+        raise ValueError(f"scores frame lacks columns: {', '.join(missing)}")
+    given = scores[list(SCORE_COLUMNS)]
+    empty = [name for name in SCORE_COLUMNS if given[name].isna().any()]
+    if empty:
+        raise ValueError(f"scores frame has missing values in: {', '.join(empty)}")
+    not_bool = [
+        name for name in ("inside_80", "inside_95") if not given[name].isin([True, False]).all()
+    ]
+    if not_bool:
+        raise ValueError(f"scores columns must hold True or False: {', '.join(not_bool)}")
+    return [
+        {
+            "series_id": str(row["series_id"]),
+            "year": int(row["year"]),
+            **{name.replace("-", "_"): float(row[name]) for name in _SCORE_FLOATS},
+            "inside_80": bool(row["inside_80"]),
+            "inside_95": bool(row["inside_95"]),
+            "model_name": str(row["model_name"]),
+            "model_version": str(row["model_version"]),
+            "data_revision": str(row["data_revision"]),
+        }
+        for row in frame_records(given)
+    ]
 
 
 def _series_from_row(row: Row[Any]) -> SeriesInfo:
@@ -399,3 +448,65 @@ class FigureStore:
             ),
             warnings=jump_warnings(merged, [*diff.added, *diff.value_changed]),
         )
+
+    # -- track record --------------------------------------------------------------------------
+
+    def record_scores(self, scores: pd.DataFrame) -> int:
+        """Keep how champions' forecasts fared (``SCORE_COLUMNS``); returns the rows inserted.
+
+        Idempotent: a (series, year, model_version) already recorded is left as it is, so
+        re-scoring after a retry changes nothing. One transaction; raises ``UnknownSeries`` for a
+        series the store does not know and ``ValueError`` for a malformed frame.
+        """
+        rows = _score_rows(scores)
+        if not rows:
+            return 0
+        t = track_record_table
+        scored_at = datetime.now(UTC).replace(tzinfo=None)
+        with self._writing() as connection:
+            for series_id in sorted({row["series_id"] for row in rows}):
+                self._require_series(connection, series_id)
+            taken = {
+                tuple(key)
+                for key in connection.execute(
+                    select(t.c.series_id, t.c.year, t.c.model_version).where(
+                        t.c.series_id.in_({row["series_id"] for row in rows})
+                    )
+                ).all()
+            }
+            new_rows = []
+            for row in rows:
+                key = (row["series_id"], row["year"], row["model_version"])
+                if key not in taken:
+                    taken.add(key)
+                    new_rows.append({**row, "scored_at": scored_at})
+            if new_rows:
+                connection.execute(insert(t), new_rows)
+        return len(new_rows)
+
+    def track_record(self, series_id: str | None = None) -> pd.DataFrame:
+        """Recorded scores (``SCORE_COLUMNS`` + UTC ``scored_at``) by series, year, scored_at."""
+        t = track_record_table
+        query = select(
+            *(t.c[name.replace("-", "_")] for name in SCORE_COLUMNS), t.c.scored_at
+        ).order_by(t.c.series_id, t.c.year, t.c.scored_at, t.c.id)
+        with self._reading() as connection:
+            if series_id is not None:
+                self._require_series(connection, series_id)
+                query = query.where(t.c.series_id == series_id)
+            rows = connection.execute(query).all()
+        frame = pd.DataFrame.from_records(
+            [tuple(row) for row in rows], columns=[*SCORE_COLUMNS, "scored_at"]
+        ).astype(
+            {
+                "year": "int64",
+                **dict.fromkeys(_SCORE_FLOATS, "float64"),
+                "inside_80": "bool",
+                "inside_95": "bool",
+                **dict.fromkeys(
+                    ("series_id", "model_name", "model_version", "data_revision"), object
+                ),
+            }
+        )
+        frame["scored_at"] = pd.to_datetime(frame["scored_at"]).dt.tz_localize(UTC)
+        return frame

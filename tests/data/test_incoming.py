@@ -1,0 +1,207 @@
+"""The drop folder: settled files are added whole and moved; bad ones are rejected with reasons."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data.incoming import IncomingOutcome, process_incoming, ready_files
+from data.settings import StoreSettings
+from data.store import FigureStore
+from tests.data.conftest import WriteFigures, row
+
+SETTLE = 5.0
+
+
+def age(path: Path, seconds: float = 60.0) -> Path:
+    """Backdate a file's mtime, as if it had been written ``seconds`` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+    return path
+
+
+@pytest.fixture
+def incoming() -> Path:
+    folder = StoreSettings().incoming_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def drop(write_figures: WriteFigures, incoming: Path) -> WriteFigures:
+    """Write a figures file into the incoming folder, already settled."""
+
+    def write(rows: list[dict[str, str]], name: str = "npa-2024.csv") -> Path:
+        # write_figures writes under tmp_path, which holds the incoming folder (tests/conftest.py).
+        return age(write_figures(rows, name=f"{incoming.name}/{name}"))
+
+    return write
+
+
+def process(store: FigureStore, folder: Path) -> list[IncomingOutcome]:
+    return process_incoming(store, folder, settle_seconds=SETTLE)
+
+
+def test_incoming_dir_comes_from_the_environment(tmp_path: Path) -> None:
+    assert StoreSettings().incoming_dir == tmp_path / "incoming"
+
+
+def test_a_valid_file_is_added_and_moved_to_processed(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures
+) -> None:
+    drop([row(), row(series_id="jp_cybercrime_cleared", year="2018", value="9041")])
+
+    [outcome] = process(seeded_store, incoming)
+
+    assert outcome.accepted and outcome.error is None
+    assert outcome.result is not None and not outcome.result.no_op
+    assert outcome.result.changed_series == ["jp_cybercrime_cleared", "jp_ib_transfer_cases"]
+    assert seeded_store.values("jp_ib_transfer_cases").loc[2024] == 4369
+    assert seeded_store.revisions()[-1].source == "incoming/npa-2024.csv"
+    assert outcome.name == "npa-2024.csv"
+    assert outcome.moved_to.parent == incoming / "processed"
+    assert outcome.moved_to.name.endswith("-npa-2024.csv")
+    assert outcome.moved_to.exists()
+    assert not (incoming / "npa-2024.csv").exists()
+    assert list((incoming / "rejected").iterdir()) == []
+
+
+def test_a_file_with_one_bad_row_last_is_rejected_whole_with_reasons(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures
+) -> None:
+    before = seeded_store.figures()
+    good = [row(year=str(year), value="100") for year in range(2000, 2010)]
+    drop([*good, row(year="2024", value="4,369")], name="bad.csv")
+
+    [outcome] = process(seeded_store, incoming)
+
+    pd.testing.assert_frame_equal(seeded_store.figures(), before)
+    assert len(seeded_store.revisions()) == 1
+    assert not outcome.accepted and outcome.result is None
+    assert outcome.moved_to.parent == incoming / "rejected"
+    assert outcome.moved_to.read_text(encoding="utf-8").count("\n") == 12  # kept as dropped
+    assert not (incoming / "bad.csv").exists()
+    reasons = outcome.moved_to.with_name(outcome.moved_to.name + ".error.txt").read_text("utf-8")
+    assert "line 12, column value" in reasons
+    assert "'4,369'" in reasons
+    assert outcome.error is not None and "line 12, column value" in outcome.error
+
+
+def test_every_bad_row_is_listed_and_unknown_series_are_rejected(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures
+) -> None:
+    drop([row(series_id="jp_nonexistent"), row(year="2023", accessed_via="guess")])
+
+    [outcome] = process(seeded_store, incoming)
+
+    assert not outcome.accepted and outcome.error is not None
+    assert "line 2, column series_id" in outcome.error
+    assert "line 3, column accessed_via" in outcome.error
+    assert len(seeded_store.revisions()) == 1
+
+
+def test_a_file_that_is_not_utf8_text_is_rejected(
+    seeded_store: FigureStore, incoming: Path
+) -> None:
+    scan = incoming / "scan.csv"
+    scan.write_bytes("series_id,year\n警察,2024\n".encode("shift_jis"))
+    age(scan)
+
+    [outcome] = process(seeded_store, incoming)
+
+    assert not outcome.accepted and outcome.error is not None and "UTF-8" in outcome.error
+    assert outcome.moved_to.parent == incoming / "rejected"
+
+
+def test_partial_hidden_and_fresh_files_are_not_picked_up(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures
+) -> None:
+    for name in ("npa.csv.part", ".hidden.csv", "npa.tmp", "notes.txt"):
+        drop([row()], name=name)
+    (incoming / "folder.csv").mkdir()
+    fresh = drop([row()], name="fresh.csv")
+    age(fresh, seconds=SETTLE / 2)
+
+    assert ready_files(incoming, settle_seconds=SETTLE) == []
+    assert process(seeded_store, incoming) == []
+    assert len(seeded_store.revisions()) == 1
+    assert fresh.exists() and (incoming / "npa.csv.part").exists()
+
+    (incoming / "npa.csv.part").rename(incoming / "npa.csv")
+    age(fresh, seconds=SETTLE * 2)
+    assert [path.name for path in ready_files(incoming, settle_seconds=SETTLE)] == [
+        "npa.csv",
+        "fresh.csv",
+    ]
+
+
+def test_ready_files_are_oldest_first_and_folders_are_created(tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "incoming"
+    assert ready_files(folder, settle_seconds=SETTLE) == []
+    assert (folder / "processed").is_dir() and (folder / "rejected").is_dir()
+    for name, seconds in (("a.csv", 10), ("b.csv", 30), ("c.csv", 20)):
+        (folder / name).touch()
+        age(folder / name, seconds=seconds)
+
+    assert [p.name for p in ready_files(folder, settle_seconds=SETTLE)] == [
+        "b.csv",
+        "c.csv",
+        "a.csv",
+    ]
+
+
+def test_the_same_file_dropped_again_is_an_accepted_no_op(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures
+) -> None:
+    drop([row()])
+    [first] = process(seeded_store, incoming)
+    drop([row()])
+
+    [again] = process(seeded_store, incoming)
+
+    assert again.accepted and again.result is not None and again.result.no_op
+    assert again.moved_to != first.moved_to
+    assert first.moved_to.exists() and again.moved_to.exists()
+    assert len(seeded_store.revisions()) == 2
+
+
+def test_a_store_failure_leaves_the_file_in_place_for_the_next_tick(
+    seeded_store: FigureStore,
+    incoming: Path,
+    drop: WriteFigures,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dropped = drop([row()])
+
+    def store_down(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("(sqlite3.OperationalError) database is locked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(seeded_store, "add_figures", store_down)
+        assert process(seeded_store, incoming) == []
+
+    assert dropped.exists()
+    assert list((incoming / "rejected").iterdir()) == []
+    assert list((incoming / "processed").iterdir()) == []
+    assert "database is locked" in caplog.text and "npa-2024.csv" in caplog.text
+
+    [outcome] = process(seeded_store, incoming)
+    assert outcome.accepted and not dropped.exists()
+    assert seeded_store.values("jp_ib_transfer_cases").loc[2024] == 4369
+
+
+def test_one_bad_file_does_not_stop_the_others(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures
+) -> None:
+    age(drop([row(value="-1")], name="bad.csv"), seconds=120)
+    age(drop([row()], name="good.csv"), seconds=60)
+
+    outcomes = process(seeded_store, incoming)
+
+    assert [(o.name, o.accepted) for o in outcomes] == [("bad.csv", False), ("good.csv", True)]
+    assert seeded_store.values("jp_ib_transfer_cases").loc[2024] == 4369

@@ -1,0 +1,124 @@
+"""The track record: how each champion's forecast fared against the figure that arrived later."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from data.errors import UnknownSeries
+from data.store import SCORE_COLUMNS, FigureStore
+
+
+def score(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "series_id": "jp_ib_transfer_cases",
+        "year": 2024,
+        "actual": 4369.0,
+        "mean": 5200.0,
+        "lo-80": 3900.0,
+        "hi-80": 6500.0,
+        "lo-95": 3100.0,
+        "hi-95": 7400.5,
+        "inside_80": True,
+        "inside_95": True,
+        "model_name": "ets_damped",
+        "model_version": "3",
+        "data_revision": "a" * 64,
+    }
+    return {**base, **changes}
+
+
+def scores(*rows: dict[str, object]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+def test_scores_round_trip_sorted_with_utc_time(seeded_store: FigureStore) -> None:
+    before = datetime.now(UTC)
+    given = scores(
+        score(year=2025, actual=4747.0, inside_80=False, inside_95=False, model_version="4"),
+        score(series_id="jp_cybercrime_cleared", actual=12000.0, model_name="drift"),
+        score(),
+    )
+
+    assert seeded_store.record_scores(given) == 3
+    record = seeded_store.track_record()
+
+    assert list(record.columns) == [*SCORE_COLUMNS, "scored_at"]
+    assert record[["series_id", "year"]].values.tolist() == [
+        ["jp_cybercrime_cleared", 2024],
+        ["jp_ib_transfer_cases", 2024],
+        ["jp_ib_transfer_cases", 2025],
+    ]
+    expected = given.iloc[[1, 2, 0]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(record[list(SCORE_COLUMNS)], expected, check_dtype=False)
+    assert record["inside_95"].dtype == bool and record["year"].dtype == "int64"
+    assert str(record["scored_at"].dt.tz) == "UTC"
+    assert (record["scored_at"] >= pd.Timestamp(before).floor("s")).all()
+
+
+def test_recording_the_same_scores_again_changes_nothing(seeded_store: FigureStore) -> None:
+    assert seeded_store.record_scores(scores(score())) == 1
+    first = seeded_store.track_record("jp_ib_transfer_cases")
+
+    rescored = scores(score(mean=9999.0), score(model_version="4"), score(model_version="4"))
+    assert seeded_store.record_scores(rescored) == 1
+
+    record = seeded_store.track_record("jp_ib_transfer_cases")
+    assert record["model_version"].tolist() == ["3", "4"]
+    pd.testing.assert_series_equal(record.iloc[0], first.iloc[0])
+    assert seeded_store.record_scores(rescored) == 0
+
+
+def test_one_series_and_unknown_series(seeded_store: FigureStore) -> None:
+    seeded_store.record_scores(scores(score(), score(series_id="jp_cybercrime_cleared")))
+
+    assert seeded_store.track_record("jp_cybercrime_cleared")["series_id"].tolist() == [
+        "jp_cybercrime_cleared"
+    ]
+    assert seeded_store.track_record("jp_unauthorized_access_cleared").empty
+    with pytest.raises(UnknownSeries):
+        seeded_store.track_record("jp_nonexistent")
+    with pytest.raises(UnknownSeries):
+        seeded_store.record_scores(scores(score(), score(series_id="jp_nonexistent")))
+    assert len(seeded_store.track_record()) == 2
+
+
+def test_an_empty_track_record_has_the_columns(seeded_store: FigureStore) -> None:
+    record = seeded_store.track_record()
+    assert record.empty and list(record.columns) == [*SCORE_COLUMNS, "scored_at"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (scores(score(), score(year=2025)).drop(columns=["hi-95"]), "lacks columns: hi-95"),
+        (scores(score(), score(year=2025, mean=None)), "missing values in: mean"),
+        (scores(score(), score(year=2025, inside_80="False")), "True or False: inside_80"),
+    ],
+)
+def test_malformed_scores_are_refused_whole(
+    seeded_store: FigureStore, bad: pd.DataFrame, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        seeded_store.record_scores(bad)
+    assert seeded_store.track_record().empty
+
+
+def test_a_store_made_before_the_track_record_gains_the_table(
+    seeded_store: FigureStore,
+) -> None:
+    seeded_store.close()
+    old_engine = create_engine(seeded_store.url)
+    with old_engine.begin() as connection:
+        connection.execute(text("DROP TABLE track_record"))
+    assert "track_record" not in inspect(old_engine).get_table_names()
+    old_engine.dispose()
+
+    reopened = FigureStore(seeded_store.url)
+    assert reopened.record_scores(scores(score())) == 1
+    assert len(reopened.track_record()) == 1
+    assert len(reopened.figures()) == len(seeded_store.figures())
+    reopened.close()
