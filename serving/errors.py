@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from data.errors import InvalidFigures, InvalidSeries, UnknownRevision, UnknownSeries
@@ -31,27 +32,50 @@ async def _no_champion(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
-    return _answer(status.HTTP_422_UNPROCESSABLE_ENTITY, Problem(detail=str(error)))
+    return _answer(status.HTTP_422_UNPROCESSABLE_CONTENT, Problem(detail=str(error)))
 
 
 async def _invalid_figures(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidFigures)
     problems = [
-        {"item": problem.line - 2, "column": problem.column, "value": problem.value, "reason": problem.reason}
+        {
+            "item": problem.line - 2,
+            "column": problem.column,
+            "value": problem.value,
+            "reason": problem.reason,
+        }
         for problem in error.problems
     ]
     count = len(problems)
     return _answer(
-        status.HTTP_422_UNPROCESSABLE_ENTITY,
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
         Problem(
-            detail=f"figures rejected, nothing was written: {count} problem{'s' if count != 1 else ''}",
+            detail=f"figures rejected, nothing was written: {count} {_plural(count, 'problem')}",
             problems=problems,
         ),
     )
 
 
+async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = [
+        {
+            "where": ".".join(str(part) for part in item.get("loc", ())),
+            "reason": str(item.get("msg", "")),
+        }
+        for item in error.errors()
+    ]
+    detail = "; ".join(f"{p['where']}: {p['reason']}" for p in problems) or "invalid request"
+    return _answer(status.HTTP_422_UNPROCESSABLE_CONTENT, Problem(detail=detail, problems=problems))
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else f"{noun}s"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every typed domain error to its status code."""
+    app.add_exception_handler(RequestValidationError, _invalid_input)
     app.add_exception_handler(UnknownSeries, _unknown)
     app.add_exception_handler(UnknownJob, _unknown)
     app.add_exception_handler(UnknownRevision, _unknown)

@@ -39,7 +39,9 @@ class JobQueue:
         self._lock = threading.Lock()
         self._futures: dict[str, Future[None]] = {}
 
-    def submit(self, series: Sequence[str] | None, *, force: bool = False, reason: str) -> schemas.Job:
+    def submit(
+        self, series: Sequence[str] | None, *, force: bool = False, reason: str
+    ) -> schemas.Job:
         """Queue a retrain of the named series (all when None) and return its job."""
         job = schemas.Job(
             id=uuid.uuid4().hex,

@@ -56,5 +56,7 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(scope["method"], template, str(status_holder["status"])).inc()
+            self.metrics.requests.labels(
+                scope["method"], template, str(status_holder["status"])
+            ).inc()
             self.metrics.latency.labels(template).observe(time.perf_counter() - started)

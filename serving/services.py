@@ -202,7 +202,9 @@ def forecast_png(
     info = store.get_series(series_id)
     figures = store.figures(series_id)
     history = pd.Series(figures["value"].to_numpy(float), index=figures["year"].astype(int))
-    preliminary = [int(y) for y, n in zip(figures["year"], figures["note"], strict=True) if is_preliminary(n)]
+    preliminary = [
+        int(y) for y, n in zip(figures["year"], figures["note"], strict=True) if is_preliminary(n)
+    ]
     chart = fan_chart(
         history,
         champion.forecast(horizon, levels),
@@ -233,7 +235,11 @@ def model_card(
         )
         for row in card.candidates
     ]
-    url = f"{mlflow_ui_url.rstrip('/')}/#/experiments/search?searchFilter={series_id}" if mlflow_ui_url else None
+    url = (
+        f"{mlflow_ui_url.rstrip('/')}/#/experiments/search?searchFilter={series_id}"
+        if mlflow_ui_url
+        else None
+    )
     return schemas.ModelCard(
         series_id=series_id,
         champion=champion_summary(champion),

@@ -1,1 +1,1 @@
-"""fraudcast.training: rolling-origin backtests, metrics, selection, MLflow tracking and retraining."""
+"""fraudcast.training: backtests, metrics, selection, MLflow tracking and retraining."""

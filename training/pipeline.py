@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
+from filelock import FileLock, Timeout
 from mlflow.tracking import MlflowClient
 
 from data.store import FigureStore, SeriesInfo
@@ -17,6 +18,10 @@ from training.settings import TrainingSettings
 from training.versioning import code_version
 
 log = logging.getLogger(__name__)
+
+
+class RetrainBusy(RuntimeError):
+    """Another retrain held the lock for longer than allowed."""
 
 
 @dataclass
@@ -60,9 +65,32 @@ def retrain(
     jobs: int = 1,
     on_outcome: ProgressCallback | None = None,
 ) -> list[SeriesOutcome]:
-    """Retrain the named series (all by default); one series' failure never stops the others."""
+    """Retrain the named series (all by default); one series' failure never stops the others.
+
+    Retrains run one at a time, across processes too (a file lock); a retrain that raises or is
+    killed leaves figures and champions as they were.
+    """
     settings = settings or TrainingSettings()
     store = store or FigureStore.from_settings()
+    settings.retrain_lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(settings.retrain_lock, timeout=settings.retrain_lock_timeout):
+            return _retrain_locked(series_ids, force, candidates, store, settings, jobs, on_outcome)
+    except Timeout:
+        raise RetrainBusy(
+            f"another retrain held {settings.retrain_lock} for {settings.retrain_lock_timeout:g} s"
+        ) from None
+
+
+def _retrain_locked(
+    series_ids: Sequence[str] | None,
+    force: bool,
+    candidates: Sequence[str] | None,
+    store: FigureStore,
+    settings: TrainingSettings,
+    jobs: int,
+    on_outcome: ProgressCallback | None,
+) -> list[SeriesOutcome]:
     store.ensure_seeded()
     client = tracking.connect(settings)
     version = code_version()
@@ -101,6 +129,13 @@ def retrain(
             outcomes[result.series_id] = SeriesOutcome(
                 result.series_id, "failed", result.error, data_revision=prepared.data_revision
             )
+            tracking.log_failed_retrain(
+                prepared.experiment_id,
+                series_id=result.series_id,
+                data_revision=prepared.data_revision,
+                code_version=version,
+                error=result.error,
+            )
         else:
             outcomes[result.series_id] = _track_and_promote(
                 result, prepared, client=client, settings=settings, code=version
@@ -137,8 +172,8 @@ def _track_and_promote(
 ) -> SeriesOutcome:
     """Log the retrain to MLflow and register the selected model if it passes the gates."""
     series_id = fit.series_id
-    selected = next(c for c in fit.candidates if c.name == fit.selected)
     try:
+        selected = next(c for c in fit.candidates if c.name == fit.selected)
         with tracking.retrain_run(
             prepared.experiment_id,
             series_id=series_id,
@@ -148,11 +183,15 @@ def _track_and_promote(
             tracking.log_candidates(
                 fit,
                 prepared.info,
+                observed=prepared.values,
+                experiment_id=prepared.experiment_id,
                 data_revision=prepared.data_revision,
                 code_version=code,
                 chart_horizon=settings.chart_horizon,
             )
-            tracking.log_selected_artifacts(fit, prepared.info, chart_horizon=settings.chart_horizon)
+            tracking.log_selected_artifacts(
+                fit, prepared.info, observed=prepared.values, chart_horizon=settings.chart_horizon
+            )
             decision = _gate(fit, prepared, client=client, settings=settings)
             version = None
             if decision.promote:
@@ -217,7 +256,9 @@ def _mase_on_same_data(
     return next((c.metrics.get("mase") for c in refit.candidates if c.name == champion_name), None)
 
 
-def _card(fit: SeriesFit, prepared: _SeriesInput, *, code: str, run_id: str) -> registry.ChampionCard:
+def _card(
+    fit: SeriesFit, prepared: _SeriesInput, *, code: str, run_id: str
+) -> registry.ChampionCard:
     selected = next(c for c in fit.candidates if c.name == fit.selected)
     return registry.ChampionCard(
         series_id=fit.series_id,
@@ -227,7 +268,10 @@ def _card(fit: SeriesFit, prepared: _SeriesInput, *, code: str, run_id: str) -> 
         trained_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         reason=fit.reason,
         metrics={k: float(v) for k, v in selected.metrics.items()},
-        candidates=tracking.candidates_table(fit).to_dict(orient="records"),
+        candidates=[
+            {str(key): value for key, value in row.items()}
+            for row in tracking.candidates_table(fit).to_dict(orient="records")
+        ],
         notes=list(fit.notes),
         run_id=run_id,
     )

@@ -16,6 +16,7 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
@@ -49,7 +50,7 @@ class ChampionCard:
     run_id: str = ""
 
 
-class ChampionModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class ChampionModel(PythonModel):
     """A calibrated forecast as an MLflow pyfunc: input rows carry ``horizon`` and ``level``.
 
     All rows share one horizon (the largest is used); every distinct level gets a lo/hi pair.
@@ -72,7 +73,9 @@ def parse_model_input(model_input: pd.DataFrame) -> tuple[int, list[float]]:
     """Horizon and levels from a pyfunc input frame, with a clear error when malformed."""
     missing = {"horizon", "level"} - set(model_input.columns)
     if missing:
-        raise ValueError(f"model input needs columns 'horizon' and 'level'; missing {sorted(missing)}")
+        raise ValueError(
+            f"model input needs columns 'horizon' and 'level'; missing {sorted(missing)}"
+        )
     if model_input.empty:
         raise ValueError("model input has no rows: give at least one (horizon, level) row")
     horizon = int(pd.to_numeric(model_input["horizon"]).max())
@@ -130,7 +133,9 @@ def _wait_until_ready(
         if current.status == "READY":
             return current
         if current.status == "FAILED_REGISTRATION" or time.monotonic() > deadline:
-            raise RuntimeError(f"model version {name}/{version} did not become READY: {current.status}")
+            raise RuntimeError(
+                f"model version {name}/{version} did not become READY: {current.status}"
+            )
         time.sleep(0.2)
 
 

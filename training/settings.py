@@ -26,6 +26,10 @@ class TrainingSettings(BaseSettings):
     #: A candidate replaces the champion only if its backtest MASE is at most this factor
     #: times the champion's MASE on the same data.
     promotion_tolerance: float = Field(default=1.02, gt=1.0, le=2.0)
+    #: File lock that keeps retrains one at a time, across processes on this machine.
+    retrain_lock: Path = MLRUNS_DIR / ".retrain.lock"
+    #: Seconds a retrain waits for another one to finish before giving up.
+    retrain_lock_timeout: float = Field(default=3600.0, ge=0)
     #: How far ahead fan charts logged to MLflow reach.
     chart_horizon: int = Field(default=6, ge=1, le=30)
 

@@ -1,4 +1,4 @@
-"""MLflow tracking: one experiment per series, a parent run per retrain, a child run per candidate."""
+"""MLflow tracking: an experiment per series, a parent run per retrain, a child per candidate."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from data.store import SeriesInfo
 from training.plots import fan_chart, residual_chart, to_png
-from training.selection import CandidateResult, SeriesFit
+from training.selection import CandidateResult, SeriesFit, calibrated_forecast
 from training.settings import TrainingSettings
 
 ROLE_TAG = "fraudcast.role"
@@ -84,8 +84,8 @@ def last_retrain(client: MlflowClient, experiment_id: str) -> RetrainRecord | No
 def retrain_run(
     experiment_id: str, *, series_id: str, data_revision: str, code_version: str
 ) -> Iterator[Run]:
-    """A parent run for one retrain; it ends FAILED if the body raises."""
-    with mlflow.start_run(
+    """A parent run for one retrain; if the body raises, the run ends FAILED with the reason."""
+    run = mlflow.start_run(
         experiment_id=experiment_id,
         run_name=f"retrain {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M:%S}",
         tags={
@@ -94,17 +94,90 @@ def retrain_run(
             "data_revision": data_revision,
             "code_version": code_version,
         },
-    ) as run:
+    )
+    try:
         yield run
+    except BaseException as error:
+        mark_failed(f"{type(error).__name__}: {error}")
+        mlflow.end_run(status="FAILED" if isinstance(error, Exception) else "KILLED")
+        raise
+    mlflow.end_run()
+
+
+def mark_failed(reason: str) -> None:
+    """Tag the active retrain run as failed, with the reason."""
+    mlflow.set_tags({"promotion.decision": "failed", "promotion.reason": reason[:5000]})
+
+
+def log_failed_retrain(
+    experiment_id: str, *, series_id: str, data_revision: str, code_version: str, error: str
+) -> None:
+    """A parent run marked FAILED with the reason, so the failure shows where successes do."""
+    with retrain_run(
+        experiment_id, series_id=series_id, data_revision=data_revision, code_version=code_version
+    ):
+        mark_failed(error)
+        mlflow.end_run(status="FAILED")
+
+
+@dataclass(frozen=True)
+class RetrainStatus:
+    """How the newest retrain of a series ended, whatever the outcome."""
+
+    series_id: str
+    decision: str
+    reason: str
+    status: str
+    finished_at: pd.Timestamp | None
+
+
+def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
+    """The newest retrain run of every series, in one query over fraudcast's experiments."""
+    experiments = [
+        e.experiment_id
+        for e in client.search_experiments(
+            filter_string="name LIKE 'fraudcast/%'", max_results=5000
+        )
+    ]
+    if not experiments:
+        return {}
+    statuses: dict[str, RetrainStatus] = {}
+    for run in client.search_runs(
+        experiments,
+        filter_string=f"tags.`{ROLE_TAG}` = 'retrain'",
+        order_by=["attributes.start_time DESC"],
+        max_results=5000,
+    ):
+        series_id = run.data.tags.get("series_id", "")
+        if series_id in statuses:
+            continue
+        finished = run.info.end_time
+        statuses[series_id] = RetrainStatus(
+            series_id=series_id,
+            decision=run.data.tags.get("promotion.decision", "running"),
+            reason=run.data.tags.get("promotion.reason", ""),
+            status=run.info.status,
+            finished_at=pd.Timestamp(finished, unit="ms", tz="UTC") if finished else None,
+        )
+    return statuses
 
 
 def log_candidates(
-    fit: SeriesFit, series: SeriesInfo, *, data_revision: str, code_version: str, chart_horizon: int
+    fit: SeriesFit,
+    series: SeriesInfo,
+    *,
+    observed: pd.Series,
+    experiment_id: str,
+    data_revision: str,
+    code_version: str,
+    chart_horizon: int,
 ) -> dict[str, str]:
     """One child run per candidate with params, metrics, tags and charts; returns name → run id."""
     run_ids: dict[str, str] = {}
     for candidate in fit.candidates:
-        with mlflow.start_run(run_name=candidate.name, nested=True) as child:
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=candidate.name, nested=True
+        ) as child:
             mlflow.set_tags(
                 {
                     ROLE_TAG: "candidate",
@@ -120,7 +193,7 @@ def log_candidates(
             finite = {k: float(v) for k, v in candidate.metrics.items() if _is_finite(v)}
             if finite:
                 mlflow.log_metrics(finite)
-            _log_candidate_artifacts(fit, candidate, series, chart_horizon)
+            _log_candidate_artifacts(fit, candidate, series, observed, chart_horizon)
             run_ids[candidate.name] = child.info.run_id
     return run_ids
 
@@ -140,17 +213,25 @@ def _is_finite(value: Any) -> bool:
 
 
 def _log_candidate_artifacts(
-    fit: SeriesFit, candidate: CandidateResult, series: SeriesInfo, chart_horizon: int
+    fit: SeriesFit,
+    candidate: CandidateResult,
+    series: SeriesInfo,
+    observed: pd.Series,
+    chart_horizon: int,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         candidate.backtest.to_csv(folder / "backtest.csv", index=False)
         title = f"{series.title}: {candidate.name}"
-        (folder / "residuals.png").write_bytes(to_png(residual_chart(candidate.backtest, title=title)))
-        if candidate.forecast is not None:
-            forecast = candidate.forecast.predict(chart_horizon, (80.0, 95.0))
+        (folder / "residuals.png").write_bytes(
+            to_png(residual_chart(candidate.backtest, title=title))
+        )
+        if candidate.error is None:
+            forecast = calibrated_forecast(candidate, fit.history).predict(
+                chart_horizon, (80.0, 95.0)
+            )
             chart = fan_chart(
-                fit.history, forecast, title=title, unit=series.unit, breaks=series.breaks
+                observed, forecast, title=title, unit=series.unit, breaks=series.breaks
             )
             (folder / "fan_chart.png").write_bytes(to_png(chart))
             forecast.to_csv(folder / "forecast.csv", index=False)
@@ -171,13 +252,15 @@ def log_decision(*, decision: str, reason: str, selected: str, metrics: dict[str
         mlflow.log_metrics(finite)
 
 
-def log_selected_artifacts(fit: SeriesFit, series: SeriesInfo, *, chart_horizon: int) -> None:
+def log_selected_artifacts(
+    fit: SeriesFit, series: SeriesInfo, *, observed: pd.Series, chart_horizon: int
+) -> None:
     """The selected model's fan chart and the candidates table on the parent run."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         forecast = fit.champion.predict(chart_horizon, (80.0, 95.0))
         title = f"{series.title}: {fit.selected}"
-        chart = fan_chart(fit.history, forecast, title=title, unit=series.unit, breaks=series.breaks)
+        chart = fan_chart(observed, forecast, title=title, unit=series.unit, breaks=series.breaks)
         (folder / "fan_chart.png").write_bytes(to_png(chart))
         candidates_table(fit).to_csv(folder / "candidates.csv", index=False)
         mlflow.log_artifacts(str(folder))

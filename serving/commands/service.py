@@ -20,7 +20,9 @@ def serve(
     port = port or settings.port
     settings.resolved_token()  # create the token file before workers race to do it
     typer.echo(f"fraudcast on http://{host}:{port}  (API docs at /docs)")
-    typer.echo(f"write endpoints need the bearer token in FRAUDCAST_API_TOKEN or {settings.token_file}")
+    typer.echo(
+        f"write endpoints need the bearer token in FRAUDCAST_API_TOKEN or {settings.token_file}"
+    )
     uvicorn.run(
         "serving.app:create_app",
         factory=True,

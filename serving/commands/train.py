@@ -21,7 +21,9 @@ def train(
     series: list[str] | None = typer.Option(
         None, "--series", "-s", help="Series id to train (repeatable); all series by default."
     ),
-    force: bool = typer.Option(False, "--force", help="Retrain even if data and code are unchanged."),
+    force: bool = typer.Option(
+        False, "--force", help="Retrain even if data and code are unchanged."
+    ),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Series fitted in parallel."),
     if_no_champions: bool = typer.Option(
         False, "--if-no-champions", help="Do nothing when champions are already registered."

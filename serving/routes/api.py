@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -11,23 +13,40 @@ from serving.champions import ChampionBoard
 from serving.deps import get_board, get_state, get_store, require_token
 from serving.state import ServiceState
 
-router = APIRouter(prefix="/v1", tags=["v1"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["v1"],
+    # every 422 has the one Problem shape (serving/errors.py), not FastAPI's default
+    responses={422: {"model": schemas.Problem, "description": "Invalid request"}},
+)
 
-_NOT_FOUND = {404: {"model": schemas.Problem, "description": "Unknown series"}}
-_FORECAST_ERRORS = {
+Responses = dict[int | str, dict[str, Any]]
+_NOT_FOUND: Responses = {404: {"model": schemas.Problem, "description": "Unknown series"}}
+_FORECAST_ERRORS: Responses = {
     **_NOT_FOUND,
     422: {"model": schemas.Problem, "description": "Horizon or levels outside what is allowed"},
     503: {"model": schemas.Problem, "description": "The series has no champion yet"},
 }
-_WRITE_ERRORS = {
+_BAD_BODY: Responses = {400: {"model": schemas.Problem, "description": "Body is not JSON"}}
+_WRITE_ERRORS: Responses = {
+    **_BAD_BODY,
     401: {"model": schemas.Problem, "description": "No bearer token"},
     403: {"model": schemas.Problem, "description": "Wrong bearer token"},
 }
-HorizonQuery = Query(5, description="Years ahead, 1–30.")
-LevelsQuery = Query("80,95", description="Interval levels in (0, 100), comma-separated.")
+# Bounds are checked by the service (for a message that says what is allowed) and shown here.
+HorizonQuery = Query(
+    5, description="Years ahead, 1–30.", json_schema_extra={"minimum": 1, "maximum": 30}
+)
+LevelsQuery = Query(
+    "80,95",
+    description="Interval levels in (0, 100), comma-separated.",
+    json_schema_extra={"pattern": r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$"},
+)
 
 
-def _horizon_levels(state: ServiceState, horizon: int, levels: str) -> tuple[int, tuple[float, ...]]:
+def _horizon_levels(
+    state: ServiceState, horizon: int, levels: str
+) -> tuple[int, tuple[float, ...]]:
     return (
         services.check_horizon(horizon, state.service.max_horizon),
         services.parse_levels(levels),
@@ -42,7 +61,9 @@ def list_series(
     return services.list_series(store, board)
 
 
-@router.get("/series/{series_id}/figures", response_model=list[schemas.Figure], responses=_NOT_FOUND)
+@router.get(
+    "/series/{series_id}/figures", response_model=list[schemas.Figure], responses=_NOT_FOUND
+)
 def series_figures(series_id: str, store: FigureStore = Depends(get_store)) -> list[schemas.Figure]:
     """The figures of one series with provenance."""
     return services.series_figures(store, series_id)
@@ -107,7 +128,11 @@ def forecast_png(
     )
 
 
-@router.post("/forecasts", response_model=schemas.BatchForecastResponse, responses=_FORECAST_ERRORS)
+@router.post(
+    "/forecasts",
+    response_model=schemas.BatchForecastResponse,
+    responses={**_FORECAST_ERRORS, **_BAD_BODY},
+)
 def batch_forecasts(
     request: schemas.BatchForecastRequest, state: ServiceState = Depends(get_state)
 ) -> schemas.BatchForecastResponse:
@@ -172,7 +197,9 @@ def start_retrain(
     """Retrain all or the named series in the background; poll the job for its outcome."""
     for series_id in request.series:
         state.store.get_series(series_id)
-    return state.jobs.submit(request.series or None, force=request.force, reason="requested through the API")
+    return state.jobs.submit(
+        request.series or None, force=request.force, reason="requested through the API"
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=schemas.Job, responses=_NOT_FOUND)

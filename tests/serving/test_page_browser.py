@@ -11,8 +11,6 @@ import io
 import json
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +19,6 @@ from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 import pytest
-import uvicorn
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -32,13 +29,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from data.store import FigureStore
-from serving.app import create_app
-from serving.champions import ChampionBoard
-from serving.settings import ServiceSettings
-from serving.state import ServiceState
-from training.pipeline import retrain
-from training.settings import TrainingSettings
+from tests.support import TRAINED, make_state, running_server
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = [
@@ -49,10 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# A count series with definition breaks, and a yen series: two units, two kinds of axis.
-TRAINED = ("jp_cybercrime_cleared", "jp_ib_transfer_losses_jpy")
-# A few quick catalog models: the page does not care which one wins, and training stays ~15 s.
-CANDIDATES = ("naive", "drift", "theta", "log_theta", "damped")
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 pytestmark = [
@@ -76,55 +63,11 @@ class PageWatch:
         return not self.errors and not self.outside_requests
 
 
-def make_state(root: Path) -> ServiceState:
-    """A service whose figure store and MLflow stores all live under ``root``."""
-    training = TrainingSettings(
-        mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
-        mlflow_artifacts=str(root / "artifacts"),
-    )
-    return ServiceState(
-        service=ServiceSettings(
-            api_token="page-test-token",
-            token_file=root / "token",
-            mlflow_ui_url="http://127.0.0.1:5000",
-        ),
-        training=training,
-        store=FigureStore(f"sqlite:///{root / 'figures.db'}"),
-        board=ChampionBoard(training),
-    )
-
-
-@pytest.fixture(scope="module")
-def trained_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Figure store and MLflow store with champions for TRAINED, by the real pipeline."""
-    root = tmp_path_factory.mktemp("page")
-    state = make_state(root)
-    state.store.ensure_seeded()
-    outcomes = retrain(
-        list(TRAINED), store=state.store, settings=state.training, candidates=CANDIDATES
-    )
-    assert all(o.status == "promoted" for o in outcomes), outcomes
-    state.store.close()
-    return root
-
-
 @pytest.fixture(scope="module")
 def base_url(trained_root: Path) -> Iterator[str]:
-    """A real uvicorn server on a free loopback port, in a thread, serving the trained stores."""
-    state = make_state(trained_root)
-    config = uvicorn.Config(create_app(state), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="page-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "the server stopped during start-up"
-        assert time.monotonic() < deadline, "the server did not start within 60 s"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    """A real server on the session's trained stores, with an MLflow UI link configured."""
+    with running_server(make_state(trained_root, mlflow_ui_url="http://127.0.0.1:5000")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,41 @@
+"""A service trained once per session by the real pipeline, copied fresh for each test."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.state import ServiceState
+from tests.support import TOKEN, make_state, train_into
+
+
+@pytest.fixture(scope="session")
+def trained_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Figures and champions for tests.support.TRAINED, trained once per test session."""
+    return train_into(tmp_path_factory.mktemp("trained"))
+
+
+@pytest.fixture
+def state(trained_root: Path, tmp_path: Path) -> ServiceState:
+    """A fresh copy of the trained stores, so tests that write don't disturb each other.
+
+    (Artifacts stay where the session's training wrote them; the copied registry points there.)
+    """
+    root = tmp_path / "service"
+    shutil.copytree(trained_root, root)
+    return make_state(root)
+
+
+@pytest.fixture
+def client(state: ServiceState) -> Iterator[TestClient]:
+    with TestClient(create_app(state)) as test_client:
+        yield test_client
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}

@@ -1,0 +1,214 @@
+"""The HTTP API against stores trained by the real pipeline."""
+
+from __future__ import annotations
+
+import io
+
+import mlflow
+import pandas as pd
+import pytest
+
+from tests.serving.conftest import auth
+from tests.support import TRAINED
+from training.registry import champion_uri
+
+SERIES = "jp_cybercrime_cleared"
+YEN = "jp_ib_transfer_losses_jpy"
+UNTRAINED = "cn_telecom_fraud_cases_solved"
+
+
+def test_series_list_shows_latest_figure_source_and_champion(client):
+    answer = client.get("/v1/series")
+    assert answer.status_code == 200
+    by_id = {item["id"]: item for item in answer.json()}
+    assert len(by_id) == 11
+    cyber = by_id[SERIES]
+    assert cyber["latest"]["year"] >= 2023
+    assert cyber["latest"]["source"]["publisher"]
+    assert cyber["champion"]["name"]
+    assert cyber["champion"]["backtest_mase"] > 0
+    assert by_id[UNTRAINED]["champion"] is None
+
+
+def test_figures_carry_provenance(client):
+    figures = client.get(f"/v1/series/{SERIES}/figures").json()
+    by_year = {f["year"]: f for f in figures}
+    assert by_year[2018]["value"] == 9040
+    assert by_year[2018]["source"]["accessed_via"] == "seed"
+    assert all(f["source"]["publisher"] and f["source"]["title"] for f in figures)
+
+
+def test_forecast_has_nested_intervals_and_matches_the_registered_model(client, state):
+    answer = client.get(f"/v1/series/{SERIES}/forecast", params={"horizon": 5, "levels": "80,95"})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["horizon"] == 5 and len(body["forecast"]) == 5
+    for point in body["forecast"]:
+        assert 0 <= point["lower"]["95"] <= point["lower"]["80"] <= point["mean"]
+        assert point["mean"] <= point["upper"]["80"] <= point["upper"]["95"]
+    mlflow.set_tracking_uri(state.training.mlflow_tracking_uri)
+    pyfunc = mlflow.pyfunc.load_model(champion_uri(SERIES))
+    expected = pyfunc.predict(pd.DataFrame({"horizon": [5, 5], "level": [80.0, 95.0]}))
+    served = pd.DataFrame(
+        {
+            "year": [p["year"] for p in body["forecast"]],
+            "mean": [p["mean"] for p in body["forecast"]],
+            "hi-95": [p["upper"]["95"] for p in body["forecast"]],
+        }
+    )
+    pd.testing.assert_frame_equal(served, expected[["year", "mean", "hi-95"]], check_dtype=False)
+    assert body["model"]["version"] == "1"
+    assert set(body["model"]["coverage"]) == {"80", "95"}
+
+
+def test_any_level_between_0_and_100_can_be_asked_for(client):
+    body = client.get(f"/v1/series/{SERIES}/forecast", params={"levels": "50,99.5"}).json()
+    assert set(body["forecast"][0]["lower"]) == {"50", "99.5"}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"horizon": 0}, "between 1 and 30"),
+        ({"horizon": 31}, "between 1 and 30"),
+        ({"levels": "0"}, "strictly between 0 and 100"),
+        ({"levels": "100"}, "strictly between 0 and 100"),
+        ({"levels": "eighty"}, "numbers in (0, 100)"),
+    ],
+)
+def test_bad_horizon_or_level_is_a_422_that_says_what_is_allowed(client, params, message):
+    answer = client.get(f"/v1/series/{SERIES}/forecast", params=params)
+    assert answer.status_code == 422
+    assert message in answer.json()["detail"]
+
+
+def test_unknown_series_is_404_and_untrained_series_503_with_a_hint(client):
+    unknown = client.get("/v1/series/no_such_series/forecast")
+    assert unknown.status_code == 404
+    assert "no_such_series" in unknown.json()["detail"]
+    assert client.get("/v1/series/no_such_series/figures").status_code == 404
+    untrained = client.get(f"/v1/series/{UNTRAINED}/forecast")
+    assert untrained.status_code == 503
+    assert "fraudcast train" in untrained.json()["hint"]
+
+
+def test_csv_download_has_the_same_numbers_as_json(client):
+    params = {"horizon": 4, "levels": "80,95"}
+    csv = client.get(f"/v1/series/{SERIES}/forecast.csv", params=params)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    table = pd.read_csv(io.StringIO(csv.text))
+    body = client.get(f"/v1/series/{SERIES}/forecast", params=params).json()
+    assert table["year"].tolist() == [p["year"] for p in body["forecast"]]
+    assert table["lo-80"].tolist() == pytest.approx([p["lower"]["80"] for p in body["forecast"]])
+    assert table["mean"].tolist() == pytest.approx([p["mean"] for p in body["forecast"]])
+
+
+def test_png_fan_chart(client):
+    answer = client.get(f"/v1/series/{SERIES}/forecast.png")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "image/png"
+    assert answer.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_batch_forecasts_and_its_errors(client):
+    answer = client.post(
+        "/v1/forecasts",
+        json={"requests": [{"series_id": s, "horizon": 3, "levels": [90]} for s in TRAINED]},
+    )
+    assert answer.status_code == 200
+    forecasts = answer.json()["forecasts"]
+    assert [f["series_id"] for f in forecasts] == list(TRAINED)
+    assert all(len(f["forecast"]) == 3 for f in forecasts)
+    missing = client.post("/v1/forecasts", json={"requests": [{"series_id": "nope"}]})
+    assert missing.status_code == 404
+
+
+def test_model_card_compares_candidates(client):
+    card = client.get(f"/v1/models/{SERIES}").json()
+    assert card["reason"]
+    assert len(card["candidates"]) >= 5
+    selected = [c for c in card["candidates"] if c["selected"]]
+    assert len(selected) == 1 and selected[0]["model"] == card["champion"]["name"]
+    assert all("mase" in c["metrics"] for c in card["candidates"] if not c["error"])
+
+
+def test_writes_need_the_bearer_token(client):
+    for path, payload in (("/v1/figures", {"figures": []}), ("/v1/retrain", {})):
+        missing = client.post(path, json=payload)
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"] == "Bearer"
+        wrong = client.post(path, json=payload, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 403
+
+
+def _figure(year: int, value: float, **changes: object) -> dict[str, object]:
+    figure: dict[str, object] = {
+        "series_id": YEN,
+        "year": year,
+        "value": value,
+        "unit": "JPY",
+        "source_publisher": "National Police Agency",
+        "source_title": "test release",
+        "accessed_via": "primary",
+    }
+    figure.update(changes)
+    return figure
+
+
+def test_invalid_figures_are_rejected_whole_with_every_problem(client, state):
+    before = state.store.figures()
+    answer = client.post(
+        "/v1/figures",
+        json={"figures": [_figure(2026, 9e9), _figure(2027, -3, unit="count")]},
+        headers=auth(),
+    )
+    assert answer.status_code == 422
+    body = answer.json()
+    assert "nothing was written" in body["detail"]
+    reasons = {(p["item"], p["column"]) for p in body["problems"]}
+    assert (1, "value") in reasons and (1, "unit") in reasons
+    pd.testing.assert_frame_equal(state.store.figures(), before)
+
+
+def test_added_figures_schedule_a_retrain_and_the_new_champion_is_served(client, state):
+    old = client.get(f"/v1/series/{YEN}/forecast").json()["model"]
+    answer = client.post(
+        "/v1/figures", json={"figures": [_figure(2026, 9.1e9)], "message": "2026"}, headers=auth()
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["changed_series"] == [YEN] and body["retrain_job_id"]
+    job = state.jobs.wait(body["retrain_job_id"], timeout=300)
+    assert job.state == "succeeded", job.error
+    [outcome] = job.outcomes
+    assert outcome["series_id"] == YEN
+    new = client.get(f"/v1/series/{YEN}/forecast").json()
+    if outcome["status"] == "promoted":
+        assert new["model"]["data_revision"] != old["data_revision"]
+        assert new["forecast"][0]["year"] == 2027
+    else:
+        assert new["model"] == old
+    assert client.get(f"/v1/jobs/{body['retrain_job_id']}").json()["state"] == "succeeded"
+
+
+def test_retrain_endpoint_returns_a_job(client, state):
+    unknown = client.post("/v1/retrain", json={"series": ["nope"]}, headers=auth())
+    assert unknown.status_code == 404
+    answer = client.post("/v1/retrain", json={"series": [SERIES]}, headers=auth())
+    assert answer.status_code == 202
+    job = state.jobs.wait(answer.json()["id"], timeout=300)
+    assert job.state == "succeeded"
+    assert job.outcomes[0]["status"] == "unchanged"
+    assert client.get("/v1/jobs/not-a-job").status_code == 404
+
+
+def test_health_readiness_and_metrics(client):
+    assert client.get("/healthz").json()["status"] == "alive"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert set(ready.json()["details"]["champions"]) == set(TRAINED)
+    client.get(f"/v1/series/{SERIES}/forecast")
+    metrics = client.get("/metrics").text
+    assert 'route="/v1/series/{series_id}/forecast"' in metrics
+    assert "fraudcast_champions_loaded 2.0" in metrics
+    assert client.get("/docs").status_code == 200

@@ -1,0 +1,77 @@
+"""Helpers shared by tests that need trained champions or a running server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from data.store import FigureStore
+from serving.app import create_app
+from serving.champions import ChampionBoard
+from serving.settings import ServiceSettings
+from serving.state import ServiceState
+from training.pipeline import retrain
+from training.settings import TrainingSettings
+
+#: A quick but diverse set of candidates for tests of the pipeline, API and page: their
+#: behaviour, not the catalog, is tested there (tests/models runs the contract suite over
+#: every catalog entry).
+QUICK_CANDIDATES = ("naive", "drift", "theta", "damped", "log_theta")
+#: A count series with definition breaks and a yen series: two units, two kinds of axis.
+TRAINED = ("jp_cybercrime_cleared", "jp_ib_transfer_losses_jpy")
+TOKEN = "test-token-0123456789"
+
+
+def make_state(root: Path, **service: Any) -> ServiceState:
+    """A service whose figure store, MLflow store and token all live under ``root``."""
+    training = TrainingSettings(
+        mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        mlflow_artifacts=str(root / "artifacts"),
+        retrain_lock=root / "retrain.lock",
+    )
+    settings = {"api_token": TOKEN, "token_file": root / "token", "reload_interval": 0.5}
+    settings.update(service)
+    return ServiceState(
+        service=ServiceSettings(**settings),
+        training=training,
+        store=FigureStore(f"sqlite:///{root / 'figures.db'}"),
+        board=ChampionBoard(training),
+    )
+
+
+def train_into(root: Path, series: tuple[str, ...] = TRAINED) -> Path:
+    """Seed the figures and train champions for ``series`` under ``root`` by the real pipeline."""
+    state = make_state(root)
+    state.store.ensure_seeded()
+    outcomes = retrain(
+        list(series), store=state.store, settings=state.training, candidates=QUICK_CANDIDATES
+    )
+    assert all(o.status == "promoted" for o in outcomes), outcomes
+    state.store.close()
+    return root
+
+
+@contextmanager
+def running_server(state: ServiceState) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port, in a thread; yields its base URL."""
+    config = uvicorn.Config(create_app(state), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive(), "the server stopped during start-up"
+        assert time.monotonic() < deadline, "the server did not start within 60 s"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -1,0 +1,175 @@
+"""The MLflow training pipeline against a temporary tracking store and figure store."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from data.records import SeriesInfo
+from data.store import FigureStore
+from tests.support import QUICK_CANDIDATES
+from training import pipeline, registry, tracking
+from training.settings import TrainingSettings
+
+TREND = "synthetic_trend"
+QUICK = list(QUICK_CANDIDATES)
+
+
+def _trend_figures(years: range, slope: float = 100.0) -> pd.DataFrame:
+    """A steadily rising count series: naive forecasts are clearly worse than trend models."""
+    wobble = np.random.default_rng(0).normal(0.0, 0.03 * slope, size=200)
+    return pd.DataFrame(
+        {
+            "series_id": TREND,
+            "year": list(years),
+            "value": [round(1000.0 + slope * (y - 2000) + wobble[y - 2000]) for y in years],
+            "unit": "count",
+            "source_publisher": "fraudcast tests",
+            "source_title": "synthetic linear trend",
+            "source_url": "",
+            "accessed_via": "primary",
+            "note": "",
+        }
+    )
+
+
+@pytest.fixture
+def store() -> FigureStore:
+    figure_store = FigureStore.from_settings()
+    figure_store.ensure_seeded()
+    figure_store.add_series(SeriesInfo(id=TREND, title="Synthetic trend", unit="count"))
+    figure_store.add_figures(_trend_figures(range(2000, 2020)), source="test", message="trend")
+    return figure_store
+
+
+@pytest.fixture
+def settings() -> TrainingSettings:
+    return TrainingSettings()
+
+
+def _client(settings: TrainingSettings) -> MlflowClient:
+    return tracking.connect(settings)
+
+
+def _runs(settings: TrainingSettings, series_id: str) -> pd.DataFrame:
+    client = _client(settings)
+    experiment = client.get_experiment_by_name(tracking.experiment_name(series_id))
+    assert experiment is not None
+    return mlflow.search_runs([experiment.experiment_id])
+
+
+def test_retrain_logs_parent_and_candidate_runs_with_metrics_and_artifacts(store, settings):
+    [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert outcome.status == "promoted", outcome.reason
+    runs = _runs(settings, TREND)
+    parents = runs[runs["tags.fraudcast.role"] == "retrain"]
+    children = runs[runs["tags.fraudcast.role"] == "candidate"]
+    assert len(parents) == 1
+    assert len(children) >= 5
+    assert set(children["tags.mlflow.parentRunId"]) == {parents["run_id"].iloc[0]}
+    for metric in ("mase", "smape", "msis", "pinball", "coverage_80", "coverage_95", "mase_h1"):
+        assert children[f"metrics.{metric}"].notna().any(), metric
+    assert (children["tags.data_revision"] == store.data_revision_hash(TREND)).all()
+    assert children["tags.code_version"].str.len().gt(0).all()
+    assert (children["tags.selected"] == "true").sum() == 1
+    client = _client(settings)
+    selected_run = children[children["tags.selected"] == "true"]["run_id"].iloc[0]
+    names = {item.path for item in client.list_artifacts(selected_run)}
+    assert {"backtest.csv", "residuals.png", "fan_chart.png"} <= names
+    assert parents["tags.promotion.decision"].iloc[0] == "promoted"
+
+
+def test_registered_champion_loads_as_pyfunc_with_requested_intervals(store, settings):
+    pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    model = mlflow.pyfunc.load_model(registry.champion_uri(TREND))
+    answer = model.predict(pd.DataFrame({"horizon": [4, 4], "level": [90.0, 50.0]}))
+    assert list(answer.columns) == ["year", "mean", "lo-50", "hi-50", "lo-90", "hi-90"]
+    assert answer["year"].tolist() == [2020, 2021, 2022, 2023]
+    assert (answer["lo-90"] <= answer["lo-50"]).all()
+    assert (answer["lo-50"] <= answer["mean"]).all()
+    assert (answer["mean"] <= answer["hi-50"]).all()
+    assert (answer["hi-50"] <= answer["hi-90"]).all()
+    # a rising trend keeps rising
+    assert answer["mean"].iloc[0] > 2800
+
+
+def test_unchanged_data_and_code_trains_nothing_unless_forced(store, settings):
+    pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    before = len(_runs(settings, TREND))
+    [again] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert again.status == "unchanged"
+    assert len(_runs(settings, TREND)) == before
+    [forced] = pipeline.retrain(
+        [TREND], store=store, settings=settings, force=True, candidates=QUICK
+    )
+    assert forced.status in {"promoted", "kept"}
+    assert len(_runs(settings, TREND)) > before
+
+
+def test_new_figures_trigger_a_new_retrain(store, settings):
+    pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    store.add_figures(_trend_figures(range(2000, 2021)), source="test", message="2020 arrived")
+    [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert outcome.status in {"promoted", "kept"}
+    assert outcome.data_revision == store.data_revision_hash(TREND)
+
+
+def test_a_worse_candidate_is_not_promoted(store, settings):
+    [first] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    client = _client(settings)
+    champion_before = registry.champion_version(TREND, client=client)
+    assert champion_before is not None and first.model != "naive"
+    [second] = pipeline.retrain(
+        [TREND], store=store, settings=settings, force=True, candidates=["naive"]
+    )
+    assert second.status == "kept"
+    assert "worse" in second.reason
+    champion_after = registry.champion_version(TREND, client=client)
+    assert champion_after is not None
+    assert champion_after.version == champion_before.version
+    parents = _runs(settings, TREND).query("`tags.fraudcast.role` == 'retrain'")
+    assert "kept" in set(parents["tags.promotion.decision"])
+
+
+def test_one_failing_series_does_not_stop_the_others(store, settings, monkeypatch):
+    pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    client = _client(settings)
+    champion_before = registry.champion_version(TREND, client=client)
+    original = tracking.log_candidates
+
+    def log_candidates_failing_for_trend(fit, *args, **kwargs):
+        if fit.series_id == TREND:
+            raise RuntimeError("disk full while logging")
+        return original(fit, *args, **kwargs)
+
+    monkeypatch.setattr(tracking, "log_candidates", log_candidates_failing_for_trend)
+    store.add_figures(_trend_figures(range(2000, 2021)), source="test", message="2020")
+    outcomes = pipeline.retrain(
+        [TREND, "jp_ib_transfer_cases"], store=store, settings=settings, candidates=QUICK
+    )
+    by_id = {o.series_id: o for o in outcomes}
+    assert by_id[TREND].status == "failed"
+    assert "disk full while logging" in by_id[TREND].reason
+    assert by_id["jp_ib_transfer_cases"].status == "promoted"
+    champion_after = registry.champion_version(TREND, client=client)
+    assert champion_after is not None and champion_after.version == champion_before.version
+
+
+def test_a_retrain_killed_before_the_alias_moves_leaves_the_old_champion(
+    store, settings, monkeypatch
+):
+    pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    client = _client(settings)
+    before = registry.champion_version(TREND, client=client)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed while waiting for the model version")
+
+    monkeypatch.setattr(registry, "_wait_until_ready", killed)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.retrain([TREND], store=store, settings=settings, force=True, candidates=QUICK)
+    after = registry.champion_version(TREND, client=client)
+    assert after is not None and after.version == before.version
