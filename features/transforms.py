@@ -40,15 +40,17 @@ class BoxCox:
             raise ValueError("the Box-Cox transform needs strictly positive values")
         if abs(self.lam) < 1e-12:
             return np.log(array)
-        return (np.power(array, self.lam) - 1.0) / self.lam
+        # expm1/log1p keep precision when lam is close to 0 (the transform nears the log)
+        return np.expm1(self.lam * np.log(array)) / self.lam
 
     def inverse(self, values: ArrayLike) -> np.ndarray:
         """Inverse transform; values outside the transform's range map to 0."""
         array = np.asarray(values, dtype=float)
         if abs(self.lam) < 1e-12:
             return np.exp(array)
-        base = self.lam * array + 1.0
-        return np.power(np.maximum(base, 0.0), 1.0 / self.lam)
+        base = np.maximum(self.lam * array, -1.0)
+        with np.errstate(divide="ignore"):
+            return np.exp(np.log1p(base) / self.lam)
 
     @classmethod
     def fitted(cls, values: ArrayLike, bounds: tuple[float, float] = (-1.0, 2.0)) -> BoxCox:

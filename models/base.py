@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 
 class NotFittedError(RuntimeError):
@@ -236,9 +237,15 @@ def _normal_quantiles(
     sd = np.nan_to_num(np.abs(np.asarray(sd, dtype=float)), nan=0.0)
     quantiles = {}
     for level in levels:
-        z = float(norm.ppf(0.5 + level / 200.0))
+        z = _normal_quantile(level)
         quantiles[level] = (mean - z * sd, mean + z * sd)
     return mean, quantiles
+
+
+@functools.lru_cache(maxsize=256)
+def _normal_quantile(level: float) -> float:
+    """Standard normal quantile bounding the central ``level`` percent."""
+    return NormalDist().inv_cdf(0.5 + level / 200.0)
 
 
 def _bounded(

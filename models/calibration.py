@@ -6,6 +6,7 @@ predicts with a few array operations (it is served at thousands of requests per 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,12 +23,15 @@ _GRID_Z = np.linspace(-4.0, 4.0, 321)
 PRIOR_WEIGHT = 1.0
 #: Prior one-step error scale: 20% on the log scale (or of the level, for additive errors).
 PRIOR_SCALE = 0.20
-#: Backtest errors that count as much as the t-shaped fallback in the quantile mixture.
-EMPIRICAL_HALF_WEIGHT = 10.0
-#: Prior for the exponent of error growth with the horizon (0.5 random walk, 1 trend error).
-PRIOR_GROWTH = 0.75
+#: Backtest errors that count as much as the t-shaped fallback in the quantile mixture: one
+#: short series rarely has enough errors for trustworthy tail quantiles on its own.
+EMPIRICAL_HALF_WEIGHT = 50.0
+#: Prior for the exponent of error growth with the horizon: 1, linear, as when the error in
+#: an estimated trend dominates (a pure random walk would give 0.5).
+PRIOR_GROWTH = 1.0
 
 
+@functools.lru_cache(maxsize=1)
 def _grid_probabilities() -> np.ndarray:
     from scipy.stats import norm
 

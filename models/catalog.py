@@ -55,6 +55,11 @@ def _comb_sth() -> Forecaster:
     return Combination([_ses(), _damped(), Theta()], how="mean", name="comb_sth")
 
 
+def _comb() -> Forecaster:
+    """Median of drift, Theta and damped trend: the trend carried in full, halved and fading."""
+    return Combination([RandomWalkDrift(), Theta(), _named(_damped(), "damped")], name="comb")
+
+
 _ENTRIES = (
     CatalogEntry("naive", Naive, "last value carried forward"),
     CatalogEntry("drift", RandomWalkDrift, "random walk with drift"),
@@ -73,6 +78,7 @@ _ENTRIES = (
     CatalogEntry("ridge", RidgeGrowth, "ridge regression of changes on lagged changes"),
     CatalogEntry("log_ridge", lambda: LogScale(RidgeGrowth()), "ridge regression of growth rates"),
     CatalogEntry("comb_sth", _comb_sth, "mean of SES, damped trend and Theta"),
+    CatalogEntry("comb", _comb, "median of drift, Theta and damped trend"),
 )
 
 #: Every model by name.

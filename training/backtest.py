@@ -63,4 +63,4 @@ def backtest(
         lo, hi = quantiles[level]
         data[f"lo-{level_label(level)}"] = lo.ravel()[keep]
         data[f"hi-{level_label(level)}"] = hi.ravel()[keep]
-    return pd.DataFrame(data)[columns]
+    return pd.DataFrame(data, columns=columns)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from models.base import interval_columns, validate_horizon, validate_levels
 from models.calibration import MAX_HORIZON
-from training.selection import SeriesFailure, fit_many
+from training.selection import SeriesFailure, fit_one
 
 LONG_COLUMNS = ("unique_id", "ds", "y")
 
@@ -73,19 +74,47 @@ def forecast_long(
     seed: int = 0,
 ) -> tuple[pd.DataFrame, list[SeriesFailure]]:
     """Forecast every series of a long table: rows unique_id, ds, mean, lo-<L>, hi-<L>, and the
-    series that could not be fitted."""
+    series that could not be fitted. Each worker sends back only its forecast rows."""
+    from joblib import Parallel, delayed
+
     horizon = validate_horizon(horizon, MAX_HORIZON)
     checked = validate_levels(levels)
     series = parse_long_frame(frame)
-    items = [(series_id, y, ()) for series_id, y in series]
+    tasks = (
+        delayed(_forecast_one)(series_id, y, horizon, tuple(checked), seed)
+        for series_id, y in series
+    )
+    outcomes = Parallel(n_jobs=jobs, return_as="generator")(tasks)
     forecasts, failures = [], []
-    for outcome in fit_many(items, levels=checked, jobs=jobs, progress=progress, seed=seed):
+    for outcome in _with_progress(outcomes, len(series), progress):
         if isinstance(outcome, SeriesFailure):
             failures.append(outcome)
-            continue
-        forecast = outcome.champion.predict(horizon, checked).rename(columns={"year": "ds"})
-        forecast.insert(0, "unique_id", outcome.series_id)
-        forecasts.append(forecast)
+        else:
+            forecasts.append(outcome)
     columns = ["unique_id", "ds", "mean", *interval_columns(checked)]
     result = pd.concat(forecasts, ignore_index=True) if forecasts else pd.DataFrame(columns=columns)
     return result[columns], failures
+
+
+def _forecast_one(
+    series_id: str, y: pd.Series, horizon: int, levels: tuple[float, ...], seed: int
+) -> pd.DataFrame | SeriesFailure:
+    outcome = fit_one(series_id, y, (), levels, seed, None)
+    if isinstance(outcome, SeriesFailure):
+        return outcome
+    forecast = outcome.champion.predict(horizon, levels).rename(columns={"year": "ds"})
+    forecast.insert(0, "unique_id", series_id)
+    return forecast
+
+
+def _with_progress(outcomes: Iterable[Any], total: int, progress: bool) -> Iterator[Any]:
+    if not progress:
+        yield from outcomes
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("forecasting series", total=total)
+        for outcome in outcomes:
+            bar.advance(task)
+            yield outcome
