@@ -25,7 +25,7 @@ PRIOR_WEIGHT = 1.0
 PRIOR_SCALE = 0.20
 #: Backtest errors that count as much as the t-shaped fallback in the quantile mixture: one
 #: short series rarely has enough errors for trustworthy tail quantiles on its own.
-EMPIRICAL_HALF_WEIGHT = 50.0
+EMPIRICAL_HALF_WEIGHT = 100.0
 #: Prior for the exponent of error growth with the horizon: 1, linear, as when the error in
 #: an estimated trend dominates (a pure random walk would give 0.5).
 PRIOR_GROWTH = 1.0

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from features.prepare import prepare_series
-from models.base import level_label, validate_levels
+from models.base import Forecaster, level_label, validate_levels
 from models.calibration import MAX_HORIZON, CalibratedForecast
 from models.catalog import CATALOG, make_forecaster
+from models.combination import Combination
 from training.backtest import backtest, backtest_origins
 from training.metrics import coverage, interval_score, pinball, smape
 
@@ -144,19 +145,31 @@ def _nanmean(values: np.ndarray) -> float:
 
 
 def _evaluate(
-    name: str, history: pd.Series, origins: list[int], levels: list[float]
+    name: str,
+    history: pd.Series,
+    origins: list[int],
+    levels: list[float],
+    done: Sequence[CandidateResult] = (),
 ) -> CandidateResult:
-    """Backtest one catalog model; an error is recorded on the result, never raised."""
+    """Backtest one catalog model; an error is recorded on the result, never raised.
+
+    A median combination whose members were all backtested already (``done``) on the same
+    origins gets the median of their backtests: exactly what refitting it would give."""
     params: dict[str, Any] = {}
     try:
-        params = make_forecaster(name).get_params()
-        frame = backtest(
-            history,
-            name,
-            horizon=BACKTEST_HORIZON,
-            levels=_backtest_levels(levels),
-            origins=origins,
-        )
+        model = make_forecaster(name)
+        params = model.get_params()
+        members = _finished_members(model, done)
+        if members:
+            frame = _combine_backtests(members)
+        else:
+            frame = backtest(
+                history,
+                name,
+                horizon=BACKTEST_HORIZON,
+                levels=_backtest_levels(levels),
+                origins=origins,
+            )
         if np.isnan(frame.iloc[:, 4:].to_numpy(dtype=float)).any():
             raise ValueError("the model produced missing forecasts")
         return CandidateResult(name, params, candidate_metrics(frame, history, levels), frame)
@@ -164,6 +177,20 @@ def _evaluate(
         return CandidateResult(
             name, params, {}, pd.DataFrame(), error=f"{type(exc).__name__}: {exc}"
         )
+
+
+def _finished_members(model: Forecaster, done: Sequence[CandidateResult]) -> list[CandidateResult]:
+    """The finished backtests of a median combination's members, if every member has one."""
+    if not isinstance(model, Combination) or model.how != "median":
+        return []
+    by_name = {result.name: result for result in done if result.error is None}
+    members = [by_name.get(member.name) for member in model.members]
+    if any(member is None for member in members):
+        return []
+    found = [member for member in members if member is not None]
+    if len({len(member.backtest) for member in found}) != 1:
+        return []
+    return found
 
 
 def _backtest_levels(levels: Sequence[float]) -> list[float]:
@@ -193,7 +220,8 @@ def _best_k(results: list[CandidateResult], k: int) -> list[CandidateResult]:
 def _point_path(name: str, history: pd.Series) -> np.ndarray:
     """Mean path of a catalog model (or the median of members of a ``median_best`` combination)
     fitted to the whole history, MAX_HORIZON years ahead."""
-    return make_forecaster(name).fit(history).predict(MAX_HORIZON)["mean"].to_numpy()
+    mean, _ = make_forecaster(name).rolling_forecasts(history, [len(history)], MAX_HORIZON)
+    return mean[0]
 
 
 def fit_series(
@@ -215,7 +243,9 @@ def fit_series(
     plan = _plan(len(history), candidates)
     notes += plan.notes
     origins = backtest_origins(history, plan.min_train, MAX_ORIGINS)
-    results = [_evaluate(name, history, origins, checked_levels) for name in plan.names]
+    results: list[CandidateResult] = []
+    for name in plan.names:
+        results.append(_evaluate(name, history, origins, checked_levels, results))
     for result in results:
         if result.error is not None:
             notes.append(f"{result.name} failed and was skipped: {result.error}")

@@ -105,3 +105,32 @@ def test_fit_many_isolates_failures_and_keeps_order() -> None:
     assert [r.series_id for r in results] == ["a", "bad", "c"]
     assert isinstance(results[0], SeriesFit) and isinstance(results[2], SeriesFit)
     assert isinstance(results[1], SeriesFailure) and "2001" in results[1].error
+
+
+def test_combination_backtest_from_members_equals_a_direct_backtest() -> None:
+    from training.backtest import backtest
+
+    y = _growing(15)
+    fit = fit_series(y, series_id="s", candidates=["drift", "theta", "damped", "comb"])
+    comb = next(c for c in fit.candidates if c.name == "comb")
+    origins = sorted(comb.backtest["origin"].unique())
+    direct = backtest(fit.history, "comb", horizon=6, levels=[80, 95], origins=origins)
+    pd.testing.assert_frame_equal(comb.backtest, direct, check_dtype=False)
+
+
+def test_the_combination_stays_unless_a_candidate_halves_its_error() -> None:
+    y = _growing(16)
+    fit = fit_series(y, series_id="s", candidates=["naive", "drift", "theta", "damped", "comb"])
+    by_name = {c.name: c.metrics["mase"] for c in fit.candidates}
+    best = min(by_name, key=lambda name: by_name[name])
+    if by_name[best] < 0.5 * by_name["comb"]:
+        assert fit.selected == best
+    else:
+        assert fit.selected == "comb" and "kept" in fit.reason
+
+
+def test_a_candidate_that_halves_the_combinations_error_replaces_it() -> None:
+    y = pd.Series(5.0 + 3.0 * np.arange(15), index=range(2000, 2015))
+    fit = fit_series(y, series_id="line", candidates=["naive", "drift", "theta", "damped", "comb"])
+    assert fit.selected == "drift"
+    assert "below 0.5 x comb" in fit.reason
