@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from serving.errors import install_error_handlers
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.routes import api, ops, page
+from serving.scheduler import RetrainScheduler
 from serving.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,16 @@ def create_app(state: ServiceState | None = None) -> FastAPI:
         await asyncio.to_thread(current.store.ensure_seeded)
         await asyncio.to_thread(current.board.refresh)
         watcher = asyncio.create_task(_watch_champions(current))
+        scheduler = RetrainScheduler(current)
+        if current.service.scheduler_enabled:
+            scheduler.start()
         try:
             yield
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            await asyncio.to_thread(scheduler.shutdown)
             await asyncio.to_thread(current.jobs.shutdown)
 
     app = FastAPI(

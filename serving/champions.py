@@ -61,6 +61,7 @@ class ChampionBoard:
     def __init__(self, settings: TrainingSettings) -> None:
         self._settings = settings
         self._snapshot: Mapping[str, Champion] = MappingProxyType({})
+        self._statuses: Mapping[str, tracking.RetrainStatus] = MappingProxyType({})
         self._refresh_lock = threading.Lock()
         self.loaded = False
         self.last_error: str | None = None
@@ -69,6 +70,11 @@ class ChampionBoard:
     def snapshot(self) -> Mapping[str, Champion]:
         """The current champions; a request should read this once and use it throughout."""
         return self._snapshot
+
+    @property
+    def statuses(self) -> Mapping[str, tracking.RetrainStatus]:
+        """How the newest retrain of each series ended, as of the last refresh."""
+        return self._statuses
 
     def get(self, series_id: str) -> Champion:
         """The champion of a series, or NoChampion."""
@@ -97,11 +103,13 @@ class ChampionBoard:
                 for series_id in set(updated) - set(wanted):
                     del updated[series_id]
                     changed.append(series_id)
+                statuses = tracking.retrain_statuses(client)
             except Exception as error:  # keep serving the champions we have
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.exception("could not refresh champions; keeping the current ones")
                 return []
             self._snapshot = MappingProxyType(updated)
+            self._statuses = MappingProxyType(statuses)
             self.loaded = True
             self.last_error = None
             if changed:

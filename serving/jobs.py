@@ -65,6 +65,14 @@ class JobQueue:
             raise UnknownJob(job_id)
         return job
 
+    def busy_with(self, series_id: str) -> bool:
+        """True when a queued or running job will retrain this series."""
+        with self._lock:
+            return any(
+                job.state in {"queued", "running"} and (not job.series or series_id in job.series)
+                for job in self._jobs.values()
+            )
+
     def wait(self, job_id: str, timeout: float | None = None) -> schemas.Job:
         """Block until a job has finished (for the CLI and tests)."""
         future = self._futures.get(job_id)

@@ -45,9 +45,24 @@ class ChampionSummary(BaseModel):
 class RetrainStatus(BaseModel):
     """How the last retrain of a series ended."""
 
-    status: str
+    status: str = Field(description="promoted, kept, failed or running")
     reason: str
+    data_revision: str
     finished_at: datetime | None = None
+
+
+class TrackRecordItem(BaseModel):
+    """A champion's earlier forecast of a year, beside the figure that came in."""
+
+    year: int
+    actual: float
+    mean: float
+    lower: dict[str, float]
+    upper: dict[str, float]
+    inside_80: bool
+    inside_95: bool
+    model_name: str
+    model_version: str
 
 
 class SeriesSummary(BaseModel):
@@ -127,6 +142,7 @@ class ModelCard(BaseModel):
     notes: list[str]
     candidates: list[CandidateMetrics]
     mlflow_experiment_url: str | None = None
+    track_record: list[TrackRecordItem] = Field(default_factory=list)
 
 
 class FigureIn(BaseModel):
@@ -165,6 +181,10 @@ class AddFiguresResponse(BaseModel):
     unchanged: int
     changed_series: list[str]
     warnings: list[str]
+    surprises: list[str] = Field(
+        default_factory=list,
+        description="Figures that fell outside the current champion's 95% interval.",
+    )
     retrain_job_id: str | None = None
 
 

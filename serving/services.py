@@ -8,10 +8,12 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from data.store import FigureStore, SeriesInfo
+from data.store import AddResult, FigureStore, SeriesInfo
 from models.base import level_label
 from serving import schemas
 from serving.champions import Champion, ChampionBoard, NoChampion
+from serving.jobs import JobQueue
+from training import track_record
 from training.plots import fan_chart, to_png
 
 _PRELIMINARY = re.compile(r"^\W*(preliminary|暫定)", re.IGNORECASE)
@@ -122,9 +124,22 @@ def list_series(store: FigureStore, board: ChampionBoard) -> list[schemas.Series
                 breaks=list(info.breaks),
                 latest=latest,
                 champion=champion_summary(champion) if champion else None,
+                last_retrain=_retrain_status(board, info.id),
             )
         )
     return summaries
+
+
+def _retrain_status(board: ChampionBoard, series_id: str) -> schemas.RetrainStatus | None:
+    status = board.statuses.get(series_id)
+    if status is None:
+        return None
+    return schemas.RetrainStatus(
+        status=status.decision,
+        reason=status.reason,
+        data_revision=status.data_revision,
+        finished_at=status.finished_at.to_pydatetime() if status.finished_at is not None else None,
+    )
 
 
 def _champion_for(store: FigureStore, board: ChampionBoard, series_id: str) -> Champion:
@@ -247,8 +262,86 @@ def model_card(
         notes=list(card.notes),
         candidates=candidates,
         mlflow_experiment_url=url,
+        track_record=track_record_items(store, series_id),
     )
+
+
+def track_record_items(store: FigureStore, series_id: str) -> list[schemas.TrackRecordItem]:
+    """Earlier champions' forecasts beside the figures that came in, oldest year first."""
+    return [
+        schemas.TrackRecordItem(
+            year=int(row["year"]),
+            actual=float(row["actual"]),
+            mean=float(row["mean"]),
+            lower={"80": float(row["lo-80"]), "95": float(row["lo-95"])},
+            upper={"80": float(row["hi-80"]), "95": float(row["hi-95"])},
+            inside_80=bool(row["inside_80"]),
+            inside_95=bool(row["inside_95"]),
+            model_name=str(row["model_name"]),
+            model_version=str(row["model_version"]),
+        )
+        for row in store.track_record(series_id).to_dict(orient="records")
+    ]
+
+
+def score_incoming(
+    store: FigureStore, board: ChampionBoard, series_ids: Sequence[str]
+) -> list[str]:
+    """Score the serving champions against newly added figures; returns the surprises."""
+    found: list[str] = []
+    for series_id in series_ids:
+        champion = board.snapshot.get(series_id)
+        if champion is None:
+            continue
+        scores = track_record.score_figures(
+            series_id,
+            store.values(series_id),
+            champion.model.forecast,
+            model_name=champion.card.model_name,
+            model_version=champion.version,
+            data_revision=champion.card.data_revision,
+        )
+        found += track_record.record(store, scores)
+    return found
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def after_figures_added(
+    store: FigureStore, board: ChampionBoard, jobs: JobQueue, result: AddResult, *, reason: str
+) -> tuple[list[str], schemas.Job | None]:
+    """Score the outgoing champions and queue a retrain of the series whose values changed."""
+    if not result.changed_series:
+        return [], None
+    surprises = score_incoming(store, board, result.changed_series)
+    return surprises, jobs.submit(result.changed_series, reason=reason)
+
+
+def add_figures(
+    store: FigureStore,
+    board: ChampionBoard,
+    jobs: JobQueue,
+    request: schemas.AddFiguresRequest,
+    *,
+    source: str,
+) -> schemas.AddFiguresResponse:
+    """Add figures all or nothing, flag surprises, and schedule a retrain of what changed."""
+    frame = pd.DataFrame([figure.model_dump() for figure in request.figures])
+    result = store.add_figures(frame, source=source, message=request.message)
+    surprises, job = after_figures_added(
+        store, board, jobs, result, reason=f"figures added through the {source}"
+    )
+    return schemas.AddFiguresResponse(
+        revision_id=result.revision.id if result.revision else None,
+        no_op=result.no_op,
+        summary=result.summary(),
+        added=len(result.added),
+        changed=len(result.changed),
+        unchanged=len(result.unchanged),
+        changed_series=result.changed_series,
+        warnings=result.warnings,
+        surprises=surprises,
+        retrain_job_id=job.id if job else None,
+    )

@@ -25,6 +25,17 @@ class ServiceSettings(BaseSettings):
     reload_interval: float = Field(default=5.0, gt=0)
     #: Link to an MLflow UI shown on model cards (e.g. http://127.0.0.1:5000); empty hides it.
     mlflow_ui_url: str = ""
+    #: Run the scheduler (folder watch, stale-series retrains, weekly full retrain) in the service.
+    scheduler_enabled: bool = True
+    #: Cron expression (minute hour day month weekday) of the full retrain; weekly by default.
+    retrain_cron: str = "0 3 * * 1"
+    #: Seconds between looks at the incoming folder and at series whose figures changed.
+    watch_interval: float = Field(default=2.0, gt=0)
+    #: A dropped file is read only once it has not changed for this many seconds.
+    settle_seconds: float = Field(default=1.0, ge=0)
+    #: Backoff of a series whose retrain failed: first retry after this many seconds, doubling.
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
     #: Largest horizon a forecast may ask for.
     max_horizon: int = Field(default=30, ge=1, le=30)
 

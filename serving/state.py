@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from data.settings import StoreSettings
 from data.store import FigureStore
@@ -22,6 +23,7 @@ class ServiceState:
     training: TrainingSettings
     store: FigureStore
     board: ChampionBoard
+    incoming_dir: Path = field(default_factory=lambda: StoreSettings().incoming_dir)
     jobs: JobQueue = field(init=False)
     token: str = field(init=False, repr=False)
 
@@ -41,9 +43,11 @@ class ServiceState:
     ) -> ServiceState:
         """Build the state from environment settings (or the ones given)."""
         training = training or TrainingSettings()
+        store = store or StoreSettings()
         return cls(
             service=service or ServiceSettings(),
             training=training,
-            store=FigureStore((store or StoreSettings()).database_url),
+            store=FigureStore(store.database_url),
             board=ChampionBoard(training),
+            incoming_dir=store.incoming_dir,
         )

@@ -40,3 +40,11 @@ def seeded_store(figure_store: FigureStore) -> FigureStore:
     """The test's figure store, loaded with the bundled series and figures."""
     figure_store.ensure_seeded()
     return figure_store
+
+
+@pytest.fixture(scope="session")
+def trained_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Figures and champions for tests.support.TRAINED, trained once per test session."""
+    from tests.support import train_into  # imported here so other packages' tests stay light
+
+    return train_into(tmp_path_factory.mktemp("trained"))

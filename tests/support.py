@@ -42,6 +42,7 @@ def make_state(root: Path, **service: Any) -> ServiceState:
         training=training,
         store=FigureStore(f"sqlite:///{root / 'figures.db'}"),
         board=ChampionBoard(training),
+        incoming_dir=root / "incoming",
     )
 
 

@@ -11,9 +11,16 @@ from filelock import FileLock, Timeout
 from mlflow.tracking import MlflowClient
 
 from data.store import FigureStore, SeriesInfo
-from training import registry, tracking
-from training.promotion import PromotionDecision, decide
-from training.selection import SeriesFailure, SeriesFit, fit_many, fit_series
+from training import registry, track_record, tracking
+from training.promotion import decide, interval_problems
+from training.selection import (
+    CandidateResult,
+    SeriesFailure,
+    SeriesFit,
+    calibrated_forecast,
+    fit_many,
+    fit_series,
+)
 from training.settings import TrainingSettings
 from training.versioning import code_version
 
@@ -26,7 +33,8 @@ class RetrainBusy(RuntimeError):
 
 @dataclass
 class SeriesOutcome:
-    """How one series' retrain ended: ``promoted``, ``kept``, ``unchanged`` or ``failed``."""
+    """How one series' retrain ended: ``promoted`` (a new model won), ``refreshed`` (the
+    champion's model refitted on new figures), ``kept``, ``unchanged`` or ``failed``."""
 
     series_id: str
     status: str
@@ -121,6 +129,10 @@ def _retrain_locked(
         else:
             inputs[series_id] = prepared
 
+    records: dict[str, pd.DataFrame] = {}
+    for series_id, prepared in inputs.items():
+        _score_outgoing_champion(store, client, series_id, prepared.values)
+        records[series_id] = store.track_record(series_id)
     items = [(sid, p.values, p.info.breaks) for sid, p in inputs.items()]
     fits = fit_many(items, levels=settings.levels, jobs=jobs, candidates=candidates)
     for result in fits:
@@ -138,7 +150,12 @@ def _retrain_locked(
             )
         else:
             outcomes[result.series_id] = _track_and_promote(
-                result, prepared, client=client, settings=settings, code=version
+                result,
+                prepared,
+                client=client,
+                settings=settings,
+                code=version,
+                record=records[result.series_id],
             )
         if on_outcome is not None:
             on_outcome(outcomes[result.series_id])
@@ -157,9 +174,41 @@ def _prepare(
     )
 
 
+def _score_outgoing_champion(
+    store: FigureStore, client: MlflowClient, series_id: str, observed: pd.Series
+) -> None:
+    """Before a retrain, score what the current champion forecast for figures that came in."""
+    try:
+        version = registry.champion_version(series_id, client=client)
+        if version is None:
+            return
+        champion = registry.load_champion(version)
+        scores = track_record.score_figures(
+            series_id,
+            observed,
+            champion.forecast,
+            model_name=champion.card.model_name,
+            model_version=str(version.version),
+            data_revision=champion.card.data_revision,
+        )
+        track_record.record(store, scores)
+    except Exception:  # the track record must never stop a retrain
+        log.exception("could not score the outgoing champion of %s", series_id)
+
+
 def _failure(series_id: str, error: BaseException) -> SeriesOutcome:
     log.exception("training %s failed", series_id, exc_info=error)
     return SeriesOutcome(series_id, "failed", f"{type(error).__name__}: {error}")
+
+
+@dataclass(frozen=True)
+class _Incumbent:
+    """The current champion, and its model backtested on the data of this retrain."""
+
+    name: str
+    data_revision: str
+    on_same_data: CandidateResult | None
+    history: pd.Series
 
 
 def _track_and_promote(
@@ -169,11 +218,13 @@ def _track_and_promote(
     client: MlflowClient,
     settings: TrainingSettings,
     code: str,
+    record: pd.DataFrame,
 ) -> SeriesOutcome:
-    """Log the retrain to MLflow and register the selected model if it passes the gates."""
+    """Log the retrain to MLflow and register the selected model if it passes the gates;
+    when it does not, the champion's own model is refitted on new figures (``refreshed``)."""
     series_id = fit.series_id
     try:
-        selected = next(c for c in fit.candidates if c.name == fit.selected)
+        selected = _selected(fit)
         with tracking.retrain_run(
             prepared.experiment_id,
             series_id=series_id,
@@ -192,23 +243,36 @@ def _track_and_promote(
             tracking.log_selected_artifacts(
                 fit, prepared.info, observed=prepared.values, chart_horizon=settings.chart_horizon
             )
-            decision = _gate(fit, prepared, client=client, settings=settings)
-            version = None
+            incumbent = _incumbent(fit, prepared, client=client, settings=settings)
+            decision = decide(
+                candidate=fit.selected,
+                candidate_mase=selected.metrics.get("mase", float("nan")),
+                candidate_forecast=fit.champion,
+                champion=incumbent.name if incumbent else None,
+                champion_mase=incumbent.on_same_data.metrics.get("mase")
+                if incumbent and incumbent.on_same_data
+                else None,
+                tolerance=settings.promotion_tolerance,
+            )
+            label, reason, version = decision.label, decision.reason, None
+            context = (prepared, code, run.info.run_id, tracking.candidates_table(fit), fit.notes)
             if decision.promote:
-                card = _card(fit, prepared, code=code, run_id=run.info.run_id)
+                card = _card(selected, fit.reason, *context)
                 version = registry.register_champion(fit.champion, card, client=client).version
+            elif incumbent is not None and incumbent.data_revision != prepared.data_revision:
+                refreshed = _refresh(incumbent, reason, context, client=client)
+                if refreshed is not None:
+                    label, reason, version = "refreshed", *refreshed
+            tracking.log_track_record(record, track_record.summary(record))
             tracking.log_decision(
-                decision=decision.label,
-                reason=decision.reason,
-                selected=fit.selected,
-                metrics=selected.metrics,
+                decision=label, reason=reason, selected=fit.selected, metrics=selected.metrics
             )
     except Exception as error:
         return _failure(series_id, error)
     return SeriesOutcome(
         series_id,
-        decision.label,
-        decision.reason,
+        label,
+        reason,
         model=fit.selected,
         mase=selected.metrics.get("mase"),
         coverage={k: v for k, v in selected.metrics.items() if k.startswith("coverage_")},
@@ -218,61 +282,75 @@ def _track_and_promote(
     )
 
 
-def _gate(
+def _selected(fit: SeriesFit) -> CandidateResult:
+    return next(c for c in fit.candidates if c.name == fit.selected)
+
+
+_CardContext = tuple["_SeriesInput", str, str, pd.DataFrame, list[str]]
+
+
+def _refresh(
+    incumbent: _Incumbent, reason: str, context: _CardContext, *, client: MlflowClient
+) -> tuple[str, str] | None:
+    """Refit the champion's own model on the new figures; (reason, version) or None."""
+    if incumbent.on_same_data is None:
+        return None
+    forecast = calibrated_forecast(incumbent.on_same_data, incumbent.history)
+    if interval_problems(forecast):
+        return None
+    why = f"{reason}; the champion's model {incumbent.name} was refitted on the new figures"
+    card = _card(incumbent.on_same_data, why, *context)
+    return why, registry.register_champion(forecast, card, client=client).version
+
+
+def _incumbent(
     fit: SeriesFit, prepared: _SeriesInput, *, client: MlflowClient, settings: TrainingSettings
-) -> PromotionDecision:
-    selected = next(c for c in fit.candidates if c.name == fit.selected)
+) -> _Incumbent | None:
+    """The current champion with its model's backtest on this retrain's data (if it can be)."""
     current = registry.champion_version(fit.series_id, client=client)
-    champion_name = current.tags.get("model_name") if current is not None else None
-    return decide(
-        candidate=fit.selected,
-        candidate_mase=selected.metrics.get("mase", float("nan")),
-        candidate_forecast=fit.champion,
-        champion=champion_name,
-        champion_mase=_mase_on_same_data(fit, prepared, champion_name, settings)
-        if champion_name
-        else None,
-        tolerance=settings.promotion_tolerance,
-    )
-
-
-def _mase_on_same_data(
-    fit: SeriesFit, prepared: _SeriesInput, champion_name: str, settings: TrainingSettings
-) -> float | None:
-    """The champion model's backtest MASE on the data this candidate was trained on."""
+    if current is None:
+        return None
+    name = current.tags.get("model_name", "")
+    revision = current.tags.get("data_revision", "")
     for candidate in fit.candidates:
-        if candidate.name == champion_name and candidate.error is None:
-            return candidate.metrics.get("mase")
+        if candidate.name == name and candidate.error is None:
+            return _Incumbent(name, revision, candidate, fit.history)
     try:
         refit = fit_series(
             prepared.values,
             series_id=fit.series_id,
             breaks=prepared.info.breaks,
             levels=settings.levels,
-            candidates=[champion_name],
+            candidates=[name],
         )
     except Exception:  # the champion's model left the catalog or cannot fit this data
-        return None
-    return next((c.metrics.get("mase") for c in refit.candidates if c.name == champion_name), None)
+        return _Incumbent(name, revision, None, fit.history)
+    same = next((c for c in refit.candidates if c.name == name and c.error is None), None)
+    return _Incumbent(name, revision, same, refit.history)
 
 
 def _card(
-    fit: SeriesFit, prepared: _SeriesInput, *, code: str, run_id: str
+    chosen: CandidateResult,
+    reason: str,
+    prepared: _SeriesInput,
+    code: str,
+    run_id: str,
+    candidates: pd.DataFrame,
+    notes: list[str],
 ) -> registry.ChampionCard:
-    selected = next(c for c in fit.candidates if c.name == fit.selected)
     return registry.ChampionCard(
-        series_id=fit.series_id,
-        model_name=fit.selected,
+        series_id=prepared.info.id,
+        model_name=chosen.name,
         data_revision=prepared.data_revision,
         code_version=code,
         trained_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        reason=fit.reason,
-        metrics={k: float(v) for k, v in selected.metrics.items()},
+        reason=reason,
+        metrics={k: float(v) for k, v in chosen.metrics.items()},
         candidates=[
             {str(key): value for key, value in row.items()}
-            for row in tracking.candidates_table(fit).to_dict(orient="records")
+            for row in candidates.to_dict(orient="records")
         ],
-        notes=list(fit.notes),
+        notes=list(notes),
         run_id=run_id,
     )
 

@@ -128,11 +128,16 @@ class RetrainStatus:
     decision: str
     reason: str
     status: str
+    data_revision: str
     finished_at: pd.Timestamp | None
 
 
 def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
-    """The newest retrain run of every series, in one query over fraudcast's experiments."""
+    """The newest ended retrain run of every series, in one query over fraudcast's experiments.
+
+    Runs still marked RUNNING are passed over: either a retrain is under way (the job queue
+    reports it) or its process was killed, and then the run before it is what stands.
+    """
     experiments = [
         e.experiment_id
         for e in client.search_experiments(
@@ -144,7 +149,7 @@ def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
     statuses: dict[str, RetrainStatus] = {}
     for run in client.search_runs(
         experiments,
-        filter_string=f"tags.`{ROLE_TAG}` = 'retrain'",
+        filter_string=f"tags.`{ROLE_TAG}` = 'retrain' and attributes.status != 'RUNNING'",
         order_by=["attributes.start_time DESC"],
         max_results=5000,
     ):
@@ -157,6 +162,7 @@ def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
             decision=run.data.tags.get("promotion.decision", "running"),
             reason=run.data.tags.get("promotion.reason", ""),
             status=run.info.status,
+            data_revision=run.data.tags.get("data_revision", ""),
             finished_at=pd.Timestamp(finished, unit="ms", tz="UTC") if finished else None,
         )
     return statuses
@@ -250,6 +256,19 @@ def log_decision(*, decision: str, reason: str, selected: str, metrics: dict[str
     finite = {f"selected.{k}": float(v) for k, v in metrics.items() if _is_finite(v)}
     if finite:
         mlflow.log_metrics(finite)
+
+
+def log_track_record(record: pd.DataFrame, summary: dict[str, float]) -> None:
+    """The outgoing champions' scored forecasts on the active parent run, as metrics and CSV."""
+    if record.empty:
+        return
+    finite = {key: value for key, value in summary.items() if _is_finite(value)}
+    if finite:
+        mlflow.log_metrics(finite)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "track_record.csv"
+        record.to_csv(path, index=False)
+        mlflow.log_artifact(str(path))
 
 
 def log_selected_artifacts(

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from data.incoming import process_incoming
+from data.settings import StoreSettings
 from data.store import FigureStore
+from serving.settings import ServiceSettings
 from training.pipeline import SeriesOutcome, has_champions, retrain
 from training.settings import TrainingSettings
 
 console = Console()
-_STATUS_STYLE = {"promoted": "green", "kept": "yellow", "unchanged": "dim", "failed": "bold red"}
+_STATUS_STYLE = {
+    "promoted": "green",
+    "refreshed": "cyan",
+    "kept": "yellow",
+    "unchanged": "dim",
+    "failed": "bold red",
+}
 
 
 def train(
@@ -95,6 +105,43 @@ def _percent(value: float | None) -> str:
     return f"{value:.0%}" if value is not None else ""
 
 
+def watch(
+    once: bool = typer.Option(False, "--once", help="Process the folder once and exit."),
+    interval: float = typer.Option(None, help="Seconds between looks (default from settings)."),
+) -> None:
+    """Watch the incoming folder: add each settled CSV whole (or reject it with reasons) and
+    retrain the series it changed, without the API."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    store_settings = StoreSettings()
+    service_settings = ServiceSettings()
+    settings = TrainingSettings()
+    store = FigureStore(store_settings.database_url)
+    store.ensure_seeded()
+    folder = store_settings.incoming_dir
+    pause = interval or service_settings.watch_interval
+    console.print(f"watching {folder} (Ctrl-C to stop)" if not once else f"processing {folder}")
+    try:
+        while True:
+            changed: set[str] = set()
+            for outcome in process_incoming(
+                store, folder, settle_seconds=service_settings.settle_seconds
+            ):
+                state = "[green]added[/]" if outcome.accepted else "[bold red]rejected[/]"
+                console.print(f"{state} {outcome.name} → {outcome.moved_to}")
+                if outcome.result is not None:
+                    changed.update(outcome.result.changed_series)
+            if changed:
+                outcomes = retrain(sorted(changed), store=store, settings=settings)
+                console.print(summary_table(outcomes))
+            if once:
+                return
+            time.sleep(pause)
+    except KeyboardInterrupt:
+        console.print("stopped watching")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `train` to the main app."""
+    """Add `train`, its alias `retrain` (for system cron) and `watch` to the main app."""
     app.command("train")(train)
+    app.command("retrain", help="Same as `train`: for system cron and scripts.")(train)
+    app.command("watch")(watch)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from data.store import FigureStore
@@ -164,24 +163,7 @@ def add_figures(
     request: schemas.AddFiguresRequest, state: ServiceState = Depends(get_state)
 ) -> schemas.AddFiguresResponse:
     """Add figures, all or nothing; a retrain of the affected series is scheduled."""
-    frame = pd.DataFrame([figure.model_dump() for figure in request.figures])
-    result = state.store.add_figures(frame, source="api", message=request.message)
-    job = (
-        state.jobs.submit(result.changed_series, reason="figures added through the API")
-        if result.changed_series
-        else None
-    )
-    return schemas.AddFiguresResponse(
-        revision_id=result.revision.id if result.revision else None,
-        no_op=result.no_op,
-        summary=result.summary(),
-        added=len(result.added),
-        changed=len(result.changed),
-        unchanged=len(result.unchanged),
-        changed_series=result.changed_series,
-        warnings=result.warnings,
-        retrain_job_id=job.id if job else None,
-    )
+    return services.add_figures(state.store, state.board, state.jobs, request, source="API")
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""A service trained once per session by the real pipeline, copied fresh for each test."""
+"""A service on the session's trained stores (``trained_root``), copied fresh for each test."""
 
 from __future__ import annotations
 
@@ -11,13 +11,7 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.state import ServiceState
-from tests.support import TOKEN, make_state, train_into
-
-
-@pytest.fixture(scope="session")
-def trained_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Figures and champions for tests.support.TRAINED, trained once per test session."""
-    return train_into(tmp_path_factory.mktemp("trained"))
+from tests.support import TOKEN, make_state
 
 
 @pytest.fixture

@@ -1,0 +1,140 @@
+"""The service's scheduler: the incoming folder, series whose figures changed, weekly retrains.
+
+Every retrain goes through the one job queue (and the pipeline's cross-process lock), so they
+run one at a time; a failed series is retried with exponential backoff on later ticks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from data.incoming import IncomingOutcome, process_incoming
+from serving import services
+from serving.state import ServiceState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Backoff:
+    attempts: int
+    next_try: float
+
+
+class RetrainScheduler:
+    """Ticks that keep champions in step with the figures, without anyone restarting anything."""
+
+    def __init__(self, state: ServiceState) -> None:
+        self.state = state
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._backoff: dict[str, _Backoff] = {}
+        self._seen_revision: int | None = None
+        self._tick_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the folder watch, the stale-series check and the cron retrain."""
+        settings = self.state.service
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=settings.watch_interval,
+            id="watch",
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.add_job(
+            self.full_retrain,
+            CronTrigger.from_crontab(settings.retrain_cron, timezone="UTC"),
+            id="full-retrain",
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        """Stop ticking (a running tick finishes)."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+    def tick(self) -> None:
+        """One look at the incoming folder and at series that need a retrain."""
+        with self._tick_lock:
+            try:
+                self.watch_incoming()
+                self.retrain_stale()
+            except Exception:  # a tick must never kill the scheduler
+                log.exception("scheduler tick failed; trying again next tick")
+
+    def full_retrain(self) -> None:
+        """The scheduled retrain of every series (idempotent: unchanged series are skipped)."""
+        self.state.jobs.submit(None, reason="scheduled full retrain")
+
+    def watch_incoming(self) -> list[IncomingOutcome]:
+        """Add settled files from the incoming folder; queue retrains of what they changed."""
+        outcomes = process_incoming(
+            self.state.store,
+            self.state.incoming_dir,
+            settle_seconds=self.state.service.settle_seconds,
+        )
+        for outcome in outcomes:
+            if not outcome.accepted or outcome.result is None:
+                log.warning("rejected %s: see %s", outcome.name, outcome.moved_to)
+                continue
+            surprises, job = services.after_figures_added(
+                self.state.store,
+                self.state.board,
+                self.state.jobs,
+                outcome.result,
+                reason=f"figures from incoming/{outcome.name}",
+            )
+            for sentence in surprises:
+                log.warning("%s (from incoming/%s)", sentence, outcome.name)
+            if job is not None:
+                log.info("%s added; retrain job %s queued", outcome.name, job.id)
+        return outcomes
+
+    def retrain_stale(self) -> list[str]:
+        """Queue retrains of series whose figures changed since their last retrain (figures
+        added by the CLI or another process) and, after their backoff, of series that failed."""
+        store, board, jobs = self.state.store, self.state.board, self.state.jobs
+        revisions = store.revisions()
+        latest = revisions[-1].id if revisions else None
+        candidates = set(self._due_retries())
+        if latest != self._seen_revision:
+            statuses = board.statuses
+            for info in store.list_series():
+                status = statuses.get(info.id)
+                if status is None:
+                    continue  # never trained: `fraudcast train` or a full retrain does that
+                if status.data_revision != store.data_revision_hash(info.id):
+                    candidates.add(info.id)
+            self._seen_revision = latest
+        wanted = sorted(sid for sid in candidates if not jobs.busy_with(sid))
+        if wanted:
+            jobs.submit(wanted, reason="figures changed since the last retrain, or a retry")
+        return wanted
+
+    def _due_retries(self) -> list[str]:
+        now = time.monotonic()
+        settings = self.state.service
+        due = []
+        for series_id, status in self.state.board.statuses.items():
+            if status.decision != "failed":
+                self._backoff.pop(series_id, None)
+                continue
+            backoff = self._backoff.get(series_id)
+            if backoff is None:
+                self._backoff[series_id] = _Backoff(1, now + settings.retry_base_seconds)
+            elif now >= backoff.next_try:
+                delay = min(
+                    settings.retry_base_seconds * 2**backoff.attempts, settings.retry_max_seconds
+                )
+                self._backoff[series_id] = _Backoff(backoff.attempts + 1, now + delay)
+                due.append(series_id)
+        return due
