@@ -30,15 +30,23 @@ def level_shift_dummies(years: Sequence[int], breaks: Sequence[int]) -> pd.DataF
     )
 
 
-def adjust_level_shifts(y: pd.Series, breaks: Sequence[int]) -> LevelShiftAdjustment:
+def adjust_level_shifts(
+    y: pd.Series, breaks: Sequence[int], filled_years: Sequence[int] = ()
+) -> LevelShiftAdjustment:
     """Estimate the jump at each break beyond the series' usual year-on-year change and remove it
-    from the years before the break (ratios on the log scale for positive series)."""
+    from the years before the break (ratios on the log scale for positive series). A break on
+    or just after a filled year cannot be measured and is left alone, with a note."""
     series = y.astype(float).copy()
     multiplicative = is_strictly_positive(series.to_numpy())
     result = LevelShiftAdjustment(series, multiplicative=multiplicative)
     years = list(series.index)
     for year in sorted(int(b) for b in breaks):
         if year not in years or years.index(year) == 0:
+            continue
+        if year in filled_years or year - 1 in filled_years:
+            result.notes.append(
+                f"definition change at {year} not adjusted: the year or the one before is filled"
+            )
             continue
         scaled = np.log(series.to_numpy()) if multiplicative else series.to_numpy()
         changes = np.diff(scaled)

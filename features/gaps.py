@@ -55,7 +55,10 @@ def fill_gaps(y: pd.Series, min_tail: int = MIN_TAIL_LENGTH) -> GapFill:
     on_log = is_strictly_positive(series.to_numpy())
     scaled = pd.Series(np.log(full.to_numpy()) if on_log else full.to_numpy(), index=full.index)
     interpolated = scaled.interpolate(method="index").to_numpy()
-    filled = pd.Series(np.exp(interpolated) if on_log else interpolated, index=full.index)
+    estimates = np.exp(interpolated) if on_log else interpolated
+    observed = full.notna().to_numpy()
+    # observed years keep their exact values; only the missing ones take the estimates
+    filled = pd.Series(np.where(observed, full.to_numpy(), estimates), index=full.index)
     scale = "log-linear" if on_log else "linear"
     note = f"years {_span(gaps)} missing; filled by {scale} interpolation between neighbours"
     return GapFill(filled.astype(float), filled_years=gaps, notes=[note])

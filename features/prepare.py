@@ -39,7 +39,7 @@ def prepare_series(y: pd.Series, breaks: Sequence[int] = ()) -> PreparedSeries:
     values.index = pd.Index(years.astype(np.int64), name="year")
     gaps = fill_gaps(values.sort_index())
     notes = list(gaps.notes)
-    adjusted = adjust_level_shifts(gaps.series, breaks)
+    adjusted = adjust_level_shifts(gaps.series, breaks, gaps.filled_years)
     notes += adjusted.notes
     series = adjusted.series.astype(float)
     series.index.name = "year"

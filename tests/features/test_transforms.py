@@ -66,6 +66,19 @@ def test_short_gaps_interpolate_on_the_log_scale() -> None:
     assert "2001" in filled.notes[0] and "log-linear" in filled.notes[0]
 
 
+def test_filling_keeps_observed_values_exact() -> None:
+    y = pd.Series([258000.0, 300000.0, 464000.0], index=[2020, 2022, 2023])
+    filled = fill_gaps(y).series
+    assert filled[2020] == 258000.0 and filled[2023] == 464000.0
+
+
+def test_a_break_on_a_filled_year_is_not_measured() -> None:
+    y = pd.Series([1.0, 2.0, 4.0, 8.0, 16.0], index=range(2000, 2005))
+    adjusted = adjust_level_shifts(y * 3, [2002], filled_years=[2002])
+    assert adjusted.shifts == {} and "not adjusted" in adjusted.notes[0]
+    pd.testing.assert_series_equal(adjusted.series, y * 3)
+
+
 def test_series_with_zeros_interpolate_linearly() -> None:
     filled = fill_gaps(pd.Series([0.0, 4.0], index=[2000, 2002]))
     assert filled.series[2001] == 2.0 and "linear" in filled.notes[0]
