@@ -55,12 +55,21 @@ class CalibratedForecast:
 
     def predict(self, horizon: int, levels: Sequence[float] = (80, 95)) -> pd.DataFrame:
         """Forecast for the next ``horizon`` years (1..max_horizon) at the interval ``levels``."""
+        columns = self.predict_arrays(horizon, levels)
+        return pd.DataFrame(columns, columns=list(columns))
+
+    def predict_arrays(
+        self, horizon: int, levels: Sequence[float] = (80, 95)
+    ) -> dict[str, np.ndarray]:
+        """``predict`` as plain arrays keyed by column (year, mean, lo-80, hi-80, ...): the
+        fast path for serving, no DataFrame built."""
         horizon = validate_horizon(horizon, self.max_horizon)
         checked = validate_levels(levels)
         mean = self.point_path[:horizon]
-        frame = pd.DataFrame(
-            {"year": np.arange(self.last_year + 1, self.last_year + 1 + horizon), "mean": mean}
-        )
+        columns = {
+            "year": np.arange(self.last_year + 1, self.last_year + 1 + horizon),
+            "mean": mean,
+        }
         scale = self.step_scale[:horizon]
         for level in checked:
             p_lo = 0.5 - level / 200.0
@@ -69,8 +78,8 @@ class CalibratedForecast:
             lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
             if self.nonnegative:
                 lo = np.maximum(lo, 0.0)
-            frame[f"lo-{level_label(level)}"], frame[f"hi-{level_label(level)}"] = lo, hi
-        return frame[["year", "mean", *interval_columns(checked)]]
+            columns[f"lo-{level_label(level)}"], columns[f"hi-{level_label(level)}"] = lo, hi
+        return {name: columns[name] for name in ["year", "mean", *interval_columns(checked)]}
 
     def _apply(self, mean: np.ndarray, error: np.ndarray) -> np.ndarray:
         if self.error_scale == "log":

@@ -70,6 +70,15 @@ def test_additive_errors_for_series_with_zeros_clip_at_zero() -> None:
     assert (forecast.predict(5, [95])["lo-95"] >= 0).all()
 
 
+def test_predict_arrays_match_the_frame() -> None:
+    forecast = CalibratedForecast.from_backtest("m", _history(), np.full(30, 100.0), _backtest({}))
+    arrays = forecast.predict_arrays(4, [80, 95])
+    frame = forecast.predict(4, [80, 95])
+    assert list(arrays) == list(frame.columns)
+    for name, values in arrays.items():
+        np.testing.assert_array_equal(values, frame[name].to_numpy())
+
+
 def test_horizon_and_level_outside_range_are_clear_errors() -> None:
     forecast = CalibratedForecast.from_backtest("m", _history(), np.full(30, 100.0), _backtest({}))
     with pytest.raises(ValueError, match="between 1 and 30"):
