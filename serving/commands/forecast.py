@@ -8,8 +8,6 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from training.parallel import InvalidInput, forecast_long
-
 
 def _parse_levels(text: str) -> list[float]:
     try:
@@ -31,6 +29,11 @@ def forecast_file(
     jobs: int = typer.Option(1, "--jobs", min=-1, help="parallel workers (-1: all cores)"),
 ) -> None:
     """Forecast every series of a long CSV (unique_id, ds year, y) with calibrated intervals."""
+    from training.parallel import (
+        InvalidInput,
+        forecast_long,
+    )  # keeps other commands' start-up light
+
     interval_levels = _parse_levels(levels)
     try:
         frame = pd.read_csv(input_csv, dtype={"unique_id": "string"})
