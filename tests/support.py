@@ -28,6 +28,23 @@ TRAINED = ("jp_cybercrime_cleared", "jp_ib_transfer_losses_jpy")
 TOKEN = "test-token-0123456789"
 
 
+def yen_figure(year: int, value: float, **changes: Any) -> dict[str, Any]:
+    """One figure of the trained yen series, in the figures-file columns (API and CSV)."""
+    figure: dict[str, Any] = {
+        "series_id": TRAINED[1],
+        "year": year,
+        "value": value,
+        "unit": "JPY",
+        "source_publisher": "National Police Agency",
+        "source_title": "test release",
+        "source_url": "",
+        "accessed_via": "primary",
+        "note": "",
+    }
+    figure.update(changes)
+    return figure
+
+
 def make_state(root: Path, **service: Any) -> ServiceState:
     """A service whose figure store, MLflow store and token all live under ``root``."""
     training = TrainingSettings(

@@ -52,6 +52,14 @@ def _horizon_levels(
     )
 
 
+def _file(body: str | bytes, media_type: str, filename: str, *, disposition: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
+    )
+
+
 @router.get("/series", response_model=list[schemas.SeriesSummary])
 def list_series(
     store: FigureStore = Depends(get_store), board: ChampionBoard = Depends(get_board)
@@ -99,11 +107,7 @@ def forecast_csv(
     """The forecast as a CSV download."""
     steps, wanted = _horizon_levels(state, horizon, levels)
     body = services.forecast_csv(state.store, state.board, series_id, steps, wanted)
-    return Response(
-        body,
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{series_id}-forecast.csv"'},
-    )
+    return _file(body, "text/csv", f"{series_id}-forecast.csv", disposition="attachment")
 
 
 @router.get(
@@ -120,11 +124,7 @@ def forecast_png(
     """A fan chart: history, mean, shaded bands, definition breaks marked."""
     steps, wanted = _horizon_levels(state, horizon, levels)
     body = services.forecast_png(state.store, state.board, series_id, steps, wanted)
-    return Response(
-        body,
-        media_type="image/png",
-        headers={"Content-Disposition": f'inline; filename="{series_id}-forecast.png"'},
-    )
+    return _file(body, "image/png", f"{series_id}-forecast.png", disposition="inline")
 
 
 @router.post(

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from tests.serving.conftest import auth
-from tests.support import TRAINED
+from tests.support import TRAINED, yen_figure
 from training.registry import champion_uri
 
 SERIES = "jp_cybercrime_cleared"
-YEN = "jp_ib_transfer_losses_jpy"
+YEN = TRAINED[1]
 UNTRAINED = "cn_telecom_fraud_cases_solved"
 
 
@@ -141,25 +141,11 @@ def test_writes_need_the_bearer_token(client):
         assert wrong.status_code == 403
 
 
-def _figure(year: int, value: float, **changes: object) -> dict[str, object]:
-    figure: dict[str, object] = {
-        "series_id": YEN,
-        "year": year,
-        "value": value,
-        "unit": "JPY",
-        "source_publisher": "National Police Agency",
-        "source_title": "test release",
-        "accessed_via": "primary",
-    }
-    figure.update(changes)
-    return figure
-
-
 def test_invalid_figures_are_rejected_whole_with_every_problem(client, state):
     before = state.store.figures()
     answer = client.post(
         "/v1/figures",
-        json={"figures": [_figure(2026, 9e9), _figure(2027, -3, unit="count")]},
+        json={"figures": [yen_figure(2026, 9e9), yen_figure(2027, -3, unit="count")]},
         headers=auth(),
     )
     assert answer.status_code == 422
@@ -173,7 +159,9 @@ def test_invalid_figures_are_rejected_whole_with_every_problem(client, state):
 def test_added_figures_schedule_a_retrain_and_the_new_champion_is_served(client, state):
     old = client.get(f"/v1/series/{YEN}/forecast").json()["model"]
     answer = client.post(
-        "/v1/figures", json={"figures": [_figure(2026, 9.1e9)], "message": "2026"}, headers=auth()
+        "/v1/figures",
+        json={"figures": [yen_figure(2026, 9.1e9)], "message": "2026"},
+        headers=auth(),
     )
     assert answer.status_code == 201, answer.text
     body = answer.json()

@@ -20,7 +20,7 @@ import pytest
 
 from serving.state import ServiceState
 from tests.serving.conftest import auth
-from tests.support import TRAINED, make_state, running_server
+from tests.support import TRAINED, make_state, running_server, yen_figure
 from training import registry, tracking
 
 YEN, OTHER = TRAINED[1], TRAINED[0]
@@ -56,20 +56,6 @@ def _drop(folder: Path, name: str, rows: list[dict[str, Any]]) -> None:
     part = folder / f"{name}.part"
     pd.DataFrame(rows).to_csv(part, index=False)
     os.replace(part, folder / name)
-
-
-def _yen_row(year: int, value: float) -> dict[str, Any]:
-    return {
-        "series_id": YEN,
-        "year": year,
-        "value": value,
-        "unit": "JPY",
-        "source_publisher": "National Police Agency",
-        "source_title": "test release",
-        "source_url": "",
-        "accessed_via": "primary",
-        "note": "",
-    }
 
 
 class RequestLoop:
@@ -119,7 +105,7 @@ def test_a_dropped_file_is_served_within_seconds_with_no_failed_request(live):
     before = _get(f"{url}/v1/series/{YEN}/forecast")["model"]
     other_runs = _runs(state, OTHER)
     with RequestLoop(url, TRAINED) as loop:
-        _drop(state.incoming_dir, "npa-2026.csv", [_yen_row(2026, 9.2e9)])
+        _drop(state.incoming_dir, "npa-2026.csv", [yen_figure(2026, 9.2e9)])
         _wait_for(
             lambda: (
                 _get(f"{url}/v1/series/{YEN}/forecast")["model"]["data_revision"]
@@ -147,7 +133,7 @@ def test_a_rejected_file_adds_nothing_and_says_why(live):
     _drop(
         state.incoming_dir,
         "bad.csv",
-        [_yen_row(2026, 9.2e9), {**_yen_row(2027, -5), "unit": "count"}],
+        [yen_figure(2026, 9.2e9), {**yen_figure(2027, -5), "unit": "count"}],
     )
     rejected = state.incoming_dir / "rejected"
     _wait_for(lambda: any(rejected.glob("*bad.csv.error.txt")), 30, "the rejection")
@@ -159,7 +145,7 @@ def test_a_rejected_file_adds_nothing_and_says_why(live):
 
 def test_a_surprising_figure_is_flagged_when_it_arrives(live):
     state, url = live
-    answer = _post(f"{url}/v1/figures", {"figures": [_yen_row(2026, 9.0e12)]})
+    answer = _post(f"{url}/v1/figures", {"figures": [yen_figure(2026, 9.0e12)]})
     assert answer["surprises"] and "outside the 95% interval" in answer["surprises"][0]
     record = state.store.track_record(YEN)
     assert record["year"].tolist() == [2026] and not record["inside_95"].iloc[0]
@@ -180,7 +166,7 @@ def test_a_retrain_that_raises_keeps_figures_and_champion_and_is_retried(live, m
         return original(*args, **kwargs)
 
     monkeypatch.setattr(tracking, "log_candidates", crash_while_failing)
-    answer = _post(f"{url}/v1/figures", {"figures": [_yen_row(2026, 9.2e9)]})
+    answer = _post(f"{url}/v1/figures", {"figures": [yen_figure(2026, 9.2e9)]})
     job = state.jobs.wait(answer["retrain_job_id"], timeout=120)
     assert job.state == "failed" and "injected crash" in (job.error or "")
     assert registry.champion_version(YEN, client=client).version == champion.version
