@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -14,8 +15,10 @@ from data.incoming import process_incoming
 from data.settings import StoreSettings
 from data.store import FigureStore
 from serving.settings import ServiceSettings
-from training.pipeline import SeriesOutcome, has_champions, retrain
 from training.settings import TrainingSettings
+
+if TYPE_CHECKING:
+    from training.pipeline import SeriesOutcome
 
 console = Console()
 _STATUS_STYLE = {
@@ -39,7 +42,10 @@ def train(
         False, "--if-no-champions", help="Do nothing when champions are already registered."
     ),
 ) -> None:
-    """Retrain series: every candidate is backtested and logged to MLflow, the best is promoted."""
+    """Retrain series: every candidate is backtested and logged to MLflow; the selected model
+    replaces the champion only if it passes the promotion gates."""
+    from training.pipeline import has_champions  # MLflow loads only for commands that need it
+
     logging.basicConfig(level=logging.WARNING)
     settings = TrainingSettings()
     if if_no_champions and has_champions(settings):
@@ -59,6 +65,8 @@ def run_with_progress(
     series: list[str] | None, *, force: bool, jobs: int, settings: TrainingSettings
 ) -> list[SeriesOutcome]:
     """Run the pipeline with a progress bar per finished series."""
+    from training.pipeline import retrain
+
     store = FigureStore.from_settings()
     store.ensure_seeded()
     total = len(series) if series else len(store.list_series())
@@ -111,6 +119,8 @@ def watch(
 ) -> None:
     """Watch the incoming folder: add each settled CSV whole (or reject it with reasons) and
     retrain the series it changed, without the API."""
+    from training.pipeline import retrain
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     store_settings = StoreSettings()
     service_settings = ServiceSettings()
