@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,12 @@ class TrainingSettings(BaseSettings):
     retrain_lock_timeout: float = Field(default=3600.0, ge=0)
     #: How far ahead fan charts logged to MLflow reach.
     chart_horizon: int = Field(default=6, ge=1, le=30)
+    #: Where per-series backtests run: ``loky`` (joblib's processes here) or ``dask``.
+    backend: Literal["loky", "dask"] = "loky"
+    #: Address of the Dask scheduler (``tcp://host:8786``); unset starts a local cluster.
+    dask_scheduler: str | None = None
+    #: Seconds to wait for the Dask scheduler to answer before giving up.
+    dask_connect_timeout: float = Field(default=10.0, gt=0)
 
     def artifact_location(self, experiment_name: str) -> str | None:
         """Artifact root for a new experiment, or None to let the tracking server choose."""

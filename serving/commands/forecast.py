@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from serving.commands.backend import BACKEND_OPTION, SCHEDULER_OPTION, cli_backend
+
 
 def _parse_levels(text: str) -> list[float]:
     try:
@@ -27,6 +29,8 @@ def forecast_file(
     levels: str = typer.Option("80,95", "--levels", help="interval levels, e.g. 80,95"),
     output: Path = typer.Option(..., "--output", help="where to write the forecasts CSV"),
     jobs: int = typer.Option(1, "--jobs", min=-1, help="parallel workers (-1: all cores)"),
+    backend: str | None = BACKEND_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
 ) -> None:
     """Forecast every series of a long CSV (unique_id, ds year, y) with calibrated intervals."""
     from training.parallel import (
@@ -41,13 +45,14 @@ def forecast_file(
         typer.echo(f"error: cannot read {input_csv}: {exc}", err=True)
         raise typer.Exit(code=2) from None
     try:
-        forecasts, failures = forecast_long(
-            frame,
-            horizon=horizon,
-            levels=interval_levels,
-            jobs=jobs,
-            progress=sys.stderr.isatty(),
-        )
+        with cli_backend(backend, scheduler):
+            forecasts, failures = forecast_long(
+                frame,
+                horizon=horizon,
+                levels=interval_levels,
+                jobs=jobs,
+                progress=sys.stderr.isatty(),
+            )
     except InvalidInput as exc:
         typer.echo(f"error: {input_csv}: {exc}; nothing written", err=True)
         raise typer.Exit(code=2) from None

@@ -14,6 +14,7 @@ from rich.table import Table
 from data.incoming import process_incoming
 from data.settings import StoreSettings
 from data.store import FigureStore
+from serving.commands.backend import BACKEND_OPTION, SCHEDULER_OPTION, cli_backend
 from serving.settings import ServiceSettings
 from training.settings import TrainingSettings
 
@@ -41,6 +42,8 @@ def train(
     if_no_champions: bool = typer.Option(
         False, "--if-no-champions", help="Do nothing when champions are already registered."
     ),
+    backend: str | None = BACKEND_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
 ) -> None:
     """Retrain series: every candidate is backtested and logged to MLflow; the selected model
     replaces the champion only if it passes the promotion gates."""
@@ -51,7 +54,8 @@ def train(
     if if_no_champions and has_champions(settings):
         console.print("Champions already registered; skipping training (run `fraudcast train`).")
         return
-    outcomes = run_with_progress(series, force=force, jobs=jobs, settings=settings)
+    with cli_backend(backend, scheduler, settings):
+        outcomes = run_with_progress(series, force=force, jobs=jobs, settings=settings)
     console.print(summary_table(outcomes))
     console.print(f"MLflow: {settings.mlflow_tracking_uri}  (`make mlflow-ui` to compare runs)")
     failed = [o for o in outcomes if o.failed]

@@ -1,0 +1,124 @@
+"""The same forecasts on a Dask cluster as in one process, and a clear error without one."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.distributed import SchedulerUnreachable, compute_backend
+from training.parallel import forecast_long
+
+
+def synthetic_long(n_series: int, seed: int = 7) -> pd.DataFrame:
+    """Yearly series of 8–30 years: trends, growth, noise and a few level shifts."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for index in range(n_series):
+        length = int(rng.integers(8, 31))
+        years = np.arange(2025 - length, 2025)
+        trend = rng.normal(0, 40) * np.arange(length)
+        growth = np.exp(rng.normal(0.03, 0.05) * np.arange(length))
+        values = np.maximum(1000 * growth + trend + rng.normal(0, 60, length), 0)
+        frames.append(pd.DataFrame({"unique_id": f"s{index:03d}", "ds": years, "y": values}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler() -> Iterator[str]:
+    """A two-process local Dask cluster, closed after the module."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_forecasts_on_dask_equal_single_process(dask_scheduler: str) -> None:
+    frame = synthetic_long(20)
+    alone, alone_failures = forecast_long(frame, horizon=5, levels=(80, 95), jobs=1)
+
+    with compute_backend("dask", dask_scheduler) as where:
+        on_cluster, cluster_failures = forecast_long(frame, horizon=5, levels=(80, 95), jobs=1)
+
+    assert where == f"dask scheduler {dask_scheduler}"
+    assert alone["unique_id"].nunique() == 20 and not alone_failures and not cluster_failures
+    pd.testing.assert_frame_equal(on_cluster, alone, check_exact=True)
+
+
+def test_work_really_runs_on_the_cluster_workers(dask_scheduler: str) -> None:
+    from dask.distributed import Client
+    from joblib import Parallel, delayed
+
+    with compute_backend("dask", dask_scheduler):
+        pids = set(Parallel(n_jobs=1)(delayed(_worker_pid)(i) for i in range(8)))
+
+    with Client(dask_scheduler, timeout=10) as client:
+        workers = set(client.run(os.getpid).values())
+    assert pids <= workers and len(workers) == 2 and os.getpid() not in pids
+
+
+def _worker_pid(_: int) -> int:
+    time.sleep(0.05)
+    return os.getpid()
+
+
+def test_unreachable_scheduler_fails_fast_and_says_where() -> None:
+    started = time.monotonic()
+    with (
+        pytest.raises(SchedulerUnreachable, match=r"tcp://127\.0\.0\.1:9 within 1 s"),
+        compute_backend("dask", "tcp://127.0.0.1:9", connect_timeout=1),
+    ):
+        pass
+    assert time.monotonic() - started < 15
+
+
+def test_unknown_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="choose one of loky, dask"), compute_backend("ray"):
+        pass
+
+
+def test_forecast_file_on_a_scheduler_writes_the_same_csv(
+    dask_scheduler: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+
+    source = tmp_path / "long.csv"
+    synthetic_long(6, seed=3).to_csv(source, index=False)
+    runner = CliRunner()
+    outputs = {}
+    for name, extra in {"alone": [], "dask": ["--scheduler", dask_scheduler]}.items():
+        outputs[name] = tmp_path / f"{name}.csv"
+        args = ["forecast-file", str(source), "--horizon", "3", "--output", str(outputs[name])]
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 0, result.output
+    assert outputs["dask"].read_bytes() == outputs["alone"].read_bytes()
+
+
+def test_forecast_file_says_when_the_scheduler_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+
+    monkeypatch.setenv("FRAUDCAST_DASK_CONNECT_TIMEOUT", "1")
+    source = tmp_path / "long.csv"
+    synthetic_long(2).to_csv(source, index=False)
+    output = tmp_path / "out.csv"
+    args = ["forecast-file", str(source), "--horizon", "3", "--output", str(output)]
+    result = CliRunner().invoke(
+        app, [*args, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"]
+    )
+
+    assert result.exit_code == 2
+    assert "no Dask scheduler answered at tcp://127.0.0.1:9 within 1 s" in result.output
+    assert not output.exists()

@@ -1,0 +1,78 @@
+"""Where the per-series work runs: joblib's own worker processes, or a Dask cluster.
+
+Backtests, selection and forecasts for many series go through ``joblib.Parallel`` (``fit_many``,
+``forecast_long``); switching joblib's backend moves the same code onto a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["loky", "dask"]
+#: The backends ``compute_backend`` accepts.
+BACKENDS: tuple[str, ...] = ("loky", "dask")
+
+
+class SchedulerUnreachable(RuntimeError):
+    """The Dask scheduler did not answer within the connect timeout."""
+
+
+@contextmanager
+def compute_backend(
+    backend: str = "loky",
+    scheduler: str | None = None,
+    *,
+    connect_timeout: float = 10.0,
+) -> Iterator[str]:
+    """Run joblib work inside this block on ``backend``; yields where it runs.
+
+    ``"loky"`` changes nothing (joblib's worker processes on this machine, ``--jobs`` many).
+    ``"dask"`` connects a ``dask.distributed.Client`` to ``scheduler`` (``tcp://host:8786``), or
+    starts a ``LocalCluster`` of this machine's cores when no address is given, and routes
+    joblib through it: every worker of the cluster is used, whatever ``--jobs`` says. The
+    workers need fraudcast installed. An unreachable scheduler raises ``SchedulerUnreachable``
+    after ``connect_timeout`` seconds; the client (and a local cluster) is closed on exit.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "loky":
+        yield "local joblib workers"
+        return
+    from joblib import parallel_config
+
+    with ExitStack() as stack:
+        client = stack.enter_context(_dask_client(scheduler, connect_timeout))
+        stack.enter_context(parallel_config(backend="dask"))
+        yield f"dask scheduler {client.scheduler_info()['address']}"
+
+
+@contextmanager
+def _dask_client(scheduler: str | None, connect_timeout: float) -> Iterator[Client]:
+    """A connected Dask client; a local cluster of processes when no address is given."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=connect_timeout, set_as_default=True)
+        except (OSError, TimeoutError) as error:
+            raise SchedulerUnreachable(
+                f"no Dask scheduler answered at {scheduler} within {connect_timeout:g} s: {error}"
+            ) from None
+        with client:
+            yield client
+        return
+    # One thread per worker: the models are NumPy-bound and hold the GIL between calls.
+    with (
+        LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster, set_as_default=True) as client,
+    ):
+        log.info("started a local Dask cluster at %s", cluster.scheduler_address)
+        yield client
