@@ -7,9 +7,11 @@ import io
 import mlflow
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
+from serving.app import create_app
 from tests.serving.conftest import auth
-from tests.support import TRAINED, yen_figure
+from tests.support import TRAINED, make_state, yen_figure
 from training.registry import champion_uri
 
 SERIES = "jp_cybercrime_cleared"
@@ -200,3 +202,12 @@ def test_health_readiness_and_metrics(client):
     assert 'route="/v1/series/{series_id}/forecast"' in metrics
     assert "fraudcast_champions_loaded 2.0" in metrics
     assert client.get("/docs").status_code == 200
+
+
+def test_not_ready_until_champions_are_loaded(tmp_path):
+    with TestClient(create_app(make_state(tmp_path))) as untrained:
+        ready = untrained.get("/readyz")
+        assert ready.status_code == 503
+        assert "fraudcast train" in ready.json()["details"]["hint"]
+        assert untrained.get("/healthz").status_code == 200
+        assert untrained.get(f"/v1/series/{SERIES}/forecast").status_code == 503
