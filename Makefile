@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser clean help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres clean help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -46,7 +46,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy data features models training serving
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser postgres
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -59,6 +59,16 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	      || echo "chromium could not be installed: browser tests will skip"; \
 	  else echo "chromium absent and not root: browser tests will skip"; fi; }
+
+# The tracking-server test needs Debian's postgresql (it starts its own throwaway cluster as an
+# unprivileged user); install it where we may (root with apt), else that test skips.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian postgresql for the tracking-server test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "postgresql could not be installed: the tracking-server test will skip"; \
+	  else echo "postgresql absent and not root: the tracking-server test will skip"; fi; }
 
 bench: $(STAMP)
 	$(BIN)/python -m training.benchmarks.m3 --output benchmarks/RESULTS.md

@@ -104,6 +104,7 @@ def register_champion(
         name,
         source=info.model_uri,
         run_id=card.run_id or None,
+        model_id=info.model_id,  # a tracking server refuses a models:/ source without it
         tags=_card_tags(card),
         description=card.reason,
     )

@@ -1,0 +1,57 @@
+"""Several modellers' setup: MLflow on a tracking server with PostgreSQL behind it and proxied
+artifacts, and the figure store on the same PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from data.schema import figures_table
+from tests.integration.servers import mlflow_server, postgres_cluster
+from tests.support import QUICK_CANDIDATES, TRAINED
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def test_train_on_a_postgres_backed_tracking_server_and_load_the_champion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from data.store import FigureStore
+    from training.pipeline import retrain
+
+    artifacts = tmp_path / "shared-artifacts"
+    with (
+        postgres_cluster(("mlflow", "figures")) as postgres,
+        mlflow_server(f"{postgres}/mlflow", artifacts, tmp_path / "mlflow.log") as tracking,
+    ):
+        monkeypatch.setenv("FRAUDCAST_MLFLOW_TRACKING_URI", tracking)
+        monkeypatch.setenv("FRAUDCAST_DATABASE_URL", f"{postgres}/figures")
+
+        outcomes = retrain(list(TRAINED), candidates=QUICK_CANDIDATES)
+
+        assert [o.status for o in outcomes] == ["promoted", "promoted"], outcomes
+        store = FigureStore.from_settings()
+        assert len(store.figures()) == 116
+        store.close()
+        engine = create_engine(f"{postgres}/figures")
+        with engine.connect() as connection:  # the figures really are in PostgreSQL
+            rows = connection.execute(select(func.count()).select_from(figures_table)).scalar()
+        engine.dispose()
+        assert rows == 116
+        # Artifacts went through the server into its shared destination, not a local path.
+        assert any(artifacts.rglob("MLmodel"))
+        assert not (tmp_path / "artifacts").exists()
+
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(tracking)
+        model = mlflow.pyfunc.load_model(f"models:/fraudcast.{TRAINED[0]}@champion")
+        answer = model.predict(pd.DataFrame({"horizon": [3, 3], "level": [80.0, 95.0]}))
+
+    assert len(answer) > 0
+    assert {"mean", "lo-80", "hi-80"} <= set(map(str, answer.columns))
+    assert (answer["lo-80"] <= answer["mean"]).all() and (answer["mean"] <= answer["hi-80"]).all()
