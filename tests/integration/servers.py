@@ -53,7 +53,10 @@ def _tail(log: Path, lines: int = 40) -> str:
 
 @contextmanager
 def background_process(
-    command: list[str], log: Path, env: Mapping[str, str] | None = None
+    command: list[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``command`` in its own process group, its output in ``log``; the whole group is
     terminated (then killed) on exit."""
@@ -63,6 +66,7 @@ def background_process(
             stdout=output,
             stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None,
+            cwd=cwd,
             start_new_session=True,
         )
     try:
