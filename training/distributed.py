@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dask.distributed import Client
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["loky", "dask"]
 #: The backends ``compute_backend`` accepts.
 BACKENDS: tuple[str, ...] = ("loky", "dask")
 

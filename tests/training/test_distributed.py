@@ -122,3 +122,22 @@ def test_forecast_file_says_when_the_scheduler_does_not_answer(
     assert result.exit_code == 2
     assert "no Dask scheduler answered at tcp://127.0.0.1:9 within 1 s" in result.output
     assert not output.exists()
+
+
+def test_train_on_a_scheduler_promotes_and_an_unreachable_one_stops_it(
+    dask_scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+
+    runner = CliRunner()
+    monkeypatch.setenv("FRAUDCAST_DASK_CONNECT_TIMEOUT", "1")
+    series = ["train", "--series", "jp_sns_romance_fraud_cases"]
+
+    refused = runner.invoke(app, [*series, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"])
+    assert refused.exit_code == 2 and "no Dask scheduler answered" in refused.output
+
+    trained = runner.invoke(app, [*series, "--scheduler", dask_scheduler])
+    assert trained.exit_code == 0, trained.output
+    assert "promoted" in trained.output
