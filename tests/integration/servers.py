@@ -131,7 +131,10 @@ def postgres_cluster(databases: tuple[str, ...]) -> Iterator[str]:
         root.chmod(0o700)
 
         def run(*command: str) -> None:
-            subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=90)
+            # cwd: the server's account may not be allowed into the caller's directory.
+            subprocess.run(
+                [*as_user, *command], check=True, capture_output=True, timeout=90, cwd=root
+            )
 
         run(str(bindir / "initdb"), "-D", str(data), "-U", "fraudcast", "--auth=trust",
             "-E", "UTF8", "--no-locale")  # fmt: skip
@@ -153,6 +156,7 @@ def postgres_cluster(databases: tuple[str, ...]) -> Iterator[str]:
                  "-t", "30", "stop"],
                 capture_output=True,
                 timeout=60,
+                cwd=root,
             )  # fmt: skip
     except subprocess.CalledProcessError as error:
         pytest.fail(f"PostgreSQL did not start: {error.stderr.decode(errors='replace')}")
