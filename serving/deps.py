@@ -14,23 +14,23 @@ from serving.state import ServiceState
 _bearer = HTTPBearer(auto_error=False, description="The token from FRAUDCAST_API_TOKEN.")
 
 
-def get_state(request: Request) -> ServiceState:
-    """The state of the app serving this request."""
+async def get_state(request: Request) -> ServiceState:
+    """The state of the app serving this request (async: no thread hand-off per request)."""
     state: ServiceState = request.app.state.fraudcast
     return state
 
 
-def get_store(state: ServiceState = Depends(get_state)) -> FigureStore:
+async def get_store(state: ServiceState = Depends(get_state)) -> FigureStore:
     """The figure store."""
     return state.store
 
 
-def get_board(state: ServiceState = Depends(get_state)) -> ChampionBoard:
+async def get_board(state: ServiceState = Depends(get_state)) -> ChampionBoard:
     """The champions being served."""
     return state.board
 
 
-def require_token(
+async def require_token(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     state: ServiceState = Depends(get_state),
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import pandas as pd
 
@@ -25,7 +26,18 @@ class InvalidRequest(ValueError):
 
 def parse_levels(text: str | Sequence[float]) -> tuple[float, ...]:
     """Interval levels from ``80,95`` (or a list), each in (0, 100), sorted and de-duplicated."""
-    items = text.split(",") if isinstance(text, str) else list(text)
+    if isinstance(text, str):
+        return _parse_level_text(text)
+    return _checked_levels(list(text))
+
+
+@lru_cache(maxsize=1024)
+def _parse_level_text(text: str) -> tuple[float, ...]:
+    """Query strings repeat, so each is parsed once (errors are not cached: they raise)."""
+    return _checked_levels(text.split(","))
+
+
+def _checked_levels(items: Sequence[str | float]) -> tuple[float, ...]:
     levels: set[float] = set()
     for item in items:
         try:

@@ -258,7 +258,7 @@ def _track_and_promote(
             context = (prepared, code, run.info.run_id, tracking.candidates_table(fit), fit.notes)
             if decision.promote:
                 card = _card(selected, fit.reason, *context)
-                version = registry.register_champion(fit.champion, card, client=client).version
+                version = str(registry.register_champion(fit.champion, card, client=client).version)
             elif incumbent is not None and incumbent.data_revision != prepared.data_revision:
                 refreshed = _refresh(incumbent, reason, context, client=client)
                 if refreshed is not None:
@@ -300,7 +300,7 @@ def _refresh(
         return None
     why = f"{reason}; the champion's model {incumbent.name} was refitted on the new figures"
     card = _card(incumbent.on_same_data, why, *context)
-    return why, registry.register_champion(forecast, card, client=client).version
+    return why, str(registry.register_champion(forecast, card, client=client).version)
 
 
 def _incumbent(
