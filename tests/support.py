@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -9,7 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
+from playwright.sync_api import Browser, Playwright
 
 from data.store import FigureStore
 from serving.app import create_app
@@ -26,6 +29,31 @@ QUICK_CANDIDATES = ("naive", "drift", "theta", "damped", "log_theta")
 #: A count series with definition breaks and a yen series: two units, two kinds of axis.
 TRAINED = ("jp_cybercrime_cleared", "jp_ib_transfer_losses_jpy")
 TOKEN = "test-token-0123456789"
+
+CHROMIUM = shutil.which("chromium")
+#: Headless Chromium on a machine with no internet: no background traffic, a throwaway profile.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Marks of every browser test: they skip, saying why, where Debian's chromium is absent.
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Debian's chromium is not installed (apt-get install chromium): browser tests skip",
+    ),
+]
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's chromium, headless, driven by Playwright (never a downloaded browser build)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def yen_figure(year: int, value: float, **changes: Any) -> dict[str, Any]:

@@ -23,33 +23,16 @@ from playwright.sync_api import (
     Browser,
     ConsoleMessage,
     Page,
-    Playwright,
     Route,
     ViewportSize,
     sync_playwright,
 )
 
-from tests.support import TRAINED, make_state, running_server
+from tests.support import BROWSER_MARKS, TRAINED, launch_chromium, make_state, running_server
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="Debian's chromium is not installed (apt-get install chromium): browser tests skip",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @dataclass
@@ -73,11 +56,7 @@ def base_url(trained_root: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        yield _launch(playwright)
-
-
-def _launch(playwright: Playwright) -> Browser:
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launch_chromium(playwright)
 
 
 def _get_json(url: str) -> Any:

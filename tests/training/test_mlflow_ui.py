@@ -26,24 +26,15 @@ import pytest
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 
-from tests.support import QUICK_CANDIDATES
+from tests.support import BROWSER_MARKS, QUICK_CANDIDATES, launch_chromium
 from training.tracking import ROLE_TAG, experiment_name
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 # Wide and tall enough that every candidate's column and the metrics table fit on screen.
 VIEWPORT: ViewportSize = {"width": 1600, "height": 1400}
 SERIES_ID = "jp_cybercrime_cleared"
 START_TIMEOUT_S = 120
 UI_TIMEOUT_MS = 60_000  # the React app's first load takes ~10 s on this machine
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="Debian's chromium is not installed (apt-get install chromium): browser tests skip",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @dataclass(frozen=True)
@@ -214,7 +205,7 @@ def test_the_candidates_of_a_series_compare_side_by_side_with_their_mase(
 ) -> None:
     experiment_id, candidates = experiment
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport=VIEWPORT)
             _open_comparison(page, mlflow_ui, experiment_id, candidates)
