@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-serving clean help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-serving bench-ingest clean help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -14,7 +14,7 @@ help:
 	@echo "make lint       ruff lint + format check"
 	@echo "make train      train every series (MLflow runs under mlruns/)"
 	@echo "make serve      serve the API and web page without training"
-	@echo "make bench      run the benchmarks and rewrite benchmarks/RESULTS.md, SCALING.md and SERVING.md"
+	@echo "make bench      run the benchmarks and rewrite benchmarks/RESULTS.md, SCALING.md, SERVING.md and INGEST.md"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:5000 against mlruns/"
 	@echo "make clean      remove the venv, caches and generated stores"
 
@@ -74,12 +74,16 @@ bench: $(STAMP)
 	$(BIN)/python -m training.benchmarks.m3 --output benchmarks/RESULTS.md
 	$(MAKE) --no-print-directory bench-scaling
 	$(MAKE) --no-print-directory bench-serving
+	$(MAKE) --no-print-directory bench-ingest
 
 # forecast-file on 100, 1,000 and 10,000 synthetic series with 1 and 2 workers (~30 min).
 bench-scaling: $(STAMP)
 	$(BIN)/python benchmarks/scaling.py --sizes 100,1000,10000 --jobs 1,2 --output benchmarks/SCALING.md
 
 # Load on the forecast endpoint (one uvicorn worker) and on mlflow models serve; needs Debian's wrk.
+bench-ingest: $(STAMP)
+	$(BIN)/python benchmarks/ingest_latency.py --output benchmarks/INGEST.md
+
 bench-serving: $(STAMP)
 	$(BIN)/python benchmarks/serving_load.py --output benchmarks/SERVING.md
 

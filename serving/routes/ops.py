@@ -30,6 +30,9 @@ def readyz(state: ServiceState = Depends(get_state)) -> JSONResponse:
         series=len(state.store.list_series()),
         details={
             "champions": sorted(board.snapshot),
+            "last_retrain": {
+                series_id: status.decision for series_id, status in sorted(board.statuses.items())
+            },
             "reload_error": board.last_error,
             "hint": None if ready else "no champions loaded yet: run `fraudcast train`",
         },

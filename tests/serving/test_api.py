@@ -197,6 +197,7 @@ def test_health_readiness_and_metrics(client):
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert set(ready.json()["details"]["champions"]) == set(TRAINED)
+    assert ready.json()["details"]["last_retrain"] == dict.fromkeys(sorted(TRAINED), "promoted")
     client.get(f"/v1/series/{SERIES}/forecast")
     metrics = client.get("/metrics").text
     assert 'route="/v1/series/{series_id}/forecast"' in metrics
