@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -17,13 +19,16 @@ from serving.scheduler import RetrainScheduler
 from serving.state import ServiceState
 
 log = logging.getLogger(__name__)
+_STATUS_INTERVAL_S = 60.0
 
 
 async def _watch_champions(state: ServiceState) -> None:
-    """Pick up champions promoted by other processes (CLI, other workers)."""
-    while True:
+    """Pick up champions promoted by other processes (CLI, other workers); retrain statuses
+    are re-read every minute (and whenever a champion changes or a job here ends)."""
+    every = max(1, round(_STATUS_INTERVAL_S / state.service.reload_interval))
+    for tick in itertools.count(1):
         await asyncio.sleep(state.service.reload_interval)
-        await asyncio.to_thread(state.board.refresh)
+        await asyncio.to_thread(partial(state.board.refresh, statuses=tick % every == 0))
 
 
 def create_app(state: ServiceState | None = None) -> FastAPI:

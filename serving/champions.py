@@ -83,8 +83,13 @@ class ChampionBoard:
             raise NoChampion(series_id)
         return champion
 
-    def refresh(self) -> list[str]:
-        """Load champions whose alias moved; swap them in at once. Returns the changed series."""
+    def refresh(self, *, statuses: bool = True) -> list[str]:
+        """Load champions whose alias moved; swap them in at once. Returns the changed series.
+
+        The retrain statuses (a heavier query) are re-read when ``statuses`` is set or a
+        champion changed; the periodic look for other processes' promotions skips them
+        otherwise, so it stays cheap enough not to disturb request latency.
+        """
         with self._refresh_lock:
             try:
                 client = tracking.connect(self._settings)
@@ -103,13 +108,17 @@ class ChampionBoard:
                 for series_id in set(updated) - set(wanted):
                     del updated[series_id]
                     changed.append(series_id)
-                statuses = tracking.retrain_statuses(client)
+                latest = (
+                    tracking.retrain_statuses(client)
+                    if statuses or changed or not self.loaded
+                    else self._statuses
+                )
             except Exception as error:  # keep serving the champions we have
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.exception("could not refresh champions; keeping the current ones")
                 return []
             self._snapshot = MappingProxyType(updated)
-            self._statuses = MappingProxyType(statuses)
+            self._statuses = MappingProxyType(dict(latest))
             self.loaded = True
             self.last_error = None
             if changed:
