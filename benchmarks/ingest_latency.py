@@ -21,23 +21,10 @@ from urllib.request import urlopen
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving_load import machine, start_fraudcast
+from serving_load import environment, machine, start_fraudcast
 
 TARGET_S = 10.0
 GIVE_UP_S = 90.0
-
-
-def environment(root: Path) -> dict[str, str]:
-    """Settings that put every store under ``root`` and leave the scheduler at its defaults."""
-    return {
-        "FRAUDCAST_DATABASE_URL": f"sqlite:///{root / 'figures.db'}",
-        "FRAUDCAST_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "FRAUDCAST_MLFLOW_ARTIFACTS": str(root / "artifacts"),
-        "FRAUDCAST_RETRAIN_LOCK": str(root / "retrain.lock"),
-        "FRAUDCAST_INCOMING_DIR": str(root / "incoming"),
-        "FRAUDCAST_TOKEN_FILE": str(root / "api-token"),
-        "MPLBACKEND": "Agg",
-    }
 
 
 def train_all(env: dict[str, str]) -> list[str]:

@@ -65,13 +65,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def train(root: Path) -> dict[str, str]:
-    """Train the series into ``root`` by the real pipeline; returns the env that points at it."""
-    from data.store import FigureStore
-    from training.pipeline import retrain
-    from training.settings import TrainingSettings
-
-    env = {
+def environment(root: Path) -> dict[str, str]:
+    """Settings that put the figure store, MLflow, the lock and the drop folder under ``root``."""
+    return {
         "FRAUDCAST_DATABASE_URL": f"sqlite:///{root / 'figures.db'}",
         "FRAUDCAST_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "FRAUDCAST_MLFLOW_ARTIFACTS": str(root / "artifacts"),
@@ -79,12 +75,20 @@ def train(root: Path) -> dict[str, str]:
         "FRAUDCAST_INCOMING_DIR": str(root / "incoming"),
         "FRAUDCAST_TOKEN_FILE": str(root / "api-token"),
         "FRAUDCAST_API_TOKEN": TOKEN,
-        "FRAUDCAST_SCHEDULER_ENABLED": "false",
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "MPLBACKEND": "Agg",
         # mlflow models serve runs `uvicorn` by name: the venv's, like `fraudcast serve` does.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
+
+
+def train(root: Path) -> dict[str, str]:
+    """Train the series into ``root`` by the real pipeline; returns the env that points at it."""
+    from data.store import FigureStore
+    from training.pipeline import retrain
+    from training.settings import TrainingSettings
+
+    env = {**environment(root), "FRAUDCAST_SCHEDULER_ENABLED": "false"}
     store = FigureStore(env["FRAUDCAST_DATABASE_URL"])
     store.ensure_seeded()
     settings = TrainingSettings(
