@@ -34,7 +34,8 @@ class RetrainBusy(RuntimeError):
 @dataclass
 class SeriesOutcome:
     """How one series' retrain ended: ``promoted`` (a new model won), ``refreshed`` (the
-    champion's model refitted on new figures), ``kept``, ``unchanged`` or ``failed``."""
+    champion's model refitted on new figures), ``kept``, ``unchanged`` or ``failed``; ``model``,
+    ``mase`` and ``coverage`` describe the model that serves afterwards."""
 
     series_id: str
     status: str
@@ -255,6 +256,10 @@ def _track_and_promote(
                 tolerance=settings.promotion_tolerance,
             )
             label, reason, version = decision.label, decision.reason, None
+            # what serves after this retrain: the winner, or the champion's own model
+            serving = selected
+            if not decision.promote and incumbent is not None and incumbent.on_same_data:
+                serving = incumbent.on_same_data
             context = (prepared, code, run.info.run_id, tracking.candidates_table(fit), fit.notes)
             if decision.promote:
                 card = _card(selected, fit.reason, *context)
@@ -273,9 +278,9 @@ def _track_and_promote(
         series_id,
         label,
         reason,
-        model=fit.selected,
-        mase=selected.metrics.get("mase"),
-        coverage={k: v for k, v in selected.metrics.items() if k.startswith("coverage_")},
+        model=serving.name,
+        mase=serving.metrics.get("mase"),
+        coverage={k: v for k, v in serving.metrics.items() if k.startswith("coverage_")},
         version=version,
         run_id=run.info.run_id,
         data_revision=prepared.data_revision,
