@@ -49,13 +49,7 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "created_at",
     "revision_source",
     "revision_message",
-    "value",
-    "unit",
-    "source_publisher",
-    "source_title",
-    "source_url",
-    "accessed_via",
-    "note",
+    *FIGURE_COLUMNS[FIGURE_COLUMNS.index("value") :],
 )
 
 #: Columns of the frame ``FigureStore.record_scores`` takes; ``track_record()`` adds ``scored_at``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -71,6 +72,23 @@ def yen_figure(year: int, value: float, **changes: Any) -> dict[str, Any]:
     }
     figure.update(changes)
     return figure
+
+
+def environment(root: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a fraudcast process (CLI or server) using the stores ``make_state``
+    puts under ``root``."""
+    return {
+        **os.environ,
+        "FRAUDCAST_DATABASE_URL": f"sqlite:///{root / 'figures.db'}",
+        "FRAUDCAST_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "FRAUDCAST_MLFLOW_ARTIFACTS": str(root / "artifacts"),
+        "FRAUDCAST_RETRAIN_LOCK": str(root / "retrain.lock"),
+        "FRAUDCAST_INCOMING_DIR": str(root / "incoming"),
+        "FRAUDCAST_API_TOKEN": TOKEN,
+        "FRAUDCAST_TOKEN_FILE": str(root / "token"),
+        "MPLBACKEND": "Agg",
+        **overrides,
+    }
 
 
 def make_state(root: Path, **service: Any) -> ServiceState:

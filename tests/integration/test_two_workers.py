@@ -4,7 +4,6 @@ same champion, and both switch to a champion promoted by a third process."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import urllib.request
@@ -17,30 +16,13 @@ import pytest
 
 from data.settings import PROJECT_ROOT
 from tests.integration.servers import background_process, free_port, wait_for_http
-from tests.support import QUICK_CANDIDATES, TOKEN, TRAINED, make_state, train_into, yen_figure
+from tests.support import QUICK_CANDIDATES, TRAINED, environment, make_state, train_into, yen_figure
 from training.pipeline import retrain
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 SERIES = TRAINED[1]
 #: Seconds both workers get to pick a promotion up (they look every 0.3 s).
 PICKUP_TIMEOUT = 30.0
-
-
-def _service_env(root: Path) -> dict[str, str]:
-    """The environment of a server process whose stores all live under ``root``."""
-    return {
-        **os.environ,
-        "FRAUDCAST_DATABASE_URL": f"sqlite:///{root / 'figures.db'}",
-        "FRAUDCAST_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "FRAUDCAST_MLFLOW_ARTIFACTS": str(root / "artifacts"),
-        "FRAUDCAST_RETRAIN_LOCK": str(root / "retrain.lock"),
-        "FRAUDCAST_INCOMING_DIR": str(root / "incoming"),
-        "FRAUDCAST_API_TOKEN": TOKEN,
-        "FRAUDCAST_TOKEN_FILE": str(root / "token"),
-        "FRAUDCAST_RELOAD_INTERVAL": "0.3",
-        "FRAUDCAST_SCHEDULER_ENABLED": "false",
-        "MPLBACKEND": "Agg",
-    }
 
 
 def _served_model(base_url: str) -> dict[str, Any]:
@@ -54,7 +36,7 @@ def test_two_workers_serve_the_same_champion_and_both_pick_up_a_promotion(
     tmp_path: Path,
 ) -> None:
     root = train_into(tmp_path / "stores")
-    env = _service_env(root)
+    env = environment(root, FRAUDCAST_RELOAD_INTERVAL="0.3", FRAUDCAST_SCHEDULER_ENABLED="false")
     with ExitStack() as servers:
         urls = []
         for worker in (1, 2):

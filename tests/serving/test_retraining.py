@@ -20,7 +20,7 @@ import pytest
 
 from serving.state import ServiceState
 from tests.serving.conftest import auth
-from tests.support import TRAINED, make_state, running_server, yen_figure
+from tests.support import TRAINED, environment, make_state, running_server, yen_figure
 from training import registry, tracking
 
 YEN, OTHER = TRAINED[1], TRAINED[0]
@@ -195,13 +195,7 @@ def test_a_killed_training_process_leaves_champion_and_figures_intact(state):
     client = tracking.connect(state.training)
     champion = registry.champion_version(YEN, client=client)
     figures = state.store.figures()
-    env = {
-        **os.environ,
-        "FRAUDCAST_DATABASE_URL": state.store.url,
-        "FRAUDCAST_MLFLOW_TRACKING_URI": state.training.mlflow_tracking_uri,
-        "FRAUDCAST_MLFLOW_ARTIFACTS": state.training.mlflow_artifacts,
-        "FRAUDCAST_RETRAIN_LOCK": str(state.training.retrain_lock),
-    }
+    env = environment(root)
     process = subprocess.Popen(
         [sys.executable, "-m", "serving.cli", "retrain", "--series", YEN, "--force"],
         env=env,
