@@ -13,6 +13,7 @@ from types import MappingProxyType
 from models.arima import AutoArima
 from models.base import Forecaster
 from models.combination import Combination
+from models.dynamic_theta import DynamicTheta
 from models.regression import RidgeGrowth
 from models.simple import Naive, RandomWalkDrift
 from models.smoothing import ExponentialSmoothing, Theta
@@ -56,8 +57,11 @@ def _comb_sth() -> Forecaster:
 
 
 def _comb() -> Forecaster:
-    """Median of drift, Theta and damped trend: the trend carried in full, halved and fading."""
-    return Combination([RandomWalkDrift(), Theta(), _named(_damped(), "damped")], name="comb")
+    """Median of drift, dynamic Theta and damped trend: the trend carried in full, in the share
+    the data support, and fading."""
+    return Combination(
+        [RandomWalkDrift(), DynamicTheta(), _named(_damped(), "damped")], name="comb"
+    )
 
 
 _ENTRIES = (
@@ -74,11 +78,14 @@ _ENTRIES = (
     ),
     CatalogEntry("theta", Theta, "Theta method"),
     CatalogEntry("log_theta", lambda: LogScale(Theta()), "Theta on the log scale"),
+    CatalogEntry(
+        "dotm", DynamicTheta, "dynamic optimised Theta: trend line updated yearly, share fitted"
+    ),
     CatalogEntry("arima", AutoArima, "ARIMA(p,1,q) with drift, order by AICc"),
     CatalogEntry("ridge", RidgeGrowth, "ridge regression of changes on lagged changes"),
     CatalogEntry("log_ridge", lambda: LogScale(RidgeGrowth()), "ridge regression of growth rates"),
     CatalogEntry("comb_sth", _comb_sth, "mean of SES, damped trend and Theta"),
-    CatalogEntry("comb", _comb, "median of drift, Theta and damped trend"),
+    CatalogEntry("comb", _comb, "median of drift, dynamic Theta and damped trend"),
 )
 
 #: Every model by name.

@@ -29,7 +29,7 @@ COMBINATION_SIZE = 3
 #: Models compared when the caller names none: diverse, fast, and each with a reason to win
 #: on some series (random walk, constant growth, Theta, damped trend, ridge, the combination).
 DEFAULT_CANDIDATES = (
-    "naive", "drift", "log_drift", "theta", "log_theta", "damped", "ridge", "comb",
+    "naive", "drift", "log_drift", "theta", "dotm", "log_theta", "damped", "ridge", "comb",
 )  # fmt: skip
 #: The champion unless another candidate's backtest MASE is below SWITCH_MARGIN times its own:
 #: backtests over a few windows pick noisily, and on the M3 yearly series every per-series
@@ -125,7 +125,9 @@ def candidate_metrics(
     metrics["pinball"] = float(np.mean(losses))
     steps = backtest_frame["step"].to_numpy(dtype=int)
     for step in np.unique(steps):
-        metrics[f"mase_h{step}"] = _nanmean(scaled_error[steps == step])
+        at_step = steps == step
+        metrics[f"mase_h{step}"] = _nanmean(scaled_error[at_step])
+        metrics[f"smape_h{step}"] = smape(actual[at_step], mean[at_step])
     return metrics
 
 

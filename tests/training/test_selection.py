@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.metrics import smape
 from training.selection import SeriesFailure, SeriesFit, fit_many, fit_series
 
 FAST = ["naive", "drift", "log_drift", "ridge"]
@@ -34,6 +35,8 @@ def test_fit_series_reports_metrics_and_reason() -> None:
         "coverage_95",
         "mase_h1",
         "mase_h6",
+        "smape_h1",
+        "smape_h6",
     ):
         assert key in metrics
     assert 0.0 <= metrics["coverage_80"] <= 1.0
@@ -42,6 +45,16 @@ def test_fit_series_reports_metrics_and_reason() -> None:
     assert fit.candidates[names.index(fit.selected)].metrics["mase"] == best
     assert "MASE" in fit.reason
     assert fit.champion.model_name == fit.selected
+
+
+def test_per_step_smape_is_that_of_the_backtest_rows_at_that_step() -> None:
+    """The page's "typically within N% one year ahead" rests on smape_h1."""
+    fit = fit_series(_growing(16), series_id="s", candidates=FAST)
+    for candidate in fit.candidates[: len(FAST)]:
+        rows = candidate.backtest[candidate.backtest["step"] == 1]
+        expected = smape(rows["actual"], rows["mean"])
+        assert candidate.metrics["smape_h1"] == pytest.approx(expected)
+        assert candidate.metrics["smape_h1"] != pytest.approx(candidate.metrics["smape"])
 
 
 def test_drift_wins_on_a_straight_line() -> None:
