@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,6 +79,77 @@ def forecast_long(
 ) -> tuple[pd.DataFrame, list[SeriesFailure]]:
     """Forecast every series of a long table: rows unique_id, ds, mean, lo-<L>, hi-<L>, and the
     series that could not be fitted. Each worker sends back only its forecast rows."""
+    columns, outcomes = iter_forecasts(
+        frame, horizon=horizon, levels=levels, jobs=jobs, progress=progress, seed=seed
+    )
+    forecasts, failures = [], []
+    for outcome in outcomes:
+        if isinstance(outcome, SeriesFailure):
+            failures.append(outcome)
+        else:
+            forecasts.append(outcome)
+    result = pd.concat(forecasts, ignore_index=True) if forecasts else pd.DataFrame(columns=columns)
+    return result[columns], failures
+
+
+@dataclass(frozen=True)
+class Written:
+    """What ``write_forecasts`` wrote: rows and series, and the series it could not forecast."""
+
+    rows: int
+    series: int
+    failures: list[SeriesFailure]
+
+
+def write_forecasts(
+    frame: pd.DataFrame,
+    output: Path,
+    *,
+    horizon: int,
+    levels: Sequence[float] = (80, 95),
+    jobs: int = 1,
+    progress: bool = False,
+    seed: int = 0,
+) -> Written:
+    """``forecast_long`` streamed to a CSV: each series' rows are written as they arrive, so
+    memory does not grow with the number of series. The file appears whole or not at all: rows
+    go to a temporary file beside ``output``, renamed over it only when every series is done."""
+    columns, outcomes = iter_forecasts(
+        frame, horizon=horizon, levels=levels, jobs=jobs, progress=progress, seed=seed
+    )
+    output = Path(output)
+    rows, series, failures = 0, 0, []
+    with tempfile.NamedTemporaryFile(
+        "w", dir=output.parent, prefix=f".{output.name}.", suffix=".part", delete=False
+    ) as handle:
+        part = Path(handle.name)
+        try:
+            handle.write(",".join(columns) + "\n")
+            for outcome in outcomes:
+                if isinstance(outcome, SeriesFailure):
+                    failures.append(outcome)
+                    continue
+                outcome[columns].to_csv(handle, header=False, index=False)
+                rows, series = rows + len(outcome), series + 1
+        except BaseException:
+            handle.close()
+            part.unlink(missing_ok=True)
+            raise
+    os.replace(part, output)
+    return Written(rows, series, failures)
+
+
+def iter_forecasts(
+    frame: pd.DataFrame,
+    *,
+    horizon: int,
+    levels: Sequence[float],
+    jobs: int,
+    progress: bool,
+    seed: int,
+) -> tuple[list[str], Iterator[pd.DataFrame | SeriesFailure]]:
+    """The output columns and, per series in input order, its forecast rows or its failure.
+    The input is checked before anything runs (``InvalidInput``)."""
     from joblib import Parallel, delayed
 
     horizon = validate_horizon(horizon, MAX_HORIZON)
@@ -85,15 +160,8 @@ def forecast_long(
         for series_id, y in series
     )
     outcomes = Parallel(n_jobs=jobs, return_as="generator")(tasks)
-    forecasts, failures = [], []
-    for outcome in _with_progress(outcomes, len(series), progress):
-        if isinstance(outcome, SeriesFailure):
-            failures.append(outcome)
-        else:
-            forecasts.append(outcome)
     columns = ["unique_id", "ds", "mean", *interval_columns(checked)]
-    result = pd.concat(forecasts, ignore_index=True) if forecasts else pd.DataFrame(columns=columns)
-    return result[columns], failures
+    return columns, _with_progress(outcomes, len(series), progress)
 
 
 def _forecast_one(

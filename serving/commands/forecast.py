@@ -33,10 +33,7 @@ def forecast_file(
     scheduler: str | None = SCHEDULER_OPTION,
 ) -> None:
     """Forecast every series of a long CSV (unique_id, ds year, y) with calibrated intervals."""
-    from training.parallel import (
-        InvalidInput,
-        forecast_long,
-    )  # keeps other commands' start-up light
+    from training.parallel import InvalidInput, write_forecasts  # keeps start-up light
 
     interval_levels = _parse_levels(levels)
     try:
@@ -46,8 +43,9 @@ def forecast_file(
         raise typer.Exit(code=2) from None
     try:
         with cli_backend(backend, scheduler):
-            forecasts, failures = forecast_long(
+            written = write_forecasts(
                 frame,
+                output,
                 horizon=horizon,
                 levels=interval_levels,
                 jobs=jobs,
@@ -56,14 +54,13 @@ def forecast_file(
     except InvalidInput as exc:
         typer.echo(f"error: {input_csv}: {exc}; nothing written", err=True)
         raise typer.Exit(code=2) from None
-    for failure in failures:
+    except OSError as exc:
+        typer.echo(f"error: cannot write {output}: {exc}; nothing written", err=True)
+        raise typer.Exit(code=2) from None
+    for failure in written.failures:
         typer.echo(f"warning: {failure.series_id} not forecast: {failure.error}", err=True)
-    forecasts.to_csv(output, index=False)
     if sys.stderr.isatty():
-        typer.echo(
-            f"wrote {len(forecasts)} rows, {forecasts['unique_id'].nunique()} series: {output}",
-            err=True,
-        )
+        typer.echo(f"wrote {written.rows} rows, {written.series} series: {output}", err=True)
 
 
 def register(app: typer.Typer) -> None:

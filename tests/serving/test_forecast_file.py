@@ -89,3 +89,44 @@ def test_bad_levels_and_horizon_are_rejected(tmp_path: Path) -> None:
         app, ["forecast-file", str(good), "--horizon", "31", "--output", str(out)]
     )
     assert result.exit_code != 0 and not out.exists()
+
+
+def test_streamed_file_holds_what_forecast_long_returns(tmp_path: Path) -> None:
+    from training.parallel import forecast_long, write_forecasts
+
+    frame = pd.read_csv(_good_csv(tmp_path), dtype={"unique_id": "string"})
+    out = tmp_path / "out.csv"
+    written = write_forecasts(frame, out, horizon=4, levels=(50, 90))
+    expected, _ = forecast_long(frame, horizon=4, levels=(50, 90))
+    streamed = pd.read_csv(out, dtype={"unique_id": "string"})
+    pd.testing.assert_frame_equal(streamed, expected, check_dtype=False)
+    assert (written.rows, written.series, written.failures) == (8, 2, [])
+
+
+def test_an_interrupted_run_leaves_the_old_output_and_no_partial_file(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import training.parallel as parallel
+
+    out = tmp_path / "out.csv"
+    out.write_text("the previous forecasts\n")
+    calls = {"n": 0}
+    real = parallel._forecast_one
+
+    def second_series_dies(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(parallel, "_forecast_one", second_series_dies)
+    frame = pd.read_csv(_good_csv(tmp_path), dtype={"unique_id": "string"})
+    try:
+        parallel.write_forecasts(frame, out, horizon=2)
+    except KeyboardInterrupt:
+        pass
+    else:  # pragma: no cover - the interruption must surface
+        raise AssertionError("the interruption was swallowed")
+    assert calls["n"] == 2
+    assert out.read_text() == "the previous forecasts\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
