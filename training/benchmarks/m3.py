@@ -292,6 +292,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=",".join(HOLDOUT),
         help="hold-out yearly datasets to compare on too (comma-separated; empty for none)",
     )
+    parser.add_argument(
+        "--engines", type=int, default=60, help="M3 series for the engine comparison (0: skip)"
+    )
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
     train, test = load_m3_yearly(args.limit)
@@ -312,6 +315,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             "(statsforecast forecasts only; accuracy is compared, not time).\n\n"
         )
         report += "\n".join(run_holdout(name, args.jobs, args.limit) for name in holdouts)
+    if args.engines:
+        from training.benchmarks import engines
+
+        ids = train["unique_id"].unique()
+        sample = ids[:: max(len(ids) // args.engines, 1)][: args.engines]
+        series = [train.loc[train["unique_id"] == i, "y"].to_numpy(float) for i in sample]
+        print(f"engines: {len(series)} series", flush=True)
+        report += "\n" + engines.render(engines.compare(series), len(series))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
     print(report)
