@@ -33,6 +33,7 @@ class ChampionSummary(BaseModel):
     """The model currently served for a series."""
 
     name: str
+    description: str = Field(default="", description="What the model does, in plain words.")
     version: str
     trained_at: str
     data_revision: str

@@ -100,6 +100,7 @@ def champion_summary(champion: Champion) -> schemas.ChampionSummary:
     card = champion.card
     return schemas.ChampionSummary(
         name=card.model_name,
+        description=describe_model(card.model_name),
         version=champion.version,
         trained_at=card.trained_at,
         data_revision=card.data_revision,
@@ -110,6 +111,18 @@ def champion_summary(champion: Champion) -> schemas.ChampionSummary:
             if key.startswith("coverage_") and _finite(value) is not None
         },
     )
+
+
+def describe_model(name: str) -> str:
+    """A catalog model's description in plain words ("" for a name the catalog lacks)."""
+    from models.catalog import CATALOG
+
+    if name in CATALOG:
+        return CATALOG[name].description
+    if name.startswith("median_best"):
+        count = name.removeprefix("median_best")
+        return f"median of the {count} candidates with the best backtests"
+    return ""
 
 
 def _finite(value: float | None) -> float | None:

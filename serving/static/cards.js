@@ -78,7 +78,7 @@ export function modelCardSection(card, champion) {
   const parts = [
     h("h3", {}, "About this projection"),
     h("p", { class: "model-name" }, "Model: ", h("strong", {}, model.name),
-      ` (registered version ${model.version})`),
+      model.description ? ` — ${model.description}` : "", ` (registered version ${model.version})`),
     h("ul", { class: "facts" }, items),
   ];
   if (card && card.reason) parts.push(h("p", { class: "reason" }, `Why this model: ${card.reason}`));

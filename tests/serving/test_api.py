@@ -28,6 +28,10 @@ def test_series_list_shows_latest_figure_source_and_champion(client):
     assert cyber["latest"]["year"] >= 2023
     assert cyber["latest"]["source"]["publisher"]
     assert cyber["champion"]["name"]
+    from models.catalog import CATALOG
+
+    name = cyber["champion"]["name"]
+    assert cyber["champion"]["description"] == CATALOG[name].description  # for the model card
     assert cyber["champion"]["backtest_mase"] > 0
     assert by_id[UNTRAINED]["champion"] is None
 

@@ -130,6 +130,8 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
             assert traces["80% interval"] > 0 and traces["95% interval"] > 0
             words = card.locator(".model-card").inner_text()
             assert "Typically within" in words
+            assert "one year ahead" in words  # rests on the logged per-step sMAPE
+            assert item["champion"]["description"] in words
             assert "80% interval contained the figure that came in" in words
             assert item["champion"]["data_revision"][:12] in words
             mlflow = card.locator(".model-card a", has_text="MLflow")
