@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Sequence
 
 import matplotlib
@@ -13,10 +14,15 @@ matplotlib.use("Agg")  # charts are written to files and HTTP responses, never t
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 _BAND_COLOURS = ("#9ecae1", "#3182bd")  # wider band lighter
+_DPI = 100
+_FAN_SIZE = (8.0, 4.2)
+_RESIDUAL_SIZE = (6.0, 3.5)
 
 
 _NON_LATIN_ASIDE = re.compile(r"\s*\([^)]*[^\x00-\u024f\u2010-\u2014][^)]*\)")
@@ -52,7 +58,20 @@ def fan_chart(
     preliminary_years: Sequence[int] = (),
 ) -> Figure:
     """History as points, the forecast mean, shaded bands per level and dashed lines at breaks."""
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=100)
+    fig, ax = plt.subplots(figsize=_FAN_SIZE, dpi=_DPI)
+    _draw_fan(ax, history, forecast, title, unit, breaks, preliminary_years)
+    return fig
+
+
+def _draw_fan(
+    ax: Axes,
+    history: pd.Series,
+    forecast: pd.DataFrame,
+    title: str,
+    unit: str,
+    breaks: Sequence[int],
+    preliminary_years: Sequence[int],
+) -> None:
     years = forecast["year"].to_numpy()
     labels = _levels_in(forecast)
     for index, label in enumerate(labels):
@@ -99,8 +118,8 @@ def fan_chart(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    fig.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.09)  # tight_layout is slow
-    return fig
+    # tight_layout is slow
+    ax.figure.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.09)
 
 
 def _all_nonnegative(history: pd.Series, forecast: pd.DataFrame) -> bool:
@@ -110,7 +129,12 @@ def _all_nonnegative(history: pd.Series, forecast: pd.DataFrame) -> bool:
 
 def residual_chart(backtest: pd.DataFrame, *, title: str) -> Figure:
     """Backtest errors (actual minus forecast) by horizon step, one point per origin."""
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    fig, ax = plt.subplots(figsize=_RESIDUAL_SIZE, dpi=_DPI)
+    _draw_residuals(ax, backtest, title)
+    return fig
+
+
+def _draw_residuals(ax: Axes, backtest: pd.DataFrame, title: str) -> None:
     if len(backtest):
         errors = backtest["actual"] - backtest["mean"]
         ax.scatter(backtest["step"], errors, s=14, alpha=0.7, color="#3182bd")
@@ -124,8 +148,7 @@ def residual_chart(backtest: pd.DataFrame, *, title: str) -> Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(chart_title(title), fontsize=10)
     ax.grid(alpha=0.3)
-    fig.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.14)
-    return fig
+    ax.figure.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.14)
 
 
 def to_png(fig: Figure) -> bytes:
@@ -133,4 +156,75 @@ def to_png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
+    return buffer.getvalue()
+
+
+class ChartRenderer:
+    """Fan charts and residual plots as PNG bytes, drawn on two figures that are reused.
+
+    Setting up a figure and its axes costs about as much as drawing it, and a retrain logs two
+    charts per candidate; the images are the same as ``to_png(fan_chart(...))`` gives. Not for
+    sharing between threads: ``renderer()`` hands each thread its own.
+    """
+
+    def __init__(self) -> None:
+        self._fan_figure, self._fan = _reusable_axes(_FAN_SIZE)
+        self._residual_figure, self._residuals = _reusable_axes(_RESIDUAL_SIZE)
+
+    def fan_png(
+        self,
+        history: pd.Series,
+        forecast: pd.DataFrame,
+        *,
+        title: str,
+        unit: str = "",
+        breaks: Sequence[int] = (),
+    ) -> bytes:
+        """``fan_chart`` rendered to PNG."""
+        _clear(self._fan)
+        _draw_fan(self._fan, history, forecast, title, unit, breaks, ())
+        return _png(self._fan_figure)
+
+    def residual_png(self, backtest: pd.DataFrame, *, title: str) -> bytes:
+        """``residual_chart`` rendered to PNG."""
+        _clear(self._residuals)
+        _draw_residuals(self._residuals, backtest, title)
+        return _png(self._residual_figure)
+
+
+_renderers = threading.local()
+
+
+def renderer() -> ChartRenderer:
+    """This thread's ``ChartRenderer``, made on first use."""
+    found = getattr(_renderers, "renderer", None)
+    if found is None:
+        found = _renderers.renderer = ChartRenderer()
+    return found
+
+
+def _reusable_axes(size: tuple[float, float]) -> tuple[Figure, Axes]:
+    """A figure with one axes, outside pyplot's registry (nothing to close)."""
+    figure = Figure(figsize=size, dpi=_DPI)
+    FigureCanvasAgg(figure)
+    return figure, figure.add_subplot()
+
+
+def _clear(ax: Axes) -> None:
+    """Remove what the last chart drew, keeping the axes and their ticks (cheaper than cla)."""
+    for artist in [*ax.lines, *ax.collections, *ax.texts, *ax.patches]:
+        artist.remove()
+    legend = ax.get_legend()
+    if legend is not None:
+        legend.remove()
+    ax.set_prop_cycle(None)
+    ax.relim()  # no artists left: forget the last chart's data limits
+    ax.set_xlim(0.0, 1.0)  # a new axes' view, kept by a chart that has no data
+    ax.set_ylim(0.0, 1.0)
+    ax.set_autoscale_on(True)
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     return buffer.getvalue()

@@ -1,0 +1,69 @@
+"""Charts drawn on reused figures are the charts a fresh figure gives, whatever came before."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+
+from training.plots import ChartRenderer, fan_chart, residual_chart, to_png
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return matplotlib.image.imread(io.BytesIO(png), format="png")
+
+
+def _history(start: int, values: list[float]) -> pd.Series:
+    return pd.Series(values, index=pd.Index(range(start, start + len(values)), name="year"))
+
+
+def _forecast(first_year: int, mean: list[float], spread: float, levels=(80, 95)) -> pd.DataFrame:
+    frame = pd.DataFrame({"year": range(first_year, first_year + len(mean)), "mean": mean})
+    for index, level in enumerate(levels, start=1):
+        frame[f"lo-{level}"] = frame["mean"] - spread * index
+        frame[f"hi-{level}"] = frame["mean"] + spread * index
+    return frame
+
+
+FAN_CHARTS = [
+    # a count series with breaks; a yen series; below zero with one level; no history
+    (_history(2004, [120, 180, 260, 300, 900, 1100]), _forecast(2010, [1200, 1300, 1350], 90),
+     "Cases: comb", "count", (2007,)),
+    (_history(1990, [2.5e9, 3.1e9, 2.2e9, 4.0e9]), _forecast(1994, [4.1e9, 4.3e9], 5e8),
+     "Losses: theta", "JPY", ()),
+    (_history(2015, [5.0, -3.0, 2.0]), _forecast(2018, [1.0, 0.5, 0.0, -0.5], 4.0, (50,)),
+     "Change: drift", "", (2016, 2017)),
+    (_history(2020, []), _forecast(2020, [10.0, 12.0], 3.0), "New: naive", "count", ()),
+]  # fmt: skip
+
+
+def _backtest(seed: int, origins: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    steps = np.tile(np.arange(1, 4), origins)
+    return pd.DataFrame(
+        {
+            "origin": np.repeat(np.arange(2000, 2000 + origins), 3),
+            "step": steps,
+            "actual": rng.normal(100, 20, 3 * origins),
+            "mean": np.full(3 * origins, 100.0),
+        }
+    )
+
+
+def test_reused_fan_charts_equal_fresh_ones_in_any_order() -> None:
+    charts = ChartRenderer()
+    for history, forecast, title, unit, breaks in [*FAN_CHARTS, *reversed(FAN_CHARTS)]:
+        reused = charts.fan_png(history, forecast, title=title, unit=unit, breaks=breaks)
+        fresh = to_png(fan_chart(history, forecast, title=title, unit=unit, breaks=breaks))
+        np.testing.assert_array_equal(_pixels(reused), _pixels(fresh), err_msg=title)
+
+
+def test_reused_residual_plots_equal_fresh_ones_in_any_order() -> None:
+    charts = ChartRenderer()
+    backtests = [_backtest(1, 8), _backtest(2, 2), _backtest(3, 0), _backtest(4, 5)]
+    for index, backtest in enumerate([*backtests, *reversed(backtests)]):
+        reused = charts.residual_png(backtest, title=f"model {index}")
+        fresh = to_png(residual_chart(backtest, title=f"model {index}"))
+        np.testing.assert_array_equal(_pixels(reused), _pixels(fresh), err_msg=str(index))
