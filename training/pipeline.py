@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
 from filelock import FileLock, Timeout
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from data.store import FigureStore, SeriesInfo
@@ -76,8 +78,11 @@ def retrain(
 ) -> list[SeriesOutcome]:
     """Retrain the named series (all by default); one series' failure never stops the others.
 
-    Retrains run one at a time, across processes too (a file lock); a retrain that raises or is
-    killed leaves figures and champions as they were.
+    Each series is retrained whole (figures, backtests, MLflow runs, promotion) by one of
+    ``jobs`` worker processes, or on the Dask cluster of an active ``compute_backend``; workers
+    talk to the figure store and MLflow themselves and send back only a ``SeriesOutcome``, which
+    ``on_outcome`` sees as it arrives. Retrains run one at a time, across processes too (a file
+    lock); a retrain that raises or is killed leaves figures and champions as they were.
     """
     settings = settings or TrainingSettings()
     store = store or FigureStore.from_settings()
@@ -91,6 +96,18 @@ def retrain(
         ) from None
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to retrain any one series: where the stores are, how to train."""
+
+    store_url: str
+    settings: TrainingSettings
+    code: str
+    force: bool
+    candidates: tuple[str, ...] | None
+    source: dict[str, str]  # MLflow's user and source tags of the calling process
+
+
 def _retrain_locked(
     series_ids: Sequence[str] | None,
     force: bool,
@@ -101,66 +118,120 @@ def _retrain_locked(
     on_outcome: ProgressCallback | None,
 ) -> list[SeriesOutcome]:
     store.ensure_seeded()
-    client = tracking.connect(settings)
-    version = code_version()
+    tracking.connect(settings)  # creates or upgrades the tracking store before any worker
     wanted = list(series_ids) if series_ids else [s.id for s in store.list_series()]
-
+    job = _Job(
+        store.url,
+        settings,
+        code_version(),
+        force,
+        tuple(candidates) if candidates is not None else None,
+        tracking.source_tags(),
+    )
     outcomes: dict[str, SeriesOutcome] = {}
-    inputs: dict[str, _SeriesInput] = {}
-    for series_id in wanted:
-        try:
-            prepared = _prepare(store, client, settings, series_id)
-        except Exception as error:  # reported per series, never fatal for the rest
-            outcomes[series_id] = _failure(series_id, error)
-            continue
-        last = tracking.last_retrain(client, prepared.experiment_id)
-        if (
-            not force
-            and last is not None
-            and last.data_revision == prepared.data_revision
-            and last.code_version == version
-        ):
-            outcomes[series_id] = SeriesOutcome(
-                series_id,
-                "unchanged",
-                "data revision and code version unchanged since the last retrain (use --force)",
-                data_revision=prepared.data_revision,
-                run_id=last.run_id,
-            )
-        else:
-            inputs[series_id] = prepared
-
-    records: dict[str, pd.DataFrame] = {}
-    for series_id, prepared in inputs.items():
-        _score_outgoing_champion(store, client, series_id, prepared.values)
-        records[series_id] = store.track_record(series_id)
-    items = [(sid, p.values, p.info.breaks) for sid, p in inputs.items()]
-    fits = fit_many(items, levels=settings.levels, jobs=jobs, candidates=candidates)
-    for result in fits:
-        prepared = inputs[result.series_id]
-        if isinstance(result, SeriesFailure):
-            outcomes[result.series_id] = SeriesOutcome(
-                result.series_id, "failed", result.error, data_revision=prepared.data_revision
-            )
-            tracking.log_failed_retrain(
-                prepared.experiment_id,
-                series_id=result.series_id,
-                data_revision=prepared.data_revision,
-                code_version=version,
-                error=result.error,
-            )
-        else:
-            outcomes[result.series_id] = _track_and_promote(
-                result,
-                prepared,
-                client=client,
-                settings=settings,
-                code=version,
-                record=records[result.series_id],
-            )
-        if on_outcome is not None:
-            on_outcome(outcomes[result.series_id])
+    with _stores_of_this_process(store):
+        for outcome in _retrain_all(list(dict.fromkeys(wanted)), job, jobs):
+            outcomes[outcome.series_id] = outcome
+            if on_outcome is not None:
+                on_outcome(outcome)
     return [outcomes[sid] for sid in wanted]
+
+
+def _retrain_all(series_ids: list[str], job: _Job, jobs: int) -> Iterator[SeriesOutcome]:
+    """Outcomes as workers finish them; joblib dispatches only a few series ahead."""
+    from joblib import Parallel, delayed
+
+    tasks = (delayed(_retrain_one)(series_id, job) for series_id in series_ids)
+    pending = set(series_ids)
+    try:
+        for outcome in Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks):
+            pending.discard(outcome.series_id)
+            yield outcome
+    except Exception as error:  # a worker process died (e.g. out of memory): report the rest
+        log.exception("a training worker stopped; %d series not trained", len(pending))
+        reason = (
+            f"not trained: a worker process stopped ({type(error).__name__}: {error}); "
+            "run the retrain again (finished series are skipped as unchanged)"
+        )
+        for series_id in [sid for sid in series_ids if sid in pending]:
+            yield SeriesOutcome(series_id, "failed", reason)
+
+
+#: Figure stores of this process by URL: the caller's own when work runs in-process, else one
+#: opened on first use and kept while the worker process lives.
+_stores: dict[str, FigureStore] = {}
+
+
+@contextmanager
+def _stores_of_this_process(store: FigureStore) -> Iterator[None]:
+    """Let work that runs in this process use the caller's store (not a second engine)."""
+    previous = _stores.get(store.url)
+    _stores[store.url] = store
+    try:
+        yield
+    finally:
+        if previous is None:
+            _stores.pop(store.url, None)
+        else:
+            _stores[store.url] = previous
+
+
+def _store(url: str) -> FigureStore:
+    found = _stores.get(url)
+    if found is None:
+        found = _stores[url] = FigureStore(url)
+    return found
+
+
+def _retrain_one(series_id: str, job: _Job) -> SeriesOutcome:
+    """Retrain one series wherever joblib runs it; every error becomes a failed outcome."""
+    from joblib import parallel_config
+
+    try:
+        with parallel_config(backend="sequential"):  # fit right here, never nested on a cluster
+            return _retrain_series(series_id, job)
+    except Exception as error:  # reported per series, never fatal for the rest
+        return _failure(series_id, error)
+
+
+def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
+    store = _store(job.store_url)
+    client = tracking.connect(job.settings)
+    prepared = _prepare(store, client, job.settings, series_id)
+    last = tracking.last_retrain(client, prepared.experiment_id)
+    if (
+        not job.force
+        and last is not None
+        and last.data_revision == prepared.data_revision
+        and last.code_version == job.code
+    ):
+        return SeriesOutcome(
+            series_id,
+            "unchanged",
+            "data revision and code version unchanged since the last retrain (use --force)",
+            data_revision=prepared.data_revision,
+            run_id=last.run_id,
+        )
+    champion = registry.champion_version(series_id, client=client)
+    _score_outgoing_champion(store, champion, series_id, prepared.values)
+    record = store.track_record(series_id)
+    items = [(series_id, prepared.values, prepared.info.breaks)]
+    [result] = fit_many(items, levels=job.settings.levels, jobs=1, candidates=job.candidates)
+    if isinstance(result, SeriesFailure):
+        tracking.log_failed_retrain(
+            prepared.experiment_id,
+            series_id=series_id,
+            data_revision=prepared.data_revision,
+            code_version=job.code,
+            error=result.error,
+            source=job.source,
+        )
+        return SeriesOutcome(
+            series_id, "failed", result.error, data_revision=prepared.data_revision
+        )
+    return _track_and_promote(
+        result, prepared, job, client=client, record=record, champion=champion
+    )
 
 
 def _prepare(
@@ -176,13 +247,12 @@ def _prepare(
 
 
 def _score_outgoing_champion(
-    store: FigureStore, client: MlflowClient, series_id: str, observed: pd.Series
+    store: FigureStore, version: ModelVersion | None, series_id: str, observed: pd.Series
 ) -> None:
     """Before a retrain, score what the current champion forecast for figures that came in."""
+    if version is None:
+        return
     try:
-        version = registry.champion_version(series_id, client=client)
-        if version is None:
-            return
         champion = registry.load_champion(version)
         scores = track_record.score_figures(
             series_id,
@@ -215,15 +285,15 @@ class _Incumbent:
 def _track_and_promote(
     fit: SeriesFit,
     prepared: _SeriesInput,
+    job: _Job,
     *,
     client: MlflowClient,
-    settings: TrainingSettings,
-    code: str,
     record: pd.DataFrame,
+    champion: ModelVersion | None,
 ) -> SeriesOutcome:
     """Log the retrain to MLflow and register the selected model if it passes the gates;
     when it does not, the champion's own model is refitted on new figures (``refreshed``)."""
-    series_id = fit.series_id
+    series_id, settings, code = fit.series_id, job.settings, job.code
     try:
         selected = _selected(fit)
         with tracking.retrain_run(
@@ -231,20 +301,21 @@ def _track_and_promote(
             series_id=series_id,
             data_revision=prepared.data_revision,
             code_version=code,
+            source=job.source,
         ) as run:
-            tracking.log_candidates(
+            logged = tracking.log_candidates(
                 fit,
                 prepared.info,
                 observed=prepared.values,
                 experiment_id=prepared.experiment_id,
+                parent_run_id=run.info.run_id,
                 data_revision=prepared.data_revision,
                 code_version=code,
                 chart_horizon=settings.chart_horizon,
+                client=client,
+                source=job.source,
             )
-            tracking.log_selected_artifacts(
-                fit, prepared.info, observed=prepared.values, chart_horizon=settings.chart_horizon
-            )
-            incumbent = _incumbent(fit, prepared, client=client, settings=settings)
+            incumbent = _incumbent(fit, prepared, champion, settings=settings)
             decision = decide(
                 candidate=fit.selected,
                 candidate_mase=selected.metrics.get("mase", float("nan")),
@@ -268,9 +339,18 @@ def _track_and_promote(
                 refreshed = _refresh(incumbent, reason, context, client=client)
                 if refreshed is not None:
                     label, reason, version = "refreshed", *refreshed
-            tracking.log_track_record(record, track_record.summary(record))
-            tracking.log_decision(
-                decision=label, reason=reason, selected=fit.selected, metrics=selected.metrics
+            tracking.log_retrain_result(
+                client,
+                run.info.run_id,
+                fit,
+                prepared.info,
+                observed=prepared.values,
+                chart_horizon=settings.chart_horizon,
+                candidates=logged,
+                record=record,
+                record_summary=track_record.summary(record),
+                decision=label,
+                reason=reason,
             )
     except Exception as error:
         return _failure(series_id, error)
@@ -309,10 +389,13 @@ def _refresh(
 
 
 def _incumbent(
-    fit: SeriesFit, prepared: _SeriesInput, *, client: MlflowClient, settings: TrainingSettings
+    fit: SeriesFit,
+    prepared: _SeriesInput,
+    current: ModelVersion | None,
+    *,
+    settings: TrainingSettings,
 ) -> _Incumbent | None:
     """The current champion with its model's backtest on this retrain's data (if it can be)."""
-    current = registry.champion_version(fit.series_id, client=client)
     if current is None:
         return None
     name = current.tags.get("model_name", "")

@@ -7,7 +7,11 @@ half-registered champion behind.
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,12 +92,13 @@ def register_champion(
 ) -> ModelVersion:
     """Log the champion into the active run, register it, and move the alias once it is READY."""
     name = registered_model_name(card.series_id)
-    info = mlflow.pyfunc.log_model(
-        name="champion",
-        python_model=ChampionModel(forecast, card),
-        signature=_INPUT_SIGNATURE,
-        pip_requirements=[f"mlflow=={mlflow.__version__}", "pandas", "numpy"],
-    )
+    with _without_expected_warnings():
+        info = mlflow.pyfunc.log_model(
+            name="champion",
+            python_model=ChampionModel(forecast, card),
+            signature=_INPUT_SIGNATURE,
+            pip_requirements=[f"mlflow=={mlflow.__version__}", "pandas", "numpy"],
+        )
     try:
         client.get_registered_model(name)
     except MlflowException:
@@ -111,6 +116,30 @@ def register_champion(
     version = _wait_until_ready(client, name, version.version)
     client.set_registered_model_alias(name, CHAMPION_ALIAS, version.version)
     return version
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.start)
+
+
+@contextmanager
+def _without_expected_warnings() -> Iterator[None]:
+    """Silence MLflow's two warnings on every champion logged (thousands in a big retrain):
+    the model is a Python object on purpose, and its signature stands in for an input example."""
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    pickled = _DropMessage("Passing a Python object as `python_model`")
+    pyfunc_log.addFilter(pickled)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*input example was not provided")
+            yield
+    finally:
+        pyfunc_log.removeFilter(pickled)
 
 
 def _card_tags(card: ChampionCard) -> dict[str, str]:

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import sqlite3
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.entities import Run
+from mlflow.entities import Metric, Param, Run, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.context import registry as context_registry
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from sqlalchemy.engine import make_url
 
 from data.store import SeriesInfo
-from training.plots import fan_chart, residual_chart, to_png
+from training.plots import renderer
 from training.selection import CandidateResult, SeriesFit, calibrated_forecast
 from training.settings import TrainingSettings
+
+log = logging.getLogger(__name__)
 
 ROLE_TAG = "fraudcast.role"
 _MAX_PARAM_LENGTH = 500
@@ -31,9 +41,34 @@ def experiment_name(series_id: str) -> str:
 
 def connect(settings: TrainingSettings) -> MlflowClient:
     """Point MLflow at the configured tracking store and return a client for it."""
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
-    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    uri = settings.mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if uri.startswith("sqlite:"):
+        _write_ahead_log(uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+@cache
+def _write_ahead_log(uri: str) -> None:
+    """Switch a SQLite tracking store to write-ahead logging (once; the file keeps it).
+
+    Retrains write from several processes at once (``--jobs``) while the API and the MLflow UI
+    read: in WAL mode readers and the writer never wait for each other, and writers queue on
+    MLflow's 20 s busy timeout instead of failing with "database is locked".
+    """
+    database = make_url(uri).database
+    if not database or database == ":memory:":
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        connection = sqlite3.connect(database, timeout=20)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+        finally:
+            connection.close()
+    except sqlite3.Error as error:  # busy or read-only: MLflow works without it, only slower
+        log.warning("could not switch %s to write-ahead logging: %s", database, error)
 
 
 def ensure_experiment(client: MlflowClient, settings: TrainingSettings, series_id: str) -> str:
@@ -42,13 +77,19 @@ def ensure_experiment(client: MlflowClient, settings: TrainingSettings, series_i
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
-    return str(
-        client.create_experiment(
-            name,
-            artifact_location=settings.artifact_location(name),
-            tags={"series_id": series_id},
+    try:
+        return str(
+            client.create_experiment(
+                name,
+                artifact_location=settings.artifact_location(name),
+                tags={"series_id": series_id},
+            )
         )
-    )
+    except MlflowException:  # made meanwhile by another process
+        existing = client.get_experiment_by_name(name)
+        if existing is None:
+            raise
+        return str(existing.experiment_id)
 
 
 @dataclass(frozen=True)
@@ -80,15 +121,27 @@ def last_retrain(client: MlflowClient, experiment_id: str) -> RetrainRecord | No
     )
 
 
+def source_tags() -> dict[str, str]:
+    """MLflow's tags for who started this process and how (user, source), to put on the runs
+    that worker processes log for it: a worker would name its own bootstrap instead."""
+    return dict(context_registry.resolve_tags())
+
+
 @contextmanager
 def retrain_run(
-    experiment_id: str, *, series_id: str, data_revision: str, code_version: str
+    experiment_id: str,
+    *,
+    series_id: str,
+    data_revision: str,
+    code_version: str,
+    source: Mapping[str, str] | None = None,
 ) -> Iterator[Run]:
     """A parent run for one retrain; if the body raises, the run ends FAILED with the reason."""
     run = mlflow.start_run(
         experiment_id=experiment_id,
         run_name=f"retrain {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M:%S}",
         tags={
+            **(source or {}),
             ROLE_TAG: "retrain",
             "series_id": series_id,
             "data_revision": data_revision,
@@ -110,11 +163,21 @@ def mark_failed(reason: str) -> None:
 
 
 def log_failed_retrain(
-    experiment_id: str, *, series_id: str, data_revision: str, code_version: str, error: str
+    experiment_id: str,
+    *,
+    series_id: str,
+    data_revision: str,
+    code_version: str,
+    error: str,
+    source: Mapping[str, str] | None = None,
 ) -> None:
     """A parent run marked FAILED with the reason, so the failure shows where successes do."""
     with retrain_run(
-        experiment_id, series_id=series_id, data_revision=data_revision, code_version=code_version
+        experiment_id,
+        series_id=series_id,
+        data_revision=data_revision,
+        code_version=code_version,
+        source=source,
     ):
         mark_failed(error)
         mlflow.end_run(status="FAILED")
@@ -133,39 +196,70 @@ class RetrainStatus:
 
 
 def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
-    """The newest ended retrain run of every series, in one query over fraudcast's experiments.
+    """The newest ended retrain run of every series, in paged queries over fraudcast's
+    experiments, newest first, until every series has one (or the runs run out).
 
     Runs still marked RUNNING are passed over: either a retrain is under way (the job queue
     reports it) or its process was killed, and then the run before it is what stands.
     """
-    experiments = [
-        e.experiment_id
-        for e in client.search_experiments(
-            filter_string="name LIKE 'fraudcast/%'", max_results=5000
-        )
-    ]
+    experiments = _fraudcast_experiments(client)
     if not experiments:
         return {}
     statuses: dict[str, RetrainStatus] = {}
-    for run in client.search_runs(
-        experiments,
-        filter_string=f"tags.`{ROLE_TAG}` = 'retrain' and attributes.status != 'RUNNING'",
-        order_by=["attributes.start_time DESC"],
-        max_results=5000,
-    ):
-        series_id = run.data.tags.get("series_id", "")
-        if series_id in statuses:
-            continue
-        finished = run.info.end_time
-        statuses[series_id] = RetrainStatus(
-            series_id=series_id,
-            decision=run.data.tags.get("promotion.decision", "running"),
-            reason=run.data.tags.get("promotion.reason", ""),
-            status=run.info.status,
-            data_revision=run.data.tags.get("data_revision", ""),
-            finished_at=pd.Timestamp(finished, unit="ms", tz="UTC") if finished else None,
+    token: str | None = None
+    while True:
+        page = client.search_runs(
+            experiments,
+            filter_string=f"tags.`{ROLE_TAG}` = 'retrain' and attributes.status != 'RUNNING'",
+            order_by=["attributes.start_time DESC"],
+            max_results=_PAGE_SIZE,
+            page_token=token,
         )
-    return statuses
+        for run in page:
+            series_id = run.data.tags.get("series_id", "")
+            if series_id not in statuses:
+                statuses[series_id] = _status(series_id, run)
+        token = page.token
+        if not token or len(statuses) >= len(experiments):
+            return statuses
+
+
+#: Rows per page of the searches that cover every series (MLflow allows up to 50,000 runs).
+_PAGE_SIZE = 5000
+
+
+def _fraudcast_experiments(client: MlflowClient) -> list[str]:
+    found: list[str] = []
+    token: str | None = None
+    while True:
+        page = client.search_experiments(
+            filter_string="name LIKE 'fraudcast/%'", max_results=_PAGE_SIZE, page_token=token
+        )
+        found += [experiment.experiment_id for experiment in page]
+        token = page.token
+        if not token:
+            return found
+
+
+def _status(series_id: str, run: Run) -> RetrainStatus:
+    finished = run.info.end_time
+    return RetrainStatus(
+        series_id=series_id,
+        decision=run.data.tags.get("promotion.decision", "running"),
+        reason=run.data.tags.get("promotion.reason", ""),
+        status=run.info.status,
+        data_revision=run.data.tags.get("data_revision", ""),
+        finished_at=pd.Timestamp(finished, unit="ms", tz="UTC") if finished else None,
+    )
+
+
+@dataclass
+class LoggedCandidates:
+    """The child runs of one retrain, and the selected candidate's fan chart (for the parent)."""
+
+    run_ids: dict[str, str] = field(default_factory=dict)
+    selected_chart: bytes | None = None
+    selected_forecast: pd.DataFrame | None = None
 
 
 def log_candidates(
@@ -174,34 +268,62 @@ def log_candidates(
     *,
     observed: pd.Series,
     experiment_id: str,
+    parent_run_id: str,
     data_revision: str,
     code_version: str,
     chart_horizon: int,
-) -> dict[str, str]:
-    """One child run per candidate with params, metrics, tags and charts; returns name → run id."""
-    run_ids: dict[str, str] = {}
+    client: MlflowClient,
+    source: Mapping[str, str] | None = None,
+) -> LoggedCandidates:
+    """One child run per candidate with params, metrics, tags and charts.
+
+    Each child is three tracking calls (create with its tags, one batch of params and metrics,
+    end) and one artifact upload, so a retrain stays cheap on a remote tracking server too.
+    """
+    logged = LoggedCandidates()
     for candidate in fit.candidates:
-        with mlflow.start_run(
-            experiment_id=experiment_id, run_name=candidate.name, nested=True
-        ) as child:
-            mlflow.set_tags(
-                {
-                    ROLE_TAG: "candidate",
-                    "series_id": fit.series_id,
-                    "data_revision": data_revision,
-                    "code_version": code_version,
-                    "selected": str(candidate.name == fit.selected).lower(),
-                    "selection_reason": fit.reason,
-                    **({"error": candidate.error[:5000]} if candidate.error else {}),
-                }
+        tags = {
+            **(source or {}),
+            MLFLOW_PARENT_RUN_ID: parent_run_id,
+            ROLE_TAG: "candidate",
+            "series_id": fit.series_id,
+            "data_revision": data_revision,
+            "code_version": code_version,
+            "selected": str(candidate.name == fit.selected).lower(),
+            "selection_reason": fit.reason,
+            **({"error": candidate.error[:5000]} if candidate.error else {}),
+        }
+        child = client.create_run(
+            experiment_id, run_name=candidate.name, tags=context_registry.resolve_tags(tags)
+        )
+        run_id = child.info.run_id
+        try:
+            client.log_batch(
+                run_id,
+                metrics=_metrics(candidate.metrics),
+                params=[Param(k, v) for k, v in _flat_params(candidate).items()],
             )
-            mlflow.log_params(_flat_params(candidate))
-            finite = {k: float(v) for k, v in candidate.metrics.items() if _is_finite(v)}
-            if finite:
-                mlflow.log_metrics(finite)
-            _log_candidate_artifacts(fit, candidate, series, observed, chart_horizon)
-            run_ids[candidate.name] = child.info.run_id
-    return run_ids
+            forecast, chart = _log_candidate_artifacts(
+                client, run_id, fit, candidate, series, observed, chart_horizon
+            )
+        except BaseException:
+            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+            raise
+        client.set_terminated(run_id)
+        logged.run_ids[candidate.name] = run_id
+        if candidate.name == fit.selected:
+            logged.selected_chart, logged.selected_forecast = chart, forecast
+    return logged
+
+
+def _metrics(values: dict[str, Any], prefix: str = "") -> list[Metric]:
+    """The finite values as MLflow metrics at step 0, stamped now."""
+    now = int(time.time() * 1000)
+    return [
+        Metric(f"{prefix}{key}", float(value), now, 0)
+        for key, value in values.items()
+        if _is_finite(value)
+    ]
 
 
 def _flat_params(candidate: CandidateResult) -> dict[str, str]:
@@ -219,70 +341,83 @@ def _is_finite(value: Any) -> bool:
 
 
 def _log_candidate_artifacts(
+    client: MlflowClient,
+    run_id: str,
     fit: SeriesFit,
     candidate: CandidateResult,
     series: SeriesInfo,
     observed: pd.Series,
     chart_horizon: int,
-) -> None:
+) -> tuple[pd.DataFrame | None, bytes | None]:
+    """Backtest CSV, residual plot, and (for a candidate that fitted) its forecast CSV and fan
+    chart, in one upload; returns the forecast and the fan chart."""
+    charts = renderer()
+    forecast, chart = None, None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         candidate.backtest.to_csv(folder / "backtest.csv", index=False)
         title = f"{series.title}: {candidate.name}"
-        (folder / "residuals.png").write_bytes(
-            to_png(residual_chart(candidate.backtest, title=title))
-        )
+        (folder / "residuals.png").write_bytes(charts.residual_png(candidate.backtest, title=title))
         if candidate.error is None:
             forecast = calibrated_forecast(candidate, fit.history).predict(
                 chart_horizon, (80.0, 95.0)
             )
-            chart = fan_chart(
+            chart = charts.fan_png(
                 observed, forecast, title=title, unit=series.unit, breaks=series.breaks
             )
-            (folder / "fan_chart.png").write_bytes(to_png(chart))
+            (folder / "fan_chart.png").write_bytes(chart)
             forecast.to_csv(folder / "forecast.csv", index=False)
-        mlflow.log_artifacts(str(folder))
+        client.log_artifacts(run_id, str(folder))
+    return forecast, chart
 
 
-def log_decision(*, decision: str, reason: str, selected: str, metrics: dict[str, float]) -> None:
-    """Record on the active parent run whether the candidate was promoted, and why."""
-    mlflow.set_tags(
-        {
-            "promotion.decision": decision,
-            "promotion.reason": reason[:5000],
-            "selected_model": selected,
-        }
-    )
-    finite = {f"selected.{k}": float(v) for k, v in metrics.items() if _is_finite(v)}
-    if finite:
-        mlflow.log_metrics(finite)
-
-
-def log_track_record(record: pd.DataFrame, summary: dict[str, float]) -> None:
-    """The outgoing champions' scored forecasts on the active parent run, as metrics and CSV."""
-    if record.empty:
-        return
-    finite = {key: value for key, value in summary.items() if _is_finite(value)}
-    if finite:
-        mlflow.log_metrics(finite)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "track_record.csv"
-        record.to_csv(path, index=False)
-        mlflow.log_artifact(str(path))
-
-
-def log_selected_artifacts(
-    fit: SeriesFit, series: SeriesInfo, *, observed: pd.Series, chart_horizon: int
+def log_retrain_result(
+    client: MlflowClient,
+    run_id: str,
+    fit: SeriesFit,
+    series: SeriesInfo,
+    *,
+    observed: pd.Series,
+    chart_horizon: int,
+    candidates: LoggedCandidates,
+    record: pd.DataFrame,
+    record_summary: dict[str, float],
+    decision: str,
+    reason: str,
 ) -> None:
-    """The selected model's fan chart and the candidates table on the parent run."""
+    """On the parent run: the selected model's fan chart, the candidates table and the outgoing
+    champions' track record (one upload), and the decision with its metrics (one batch)."""
+    selected = next(c for c in fit.candidates if c.name == fit.selected)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         forecast = fit.champion.predict(chart_horizon, (80.0, 95.0))
-        title = f"{series.title}: {fit.selected}"
-        chart = fan_chart(observed, forecast, title=title, unit=series.unit, breaks=series.breaks)
-        (folder / "fan_chart.png").write_bytes(to_png(chart))
+        chart = candidates.selected_chart
+        if chart is None or not _same(forecast, candidates.selected_forecast):
+            title = f"{series.title}: {fit.selected}"
+            chart = renderer().fan_png(
+                observed, forecast, title=title, unit=series.unit, breaks=series.breaks
+            )
+        (folder / "fan_chart.png").write_bytes(chart)
         candidates_table(fit).to_csv(folder / "candidates.csv", index=False)
-        mlflow.log_artifacts(str(folder))
+        if not record.empty:
+            record.to_csv(folder / "track_record.csv", index=False)
+        client.log_artifacts(run_id, str(folder))
+    tags = {
+        "promotion.decision": decision,
+        "promotion.reason": reason[:5000],
+        "selected_model": fit.selected,
+    }
+    client.log_batch(
+        run_id,
+        metrics=_metrics(selected.metrics, "selected.")
+        + (_metrics(record_summary) if not record.empty else []),
+        tags=[RunTag(key, value) for key, value in tags.items()],
+    )
+
+
+def _same(forecast: pd.DataFrame, other: pd.DataFrame | None) -> bool:
+    """True when a candidate's chart already shows exactly this forecast."""
+    return other is not None and forecast.equals(other)
 
 
 def candidates_table(fit: SeriesFit) -> pd.DataFrame:

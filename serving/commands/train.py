@@ -7,8 +7,15 @@ import time
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console, Group
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from data.incoming import process_incoming
@@ -22,6 +29,10 @@ if TYPE_CHECKING:
     from training.pipeline import SeriesOutcome
 
 console = Console()
+#: Up to this many series the summary has a row per series; beyond, one row per outcome.
+FULL_TABLE_MAX = 30
+#: Failures listed by name under a compact summary; the rest are counted.
+FAILURES_SHOWN = 20
 _STATUS_STYLE = {
     "promoted": "green",
     "refreshed": "cyan",
@@ -56,12 +67,9 @@ def train(
         return
     with cli_backend(backend, scheduler, settings):
         outcomes = run_with_progress(series, force=force, jobs=jobs, settings=settings)
-    console.print(summary_table(outcomes))
+    console.print(summary(outcomes))
     console.print(f"MLflow: {settings.mlflow_tracking_uri}  (`make mlflow-ui` to compare runs)")
-    failed = [o for o in outcomes if o.failed]
-    if failed:
-        for outcome in failed:
-            console.print(f"[bold red]failed[/] {outcome.series_id}: {outcome.reason}")
+    if any(o.failed for o in outcomes):
         raise typer.Exit(code=1)
 
 
@@ -80,6 +88,7 @@ def run_with_progress(
         MofNCompleteColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     ) as progress:
@@ -92,6 +101,51 @@ def run_with_progress(
             series, force=force, store=store, settings=settings, jobs=jobs, on_outcome=advance
         )
     return outcomes
+
+
+def summary(outcomes: list[SeriesOutcome]) -> Group:
+    """What a retrain did: a row per series when few, else a row per outcome and the failures."""
+    if len(outcomes) <= FULL_TABLE_MAX:
+        return Group(summary_table(outcomes), *_failure_lines(outcomes))
+    return Group(outcome_table(outcomes), *_failure_lines(outcomes, limit=FAILURES_SHOWN))
+
+
+def outcome_table(outcomes: list[SeriesOutcome]) -> Table:
+    """One row per outcome: how many series, and the median backtest MASE of what serves."""
+    table = Table(title=f"fraudcast training summary: {len(outcomes):,} series")
+    table.add_column("outcome")
+    for column in ("series", "share", "median MASE"):
+        table.add_column(column, justify="right")
+    table.add_column("for example", overflow="fold")
+    by_status: dict[str, list[SeriesOutcome]] = {}
+    for outcome in outcomes:
+        by_status.setdefault(outcome.status, []).append(outcome)
+    order = [*_STATUS_STYLE, *sorted(set(by_status) - set(_STATUS_STYLE))]
+    for status in (s for s in order if s in by_status):
+        group = by_status[status]
+        scores = sorted(o.mase for o in group if o.mase is not None)
+        median = f"{scores[len(scores) // 2]:.3f}" if scores else ""
+        style = _STATUS_STYLE.get(status, "")
+        table.add_row(
+            f"[{style}]{status}[/]" if style else status,
+            f"{len(group):,}",
+            f"{len(group) / len(outcomes):.1%}",
+            median,
+            ", ".join(o.series_id for o in group[:3]) + (", …" if len(group) > 3 else ""),
+        )
+    return table
+
+
+def _failure_lines(outcomes: list[SeriesOutcome], limit: int | None = None) -> list[str]:
+    failed = [o for o in outcomes if o.failed]
+    shown = failed if limit is None else failed[:limit]
+    lines = [f"[bold red]failed[/] {o.series_id}: {o.reason}" for o in shown]
+    if len(failed) > len(shown):
+        lines.append(
+            f"… and {len(failed) - len(shown):,} more failed series "
+            "(each has a FAILED retrain run in MLflow saying why)"
+        )
+    return lines
 
 
 def summary_table(outcomes: list[SeriesOutcome]) -> Table:
@@ -146,7 +200,7 @@ def watch(
                     changed.update(outcome.result.changed_series)
             if changed:
                 outcomes = retrain(sorted(changed), store=store, settings=settings)
-                console.print(summary_table(outcomes))
+                console.print(summary(outcomes))
             if once:
                 return
             time.sleep(pause)
