@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-serving bench-ingest clean help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-train-scaling bench-serving bench-ingest clean help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -73,12 +73,19 @@ postgres:
 bench: $(STAMP)
 	$(BIN)/python -m training.benchmarks.m3 --output benchmarks/RESULTS.md
 	$(MAKE) --no-print-directory bench-scaling
+	$(MAKE) --no-print-directory bench-train-scaling
 	$(MAKE) --no-print-directory bench-serving
 	$(MAKE) --no-print-directory bench-ingest
 
 # forecast-file on 100, 1,000 and 10,000 synthetic series with 1 and 2 workers (~30 min).
 bench-scaling: $(STAMP)
 	$(BIN)/python benchmarks/scaling.py --sizes 100,1000,10000 --jobs 1,2 --output benchmarks/SCALING.md
+
+# train on 100 and 1,000 synthetic series with 1 and 2 workers, 10,000 extrapolated; beside the
+# train path before issue #9 (commit 58700dc) on 100 series (~1.5 h).
+bench-train-scaling: $(STAMP)
+	$(BIN)/python benchmarks/train_scaling.py --sizes 100,1000 --jobs 1,2 \
+	  --baseline 58700dc --baseline-sizes 100 --extrapolate 10000 --output benchmarks/SCALING.md
 
 # Load on the forecast endpoint (one uvicorn worker) and on mlflow models serve; needs Debian's wrk.
 bench-ingest: $(STAMP)

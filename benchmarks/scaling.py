@@ -1,5 +1,5 @@
 """How `fraudcast forecast-file` scales: wall time and peak memory for 100, 1,000 and 10,000
-synthetic yearly series with 1 and 2 workers; writes benchmarks/SCALING.md.
+synthetic yearly series with 1 and 2 workers; writes its section of benchmarks/SCALING.md.
 
     .venv/bin/python benchmarks/scaling.py --sizes 100,1000,10000 --jobs 1,2
 
@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FRAUDCAST = Path(sys.executable).parent / "fraudcast"
 HORIZON = 6
 SEED = 2026
+SECTION = "forecast-file"
 
 
 @dataclass
@@ -79,7 +80,7 @@ def measure(source: Path, n_series: int, jobs: int, workdir: Path) -> Run:
         waited = os.wait4(process.pid, os.WNOHANG)
         if waited[0] != 0:
             break
-        sizes = _tree_rss(root)
+        sizes = tree_rss(root)
         peak_tree = max(peak_tree, sum(sizes))
         peak_process = max(peak_process, *sizes, 0)
         # Fine sampling while workers start, then lighter: the sampler shares the cores.
@@ -96,7 +97,7 @@ def measure(source: Path, n_series: int, jobs: int, workdir: Path) -> Run:
     )
 
 
-def _tree_rss(root: psutil.Process) -> list[int]:
+def tree_rss(root: psutil.Process) -> list[int]:
     """Resident memory of the run's process and each of its descendants, in bytes."""
     try:
         processes = [root, *root.children(recursive=True)]
@@ -210,9 +211,23 @@ def main() -> None:
                     f"{run.ms_per_series:6.1f} ms/series, peak {run.peak_tree_mb:.0f} MB",
                     flush=True,
                 )
-                args.output.write_text(report(runs, sizes, jobs, skipped))
-    args.output.write_text(report(runs, sizes, jobs, skipped))
+                replace_section(args.output, SECTION, report(runs, sizes, jobs, skipped))
+    replace_section(args.output, SECTION, report(runs, sizes, jobs, skipped))
     print(f"wrote {args.output}")
+
+
+def replace_section(path: Path, name: str, text: str) -> None:
+    """Write ``text`` as the section ``name`` of a results file, keeping the other sections
+    (each benchmark of SCALING.md owns one, between HTML comment markers)."""
+    start, end = f"<!-- section: {name} -->", f"<!-- end of section: {name} -->"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    current = path.read_text() if path.exists() else ""
+    if start in current and end in current:
+        before, rest = current.split(start, 1)
+        after = rest.split(end, 1)[1]
+        path.write_text(before + block + after)
+    else:
+        path.write_text((current.rstrip() + "\n\n" if current.strip() else "") + block + "\n")
 
 
 def _predicted_seconds(runs: list[Run], size: int, job: int) -> float | None:
