@@ -168,11 +168,12 @@ MEMORY_NOTE = (
     "",
     "Work is per series, never one frame per model: each worker gets one series and sends back "
     "only its forecast rows, and joblib dispatches a few tasks ahead, so the workers' memory "
-    "does not grow with the number of series. The main process does: it reads the whole CSV, "
-    "keeps one pandas Series per id, and keeps every series' forecast frame until it writes "
-    "the output at the end (about 10 KB per series in all). That is harmless at 10,000 series; "
-    "for millions, `forecast-file` would need to read the input in chunks of whole series "
-    "(sorted by `unique_id`) and append each finished forecast to the output as it arrives.",
+    "does not grow with the number of series. The main process appends each finished "
+    "series' rows to a temporary file beside the output (renamed over it at the end), so the "
+    "forecasts are not held either; what grows is the input: the whole CSV is read and kept "
+    "as one pandas Series per id. That is harmless at 10,000 series; for millions, "
+    "`forecast-file` would need to read the input in chunks of whole series (sorted by "
+    "`unique_id`).",
 )
 
 
