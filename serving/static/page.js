@@ -12,6 +12,8 @@ const MAX_HORIZON = 15;
 const cards = new Map();
 let settings = readSettings();
 let pending = null;
+/** Why the last change of the controls was refused ("" when it was not). */
+let refusal = "";
 
 class ApiError extends Error {
   constructor(status, problem) {
@@ -183,7 +185,8 @@ async function refreshForecasts() {
     throw error;
   }
   const years = settings.horizon === 1 ? "1 year" : `${settings.horizon} years`;
-  setBusy(false, `Showing ${years} ahead with ${settings.levels.join("% and ")}% intervals.`);
+  const showing = `Showing ${years} ahead with ${settings.levels.join("% and ")}% intervals.`;
+  setBusy(false, refusal ? `${showing} ${refusal}` : showing); // a refusal outlives the refresh
 }
 
 function syncControls() {
@@ -201,9 +204,11 @@ function onSettingsChange(event) {
   const levels = [...document.querySelectorAll("input[name=level]:checked")].map((b) => Number(b.value));
   if (!levels.length) {
     event.target.checked = true; // at least one interval stays shown
-    document.getElementById("status").textContent = "Keep at least one interval level.";
+    refusal = "Keep at least one interval level.";
+    document.getElementById("status").textContent = refusal;
     return;
   }
+  refusal = "";
   settings = { horizon, levels };
   syncControls();
   window.history.replaceState(null, "", `?${query()}`);

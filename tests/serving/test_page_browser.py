@@ -195,6 +195,12 @@ def test_interval_levels_can_be_chosen_but_not_all_removed(browser: Browser, bas
     page.click("input[name=level][value='80']")  # try to clear the last level
     assert page.is_checked("input[name=level][value='80']")  # the last level stays
     assert "at least one" in page.inner_text("#status")
+    # the refresh for the accepted change (50 unticked) ends later: the refusal stays said
+    page.wait_for_function(
+        "() => document.querySelector('#status').textContent.includes('with 80% intervals')",
+        timeout=30_000,
+    )
+    assert "at least one" in page.inner_text("#status")
     assert watch.clean(), watch
 
 
