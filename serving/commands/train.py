@@ -49,7 +49,9 @@ def train(
     force: bool = typer.Option(
         False, "--force", help="Retrain even if data and code are unchanged."
     ),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Series fitted in parallel."),
+    jobs: int = typer.Option(
+        1, "--jobs", "-j", min=1, help="Series trained at once, each in a worker process."
+    ),
     if_no_champions: bool = typer.Option(
         False, "--if-no-champions", help="Do nothing when champions are already registered."
     ),
