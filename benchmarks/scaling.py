@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,9 +72,23 @@ def measure(source: Path, n_series: int, jobs: int, workdir: Path) -> Run:
                "--output", str(output), "--jobs", str(jobs)]  # fmt: skip
     errors = workdir / "stderr.txt"
     load = os.getloadavg()[0]
+    wall, peak_tree, peak_process, code = run_sampled(command, errors)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{errors.read_text()[-2000:]}")
+    failures = errors.read_text().count(" not forecast: ")
+    rows = sum(1 for _ in output.open()) - 1
+    megabytes = 2**20
+    return Run(
+        n_series, jobs, wall, peak_tree / megabytes, peak_process / megabytes, rows, failures, load
+    )
+
+
+def run_sampled(command: list[str], errors: Path, **popen: Any) -> tuple[float, int, int, int]:
+    """Run a command to its end, its stderr into ``errors``: wall seconds, peak resident
+    memory of its whole process tree and of its largest process (bytes), and its exit code."""
     started = time.perf_counter()
     with errors.open("wb") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, **popen)
     root = psutil.Process(process.pid)
     peak_tree, peak_process = 0, 0
     while True:
@@ -86,15 +101,7 @@ def measure(source: Path, n_series: int, jobs: int, workdir: Path) -> Run:
         # Fine sampling while workers start, then lighter: the sampler shares the cores.
         time.sleep(0.05 if time.perf_counter() - started < 5 else 0.25)
     wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(waited[1])
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{errors.read_text()[-2000:]}")
-    failures = errors.read_text().count(" not forecast: ")
-    rows = sum(1 for _ in output.open()) - 1
-    megabytes = 2**20
-    return Run(
-        n_series, jobs, wall, peak_tree / megabytes, peak_process / megabytes, rows, failures, load
-    )
+    return wall, peak_tree, peak_process, os.waitstatus_to_exitcode(waited[1])
 
 
 def tree_rss(root: psutil.Process) -> list[int]:

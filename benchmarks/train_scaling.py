@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import psutil
-from scaling import SEED, replace_section, synthetic_long, tree_rss
+from scaling import SEED, replace_section, run_sampled, synthetic_long
 from serving_load import environment, machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,23 +92,8 @@ def run_train(root: Path, ids: list[str], jobs: int, code_dir: Path) -> tuple[fl
         command += ["--series", series_id]
     env = {**os.environ, **environment(root), "PYTHONPATH": str(code_dir)}
     errors = root / "stderr.txt"
-    started = time.perf_counter()
-    with errors.open("wb") as stderr:
-        process = subprocess.Popen(
-            command, cwd=code_dir, env=env, stdout=subprocess.DEVNULL, stderr=stderr
-        )
-    watched = psutil.Process(process.pid)
-    peak_tree, peak_process = 0, 0
-    while True:
-        waited = os.wait4(process.pid, os.WNOHANG)
-        if waited[0] != 0:
-            break
-        sizes = tree_rss(watched)
-        peak_tree = max(peak_tree, sum(sizes))
-        peak_process = max(peak_process, *sizes, 0)
-        time.sleep(0.05 if time.perf_counter() - started < 5 else 0.25)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(waited[1]) != 0:
+    wall, peak_tree, peak_process, code = run_sampled(command, errors, cwd=code_dir, env=env)
+    if code != 0:
         raise RuntimeError(f"train failed ({code_dir}):\n{errors.read_text()[-3000:]}")
     return wall, peak_tree, peak_process
 
