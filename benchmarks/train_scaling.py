@@ -153,6 +153,7 @@ def report(runs: list[TrainRun], skipped: list[str], predicted: list[str]) -> st
             f"{run.seconds_per_series:.2f} | {run.peak_tree_mb:.0f} | {run.peak_process_mb:.0f} "
             f"| {run.champions:,} | {run.stored_mb / run.series:.2f} | {rerun} | {run.load:.1f} |"
         )
+    lines += _comparisons(runs)
     if skipped:
         lines += ["", "Not measured (over the time budget): " + "; ".join(skipped) + "."]
     if predicted:
@@ -164,6 +165,30 @@ def report(runs: list[TrainRun], skipped: list[str], predicted: list[str]) -> st
             + ".",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _comparisons(runs: list[TrainRun]) -> list[str]:
+    """Time per series after / before at each size both measured, and 1 → 2 workers."""
+    by_key = {(run.code, run.series, run.jobs): run for run in runs}
+    codes = list(dict.fromkeys(run.code for run in runs))
+    lines = []
+    if len(codes) == 2:
+        before, after = codes
+        for (code, size, jobs), run in by_key.items():
+            base = by_key.get((before, size, jobs))
+            if code == after and base is not None:
+                lines.append(
+                    f"- {size:,} series, {jobs} worker(s): {run.seconds_per_series:.2f} s per "
+                    f"series against {base.seconds_per_series:.2f} s before "
+                    f"({base.seconds_per_series / run.seconds_per_series:.1f}x faster)"
+                )
+    for (code, size, jobs), run in by_key.items():
+        one = by_key.get((code, size, 1))
+        if jobs == 2 and one is not None:
+            lines.append(
+                f"- {code}, {size:,} series: two workers {one.wall / run.wall:.2f}x as fast as one"
+            )
+    return ["", *lines] if lines else []
 
 
 def _predicted_seconds(runs: list[TrainRun], code: str, size: int, jobs: int) -> float | None:
