@@ -312,6 +312,7 @@ def _track_and_promote(
                 data_revision=prepared.data_revision,
                 code_version=code,
                 chart_horizon=settings.chart_horizon,
+                charts=settings.candidate_charts,
                 client=client,
                 source=job.source,
             )

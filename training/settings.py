@@ -33,6 +33,10 @@ class TrainingSettings(BaseSettings):
     retrain_lock_timeout: float = Field(default=3600.0, ge=0)
     #: How far ahead fan charts logged to MLflow reach.
     chart_horizon: int = Field(default=6, ge=1, le=30)
+    #: Candidates per retrain that get a fan chart and a residual plot in MLflow: the selected
+    #: one and the next best by backtest MASE. Drawing is most of a retrain's cost, so the
+    #: rest log their backtest and forecast as CSV only (their metrics are all there).
+    candidate_charts: int = Field(default=3, ge=1, le=100)
     #: Where per-series backtests run: ``loky`` (joblib's processes here) or ``dask``.
     backend: Literal["loky", "dask"] = "loky"
     #: Address of the Dask scheduler (``tcp://host:8786``); unset starts a local cluster.

@@ -272,15 +272,18 @@ def log_candidates(
     data_revision: str,
     code_version: str,
     chart_horizon: int,
+    charts: int,
     client: MlflowClient,
     source: Mapping[str, str] | None = None,
 ) -> LoggedCandidates:
-    """One child run per candidate with params, metrics, tags and charts.
+    """One child run per candidate with params, metrics, tags, backtest and forecast; the
+    selected candidate and the next best by backtest MASE, ``charts`` in all, get charts too.
 
     Each child is three tracking calls (create with its tags, one batch of params and metrics,
     end) and one artifact upload, so a retrain stays cheap on a remote tracking server too.
     """
     logged = LoggedCandidates()
+    charted = charted_candidates(fit, charts)
     for candidate in fit.candidates:
         tags = {
             **(source or {}),
@@ -292,6 +295,11 @@ def log_candidates(
             "selected": str(candidate.name == fit.selected).lower(),
             "selection_reason": fit.reason,
             **({"error": candidate.error[:5000]} if candidate.error else {}),
+            **(
+                {}
+                if candidate.name in charted or candidate.error
+                else {"charts": f"not drawn: only the {charts} best candidates get charts"}
+            ),
         }
         child = client.create_run(
             experiment_id, run_name=candidate.name, tags=context_registry.resolve_tags(tags)
@@ -304,7 +312,14 @@ def log_candidates(
                 params=[Param(k, v) for k, v in _flat_params(candidate).items()],
             )
             forecast, chart = _log_candidate_artifacts(
-                client, run_id, fit, candidate, series, observed, chart_horizon
+                client,
+                run_id,
+                fit,
+                candidate,
+                series,
+                observed,
+                chart_horizon,
+                charts=candidate.name in charted,
             )
         except BaseException:
             client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
@@ -314,6 +329,13 @@ def log_candidates(
         if candidate.name == fit.selected:
             logged.selected_chart, logged.selected_forecast = chart, forecast
     return logged
+
+
+def charted_candidates(fit: SeriesFit, count: int) -> set[str]:
+    """The candidates that get charts: the selected one, then the lowest backtest MASE."""
+    ranked = [name for name in candidates_table(fit)["model"] if name != fit.selected]
+    fitted = {c.name for c in fit.candidates if c.error is None}
+    return {fit.selected, *[name for name in ranked if name in fitted][: max(count - 1, 0)]}
 
 
 def _metrics(values: dict[str, Any], prefix: str = "") -> list[Metric]:
@@ -348,25 +370,29 @@ def _log_candidate_artifacts(
     series: SeriesInfo,
     observed: pd.Series,
     chart_horizon: int,
+    *,
+    charts: bool,
 ) -> tuple[pd.DataFrame | None, bytes | None]:
-    """Backtest CSV, residual plot, and (for a candidate that fitted) its forecast CSV and fan
-    chart, in one upload; returns the forecast and the fan chart."""
-    charts = renderer()
+    """Backtest CSV and (for a candidate that fitted) its forecast CSV, with ``charts`` a
+    residual plot and fan chart too, in one upload; returns the forecast and the fan chart."""
     forecast, chart = None, None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         candidate.backtest.to_csv(folder / "backtest.csv", index=False)
         title = f"{series.title}: {candidate.name}"
-        (folder / "residuals.png").write_bytes(charts.residual_png(candidate.backtest, title=title))
+        if charts:
+            residuals = renderer().residual_png(candidate.backtest, title=title)
+            (folder / "residuals.png").write_bytes(residuals)
         if candidate.error is None:
             forecast = calibrated_forecast(candidate, fit.history).predict(
                 chart_horizon, (80.0, 95.0)
             )
-            chart = charts.fan_png(
+            forecast.to_csv(folder / "forecast.csv", index=False)
+        if charts and forecast is not None:
+            chart = renderer().fan_png(
                 observed, forecast, title=title, unit=series.unit, breaks=series.breaks
             )
             (folder / "fan_chart.png").write_bytes(chart)
-            forecast.to_csv(folder / "forecast.csv", index=False)
         client.log_artifacts(run_id, str(folder))
     return forecast, chart
 

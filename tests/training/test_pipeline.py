@@ -82,6 +82,29 @@ def test_retrain_logs_parent_and_candidate_runs_with_metrics_and_artifacts(store
     assert parents["tags.promotion.decision"].iloc[0] == "promoted"
 
 
+def test_only_the_best_candidates_get_charts_the_rest_keep_their_csvs(store):
+    settings = TrainingSettings(candidate_charts=2)
+    [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert outcome.status == "promoted", outcome.reason
+    children = _runs(settings, TREND)
+    children = children[children["tags.fraudcast.role"] == "candidate"]
+    client = _client(settings)
+    files = {
+        row["tags.mlflow.runName"]: {item.path for item in client.list_artifacts(row["run_id"])}
+        for _, row in children.iterrows()
+    }
+    charted = {name for name, names in files.items() if "fan_chart.png" in names}
+    selected = children.loc[children["tags.selected"] == "true", "tags.mlflow.runName"].iloc[0]
+    others = children[children["tags.mlflow.runName"] != selected]
+    runner_up = others.sort_values("metrics.mase")["tags.mlflow.runName"].iloc[0]
+    assert charted == {selected, runner_up}
+    for name, names in files.items():
+        assert {"backtest.csv", "forecast.csv"} <= names, name
+        assert ("residuals.png" in names) == (name in charted), name
+    untouched = children[~children["tags.mlflow.runName"].isin(charted)]
+    assert untouched["tags.charts"].str.contains("only the 2 best candidates").all()
+
+
 def test_registered_champion_loads_as_pyfunc_with_requested_intervals(store, settings):
     pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
     model = mlflow.pyfunc.load_model(registry.champion_uri(TREND))
