@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# MLflow's usage telemetry would fetch and send over the internet; fraudcast does neither.
+export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-train-scaling bench-serving bench-ingest clean help venv
 
