@@ -28,6 +28,8 @@ WRITE_OPTION = "fraudcast_write"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Advisory-lock key that PostgreSQL writers of the figure store queue on ("fcst" in ASCII).
 POSTGRES_WRITE_LOCK_KEY = 0x66637374
+#: Advisory-lock key that retrains hold on the figure store's PostgreSQL ("fcrt" in ASCII).
+POSTGRES_RETRAIN_LOCK_KEY = 0x66637274
 
 metadata = MetaData()
 

@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
-from filelock import FileLock, Timeout
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from data.store import FigureStore, SeriesInfo
 from training import registry, track_record, tracking
+from training.locking import retrain_lock
 from training.promotion import decide, interval_problems
 from training.selection import (
     CandidateResult,
@@ -27,10 +27,6 @@ from training.settings import TrainingSettings
 from training.versioning import code_version
 
 log = logging.getLogger(__name__)
-
-
-class RetrainBusy(RuntimeError):
-    """Another retrain held the lock for longer than allowed."""
 
 
 @dataclass
@@ -81,19 +77,14 @@ def retrain(
     Each series is retrained whole (figures, backtests, MLflow runs, promotion) by one of
     ``jobs`` worker processes, or on the Dask cluster of an active ``compute_backend``; workers
     talk to the figure store and MLflow themselves and send back only a ``SeriesOutcome``, which
-    ``on_outcome`` sees as it arrives. Retrains run one at a time, across processes too (a file
-    lock); a retrain that raises or is killed leaves figures and champions as they were.
+    ``on_outcome`` sees as it arrives. Retrains run one at a time, across processes and, with
+    the figure store on PostgreSQL, across hosts (``training.locking``); a retrain that raises
+    or is killed leaves figures and champions as they were.
     """
     settings = settings or TrainingSettings()
     store = store or FigureStore.from_settings()
-    settings.retrain_lock.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with FileLock(settings.retrain_lock, timeout=settings.retrain_lock_timeout):
-            return _retrain_locked(series_ids, force, candidates, store, settings, jobs, on_outcome)
-    except Timeout:
-        raise RetrainBusy(
-            f"another retrain held {settings.retrain_lock} for {settings.retrain_lock_timeout:g} s"
-        ) from None
+    with retrain_lock(store.url, settings):
+        return _retrain_locked(series_ids, force, candidates, store, settings, jobs, on_outcome)
 
 
 @dataclass(frozen=True)

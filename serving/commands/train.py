@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,12 +24,16 @@ from data.settings import StoreSettings
 from data.store import FigureStore
 from serving.commands.backend import BACKEND_OPTION, SCHEDULER_OPTION, cli_backend
 from serving.settings import ServiceSettings
+from training.locking import RetrainBusy
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
     from training.pipeline import SeriesOutcome
 
 console = Console()
+errors = Console(stderr=True)
+#: Exit code when another retrain held the lock too long (sysexits' EX_TEMPFAIL: try again).
+EXIT_BUSY = 75
 #: Up to this many series the summary has a row per series; beyond, one row per outcome.
 FULL_TABLE_MAX = 30
 #: Failures listed by name under a compact summary; the rest are counted.
@@ -67,8 +72,12 @@ def train(
     if if_no_champions and has_champions(settings):
         console.print("Champions already registered; skipping training (run `fraudcast train`).")
         return
-    with cli_backend(backend, scheduler, settings):
-        outcomes = run_with_progress(series, force=force, jobs=jobs, settings=settings)
+    try:
+        with cli_backend(backend, scheduler, settings):
+            outcomes = run_with_progress(series, force=force, jobs=jobs, settings=settings)
+    except RetrainBusy as error:
+        errors.print(f"[red]Error:[/red] {escape(str(error))}; nothing was trained, try later")
+        raise typer.Exit(code=EXIT_BUSY) from None
     console.print(summary(outcomes))
     console.print(f"MLflow: {settings.mlflow_tracking_uri}  (`make mlflow-ui` to compare runs)")
     if any(o.failed for o in outcomes):
@@ -190,9 +199,9 @@ def watch(
     folder = store_settings.incoming_dir
     pause = interval or service_settings.watch_interval
     console.print(f"watching {folder} (Ctrl-C to stop)" if not once else f"processing {folder}")
+    changed: set[str] = set()  # series whose figures changed and still need a retrain
     try:
         while True:
-            changed: set[str] = set()
             for outcome in process_incoming(
                 store, folder, settle_seconds=service_settings.settle_seconds
             ):
@@ -201,8 +210,13 @@ def watch(
                 if outcome.result is not None:
                     changed.update(outcome.result.changed_series)
             if changed:
-                outcomes = retrain(sorted(changed), store=store, settings=settings)
-                console.print(summary(outcomes))
+                try:
+                    outcomes = retrain(sorted(changed), store=store, settings=settings)
+                except RetrainBusy as error:  # the figures are in; retrain on the next look
+                    errors.print(f"[yellow]Retrain postponed:[/yellow] {escape(str(error))}")
+                else:
+                    changed.clear()
+                    console.print(summary(outcomes))
             if once:
                 return
             time.sleep(pause)

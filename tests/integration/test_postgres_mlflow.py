@@ -55,3 +55,35 @@ def test_train_on_a_postgres_backed_tracking_server_and_load_the_champion(
     assert len(answer) > 0
     assert {"mean", "lo-80", "hi-80"} <= set(map(str, answer.columns))
     assert (answer["lo-80"] <= answer["mean"]).all() and (answer["mean"] <= answer["hi-80"]).all()
+
+
+def test_retrains_on_hosts_sharing_a_postgres_store_take_turns(tmp_path: Path) -> None:
+    import psycopg
+    from filelock import FileLock
+
+    from data.schema import POSTGRES_RETRAIN_LOCK_KEY
+    from training.locking import RetrainBusy, retrain_lock
+    from training.settings import TrainingSettings
+
+    here = TrainingSettings(retrain_lock=tmp_path / "here.lock", retrain_lock_timeout=0.5)
+    with postgres_cluster(("figures",)) as postgres:
+        url = f"{postgres}/figures"
+        conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(conninfo, autocommit=True) as other_host:
+            other_host.execute(f"SELECT pg_advisory_lock({POSTGRES_RETRAIN_LOCK_KEY})")
+            # another host's retrain blocks this one, whatever this host's lock file says
+            busy = pytest.raises(RetrainBusy, match=r"retrain lock on .*127\.0\.0\.1.* for 0\.5 s")
+            with busy, retrain_lock(url, here):
+                pass
+            other_host.execute(f"SELECT pg_advisory_unlock({POSTGRES_RETRAIN_LOCK_KEY})")
+            with FileLock(here.retrain_lock), retrain_lock(url, here):
+                # held in PostgreSQL, where the other host sees it
+                taken = other_host.execute(
+                    f"SELECT pg_try_advisory_lock({POSTGRES_RETRAIN_LOCK_KEY})"
+                ).fetchone()
+                assert taken == (False,)
+            # released at the end: the other host gets it at once
+            taken = other_host.execute(
+                f"SELECT pg_try_advisory_lock({POSTGRES_RETRAIN_LOCK_KEY})"
+            ).fetchone()
+            assert taken == (True,)
