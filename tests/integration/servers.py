@@ -31,9 +31,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_for_http(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = START_TIMEOUT
+) -> None:
     """Poll ``url`` until it answers 200; fail with the server's log if it dies or times out."""
-    deadline = time.monotonic() + START_TIMEOUT
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"{url} server exited with {process.returncode}:\n{_tail(log)}")
@@ -44,7 +46,7 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         except OSError:
             pass
         time.sleep(0.2)
-    pytest.fail(f"{url} did not answer within {START_TIMEOUT:g} s:\n{_tail(log)}")
+    pytest.fail(f"{url} did not answer within {timeout:g} s:\n{_tail(log)}")
 
 
 def _tail(log: Path, lines: int = 40) -> str:
@@ -165,9 +167,11 @@ def postgres_cluster(databases: tuple[str, ...]) -> Iterator[str]:
 
 
 @contextmanager
-def mlflow_server(backend_store_uri: str, artifacts: Path, log: Path) -> Iterator[str]:
+def mlflow_server(
+    backend_store_uri: str, artifacts: Path, log: Path, timeout: float = START_TIMEOUT
+) -> Iterator[str]:
     """``mlflow server`` on the backend store, proxying artifacts kept in ``artifacts``;
-    yields its URL."""
+    yields its URL once it answers (within ``timeout`` seconds)."""
     port = free_port()
     command = [
         sys.executable, "-m", "mlflow", "server",
@@ -179,5 +183,5 @@ def mlflow_server(backend_store_uri: str, artifacts: Path, log: Path) -> Iterato
     ]  # fmt: skip
     with background_process(command, log) as process:
         url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/health", process, log)
+        wait_for_http(f"{url}/health", process, log, timeout)
         yield url

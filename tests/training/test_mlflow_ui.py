@@ -11,21 +11,15 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.error import URLError
-from urllib.request import urlopen
 
 import pytest
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 
+from tests.integration.servers import mlflow_server
 from tests.support import BROWSER_MARKS, QUICK_CANDIDATES, launch_chromium
 from training.tracking import ROLE_TAG, experiment_name
 
@@ -92,70 +86,13 @@ def experiment(trained_root: Path) -> tuple[str, list[Candidate]]:
     return experiment_id, candidates
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """Stop the server and the worker it spawned (its own process group), within seconds."""
-    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
-        try:
-            os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            server.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @pytest.fixture(scope="module")
 def mlflow_ui(trained_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``mlflow server`` (the UI and its REST API) on a free loopback port; yields its URL."""
-    workdir = tmp_path_factory.mktemp("mlflow-ui")
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{trained_root / 'mlflow.db'}",
-        "--default-artifact-root",
-        str(trained_root / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    log_path = workdir / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not come up:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+    """``mlflow server`` (the UI and its REST API) on the trained store; yields its URL."""
+    log = tmp_path_factory.mktemp("mlflow-ui") / "server.log"
+    store = f"sqlite:///{trained_root / 'mlflow.db'}"
+    with mlflow_server(store, trained_root / "artifacts", log, timeout=START_TIMEOUT_S) as url:
         yield url
-    finally:
-        _stop(server)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urlopen(f"{url}/health", timeout=5) as response:
-            return response.status == 200
-    except (URLError, OSError):
-        return False
 
 
 def _open_comparison(page: Page, url: str, experiment_id: str, candidates: list[Candidate]) -> None:
