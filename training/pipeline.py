@@ -22,6 +22,7 @@ from training.selection import (
     calibrated_forecast,
     fit_many,
     fit_series,
+    pooled_candidate,
 )
 from training.settings import TrainingSettings
 from training.versioning import code_version
@@ -395,6 +396,9 @@ def _incumbent(
     for candidate in fit.candidates:
         if candidate.name == name and candidate.error is None:
             return _Incumbent(name, revision, candidate, fit.history)
+    pooled = pooled_candidate(name, fit.candidates, fit.history, settings.levels)
+    if pooled is not None:  # a model pooled with the default that this retrain did not pool
+        return _Incumbent(name, revision, pooled, fit.history)
     try:
         refit = fit_series(
             prepared.values,

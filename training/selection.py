@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,11 @@ DEFAULT_CANDIDATES = (
 #: switch away from the combination cost accuracy on average (benchmarks/RESULTS.md).
 DEFAULT_CHAMPION = "comb"
 SWITCH_MARGIN = 0.5
+#: A single model that wins by the margin is pooled with the default, the mean of the two
+#: (forecast pooling, Kourentzes, Barrow & Petropoulos 2019): a few backtest windows cannot
+#: tell a real win from luck, and the mean keeps half of a real one while halving the damage
+#: of a lucky one. Its name joins the two: ``log_drift+comb``.
+POOL_JOIN = "+"
 
 
 @dataclass
@@ -200,14 +205,17 @@ def _backtest_levels(levels: Sequence[float]) -> list[float]:
     return sorted({*levels, 95.0})
 
 
-def _combine_backtests(members: list[CandidateResult]) -> pd.DataFrame:
-    """Backtest of the median of several models: medians of their forecasts row by row."""
+def _combine_backtests(members: list[CandidateResult], how: str = "median") -> pd.DataFrame:
+    """Backtest of the median (or mean) of several models: their forecasts row by row."""
     first = members[0].backtest
     combined = first.copy()
     value_columns = [column for column in first.columns if column not in BACKTEST_KEYS]
     stacked = np.stack([member.backtest[value_columns].to_numpy(dtype=float) for member in members])
-    combined[value_columns] = np.median(stacked, axis=0)
+    combined[value_columns] = _COMBINE[how](stacked, axis=0)
     return combined
+
+
+_COMBINE: dict[str, Callable[..., Any]] = {"median": np.median, "mean": np.mean}
 
 
 BACKTEST_KEYS = ("origin", "year", "step", "actual")
@@ -220,8 +228,7 @@ def _best_k(results: list[CandidateResult], k: int) -> list[CandidateResult]:
 
 
 def _point_path(name: str, history: pd.Series) -> np.ndarray:
-    """Mean path of a catalog model (or the median of members of a ``median_best`` combination)
-    fitted to the whole history, MAX_HORIZON years ahead."""
+    """Mean path of a catalog model fitted to the whole history, MAX_HORIZON years ahead."""
     mean, _ = make_forecaster(name).rolling_forecasts(history, [len(history)], MAX_HORIZON)
     return mean[0]
 
@@ -235,8 +242,10 @@ def fit_series(
     candidates: Sequence[str] | None = None,
     seed: int = 0,
 ) -> SeriesFit:
-    """Backtest the candidate models on ``y``, pick the best by backtest MASE (a median of the
-    best few counts as a candidate) and calibrate its intervals from its backtest errors."""
+    """Backtest the candidate models on ``y``, pick the champion by backtest MASE (a median of
+    the best few counts as a candidate; the default combination stays unless beaten by the
+    margin, and a single model that beats it is pooled with it) and calibrate its intervals
+    from its backtest errors."""
     checked_levels = validate_levels(levels)
     np.random.seed(seed)  # every model is deterministic; this guards any that is not
     prepared = prepare_series(y, breaks)
@@ -253,17 +262,35 @@ def fit_series(
             notes.append(f"{result.name} failed and was skipped: {result.error}")
     best = _best_k(results, COMBINATION_SIZE)
     if len(best) == COMBINATION_SIZE:
-        members = [member.name for member in best]
-        frame = _combine_backtests(best)
         results.append(
-            CandidateResult(
-                f"median_best{COMBINATION_SIZE}",
-                {"members": members, "how": "median"},
-                candidate_metrics(frame, history, checked_levels),
-                frame,
-            )
+            _combined(f"median_best{COMBINATION_SIZE}", best, "median", history, checked_levels)
         )
-    return _choose(series_id, history, results, notes, len(origins))
+    return _choose(series_id, history, results, notes, len(origins), checked_levels)
+
+
+def pooled_candidate(
+    name: str, candidates: Sequence[CandidateResult], history: pd.Series, levels: Sequence[float]
+) -> CandidateResult | None:
+    """The pooled model ``a+b`` (the mean of two catalog models) rebuilt from its members'
+    backtests among ``candidates``; None when ``name`` is not one or a member is missing."""
+    members = name.split(POOL_JOIN)
+    found = {c.name: c for c in candidates if c.error is None and c.name in CATALOG}
+    if len(members) != 2 or not all(member in found for member in members):
+        return None
+    return _combined(name, [found[member] for member in members], "mean", history, levels)
+
+
+def _combined(
+    name: str,
+    members: list[CandidateResult],
+    how: str,
+    history: pd.Series,
+    levels: Sequence[float],
+) -> CandidateResult:
+    """A candidate that is the median or mean of catalog models already backtested."""
+    frame = _combine_backtests(members, how)
+    params = {"members": [member.name for member in members], "how": how}
+    return CandidateResult(name, params, candidate_metrics(frame, history, levels), frame)
 
 
 def _choose(
@@ -272,6 +299,7 @@ def _choose(
     results: list[CandidateResult],
     notes: list[str],
     windows: int,
+    levels: Sequence[float],
 ) -> SeriesFit:
     """Pick the champion among the evaluated candidates and calibrate it."""
     scored = _best_k(results, len(results))
@@ -283,7 +311,13 @@ def _choose(
         if challenger.metrics["mase"] >= SWITCH_MARGIN * default.metrics["mase"]:
             ranking = [default, *[r for r in ranking if r is not default]]
             reason_for = _reason_default_kept
-        else:
+        elif challenger.name in CATALOG:  # one model: pooled with the default
+            name = f"{challenger.name}{POOL_JOIN}{default.name}"
+            pooled = _combined(name, [challenger, default], "mean", history, levels)
+            results.append(pooled)
+            ranking = [pooled, *ranking]
+            reason_for = _reason_pooled
+        else:  # already a combination of the best few
             reason_for = _reason_switched
     if not ranking:
         raise ValueError(f"{series_id}: every candidate model failed")
@@ -337,6 +371,17 @@ def _reason_switched(chosen: CandidateResult, scored: list[CandidateResult], win
     )
 
 
+def _reason_pooled(chosen: CandidateResult, scored: list[CandidateResult], windows: int) -> str:
+    by_name = {result.name: result.metrics["mase"] for result in scored}
+    challenger, default = chosen.params["members"]
+    return (
+        f"mean of {challenger} and {default}: {challenger} had the lowest backtest MASE "
+        f"{by_name[challenger]:.3g} among {len(scored)} candidates over {windows} rolling "
+        f"origins, below {SWITCH_MARGIN:g} x {default}'s {by_name[default]:.3g}, but so few "
+        "origins cannot tell a real win from luck"
+    )
+
+
 def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> CalibratedForecast:
     """Any candidate fitted to the whole history and calibrated from its own backtest, the way
     the champion is (used for the candidates' fan charts)."""
@@ -345,9 +390,10 @@ def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> Calib
 
 
 def _champion_path(chosen: CandidateResult, history: pd.Series) -> np.ndarray:
-    members = chosen.params.get("members") if chosen.name.startswith("median_best") else None
+    members = chosen.params.get("members") if chosen.name not in CATALOG else None
     if members:
-        return np.median(np.stack([_point_path(name, history) for name in members]), axis=0)
+        paths = np.stack([_point_path(name, history) for name in members])
+        return np.asarray(_COMBINE[chosen.params.get("how", "median")](paths, axis=0))
     return _point_path(chosen.name, history)
 
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
+from serving.services import describe_model
 from tests.serving.conftest import auth
 from tests.support import TRAINED, make_state, yen_figure
 from training.registry import champion_uri
@@ -28,12 +29,22 @@ def test_series_list_shows_latest_figure_source_and_champion(client):
     assert cyber["latest"]["year"] >= 2023
     assert cyber["latest"]["source"]["publisher"]
     assert cyber["champion"]["name"]
-    from models.catalog import CATALOG
-
     name = cyber["champion"]["name"]
-    assert cyber["champion"]["description"] == CATALOG[name].description  # for the model card
+    assert cyber["champion"]["description"] == describe_model(name) != ""  # for the model card
     assert cyber["champion"]["backtest_mase"] > 0
     assert by_id[UNTRAINED]["champion"] is None
+
+
+def test_every_kind_of_champion_is_described_in_plain_words():
+    from models.catalog import CATALOG
+
+    assert describe_model("dotm") == CATALOG["dotm"].description
+    assert describe_model("median_best3") == "median of the 3 candidates with the best backtests"
+    assert describe_model("log_drift+comb") == (
+        "mean of two models: constant growth rate; and median of drift, dynamic Theta and "
+        "damped trend"
+    )
+    assert describe_model("retired_model") == describe_model("retired+comb") == ""
 
 
 def test_figures_carry_provenance(client):

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from training.metrics import smape
-from training.selection import SeriesFailure, SeriesFit, fit_many, fit_series
+from training.selection import (
+    SeriesFailure,
+    SeriesFit,
+    calibrated_forecast,
+    fit_many,
+    fit_series,
+    pooled_candidate,
+)
 
 FAST = ["naive", "drift", "log_drift", "ridge"]
 
@@ -137,13 +144,35 @@ def test_the_combination_stays_unless_a_candidate_halves_its_error() -> None:
     by_name = {c.name: c.metrics["mase"] for c in fit.candidates}
     best = min(by_name, key=lambda name: by_name[name])
     if by_name[best] < 0.5 * by_name["comb"]:
-        assert fit.selected == best
+        assert fit.selected == f"{best}+comb"
     else:
         assert fit.selected == "comb" and "kept" in fit.reason
 
 
-def test_a_candidate_that_halves_the_combinations_error_replaces_it() -> None:
+def test_a_model_that_halves_the_combinations_error_is_pooled_with_it() -> None:
     y = pd.Series(5.0 + 3.0 * np.arange(15), index=range(2000, 2015))
+    y.iloc[2] += 4.0  # an early bump: drift (first to last) keeps the line, damped trend bends
     fit = fit_series(y, series_id="line", candidates=["naive", "drift", "theta", "damped", "comb"])
-    assert fit.selected == "drift"
+    by_name = {c.name: c for c in fit.candidates}
+    assert by_name["drift"].metrics["mase"] < 0.5 * by_name["comb"].metrics["mase"]
+    assert fit.selected == "drift+comb"
+    assert fit.reason.startswith("mean of drift and comb: drift had the lowest backtest MASE")
     assert "below 0.5 x comb" in fit.reason
+    pooled = by_name["drift+comb"]
+    # its backtest, metrics and forecast are those of the mean of the two models
+    both = [by_name["drift"].backtest, by_name["comb"].backtest]
+    pd.testing.assert_series_equal(
+        pooled.backtest["mean"], (both[0]["mean"] + both[1]["mean"]) / 2, check_names=False
+    )
+    expected = (
+        calibrated_forecast(by_name["drift"], fit.history).point_path
+        + calibrated_forecast(by_name["comb"], fit.history).point_path
+    ) / 2
+    np.testing.assert_allclose(fit.champion.point_path, expected)
+    assert fit.champion.point_path[0] < 50.0 - 0.3  # strictly between the two paths
+    assert fit.champion.model_name == "drift+comb"
+    # a later retrain that does not pool can still rebuild it, to compare the champion fairly
+    others = [c for c in fit.candidates if c.name != "drift+comb"]
+    rebuilt = pooled_candidate("drift+comb", others, fit.history, [80, 95])
+    assert rebuilt is not None and rebuilt.metrics == pooled.metrics
+    assert pooled_candidate("drift+ses", others, fit.history, [80, 95]) is None

@@ -233,9 +233,10 @@ def render(
         "How fraudcast forecasts here: per series it backtests naive, drift, drift on the log "
         "scale, Theta (also on the log scale), dynamic optimised Theta, damped trend, the ridge "
         "regression and `comb` (the median of drift, dynamic Theta and damped trend) over up to "
-        "10 rolling origins, keeps `comb` unless another candidate halves its backtest MASE, and "
-        "calibrates intervals from the champion's own backtest errors (empirical quantiles mixed "
-        "with a Student-t while errors are few; error growth with the horizon fitted per series).",
+        "10 rolling origins, keeps `comb` unless another candidate halves its backtest MASE (a "
+        "single model that does is pooled with `comb`, the mean of the two), and calibrates "
+        "intervals from the champion's own backtest errors (empirical quantiles mixed with a "
+        "Student-t while errors are few; error growth with the horizon fitted per series).",
         "",
     ]
     return "\n".join(lines)
