@@ -8,7 +8,7 @@ PORT ?= 8000
 # MLflow's usage telemetry would fetch and send over the internet; fraudcast does neither.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-train-scaling bench-serving bench-ingest clean help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-train-scaling bench-train-soak bench-serving bench-ingest clean help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -84,10 +84,14 @@ bench-scaling: $(STAMP)
 	$(BIN)/python benchmarks/scaling.py --sizes 100,1000,10000 --jobs 1,2 --output benchmarks/SCALING.md
 
 # train on 100 and 1,000 synthetic series with 1 and 2 workers, 10,000 extrapolated; beside the
-# train path before issue #9 (commit 58700dc) on 100 series (~1.5 h).
+# train path that charted every candidate (commit 54e8e0d) on 100 series (~1 h).
 bench-train-scaling: $(STAMP)
 	$(BIN)/python benchmarks/train_scaling.py --sizes 100,1000 --jobs 1,2 \
-	  --baseline 58700dc --baseline-sizes 100 --extrapolate 10000 --output benchmarks/SCALING.md
+	  --baseline 54e8e0d --baseline-sizes 100 --extrapolate 10000 --output benchmarks/SCALING.md
+
+# `fraudcast train` on 10,000 series for 45 minutes, sampled each minute, then interrupted.
+bench-train-soak: $(STAMP)
+	$(BIN)/python benchmarks/train_soak.py --series 10000 --jobs 2 --minutes 45
 
 # Load on the forecast endpoint (one uvicorn worker) and on mlflow models serve; needs Debian's wrk.
 bench-ingest: $(STAMP)

@@ -85,12 +85,20 @@ def prepare_store(root: Path, n_series: int) -> list[str]:
     return ids
 
 
-def run_train(root: Path, ids: list[str], jobs: int, code_dir: Path) -> tuple[float, int, int]:
-    """Run `fraudcast train` for ``ids`` from ``code_dir``; wall time and sampled peak RSS."""
+def train_command(
+    root: Path, ids: list[str], jobs: int, code_dir: Path
+) -> tuple[list[str], dict[str, str]]:
+    """The `fraudcast train` command for ``ids`` with the code in ``code_dir``, and its
+    environment (the stores under ``root``)."""
     command = [sys.executable, "-m", "serving.cli", "train", "--jobs", str(jobs)]
     for series_id in ids:
         command += ["--series", series_id]
-    env = {**os.environ, **environment(root), "PYTHONPATH": str(code_dir)}
+    return command, {**os.environ, **environment(root), "PYTHONPATH": str(code_dir)}
+
+
+def run_train(root: Path, ids: list[str], jobs: int, code_dir: Path) -> tuple[float, int, int]:
+    """Run `fraudcast train` for ``ids`` from ``code_dir``; wall time and sampled peak RSS."""
+    command, env = train_command(root, ids, jobs, code_dir)
     errors = root / "stderr.txt"
     wall, peak_tree, peak_process, code = run_sampled(command, errors, cwd=code_dir, env=env)
     if code != 0:
