@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,24 @@ track_record_table = Table(
 )
 
 
+def _write_ahead_log(cursor: Any) -> None:
+    """Switch the file to WAL (the file keeps it; later switches are no-ops).
+
+    The first switch needs the file to itself, and SQLite reports "database is locked" at once
+    instead of waiting out the busy timeout when another connection is writing, as when two
+    processes open a new store together: retry until that writer is done.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """WAL so readers never block on (or see half of) a write; explicit BEGIN for atomic writes."""
 
@@ -112,7 +132,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _write_ahead_log(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()

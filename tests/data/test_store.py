@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -267,9 +269,33 @@ def test_readers_never_see_half_a_batch(seeded_store: FigureStore) -> None:
     assert seen <= {(0, 0), (76, 1)}
 
 
+def test_opening_a_new_store_waits_for_a_writer_instead_of_failing(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (i INTEGER)")  # another process, mid-write:
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    threading.Timer(0.5, writer.execute, args=("COMMIT",)).start()
+    store = FigureStore(f"sqlite:///{path}")
+    try:
+        store.ensure_seeded()  # SQLite refuses the switch to WAL at once while the writer holds
+        assert len(store.figures()) == 116
+    finally:
+        store.close()
+        writer.close()
+
+
 def test_concurrent_first_use_seeds_exactly_once(figure_store: FigureStore) -> None:
     stores = [FigureStore(figure_store.url) for _ in range(4)]
-    threads = [threading.Thread(target=store.ensure_seeded) for store in stores]
+    failures: list[BaseException] = []
+
+    def first_use(store: FigureStore) -> None:
+        try:
+            store.ensure_seeded()
+        except BaseException as error:  # e.g. "database is locked" while another sets it up
+            failures.append(error)
+
+    threads = [threading.Thread(target=first_use, args=(store,)) for store in stores]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -277,6 +303,7 @@ def test_concurrent_first_use_seeds_exactly_once(figure_store: FigureStore) -> N
     for store in stores:
         store.close()
 
+    assert failures == []  # every first user succeeds, not only the one that seeds
     assert len(figure_store.revisions()) == 1
     assert len(figure_store.figures()) == 116
 
