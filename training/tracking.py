@@ -46,7 +46,38 @@ def connect(settings: TrainingSettings) -> MlflowClient:
     mlflow.set_registry_uri(uri)
     if uri.startswith("sqlite:"):
         _write_ahead_log(uri)
-    return MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri)
+    if uri.startswith("sqlite:"):
+        _index_runs_by_experiment(uri)
+    return client
+
+
+#: MLflow's schema leaves ``runs.experiment_id`` unindexed (mlflow/mlflow#3785 indexed only
+#: the run ids), so every search within one series' experiment reads every run in the store.
+_RUNS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS fraudcast_runs_experiment ON runs (experiment_id, start_time)"
+)
+
+
+@cache
+def _index_runs_by_experiment(uri: str) -> None:
+    """Index MLflow's runs by experiment in a SQLite tracking store (once; the file keeps it).
+
+    A retrain looks up its series' last retrain; without the index that costs a scan of all
+    runs, so with thousands of series each retrain was slower than the one before. Harmless
+    to MLflow (an index changes no result), and made again if an upgrade drops it.
+    """
+    database = make_url(uri).database
+    if not database or database == ":memory:":
+        return
+    try:
+        connection = sqlite3.connect(database, timeout=20)
+        try:
+            connection.execute(_RUNS_INDEX)
+        finally:
+            connection.close()
+    except sqlite3.Error as error:  # busy or read-only: MLflow works without it, only slower
+        log.warning("could not index the runs of %s by experiment: %s", database, error)
 
 
 @cache
@@ -103,22 +134,39 @@ class RetrainRecord:
 
 
 def last_retrain(client: MlflowClient, experiment_id: str) -> RetrainRecord | None:
-    """The newest finished retrain run of an experiment, if any."""
-    runs = client.search_runs(
-        [experiment_id],
-        filter_string=f"tags.`{ROLE_TAG}` = 'retrain' and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    if not runs:
-        return None
-    tags = runs[0].data.tags
-    return RetrainRecord(
-        run_id=runs[0].info.run_id,
-        data_revision=tags.get("data_revision", ""),
-        code_version=tags.get("code_version", ""),
-        decision=tags.get("promotion.decision", ""),
-    )
+    """The newest finished retrain run of an experiment, if any.
+
+    Read from the experiment's newest finished runs (a retrain's parent comes right after its
+    own candidates) rather than by a search on the role tag: that search reads the tag of
+    every run in the store, so with thousands of series each retrain was slower than the one
+    before (benchmarks/SCALING.md, train soak).
+    """
+    token: str | None = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string="attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=_RECENT_RUNS,
+            page_token=token,
+        )
+        for run in page:
+            tags = run.data.tags
+            if tags.get(ROLE_TAG) == "retrain":
+                return RetrainRecord(
+                    run_id=run.info.run_id,
+                    data_revision=tags.get("data_revision", ""),
+                    code_version=tags.get("code_version", ""),
+                    decision=tags.get("promotion.decision", ""),
+                )
+        token = page.token
+        if not token:
+            return None
+
+
+#: Runs read per page when looking for a series' newest retrain (a retrain logs about ten:
+#: its candidates, then itself).
+_RECENT_RUNS = 12
 
 
 def source_tags() -> dict[str, str]:

@@ -105,6 +105,35 @@ def test_only_the_best_candidates_get_charts_the_rest_keep_their_csvs(store):
     assert untouched["tags.charts"].str.contains("only the 2 best candidates").all()
 
 
+def test_the_last_retrain_is_found_behind_pages_of_candidate_runs(store, settings, monkeypatch):
+    monkeypatch.setattr(tracking, "_RECENT_RUNS", 2)  # a page holds less than one retrain
+    pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    [second] = pipeline.retrain(
+        [TREND], store=store, settings=settings, candidates=QUICK, force=True
+    )
+    client = _client(settings)
+    experiment = client.get_experiment_by_name(tracking.experiment_name(TREND))
+    assert experiment is not None
+    found = tracking.last_retrain(client, experiment.experiment_id)
+    assert found is not None and found.run_id == second.run_id
+    assert found.data_revision == store.data_revision_hash(TREND)
+    assert found.decision == second.status
+
+
+def test_a_series_runs_are_found_by_index_not_by_reading_every_run(tmp_path):
+    import sqlite3
+
+    database = tmp_path / "fresh-mlflow.db"
+    tracking.connect(TrainingSettings(mlflow_tracking_uri=f"sqlite:///{database}"))
+    connection = sqlite3.connect(database)
+    plan = connection.execute(
+        "EXPLAIN QUERY PLAN SELECT run_uuid FROM runs WHERE experiment_id = 1 "
+        "ORDER BY start_time DESC LIMIT 12"
+    ).fetchall()
+    connection.close()
+    assert any("USING INDEX fraudcast_runs_experiment" in row[-1] for row in plan), plan
+
+
 def test_registered_champion_loads_as_pyfunc_with_requested_intervals(store, settings):
     pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
     model = mlflow.pyfunc.load_model(registry.champion_uri(TREND))
