@@ -1,7 +1,7 @@
 """Does `fraudcast train` keep its pace as the MLflow store fills? A long run on many synthetic
 series (10,000 by default) for a set time, sampled every minute: series finished, the time per
-series in that minute, and the memory of all its processes; then it is interrupted (Ctrl-C, as a
-user would) and the store is checked. Writes its section of SCALING.md.
+series in that minute, and the memory of all its processes; if it has not finished by then, it is
+interrupted (Ctrl-C, as a user would). Then the store is checked. Writes its section of SCALING.md.
 
     .venv/bin/python benchmarks/train_soak.py --series 10000 --jobs 2 --minutes 45
 
@@ -60,8 +60,8 @@ def count_retrains(database: Path, status: str = "FINISHED") -> int:
 
 
 def soak(root: Path, n_series: int, jobs: int, minutes: float, every: float) -> tuple[list, dict]:
-    """Train ``n_series`` fresh series for ``minutes``, sampling every ``every`` seconds, then
-    interrupt; the samples, and what the interrupted run left behind."""
+    """Train ``n_series`` fresh series, sampling every ``every`` seconds, and interrupt the run
+    if it is not done after ``minutes``; the samples, and what the run left behind."""
     ids = prepare_store(root, n_series)
     command, env = train_command(root, ids, jobs, ROOT)
     database = root / "mlflow.db"
@@ -86,7 +86,14 @@ def soak(root: Path, n_series: int, jobs: int, minutes: float, every: float) -> 
             peak_tree, peak_process, next_sample = 0, 0, next_sample + every
         time.sleep(1.0)
     interrupted = time.monotonic()
-    if process.poll() is None:
+    completed = process.poll() is not None
+    if completed and (not samples or samples[-1].seconds < interrupted - started):
+        samples.append(
+            Sample(
+                interrupted - started, count_retrains(database), peak_tree / _MB, peak_process / _MB
+            )
+        )
+    if not completed:
         os.killpg(process.pid, signal.SIGINT)
     try:
         code = process.wait(timeout=120)
@@ -94,6 +101,8 @@ def soak(root: Path, n_series: int, jobs: int, minutes: float, every: float) -> 
         os.killpg(process.pid, signal.SIGKILL)
         code = process.wait()
     after = {
+        "completed": completed,
+        "minutes": (interrupted - started) / 60,
         "exit code": code,
         "seconds to stop": time.monotonic() - interrupted,
         "finished": count_retrains(database),
@@ -110,10 +119,11 @@ def report(samples: list[Sample], after: dict, n_series: int, jobs: int, minutes
         "",
         f"`fraudcast train --jobs {jobs}` on {n_series:,} synthetic yearly series (as above, "
         f"each trained from scratch into a throwaway figure store and SQLite MLflow store), "
-        f"run for {minutes:g} minutes by `python benchmarks/train_soak.py` on {machine()}, then "
-        "interrupted with Ctrl-C (SIGINT). Each row is one sampling interval: series whose "
-        "retrain finished by then (counted in the MLflow store), the wall time per series "
-        "within the interval, and the peak memory of all the run's processes within it.",
+        f"run by `python benchmarks/train_soak.py` on {machine()} with a limit of {minutes:g} "
+        "minutes, after which it is interrupted with Ctrl-C (SIGINT). Each row is one sampling "
+        "interval (the last one ends when the run does): series whose retrain finished by then "
+        "(counted in the MLflow store), the wall time per series within the interval, and the "
+        "peak memory of all the run's processes within it.",
         "",
         "| minutes | series finished | in this interval | s per series (interval) "
         "| peak memory, all processes (MB) | largest process (MB) |",
@@ -129,14 +139,27 @@ def report(samples: list[Sample], after: dict, n_series: int, jobs: int, minutes
         )
         previous = sample
     lines += ["", *_pace(samples)]
-    lines.append(
-        f"Interrupted after {minutes:g} minutes: `train` exited with code {after['exit code']} "
-        f"within {after['seconds to stop']:.0f} s; {after['finished']:,} series finished, "
-        f"{after['left running']} retrain run(s) left RUNNING by the interruption (the next "
-        f"`train` passes over them and retrains those series); the stores took "
-        f"{after['store MB']:,.0f} MB."
-    )
+    lines.append(_ending(after, n_series))
     return "\n".join(lines) + "\n"
+
+
+def _ending(after: dict, n_series: int) -> str:
+    """How the run ended: on its own (every series done) or interrupted at the time limit."""
+    if after["completed"]:
+        return (
+            f"Completed: `train` trained all {n_series:,} series in {after['minutes']:.1f} "
+            f"minutes ({after['minutes'] * 60 / max(after['finished'], 1):.2f} s per series) and "
+            f"exited with code {after['exit code']}; {after['finished']:,} retrain runs "
+            f"finished, {after['left running']} left RUNNING; the stores took "
+            f"{after['store MB']:,.0f} MB."
+        )
+    return (
+        f"Interrupted after {after['minutes']:.0f} minutes: `train` exited with code "
+        f"{after['exit code']} within {after['seconds to stop']:.0f} s; {after['finished']:,} "
+        f"series finished, {after['left running']} retrain run(s) left RUNNING by the "
+        f"interruption (the next `train` passes over them and retrains those series); the "
+        f"stores took {after['store MB']:,.0f} MB."
+    )
 
 
 def _pace(samples: list[Sample]) -> list[str]:
