@@ -12,7 +12,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from data.store import FigureStore, SeriesInfo
-from training import registry, track_record, tracking
+from training import registry, run_logging, track_record, tracking
 from training.locking import retrain_lock
 from training.promotion import decide, interval_problems
 from training.selection import (
@@ -295,7 +295,7 @@ def _track_and_promote(
             code_version=code,
             source=job.source,
         ) as run:
-            logged = tracking.log_candidates(
+            logged = run_logging.log_candidates(
                 fit,
                 prepared.info,
                 observed=prepared.values,
@@ -324,7 +324,8 @@ def _track_and_promote(
             serving = selected
             if not decision.promote and incumbent is not None and incumbent.on_same_data:
                 serving = incumbent.on_same_data
-            context = (prepared, code, run.info.run_id, tracking.candidates_table(fit), fit.notes)
+            table = run_logging.candidates_table(fit)
+            context = (prepared, code, run.info.run_id, table, fit.notes)
             if decision.promote:
                 card = _card(selected, fit.reason, *context)
                 version = str(registry.register_champion(fit.champion, card, client=client).version)
@@ -332,7 +333,7 @@ def _track_and_promote(
                 refreshed = _refresh(incumbent, reason, context, client=client)
                 if refreshed is not None:
                     label, reason, version = "refreshed", *refreshed
-            tracking.log_retrain_result(
+            run_logging.log_retrain_result(
                 client,
                 run.info.run_id,
                 fit,

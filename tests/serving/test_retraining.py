@@ -21,7 +21,7 @@ import pytest
 from serving.state import ServiceState
 from tests.serving.conftest import auth
 from tests.support import TRAINED, environment, make_state, running_server, yen_figure
-from training import registry, tracking
+from training import registry, run_logging, tracking
 
 YEN, OTHER = TRAINED[1], TRAINED[0]
 FAST_TICKS = {"watch_interval": 0.3, "settle_seconds": 0.2, "retry_base_seconds": 0.5}
@@ -156,7 +156,7 @@ def test_a_retrain_that_raises_keeps_figures_and_champion_and_is_retried(live, m
     client = tracking.connect(state.training)
     champion = registry.champion_version(YEN, client=client)
     assert champion is not None
-    original = tracking.log_candidates
+    original = run_logging.log_candidates
     failing = threading.Event()
     failing.set()
 
@@ -165,7 +165,7 @@ def test_a_retrain_that_raises_keeps_figures_and_champion_and_is_retried(live, m
             raise RuntimeError("injected crash mid-retrain")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(tracking, "log_candidates", crash_while_failing)
+    monkeypatch.setattr(run_logging, "log_candidates", crash_while_failing)
     answer = _post(f"{url}/v1/figures", {"figures": [yen_figure(2026, 9.2e9)]})
     job = state.jobs.wait(answer["retrain_job_id"], timeout=120)
     assert job.state == "failed" and "injected crash" in (job.error or "")

@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 from data.records import SeriesInfo
 from data.store import FigureStore
 from tests.support import QUICK_CANDIDATES
-from training import pipeline, registry, tracking
+from training import pipeline, registry, run_logging, tracking
 from training.settings import TrainingSettings
 
 TREND = "synthetic_trend"
@@ -190,14 +190,14 @@ def test_one_failing_series_does_not_stop_the_others(store, settings, monkeypatc
     pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
     client = _client(settings)
     champion_before = registry.champion_version(TREND, client=client)
-    original = tracking.log_candidates
+    original = run_logging.log_candidates
 
     def log_candidates_failing_for_trend(fit, *args, **kwargs):
         if fit.series_id == TREND:
             raise RuntimeError("disk full while logging")
         return original(fit, *args, **kwargs)
 
-    monkeypatch.setattr(tracking, "log_candidates", log_candidates_failing_for_trend)
+    monkeypatch.setattr(run_logging, "log_candidates", log_candidates_failing_for_trend)
     store.add_figures(_trend_figures(range(2000, 2021)), source="test", message="2020")
     outcomes = pipeline.retrain(
         [TREND, "jp_ib_transfer_cases"], store=store, settings=settings, candidates=QUICK

@@ -1,0 +1,231 @@
+"""What one retrain writes to MLflow: a child run per candidate (params, metrics, backtest and
+forecast CSVs, charts for the best few) and, on the parent run, the selected model's chart, the
+candidates table and the promotion decision. ``tracking`` finds and opens the runs."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.tracking.context import registry as context_registry
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from data.store import SeriesInfo
+from training.plots import renderer
+from training.selection import CandidateResult, SeriesFit, calibrated_forecast
+from training.tracking import ROLE_TAG
+
+_MAX_PARAM_LENGTH = 500
+
+
+@dataclass
+class LoggedCandidates:
+    """The child runs of one retrain, and the selected candidate's fan chart (for the parent)."""
+
+    run_ids: dict[str, str] = field(default_factory=dict)
+    selected_chart: bytes | None = None
+    selected_forecast: pd.DataFrame | None = None
+
+
+def log_candidates(
+    fit: SeriesFit,
+    series: SeriesInfo,
+    *,
+    observed: pd.Series,
+    experiment_id: str,
+    parent_run_id: str,
+    data_revision: str,
+    code_version: str,
+    chart_horizon: int,
+    charts: int,
+    client: MlflowClient,
+    source: Mapping[str, str] | None = None,
+) -> LoggedCandidates:
+    """One child run per candidate with params, metrics, tags, backtest and forecast; the
+    selected candidate and the next best by backtest MASE, ``charts`` in all, get charts too.
+
+    Each child is three tracking calls (create with its tags, one batch of params and metrics,
+    end) and one artifact upload, so a retrain stays cheap on a remote tracking server too.
+    """
+    logged = LoggedCandidates()
+    charted = charted_candidates(fit, charts)
+    for candidate in fit.candidates:
+        tags = {
+            **(source or {}),
+            MLFLOW_PARENT_RUN_ID: parent_run_id,
+            ROLE_TAG: "candidate",
+            "series_id": fit.series_id,
+            "data_revision": data_revision,
+            "code_version": code_version,
+            "selected": str(candidate.name == fit.selected).lower(),
+            "selection_reason": fit.reason,
+            **({"error": candidate.error[:5000]} if candidate.error else {}),
+            **(
+                {}
+                if candidate.name in charted or candidate.error
+                else {"charts": f"not drawn: only the {charts} best candidates get charts"}
+            ),
+        }
+        child = client.create_run(
+            experiment_id, run_name=candidate.name, tags=context_registry.resolve_tags(tags)
+        )
+        run_id = child.info.run_id
+        try:
+            client.log_batch(
+                run_id,
+                metrics=_metrics(candidate.metrics),
+                params=[Param(k, v) for k, v in _flat_params(candidate).items()],
+            )
+            forecast, chart = _log_candidate_artifacts(
+                client,
+                run_id,
+                fit,
+                candidate,
+                series,
+                observed,
+                chart_horizon,
+                charts=candidate.name in charted,
+            )
+        except BaseException:
+            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+            raise
+        client.set_terminated(run_id)
+        logged.run_ids[candidate.name] = run_id
+        if candidate.name == fit.selected:
+            logged.selected_chart, logged.selected_forecast = chart, forecast
+    return logged
+
+
+def charted_candidates(fit: SeriesFit, count: int) -> set[str]:
+    """The candidates that get charts: the selected one, then the lowest backtest MASE."""
+    ranked = [name for name in candidates_table(fit)["model"] if name != fit.selected]
+    fitted = {c.name for c in fit.candidates if c.error is None}
+    return {fit.selected, *[name for name in ranked if name in fitted][: max(count - 1, 0)]}
+
+
+def _metrics(values: dict[str, Any], prefix: str = "") -> list[Metric]:
+    """The finite values as MLflow metrics at step 0, stamped now."""
+    now = int(time.time() * 1000)
+    return [
+        Metric(f"{prefix}{key}", float(value), now, 0)
+        for key, value in values.items()
+        if _is_finite(value)
+    ]
+
+
+def _flat_params(candidate: CandidateResult) -> dict[str, str]:
+    params = {"model": candidate.name}
+    for key, value in candidate.params.items():
+        params[str(key)] = str(value)[:_MAX_PARAM_LENGTH]
+    return params
+
+
+def _is_finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _log_candidate_artifacts(
+    client: MlflowClient,
+    run_id: str,
+    fit: SeriesFit,
+    candidate: CandidateResult,
+    series: SeriesInfo,
+    observed: pd.Series,
+    chart_horizon: int,
+    *,
+    charts: bool,
+) -> tuple[pd.DataFrame | None, bytes | None]:
+    """Backtest CSV and (for a candidate that fitted) its forecast CSV, with ``charts`` a
+    residual plot and fan chart too, in one upload; returns the forecast and the fan chart."""
+    forecast, chart = None, None
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        candidate.backtest.to_csv(folder / "backtest.csv", index=False)
+        title = f"{series.title}: {candidate.name}"
+        if charts:
+            residuals = renderer().residual_png(candidate.backtest, title=title)
+            (folder / "residuals.png").write_bytes(residuals)
+        if candidate.error is None:
+            forecast = calibrated_forecast(candidate, fit.history).predict(
+                chart_horizon, (80.0, 95.0)
+            )
+            forecast.to_csv(folder / "forecast.csv", index=False)
+        if charts and forecast is not None:
+            chart = renderer().fan_png(
+                observed, forecast, title=title, unit=series.unit, breaks=series.breaks
+            )
+            (folder / "fan_chart.png").write_bytes(chart)
+        client.log_artifacts(run_id, str(folder))
+    return forecast, chart
+
+
+def log_retrain_result(
+    client: MlflowClient,
+    run_id: str,
+    fit: SeriesFit,
+    series: SeriesInfo,
+    *,
+    observed: pd.Series,
+    chart_horizon: int,
+    candidates: LoggedCandidates,
+    record: pd.DataFrame,
+    record_summary: dict[str, float],
+    decision: str,
+    reason: str,
+) -> None:
+    """On the parent run: the selected model's fan chart, the candidates table and the outgoing
+    champions' track record (one upload), and the decision with its metrics (one batch)."""
+    selected = next(c for c in fit.candidates if c.name == fit.selected)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        forecast = fit.champion.predict(chart_horizon, (80.0, 95.0))
+        chart = candidates.selected_chart
+        if chart is None or not _same(forecast, candidates.selected_forecast):
+            title = f"{series.title}: {fit.selected}"
+            chart = renderer().fan_png(
+                observed, forecast, title=title, unit=series.unit, breaks=series.breaks
+            )
+        (folder / "fan_chart.png").write_bytes(chart)
+        candidates_table(fit).to_csv(folder / "candidates.csv", index=False)
+        if not record.empty:
+            record.to_csv(folder / "track_record.csv", index=False)
+        client.log_artifacts(run_id, str(folder))
+    tags = {
+        "promotion.decision": decision,
+        "promotion.reason": reason[:5000],
+        "selected_model": fit.selected,
+    }
+    client.log_batch(
+        run_id,
+        metrics=_metrics(selected.metrics, "selected.")
+        + (_metrics(record_summary) if not record.empty else []),
+        tags=[RunTag(key, value) for key, value in tags.items()],
+    )
+
+
+def _same(forecast: pd.DataFrame, other: pd.DataFrame | None) -> bool:
+    """True when a candidate's chart already shows exactly this forecast."""
+    return other is not None and forecast.equals(other)
+
+
+def candidates_table(fit: SeriesFit) -> pd.DataFrame:
+    """Every candidate with its headline backtest metrics, best MASE first."""
+    rows = [
+        {"model": c.name, **c.metrics, "selected": c.name == fit.selected, "error": c.error or ""}
+        for c in fit.candidates
+    ]
+    table = pd.DataFrame(rows)
+    if "mase" in table:
+        table = table.sort_values("mase", na_position="last")
+    return table.reset_index(drop=True)
