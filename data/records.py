@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from data.errors import InvalidSeries
 
@@ -38,6 +39,19 @@ class SeriesInfo:
         # Breaks are a set of years; keep them sorted so equal metadata compares equal.
         object.__setattr__(self, "breaks", tuple(sorted(set(self.breaks))))
 
+    @classmethod
+    def from_row(cls, row: Any) -> SeriesInfo:
+        """The series of a ``series`` table row."""
+        return cls(
+            id=row.id,
+            title=row.title,
+            unit=row.unit,
+            country=row.country,
+            publisher=row.publisher,
+            definition=row.definition,
+            breaks=parse_breaks(row.breaks),
+        )
+
 
 def parse_breaks(text: str) -> tuple[int, ...]:
     """Read break years written as ``2010,2018`` or ``2010;2018`` (empty means none)."""
@@ -65,6 +79,20 @@ class Revision:
     added: int
     changed: int
     unchanged: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> Revision:
+        """The revision of a ``revisions`` table row (its naive UTC time made aware)."""
+        return cls(
+            id=row.id,
+            content_hash=row.content_hash,
+            created_at=row.created_at.replace(tzinfo=UTC),
+            source=row.source,
+            message=row.message,
+            added=row.added,
+            changed=row.changed,
+            unchanged=row.unchanged,
+        )
 
 
 FigureKey = tuple[str, int]

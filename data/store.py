@@ -17,7 +17,7 @@ from data.canonical import FIGURE_COLUMNS, content_hash, frame_records, series_v
 from data.diff import PROVENANCE_COLUMNS, diff_batch, figure_key
 from data.errors import InvalidSeries, UnknownRevision, UnknownSeries
 from data.jumps import jump_warnings
-from data.records import AddResult, Revision, SeriesInfo, format_breaks, parse_breaks
+from data.records import AddResult, Revision, SeriesInfo, format_breaks
 from data.schema import (
     WRITE_OPTION,
     figures_table,
@@ -26,8 +26,8 @@ from data.schema import (
     metadata,
     revisions_table,
     series_table,
-    track_record_table,
 )
+from data.scores import SCORE_COLUMNS, insert_new_scores, read_scores, score_rows
 from data.settings import StoreSettings
 from data.validation import read_figures_csv, validate_figures
 
@@ -51,78 +51,6 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "revision_message",
     *FIGURE_COLUMNS[FIGURE_COLUMNS.index("value") :],
 )
-
-#: Columns of the frame ``FigureStore.record_scores`` takes; ``track_record()`` adds ``scored_at``.
-SCORE_COLUMNS: tuple[str, ...] = (
-    "series_id",
-    "year",
-    "actual",
-    "mean",
-    "lo-80",
-    "hi-80",
-    "lo-95",
-    "hi-95",
-    "inside_80",
-    "inside_95",
-    "model_name",
-    "model_version",
-    "data_revision",
-)
-_SCORE_FLOATS = ("actual", "mean", "lo-80", "hi-80", "lo-95", "hi-95")
-
-
-def _score_rows(scores: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of a scores frame as table values (``lo-80`` -> ``lo_80``); ValueError if bad."""
-    missing = [name for name in SCORE_COLUMNS if name not in scores.columns]
-    if missing:
-        raise ValueError(f"scores frame lacks columns: {', '.join(missing)}")
-    given = scores[list(SCORE_COLUMNS)]
-    empty = [name for name in SCORE_COLUMNS if given[name].isna().any()]
-    if empty:
-        raise ValueError(f"scores frame has missing values in: {', '.join(empty)}")
-    not_bool = [
-        name for name in ("inside_80", "inside_95") if not given[name].isin([True, False]).all()
-    ]
-    if not_bool:
-        raise ValueError(f"scores columns must hold True or False: {', '.join(not_bool)}")
-    return [
-        {
-            "series_id": str(row["series_id"]),
-            "year": int(row["year"]),
-            **{name.replace("-", "_"): float(row[name]) for name in _SCORE_FLOATS},
-            "inside_80": bool(row["inside_80"]),
-            "inside_95": bool(row["inside_95"]),
-            "model_name": str(row["model_name"]),
-            "model_version": str(row["model_version"]),
-            "data_revision": str(row["data_revision"]),
-        }
-        for row in frame_records(given)
-    ]
-
-
-def _series_from_row(row: Row[Any]) -> SeriesInfo:
-    return SeriesInfo(
-        id=row.id,
-        title=row.title,
-        unit=row.unit,
-        country=row.country,
-        publisher=row.publisher,
-        definition=row.definition,
-        breaks=parse_breaks(row.breaks),
-    )
-
-
-def _revision_from_row(row: Row[Any]) -> Revision:
-    return Revision(
-        id=row.id,
-        content_hash=row.content_hash,
-        created_at=row.created_at.replace(tzinfo=UTC),
-        source=row.source,
-        message=row.message,
-        added=row.added,
-        changed=row.changed,
-        unchanged=row.unchanged,
-    )
 
 
 def _current_query(series_ids: list[str] | None = None) -> Select[Any]:
@@ -226,11 +154,11 @@ class FigureStore:
         """Every series the store knows, sorted by id."""
         with self._reading() as connection:
             rows = connection.execute(select(series_table).order_by(series_table.c.id)).all()
-        return [_series_from_row(row) for row in rows]
+        return [SeriesInfo.from_row(row) for row in rows]
 
     def _series_map(self, connection: Connection) -> dict[str, SeriesInfo]:
         rows = connection.execute(select(series_table)).all()
-        return {row.id: _series_from_row(row) for row in rows}
+        return {row.id: SeriesInfo.from_row(row) for row in rows}
 
     def _require_series(self, connection: Connection, series_id: str) -> SeriesInfo:
         row = connection.execute(
@@ -239,7 +167,7 @@ class FigureStore:
         if row is None:
             known = connection.execute(select(series_table.c.id)).scalars().all()
             raise UnknownSeries(series_id, known)
-        return _series_from_row(row)
+        return SeriesInfo.from_row(row)
 
     def get_series(self, series_id: str) -> SeriesInfo:
         """Metadata of one series; raises ``UnknownSeries``."""
@@ -260,7 +188,7 @@ class FigureStore:
             select(series_table).where(series_table.c.id == info.id)
         ).one_or_none()
         if row is not None:
-            stored = _series_from_row(row)
+            stored = SeriesInfo.from_row(row)
             if stored != info:
                 raise InvalidSeries(
                     f"series {info.id!r} already exists with different metadata "
@@ -338,13 +266,13 @@ class FigureStore:
             ).one_or_none()
         if row is None:
             raise UnknownRevision(revision_id)
-        return _revision_from_row(row)
+        return Revision.from_row(row)
 
     def revisions(self) -> list[Revision]:
         """Every revision, oldest first."""
         with self._reading() as connection:
             rows = connection.execute(select(revisions_table).order_by(revisions_table.c.id)).all()
-        return [_revision_from_row(row) for row in rows]
+        return [Revision.from_row(row) for row in rows]
 
     # -- writing figures -----------------------------------------------------------------------
 
@@ -433,7 +361,7 @@ class FigureStore:
             select(revisions_table).where(revisions_table.c.id == revision_id)
         ).one()
         return AddResult(
-            revision=_revision_from_row(revision_row),
+            revision=Revision.from_row(revision_row),
             added=diff.added,
             changed=diff.changed,
             unchanged=diff.unchanged,
@@ -452,55 +380,17 @@ class FigureStore:
         re-scoring after a retry changes nothing. One transaction; raises ``UnknownSeries`` for a
         series the store does not know and ``ValueError`` for a malformed frame.
         """
-        rows = _score_rows(scores)
+        rows = score_rows(scores)
         if not rows:
             return 0
-        t = track_record_table
-        scored_at = datetime.now(UTC).replace(tzinfo=None)
         with self._writing() as connection:
             for series_id in sorted({row["series_id"] for row in rows}):
                 self._require_series(connection, series_id)
-            taken = {
-                tuple(key)
-                for key in connection.execute(
-                    select(t.c.series_id, t.c.year, t.c.model_version).where(
-                        t.c.series_id.in_({row["series_id"] for row in rows})
-                    )
-                ).all()
-            }
-            new_rows = []
-            for row in rows:
-                key = (row["series_id"], row["year"], row["model_version"])
-                if key not in taken:
-                    taken.add(key)
-                    new_rows.append({**row, "scored_at": scored_at})
-            if new_rows:
-                connection.execute(insert(t), new_rows)
-        return len(new_rows)
+            return insert_new_scores(connection, rows)
 
     def track_record(self, series_id: str | None = None) -> pd.DataFrame:
         """Recorded scores (``SCORE_COLUMNS`` + UTC ``scored_at``) by series, year, scored_at."""
-        t = track_record_table
-        query = select(
-            *(t.c[name.replace("-", "_")] for name in SCORE_COLUMNS), t.c.scored_at
-        ).order_by(t.c.series_id, t.c.year, t.c.scored_at, t.c.id)
         with self._reading() as connection:
             if series_id is not None:
                 self._require_series(connection, series_id)
-                query = query.where(t.c.series_id == series_id)
-            rows = connection.execute(query).all()
-        frame = pd.DataFrame.from_records(
-            [tuple(row) for row in rows], columns=[*SCORE_COLUMNS, "scored_at"]
-        ).astype(
-            {
-                "year": "int64",
-                **dict.fromkeys(_SCORE_FLOATS, "float64"),
-                "inside_80": "bool",
-                "inside_95": "bool",
-                **dict.fromkeys(
-                    ("series_id", "model_name", "model_version", "data_revision"), object
-                ),
-            }
-        )
-        frame["scored_at"] = pd.to_datetime(frame["scored_at"]).dt.tz_localize(UTC)
-        return frame
+            return read_scores(connection, series_id)
