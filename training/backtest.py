@@ -9,6 +9,7 @@ import pandas as pd
 
 from models.base import Forecaster, interval_columns, level_label, validate_levels
 from models.catalog import make_forecaster
+from training.metrics import coverage, interval_score, pinball, smape
 
 #: Columns of every backtest frame, before the interval columns.
 BACKTEST_COLUMNS = ["origin", "year", "step", "actual", "mean"]
@@ -64,3 +65,52 @@ def backtest(
         data[f"lo-{level_label(level)}"] = lo.ravel()[keep]
         data[f"hi-{level_label(level)}"] = hi.ravel()[keep]
     return pd.DataFrame(data, columns=columns)
+
+
+def backtest_metrics(
+    backtest_frame: pd.DataFrame, history: pd.Series, levels: Sequence[float]
+) -> dict[str, float]:
+    """Metrics of one backtest frame: MASE, sMAPE, MSIS, coverage and pinball loss overall, and
+    MASE and sMAPE per step; MASE and MSIS scaled per origin by the training data up to it."""
+    if backtest_frame.empty:
+        return {}
+    scale = _origin_scales(history, backtest_frame["origin"].to_numpy(dtype=np.int64))
+    columns = {name: backtest_frame[name].to_numpy(dtype=float) for name in backtest_frame}
+    actual, mean = columns["actual"], columns["mean"]
+    scaled_error = np.abs(actual - mean) / scale
+    metrics: dict[str, float] = {
+        "mase": float(np.nanmean(scaled_error)) if np.isfinite(scaled_error).any() else np.nan,
+        "smape": smape(actual, mean),
+    }
+    if "lo-95" in columns:
+        scores = interval_score(actual, columns["lo-95"], columns["hi-95"]) / scale
+        metrics["msis"] = _nanmean(scores)
+    losses = []
+    for level in levels:
+        label = level_label(level)
+        lo, hi = columns[f"lo-{label}"], columns[f"hi-{label}"]
+        metrics[f"coverage_{label}"] = coverage(actual, lo, hi)
+        tail = 0.5 - float(level) / 200.0
+        losses += [pinball(actual, lo, tail), pinball(actual, hi, 1.0 - tail)]
+    metrics["pinball"] = float(np.mean(losses))
+    steps = backtest_frame["step"].to_numpy(dtype=int)
+    for step in np.unique(steps):
+        at_step = steps == step
+        metrics[f"mase_h{step}"] = _nanmean(scaled_error[at_step])
+        metrics[f"smape_h{step}"] = smape(actual[at_step], mean[at_step])
+    return metrics
+
+
+def _origin_scales(history: pd.Series, origins: np.ndarray) -> np.ndarray:
+    """MASE scale (mean absolute first difference) of the training data up to each origin;
+    NaN where it is zero or undefined."""
+    values = history.to_numpy(dtype=float)
+    cumulative = np.r_[0.0, np.cumsum(np.abs(np.diff(values)))]
+    n_changes = origins - int(history.index[0])  # changes within the training years
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = cumulative[np.clip(n_changes, 0, len(values) - 1)] / n_changes
+    return np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")

@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 
 from features.prepare import prepare_series
-from models.base import Forecaster, level_label, validate_levels
+from models.base import Forecaster, validate_levels
 from models.calibration import MAX_HORIZON, CalibratedForecast
 from models.catalog import CATALOG, make_forecaster
 from models.combination import Combination
-from training.backtest import backtest, backtest_origins
-from training.metrics import coverage, interval_score, pinball, smape
+from training.backtest import backtest, backtest_metrics, backtest_origins
 
 #: Backtest forecasts run this many years ahead (the M3 yearly horizon).
 BACKTEST_HORIZON = 6
@@ -103,54 +102,6 @@ def _plan(length: int, candidates: Sequence[str] | None) -> _Plan:
     return _Plan(chosen, min_train, notes)
 
 
-def candidate_metrics(
-    backtest_frame: pd.DataFrame, history: pd.Series, levels: Sequence[float]
-) -> dict[str, float]:
-    """Backtest metrics of one candidate; MASE and MSIS scaled per origin by its training data."""
-    if backtest_frame.empty:
-        return {}
-    scale = _origin_scales(history, backtest_frame["origin"].to_numpy(dtype=np.int64))
-    columns = {name: backtest_frame[name].to_numpy(dtype=float) for name in backtest_frame}
-    actual, mean = columns["actual"], columns["mean"]
-    scaled_error = np.abs(actual - mean) / scale
-    metrics: dict[str, float] = {
-        "mase": float(np.nanmean(scaled_error)) if np.isfinite(scaled_error).any() else np.nan,
-        "smape": smape(actual, mean),
-    }
-    if "lo-95" in columns:
-        scores = interval_score(actual, columns["lo-95"], columns["hi-95"]) / scale
-        metrics["msis"] = _nanmean(scores)
-    losses = []
-    for level in levels:
-        label = level_label(level)
-        lo, hi = columns[f"lo-{label}"], columns[f"hi-{label}"]
-        metrics[f"coverage_{label}"] = coverage(actual, lo, hi)
-        tail = 0.5 - float(level) / 200.0
-        losses += [pinball(actual, lo, tail), pinball(actual, hi, 1.0 - tail)]
-    metrics["pinball"] = float(np.mean(losses))
-    steps = backtest_frame["step"].to_numpy(dtype=int)
-    for step in np.unique(steps):
-        at_step = steps == step
-        metrics[f"mase_h{step}"] = _nanmean(scaled_error[at_step])
-        metrics[f"smape_h{step}"] = smape(actual[at_step], mean[at_step])
-    return metrics
-
-
-def _origin_scales(history: pd.Series, origins: np.ndarray) -> np.ndarray:
-    """MASE scale (mean absolute first difference) of the training data up to each origin;
-    NaN where it is zero or undefined."""
-    values = history.to_numpy(dtype=float)
-    cumulative = np.r_[0.0, np.cumsum(np.abs(np.diff(values)))]
-    n_changes = origins - int(history.index[0])  # changes within the training years
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scale = cumulative[np.clip(n_changes, 0, len(values) - 1)] / n_changes
-    return np.where(np.isfinite(scale) & (scale > 0), scale, np.nan)
-
-
-def _nanmean(values: np.ndarray) -> float:
-    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-
-
 def _evaluate(
     name: str,
     history: pd.Series,
@@ -179,7 +130,7 @@ def _evaluate(
             )
         if np.isnan(frame.iloc[:, 4:].to_numpy(dtype=float)).any():
             raise ValueError("the model produced missing forecasts")
-        return CandidateResult(name, params, candidate_metrics(frame, history, levels), frame)
+        return CandidateResult(name, params, backtest_metrics(frame, history, levels), frame)
     except Exception as exc:
         return CandidateResult(
             name, params, {}, pd.DataFrame(), error=f"{type(exc).__name__}: {exc}"
@@ -290,7 +241,7 @@ def _combined(
     """A candidate that is the median or mean of catalog models already backtested."""
     frame = _combine_backtests(members, how)
     params = {"members": [member.name for member in members], "how": how}
-    return CandidateResult(name, params, candidate_metrics(frame, history, levels), frame)
+    return CandidateResult(name, params, backtest_metrics(frame, history, levels), frame)
 
 
 def _choose(
