@@ -173,6 +173,40 @@ def score(
     )
 
 
+def by_step(forecasts: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """fraudcast's intervals step by step ahead: coverage at 80 and 95, and the share of held-out
+    values above and below the 95% interval, in percent (one column per step)."""
+    merged = test.merge(
+        forecasts.assign(unique_id=forecasts["unique_id"].astype(str)), on=["unique_id", "ds"]
+    )
+    merged["step"] = merged.groupby("unique_id")["ds"].rank(method="first").astype(int)
+    y = merged["y"]
+    shares = pd.DataFrame(
+        {
+            "coverage 80": y.between(merged["lo-80"], merged["hi-80"]),
+            "coverage 95": y.between(merged["lo-95"], merged["hi-95"]),
+            "above the 95% interval": y > merged["hi-95"],
+            "below the 95% interval": y < merged["lo-95"],
+            "step": merged["step"],
+        }
+    )
+    return 100.0 * shares.groupby("step").mean().T
+
+
+def render_by_step(table: pd.DataFrame) -> str:
+    """``by_step`` as a markdown table: a row per measure, a column per step ahead."""
+    steps = [int(step) for step in table.columns]
+    lines = [
+        "fraudcast's intervals by step ahead (% of held-out values):",
+        "",
+        "| | " + " | ".join(f"step {step}" for step in steps) + " |",
+        "|---|" + "---:|" * len(steps),
+    ]
+    for measure, row in table.iterrows():
+        lines.append(f"| {measure} | " + " | ".join(f"{value:.1f}" for value in row) + " |")
+    return "\n".join([*lines, ""])
+
+
 def render(
     results: Sequence[MethodResult],
     statsforecast_seconds: float,
@@ -242,7 +276,9 @@ def render(
     return "\n".join(lines)
 
 
-def render_holdout(dataset: str, horizon: int, results: Sequence[MethodResult]) -> str:
+def render_holdout(
+    dataset: str, horizon: int, results: Sequence[MethodResult], steps: pd.DataFrame
+) -> str:
     """A markdown section with the accuracy of every method on one hold-out dataset."""
     fraudcast = next(r for r in results if r.name == "fraudcast")
     best = min((r for r in results if r.name != "fraudcast"), key=lambda r: r.mase)
@@ -263,6 +299,7 @@ def render_holdout(dataset: str, horizon: int, results: Sequence[MethodResult]) 
         f"fraudcast's MASE is {fraudcast.mase / best.mase:.3f} x the best statsforecast method "
         f"({best.name}).",
         "",
+        render_by_step(steps),
     ]
     return "\n".join(lines)
 
@@ -278,7 +315,7 @@ def run_holdout(dataset: str, jobs: int, limit: int | None) -> str:
     results += [score(name, frame, train, test, sf_seconds) for name, frame in per_model.items()]
     name = {"m1": "M1", "tourism": "Tourism"}.get(dataset, dataset)
     title = f"{name} yearly ({train['unique_id'].nunique()} series)"
-    return render_holdout(title, horizon, results)
+    return render_holdout(title, horizon, results, by_step(forecasts, test))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -308,6 +345,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = [score("fraudcast", fraudcast_forecasts, train, test, fraudcast_seconds)]
     results += [score(name, frame, train, test, sf_seconds) for name, frame in per_model.items()]
     report = render(results, sf_seconds, n_series, (load_start, os.getloadavg()[0]))
+    report += "\n" + render_by_step(by_step(fraudcast_forecasts, test))
     holdouts = [name for name in args.holdout.split(",") if name]
     if holdouts:
         report += (
