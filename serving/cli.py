@@ -14,6 +14,7 @@ app = typer.Typer(
     help="Forecast yearly fraud and cybercrime figures with honest uncertainty.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",  # docstrings wrap at 100 columns: join their lines
 )
 figures_commands.register(app)
 forecast_commands.register(app)

@@ -1,0 +1,28 @@
+"""`fraudcast --help`: the command list a new user reads first."""
+
+from __future__ import annotations
+
+import inspect
+
+from typer.models import CommandInfo
+from typer.testing import CliRunner
+
+from serving.cli import app
+
+
+def _summary(command: CommandInfo) -> str:
+    """A command's first help paragraph, its wrapped lines joined into one."""
+    text = command.help or inspect.getdoc(command.callback) or ""
+    return " ".join(text.split("\n\n")[0].split())
+
+
+def test_every_command_is_listed_with_its_whole_summary_on_one_line() -> None:
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, ["--help"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    for info in app.registered_commands:
+        summary = _summary(info).replace("`", "")
+        listed = [line for line in lines if f" {info.name} " in line]
+        assert listed, f"{info.name} is not listed:\n{result.stdout}"
+        assert summary in listed[0], f"{info.name}: {summary!r} not whole in {listed[0]!r}"
