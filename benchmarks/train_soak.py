@@ -1,9 +1,10 @@
-"""Does `fraudcast train` keep its pace as the MLflow store fills? A long run on many synthetic
-series (10,000 by default) for a set time, sampled every minute: series finished, the time per
-series in that minute, and the memory of all its processes; if it has not finished by then, it is
-interrupted (Ctrl-C, as a user would). Then the store is checked. Writes its section of SCALING.md.
+"""Does `fraudcast train` keep its pace as the MLflow store fills? A run on many synthetic
+series (10,000 by default), sampled at a set interval: series finished, the time per series in
+that interval, and the memory of all its processes; if it has not finished within the time
+limit, it is interrupted (Ctrl-C, as a user would). Then the store is checked. Writes its
+section of SCALING.md.
 
-    .venv/bin/python benchmarks/train_soak.py --series 10000 --jobs 2 --minutes 45
+    .venv/bin/python benchmarks/train_soak.py --series 10000 --jobs 2 --minutes 180 --every 300
 
 ``train_scaling.py`` measures whole runs of up to 1,000 series; this one shows whether the cost
 per series drifts as thousands of experiments, runs and registered models accumulate.
