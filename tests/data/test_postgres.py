@@ -1,4 +1,5 @@
-"""The same store on PostgreSQL; runs when FRAUDCAST_TEST_POSTGRES_URL names a server to use."""
+"""The same store on PostgreSQL: on the server FRAUDCAST_TEST_POSTGRES_URL names, else on a
+throwaway cluster of Debian's postgresql (`make test` installs it; the test skips without it)."""
 
 from __future__ import annotations
 
@@ -12,23 +13,31 @@ from sqlalchemy import create_engine
 
 from data.errors import InvalidFigures
 from data.store import FigureStore
+from tests.integration.servers import postgres_cluster
 
-POSTGRES_URL = os.environ.get("FRAUDCAST_TEST_POSTGRES_URL", "")
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-pytestmark = pytest.mark.skipif(
-    not POSTGRES_URL, reason="set FRAUDCAST_TEST_POSTGRES_URL to test against PostgreSQL"
-)
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """The test server's URL, or that of a throwaway cluster's ``figures`` database."""
+    given = os.environ.get("FRAUDCAST_TEST_POSTGRES_URL", "")
+    if given:
+        yield given
+        return
+    with postgres_cluster(("figures",)) as base:
+        yield f"{base}/figures"
 
 
 @pytest.fixture
-def postgres_store() -> Iterator[FigureStore]:
+def postgres_store(postgres_url: str) -> Iterator[FigureStore]:
     """A store in a fresh schema of the test server, dropped afterwards."""
     schema = f"fraudcast_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
+    admin = create_engine(postgres_url)
     with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    store = FigureStore(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
+    separator = "&" if "?" in postgres_url else "?"
+    store = FigureStore(f"{postgres_url}{separator}options=-csearch_path%3D{schema}")
     yield store
     store.close()
     with admin.begin() as connection:
