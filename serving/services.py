@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import asdict
 from functools import lru_cache
 
 import pandas as pd
@@ -146,13 +147,7 @@ def list_series(store: FigureStore, board: ChampionBoard) -> list[schemas.Series
         champion = champions.get(info.id)
         summaries.append(
             schemas.SeriesSummary(
-                id=info.id,
-                title=info.title,
-                unit=info.unit,
-                country=info.country,
-                publisher=info.publisher,
-                definition=info.definition,
-                breaks=list(info.breaks),
+                **{**asdict(info), "breaks": list(info.breaks)},
                 latest=latest,
                 champion=champion_summary(champion) if champion else None,
                 last_retrain=_retrain_status(board, info.id),
