@@ -38,6 +38,17 @@ def _grid_probabilities() -> np.ndarray:
     return np.asarray(norm.cdf(_GRID_Z))
 
 
+@functools.lru_cache(maxsize=512)
+def _t_on_grid(dof: int) -> np.ndarray:
+    """Student-t quantiles at the grid probabilities (read-only): the same few degrees of
+    freedom recur across series and backtest origins, and scipy's t quantiles are slow."""
+    from scipy.stats import t as student_t
+
+    quantiles = np.asarray(student_t.ppf(_grid_probabilities(), dof))
+    quantiles.setflags(write=False)
+    return quantiles
+
+
 @dataclass
 class CalibratedForecast:
     """The fitted, calibrated forecast of one series: mean path and error quantiles per step."""
@@ -97,17 +108,40 @@ class CalibratedForecast:
         max_horizon: int = MAX_HORIZON,
     ) -> CalibratedForecast:
         """Calibrate intervals around ``point_path`` from the model's backtest errors."""
-        values = np.asarray(history, dtype=float)
+        actual, predicted, steps = (
+            backtest[column].to_numpy(dtype=float) if column in backtest else np.empty(0)
+            for column in ("actual", "mean", "step")
+        )
+        return cls.from_errors(
+            model_name,
+            np.asarray(history, dtype=float),
+            int(history.index[-1]),
+            point_path,
+            (actual, predicted, steps),
+            notes=notes,
+            max_horizon=max_horizon,
+        )
+
+    @classmethod
+    def from_errors(
+        cls,
+        model_name: str,
+        values: np.ndarray,
+        last_year: int,
+        point_path: np.ndarray,
+        backtest: tuple[np.ndarray, np.ndarray, np.ndarray],
+        notes: Sequence[str] = (),
+        max_horizon: int = MAX_HORIZON,
+    ) -> CalibratedForecast:
+        """``from_backtest`` on plain arrays: the history's ``values`` and the backtest's
+        ``(actual, mean, step)`` columns."""
+        actual, predicted, steps = backtest
         nonnegative = bool(np.all(values >= 0))
         path = np.asarray(point_path, dtype=float)[:max_horizon]
         if len(path) < max_horizon:
             raise ValueError(f"point_path needs {max_horizon} steps, got {len(path)}")
         if nonnegative:
             path = np.maximum(path, 0.0)
-        actual, predicted, steps = (
-            backtest[column].to_numpy(dtype=float) if column in backtest else np.empty(0)
-            for column in ("actual", "mean", "step")
-        )
         use_log = bool(
             np.all(values > 0) and np.all(path > 0) and np.all(predicted > 0) and np.all(actual > 0)
         )
@@ -119,11 +153,11 @@ class CalibratedForecast:
             prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
         growth = _growth_exponent(errors, steps)
         normalised = errors / steps**growth
-        quantiles = _error_quantiles(normalised, prior_scale, _grid_probabilities())
+        quantiles = _error_quantiles(normalised, prior_scale)
         step_scale = np.arange(1, max_horizon + 1, dtype=float) ** growth
         return cls(
             model_name=model_name,
-            last_year=int(history.index[-1]),
+            last_year=last_year,
             point_path=path,
             error_scale="log" if use_log else "additive",
             probabilities=_grid_probabilities(),
@@ -135,42 +169,78 @@ class CalibratedForecast:
         )
 
 
+def held_out_coverage(
+    history: pd.Series, backtest: pd.DataFrame, levels: Sequence[float]
+) -> dict[float, float]:
+    """How often intervals calibrated the way a champion's are contained the figure in the
+    backtest: each origin's forecasts are checked against intervals calibrated from the other
+    origins' errors (cross-conformal), never from their own. Empty without a backtest.
+
+    The coverage of a model's own intervals in the backtest says little about the served ones,
+    which are recalibrated from the backtest errors; this is the coverage of the served kind."""
+    checked = validate_levels(levels)
+    if backtest.empty:
+        return {}
+    values = np.asarray(history, dtype=float)
+    years = np.asarray(history.index, dtype=np.int64)
+    origin, step, actual, mean = (
+        backtest[column].to_numpy(dtype=float) for column in ("origin", "step", "actual", "mean")
+    )
+    inside: dict[float, list[np.ndarray]] = {level: [] for level in checked}
+    for held_origin in np.unique(origin):
+        held = origin == held_origin
+        rest = ~held
+        order = np.argsort(step[held])
+        path, truth = mean[held][order], actual[held][order]
+        forecast = CalibratedForecast.from_errors(
+            "held out",
+            values[years <= held_origin],
+            int(held_origin),
+            path,
+            (actual[rest], mean[rest], step[rest]),
+            max_horizon=len(path),
+        )
+        bounds = forecast.predict_arrays(len(path), checked)
+        for level in checked:
+            label = level_label(level)
+            lo, hi = bounds[f"lo-{label}"], bounds[f"hi-{label}"]
+            inside[level].append((truth >= lo) & (truth <= hi))
+    return {level: float(np.mean(np.concatenate(hits))) for level, hits in inside.items()}
+
+
 def _growth_exponent(errors: np.ndarray, steps: np.ndarray) -> float:
     """How error spread grows with the step: RMS ~ step**b, fitted across steps with enough
-    errors and shrunk towards the prior (0.75) when few steps inform it; kept in [0.25, 1.5]."""
-    log_steps, log_rms, weights = [], [], []
-    for step in np.unique(steps):
-        at_step = errors[steps == step]
-        rms = float(np.sqrt(np.mean(at_step**2)))
-        if at_step.size >= 2 and rms > 0:
-            log_steps.append(np.log(step))
-            log_rms.append(np.log(rms))
-            weights.append(at_step.size)
-    if len(log_steps) < 2:
+    errors and shrunk towards ``PRIOR_GROWTH`` when few steps inform it; kept in [0.25, 1.5]."""
+    step_index = steps.astype(np.int64)
+    counts = np.bincount(step_index)
+    squares = np.bincount(step_index, weights=errors**2)
+    informed_steps = np.flatnonzero((counts >= 2) & (squares > 0))
+    if informed_steps.size < 2:
         return PRIOR_GROWTH
-    slope = float(np.polyfit(log_steps, log_rms, 1, w=np.sqrt(weights))[0])
-    informed = len(log_steps)
+    # weighted least squares of log RMS on log step, each step weighted by its error count
+    weights = counts[informed_steps]
+    log_steps = np.log(informed_steps)
+    log_rms = 0.5 * np.log(squares[informed_steps] / weights)
+    centred = log_steps - np.average(log_steps, weights=weights)
+    slope = float(np.sum(weights * centred * log_rms) / np.sum(weights * centred**2))
+    informed = informed_steps.size
     shrunk = (informed * slope + 2.0 * PRIOR_GROWTH) / (informed + 2.0)
     return float(np.clip(shrunk, 0.25, 1.5))
 
 
-def _error_quantiles(
-    normalised: np.ndarray, prior_scale: float, probabilities: np.ndarray
-) -> np.ndarray:
-    """Quantile function of one-step errors: empirical (conformal plotting positions) mixed with
-    a Student-t whose scale pools the errors with a wide prior; few errors lean on the t."""
-    from scipy.stats import t as student_t
-
+def _error_quantiles(normalised: np.ndarray, prior_scale: float) -> np.ndarray:
+    """Quantile function of one-step errors at the grid probabilities: empirical (conformal
+    plotting positions) mixed with a Student-t whose scale pools the errors with a wide prior;
+    few errors lean on the t."""
     count = normalised.size
     scale = np.sqrt(
         (np.sum(normalised**2) + PRIOR_WEIGHT * prior_scale**2) / (count + PRIOR_WEIGHT)
     )
-    dof = max(count - 1.0, 2.0)
-    parametric = scale * student_t.ppf(probabilities, dof)
+    parametric = scale * _t_on_grid(max(count - 1, 2))
     if count == 0:
         return np.asarray(parametric)
     ordered = np.sort(normalised)
     positions = np.arange(1, count + 1) / (count + 1.0)
-    empirical = np.interp(probabilities, positions, ordered)
+    empirical = np.interp(_grid_probabilities(), positions, ordered)
     weight = count / (count + EMPIRICAL_HALF_WEIGHT)
     return np.asarray(weight * empirical + (1.0 - weight) * parametric)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.calibration import CalibratedForecast
+from models.calibration import CalibratedForecast, held_out_coverage
 
 
 def _backtest(errors_by_step: dict[int, list[float]], level: float = 100.0) -> pd.DataFrame:
@@ -86,3 +86,54 @@ def test_horizon_and_level_outside_range_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="between 0 and 100"):
         forecast.predict(3, [0])
     assert forecast.predict(2, [97.5]).columns.tolist() == ["year", "mean", "lo-97.5", "hi-97.5"]
+
+
+def _origins_backtest(log_errors_by_origin: dict[int, float], steps: int = 3) -> pd.DataFrame:
+    """A backtest of a flat forecast at 100 whose every step at an origin misses by the same
+    log error."""
+    rows = [
+        {
+            "origin": origin,
+            "year": origin + step,
+            "step": step,
+            "actual": 100.0 * np.exp(error),
+            "mean": 100.0,
+        }
+        for origin, error in log_errors_by_origin.items()
+        for step in range(1, steps + 1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_held_out_coverage_never_calibrates_an_origin_on_its_own_errors() -> None:
+    # one origin alone is checked against the intervals of no errors at all (the wide prior):
+    # its 65% misses fall outside the 80% prior interval one year ahead, inside it later;
+    # calibrated on its own errors, all three would be covered
+    backtest = _origins_backtest({2010: 0.5})
+    history = _history(11)
+    prior = CalibratedForecast.from_backtest("m", history, np.full(30, 100.0), _backtest({}))
+    expected = prior.predict(3, [80])
+    inside = (backtest["actual"] >= expected["lo-80"]) & (backtest["actual"] <= expected["hi-80"])
+    assert inside.tolist() == [False, True, True]
+    assert held_out_coverage(history, backtest, [80]) == {80.0: pytest.approx(2 / 3)}
+    own = CalibratedForecast.from_backtest("m", history, np.full(30, 100.0), backtest)
+    assert own.predict(1, [80])["hi-80"][0] >= backtest["actual"].iloc[0]
+
+
+def test_an_outlying_origin_is_a_miss_and_widens_the_others() -> None:
+    # ten origins miss by 1-3%, one by a factor of 10: held out of its own calibration the
+    # outlier is outside both intervals, and it widens the others' enough to cover them
+    errors = {2000 + i: 0.01 * (1 + i % 3) * (-1) ** i for i in range(10)} | {2010: np.log(10.0)}
+    shares = held_out_coverage(_history(15), _origins_backtest(errors), [80, 95])
+    assert shares == {80.0: pytest.approx(30 / 33), 95.0: pytest.approx(30 / 33)}
+
+
+def test_held_out_coverage_is_that_of_the_served_kind_of_interval() -> None:
+    # the model's own backtest intervals would be irrelevant: held-out calibration of steady
+    # 10% errors covers close to the nominal level, not 0 or 1
+    rng = np.random.default_rng(3)
+    errors = dict(zip(range(1960, 2000), rng.normal(0.0, 0.1, 40), strict=True))
+    shares = held_out_coverage(_history(60), _origins_backtest(errors, steps=1), [80, 95])
+    assert 0.7 <= shares[80.0] <= 0.9
+    assert 0.9 <= shares[95.0] <= 1.0
+    assert held_out_coverage(_history(), _backtest({}), [80]) == {}
