@@ -39,7 +39,12 @@ class ChampionSummary(BaseModel):
     data_revision: str
     backtest_mase: float | None = None
     coverage: dict[str, float] = Field(
-        default_factory=dict, description="Backtest coverage per level, as fractions 0..1."
+        default_factory=dict,
+        description=(
+            "How often intervals calibrated like the served ones contained the figure in "
+            "backtests (each origin checked against a calibration without its own errors), "
+            "per level, as fractions 0..1; empty for a champion trained before it was measured."
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from serving import schemas
 from serving.champions import Champion, ChampionBoard, NoChampion
 from serving.jobs import JobQueue
 from training import track_record
+from training.backtest import calibrated_coverage
 from training.plots import fan_chart, to_png
 
 _PRELIMINARY = re.compile(r"^\W*(preliminary|暫定)", re.IGNORECASE)
@@ -106,11 +107,7 @@ def champion_summary(champion: Champion) -> schemas.ChampionSummary:
         trained_at=card.trained_at,
         data_revision=card.data_revision,
         backtest_mase=_finite(card.metrics.get("mase")),
-        coverage={
-            key.removeprefix("coverage_"): value
-            for key, value in card.metrics.items()
-            if key.startswith("coverage_") and _finite(value) is not None
-        },
+        coverage=calibrated_coverage(card.metrics),
     )
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from models.base import Forecaster, interval_columns, level_label, validate_levels
+from models.calibration import held_out_coverage
 from models.catalog import make_forecaster
 from training.metrics import coverage, interval_score, pinball, smape
 
 #: Columns of every backtest frame, before the interval columns.
 BACKTEST_COLUMNS = ["origin", "year", "step", "actual", "mean"]
+#: Metric prefix of the backtest coverage of a model's calibrated intervals, the kind a
+#: champion serves (``coverage_<level>`` is that of the model's own intervals).
+CALIBRATED_COVERAGE = "calibrated_coverage_"
 
 
 def backtest_origins(y: pd.Series, min_train: int, max_origins: int | None = None) -> list[int]:
@@ -99,6 +103,25 @@ def backtest_metrics(
         metrics[f"mase_h{step}"] = _nanmean(scaled_error[at_step])
         metrics[f"smape_h{step}"] = smape(actual[at_step], mean[at_step])
     return metrics
+
+
+def calibrated_coverage_metrics(
+    backtest_frame: pd.DataFrame, history: pd.Series, levels: Sequence[float]
+) -> dict[str, float]:
+    """``calibrated_coverage_<level>``: how often intervals calibrated from the backtest errors,
+    as a champion's are, contained the figure, each origin checked against a calibration from
+    the other origins (``models.calibration.held_out_coverage``)."""
+    shares = held_out_coverage(history, backtest_frame, levels)
+    return {f"{CALIBRATED_COVERAGE}{level_label(level)}": share for level, share in shares.items()}
+
+
+def calibrated_coverage(metrics: Mapping[str, float]) -> dict[str, float]:
+    """The calibrated coverage among ``metrics`` by level label, e.g. ``{"80": 0.81}``."""
+    return {
+        key.removeprefix(CALIBRATED_COVERAGE): float(value)
+        for key, value in metrics.items()
+        if key.startswith(CALIBRATED_COVERAGE) and np.isfinite(value)
+    }
 
 
 def _origin_scales(history: pd.Series, origins: np.ndarray) -> np.ndarray:

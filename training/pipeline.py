@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from data.store import FigureStore, SeriesInfo
 from training import registry, run_logging, track_record, tracking
+from training.backtest import calibrated_coverage, calibrated_coverage_metrics
 from training.locking import retrain_lock
 from training.promotion import decide, interval_problems
 from training.selection import (
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 class SeriesOutcome:
     """How one series' retrain ended: ``promoted`` (a new model won), ``refreshed`` (the
     champion's model refitted on new figures), ``kept``, ``unchanged`` or ``failed``; ``model``,
-    ``mase`` and ``coverage`` describe the model that serves afterwards."""
+    ``mase`` and ``coverage`` (of its calibrated intervals in the backtest, by level label)
+    describe the model that serves afterwards."""
 
     series_id: str
     status: str
@@ -288,6 +290,7 @@ def _track_and_promote(
     series_id, settings, code = fit.series_id, job.settings, job.code
     try:
         selected = _selected(fit)
+        _add_calibrated_coverage(fit.candidates, fit.history, settings.levels)
         with tracking.retrain_run(
             prepared.experiment_id,
             series_id=series_id,
@@ -354,7 +357,7 @@ def _track_and_promote(
         reason,
         model=serving.name,
         mase=serving.metrics.get("mase"),
-        coverage={k: v for k, v in serving.metrics.items() if k.startswith("coverage_")},
+        coverage=calibrated_coverage(serving.metrics),
         version=version,
         run_id=run.info.run_id,
         data_revision=prepared.data_revision,
@@ -363,6 +366,18 @@ def _track_and_promote(
 
 def _selected(fit: SeriesFit) -> CandidateResult:
     return next(c for c in fit.candidates if c.name == fit.selected)
+
+
+def _add_calibrated_coverage(
+    candidates: Sequence[CandidateResult], history: pd.Series, levels: Sequence[float]
+) -> None:
+    """Add the backtest coverage of calibrated intervals, the kind a champion serves, to the
+    metrics of each candidate (logged to MLflow, shown on the champion's card)."""
+    for candidate in candidates:
+        if candidate.error is None and not candidate.backtest.empty:
+            candidate.metrics.update(
+                calibrated_coverage_metrics(candidate.backtest, history, levels)
+            )
 
 
 _CardContext = tuple["_SeriesInput", str, str, pd.DataFrame, list[str]]
@@ -399,6 +414,7 @@ def _incumbent(
             return _Incumbent(name, revision, candidate, fit.history)
     pooled = pooled_candidate(name, fit.candidates, fit.history, settings.levels)
     if pooled is not None:  # a model pooled with the default that this retrain did not pool
+        _add_calibrated_coverage([pooled], fit.history, settings.levels)
         return _Incumbent(name, revision, pooled, fit.history)
     try:
         refit = fit_series(
@@ -411,6 +427,8 @@ def _incumbent(
     except Exception:  # the champion's model left the catalog or cannot fit this data
         return _Incumbent(name, revision, None, fit.history)
     same = next((c for c in refit.candidates if c.name == name and c.error is None), None)
+    if same is not None:
+        _add_calibrated_coverage([same], refit.history, settings.levels)
     return _Incumbent(name, revision, same, refit.history)
 
 

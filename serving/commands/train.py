@@ -170,8 +170,8 @@ def summary_table(outcomes: list[SeriesOutcome]) -> Table:
             outcome.series_id,
             outcome.model or "",
             f"{outcome.mase:.3f}" if outcome.mase is not None else "",
-            _percent(outcome.coverage.get("coverage_80")),
-            _percent(outcome.coverage.get("coverage_95")),
+            _percent(outcome.coverage.get("80")),
+            _percent(outcome.coverage.get("95")),
             f"[{style}]{outcome.status}[/]" if style else outcome.status,
             outcome.reason,
         )

@@ -70,8 +70,9 @@ export function modelCardSection(card, champion) {
   const naive = naiveComparison(metrics);
   if (naive) items.push(h("li", {}, naive));
   for (const [label, share] of Object.entries(model.coverage || {}).sort((a, b) => a[0] - b[0])) {
-    items.push(h("li", {}, `Its ${label}% interval contained the figure that came in `,
-      h("strong", {}, formatShare(share)), " of the time in backtests."));
+    // the coverage of calibrated intervals, each backtest origin held out of its calibration
+    items.push(h("li", {}, `In backtests, ${label}% intervals calibrated like this one contained ` +
+      "the figure that came in ", h("strong", {}, formatShare(share)), " of the time."));
   }
   items.push(h("li", {}, `Trained ${formatWhen(model.trained_at)} on data revision `,
     h("code", { title: model.data_revision }, String(model.data_revision).slice(0, 12)), "."));
@@ -163,10 +164,11 @@ export function candidatesTable(card) {
   const rows = card.candidates.map((c) => [
     c.selected ? h("span", {}, c.model, " ", h("span", { class: "badge" }, "chosen")) : c.model,
     number(c.metrics.mase), number(c.metrics.mase_h1), number(c.metrics.smape, 1),
-    share(c.metrics.coverage_80), share(c.metrics.coverage_95), c.error || "",
+    share(c.metrics.calibrated_coverage_80), share(c.metrics.calibrated_coverage_95), c.error || "",
   ]);
   return table(
-    "Backtest metrics per candidate (lower MASE and sMAPE are better; coverage should be near the level)",
+    "Backtest metrics per candidate (lower MASE and sMAPE are better; coverage of its calibrated " +
+      "intervals should be near the level)",
     ["Model", "MASE", "MASE 1 yr", "sMAPE %", "80% coverage", "95% coverage", "Error"],
     rows,
     { numeric: [1, 2, 3, 4, 5] },

@@ -72,6 +72,8 @@ def test_retrain_logs_parent_and_candidate_runs_with_metrics_and_artifacts(store
     assert set(children["tags.mlflow.parentRunId"]) == {parents["run_id"].iloc[0]}
     for metric in ("mase", "smape", "msis", "pinball", "coverage_80", "coverage_95", "mase_h1"):
         assert children[f"metrics.{metric}"].notna().any(), metric
+    for metric in ("calibrated_coverage_80", "calibrated_coverage_95"):
+        assert children[f"metrics.{metric}"].between(0.0, 1.0).all(), metric
     assert (children["tags.data_revision"] == store.data_revision_hash(TREND)).all()
     assert children["tags.code_version"].str.len().gt(0).all()
     assert (children["tags.selected"] == "true").sum() == 1
@@ -80,6 +82,12 @@ def test_retrain_logs_parent_and_candidate_runs_with_metrics_and_artifacts(store
     names = {item.path for item in client.list_artifacts(selected_run)}
     assert {"backtest.csv", "residuals.png", "fan_chart.png"} <= names
     assert parents["tags.promotion.decision"].iloc[0] == "promoted"
+    # what the summary and the champion's card report is the coverage of calibrated intervals
+    chosen = children[children["tags.selected"] == "true"].iloc[0]
+    assert outcome.coverage == {
+        "80": chosen["metrics.calibrated_coverage_80"],
+        "95": chosen["metrics.calibrated_coverage_95"],
+    }
 
 
 def test_only_the_best_candidates_get_charts_the_rest_keep_their_csvs(store):
