@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from training.benchmarks import claims
+
 HORIZON = 6
 LEVELS = (80, 95)
 #: Rolling windows of statsforecast's cross-validation (the shortest M3 yearly series has 14
@@ -304,8 +306,11 @@ def render_holdout(
     return "\n".join(lines)
 
 
-def run_holdout(dataset: str, jobs: int, limit: int | None) -> str:
-    """Forecast one hold-out dataset with both tools; its markdown section."""
+def run_holdout(
+    dataset: str, jobs: int, limit: int | None
+) -> tuple[str, tuple[claims.CoverageClaims, dict[int, float]]]:
+    """Forecast one hold-out dataset with both tools; its markdown section, and its cards'
+    coverage claims beside the coverage fraudcast's intervals got."""
     train, test = load_yearly(dataset, limit)
     horizon = horizon_of(test)
     print(f"{dataset} yearly: {train['unique_id'].nunique()} series, horizon {horizon}", flush=True)
@@ -315,7 +320,12 @@ def run_holdout(dataset: str, jobs: int, limit: int | None) -> str:
     results += [score(name, frame, train, test, sf_seconds) for name, frame in per_model.items()]
     name = {"m1": "M1", "tourism": "Tourism"}.get(dataset, dataset)
     title = f"{name} yearly ({train['unique_id'].nunique()} series)"
-    return render_holdout(title, horizon, results, by_step(forecasts, test))
+    section = render_holdout(title, horizon, results, by_step(forecasts, test))
+    return section, (claims.coverage_claims(name, train, jobs), _realised(results[0]))
+
+
+def _realised(fraudcast: MethodResult) -> dict[int, float]:
+    return {80: 100.0 * fraudcast.coverage_80, 95: 100.0 * fraudcast.coverage_95}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -346,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results += [score(name, frame, train, test, sf_seconds) for name, frame in per_model.items()]
     report = render(results, sf_seconds, n_series, (load_start, os.getloadavg()[0]))
     report += "\n" + render_by_step(by_step(fraudcast_forecasts, test))
+    claimed = [(claims.coverage_claims("M3", train, args.jobs), _realised(results[0]))]
     holdouts = [name for name in args.holdout.split(",") if name]
     if holdouts:
         report += (
@@ -353,7 +364,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "The same tools on yearly series that no choice in fraudcast was made on "
             "(statsforecast forecasts only; accuracy is compared, not time).\n\n"
         )
-        report += "\n".join(run_holdout(name, args.jobs, args.limit) for name in holdouts)
+        sections = [run_holdout(name, args.jobs, args.limit) for name in holdouts]
+        report += "\n".join(section for section, _ in sections)
+        claimed += [claim for _, claim in sections]
+    report += "\n" + claims.render(claimed)
     if args.engines:
         from training.benchmarks import engines
 
