@@ -97,6 +97,11 @@ def mlflow_ui(trained_root: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def _open_comparison(page: Page, url: str, experiment_id: str, candidates: list[Candidate]) -> None:
     """From the experiment list: open the series, its runs, select the candidates, compare."""
+    # MLflow announces features in popovers ("Detect Issues in Your Traces") that cover the
+    # page until dismissed, at a moment that varies: dismiss one whenever it blocks an action
+    page.add_locator_handler(
+        page.get_by_role("button", name="Got it", exact=True), lambda button: button.click()
+    )
     page.goto(f"{url}/#/experiments")
     page.get_by_role("link", name=experiment_name(SERIES_ID), exact=True).click(
         timeout=UI_TIMEOUT_MS
