@@ -12,18 +12,15 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from data.store import FigureStore, SeriesInfo
-from training import registry, run_logging, track_record, tracking
-from training.backtest import calibrated_coverage, calibrated_coverage_metrics
+from training import promotion, registry, run_logging, track_record, tracking
+from training.backtest import calibrated_coverage
 from training.locking import retrain_lock
-from training.promotion import decide, interval_problems
 from training.selection import (
     CandidateResult,
     SeriesFailure,
     SeriesFit,
     calibrated_forecast,
     fit_many,
-    fit_series,
-    pooled_candidate,
 )
 from training.settings import TrainingSettings
 from training.versioning import code_version
@@ -266,16 +263,6 @@ def _failure(series_id: str, error: BaseException) -> SeriesOutcome:
     return SeriesOutcome(series_id, "failed", f"{type(error).__name__}: {error}")
 
 
-@dataclass(frozen=True)
-class _Incumbent:
-    """The current champion, and its model backtested on the data of this retrain."""
-
-    name: str
-    data_revision: str
-    on_same_data: CandidateResult | None
-    history: pd.Series
-
-
 def _track_and_promote(
     fit: SeriesFit,
     prepared: _SeriesInput,
@@ -290,7 +277,7 @@ def _track_and_promote(
     series_id, settings, code = fit.series_id, job.settings, job.code
     try:
         selected = _selected(fit)
-        _add_calibrated_coverage(fit.candidates, fit.history, settings.levels)
+        promotion.add_calibrated_coverage(fit.candidates, fit.history, settings.levels)
         with tracking.retrain_run(
             prepared.experiment_id,
             series_id=series_id,
@@ -311,8 +298,10 @@ def _track_and_promote(
                 client=client,
                 source=job.source,
             )
-            incumbent = _incumbent(fit, prepared, champion, settings=settings)
-            decision = decide(
+            incumbent = promotion.incumbent(
+                fit, prepared.values, prepared.info.breaks, champion, settings.levels
+            )
+            decision = promotion.decide(
                 candidate=fit.selected,
                 candidate_mase=selected.metrics.get("mase", float("nan")),
                 candidate_forecast=fit.champion,
@@ -368,68 +357,21 @@ def _selected(fit: SeriesFit) -> CandidateResult:
     return next(c for c in fit.candidates if c.name == fit.selected)
 
 
-def _add_calibrated_coverage(
-    candidates: Sequence[CandidateResult], history: pd.Series, levels: Sequence[float]
-) -> None:
-    """Add the backtest coverage of calibrated intervals, the kind a champion serves, to the
-    metrics of each candidate (logged to MLflow, shown on the champion's card)."""
-    for candidate in candidates:
-        if candidate.error is None and not candidate.backtest.empty:
-            candidate.metrics.update(
-                calibrated_coverage_metrics(candidate.backtest, history, levels)
-            )
-
-
 _CardContext = tuple["_SeriesInput", str, str, pd.DataFrame, list[str]]
 
 
 def _refresh(
-    incumbent: _Incumbent, reason: str, context: _CardContext, *, client: MlflowClient
+    incumbent: promotion.Incumbent, reason: str, context: _CardContext, *, client: MlflowClient
 ) -> tuple[str, str] | None:
     """Refit the champion's own model on the new figures; (reason, version) or None."""
     if incumbent.on_same_data is None:
         return None
     forecast = calibrated_forecast(incumbent.on_same_data, incumbent.history)
-    if interval_problems(forecast):
+    if promotion.interval_problems(forecast):
         return None
     why = f"{reason}; the champion's model {incumbent.name} was refitted on the new figures"
     card = _card(incumbent.on_same_data, why, *context)
     return why, str(registry.register_champion(forecast, card, client=client).version)
-
-
-def _incumbent(
-    fit: SeriesFit,
-    prepared: _SeriesInput,
-    current: ModelVersion | None,
-    *,
-    settings: TrainingSettings,
-) -> _Incumbent | None:
-    """The current champion with its model's backtest on this retrain's data (if it can be)."""
-    if current is None:
-        return None
-    name = current.tags.get("model_name", "")
-    revision = current.tags.get("data_revision", "")
-    for candidate in fit.candidates:
-        if candidate.name == name and candidate.error is None:
-            return _Incumbent(name, revision, candidate, fit.history)
-    pooled = pooled_candidate(name, fit.candidates, fit.history, settings.levels)
-    if pooled is not None:  # a model pooled with the default that this retrain did not pool
-        _add_calibrated_coverage([pooled], fit.history, settings.levels)
-        return _Incumbent(name, revision, pooled, fit.history)
-    try:
-        refit = fit_series(
-            prepared.values,
-            series_id=fit.series_id,
-            breaks=prepared.info.breaks,
-            levels=settings.levels,
-            candidates=[name],
-        )
-    except Exception:  # the champion's model left the catalog or cannot fit this data
-        return _Incumbent(name, revision, None, fit.history)
-    same = next((c for c in refit.candidates if c.name == name and c.error is None), None)
-    if same is not None:
-        _add_calibrated_coverage([same], refit.history, settings.levels)
-    return _Incumbent(name, revision, same, refit.history)
 
 
 def _card(

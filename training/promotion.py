@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from models.calibration import CalibratedForecast
+from training.backtest import calibrated_coverage_metrics
+from training.selection import CandidateResult, SeriesFit, fit_series, pooled_candidate
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
 
 #: Levels and horizon at which a candidate's intervals are checked before promotion.
 _CHECK_LEVELS = (50.0, 80.0, 95.0, 99.0)
@@ -79,3 +87,58 @@ def decide(
         f"{candidate} promoted: backtest MASE {candidate_mase:.3f} vs champion {champion} "
         f"{champion_mase:.3f} on the same data",
     )
+
+
+def add_calibrated_coverage(
+    candidates: Sequence[CandidateResult], history: pd.Series, levels: Sequence[float]
+) -> None:
+    """Add to each candidate's metrics the backtest coverage of calibrated intervals, the kind
+    a champion serves (``calibrated_coverage_<level>``). Not part of ``fit_series``:
+    only training logs and reports it."""
+    for candidate in candidates:
+        if candidate.error is None and not candidate.backtest.empty:
+            candidate.metrics.update(
+                calibrated_coverage_metrics(candidate.backtest, history, levels)
+            )
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """The current champion, and its model backtested on the data of this retrain."""
+
+    name: str
+    data_revision: str
+    on_same_data: CandidateResult | None
+    history: pd.Series
+
+
+def incumbent(
+    fit: SeriesFit,
+    values: pd.Series,
+    breaks: Sequence[int],
+    current: ModelVersion | None,
+    levels: Sequence[float],
+) -> Incumbent | None:
+    """The current champion with its model's backtest on this retrain's data (if it can be):
+    among the retrain's candidates, rebuilt from them when pooled, else backtested alone."""
+    if current is None:
+        return None
+    name = current.tags.get("model_name", "")
+    revision = current.tags.get("data_revision", "")
+    for candidate in fit.candidates:
+        if candidate.name == name and candidate.error is None:
+            return Incumbent(name, revision, candidate, fit.history)
+    pooled = pooled_candidate(name, fit.candidates, fit.history, levels)
+    if pooled is not None:  # a model pooled with the default that this retrain did not pool
+        add_calibrated_coverage([pooled], fit.history, levels)
+        return Incumbent(name, revision, pooled, fit.history)
+    try:
+        refit = fit_series(
+            values, series_id=fit.series_id, breaks=breaks, levels=levels, candidates=[name]
+        )
+    except Exception:  # the champion's model left the catalog or cannot fit this data
+        return Incumbent(name, revision, None, fit.history)
+    same = next((c for c in refit.candidates if c.name == name and c.error is None), None)
+    if same is not None:
+        add_calibrated_coverage([same], refit.history, levels)
+    return Incumbent(name, revision, same, refit.history)
