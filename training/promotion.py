@@ -1,4 +1,5 @@
-"""Promotion gates: a candidate replaces the champion only when it has earned it."""
+"""Promotion gates: a candidate replaces the champion only when it has earned it; the incumbent
+it is measured against, and the coverage a champion's card will claim."""
 
 from __future__ import annotations
 
