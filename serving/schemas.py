@@ -38,6 +38,10 @@ class ChampionSummary(BaseModel):
     trained_at: str
     data_revision: str
     backtest_mase: float | None = None
+    backtest_forecasts: int | None = Field(
+        default=None,
+        description="Backtest forecasts (origin and step pairs) the MASE and coverage rest on.",
+    )
     coverage: dict[str, float] = Field(
         default_factory=dict,
         description=(

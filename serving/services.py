@@ -107,6 +107,7 @@ def champion_summary(champion: Champion) -> schemas.ChampionSummary:
         trained_at=card.trained_at,
         data_revision=card.data_revision,
         backtest_mase=_finite(card.metrics.get("mase")),
+        backtest_forecasts=_count(card.metrics.get("backtest_forecasts")),
         coverage=calibrated_coverage(card.metrics),
     )
 
@@ -127,6 +128,11 @@ def describe_model(name: str) -> str:
         first, second = (CATALOG[member].description for member in members)
         return f"mean of two models: {first}; and {second}"
     return ""
+
+
+def _count(value: float | None) -> int | None:
+    finite = _finite(value)
+    return int(finite) if finite is not None else None
 
 
 def _finite(value: float | None) -> float | None:

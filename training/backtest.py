@@ -75,7 +75,8 @@ def backtest_metrics(
     backtest_frame: pd.DataFrame, history: pd.Series, levels: Sequence[float]
 ) -> dict[str, float]:
     """Metrics of one backtest frame: MASE, sMAPE, MSIS, coverage and pinball loss overall, and
-    MASE and sMAPE per step; MASE and MSIS scaled per origin by the training data up to it."""
+    MASE and sMAPE per step; MASE and MSIS scaled per origin by the training data up to it.
+    ``backtest_forecasts`` counts the forecasts checked (origin and step pairs)."""
     if backtest_frame.empty:
         return {}
     scale = _origin_scales(history, backtest_frame["origin"].to_numpy(dtype=np.int64))
@@ -85,6 +86,7 @@ def backtest_metrics(
     metrics: dict[str, float] = {
         "mase": float(np.nanmean(scaled_error)) if np.isfinite(scaled_error).any() else np.nan,
         "smape": smape(actual, mean),
+        "backtest_forecasts": float(len(actual)),  # what every other metric here rests on
     }
     if "lo-95" in columns:
         scores = interval_score(actual, columns["lo-95"], columns["hi-95"]) / scale

@@ -69,10 +69,13 @@ export function modelCardSection(card, champion) {
   if (error) items.push(h("li", {}, h("strong", {}, `${error.text}.`), ` Based on: ${error.basis}.`));
   const naive = naiveComparison(metrics);
   if (naive) items.push(h("li", {}, naive));
+  const checked = Number.isInteger(model.backtest_forecasts) ? model.backtest_forecasts : null;
   for (const [label, share] of Object.entries(model.coverage || {}).sort((a, b) => a[0] - b[0])) {
-    // the coverage of calibrated intervals, each backtest origin held out of its calibration
+    // the coverage of calibrated intervals, each backtest origin held out of its calibration;
+    // the count says how much evidence the share rests on (3 of 3 is not 30 of 30)
+    const count = checked ? ` (${Math.round(share * checked)} of ${checked} backtest forecasts)` : "";
     items.push(h("li", {}, `In backtests, ${label}% intervals calibrated like this one contained ` +
-      "the figure that came in ", h("strong", {}, formatShare(share)), " of the time."));
+      "the figure that came in ", h("strong", {}, formatShare(share)), ` of the time${count}.`));
   }
   items.push(h("li", {}, `Trained ${formatWhen(model.trained_at)} on data revision `,
     h("code", { title: model.data_revision }, String(model.data_revision).slice(0, 12)), "."));

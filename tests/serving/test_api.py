@@ -32,6 +32,11 @@ def test_series_list_shows_latest_figure_source_and_champion(client):
     name = cyber["champion"]["name"]
     assert cyber["champion"]["description"] == describe_model(name) != ""  # for the model card
     assert cyber["champion"]["backtest_mase"] > 0
+    # the card's coverage is a share of the backtest forecasts it names
+    checked = cyber["champion"]["backtest_forecasts"]
+    assert isinstance(checked, int) and checked > 0
+    for share in cyber["champion"]["coverage"].values():
+        assert share * checked == pytest.approx(round(share * checked))
     assert by_id[UNTRAINED]["champion"] is None
 
 

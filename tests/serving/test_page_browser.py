@@ -133,6 +133,8 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
             assert "one year ahead" in words  # rests on the logged per-step sMAPE
             assert item["champion"]["description"] in words
             assert "80% intervals calibrated like this one contained the figure" in words
+            checked = item["champion"]["backtest_forecasts"]
+            assert f" of {checked} backtest forecasts)" in words
             assert item["champion"]["data_revision"][:12] in words
             mlflow = card.locator(".model-card a", has_text="MLflow")
             assert (mlflow.get_attribute("href") or "").startswith("http://127.0.0.1:5000/")

@@ -47,6 +47,7 @@ def test_fit_series_reports_metrics_and_reason() -> None:
     ):
         assert key in metrics
     assert 0.0 <= metrics["coverage_80"] <= 1.0
+    assert metrics["backtest_forecasts"] == len(fit.candidates[0].backtest) > 0
     assert fit.selected in names
     best = min(c.metrics["mase"] for c in fit.candidates)
     assert fit.candidates[names.index(fit.selected)].metrics["mase"] == best
