@@ -94,7 +94,7 @@ def soak(root: Path, n_series: int, jobs: int, minutes: float, every: float) -> 
                 interrupted - started, count_retrains(database), peak_tree / _MB, peak_process / _MB
             )
         )
-    if not completed:
+    else:
         os.killpg(process.pid, signal.SIGINT)
     try:
         code = process.wait(timeout=120)

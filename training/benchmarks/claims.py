@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.backtest import calibrated_coverage_metrics
+from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
 from training.parallel import parse_long_frame
 from training.selection import SeriesFit, fit_many
 
@@ -59,14 +59,15 @@ def coverage_claims(dataset: str, train: pd.DataFrame, jobs: int) -> CoverageCla
     return CoverageClaims(
         dataset,
         len(calibrated),
-        calibrated=_mean_percent(calibrated, "calibrated_coverage"),
-        own=_mean_percent(own, "coverage"),
+        calibrated=_mean_percent(calibrated, CALIBRATED_COVERAGE),
+        own=_mean_percent(own, "coverage_"),
     )
 
 
 def _mean_percent(metrics: Sequence[dict[str, float]], prefix: str) -> dict[int, float]:
+    """Mean over series of the metric ``<prefix><level>`` at each level, in percent."""
     return {
-        level: 100.0 * float(np.nanmean([m.get(f"{prefix}_{level}", np.nan) for m in metrics]))
+        level: 100.0 * float(np.nanmean([m.get(f"{prefix}{level}", np.nan) for m in metrics]))
         for level in LEVELS
     }
 
