@@ -1,14 +1,19 @@
-"""Fixtures of the data tests: writing small figures files."""
+"""Fixtures of the data tests: writing small figures files, dropping them into the folder."""
 
 from __future__ import annotations
 
 import csv
+import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from data.canonical import FIGURE_COLUMNS
+from data.incoming import IncomingOutcome, process_incoming
+from data.settings import StoreSettings
+from data.store import FigureStore
 
 #: One good row for a bundled series; tests change one cell to make it bad.
 GOOD_ROW: dict[str, str] = {
@@ -48,3 +53,38 @@ def write_figures(tmp_path: Path) -> WriteFigures:
 def row(**changes: str) -> dict[str, str]:
     """``GOOD_ROW`` with some cells changed."""
     return {**GOOD_ROW, **changes}
+
+
+#: Seconds a dropped file must be left alone before the tests' drop folder takes it.
+SETTLE = 5.0
+
+
+def age(path: Path, seconds: float = 60.0) -> Path:
+    """Backdate a file's (or a link's own) mtime, as if it had been written ``seconds`` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+    return path
+
+
+@pytest.fixture
+def incoming() -> Path:
+    """The test's drop folder (``FRAUDCAST_INCOMING_DIR`` under tmp_path)."""
+    folder = StoreSettings().incoming_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def drop(write_figures: WriteFigures, incoming: Path) -> WriteFigures:
+    """Write a figures file into the incoming folder, already settled."""
+
+    def write(rows: list[dict[str, str]], name: str = "npa-2024.csv") -> Path:
+        # write_figures writes under tmp_path, which holds the incoming folder (tests/conftest.py).
+        return age(write_figures(rows, name=f"{incoming.name}/{name}"))
+
+    return write
+
+
+def process(store: FigureStore, folder: Path) -> list[IncomingOutcome]:
+    """One look at the drop folder with the tests' settle time."""
+    return process_incoming(store, folder, settle_seconds=SETTLE)

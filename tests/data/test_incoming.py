@@ -2,48 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from data.incoming import IncomingOutcome, process_incoming, ready_files
+from data.incoming import ready_files
 from data.settings import StoreSettings
 from data.store import FigureStore
-from tests.data.conftest import WriteFigures, row
-
-SETTLE = 5.0
-
-
-def age(path: Path, seconds: float = 60.0) -> Path:
-    """Backdate a file's mtime, as if it had been written ``seconds`` ago."""
-    then = time.time() - seconds
-    os.utime(path, (then, then))
-    return path
-
-
-@pytest.fixture
-def incoming() -> Path:
-    folder = StoreSettings().incoming_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def drop(write_figures: WriteFigures, incoming: Path) -> WriteFigures:
-    """Write a figures file into the incoming folder, already settled."""
-
-    def write(rows: list[dict[str, str]], name: str = "npa-2024.csv") -> Path:
-        # write_figures writes under tmp_path, which holds the incoming folder (tests/conftest.py).
-        return age(write_figures(rows, name=f"{incoming.name}/{name}"))
-
-    return write
-
-
-def process(store: FigureStore, folder: Path) -> list[IncomingOutcome]:
-    return process_incoming(store, folder, settle_seconds=SETTLE)
+from tests.data.conftest import SETTLE, WriteFigures, age, process, row
 
 
 def test_incoming_dir_comes_from_the_environment(tmp_path: Path) -> None:
