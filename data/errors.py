@@ -5,6 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+#: At most this many characters of a file's own text are quoted in any message.
+EXCERPT_CHARS = 40
+
+
+def cut(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, with "…" when something was cut."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """A short, escaped quotation of untrusted text: cut to ``limit`` characters, then repr'd.
+
+    Messages quote files this way, so a dropped secret or a control character never reaches
+    an error report or a log line whole.
+    """
+    return repr(cut(text, limit))
+
 
 class FraudcastDataError(Exception):
     """Base of every error the data package raises on purpose."""
@@ -36,7 +53,9 @@ class InvalidSeries(FraudcastDataError, ValueError):
 class RowProblem:
     """One thing wrong with one cell of a figures file.
 
-    ``line`` is the 1-based line number in the CSV file, the header being line 1.
+    ``line`` is the 1-based line number in the CSV file, the header being line 1. ``column``
+    and ``value`` come from the file and are kept cut to ``EXCERPT_CHARS``; ``reason`` is
+    written by fraudcast and quotes nothing from the file.
     """
 
     line: int
@@ -44,9 +63,14 @@ class RowProblem:
     value: str
     reason: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column", cut(self.column))
+        object.__setattr__(self, "value", cut(self.value))
+
     def __str__(self) -> str:
+        column = self.column if self.column.isidentifier() or not self.column else repr(self.column)
         shown = f" (value {self.value!r})" if self.value != "" else ""
-        return f"line {self.line}, column {self.column or '-'}: {self.reason}{shown}"
+        return f"line {self.line}, column {column or '-'}: {self.reason}{shown}"
 
 
 class InvalidFigures(FraudcastDataError, ValueError):

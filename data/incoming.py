@@ -5,16 +5,23 @@ Writers should write ``name.csv.part`` (or any hidden or ``*.tmp`` name) and ren
 As a second guard a ``*.csv`` qualifies only once its mtime is ``settle_seconds`` old, and it is
 skipped if its size or mtime change while it is being read.
 
+Only regular files are read. A ``*.csv`` that is a symbolic link, a pipe, a socket, a device or
+a file with other hard links is refused unread: it is never opened through a link (``O_NOFOLLOW``,
+then ``fstat`` of what was opened), and the entry itself is moved to ``rejected/``.
+
 After processing, a file is moved (``os.replace``, same filesystem) to
 ``processed/<UTC timestamp>-<name>`` or ``rejected/<UTC timestamp>-<name>``, the latter with
-``<that name>.error.txt`` beside it listing every bad row. A file is rejected only for bad
-content; when the store itself fails (locked, down) the file stays where it is for the next tick.
+``<that name>.error.txt`` (readable by its owner only) beside it giving the reason. A file is
+rejected only for what it is or holds; when the store itself fails (locked, down) the file stays
+where it is for the next tick.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,14 +62,27 @@ def _ensure_folders(folder: Path) -> None:
 
 def _is_candidate(path: Path) -> bool:
     # "name.csv.part" and "name.tmp" end otherwise, so the suffix test leaves them out.
-    return not path.name.startswith(".") and path.suffix.lower() == ".csv" and path.is_file()
+    return not path.name.startswith(".") and path.suffix.lower() == ".csv"
+
+
+def _not_regular(status: os.stat_result) -> str | None:
+    """What a ``*.csv`` entry is when it is not a plain regular file; None when it is one."""
+    mode = status.st_mode
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if not stat.S_ISREG(mode):
+        return "a pipe, socket or device"
+    if status.st_nlink > 1:
+        return "a regular file with other hard links"
+    return None
 
 
 def ready_files(folder: Path, *, settle_seconds: float = 1.0) -> list[Path]:
-    """The ``*.csv`` files directly in ``folder`` untouched for ``settle_seconds``, oldest first.
+    """The ``*.csv`` entries directly in ``folder`` untouched for ``settle_seconds``, oldest first.
 
     Creates ``folder`` and its ``processed/`` and ``rejected/`` subfolders if missing. Hidden
-    files, ``*.part``, ``*.tmp`` and anything else are ignored.
+    files, ``*.part``, ``*.tmp``, folders and anything else are ignored. Links are not followed:
+    a link is listed by its own mtime (and refused when processed), as are pipes and devices.
     """
     _ensure_folders(folder)
     now = time.time()
@@ -71,11 +91,13 @@ def ready_files(folder: Path, *, settle_seconds: float = 1.0) -> list[Path]:
         if not _is_candidate(path):
             continue
         try:
-            stat = path.stat()
+            status = path.lstat()
         except FileNotFoundError:  # renamed or taken by another watcher meanwhile
             continue
-        if now - stat.st_mtime >= settle_seconds:
-            ready.append((stat.st_mtime_ns, path.name, path))
+        if stat.S_ISDIR(status.st_mode):
+            continue
+        if now - status.st_mtime >= settle_seconds:
+            ready.append((status.st_mtime_ns, path.name, path))
     return [path for _, _, path in sorted(ready)]
 
 
@@ -88,18 +110,23 @@ def _stamped_target(folder: Path, name: str) -> Path:
             return target
 
 
-def _write_text_atomically(path: Path, text: str) -> None:
+def _write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable and writable by its owner only."""
     partial = path.with_name(f".{path.name}.tmp")
-    partial.write_text(text, encoding="utf-8")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    descriptor = os.open(partial, flags, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # also when a stale partial file was there already
+        handle.write(text)
     os.replace(partial, path)
 
 
-def _reject(path: Path, folder: Path, error: Exception) -> IncomingOutcome:
+def _reject(path: Path, folder: Path, error: Exception | str) -> IncomingOutcome:
     target = _stamped_target(folder / REJECTED, path.name)
     reason = str(error)
     header = f"{path.name} was rejected at {datetime.now(UTC).isoformat()}; nothing was added.\n\n"
     # Reasons first: if we die before the move, the file is simply retried on the next tick.
-    _write_text_atomically(target.with_name(target.name + ERROR_SUFFIX), header + reason + "\n")
+    _write_private_text(target.with_name(target.name + ERROR_SUFFIX), header + reason + "\n")
     os.replace(path, target)
     logger.warning("rejected %s -> %s:\n%s", path.name, target, reason)
     return IncomingOutcome(path.name, target, accepted=False, result=None, error=reason)
@@ -114,14 +141,48 @@ def _accept(path: Path, folder: Path, result: AddResult) -> IncomingOutcome:
     return IncomingOutcome(path.name, target, accepted=True, result=result, error=None)
 
 
+def _refusal(path: Path, what: str) -> str:
+    return (
+        f"{path.name!r} is not a regular file ({what}): the drop folder takes regular files "
+        "only and read nothing from it; copy the file itself into the folder"
+    )
+
+
+def _open_regular(path: Path) -> int | str:
+    """An open read-only descriptor of ``path`` if it is a regular file, else why it is refused.
+
+    ``O_NOFOLLOW`` refuses a link swapped in after ``lstat``; ``O_NONBLOCK`` keeps a pipe from
+    blocking the open; ``fstat`` checks what was actually opened.
+    """
+    what = _not_regular(path.lstat())
+    if what is not None:
+        return _refusal(path, what)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return _refusal(path, "a symbolic link")
+        raise
+    what = _not_regular(os.fstat(descriptor))
+    if what is not None:
+        os.close(descriptor)
+        return _refusal(path, what)
+    return descriptor
+
+
 def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcome | None:
     """Add one file or reject it; None when it must stay in place for the next tick."""
-    before = path.stat()
-    try:
-        frame = read_figures_csv(path)
-    except FraudcastDataError as error:
-        return _reject(path, folder, error)
-    after = path.stat()
+    opened = _open_regular(path)
+    if isinstance(opened, str):
+        return _reject(path, folder, opened)
+    with os.fdopen(opened, "rb") as handle:
+        before = os.fstat(handle.fileno())
+        try:
+            frame = read_figures_csv(handle)
+        except FraudcastDataError as error:
+            return _reject(path, folder, error)
+        after = os.fstat(handle.fileno())
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         logger.info("%s changed while being read; retrying on the next tick", path.name)
         return None

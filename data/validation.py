@@ -38,7 +38,13 @@ def read_figures_csv(path_or_buffer: CsvInput) -> pd.DataFrame:
     if isinstance(path_or_buffer, io.TextIOBase):
         return _read_text(path_or_buffer)
     raw = path_or_buffer.read()
-    text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+    if isinstance(raw, str):
+        return _read_text(io.StringIO(raw, newline=""))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise InvalidFigures([RowProblem(line, "", "", "the file is not UTF-8 text")]) from None
     return _read_text(io.StringIO(text, newline=""))
 
 
@@ -106,6 +112,10 @@ def _is_number(text: str) -> bool:
     return bool(_NUMBER.match(text))
 
 
+def _is_year(text: str, last_year: int) -> bool:
+    return bool(_YEAR.match(text)) and FIRST_YEAR <= int(text) <= last_year
+
+
 def _element_checks(
     known_series: Mapping[str, SeriesInfo], last_year: int
 ) -> dict[str, list[tuple[str, Callable[[str], bool]]]]:
@@ -126,9 +136,7 @@ def _element_checks(
             required("year"),
             (
                 f"year must be a whole number between {FIRST_YEAR} and {last_year}",
-                lambda text: (
-                    text == "" or (bool(_YEAR.match(text)) and FIRST_YEAR <= int(text) <= last_year)
-                ),
+                lambda text: text == "" or _is_year(text, last_year),
             ),
         ],
         "value": [
@@ -212,17 +220,23 @@ def _schema_problems(text: pd.DataFrame, schema: pa.DataFrameSchema) -> list[Row
 
 
 def _cross_column_problems(
-    text: pd.DataFrame, known_series: Mapping[str, SeriesInfo]
+    text: pd.DataFrame, known_series: Mapping[str, SeriesInfo], last_year: int
 ) -> list[RowProblem]:
+    """Wrong units and duplicate figures; only rows of a known series and a valid year can
+    be duplicates, so a reason names nothing but a known series and a year."""
     problems = []
     first_line_of: dict[tuple[str, str], int] = {}
     for line, row in text.iterrows():
         series = known_series.get(row["series_id"])
-        if series is not None and row["unit"] not in ("", series.unit):
+        if series is None:
+            continue
+        if row["unit"] not in ("", series.unit):
             reason = f"unit must be {series.unit!r} for series {series.id}"
             problems.append(RowProblem(int(line), "unit", row["unit"], reason))  # type: ignore[call-overload]
-        key = (row["series_id"], row["year"])
-        if key in first_line_of and row["year"] != "":
+        if not _is_year(row["year"], last_year):
+            continue
+        key = (series.id, row["year"])
+        if key in first_line_of:
             first = first_line_of[key]
             reason = f"duplicate figure for {key[0]} {key[1]}: already given on line {first}"
             problems.append(RowProblem(int(line), "year", row["year"], reason))  # type: ignore[call-overload]
@@ -248,7 +262,7 @@ def validate_figures(frame: pd.DataFrame, known_series: Mapping[str, SeriesInfo]
         raise InvalidFigures([*problems, RowProblem(1, "", "", "the file holds no figures")])
     last_year = datetime.now(UTC).year
     problems += _schema_problems(text, _schema(known_series, last_year))
-    problems += _cross_column_problems(text, known_series)
+    problems += _cross_column_problems(text, known_series, last_year)
     if problems:
         raise InvalidFigures(problems)
     cleaned = text.reset_index(drop=True)

@@ -85,6 +85,17 @@ def test_every_bad_row_is_listed_not_just_the_first(write_figures: WriteFigures)
     assert str(error).count("\n  line ") == 3
 
 
+def test_a_bad_cell_is_quoted_only_as_a_short_escaped_excerpt(write_figures: WriteFigures) -> None:
+    long_cell = "4369 yen " + "x" * 500 + "\nrm -rf ~"
+    error = rejection(write_figures, [row(value=long_cell, series_id="jp_" + "y" * 300)])
+
+    message = str(error)
+    assert [p.column for p in error.problems] == ["series_id", "value"]
+    assert "x" * 41 not in message and "y" * 41 not in message
+    assert "\nrm" not in message  # no line of a report is the file's own text
+    assert "(value '4369 yen xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…')" in message
+
+
 def test_duplicate_series_year_names_both_lines(write_figures: WriteFigures) -> None:
     error = rejection(write_figures, [row(), row(year="2023"), row(value="4400")])
 
