@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from data.errors import FraudcastDataError
+from sqlalchemy.exc import OperationalError
+
+from data.errors import FraudcastDataError, cut
 from data.records import AddResult
 from data.store import FigureStore
 from data.validation import read_figures_csv
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 PROCESSED = "processed"
 REJECTED = "rejected"
 ERROR_SUFFIX = ".error.txt"
+#: Failures of the store or the disk rather than of a file: the file waits for the next tick.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, OSError)
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,10 @@ def _open_regular(path: Path) -> int | str:
 
 def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcome | None:
     """Add one file or reject it; None when it must stay in place for the next tick."""
-    opened = _open_regular(path)
+    try:
+        opened = _open_regular(path)
+    except PermissionError:
+        return _reject(path, folder, f"{path.name!r} cannot be read: permission denied")
     if isinstance(opened, str):
         return _reject(path, folder, opened)
     with os.fdopen(opened, "rb") as handle:
@@ -195,14 +202,32 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
     return _accept(path, folder, result)
 
 
+def _one_line(error: BaseException) -> str:
+    """An error as one short line: its type and the driver's own words, never a statement."""
+    said = str(getattr(error, "orig", None) or error).strip()
+    return f"{type(error).__name__}: {cut(said.splitlines()[0] if said else '', 200)}"
+
+
+def _give_up(path: Path, folder: Path, error: Exception) -> IncomingOutcome | None:
+    """Reject a file that failed in a way retrying will not mend (a bug, not an outage)."""
+    logger.exception("could not process %s; rejecting it", path.name)
+    reason = f"{path.name!r} could not be processed ({_one_line(error)}); nothing was added"
+    try:
+        return _reject(path, folder, reason)
+    except OSError as failure:
+        logger.warning("could not reject %s either (%s)", path.name, _one_line(failure))
+        return None
+
+
 def process_incoming(
     store: FigureStore, folder: Path, *, settle_seconds: float = 1.0
 ) -> list[IncomingOutcome]:
     """Add every settled file in ``folder`` to ``store``, all or nothing per file, oldest first.
 
-    Never raises for one file: bad content is moved to ``rejected/`` with its reasons; any other
-    failure (the store locked or down, an unreadable disk) is logged and the file left in place.
-    Files left in place are not in the returned list.
+    Never raises for one file. A file that is refused or fails for any reason of its own is
+    moved to ``rejected/`` with the reason, once; only an outage (the store locked, down or
+    out of disk, the folder not writable) leaves it in place for the next tick, with one log
+    line a tick. Files left in place are not in the returned list.
     """
     outcomes = []
     for path in ready_files(folder, settle_seconds=settle_seconds):
@@ -211,9 +236,15 @@ def process_incoming(
         except FileNotFoundError:
             logger.info("%s vanished before it was processed (another watcher?)", path.name)
             continue
-        except Exception:
-            logger.exception("could not process %s; leaving it for the next tick", path.name)
+        except TRANSIENT_ERRORS as error:
+            logger.warning(
+                "could not process %s now (%s); leaving it for the next tick",
+                path.name,
+                _one_line(error),
+            )
             continue
+        except Exception as error:
+            outcome = _give_up(path, folder, error)
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes

@@ -11,11 +11,19 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, Select, and_, func, insert, select
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import DataError, IntegrityError
 
 from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
 from data.canonical import FIGURE_COLUMNS, content_hash, frame_records, series_values_hash
 from data.diff import PROVENANCE_COLUMNS, diff_batch, figure_key
-from data.errors import InvalidSeries, UnknownRevision, UnknownSeries
+from data.errors import (
+    InvalidFigures,
+    InvalidSeries,
+    RowProblem,
+    UnknownRevision,
+    UnknownSeries,
+    cut,
+)
 from data.jumps import jump_warnings
 from data.records import AddResult, Revision, SeriesInfo, format_breaks
 from data.schema import (
@@ -89,6 +97,18 @@ def _figures_frame(rows: list[Row[Any]]) -> pd.DataFrame:
     for name in ("source_url", "note"):
         frame[name] = frame[name].fillna("").astype(object)
     return frame
+
+
+@contextmanager
+def _refusals_as_rejections() -> Iterator[None]:
+    """A batch the database refuses (a constraint, a value it cannot hold) is rejected whole."""
+    try:
+        yield
+    except (IntegrityError, DataError) as error:
+        # The driver's first line names the constraint; SQLAlchemy's text would quote every row.
+        said = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else "no reason"
+        reason = f"the figure store refused these figures ({cut(said, 120)})"
+        raise InvalidFigures([RowProblem(1, "", "", reason)]) from None
 
 
 class FigureStore:
@@ -283,7 +303,7 @@ class FigureStore:
         are left alone; a batch that changes nothing is a no-op (``result.no_op``) and creates no
         revision. Sharp jumps against neighbouring years are accepted with a warning.
         """
-        with self._writing() as connection:
+        with _refusals_as_rejections(), self._writing() as connection:
             clean = validate_figures(frame, self._series_map(connection))
             return self._apply(connection, clean, source=source, message=message)
 

@@ -19,8 +19,12 @@ from data.errors import InvalidFigures, RowProblem
 from data.records import SeriesInfo
 
 FIRST_YEAR = 1900
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$", re.I)
-_YEAR = re.compile(r"^\d{4}$")
+# ASCII digits only: Python's \d, int() and float() also take full-width and other scripts'
+# digits, so "２０２６" would pass as 2026 and slip past the duplicate check as another text.
+_NUMBER = re.compile(
+    r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)", re.I
+)
+_YEAR = re.compile(r"[0-9]{4}")
 
 CsvInput = str | Path | IO[str] | IO[bytes]
 
@@ -109,11 +113,11 @@ def _line_numbers(frame: pd.DataFrame) -> pd.Index:
 
 
 def _is_number(text: str) -> bool:
-    return bool(_NUMBER.match(text))
+    return bool(_NUMBER.fullmatch(text))
 
 
 def _is_year(text: str, last_year: int) -> bool:
-    return bool(_YEAR.match(text)) and FIRST_YEAR <= int(text) <= last_year
+    return bool(_YEAR.fullmatch(text)) and FIRST_YEAR <= int(text) <= last_year
 
 
 def _element_checks(

@@ -46,7 +46,9 @@ def _friendly_errors() -> Iterator[None]:
         stderr.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
     except SQLAlchemyError as error:
-        stderr.print(f"[red]Figure store error:[/red] {escape(str(error))}", highlight=False)
+        # The driver's words only: SQLAlchemy's own text quotes the statement and its rows.
+        said = str(getattr(error, "orig", None) or error)
+        stderr.print(f"[red]Figure store error:[/red] {escape(said)}", highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
 
 

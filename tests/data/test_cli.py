@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 import typer
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from data.bundled import BUNDLED_FIGURES
@@ -99,6 +101,39 @@ def test_a_bad_file_fails_listing_every_bad_row_and_writes_nothing(
     assert "line 3, column value: value must be >= 0" in result.stderr
     assert "line 4, column accessed_via: accessed_via must be one of" in result.stderr
     assert len(FigureStore.from_settings().revisions()) == 1
+
+
+def test_a_year_in_full_width_digits_is_a_bad_row_not_a_database_error(
+    app: typer.Typer, runner: CliRunner, write_figures: WriteFigures
+) -> None:
+    path = write_figures([row(year="2024"), row(year="２０２４", value="4400")])
+
+    result = runner.invoke(app, ["figures", "add", str(path)])
+
+    assert result.exit_code == 1
+    assert "line 3, column year: year must be a whole number" in result.stderr
+    assert "IntegrityError" not in result.output
+    assert len(FigureStore.from_settings().revisions()) == 1
+
+
+def test_a_store_failure_during_add_is_one_clear_line_quoting_no_rows(
+    app: typer.Typer,
+    runner: CliRunner,
+    write_figures: WriteFigures,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = write_figures([row(note="private remark")])
+
+    def disk_fails(self: FigureStore, frame: object, **kwargs: object) -> None:
+        cause = sqlite3.OperationalError("disk I/O error")
+        raise OperationalError("INSERT INTO figures ...", [("private remark",)], cause)
+
+    monkeypatch.setattr(FigureStore, "add_figures", disk_fails)
+    result = runner.invoke(app, ["figures", "add", str(path)])
+
+    assert result.exit_code == 1
+    assert "Figure store error: disk I/O error" in result.stderr
+    assert "private remark" not in result.output and "INSERT" not in result.output
 
 
 def test_add_prints_jump_warnings(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from data.incoming import ready_files
 from data.settings import StoreSettings
@@ -146,7 +148,7 @@ def test_a_store_failure_leaves_the_file_in_place_for_the_next_tick(
     dropped = drop([row()])
 
     def store_down(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("(sqlite3.OperationalError) database is locked")
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
 
     with monkeypatch.context() as patch:
         patch.setattr(seeded_store, "add_figures", store_down)
@@ -155,7 +157,8 @@ def test_a_store_failure_leaves_the_file_in_place_for_the_next_tick(
     assert dropped.exists()
     assert list((incoming / "rejected").iterdir()) == []
     assert list((incoming / "processed").iterdir()) == []
-    assert "database is locked" in caplog.text and "npa-2024.csv" in caplog.text
+    assert "disk I/O error" in caplog.text and "npa-2024.csv" in caplog.text
+    assert "Traceback" not in caplog.text  # a store outage is one line a tick, not a traceback
 
     [outcome] = process(seeded_store, incoming)
     assert outcome.accepted and not dropped.exists()
@@ -172,3 +175,39 @@ def test_one_bad_file_does_not_stop_the_others(
 
     assert [(o.name, o.accepted) for o in outcomes] == [("bad.csv", False), ("good.csv", True)]
     assert seeded_store.values("jp_ib_transfer_cases").loc[2024] == 4369
+
+
+def test_a_year_in_full_width_digits_is_rejected_once_with_the_row_named(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures, caplog: pytest.LogCaptureFixture
+) -> None:
+    drop([row(year="2026"), row(year="２０２６")])
+
+    [outcome] = process(seeded_store, incoming)
+
+    assert not outcome.accepted and outcome.error is not None
+    assert "line 3, column year: year must be a whole number" in outcome.error
+    assert process(seeded_store, incoming) == []
+    assert "Traceback" not in caplog.text
+    assert len(seeded_store.revisions()) == 1
+
+
+def test_a_file_that_cannot_be_processed_is_rejected_with_its_reason_not_retried_forever(
+    seeded_store: FigureStore,
+    incoming: Path,
+    drop: WriteFigures,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    drop([row()])
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a bug, not the store being down")
+
+    monkeypatch.setattr(seeded_store, "add_figures", broken)
+    [outcome] = process(seeded_store, incoming)
+
+    assert not outcome.accepted and outcome.error is not None
+    assert "could not be processed" in outcome.error and "KeyError" in outcome.error
+    assert outcome.moved_to.parent == incoming / "rejected"
+    assert process(seeded_store, incoming) == []
+    assert caplog.text.count("Traceback") == 1  # logged once, for whoever fixes the bug

@@ -136,6 +136,24 @@ def test_a_crash_mid_write_rolls_everything_back(
     assert len(seeded_store.revisions()) == 1
 
 
+def test_a_database_refusal_is_a_clear_rejection_not_a_raw_database_error(
+    seeded_store: FigureStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validate = data.store.validate_figures
+
+    def lets_a_duplicate_through(frame: pd.DataFrame, known: object) -> pd.DataFrame:
+        clean = validate(frame.iloc[:1], known)  # type: ignore[arg-type]
+        return pd.concat([clean, clean], ignore_index=True)
+
+    monkeypatch.setattr(data.store, "validate_figures", lets_a_duplicate_through)
+    with pytest.raises(InvalidFigures) as caught:
+        seeded_store.add_figures(frame_of(row(), row(year="2026")), source="twice.csv")
+
+    assert "the figure store refused these figures" in str(caught.value)
+    assert "nothing was written" in str(caught.value)
+    assert len(seeded_store.revisions()) == 1
+
+
 def test_sharp_jumps_are_accepted_with_a_warning(seeded_store: FigureStore) -> None:
     result = seeded_store.add_figures(frame_of(row(value="50000")), source="typo.csv")
 

@@ -68,6 +68,26 @@ def test_each_bad_cell_is_reported_with_line_column_and_reason(
     assert f"line 3, column {column}: " in str(error)
 
 
+@pytest.mark.parametrize(
+    ("bad_cell", "reason"),
+    [
+        ({"year": "２０２４"}, "year must be a whole number"),  # full-width
+        ({"year": "٢٠٢٤"}, "year must be a whole number"),  # Arabic-Indic
+        ({"year": "२०२४"}, "year must be a whole number"),  # Devanagari
+        ({"value": "４３６９"}, "value must be a plain number"),
+        ({"value": "٤٣٦٩"}, "value must be a plain number"),
+        ({"value": "4369e٣"}, "value must be a plain number"),
+    ],
+)
+def test_years_and_values_take_ascii_digits_only(
+    write_figures: WriteFigures, bad_cell: dict[str, str], reason: str
+) -> None:
+    error = rejection(write_figures, [row(year="2021"), row(**bad_cell)])
+
+    [problem] = error.problems
+    assert problem.line == 3 and reason in problem.reason
+
+
 def test_every_bad_row_is_listed_not_just_the_first(write_figures: WriteFigures) -> None:
     rows = [
         row(year="2019", value="-5"),
