@@ -45,6 +45,21 @@ class UnknownRevision(FraudcastDataError, LookupError):
         super().__init__(f"unknown revision {revision_id}")
 
 
+class StoreBusy(FraudcastDataError):
+    """Another write held the store longer than a write waits; nothing was written.
+
+    Transient: the same call may well succeed ``retry_after`` seconds later (an HTTP 503 with
+    ``Retry-After``; the drop folder keeps the file for its next look).
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            "the figure store is busy with another write; nothing was written. "
+            f"Try again in {retry_after} s."
+        )
+
+
 class InvalidSeries(FraudcastDataError, ValueError):
     """Series metadata that cannot be stored (bad id, empty unit, clash with a stored series)."""
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from data.errors import FraudcastDataError, cut
+from data.errors import FraudcastDataError, StoreBusy, cut
 from data.records import AddResult
 from data.store import FigureStore
 from data.validation import read_figures_csv
@@ -42,7 +42,7 @@ PROCESSED = "processed"
 REJECTED = "rejected"
 ERROR_SUFFIX = ".error.txt"
 #: Failures of the store or the disk rather than of a file: the file waits for the next tick.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, OSError)
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (StoreBusy, OperationalError, OSError)
 
 
 @dataclass(frozen=True)
@@ -197,6 +197,8 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
         result = store.add_figures(
             frame, source=f"incoming/{path.name}", message=f"dropped into {folder}"
         )
+    except StoreBusy:
+        raise  # a FraudcastDataError, but about the store, not the file: see TRANSIENT_ERRORS
     except FraudcastDataError as error:  # InvalidFigures, UnknownSeries, ...: bad content
         return _reject(path, folder, error)
     return _accept(path, folder, result)

@@ -24,10 +24,15 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 
 #: Execution option that makes a transaction take the write lock when it begins.
 WRITE_OPTION = "fraudcast_write"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Seconds a writer refused for a busy store is told to wait before trying again.
+BUSY_RETRY_AFTER_S = 5
+#: PostgreSQL's "try again" states: lock_not_available, serialization_failure, deadlock_detected.
+_POSTGRES_BUSY_STATES = frozenset({"55P03", "40001", "40P01"})
 #: Advisory-lock key that PostgreSQL writers of the figure store queue on ("fcst" in ASCII).
 POSTGRES_WRITE_LOCK_KEY = 0x66637374
 #: Advisory-lock key that retrains hold on the figure store's PostgreSQL ("fcrt" in ASCII).
@@ -165,3 +170,12 @@ def lock_for_write(connection: Connection) -> None:
     """
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_WRITE_LOCK_KEY})")
+
+
+def is_busy(error: OperationalError) -> bool:
+    """True when the database refused because another writer holds it, not because it failed."""
+    cause = error.orig
+    if isinstance(cause, sqlite3.OperationalError):
+        said = str(cause).lower()
+        return "locked" in said or "busy" in said
+    return getattr(cause, "sqlstate", None) in _POSTGRES_BUSY_STATES

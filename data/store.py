@@ -5,30 +5,32 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC
 
 import pandas as pd
-from sqlalchemy import Engine, Select, and_, func, insert, select
-from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
-from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
-from data.canonical import FIGURE_COLUMNS, content_hash, frame_records, series_values_hash
-from data.diff import PROVENANCE_COLUMNS, diff_batch, figure_key
-from data.errors import (
-    InvalidFigures,
-    InvalidSeries,
-    RowProblem,
-    UnknownRevision,
-    UnknownSeries,
-    cut,
+from data.batches import (
+    CURRENT_COLUMNS,
+    current_query,
+    figures_frame,
+    latest_revision_id,
+    plan_batch,
+    refusals_as_rejections,
+    write_batch,
 )
-from data.jumps import jump_warnings
+from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
+from data.canonical import FIGURE_COLUMNS, series_values_hash
+from data.diff import PROVENANCE_COLUMNS
+from data.errors import InvalidSeries, StoreBusy, UnknownRevision, UnknownSeries
 from data.records import AddResult, Revision, SeriesInfo, format_breaks
 from data.schema import (
+    BUSY_RETRY_AFTER_S,
     WRITE_OPTION,
     figures_table,
+    is_busy,
     lock_for_write,
     make_engine,
     metadata,
@@ -49,8 +51,6 @@ __all__ = [
     "SeriesInfo",
 ]
 
-#: Columns of ``FigureStore.figures()``: the file columns plus the revision that set each value.
-CURRENT_COLUMNS: tuple[str, ...] = (*FIGURE_COLUMNS, "revision_id")
 #: Columns of ``FigureStore.history()``, oldest revision first.
 HISTORY_COLUMNS: tuple[str, ...] = (
     "revision_id",
@@ -59,56 +59,6 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "revision_message",
     *FIGURE_COLUMNS[FIGURE_COLUMNS.index("value") :],
 )
-
-
-def _current_query(series_ids: list[str] | None = None) -> Select[Any]:
-    """The current view: per (series, year), the row of the latest revision that set it."""
-    f = figures_table
-    latest = select(f.c.series_id, f.c.year, func.max(f.c.revision_id).label("revision_id"))
-    if series_ids is not None:
-        latest = latest.where(f.c.series_id.in_(series_ids))
-    latest_keys = latest.group_by(f.c.series_id, f.c.year).subquery()
-    return (
-        select(
-            f.c.series_id,
-            f.c.year,
-            f.c.value,
-            series_table.c.unit,
-            *(f.c[name] for name in PROVENANCE_COLUMNS),
-            f.c.revision_id,
-        )
-        .join(
-            latest_keys,
-            and_(
-                f.c.series_id == latest_keys.c.series_id,
-                f.c.year == latest_keys.c.year,
-                f.c.revision_id == latest_keys.c.revision_id,
-            ),
-        )
-        .join(series_table, series_table.c.id == f.c.series_id)
-        .order_by(f.c.series_id, f.c.year)
-    )
-
-
-def _figures_frame(rows: list[Row[Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(
-        [tuple(row) for row in rows], columns=list(CURRENT_COLUMNS)
-    ).astype({"year": "int64", "value": "float64", "revision_id": "int64"})
-    for name in ("source_url", "note"):
-        frame[name] = frame[name].fillna("").astype(object)
-    return frame
-
-
-@contextmanager
-def _refusals_as_rejections() -> Iterator[None]:
-    """A batch the database refuses (a constraint, a value it cannot hold) is rejected whole."""
-    try:
-        yield
-    except (IntegrityError, DataError) as error:
-        # The driver's first line names the constraint; SQLAlchemy's text would quote every row.
-        said = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else "no reason"
-        reason = f"the figure store refused these figures ({cut(said, 120)})"
-        raise InvalidFigures([RowProblem(1, "", "", reason)]) from None
 
 
 class FigureStore:
@@ -150,11 +100,17 @@ class FigureStore:
     @staticmethod
     @contextmanager
     def _write_connection(engine: Engine) -> Iterator[Connection]:
-        with engine.connect() as connection:
-            connection.execution_options(**{WRITE_OPTION: True})
-            with connection.begin():
-                lock_for_write(connection)
-                yield connection
+        """A transaction holding the write lock; ``StoreBusy`` if another writer kept it long."""
+        try:
+            with engine.connect() as connection:
+                connection.execution_options(**{WRITE_OPTION: True})
+                with connection.begin():
+                    lock_for_write(connection)
+                    yield connection
+        except OperationalError as error:
+            if is_busy(error):
+                raise StoreBusy(retry_after=BUSY_RETRY_AFTER_S) from None
+            raise
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -175,6 +131,11 @@ class FigureStore:
         with self._reading() as connection:
             rows = connection.execute(select(series_table).order_by(series_table.c.id)).all()
         return [SeriesInfo.from_row(row) for row in rows]
+
+    def _known_series(self) -> dict[str, SeriesInfo]:
+        """Every series by id, in a read transaction of its own."""
+        with self._reading() as connection:
+            return self._series_map(connection)
 
     def _series_map(self, connection: Connection) -> dict[str, SeriesInfo]:
         rows = connection.execute(select(series_table)).all()
@@ -235,8 +196,8 @@ class FigureStore:
             if series_id is not None:
                 self._require_series(connection, series_id)
             ids = None if series_id is None else [series_id]
-            rows = connection.execute(_current_query(ids)).all()
-        return _figures_frame(list(rows))
+            rows = connection.execute(current_query(ids)).all()
+        return figures_frame(list(rows))
 
     def values(self, series_id: str) -> pd.Series:
         """Current values of one series as floats indexed by year; missing years stay absent."""
@@ -302,10 +263,21 @@ class FigureStore:
         Raises ``InvalidFigures`` listing every bad row. Figures already stored exactly as given
         are left alone; a batch that changes nothing is a no-op (``result.no_op``) and creates no
         revision. Sharp jumps against neighbouring years are accepted with a warning.
+
+        The batch is validated and compared with the stored figures before the write lock is
+        taken, so a big file holds up other writers only while its rows are inserted. Raises
+        ``StoreBusy`` when another writer holds the store longer than a write waits.
         """
-        with _refusals_as_rejections(), self._writing() as connection:
-            clean = validate_figures(frame, self._series_map(connection))
-            return self._apply(connection, clean, source=source, message=message)
+        clean = validate_figures(frame, self._known_series())
+        with refusals_as_rejections():
+            with self._reading() as connection:
+                plan = plan_batch(connection, clean)
+            if plan.diff.is_empty:
+                return plan.unchanged_result()
+            with self._writing() as connection:
+                if latest_revision_id(connection) != plan.latest_revision:
+                    plan = plan_batch(connection, clean)  # another batch landed meanwhile
+                return write_batch(connection, plan, source=source, message=message)
 
     def ensure_seeded(self) -> Revision | None:
         """Load the bundled series and figures once; None if the store was already seeded."""
@@ -321,7 +293,8 @@ class FigureStore:
                     self._insert_series(connection, info)
             clean = validate_figures(bundled_figures, self._series_map(connection))
             message = "seed: figures bundled with fraudcast (data/bundled/figures.csv)"
-            result = self._apply(connection, clean, source=SEED_SOURCE, message=message)
+            plan = plan_batch(connection, clean)
+            result = write_batch(connection, plan, source=SEED_SOURCE, message=message)
             return result.revision
 
     def _seed_revision_exists(self, connection: Connection | None = None) -> bool:
@@ -330,66 +303,6 @@ class FigureStore:
             return connection.execute(query.limit(1)).first() is not None
         with self._reading() as reading:
             return reading.execute(query.limit(1)).first() is not None
-
-    def _apply(
-        self, connection: Connection, clean: pd.DataFrame, *, source: str, message: str
-    ) -> AddResult:
-        """Diff a validated batch against the current view and append what differs."""
-        series_ids = sorted(set(clean["series_id"]))
-        current = _figures_frame(list(connection.execute(_current_query(series_ids)).all()))
-        stored = {figure_key(row): row for row in frame_records(current)}
-        given_rows = frame_records(clean)
-        diff = diff_batch(given_rows, stored)
-        if diff.is_empty:
-            return AddResult(revision=None, unchanged=diff.unchanged)
-        created_at = datetime.now(UTC)
-        revision_id = connection.execute(
-            insert(revisions_table)
-            .values(
-                content_hash=content_hash(clean),
-                created_at=created_at.replace(tzinfo=None),
-                source=source,
-                message=message,
-                added=len(diff.added),
-                changed=len(diff.changed),
-                unchanged=len(diff.unchanged),
-            )
-            .returning(revisions_table.c.id)
-        ).scalar_one()
-        to_write = diff.to_write
-        connection.execute(
-            insert(figures_table),
-            [
-                {
-                    "series_id": row["series_id"],
-                    "year": int(row["year"]),
-                    "value": float(row["value"]),
-                    **{name: row[name] or None for name in PROVENANCE_COLUMNS},
-                    "accessed_via": row["accessed_via"],
-                    "revision_id": revision_id,
-                }
-                for row in given_rows
-                if figure_key(row) in to_write
-            ],
-        )
-        merged: dict[str, dict[int, float]] = {series_id: {} for series_id in series_ids}
-        for (series_id, year), row in stored.items():
-            merged[series_id][year] = float(row["value"])
-        for row in given_rows:
-            merged[row["series_id"]][int(row["year"])] = float(row["value"])
-        revision_row = connection.execute(
-            select(revisions_table).where(revisions_table.c.id == revision_id)
-        ).one()
-        return AddResult(
-            revision=Revision.from_row(revision_row),
-            added=diff.added,
-            changed=diff.changed,
-            unchanged=diff.unchanged,
-            changed_series=sorted(
-                {series_id for series_id, _ in [*diff.added, *diff.value_changed]}
-            ),
-            warnings=jump_warnings(merged, [*diff.added, *diff.value_changed]),
-        )
 
     # -- track record --------------------------------------------------------------------------
 

@@ -15,13 +15,15 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from data.canonical import FIGURE_COLUMNS, format_value, frame_records
-from data.errors import FraudcastDataError, InvalidFigures, UnknownSeries
+from data.errors import FraudcastDataError, InvalidFigures, StoreBusy, UnknownSeries
 from data.records import SeriesInfo, format_breaks, parse_breaks
 from data.store import FigureStore
 from data.validation import read_figures_csv
 
 EXIT_INVALID = 1
 EXIT_UNKNOWN = 2
+#: EX_TEMPFAIL, as `fraudcast train` when the retrain lock is taken: try again later.
+EXIT_BUSY = 75
 
 figures_app = typer.Typer(help="Yearly figures with their sources: list, add, export, history.")
 series_app = typer.Typer(help="The series the store knows: list them, add a new one.")
@@ -42,6 +44,9 @@ def _friendly_errors() -> Iterator[None]:
     except InvalidFigures as error:
         _print_problems(error)
         raise typer.Exit(EXIT_INVALID) from None
+    except StoreBusy as error:
+        stderr.print(f"[yellow]Busy:[/yellow] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BUSY) from None
     except (FraudcastDataError, OSError) as error:
         stderr.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(EXIT_INVALID) from None

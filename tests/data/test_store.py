@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import data.batches
 import data.store
 from data.canonical import format_value
 from data.errors import InvalidFigures, InvalidSeries, UnknownRevision, UnknownSeries
@@ -128,7 +129,7 @@ def test_a_crash_mid_write_rolls_everything_back(
     def crash(*_args: object) -> list[str]:
         raise RuntimeError("power cut after the rows were inserted")
 
-    monkeypatch.setattr(data.store, "jump_warnings", crash)
+    monkeypatch.setattr(data.batches, "jump_warnings", crash)
     with pytest.raises(RuntimeError):
         seeded_store.add_figures(frame_of(row(), row(year="2026")), source="crash.csv")
 

@@ -1,0 +1,167 @@
+"""A validated batch of figures against the store: planned on a snapshot, written under the lock.
+
+Planning (reading the current figures of the batch's series and diffing) happens before the
+write lock is taken, so a write transaction only re-checks that no revision landed meanwhile
+and inserts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Select, and_, func, insert, select
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import DataError, IntegrityError
+
+from data.canonical import FIGURE_COLUMNS, content_hash, frame_records
+from data.diff import PROVENANCE_COLUMNS, BatchDiff, diff_batch, figure_key
+from data.errors import InvalidFigures, RowProblem, cut
+from data.jumps import jump_warnings
+from data.records import AddResult, FigureKey, Revision
+from data.schema import figures_table, revisions_table, series_table
+
+#: Columns of ``FigureStore.figures()``: the file columns plus the revision that set each value.
+CURRENT_COLUMNS: tuple[str, ...] = (*FIGURE_COLUMNS, "revision_id")
+
+
+def current_query(series_ids: list[str] | None = None) -> Select[Any]:
+    """The current view: per (series, year), the row of the latest revision that set it."""
+    f = figures_table
+    latest = select(f.c.series_id, f.c.year, func.max(f.c.revision_id).label("revision_id"))
+    if series_ids is not None:
+        latest = latest.where(f.c.series_id.in_(series_ids))
+    latest_keys = latest.group_by(f.c.series_id, f.c.year).subquery()
+    return (
+        select(
+            f.c.series_id,
+            f.c.year,
+            f.c.value,
+            series_table.c.unit,
+            *(f.c[name] for name in PROVENANCE_COLUMNS),
+            f.c.revision_id,
+        )
+        .join(
+            latest_keys,
+            and_(
+                f.c.series_id == latest_keys.c.series_id,
+                f.c.year == latest_keys.c.year,
+                f.c.revision_id == latest_keys.c.revision_id,
+            ),
+        )
+        .join(series_table, series_table.c.id == f.c.series_id)
+        .order_by(f.c.series_id, f.c.year)
+    )
+
+
+def figures_frame(rows: list[Row[Any]]) -> pd.DataFrame:
+    """Rows of ``current_query`` as a frame of ``CURRENT_COLUMNS``."""
+    frame = pd.DataFrame.from_records(
+        [tuple(row) for row in rows], columns=list(CURRENT_COLUMNS)
+    ).astype({"year": "int64", "value": "float64", "revision_id": "int64"})
+    for name in ("source_url", "note"):
+        frame[name] = frame[name].fillna("").astype(object)
+    return frame
+
+
+def latest_revision_id(connection: Connection) -> int | None:
+    """The newest revision's id (None for an empty store): it changes with every write."""
+    latest: int | None = connection.execute(select(func.max(revisions_table.c.id))).scalar()
+    return latest
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """What a validated batch would change, as of the store's ``latest_revision``."""
+
+    latest_revision: int | None
+    given: list[dict[str, Any]]
+    stored: dict[FigureKey, dict[str, Any]]
+    diff: BatchDiff
+    content_hash: str
+
+    def unchanged_result(self) -> AddResult:
+        """The result of a batch the store already holds exactly as given."""
+        return AddResult(revision=None, unchanged=self.diff.unchanged)
+
+
+def plan_batch(connection: Connection, clean: pd.DataFrame) -> BatchPlan:
+    """Diff a validated batch against the current figures of its series."""
+    series_ids = sorted(set(clean["series_id"]))
+    latest = latest_revision_id(connection)
+    current = figures_frame(list(connection.execute(current_query(series_ids)).all()))
+    stored = {figure_key(row): row for row in frame_records(current)}
+    given = frame_records(clean)
+    return BatchPlan(latest, given, stored, diff_batch(given, stored), content_hash(clean))
+
+
+def write_batch(connection: Connection, plan: BatchPlan, *, source: str, message: str) -> AddResult:
+    """Append what the plan says differs as one new revision (nothing if nothing differs).
+
+    ``connection`` must hold the write lock and the plan must be as of its latest revision.
+    """
+    diff = plan.diff
+    if diff.is_empty:
+        return plan.unchanged_result()
+    revision_id = connection.execute(
+        insert(revisions_table)
+        .values(
+            content_hash=plan.content_hash,
+            created_at=datetime.now(UTC).replace(tzinfo=None),
+            source=source,
+            message=message,
+            added=len(diff.added),
+            changed=len(diff.changed),
+            unchanged=len(diff.unchanged),
+        )
+        .returning(revisions_table.c.id)
+    ).scalar_one()
+    to_write = diff.to_write
+    connection.execute(
+        insert(figures_table),
+        [
+            {
+                "series_id": row["series_id"],
+                "year": int(row["year"]),
+                "value": float(row["value"]),
+                **{name: row[name] or None for name in PROVENANCE_COLUMNS},
+                "accessed_via": row["accessed_via"],
+                "revision_id": revision_id,
+            }
+            for row in plan.given
+            if figure_key(row) in to_write
+        ],
+    )
+    merged: dict[str, dict[int, float]] = {series_id: {} for series_id, _ in plan.stored}
+    for (series_id, year), row in plan.stored.items():
+        merged[series_id][year] = float(row["value"])
+    for row in plan.given:
+        merged.setdefault(row["series_id"], {})[int(row["year"])] = float(row["value"])
+    revision_row = connection.execute(
+        select(revisions_table).where(revisions_table.c.id == revision_id)
+    ).one()
+    touched = [*diff.added, *diff.value_changed]
+    return AddResult(
+        revision=Revision.from_row(revision_row),
+        added=diff.added,
+        changed=diff.changed,
+        unchanged=diff.unchanged,
+        changed_series=sorted({series_id for series_id, _ in touched}),
+        warnings=jump_warnings(merged, touched),
+    )
+
+
+@contextmanager
+def refusals_as_rejections() -> Iterator[None]:
+    """A batch the database refuses (a constraint, a value it cannot hold) is rejected whole."""
+    try:
+        yield
+    except (IntegrityError, DataError) as error:
+        # The driver's first line names the constraint; SQLAlchemy's text would quote every row.
+        lines = str(error.orig).strip().splitlines() or ["no reason given"]
+        reason = f"the figure store refused these figures ({cut(lines[0], 120)})"
+        raise InvalidFigures([RowProblem(1, "", "", reason)]) from None
