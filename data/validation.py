@@ -27,14 +27,18 @@ _NUMBER = re.compile(
 _YEAR = re.compile(r"[0-9]{4}")
 
 CsvInput = str | Path | IO[str] | IO[bytes]
+#: Key of ``DataFrame.attrs`` under which ``read_figures_csv`` leaves the rows it could not split.
+READ_PROBLEMS = "fraudcast_read_problems"
 
 
 def read_figures_csv(path_or_buffer: CsvInput) -> pd.DataFrame:
     """Read a figures CSV as text only (nothing coerced), indexed by each row's line number.
 
     Blank lines are skipped; a quoted field spanning lines keeps the line its row starts on.
-    Structural problems (undecodable bytes, rows with the wrong number of fields) raise
-    ``InvalidFigures`` listing all of them.
+    A file that cannot be read as CSV at all (undecodable bytes, no header) raises
+    ``InvalidFigures``. Rows with the wrong number of fields are left out of the frame and
+    kept in ``frame.attrs[READ_PROBLEMS]``, so that ``validate_figures`` reports them beside
+    every other bad row.
     """
     if isinstance(path_or_buffer, str | Path):
         with open(path_or_buffer, encoding="utf-8-sig", newline="") as handle:
@@ -83,14 +87,16 @@ def _read_text(handle: IO[str]) -> pd.DataFrame:
             lines.append(start_line)
             records.append(record)
     except UnicodeDecodeError:
-        problems.append(RowProblem(reader.line_num + 1, "", "", "the file is not UTF-8 text"))
+        raise InvalidFigures(
+            [*problems, RowProblem(reader.line_num + 1, "", "", "the file is not UTF-8 text")]
+        ) from None
     except csv.Error as error:
-        problems.append(RowProblem(reader.line_num, "", "", f"unreadable CSV: {error}"))
-    if header is None and not problems:
-        problems.append(RowProblem(1, "", "", "the file is empty: expected a header row"))
-    if problems:
-        raise InvalidFigures(problems)
+        unreadable = RowProblem(reader.line_num, "", "", f"unreadable CSV: {error}")
+        raise InvalidFigures([*problems, unreadable]) from None
+    if header is None:
+        raise InvalidFigures([RowProblem(1, "", "", "the file is empty: expected a header row")])
     frame = pd.DataFrame(records, columns=header, index=pd.Index(lines, name="line"), dtype=object)
+    frame.attrs[READ_PROBLEMS] = problems
     return frame
 
 
@@ -254,15 +260,16 @@ def validate_figures(frame: pd.DataFrame, known_series: Mapping[str, SeriesInfo]
     The returned frame has exactly ``FIGURE_COLUMNS`` in order: ``year`` int64, ``value`` float64,
     every other column stripped text with empty strings for missing optional cells.
     """
+    read_problems: list[RowProblem] = list(frame.attrs.get(READ_PROBLEMS, []))
     text = _as_text(frame)
     text.index = _line_numbers(frame)
-    problems = _column_problems(text)
+    problems = read_problems + _column_problems(text)
     if any(problem.reason.startswith("required column") for problem in problems):
         raise InvalidFigures(problems)
     for name in OPTIONAL_COLUMNS - set(text.columns):
         text[name] = ""
     text = text[list(FIGURE_COLUMNS)]
-    if text.empty:
+    if text.empty and not read_problems:
         raise InvalidFigures([*problems, RowProblem(1, "", "", "the file holds no figures")])
     last_year = datetime.now(UTC).year
     problems += _schema_problems(text, _schema(known_series, last_year))

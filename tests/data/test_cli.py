@@ -136,6 +136,22 @@ def test_a_store_failure_during_add_is_one_clear_line_quoting_no_rows(
     assert "private remark" not in result.output and "INSERT" not in result.output
 
 
+def test_a_row_with_too_few_fields_does_not_hide_the_other_bad_rows(
+    app: typer.Typer, runner: CliRunner, write_figures: WriteFigures
+) -> None:
+    path = write_figures([row(value="-1"), row(year="2023"), row(year="2022", unit="yen")])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = "jp_ib_transfer_cases,2023,5578"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["figures", "add", str(path)])
+
+    assert result.exit_code == 1
+    assert "line 2, column value: value must be >= 0" in result.stderr
+    assert "line 3, column -: expected 9 fields like the header, found 3" in result.stderr
+    assert "line 4, column unit: unit must be 'count'" in result.stderr
+
+
 def test_add_prints_jump_warnings(
     app: typer.Typer, runner: CliRunner, write_figures: WriteFigures
 ) -> None:

@@ -157,9 +157,31 @@ def test_ragged_rows_are_refused_with_their_lines() -> None:
     text = ",".join(FIGURE_COLUMNS) + "\njp_ib_transfer_cases,2024,1\n" + "a,b\n"
 
     with pytest.raises(InvalidFigures) as caught:
-        read_figures_csv(io.StringIO(text))
+        validate_figures(read_figures_csv(io.StringIO(text)), KNOWN)
     assert [p.line for p in caught.value.problems] == [2, 3]
     assert "expected 9 fields like the header, found 3" in str(caught.value)
+    assert "holds no figures" not in str(caught.value)
+
+
+def test_a_row_with_the_wrong_number_of_fields_does_not_hide_the_other_bad_rows() -> None:
+    good = "jp_ib_transfer_cases,{},5578,count,NPA,Report,,primary,"
+    lines = [
+        ",".join(FIGURE_COLUMNS),
+        good.format(2019).replace(",5578,", ",-1,"),
+        "jp_ib_transfer_cases,2020,1",
+        good.format(2021).replace("primary", "rumour"),
+        good.format(2022) + ",extra",
+        good.format(2023),
+    ]
+
+    with pytest.raises(InvalidFigures) as caught:
+        validate_figures(read_figures_csv(io.StringIO("\n".join(lines) + "\n")), KNOWN)
+    assert [(p.line, p.column) for p in caught.value.problems] == [
+        (2, "value"),
+        (3, ""),
+        (4, "accessed_via"),
+        (5, ""),
+    ]
 
 
 @pytest.mark.parametrize("text", ["", ",".join(FIGURE_COLUMNS) + "\n"])
