@@ -45,7 +45,9 @@ def _friendly_errors() -> Iterator[None]:
         _print_problems(error)
         raise typer.Exit(EXIT_INVALID) from None
     except StoreBusy as error:
-        stderr.print(f"[yellow]Busy:[/yellow] {escape(str(error))}", highlight=False, soft_wrap=True)
+        stderr.print(
+            f"[yellow]Busy:[/yellow] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_BUSY) from None
     except (FraudcastDataError, OSError) as error:
         stderr.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False)
