@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: At most this many characters of a file's own text are quoted in any message.
 EXCERPT_CHARS = 40
+#: A report lists this many problems of each kind, then only counts the rest.
+PROBLEMS_PER_KIND = 50
 
 
 def cut(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -70,17 +73,20 @@ class RowProblem:
 
     ``line`` is the 1-based line number in the CSV file, the header being line 1. ``column``
     and ``value`` come from the file and are kept cut to ``EXCERPT_CHARS``; ``reason`` is
-    written by fraudcast and quotes nothing from the file.
+    written by fraudcast and quotes nothing from the file. ``kind`` groups problems for the
+    counts of a long report; it defaults to the reason.
     """
 
     line: int
     column: str
     value: str
     reason: str
+    kind: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column", cut(self.column))
         object.__setattr__(self, "value", cut(self.value))
+        object.__setattr__(self, "kind", self.kind or self.reason)
 
     def __str__(self) -> str:
         column = self.column if self.column.isidentifier() or not self.column else repr(self.column)
@@ -88,14 +94,99 @@ class RowProblem:
         return f"line {self.line}, column {column or '-'}: {self.reason}{shown}"
 
 
-class InvalidFigures(FraudcastDataError, ValueError):
-    """A figures file or frame that was rejected whole; lists every problem found."""
+class ProblemReport:
+    """Problems as they are found: all counted by kind, only the first ``per_kind`` of each kept.
 
-    def __init__(self, problems: list[RowProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.line, p.column, p.reason))
+    So a file of a million bad rows costs the memory of a few hundred problems.
+    """
+
+    def __init__(self, problems: Iterable[RowProblem] = (), per_kind: int = PROBLEMS_PER_KIND):
+        self.per_kind = per_kind
+        self.shown: list[RowProblem] = []
+        self.counts: Counter[str] = Counter()
+        self.extend(problems)
+
+    def add(self, problem: RowProblem) -> None:
+        """Count ``problem`` and keep it if fewer than ``per_kind`` of its kind are kept."""
+        self.counts[problem.kind] += 1
+        if self.counts[problem.kind] <= self.per_kind:
+            self.shown.append(problem)
+
+    def extend(self, problems: Iterable[RowProblem]) -> None:
+        """Add each of ``problems``."""
+        for problem in problems:
+            self.add(problem)
+
+    def merge(self, other: ProblemReport) -> None:
+        """Take in another report's problems and counts."""
+        self.extend(other.shown)
+        for kind, count in other.counts.items():
+            self.counts[kind] += count - min(count, other.per_kind)
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def raise_if_any(self) -> None:
+        """Raise ``InvalidFigures`` with this report unless it is empty."""
+        if self:
+            raise InvalidFigures(self)
+
+
+class InvalidFigures(FraudcastDataError, ValueError):
+    """A figures file or frame that was rejected whole.
+
+    ``problems`` lists the first ``PROBLEMS_PER_KIND`` problems of each kind by line, and
+    ``counts`` how many of each kind there were in all, so a report stays short however long
+    the file.
+    """
+
+    def __init__(self, problems: Iterable[RowProblem] | ProblemReport) -> None:
+        report = problems if isinstance(problems, ProblemReport) else ProblemReport(problems)
+        self.problems = sorted(report.shown, key=lambda p: (p.line, p.column, p.reason))
+        self.counts: dict[str, int] = dict(report.counts)
         super().__init__(str(self))
 
+    @property
+    def total(self) -> int:
+        """How many problems were found, shown or not."""
+        return sum(self.counts.values())
+
+    def omitted(self) -> dict[str, int]:
+        """Per kind, how many problems were counted but not listed (kinds in order of line)."""
+        listed = Counter(problem.kind for problem in self.problems)
+        kinds = dict.fromkeys(problem.kind for problem in self.problems)
+        return {
+            kind: self.counts[kind] - listed[kind]
+            for kind in kinds
+            if self.counts[kind] > listed[kind]
+        }
+
+    def omitted_lines(self) -> list[str]:
+        """One line per kind with problems not listed: "… and 1,234 more rows: <kind>"."""
+        return [
+            f"… and {count:,} more {'row' if count == 1 else 'rows'}: {kind}"
+            for kind, count in self.omitted().items()
+        ]
+
     def __str__(self) -> str:
-        count = len(self.problems)
-        head = f"figures rejected, nothing was written: {count} problem{'s' if count != 1 else ''}"
-        return "\n".join([head + ":", *(f"  {problem}" for problem in self.problems)])
+        total = self.total
+        head = (
+            f"figures rejected, nothing was written: {total:,} problem{'s' if total != 1 else ''}"
+        )
+        lines = [f"  {problem}" for problem in self.problems] + [
+            f"  {line}" for line in self.omitted_lines()
+        ]
+        return "\n".join([head + ":", *lines])
+
+
+class FileTooLarge(FraudcastDataError, ValueError):
+    """A figures file over the size limit, refused before it is read."""
+
+    def __init__(self, limit: int, size: int | None = None) -> None:
+        self.limit = limit
+        self.size = size
+        what = f"{size:,} bytes, " if size is not None else ""
+        super().__init__(
+            f"the file is {what}over the limit of {limit:,} bytes for a figures file "
+            "(FRAUDCAST_MAX_FIGURES_FILE_BYTES); nothing was read or written"
+        )

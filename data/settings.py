@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root when fraudcast runs from a clone (editable install).
@@ -19,3 +20,5 @@ class StoreSettings(BaseSettings):
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'data' / 'fraudcast.db'}"
     #: Drop folder for new figures files; see ``data.incoming``.
     incoming_dir: Path = PROJECT_ROOT / "data" / "incoming"
+    #: A figures file (drop folder or ``figures add``) over this many bytes is refused unread.
+    max_figures_file_bytes: int = Field(default=20_000_000, gt=0)

@@ -1,10 +1,16 @@
-"""The one validation of figures, shared by the CLI and the HTTP API: every bad row, at once."""
+"""The one validation of figures, shared by the CLI and the HTTP API: every bad row, at once.
+
+Reports stay short however long the file: the first ``PROBLEMS_PER_KIND`` problems of each
+kind are listed and the rest counted, and a file over ``FRAUDCAST_MAX_FIGURES_FILE_BYTES`` is
+refused before it is read.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -12,11 +18,11 @@ from pathlib import Path
 from typing import IO
 
 import pandas as pd
-import pandera.pandas as pa
 
 from data.canonical import ACCESS_MODES, FIGURE_COLUMNS, OPTIONAL_COLUMNS
-from data.errors import InvalidFigures, RowProblem
+from data.errors import FileTooLarge, InvalidFigures, ProblemReport, RowProblem
 from data.records import SeriesInfo
+from data.settings import StoreSettings
 
 FIRST_YEAR = 1900
 # ASCII digits only: Python's \d, int() and float() also take full-width and other scripts'
@@ -26,34 +32,65 @@ _NUMBER = re.compile(
 )
 _YEAR = re.compile(r"[0-9]{4}")
 
-CsvInput = str | Path | IO[str] | IO[bytes]
-#: Key of ``DataFrame.attrs`` under which ``read_figures_csv`` leaves the rows it could not split.
+CsvInput = str | Path | bytes | IO[str] | IO[bytes]
+#: Key of ``DataFrame.attrs`` under which ``read_figures_csv`` leaves the rows it could not split
+#: (a ``ProblemReport``).
 READ_PROBLEMS = "fraudcast_read_problems"
+WRONG_FIELD_COUNT = "rows with the wrong number of fields"
+DUPLICATE = "duplicate figures (a series and year given twice)"
+
+Check = tuple[str, Callable[[str], bool]]
 
 
-def read_figures_csv(path_or_buffer: CsvInput) -> pd.DataFrame:
+def _size_of(handle: IO[str] | IO[bytes]) -> int | None:
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+
+
+def read_bounded(handle: IO[str] | IO[bytes], limit: int | None = None) -> str | bytes:
+    """All of ``handle``, or ``FileTooLarge`` if it holds more than ``limit`` bytes.
+
+    ``limit`` defaults to ``FRAUDCAST_MAX_FIGURES_FILE_BYTES``. A file whose size is known is
+    refused unread; anything else is refused after ``limit`` + 1 bytes at most.
+    """
+    limit = StoreSettings().max_figures_file_bytes if limit is None else limit
+    size = _size_of(handle)
+    if size is not None and size > limit:
+        raise FileTooLarge(limit, size)
+    content = handle.read(limit + 1)
+    if len(content) > limit:
+        raise FileTooLarge(limit, size)
+    return content
+
+
+def read_figures_csv(source: CsvInput) -> pd.DataFrame:
     """Read a figures CSV as text only (nothing coerced), indexed by each row's line number.
 
     Blank lines are skipped; a quoted field spanning lines keeps the line its row starts on.
-    A file that cannot be read as CSV at all (undecodable bytes, no header) raises
-    ``InvalidFigures``. Rows with the wrong number of fields are left out of the frame and
-    kept in ``frame.attrs[READ_PROBLEMS]``, so that ``validate_figures`` reports them beside
-    every other bad row.
+    A file over the size limit raises ``FileTooLarge``; one that cannot be read as CSV at all
+    (undecodable bytes, no header) raises ``InvalidFigures``. Rows with the wrong number of
+    fields are left out of the frame and kept in ``frame.attrs[READ_PROBLEMS]``, so that
+    ``validate_figures`` reports them beside every other bad row.
     """
-    if isinstance(path_or_buffer, str | Path):
-        with open(path_or_buffer, encoding="utf-8-sig", newline="") as handle:
-            return _read_text(handle)
-    if isinstance(path_or_buffer, io.TextIOBase):
-        return _read_text(path_or_buffer)
-    raw = path_or_buffer.read()
-    if isinstance(raw, str):
-        return _read_text(io.StringIO(raw, newline=""))
+    if isinstance(source, str | Path):
+        with open(source, "rb") as handle:
+            raw = read_bounded(handle)
+    elif isinstance(source, bytes):
+        raw = source
+    else:
+        raw = read_bounded(source)
+    text = raw if isinstance(raw, str) else _decoded(raw)
+    return _read_text(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+
+
+def _decoded(raw: bytes) -> str:
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         raise InvalidFigures([RowProblem(line, "", "", "the file is not UTF-8 text")]) from None
-    return _read_text(io.StringIO(text, newline=""))
 
 
 def _read_text(handle: IO[str]) -> pd.DataFrame:
@@ -61,7 +98,7 @@ def _read_text(handle: IO[str]) -> pd.DataFrame:
     header: list[str] | None = None
     lines: list[int] = []
     records: list[list[str]] = []
-    problems: list[RowProblem] = []
+    problems = ProblemReport()
     try:
         while True:
             start_line = reader.line_num + 1
@@ -75,24 +112,14 @@ def _read_text(handle: IO[str]) -> pd.DataFrame:
                 header = [name.strip() for name in record]
                 continue
             if len(record) != len(header):
-                problems.append(
-                    RowProblem(
-                        start_line,
-                        "",
-                        "",
-                        f"expected {len(header)} fields like the header, found {len(record)}",
-                    )
-                )
+                found = f"expected {len(header)} fields like the header, found {len(record)}"
+                problems.add(RowProblem(start_line, "", "", found, kind=WRONG_FIELD_COUNT))
                 continue
             lines.append(start_line)
             records.append(record)
-    except UnicodeDecodeError:
-        raise InvalidFigures(
-            [*problems, RowProblem(reader.line_num + 1, "", "", "the file is not UTF-8 text")]
-        ) from None
     except csv.Error as error:
-        unreadable = RowProblem(reader.line_num, "", "", f"unreadable CSV: {error}")
-        raise InvalidFigures([*problems, unreadable]) from None
+        problems.add(RowProblem(reader.line_num, "", "", f"unreadable CSV: {error}"))
+        raise InvalidFigures(problems) from None
     if header is None:
         raise InvalidFigures([RowProblem(1, "", "", "the file is empty: expected a header row")])
     frame = pd.DataFrame(records, columns=header, index=pd.Index(lines, name="line"), dtype=object)
@@ -128,10 +155,10 @@ def _is_year(text: str, last_year: int) -> bool:
 
 def _element_checks(
     known_series: Mapping[str, SeriesInfo], last_year: int
-) -> dict[str, list[tuple[str, Callable[[str], bool]]]]:
+) -> dict[str, list[Check]]:
     """Per column, (reason, passes) pairs; each reason covers exactly one way a cell goes wrong."""
 
-    def required(column: str) -> tuple[str, Callable[[str], bool]]:
+    def required(column: str) -> Check:
         return (f"{column} is required", lambda text: text != "")
 
     return {
@@ -186,19 +213,6 @@ def _element_checks(
     }
 
 
-def _schema(known_series: Mapping[str, SeriesInfo], last_year: int) -> pa.DataFrameSchema:
-    columns = {
-        name: pa.Column(
-            object,
-            checks=[pa.Check(passes, element_wise=True, error=reason) for reason, passes in checks],
-            nullable=False,
-        )
-        for name, checks in _element_checks(known_series, last_year).items()
-    }
-    columns["note"] = pa.Column(object, nullable=False)
-    return pa.DataFrameSchema(columns, strict=False)
-
-
 def _column_problems(text: pd.DataFrame) -> list[RowProblem]:
     present = set(text.columns)
     required = [name for name in FIGURE_COLUMNS if name not in OPTIONAL_COLUMNS]
@@ -216,42 +230,41 @@ def _column_problems(text: pd.DataFrame) -> list[RowProblem]:
     return problems
 
 
-def _schema_problems(text: pd.DataFrame, schema: pa.DataFrameSchema) -> list[RowProblem]:
-    try:
-        schema.validate(text, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-        return [
-            RowProblem(int(case.index), str(case.column), str(case.failure_case), str(case.check))
-            for case in cases.itertuples(index=False)
-            if case.index is not None and not pd.isna(case.index)
-        ]
-    return []
+def _check_cells(
+    text: pd.DataFrame, checks: Mapping[str, list[Check]], report: ProblemReport
+) -> None:
+    """Every failed check of every cell, column by column and line by line."""
+    lines = [int(line) for line in text.index]
+    for column, column_checks in checks.items():
+        for line, cell in zip(lines, text[column].tolist(), strict=True):
+            for reason, passes in column_checks:
+                if not passes(cell):
+                    report.add(RowProblem(line, column, cell, reason))
 
 
-def _cross_column_problems(
-    text: pd.DataFrame, known_series: Mapping[str, SeriesInfo], last_year: int
-) -> list[RowProblem]:
+def _check_rows(
+    text: pd.DataFrame,
+    known_series: Mapping[str, SeriesInfo],
+    last_year: int,
+    report: ProblemReport,
+) -> None:
     """Wrong units and duplicate figures; only rows of a known series and a valid year can
     be duplicates, so a reason names nothing but a known series and a year."""
-    problems = []
     first_line_of: dict[tuple[str, str], int] = {}
-    for line, row in text.iterrows():
-        series = known_series.get(row["series_id"])
+    columns = [text[name].tolist() for name in ("series_id", "year", "unit")]
+    for line, series_id, year, unit in zip(text.index, *columns, strict=True):
+        series = known_series.get(series_id)
         if series is None:
             continue
-        if row["unit"] not in ("", series.unit):
+        if unit not in ("", series.unit):
             reason = f"unit must be {series.unit!r} for series {series.id}"
-            problems.append(RowProblem(int(line), "unit", row["unit"], reason))  # type: ignore[call-overload]
-        if not _is_year(row["year"], last_year):
+            report.add(RowProblem(int(line), "unit", unit, reason))
+        if not _is_year(year, last_year):
             continue
-        key = (series.id, row["year"])
-        if key in first_line_of:
-            first = first_line_of[key]
-            reason = f"duplicate figure for {key[0]} {key[1]}: already given on line {first}"
-            problems.append(RowProblem(int(line), "year", row["year"], reason))  # type: ignore[call-overload]
-        first_line_of.setdefault(key, int(line))  # type: ignore[call-overload]
-    return problems
+        first = first_line_of.setdefault((series.id, year), int(line))
+        if first != line:
+            reason = f"duplicate figure for {series.id} {year}: already given on line {first}"
+            report.add(RowProblem(int(line), "year", year, reason, kind=DUPLICATE))
 
 
 def validate_figures(frame: pd.DataFrame, known_series: Mapping[str, SeriesInfo]) -> pd.DataFrame:
@@ -260,22 +273,24 @@ def validate_figures(frame: pd.DataFrame, known_series: Mapping[str, SeriesInfo]
     The returned frame has exactly ``FIGURE_COLUMNS`` in order: ``year`` int64, ``value`` float64,
     every other column stripped text with empty strings for missing optional cells.
     """
-    read_problems: list[RowProblem] = list(frame.attrs.get(READ_PROBLEMS, []))
+    report = ProblemReport()
+    read_problems: ProblemReport | None = frame.attrs.get(READ_PROBLEMS)
+    if read_problems is not None:
+        report.merge(read_problems)
     text = _as_text(frame)
     text.index = _line_numbers(frame)
-    problems = read_problems + _column_problems(text)
-    if any(problem.reason.startswith("required column") for problem in problems):
-        raise InvalidFigures(problems)
+    report.extend(_column_problems(text))
+    if any(name not in text.columns for name in set(FIGURE_COLUMNS) - OPTIONAL_COLUMNS):
+        raise InvalidFigures(report)
     for name in OPTIONAL_COLUMNS - set(text.columns):
         text[name] = ""
     text = text[list(FIGURE_COLUMNS)]
-    if text.empty and not read_problems:
-        raise InvalidFigures([*problems, RowProblem(1, "", "", "the file holds no figures")])
+    if text.empty and not report:
+        raise InvalidFigures([RowProblem(1, "", "", "the file holds no figures")])
     last_year = datetime.now(UTC).year
-    problems += _schema_problems(text, _schema(known_series, last_year))
-    problems += _cross_column_problems(text, known_series, last_year)
-    if problems:
-        raise InvalidFigures(problems)
+    _check_cells(text, _element_checks(known_series, last_year), report)
+    _check_rows(text, known_series, last_year, report)
+    report.raise_if_any()
     cleaned = text.reset_index(drop=True)
     cleaned["year"] = cleaned["year"].astype("int64")
     cleaned["value"] = cleaned["value"].astype("float64")

@@ -65,9 +65,9 @@ def _add_row(table: Table, *cells: str) -> None:
 
 
 def _print_problems(error: InvalidFigures) -> None:
-    count = len(error.problems)
+    count = error.total
     stderr.print(
-        f"[red]Rejected:[/red] {count} problem{'s' if count != 1 else ''}; nothing was written.",
+        f"[red]Rejected:[/red] {count:,} problem{'s' if count != 1 else ''}; nothing was written.",
         highlight=False,
     )
     table = Table("line", "column", "value", "reason")
@@ -75,8 +75,8 @@ def _print_problems(error: InvalidFigures) -> None:
         _add_row(table, str(problem.line), problem.column, problem.value, problem.reason)
     stderr.print(table)
     # Plain lines too, so the problems survive copy-paste and grep.
-    for problem in error.problems:
-        stderr.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+    for line in [*map(str, error.problems), *error.omitted_lines()]:
+        stderr.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _open_store() -> FigureStore:
