@@ -9,11 +9,14 @@ Only regular files are read. A ``*.csv`` that is a symbolic link, a pipe, a sock
 a file with other hard links is refused unread: it is never opened through a link (``O_NOFOLLOW``,
 then ``fstat`` of what was opened), and the entry itself is moved to ``rejected/``.
 
-After processing, a file is moved (``os.replace``, same filesystem) to
-``processed/<UTC timestamp>-<name>`` or ``rejected/<UTC timestamp>-<name>``, the latter with
-``<that name>.error.txt`` (readable by its owner only) beside it giving the reason. A file is
-rejected only for what it is or holds; when the store itself fails (locked, down) the file stays
-where it is for the next tick.
+A file is read once, and what is added is what was read: ``processed/<UTC timestamp>-<name>``
+is written from exactly those bytes, and the drop removed. If the file changed after it was read
+(a writer still at work past the settle time) it is moved, as it is now, to ``rejected/`` saying
+that only the part read was added; a writer that appends after that writes to a removed file, so
+writers should rename. A rejected file is moved (``os.replace``, same filesystem) to
+``rejected/<UTC timestamp>-<name>`` with ``<that name>.error.txt`` (readable by its owner only)
+beside it giving the reason. A file is rejected for what it is or holds; when the store itself
+fails (busy, down) the file stays where it is for the next tick.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from data.errors import FraudcastDataError, StoreBusy, cut
 from data.records import AddResult
 from data.store import FigureStore
-from data.validation import read_figures_csv
+from data.validation import read_bounded, read_figures_csv
 
 __all__ = ["PROCESSED", "REJECTED", "IncomingOutcome", "process_incoming", "ready_files"]
 
@@ -50,7 +53,7 @@ class IncomingOutcome:
     """What happened to one dropped file."""
 
     name: str
-    #: Final location, in ``processed/`` or ``rejected/``.
+    #: Final location: in ``processed/`` (the bytes that were added) or ``rejected/``.
     moved_to: Path
     accepted: bool
     #: When accepted (``result.no_op`` if the store already held every figure as given).
@@ -114,14 +117,14 @@ def _stamped_target(folder: Path, name: str) -> Path:
             return target
 
 
-def _write_private_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, readable and writable by its owner only."""
+def _write_atomically(path: Path, content: bytes, mode: int = 0o600) -> None:
+    """Write ``content`` to ``path`` through a hidden partial file, with permissions ``mode``."""
     partial = path.with_name(f".{path.name}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
     descriptor = os.open(partial, flags, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)  # also when a stale partial file was there already
-        handle.write(text)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), mode)  # also when a stale partial file was there already
+        handle.write(content)
     os.replace(partial, path)
 
 
@@ -130,19 +133,56 @@ def _reject(path: Path, folder: Path, error: Exception | str) -> IncomingOutcome
     reason = str(error)
     header = f"{path.name} was rejected at {datetime.now(UTC).isoformat()}; nothing was added.\n\n"
     # Reasons first: if we die before the move, the file is simply retried on the next tick.
-    _write_private_text(target.with_name(target.name + ERROR_SUFFIX), header + reason + "\n")
+    report = (header + reason + "\n").encode("utf-8")
+    _write_atomically(target.with_name(target.name + ERROR_SUFFIX), report)
     os.replace(path, target)
     logger.warning("rejected %s -> %s:\n%s", path.name, target, reason)
     return IncomingOutcome(path.name, target, accepted=False, result=None, error=reason)
 
 
-def _accept(path: Path, folder: Path, result: AddResult) -> IncomingOutcome:
+def _changed(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns)
+
+
+def _same_file(path: Path, status: os.stat_result) -> bool:
+    """True while ``path`` still names the file ``status`` was taken of (not a new drop)."""
+    try:
+        now = path.lstat()
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (status.st_dev, status.st_ino)
+
+
+def _accept(
+    path: Path, folder: Path, result: AddResult, content: bytes, read: os.stat_result
+) -> IncomingOutcome:
+    """Keep exactly the bytes that were added in ``processed/``, then clear the drop.
+
+    A writer that went on writing after the file was read has its file, as it is now, moved to
+    ``rejected/`` saying that only the part read was added; a file renamed over the drop
+    meanwhile is a new drop and stays for the next tick.
+    """
     target = _stamped_target(folder / PROCESSED, path.name)
-    os.replace(path, target)
+    _write_atomically(target, content, stat.S_IMODE(read.st_mode))
+    os.utime(target, ns=(read.st_atime_ns, read.st_mtime_ns))
     logger.info("added %s -> %s: %s", path.name, target, result.summary())
     for warning in result.warnings:
         logger.warning("%s: %s", path.name, warning)
+    if _same_file(path, read):
+        if _changed(read, path.lstat()):
+            logger.warning("%s changed after it was read; only what was read was added", path.name)
+            _reject(path, folder, _late_writes(path, target, len(content)))
+        else:
+            os.unlink(path)
     return IncomingOutcome(path.name, target, accepted=True, result=result, error=None)
+
+
+def _late_writes(path: Path, processed: Path, size: int) -> str:
+    return (
+        f"{path.name!r} changed after it was read: its first {size:,} bytes were added and are "
+        f"kept as processed/{processed.name}; what was written to it later was not added. "
+        "Write the file as name.csv.part and rename it to name.csv when it is complete."
+    )
 
 
 def _refusal(path: Path, what: str) -> str:
@@ -184,15 +224,15 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
     if isinstance(opened, str):
         return _reject(path, folder, opened)
     with os.fdopen(opened, "rb") as handle:
-        before = os.fstat(handle.fileno())
+        read = os.fstat(handle.fileno())
         try:
-            frame = read_figures_csv(handle)
+            content = read_bounded(handle)
+            frame = read_figures_csv(content)
         except FraudcastDataError as error:
             return _reject(path, folder, error)
-        after = os.fstat(handle.fileno())
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
-        logger.info("%s changed while being read; retrying on the next tick", path.name)
-        return None
+        if _changed(read, os.fstat(handle.fileno())):
+            logger.info("%s changed while being read; retrying on the next tick", path.name)
+            return None
     try:
         result = store.add_figures(
             frame, source=f"incoming/{path.name}", message=f"dropped into {folder}"
@@ -201,7 +241,7 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
         raise  # a FraudcastDataError, but about the store, not the file: see TRANSIENT_ERRORS
     except FraudcastDataError as error:  # InvalidFigures, UnknownSeries, ...: bad content
         return _reject(path, folder, error)
-    return _accept(path, folder, result)
+    return _accept(path, folder, result, content, read)
 
 
 def _one_line(error: BaseException) -> str:

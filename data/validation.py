@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, overload
 
 import pandas as pd
 
@@ -49,6 +49,10 @@ def _size_of(handle: IO[str] | IO[bytes]) -> int | None:
         return None
 
 
+@overload
+def read_bounded(handle: IO[bytes], limit: int | None = None) -> bytes: ...
+@overload
+def read_bounded(handle: IO[str], limit: int | None = None) -> str: ...
 def read_bounded(handle: IO[str] | IO[bytes], limit: int | None = None) -> str | bytes:
     """All of ``handle``, or ``FileTooLarge`` if it holds more than ``limit`` bytes.
 
@@ -74,6 +78,7 @@ def read_figures_csv(source: CsvInput) -> pd.DataFrame:
     fields are left out of the frame and kept in ``frame.attrs[READ_PROBLEMS]``, so that
     ``validate_figures`` reports them beside every other bad row.
     """
+    raw: str | bytes
     if isinstance(source, str | Path):
         with open(source, "rb") as handle:
             raw = read_bounded(handle)

@@ -12,6 +12,7 @@ import pytest
 import data.incoming
 from data.incoming import ERROR_SUFFIX, IncomingOutcome
 from data.store import FigureStore
+from data.validation import read_figures_csv
 from tests.data.conftest import WriteFigures, age, process, row
 
 TOKEN = "fc-secret-token-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -144,3 +145,72 @@ def test_a_link_swapped_in_after_the_check_is_still_refused(
     assert "not a regular file (a symbolic link)" in outcome.error
     assert TOKEN[:8] not in error_text(outcome)
     assert len(seeded_store.revisions()) == 1
+
+
+def stored_rows(store: FigureStore) -> set[tuple[int, float]]:
+    current = store.figures("jp_ib_transfer_cases")
+    return {(int(y), float(v)) for y, v in zip(current["year"], current["value"], strict=True)}
+
+
+def file_rows(path: Path) -> set[tuple[int, float]]:
+    frame = read_figures_csv(path)
+    return {(int(y), float(v)) for y, v in zip(frame["year"], frame["value"], strict=True)}
+
+
+def test_a_row_appended_while_the_file_is_added_is_not_in_processed_and_not_lost_silently(
+    seeded_store: FigureStore,
+    incoming: Path,
+    drop: WriteFigures,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dropped = drop([row(year="2024", value="4369")])
+    add_figures = seeded_store.add_figures
+
+    def add_then_the_writer_appends(*args: object, **kwargs: object) -> object:
+        result = add_figures(*args, **kwargs)  # type: ignore[arg-type]
+        with open(dropped, "a", encoding="utf-8") as late:  # a slow writer, 4.5 s on
+            late.write("jp_ib_transfer_cases,2010,5000,count,NPA,Report,,primary,late row\n")
+        return result
+
+    monkeypatch.setattr(seeded_store, "add_figures", add_then_the_writer_appends)
+    [outcome] = process(seeded_store, incoming)
+
+    assert outcome.accepted
+    # What processed/ holds is exactly what was stored...
+    assert file_rows(outcome.moved_to) == {(2024, 4369.0)}
+    assert (2024, 4369.0) in stored_rows(seeded_store)
+    assert 2010 not in {year for year, _ in stored_rows(seeded_store)}
+    # ...and the file as it is now, late row and all, waits in rejected/ with the reason.
+    [late] = [p for p in (incoming / "rejected").iterdir() if p.suffix == ".csv"]
+    assert "late row" in late.read_text(encoding="utf-8")
+    reason = late.with_name(late.name + ERROR_SUFFIX).read_text(encoding="utf-8")
+    assert "changed after it was read" in reason
+    assert "changed after it was read" in caplog.text
+    assert not dropped.exists()
+
+
+def test_a_file_replaced_while_it_is_added_is_left_for_the_next_tick(
+    seeded_store: FigureStore,
+    incoming: Path,
+    drop: WriteFigures,
+    write_figures: WriteFigures,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dropped = drop([row(year="2024", value="4369")])
+    add_figures = seeded_store.add_figures
+
+    def add_then_a_new_file_is_renamed_in(*args: object, **kwargs: object) -> object:
+        result = add_figures(*args, **kwargs)  # type: ignore[arg-type]
+        write_figures([row(year="2010", value="5000")], name="next.csv").replace(dropped)
+        return result
+
+    monkeypatch.setattr(seeded_store, "add_figures", add_then_a_new_file_is_renamed_in)
+    [outcome] = process(seeded_store, incoming)
+    monkeypatch.undo()
+
+    assert outcome.accepted and file_rows(outcome.moved_to) == {(2024, 4369.0)}
+    assert file_rows(dropped) == {(2010, 5000.0)}  # the new file is still there...
+    age(dropped)
+    [second] = process(seeded_store, incoming)  # ...and added on the next look
+    assert second.accepted and (2010, 5000.0) in stored_rows(seeded_store)
