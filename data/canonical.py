@@ -28,6 +28,25 @@ OPTIONAL_COLUMNS: frozenset[str] = frozenset({"source_url", "note"})
 ACCESS_MODES: tuple[str, ...] = ("primary", "secondary", "seed", "derived")
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP: CSV injection).
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_formula(text: str) -> str:
+    """A text cell a spreadsheet will show as text: a leading ``'`` before a formula start.
+
+    Cells that are already quoted before a formula start get one more quote, so that
+    ``unguard_formula`` gives back every text exactly.
+    """
+    return "'" + text if text.lstrip("'").startswith(FORMULA_STARTS) else text
+
+
+def unguard_formula(text: str) -> str:
+    """Undo ``guard_formula``: drop the quote it put before a formula start."""
+    guarded = text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS)
+    return text[1:] if guarded else text
+
+
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows of a frame as plain dicts keyed by column name."""
     return cast(list[dict[str, Any]], frame.to_dict("records"))

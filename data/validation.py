@@ -19,7 +19,7 @@ from typing import IO, overload
 
 import pandas as pd
 
-from data.canonical import ACCESS_MODES, FIGURE_COLUMNS, OPTIONAL_COLUMNS
+from data.canonical import ACCESS_MODES, FIGURE_COLUMNS, OPTIONAL_COLUMNS, unguard_formula
 from data.errors import FileTooLarge, InvalidFigures, ProblemReport, RowProblem
 from data.records import SeriesInfo
 from data.settings import StoreSettings
@@ -73,10 +73,12 @@ def read_figures_csv(source: CsvInput) -> pd.DataFrame:
     """Read a figures CSV as text only (nothing coerced), indexed by each row's line number.
 
     Blank lines are skipped; a quoted field spanning lines keeps the line its row starts on.
-    A file over the size limit raises ``FileTooLarge``; one that cannot be read as CSV at all
-    (undecodable bytes, no header) raises ``InvalidFigures``. Rows with the wrong number of
-    fields are left out of the frame and kept in ``frame.attrs[READ_PROBLEMS]``, so that
-    ``validate_figures`` reports them beside every other bad row.
+    A cell that ``figures export`` guarded against spreadsheet formulas (``'=…``) is read as it
+    was stored (``unguard_formula``). A file over the size limit raises ``FileTooLarge``; one
+    that cannot be read as CSV at all (undecodable bytes, no header) raises ``InvalidFigures``.
+    Rows with the wrong number of fields are left out of the frame and kept in
+    ``frame.attrs[READ_PROBLEMS]``, so that ``validate_figures`` reports them beside every
+    other bad row.
     """
     raw: str | bytes
     if isinstance(source, str | Path):
@@ -121,7 +123,7 @@ def _read_text(handle: IO[str]) -> pd.DataFrame:
                 problems.add(RowProblem(start_line, "", "", found, kind=WRONG_FIELD_COUNT))
                 continue
             lines.append(start_line)
-            records.append(record)
+            records.append([unguard_formula(cell) for cell in record])
     except csv.Error as error:
         problems.add(RowProblem(reader.line_num, "", "", f"unreadable CSV: {error}"))
         raise InvalidFigures(problems) from None

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -14,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from data.canonical import FIGURE_COLUMNS, format_value, frame_records
+from data.canonical import FIGURE_COLUMNS, format_value, frame_records, guard_formula
 from data.errors import FraudcastDataError, InvalidFigures, StoreBusy, UnknownSeries
 from data.records import SeriesInfo, format_breaks, parse_breaks
 from data.store import FigureStore
@@ -182,11 +183,30 @@ def history(
         stdout.print(table)
 
 
+def _export_cell(column: str, cell: Any, *, raw: bool) -> str:
+    """One cell as ``export`` writes it: numbers as numbers, text guarded unless ``raw``."""
+    if column == "value":
+        return format_value(float(cell))
+    if column == "year" or raw:
+        return str(cell)
+    return guard_formula(str(cell))
+
+
 @figures_app.command("export")
 def export(
     series: str | None = typer.Argument(None, help="Series id; all series when left out."),
+    raw: bool = typer.Option(
+        False,
+        "--raw",
+        help="Write text cells exactly as stored, without the ' that keeps a spreadsheet from "
+        "running a cell starting with = + - @ as a formula.",
+    ),
 ) -> None:
-    """Write the current figures as CSV on stdout, in the format `figures add` reads."""
+    """Write the current figures as CSV on stdout, in the format `figures add` reads.
+
+    Text cells a spreadsheet would run as a formula get a leading ' (OWASP's advice), which
+    `figures add` drops again, so an export added back changes nothing.
+    """
     with _friendly_errors():
         current = _open_store().figures(series)
     # The csv module's default CRLF line ends, as in RFC 4180 and the bundled file.
@@ -194,10 +214,7 @@ def export(
     try:
         writer.writerow(FIGURE_COLUMNS)
         for record in frame_records(current):
-            writer.writerow(
-                format_value(record[name]) if name == "value" else str(record[name])
-                for name in FIGURE_COLUMNS
-            )
+            writer.writerow(_export_cell(name, record[name], raw=raw) for name in FIGURE_COLUMNS)
     except BrokenPipeError:
         # Piped into `head` or similar: stopping early is what the reader asked for.
         sys.stderr.close()

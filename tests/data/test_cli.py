@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from data.bundled import BUNDLED_FIGURES
+from data.canonical import FORMULA_STARTS, guard_formula, unguard_formula
 from data.store import FigureStore
 from serving.commands import figures as figures_commands
 from tests.data.conftest import WriteFigures, row
@@ -54,11 +59,40 @@ def test_seed_says_what_it_did(app: typer.Typer, runner: CliRunner) -> None:
     assert "Already seeded" in second.stdout
 
 
-def test_export_of_a_fresh_store_is_the_bundled_file(app: typer.Typer, runner: CliRunner) -> None:
-    result = runner.invoke(app, ["figures", "export"])
+def test_raw_export_of_a_fresh_store_is_the_bundled_file(
+    app: typer.Typer, runner: CliRunner
+) -> None:
+    result = runner.invoke(app, ["figures", "export", "--raw"])
 
     assert result.exit_code == 0
     assert result.stdout_bytes == BUNDLED_FIGURES.read_bytes()
+
+
+def test_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(
+    app: typer.Typer, runner: CliRunner, write_figures: WriteFigures
+) -> None:
+    notes = {"2010": '=HYPERLINK("http://x","y")', "2011": "@SUM(1)", "2012": "-2+3"}
+    path = write_figures([row(year=year, value="100", note=note) for year, note in notes.items()])
+    assert runner.invoke(app, ["figures", "add", str(path)]).exit_code == 0
+
+    exported = runner.invoke(app, ["figures", "export"]).stdout
+    rows = {(r["series_id"], r["year"]): r for r in csv.DictReader(io.StringIO(exported))}
+
+    assert {year: rows["jp_ib_transfer_cases", year]["note"] for year in notes} == {
+        year: "'" + note for year, note in notes.items()
+    }
+    assert rows["jp_ib_transfer_cases", "2012"]["value"] == "100"  # numbers stay numbers
+    # A bundled note that a spreadsheet would otherwise read as the formula "+51.9%...":
+    assert rows["jp_cybercrime_cleared", "2005"]["note"].startswith("'+51.9% on 2004.")
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="'=+-@\t\rab1 ", max_size=8))
+def test_the_formula_guard_is_undone_exactly_on_import(text: str) -> None:
+    guarded = guard_formula(text)
+
+    assert not guarded.startswith(FORMULA_STARTS)
+    assert unguard_formula(guarded) == text
 
 
 def test_export_then_add_is_a_no_op(app: typer.Typer, runner: CliRunner, tmp_path: Path) -> None:
