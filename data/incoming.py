@@ -1,5 +1,8 @@
 """The drop folder for new figures files: each settled ``*.csv`` is added whole or rejected whole.
 
+File names are quoted with ``repr`` in log lines and reports, so a name holding a newline or
+a control character cannot forge or garble a line.
+
 Writers should write ``name.csv.part`` (or any hidden or ``*.tmp`` name) and rename it to
 ``name.csv`` when done: a rename within one filesystem is atomic, so the file appears complete.
 As a second guard a ``*.csv`` qualifies only once its mtime is ``settle_seconds`` old, and it is
@@ -131,12 +134,13 @@ def _write_atomically(path: Path, content: bytes, mode: int = 0o600) -> None:
 def _reject(path: Path, folder: Path, error: Exception | str) -> IncomingOutcome:
     target = _stamped_target(folder / REJECTED, path.name)
     reason = str(error)
-    header = f"{path.name} was rejected at {datetime.now(UTC).isoformat()}; nothing was added.\n\n"
+    when = datetime.now(UTC).isoformat()
+    header = f"{path.name!r} was rejected at {when}; nothing was added."
     # Reasons first: if we die before the move, the file is simply retried on the next tick.
-    report = (header + reason + "\n").encode("utf-8")
+    report = f"{header}\n\n{reason}\n".encode()
     _write_atomically(target.with_name(target.name + ERROR_SUFFIX), report)
     os.replace(path, target)
-    logger.warning("rejected %s -> %s:\n%s", path.name, target, reason)
+    logger.warning("rejected %r -> %s/%r:\n%s", path.name, REJECTED, target.name, reason)
     return IncomingOutcome(path.name, target, accepted=False, result=None, error=reason)
 
 
@@ -165,12 +169,12 @@ def _accept(
     target = _stamped_target(folder / PROCESSED, path.name)
     _write_atomically(target, content, stat.S_IMODE(read.st_mode))
     os.utime(target, ns=(read.st_atime_ns, read.st_mtime_ns))
-    logger.info("added %s -> %s: %s", path.name, target, result.summary())
+    logger.info("added %r -> %s/%r: %s", path.name, PROCESSED, target.name, result.summary())
     for warning in result.warnings:
-        logger.warning("%s: %s", path.name, warning)
+        logger.warning("%r: %s", path.name, warning)
     if _same_file(path, read):
         if _changed(read, path.lstat()):
-            logger.warning("%s changed after it was read; only what was read was added", path.name)
+            logger.warning("%r changed after it was read; only what was read was added", path.name)
             _reject(path, folder, _late_writes(path, target, len(content)))
         else:
             os.unlink(path)
@@ -231,7 +235,7 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
         except FraudcastDataError as error:
             return _reject(path, folder, error)
         if _changed(read, os.fstat(handle.fileno())):
-            logger.info("%s changed while being read; retrying on the next tick", path.name)
+            logger.info("%r changed while being read; retrying on the next tick", path.name)
             return None
     try:
         result = store.add_figures(
@@ -252,12 +256,12 @@ def _one_line(error: BaseException) -> str:
 
 def _give_up(path: Path, folder: Path, error: Exception) -> IncomingOutcome | None:
     """Reject a file that failed in a way retrying will not mend (a bug, not an outage)."""
-    logger.exception("could not process %s; rejecting it", path.name)
+    logger.exception("could not process %r; rejecting it", path.name)
     reason = f"{path.name!r} could not be processed ({_one_line(error)}); nothing was added"
     try:
         return _reject(path, folder, reason)
     except OSError as failure:
-        logger.warning("could not reject %s either (%s)", path.name, _one_line(failure))
+        logger.warning("could not reject %r either (%s)", path.name, _one_line(failure))
         return None
 
 
@@ -276,11 +280,11 @@ def process_incoming(
         try:
             outcome = _process_one(store, folder, path)
         except FileNotFoundError:
-            logger.info("%s vanished before it was processed (another watcher?)", path.name)
+            logger.info("%r vanished before it was processed (another watcher?)", path.name)
             continue
         except TRANSIENT_ERRORS as error:
             logger.warning(
-                "could not process %s now (%s); leaving it for the next tick",
+                "could not process %r now (%s); leaving it for the next tick",
                 path.name,
                 _one_line(error),
             )

@@ -206,7 +206,9 @@ def watch(
                 store, folder, settle_seconds=service_settings.settle_seconds
             ):
                 state = "[green]added[/]" if outcome.accepted else "[bold red]rejected[/]"
-                console.print(f"{state} {outcome.name} → {outcome.moved_to}")
+                # repr, as a file name may hold a newline; escape, as it may hold rich markup.
+                shown = escape(f"{outcome.name!r} → {str(outcome.moved_to)!r}")
+                console.print(f"{state} {shown}")
                 if outcome.result is not None:
                     changed.update(outcome.result.changed_series)
             if changed:

@@ -8,11 +8,14 @@ import stat
 from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
 import data.incoming
 from data.incoming import ERROR_SUFFIX, IncomingOutcome
 from data.store import FigureStore
 from data.validation import read_figures_csv
+from serving.commands import train as train_commands
 from tests.data.conftest import WriteFigures, age, process, row
 
 TOKEN = "fc-secret-token-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -214,3 +217,34 @@ def test_a_file_replaced_while_it_is_added_is_left_for_the_next_tick(
     age(dropped)
     [second] = process(seeded_store, incoming)  # ...and added on the next look
     assert second.accepted and (2010, 5000.0) in stored_rows(seeded_store)
+
+
+def test_a_file_name_with_a_newline_cannot_forge_log_lines(
+    seeded_store: FigureStore,
+    incoming: Path,
+    drop: WriteFigures,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    age(drop([row(value="-1")], name="bad\nCRITICAL forged.csv"), seconds=120)
+    age(drop([row()], name="good\nCRITICAL forged.csv"), seconds=60)
+
+    with caplog.at_level(logging.INFO):
+        rejected, added = process(seeded_store, incoming)
+
+    assert not rejected.accepted and added.accepted
+    assert not [line for line in caplog.text.splitlines() if line.startswith("CRITICAL")]
+    assert "'bad\\nCRITICAL forged.csv'" in caplog.text
+    assert error_text(rejected).splitlines()[0].startswith("'bad\\nCRITICAL forged.csv' was")
+
+
+def test_watch_prints_a_file_name_quoted_not_as_markup_or_two_lines(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures
+) -> None:
+    app = typer.Typer()
+    train_commands.register(app)
+    drop([row(value="-1")], name="bad\n[bold]forged.csv")
+
+    result = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["watch", "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "rejected 'bad\\n[bold]forged.csv' → " in result.stdout
