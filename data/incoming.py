@@ -148,13 +148,13 @@ def _changed(before: os.stat_result, after: os.stat_result) -> bool:
     return (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns)
 
 
-def _same_file(path: Path, status: os.stat_result) -> bool:
-    """True while ``path`` still names the file ``status`` was taken of (not a new drop)."""
+def _still_there(path: Path, read: os.stat_result) -> os.stat_result | None:
+    """``path``'s status now if it still names the file that was read (not a new drop)."""
     try:
         now = path.lstat()
     except FileNotFoundError:
-        return False
-    return (now.st_dev, now.st_ino) == (status.st_dev, status.st_ino)
+        return None
+    return now if (now.st_dev, now.st_ino) == (read.st_dev, read.st_ino) else None
 
 
 def _accept(
@@ -167,17 +167,17 @@ def _accept(
     meanwhile is a new drop and stays for the next tick.
     """
     target = _stamped_target(folder / PROCESSED, path.name)
-    _write_atomically(target, content, stat.S_IMODE(read.st_mode))
+    _write_atomically(target, content, stat.S_IMODE(read.st_mode) & 0o666)
     os.utime(target, ns=(read.st_atime_ns, read.st_mtime_ns))
     logger.info("added %r -> %s/%r: %s", path.name, PROCESSED, target.name, result.summary())
     for warning in result.warnings:
         logger.warning("%r: %s", path.name, warning)
-    if _same_file(path, read):
-        if _changed(read, path.lstat()):
-            logger.warning("%r changed after it was read; only what was read was added", path.name)
-            _reject(path, folder, _late_writes(path, target, len(content)))
-        else:
-            os.unlink(path)
+    now = _still_there(path, read)
+    if now is not None and _changed(read, now):
+        logger.warning("%r changed after it was read; only what was read was added", path.name)
+        _reject(path, folder, _late_writes(path, target, len(content)))
+    elif now is not None:
+        path.unlink(missing_ok=True)
     return IncomingOutcome(path.name, target, accepted=True, result=result, error=None)
 
 
