@@ -58,7 +58,9 @@ class CalibratedForecast:
     point_path: np.ndarray
     error_scale: str  # "log": errors are log(actual / mean); "additive": actual - mean
     probabilities: np.ndarray
-    error_quantiles: np.ndarray  # quantiles of errors normalised to one step ahead
+    #: quantiles of errors normalised to one step ahead (one row for all steps, scaled by
+    #: ``step_scale``), or a row per step 1..max_horizon (borrowed, ``from_quantile_paths``)
+    error_quantiles: np.ndarray
     step_scale: np.ndarray  # error multiplier per step 1..max_horizon
     nonnegative: bool = True
     notes: list[str] = field(default_factory=list)
@@ -84,13 +86,27 @@ class CalibratedForecast:
         scale = self.step_scale[:horizon]
         for level in checked:
             p_lo = 0.5 - level / 200.0
-            z_lo, z_hi = np.interp([p_lo, 1.0 - p_lo], self.probabilities, self.error_quantiles)
+            z_lo, z_hi = self._quantiles(p_lo, horizon), self._quantiles(1.0 - p_lo, horizon)
             lo, hi = self._apply(mean, z_lo * scale), self._apply(mean, z_hi * scale)
             lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
             if self.nonnegative:
                 lo = np.maximum(lo, 0.0)
             columns[f"lo-{level_label(level)}"], columns[f"hi-{level_label(level)}"] = lo, hi
         return {name: columns[name] for name in ["year", "mean", *interval_columns(checked)]}
+
+    def _quantiles(self, probability: float, horizon: int) -> np.ndarray | float:
+        """The error quantile at ``probability``: one for all steps, or one per step."""
+        if self.error_quantiles.ndim == 1:
+            return float(np.interp(probability, self.probabilities, self.error_quantiles))
+        upper = int(
+            np.clip(
+                np.searchsorted(self.probabilities, probability), 1, len(self.probabilities) - 1
+            )
+        )
+        low, high = self.probabilities[upper - 1], self.probabilities[upper]
+        share = float(np.clip((probability - low) / (high - low), 0.0, 1.0))
+        rows = self.error_quantiles[:horizon]
+        return np.asarray((1.0 - share) * rows[:, upper - 1] + share * rows[:, upper])
 
     def _apply(self, mean: np.ndarray, error: np.ndarray) -> np.ndarray:
         if self.error_scale == "log":
@@ -167,6 +183,45 @@ class CalibratedForecast:
             notes=list(notes),
             max_horizon=max_horizon,
         )
+
+
+def from_quantile_paths(
+    model_name: str,
+    history: pd.Series,
+    quantile_paths: np.ndarray,
+    notes: Sequence[str] = (),
+    max_horizon: int = MAX_HORIZON,
+) -> CalibratedForecast:
+    """A champion whose median path and intervals are given as forecast quantiles at the grid
+    probabilities, one row per step 1..max_horizon (a borrowed forecast, ``models.analogs``)."""
+    values = np.asarray(history, dtype=float)
+    probabilities = _grid_probabilities()
+    paths = np.asarray(quantile_paths, dtype=float)
+    if paths.shape != (max_horizon, len(probabilities)):
+        raise ValueError(f"quantile_paths must be {max_horizon} x {len(probabilities)}")
+    path = np.array([np.interp(0.5, probabilities, row) for row in paths])
+    nonnegative = bool(np.all(values >= 0))
+    if nonnegative:
+        paths, path = np.maximum(paths, 0.0), np.maximum(path, 0.0)
+    use_log = bool(np.all(paths > 0) and np.all(path > 0))
+    errors = np.log(paths / path[:, None]) if use_log else paths - path[:, None]
+    return CalibratedForecast(
+        model_name=model_name,
+        last_year=int(history.index[-1]),
+        point_path=path,
+        error_scale="log" if use_log else "additive",
+        probabilities=probabilities,
+        error_quantiles=errors,
+        step_scale=np.ones(max_horizon),
+        nonnegative=nonnegative,
+        notes=list(notes),
+        max_horizon=max_horizon,
+    )
+
+
+def grid_probabilities() -> np.ndarray:
+    """The probabilities at which a champion stores its error quantiles."""
+    return _grid_probabilities()
 
 
 def held_out_coverage(

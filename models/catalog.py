@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from models.analogs import ReferenceClass
 from models.arima import AutoArima
 from models.base import Forecaster
 from models.combination import Combination
@@ -86,6 +87,11 @@ _ENTRIES = (
     CatalogEntry("log_ridge", lambda: LogScale(RidgeGrowth()), "ridge regression of growth rates"),
     CatalogEntry("comb_sth", _comb_sth, "mean of SES, damped trend and Theta"),
     CatalogEntry("comb", _comb, "median of drift, dynamic Theta and damped trend"),
+    CatalogEntry(
+        "analogs",
+        ReferenceClass,
+        "what the most similar reference yearly series did next (reference class forecast)",
+    ),
 )
 
 #: Every model by name.

@@ -1,0 +1,152 @@
+"""Reference-class forecasts: a short series borrows its path and intervals from what comparable
+real series did next (the "outside view" of reference class forecasting, Kahneman & Tversky
+1979, Flyvbjerg 2006).
+
+A series of 3 years cannot be backtested, and a model fitted to it alone extrapolates noise:
+a Student-t with two degrees of freedom compounded over five years gave intervals reaching
+¥500,000 trillion. Here every window of the same length in a reference population of yearly
+series (the bundled corpus, ``data/reference``, plus any longer series the caller adds) is a
+precedent: its recent growth and volatility are set against the series', and the changes the
+nearest precedents went through over the next 1..10 years are the forecast distribution,
+applied to the series' last value. The point path is their median, the intervals their
+quantiles, so no interval reaches beyond what some real yearly series once did.
+
+Positive series use log changes; a series with zeros uses changes relative to its mean level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from data.reference import reference_series
+from models.base import Forecaster
+
+#: Years ahead the precedents are followed; beyond, the spread grows like a random walk's.
+PRECEDENT_HORIZON = 10
+#: Precedents a forecast rests on: enough for stable 95% quantiles at every step.
+NEIGHBOURS = 1000
+#: At most this many of a series' latest years describe it (its length, if shorter).
+MAX_HISTORY = 5
+
+
+#: Windows of the bundled corpus by (length, log scale, corpus identity), built on first use.
+_CACHE: dict[tuple[int, bool, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _reference_windows(
+    length: int, log_scale: bool, extra: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_windows`` of the bundled corpus (cached) and of ``extra`` series, stacked."""
+    corpus = reference_series()
+    key = (length, log_scale, id(corpus))
+    if key not in _CACHE:
+        _CACHE[key] = _windows(length, log_scale, corpus)
+    features, changes = _CACHE[key]
+    if extra:
+        more_features, more_changes = _windows(length, log_scale, extra)
+        features = np.vstack([features, more_features])
+        changes = np.vstack([changes, more_changes])
+    return features, changes
+
+
+def _windows(
+    length: int, log_scale: bool, corpus: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features (growth, volatility) and following changes (n x PRECEDENT_HORIZON, NaN past a
+    series' end) of every window of ``length`` years in ``corpus``."""
+    features, changes = [], []
+    for values in corpus:
+        if len(values) < length + 1 or (log_scale and np.any(values <= 0)):
+            continue
+        base = np.log(values) if log_scale else values
+        for end in range(length - 1, len(values) - 1):
+            window = base[end - length + 1 : end + 1]
+            level = 1.0 if log_scale else float(np.mean(np.abs(window))) or 1.0
+            ahead = np.full(PRECEDENT_HORIZON, np.nan)
+            following = base[end + 1 : end + 1 + PRECEDENT_HORIZON]
+            ahead[: len(following)] = (following - base[end]) / level
+            features.append(_features(window / level))
+            changes.append(ahead)
+    return np.array(features).reshape(-1, 2), np.array(changes).reshape(-1, PRECEDENT_HORIZON)
+
+
+def _features(window: np.ndarray) -> tuple[float, float]:
+    """Mean yearly change and the spread of the yearly changes of a window (on its scale)."""
+    steps = np.diff(window)
+    if steps.size == 0:
+        return 0.0, 0.0
+    return float(np.mean(steps)), float(np.std(steps)) if steps.size > 1 else 0.0
+
+
+class ReferenceClass(Forecaster):
+    """The median and quantiles of what the nearest precedents in a reference population did
+    next, applied to the series' last value."""
+
+    name = "analogs"
+    min_length = 1
+
+    def __init__(self, extra_reference: Sequence[np.ndarray] = (), neighbours: int = NEIGHBOURS):
+        self.extra_reference = tuple(np.asarray(values, dtype=float) for values in extra_reference)
+        self.neighbours = neighbours
+
+    def _fit(self, values: np.ndarray) -> None:
+        self.log_scale_ = bool(np.all(values > 0))
+        length = min(len(values), MAX_HISTORY)
+        window = values[-length:]
+        if self.log_scale_:
+            window, self.level_ = np.log(window), 1.0
+        else:
+            self.level_ = float(np.mean(np.abs(window))) or 1.0
+            window = window / self.level_
+        features, changes = _reference_windows(
+            max(length, 2), self.log_scale_, self.extra_reference
+        )
+        if len(features) == 0:
+            raise ValueError(f"{self.name}: the reference population has no window to compare")
+        if length >= 2:
+            target = np.array(_features(window))
+            spread = np.maximum(
+                np.median(np.abs(features - np.median(features, axis=0)), axis=0), 1e-9
+            )
+            used = 1 if length == 2 else 2  # two years show no volatility
+            distance = np.sqrt(np.sum(((features - target) / spread)[:, :used] ** 2, axis=1))
+            count = min(self.neighbours, len(distance))
+            nearest = np.argpartition(distance, count - 1)[:count]
+        else:
+            nearest = np.arange(len(features))
+        self.precedents_ = changes[nearest]
+        self.last_ = float(values[-1])
+        self.reference_size_ = len(reference_series()) + len(self.extra_reference)
+
+    def quantile_paths(self, horizon: int, probabilities: np.ndarray) -> np.ndarray:
+        """Forecast quantiles (steps x probabilities) ``horizon`` years ahead."""
+        self._check_fitted()
+        steps = min(horizon, PRECEDENT_HORIZON)
+        changes = np.nanquantile(self.precedents_[:, :steps], probabilities, axis=0).T
+        if horizon > steps:  # beyond the precedents: median trend on, spread like a random walk
+            median = np.nanmedian(self.precedents_[:, steps - 1])
+            extra = np.arange(steps + 1, horizon + 1)
+            centre = median * extra / steps
+            spread = (changes[-1] - median)[None, :] * np.sqrt(extra / steps)[:, None]
+            changes = np.vstack([changes, centre[:, None] + spread])
+        if self.log_scale_:
+            return self.last_ * np.exp(changes)
+        return self.last_ + changes * self.level_
+
+    def _predict_quantiles(
+        self, horizon: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
+        tails = [0.5 - level / 200.0 for level in levels]
+        probabilities = np.array([0.5, *tails, *[1.0 - tail for tail in tails]])
+        paths = self.quantile_paths(horizon, probabilities)
+        count = len(levels)
+        quantiles = {
+            level: (paths[:, 1 + index], paths[:, 1 + count + index])
+            for index, level in enumerate(levels)
+        }
+        return paths[:, 0], quantiles
+
+    def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError  # _predict_quantiles is overridden
