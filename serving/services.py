@@ -116,17 +116,17 @@ def describe_model(name: str) -> str:
     """A model's description in plain words ("" for a name the catalog lacks): a catalog
     model, the median of the best few, or a model pooled with the default (``a+b``)."""
     from models.catalog import CATALOG
-    from training.selection import POOL_JOIN
+    from training.evidence import pool_members
 
     if name in CATALOG:
         return CATALOG[name].description
-    if name.startswith("median_best"):
+    if name.startswith("median_best"):  # champions of earlier releases
         count = name.removeprefix("median_best")
         return f"median of the {count} candidates with the best backtests"
-    members = name.split(POOL_JOIN)
-    if len(members) == 2 and all(member in CATALOG for member in members):
-        first, second = (CATALOG[member].description for member in members)
-        return f"mean of two models: {first}; and {second}"
+    members = pool_members(name)
+    if len(members) >= 2 and all(member in CATALOG for member in members):
+        described = "; ".join(CATALOG[member].description for member in members)
+        return f"mean of {len(members)} models: {described}"
     return ""
 
 

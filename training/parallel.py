@@ -14,7 +14,8 @@ import pandas as pd
 
 from models.base import interval_columns, validate_horizon, validate_levels
 from models.calibration import MAX_HORIZON
-from training.selection import SeriesFailure, fit_one
+from training.evidence import PopulationEvidence
+from training.selection import SeriesFailure, fit_one, population_evidence
 
 LONG_COLUMNS = ("unique_id", "ds", "y")
 
@@ -155,8 +156,9 @@ def iter_forecasts(
     horizon = validate_horizon(horizon, MAX_HORIZON)
     checked = validate_levels(levels)
     series = parse_long_frame(frame)
+    evidence = population_evidence(((sid, y, ()) for sid, y in series), jobs=jobs, seed=seed)
     tasks = (
-        delayed(_forecast_one)(series_id, y, horizon, tuple(checked), seed)
+        delayed(_forecast_one)(series_id, y, horizon, tuple(checked), seed, evidence)
         for series_id, y in series
     )
     outcomes = Parallel(n_jobs=jobs, return_as="generator")(tasks)
@@ -165,9 +167,14 @@ def iter_forecasts(
 
 
 def _forecast_one(
-    series_id: str, y: pd.Series, horizon: int, levels: tuple[float, ...], seed: int
+    series_id: str,
+    y: pd.Series,
+    horizon: int,
+    levels: tuple[float, ...],
+    seed: int,
+    evidence: PopulationEvidence,
 ) -> pd.DataFrame | SeriesFailure:
-    outcome = fit_one(series_id, y, (), levels, seed, None)
+    outcome = fit_one(series_id, y, (), levels, seed, None, evidence)
     if isinstance(outcome, SeriesFailure):
         return outcome
     forecast = outcome.champion.predict(horizon, levels).rename(columns={"year": "ds"})

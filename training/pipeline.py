@@ -14,13 +14,16 @@ from mlflow.tracking import MlflowClient
 from data.store import FigureStore, SeriesInfo
 from training import promotion, registry, run_logging, track_record, tracking
 from training.backtest import calibrated_coverage
+from training.evidence import PopulationEvidence
 from training.locking import retrain_lock
 from training.selection import (
+    SHORT_SERIES,
     CandidateResult,
     SeriesFailure,
     SeriesFit,
     calibrated_forecast,
     fit_many,
+    population_evidence,
 )
 from training.settings import TrainingSettings
 from training.versioning import code_version
@@ -97,6 +100,8 @@ class _Job:
     force: bool
     candidates: tuple[str, ...] | None
     source: dict[str, str]  # MLflow's user and source tags of the calling process
+    #: the pooled backtest evidence of the store's series, which every series' choice blends in
+    evidence: PopulationEvidence
 
 
 def _retrain_locked(
@@ -110,7 +115,13 @@ def _retrain_locked(
 ) -> list[SeriesOutcome]:
     store.ensure_seeded()
     tracking.connect(settings)  # creates or upgrades the tracking store before any worker
-    wanted = list(series_ids) if series_ids else [s.id for s in store.list_series()]
+    population = store.list_series()
+    wanted = list(series_ids) if series_ids else [s.id for s in population]
+    evidence = population_evidence(
+        ((info.id, store.values(info.id), info.breaks) for info in population),
+        jobs=jobs,
+        candidates=candidates,
+    )
     job = _Job(
         store.url,
         settings,
@@ -118,6 +129,7 @@ def _retrain_locked(
         force,
         tuple(candidates) if candidates is not None else None,
         tracking.source_tags(),
+        evidence,
     )
     outcomes: dict[str, SeriesOutcome] = {}
     with _stores_of_this_process(store):
@@ -207,7 +219,13 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
     _score_outgoing_champion(store, champion, series_id, prepared.values)
     record = store.track_record(series_id)
     items = [(series_id, prepared.values, prepared.info.breaks)]
-    [result] = fit_many(items, levels=job.settings.levels, jobs=1, candidates=job.candidates)
+    [result] = fit_many(
+        items,
+        levels=job.settings.levels,
+        jobs=1,
+        candidates=job.candidates,
+        evidence=job.evidence,
+    )
     if isinstance(result, SeriesFailure):
         tracking.log_failed_retrain(
             prepared.experiment_id,
@@ -310,6 +328,7 @@ def _track_and_promote(
                 if incumbent and incumbent.on_same_data
                 else None,
                 tolerance=settings.promotion_tolerance,
+                too_short_to_judge=len(fit.history) <= SHORT_SERIES,
             )
             label, reason, version = decision.label, decision.reason, None
             # what serves after this retrain: the winner, or the champion's own model
@@ -337,6 +356,7 @@ def _track_and_promote(
                 record_summary=track_record.summary(record),
                 decision=label,
                 reason=reason,
+                evidence=job.evidence,
             )
     except Exception as error:
         return _failure(series_id, error)

@@ -11,8 +11,15 @@ import numpy as np
 import pandas as pd
 
 from models.calibration import CalibratedForecast
-from training.backtest import calibrated_coverage_metrics
-from training.selection import CandidateResult, SeriesFit, fit_series, pooled_candidate
+from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
+from training.evidence import pool_members
+from training.selection import (
+    SHORT_SERIES,
+    CandidateResult,
+    SeriesFit,
+    fit_series,
+    pooled_candidate,
+)
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -20,6 +27,9 @@ if TYPE_CHECKING:
 #: Levels and horizon at which a candidate's intervals are checked before promotion.
 _CHECK_LEVELS = (50.0, 80.0, 95.0, 99.0)
 _CHECK_HORIZON = 10
+#: An interval bound this many times the largest projection within _CHECK_HORIZON years is a
+#: bug, not humility (the widest borrowed 99% interval of the reference corpus is far inside).
+IMPLAUSIBLE = 1000.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,12 @@ def interval_problems(forecast: CalibratedForecast) -> list[str]:
         if forecast.nonnegative and (lo < 0).any():
             problems.append(f"the {label}% interval goes below zero for a non-negative series")
         inner_lo, inner_hi = lo, hi
+    scale = np.abs(mean).max(initial=0.0)
+    if scale > 0 and np.isfinite(values).all() and np.abs(values).max() > IMPLAUSIBLE * scale:
+        problems.append(
+            f"an interval reaches over {IMPLAUSIBLE:,.0f} times the largest projection: "
+            "no yearly series moves like that"
+        )
     return problems
 
 
@@ -64,14 +80,22 @@ def decide(
     champion: str | None,
     champion_mase: float | None,
     tolerance: float,
+    too_short_to_judge: bool = False,
 ) -> PromotionDecision:
     """Apply the gates: sane intervals, and backtest MASE no worse than the champion's on the
-    same data by more than ``tolerance`` (a factor, e.g. 1.02)."""
+    same data by more than ``tolerance`` (a factor, e.g. 1.02). A series too short for a
+    backtest to judge (``too_short_to_judge``) takes the borrowed forecast once it is sane."""
     problems = interval_problems(candidate_forecast)
     if problems:
         return PromotionDecision(False, f"{candidate} rejected: " + "; ".join(problems))
     if champion is None:
         return PromotionDecision(True, f"{candidate} is the first champion of this series")
+    if too_short_to_judge:
+        return PromotionDecision(
+            True,
+            f"{candidate} promoted: the series is too short for a backtest to judge between "
+            f"models, so it serves what comparable series did (champion {champion} replaced)",
+        )
     if champion_mase is None or not np.isfinite(champion_mase):
         return PromotionDecision(
             True, f"{candidate} promoted: the champion {champion} cannot be backtested on this data"
@@ -97,10 +121,18 @@ def add_calibrated_coverage(
     a champion serves (``calibrated_coverage_<level>``). Not part of ``fit_series``:
     only training logs and reports it."""
     for candidate in candidates:
-        if candidate.error is None and not candidate.backtest.empty:
+        if candidate.error is not None or candidate.backtest.empty:
+            continue
+        if len(history) <= SHORT_SERIES:  # served borrowed, not recalibrated: own coverage
             candidate.metrics.update(
-                calibrated_coverage_metrics(candidate.backtest, history, levels)
+                {
+                    f"{CALIBRATED_COVERAGE}{key.removeprefix('coverage_')}": value
+                    for key, value in candidate.metrics.items()
+                    if key.startswith("coverage_")
+                }
             )
+            continue
+        candidate.metrics.update(calibrated_coverage_metrics(candidate.backtest, history, levels))
 
 
 @dataclass(frozen=True)
@@ -133,13 +165,19 @@ def incumbent(
     if pooled is not None:  # a model pooled with the default that this retrain did not pool
         add_calibrated_coverage([pooled], fit.history, levels)
         return Incumbent(name, revision, pooled, fit.history)
-    try:
+    try:  # a mean combination is backtested through its members
         refit = fit_series(
-            values, series_id=fit.series_id, breaks=breaks, levels=levels, candidates=[name]
+            values,
+            series_id=fit.series_id,
+            breaks=breaks,
+            levels=levels,
+            candidates=pool_members(name),
         )
     except Exception:  # the champion's model left the catalog or cannot fit this data
         return Incumbent(name, revision, None, fit.history)
     same = next((c for c in refit.candidates if c.name == name and c.error is None), None)
+    if same is None:
+        same = pooled_candidate(name, refit.candidates, refit.history, levels)
     if same is not None:
         add_calibrated_coverage([same], refit.history, levels)
     return Incumbent(name, revision, same, refit.history)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
@@ -19,6 +20,7 @@ from mlflow.tracking.context import registry as context_registry
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from data.store import SeriesInfo
+from training.evidence import PopulationEvidence
 from training.plots import renderer
 from training.selection import CandidateResult, SeriesFit, calibrated_forecast
 from training.tracking import ROLE_TAG
@@ -183,9 +185,11 @@ def log_retrain_result(
     record_summary: dict[str, float],
     decision: str,
     reason: str,
+    evidence: PopulationEvidence | None = None,
 ) -> None:
-    """On the parent run: the selected model's fan chart, the candidates table and the outgoing
-    champions' track record (one upload), and the decision with its metrics (one batch)."""
+    """On the parent run: the selected model's fan chart, the candidates table, the population
+    evidence that drove the choice and the outgoing champions' track record (one upload), and
+    the decision with its metrics (one batch)."""
     selected = next(c for c in fit.candidates if c.name == fit.selected)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -198,6 +202,8 @@ def log_retrain_result(
             )
         (folder / "fan_chart.png").write_bytes(chart)
         candidates_table(fit).to_csv(folder / "candidates.csv", index=False)
+        if evidence is not None and evidence.models:
+            evidence_table(evidence, fit).to_csv(folder / "population_evidence.csv", index=False)
         if not record.empty:
             record.to_csv(folder / "track_record.csv", index=False)
         client.log_artifacts(run_id, str(folder))
@@ -217,6 +223,21 @@ def log_retrain_result(
 def _same(forecast: pd.DataFrame, other: pd.DataFrame | None) -> bool:
     """True when a candidate's chart already shows exactly this forecast."""
     return other is not None and forecast.equals(other)
+
+
+def evidence_table(evidence: PopulationEvidence, fit: SeriesFit) -> pd.DataFrame:
+    """The population's pooled evidence per model, with this series' blended expected error and
+    the weight its own backtest got (where it decided)."""
+    table = evidence.table()
+    table["population_choice"] = table["model"] == evidence.choice
+    if fit.decision is not None:
+        table["series_expected_vs_naive"] = [
+            float(np.exp(fit.decision.blended[m])) if m in fit.decision.blended else np.nan
+            for m in table["model"]
+        ]
+        table["series_own_weight"] = [fit.decision.weights.get(m, np.nan) for m in table["model"]]
+    table["selected"] = table["model"] == fit.selected
+    return table
 
 
 def candidates_table(fit: SeriesFit) -> pd.DataFrame:

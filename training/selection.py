@@ -11,35 +11,39 @@ import numpy as np
 import pandas as pd
 
 from features.prepare import prepare_series
+from models.analogs import ReferenceClass
 from models.base import Forecaster, validate_levels
-from models.calibration import MAX_HORIZON, CalibratedForecast
+from models.calibration import (
+    MAX_HORIZON,
+    CalibratedForecast,
+    from_quantile_paths,
+    grid_probabilities,
+)
 from models.catalog import CATALOG, make_forecaster
 from models.combination import Combination
-from training.backtest import backtest, backtest_metrics, backtest_origins
+from training.backtest import _origin_scales, backtest, backtest_metrics, backtest_origins
+from training.evidence import (
+    SHORT_SERIES,
+    Decision,
+    PopulationEvidence,
+    SeriesScores,
+    error_matrix,
+    pool_members,
+)
 
 #: Backtest forecasts run this many years ahead (the M3 yearly horizon).
 BACKTEST_HORIZON = 6
+#: The model short series (``SHORT_SERIES`` years or fewer) borrow their intervals from.
+BORROWED = "analogs"
 #: At most this many of the latest origins are backtested (bounds the cost on long series).
 MAX_ORIGINS = 10
 #: Models are compared on at least this many origins when the series allows.
 MIN_WINDOWS = 3
-#: Candidates pooled into the best-k combination.
-COMBINATION_SIZE = 3
 #: Models compared when the caller names none: diverse, fast, and each with a reason to win
 #: on some series (random walk, constant growth, Theta, damped trend, ridge, the combination).
 DEFAULT_CANDIDATES = (
     "naive", "drift", "log_drift", "theta", "dotm", "log_theta", "damped", "ridge", "comb",
 )  # fmt: skip
-#: The champion unless another candidate's backtest MASE is below SWITCH_MARGIN times its own:
-#: backtests over a few windows pick noisily, and on the M3 yearly series every per-series
-#: switch away from the combination cost accuracy on average (benchmarks/RESULTS.md).
-DEFAULT_CHAMPION = "comb"
-SWITCH_MARGIN = 0.5
-#: A single model that wins by the margin is pooled with the default, the mean of the two
-#: (forecast pooling, Kourentzes, Barrow & Petropoulos 2019): a few backtest windows cannot
-#: tell a real win from luck, and the mean keeps half of a real one while halving the damage
-#: of a lucky one. Its name joins the two: ``log_drift+comb``.
-POOL_JOIN = "+"
 
 
 @dataclass
@@ -64,6 +68,8 @@ class SeriesFit:
     candidates: list[CandidateResult]
     notes: list[str]
     history: pd.Series
+    #: the population's evidence blended with the series' own, when it decided
+    decision: Decision | None = None
 
 
 @dataclass
@@ -184,7 +190,36 @@ def _point_path(name: str, history: pd.Series) -> np.ndarray:
     return mean[0]
 
 
-def fit_series(
+@dataclass
+class SeriesEvaluation:
+    """One series' rolling-origin backtests of every candidate, before any choice is made."""
+
+    series_id: str
+    history: pd.Series
+    candidates: list[CandidateResult]
+    notes: list[str]
+    windows: int
+    levels: list[float]
+
+    def scores(self) -> SeriesScores:
+        """The series' evidence for the population: each catalog candidate's absolute scaled
+        errors by origin and step (combinations picked on this very backtest are left out)."""
+        frames = {
+            result.name: result.backtest
+            for result in self.candidates
+            if result.error is None and result.name in CATALOG and not result.backtest.empty
+        }
+        if not frames:
+            return SeriesScores(self.series_id, {}, len(self.history))
+        origins = sorted({int(o) for frame in frames.values() for o in frame["origin"]})
+        errors = {}
+        for name, frame in frames.items():
+            scale = _origin_scales(self.history, frame["origin"].to_numpy(dtype=np.int64))
+            errors[name] = error_matrix(frame, scale, origins)
+        return SeriesScores(self.series_id, errors, len(self.history))
+
+
+def evaluate_series(
     y: pd.Series,
     *,
     series_id: str,
@@ -192,17 +227,16 @@ def fit_series(
     levels: Sequence[float] = (80, 95),
     candidates: Sequence[str] | None = None,
     seed: int = 0,
-) -> SeriesFit:
-    """Backtest the candidate models on ``y``, pick the champion by backtest MASE (a median of
-    the best few counts as a candidate; the default combination stays unless beaten by the
-    margin, and a single model that beats it is pooled with it) and calibrate its intervals
-    from its backtest errors."""
+) -> SeriesEvaluation:
+    """Prepare ``y`` and backtest every candidate on the same rolling origins."""
     checked_levels = validate_levels(levels)
     np.random.seed(seed)  # every model is deterministic; this guards any that is not
     prepared = prepare_series(y, breaks)
     history = prepared.series
     notes = list(prepared.notes)
     plan = _plan(len(history), candidates)
+    if len(history) <= SHORT_SERIES and BORROWED not in plan.names and candidates is None:
+        plan.names.append(BORROWED)  # short series: what comparable series did is a candidate
     notes += plan.notes
     origins = backtest_origins(history, plan.min_train, MAX_ORIGINS)
     results: list[CandidateResult] = []
@@ -211,22 +245,51 @@ def fit_series(
     for result in results:
         if result.error is not None:
             notes.append(f"{result.name} failed and was skipped: {result.error}")
-    best = _best_k(results, COMBINATION_SIZE)
-    if len(best) == COMBINATION_SIZE:
-        results.append(
-            _combined(f"median_best{COMBINATION_SIZE}", best, "median", history, checked_levels)
-        )
-    return _choose(series_id, history, results, notes, len(origins), checked_levels)
+    return SeriesEvaluation(series_id, history, results, notes, len(origins), checked_levels)
+
+
+def fit_series(
+    y: pd.Series,
+    *,
+    series_id: str,
+    breaks: Sequence[int] = (),
+    levels: Sequence[float] = (80, 95),
+    candidates: Sequence[str] | None = None,
+    seed: int = 0,
+    evidence: PopulationEvidence | None = None,
+) -> SeriesFit:
+    """Backtest the candidate models on ``y``, choose the champion from the population's pooled
+    evidence blended with the series' own (``training.evidence``) and calibrate its intervals
+    from its backtest errors."""
+    evaluation = evaluate_series(
+        y, series_id=series_id, breaks=breaks, levels=levels, candidates=candidates, seed=seed
+    )
+    return choose(evaluation, evidence if evidence is not None else PopulationEvidence())
+
+
+def score_series(
+    y: pd.Series,
+    *,
+    series_id: str,
+    breaks: Sequence[int] = (),
+    candidates: Sequence[str] | None = None,
+    seed: int = 0,
+) -> SeriesScores:
+    """The series' backtest evidence for pooling (``PopulationEvidence.pool``)."""
+    evaluation = evaluate_series(
+        y, series_id=series_id, breaks=breaks, levels=(80,), candidates=candidates, seed=seed
+    )
+    return evaluation.scores()
 
 
 def pooled_candidate(
     name: str, candidates: Sequence[CandidateResult], history: pd.Series, levels: Sequence[float]
 ) -> CandidateResult | None:
-    """The pooled model ``a+b`` (the mean of two catalog models) rebuilt from its members'
-    backtests among ``candidates``; None when ``name`` is not one or a member is missing."""
-    members = name.split(POOL_JOIN)
+    """The mean combination ``a+b+...`` of catalog models rebuilt from its members' backtests
+    among ``candidates``; None when ``name`` is not one or a member is missing."""
+    members = pool_members(name)
     found = {c.name: c for c in candidates if c.error is None and c.name in CATALOG}
-    if len(members) != 2 or not all(member in found for member in members):
+    if len(members) < 2 or not all(member in found for member in members):
         return None
     return _combined(name, [found[member] for member in members], "mean", history, levels)
 
@@ -244,34 +307,32 @@ def _combined(
     return CandidateResult(name, params, backtest_metrics(frame, history, levels), frame)
 
 
-def _choose(
-    series_id: str,
-    history: pd.Series,
-    results: list[CandidateResult],
-    notes: list[str],
-    windows: int,
-    levels: Sequence[float],
-) -> SeriesFit:
-    """Pick the champion among the evaluated candidates and calibrate it."""
+def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> SeriesFit:
+    """Pick the champion among the evaluated candidates and calibrate it.
+
+    The population's evidence decides, blended with the series' own by credibility; without
+    population evidence for any candidate, the lowest backtest MASE does."""
+    series_id, history, results = evaluation.series_id, evaluation.history, evaluation.candidates
+    notes, windows = evaluation.notes, evaluation.windows
     scored = _best_k(results, len(results))
-    ranking = scored or [r for r in results if r.error is None]
-    reason_for = _reason_lowest
-    default = next((r for r in scored if r.name == DEFAULT_CHAMPION), None)
-    if default is not None and scored[0] is not default:
-        challenger = scored[0]
-        if challenger.metrics["mase"] >= SWITCH_MARGIN * default.metrics["mase"]:
-            ranking = [default, *[r for r in ranking if r is not default]]
-            reason_for = _reason_default_kept
-        elif challenger.name in CATALOG:  # one model: pooled with the default
-            name = f"{challenger.name}{POOL_JOIN}{default.name}"
-            pooled = _combined(name, [challenger, default], "mean", history, levels)
-            results.append(pooled)
-            ranking = [pooled, *ranking]
-            reason_for = _reason_pooled
-        else:  # already a combination of the best few
-            reason_for = _reason_switched
-    if not ranking:
+    usable = [r for r in results if r.error is None]
+    if len(history) <= SHORT_SERIES:
+        return _borrowed(evaluation, evidence)
+    if not usable:
         raise ValueError(f"{series_id}: every candidate model failed")
+    known = [name for name in evidence.models if name not in CATALOG]
+    pooled = [
+        p for name in known if (p := pooled_candidate(name, usable, history, evaluation.levels))
+    ]
+    decision = evidence.decide(evaluation.scores(), [r.name for r in [*usable, *pooled]])
+    if decision is not None:
+        options = [*usable, *pooled]
+        first = next(r for r in options if r.name == decision.chosen)
+        if first in pooled:
+            results.append(first)
+        ranking = [first, *sorted((r for r in usable if r is not first), key=_blended(decision))]
+    else:
+        ranking = scored or usable
     for chosen in ranking:
         try:
             path = _champion_path(chosen, history)
@@ -281,8 +342,10 @@ def _choose(
         break
     else:
         raise ValueError(f"{series_id}: no candidate could be fitted to the full series")
-    if scored:
-        reason = reason_for(chosen, scored, windows)
+    if decision is not None and chosen.name == decision.chosen:
+        reason = _reason_pooled_evidence(chosen, decision, evidence, windows)
+    elif scored:
+        reason = _reason_lowest(chosen, scored, windows)
     else:
         reason = (
             f"{chosen.name} chosen by default: {len(history)} years allow no scored backtest, "
@@ -292,7 +355,81 @@ def _choose(
     champion = CalibratedForecast.from_backtest(
         chosen.name, history, path, chosen.backtest, notes=notes
     )
-    return SeriesFit(series_id, champion, chosen.name, reason, results, notes, history)
+    return SeriesFit(series_id, champion, chosen.name, reason, results, notes, history, decision)
+
+
+def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> SeriesFit:
+    """The champion of a series too short to backtest: intervals borrowed from what the most
+    similar reference series did next (``models.analogs``), around the point path the
+    population of short series chose (the last value unless another clearly did better)."""
+    history, notes = evaluation.history, list(evaluation.notes)
+    candidates = [r for r in evaluation.candidates if r.error is None or r.name == BORROWED]
+    if not any(r.name == BORROWED for r in candidates):
+        candidates.append(CandidateResult(BORROWED, {}, {}, pd.DataFrame()))
+    pooled = [
+        p
+        for name in (evidence.short.models if evidence.short else {})
+        if name not in CATALOG
+        and (p := pooled_candidate(name, candidates, history, evaluation.levels))
+    ]
+    decision = evidence.decide(evaluation.scores(), [r.name for r in [*candidates, *pooled]])
+    fallback = next((r for r in candidates if r.name == "naive"), None) or next(
+        r for r in candidates if r.name == BORROWED
+    )
+    chosen = next(
+        (r for r in [*candidates, *pooled] if decision and r.name == decision.chosen), fallback
+    )
+    if chosen in pooled:
+        candidates.append(chosen)
+    champion, reason = borrowed_forecast(history, notes, chosen)
+    if decision is not None and evidence.short is not None:
+        model = evidence.short.models[chosen.name]
+        reason += (
+            f"; its path is {chosen.name}'s, the choice of the pooled backtests of "
+            f"{model.series} short series ({np.exp(model.mean):.2f} x naive's error there)"
+        )
+    else:
+        reason += f"; its path is {chosen.name}'s"
+    return SeriesFit(
+        evaluation.series_id,
+        champion,
+        chosen.name,
+        reason,
+        candidates,
+        champion.notes,
+        history,
+        decision,
+    )
+
+
+def borrowed_forecast(
+    history: pd.Series, notes: Sequence[str] = (), centre: CandidateResult | None = None
+) -> tuple[CalibratedForecast, str]:
+    """The borrowed forecast of a short series and the sentence saying where it comes from:
+    the analogs' quantiles, moved to ``centre``'s point path when given (another model's)."""
+    fitted = make_forecaster(BORROWED).fit(history)
+    assert isinstance(fitted, ReferenceClass)
+    paths = fitted.quantile_paths(MAX_HORIZON, grid_probabilities())
+    name = BORROWED
+    if centre is not None and centre.name != BORROWED:
+        name = centre.name
+        median = paths[:, np.searchsorted(grid_probabilities(), 0.5)]
+        target = _champion_path(centre, history)
+        if np.all(paths > 0) and np.all(median > 0) and np.all(target > 0):
+            paths = paths * (target / median)[:, None]
+        else:
+            paths = paths + (target - median)[:, None]
+    reason = (
+        f"{len(history)} years are too few to backtest: intervals borrowed from what the "
+        f"{len(fitted.precedents_):,} most similar stretches of {fitted.reference_size_:,} "
+        "reference yearly series (similar recent growth and volatility) did next"
+    )
+    champion = from_quantile_paths(name, history, paths, notes=[*notes, reason])
+    return champion, reason
+
+
+def _blended(decision: Decision) -> Callable[[CandidateResult], float]:
+    return lambda result: decision.blended.get(result.name, np.inf)
 
 
 def _reason_lowest(chosen: CandidateResult, scored: list[CandidateResult], windows: int) -> str:
@@ -302,40 +439,25 @@ def _reason_lowest(chosen: CandidateResult, scored: list[CandidateResult], windo
     )
 
 
-def _reason_default_kept(
-    chosen: CandidateResult, scored: list[CandidateResult], windows: int
+def _reason_pooled_evidence(
+    chosen: CandidateResult, decision: Decision, evidence: PopulationEvidence, windows: int
 ) -> str:
-    best = scored[0]
+    model = evidence.models[chosen.name]
+    weight = decision.weights[chosen.name]
+    relative = np.exp(decision.blended[chosen.name])
     return (
-        f"{chosen.name} kept (backtest MASE {chosen.metrics['mase']:.3g} over {windows} rolling "
-        f"origins): no candidate beat it by the required margin (best {best.name} "
-        f"{best.metrics['mase']:.3g}, needed below {SWITCH_MARGIN * chosen.metrics['mase']:.3g})"
-    )
-
-
-def _reason_switched(chosen: CandidateResult, scored: list[CandidateResult], windows: int) -> str:
-    default = next(r for r in scored if r.name == DEFAULT_CHAMPION)
-    return (
-        f"lowest backtest MASE {chosen.metrics['mase']:.3g} among {len(scored)} candidates over "
-        f"{windows} rolling origins, below {SWITCH_MARGIN:g} x {DEFAULT_CHAMPION}'s "
-        f"{default.metrics['mase']:.3g}"
-    )
-
-
-def _reason_pooled(chosen: CandidateResult, scored: list[CandidateResult], windows: int) -> str:
-    by_name = {result.name: result.metrics["mase"] for result in scored}
-    challenger, default = chosen.params["members"]
-    return (
-        f"mean of {challenger} and {default}: {challenger} had the lowest backtest MASE "
-        f"{by_name[challenger]:.3g} among {len(scored)} candidates over {windows} rolling "
-        f"origins, below {SWITCH_MARGIN:g} x {default}'s {by_name[default]:.3g}, but so few "
-        "origins cannot tell a real win from luck"
+        f"lowest expected error among {len(decision.blended)} candidates, {relative:.2f} x "
+        f"naive's: the pooled backtests of {model.series} series ({np.exp(model.mean):.2f} x "
+        f"naive's there) blended with this series' own {windows} rolling origins, which get "
+        f"{weight:.0%} of the weight"
     )
 
 
 def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> CalibratedForecast:
     """Any candidate fitted to the whole history and calibrated from its own backtest, the way
     the champion is (used for the candidates' fan charts)."""
+    if len(history) <= SHORT_SERIES:  # every forecast of a short series borrows intervals
+        return borrowed_forecast(history, centre=candidate)[0]
     path = _champion_path(candidate, history)
     return CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)
 
@@ -355,6 +477,7 @@ def fit_one(
     levels: Sequence[float],
     seed: int,
     candidates: Sequence[str] | None,
+    evidence: PopulationEvidence | None = None,
 ) -> SeriesFit | SeriesFailure:
     """``fit_series`` for one series of ``fit_many``: a failure is returned, never raised."""
     try:
@@ -367,9 +490,71 @@ def fit_one(
                 levels=levels,
                 seed=seed,
                 candidates=candidates,
+                evidence=evidence,
             )
     except Exception as exc:
         return SeriesFailure(series_id, f"{type(exc).__name__}: {exc}")
+
+
+#: At most this many series (a seeded sample) are backtested for the population's evidence: a
+#: few hundred pin the pooled means down, and more would only repeat work.
+EVIDENCE_SAMPLE = 300
+#: A population of fewer series than this (a store of a dozen fraud series) is topped up with
+#: REFERENCE_TOP_UP series of the bundled reference corpus, so its choice rests on more than a
+#: handful of backtests; its own series still count as much each.
+SMALL_POPULATION = 30
+REFERENCE_TOP_UP = 100
+
+
+def _score_one(
+    series_id: str, y: pd.Series, breaks: Sequence[int], seed: int, candidates: Sequence[str] | None
+) -> SeriesScores | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return score_series(
+                y, series_id=series_id, breaks=breaks, candidates=candidates, seed=seed
+            )
+    except Exception:  # a series that cannot be fitted adds no evidence; fit_one reports it
+        return None
+
+
+def population_evidence(
+    items: Iterable[tuple[str, pd.Series, Sequence[int]]],
+    *,
+    jobs: int = 1,
+    seed: int = 0,
+    candidates: Sequence[str] | None = None,
+    sample: int = EVIDENCE_SAMPLE,
+) -> PopulationEvidence:
+    """The pooled backtest evidence of a population of series (at most ``sample`` of them,
+    drawn with ``seed``), for ``fit_many``'s ``evidence``."""
+    from joblib import Parallel, delayed
+
+    work = list(items)
+    if len(work) > sample:
+        picked = np.random.default_rng(seed).choice(len(work), size=sample, replace=False)
+        work = [work[index] for index in sorted(picked)]
+    if len(work) < SMALL_POPULATION:
+        work += _reference_items(REFERENCE_TOP_UP, seed)
+    chosen = tuple(candidates) if candidates is not None else None
+    tasks = (delayed(_score_one)(sid, y, breaks, seed, chosen) for sid, y, breaks in work)
+    scores = Parallel(n_jobs=jobs)(tasks)
+    return PopulationEvidence.pool(score for score in scores if score is not None)
+
+
+def _reference_items(count: int, seed: int) -> list[tuple[str, pd.Series, Sequence[int]]]:
+    """A seeded sample of the bundled reference corpus as population members."""
+    from data.reference import reference_series
+
+    corpus = reference_series()
+    picked = np.random.default_rng(seed).choice(
+        len(corpus), size=min(count, len(corpus)), replace=False
+    )
+    return [
+        (f"reference:{index}", pd.Series(corpus[index], index=np.arange(len(corpus[index]))), ())
+        for index in sorted(picked)
+    ]
 
 
 def fit_many(
@@ -380,6 +565,7 @@ def fit_many(
     progress: bool = False,
     seed: int = 0,
     candidates: Sequence[str] | None = None,
+    evidence: PopulationEvidence | None = None,
 ) -> Iterator[SeriesFit | SeriesFailure]:
     """Fit many series in parallel (joblib), yielding results in input order; a series that
     fails yields a ``SeriesFailure`` instead of stopping the others. ``candidates`` limits the
@@ -389,7 +575,8 @@ def fit_many(
     work = list(items)
     chosen = tuple(candidates) if candidates is not None else None
     tasks = (
-        delayed(fit_one)(sid, y, breaks, tuple(levels), seed, chosen) for sid, y, breaks in work
+        delayed(fit_one)(sid, y, breaks, tuple(levels), seed, chosen, evidence)
+        for sid, y, breaks in work
     )
     outcomes = Parallel(n_jobs=jobs, return_as="generator")(tasks)
     if not progress:

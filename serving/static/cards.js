@@ -70,11 +70,13 @@ export function modelCardSection(card, champion) {
   const naive = naiveComparison(metrics);
   if (naive) items.push(h("li", {}, naive));
   const checked = Number.isInteger(model.backtest_forecasts) ? model.backtest_forecasts : null;
+  // a short series' intervals are borrowed from comparable series, not calibrated on its own
+  const kind = model.name === "analogs" ? "borrowed" : "calibrated";
   for (const [label, share] of Object.entries(model.coverage || {}).sort((a, b) => a[0] - b[0])) {
     // the coverage of calibrated intervals, each backtest origin held out of its calibration;
     // the count says how much evidence the share rests on (3 of 3 is not 30 of 30)
     const count = checked ? ` (${Math.round(share * checked)} of ${checked} backtest forecasts)` : "";
-    items.push(h("li", {}, `In backtests, ${label}% intervals calibrated like this one contained ` +
+    items.push(h("li", {}, `In backtests, ${label}% intervals ${kind} like this one contained ` +
       "the figure that came in ", h("strong", {}, formatShare(share)), ` of the time${count}.`));
   }
   items.push(h("li", {}, `Trained ${formatWhen(model.trained_at)} on data revision `,

@@ -46,9 +46,9 @@ def test_every_kind_of_champion_is_described_in_plain_words():
     assert describe_model("dotm") == CATALOG["dotm"].description
     assert describe_model("median_best3") == "median of the 3 candidates with the best backtests"
     assert describe_model("log_drift+comb") == (
-        "mean of two models: constant growth rate; and median of drift, dynamic Theta and "
-        "damped trend"
+        "mean of 2 models: constant growth rate; median of drift, dynamic Theta and damped trend"
     )
+    assert describe_model("naive+theta+dotm").startswith("mean of 3 models: last value carried")
     assert describe_model("retired_model") == describe_model("retired+comb") == ""
 
 

@@ -1,0 +1,95 @@
+"""Pooled evidence: a population's backtests decide, a series departs only as far as its own
+evidence supports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from training.evidence import DEFAULT, PopulationEvidence, SeriesScores
+from training.selection import fit_many, fit_series, population_evidence
+
+
+def _scores(series_id: str, origins: int, errors: dict[str, float], seed: int) -> SeriesScores:
+    """Backtest errors of a series: each model's scaled error at every origin and step, with
+    noise."""
+    rng = np.random.default_rng(seed)
+    return SeriesScores(
+        series_id,
+        {
+            name: level * (1.0 + 0.3 * rng.standard_normal((origins, 6)))
+            for name, level in errors.items()
+        },
+    )
+
+
+def _random_walks(
+    count: int, length: int = 14, seed: int = 0
+) -> list[tuple[str, pd.Series, tuple]]:
+    """Series where nothing beats the last value: level shifts with no trend to follow."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for index in range(count):
+        values = 1000.0 + np.cumsum(rng.normal(0.0, 40.0, length))
+        items.append((f"rw{index}", pd.Series(values, index=range(2000, 2000 + length)), ()))
+    return items
+
+
+def test_a_population_that_favours_naive_gives_naive_to_a_series_with_weak_evidence() -> None:
+    population = [
+        _scores(f"s{i}", 10, {"naive": 1.0, "drift": 1.4, DEFAULT: 1.3}, seed=i) for i in range(60)
+    ]
+    evidence = PopulationEvidence.pool(population)
+    assert evidence.choice == "naive"
+    # a series whose two origins say drift is far better: too little to leave the population
+    weak = _scores("weak", 2, {"naive": 1.0, "drift": 0.5, DEFAULT: 1.0}, seed=99)
+    decision = evidence.decide(weak, ["naive", "drift", DEFAULT])
+    assert decision is not None and decision.chosen == "naive"
+    assert decision.weights["drift"] < 0.5
+
+
+def test_strong_own_evidence_departs_from_the_population_choice() -> None:
+    evidence = PopulationEvidence(
+        PopulationEvidence.pool(
+            [_scores(f"s{i}", 10, {"naive": 1.0, "drift": 1.2}, seed=i) for i in range(60)]
+        ).models,
+        series=60,
+        k=20.0,
+        choice="naive",
+    )
+    strong = _scores("strong", 40, {"naive": 3.0, "drift": 0.5}, seed=7)
+    decision = evidence.decide(strong, ["naive", "drift"])
+    assert decision is not None and decision.chosen == "drift"
+    weak = _scores("weak", 1, {"naive": 3.0, "drift": 0.5}, seed=7)
+    weak_decision = evidence.decide(weak, ["naive", "drift"])
+    assert weak_decision is not None and weak_decision.chosen == "naive"
+
+
+def test_the_default_holds_unless_the_population_clearly_beats_it() -> None:
+    tied = [
+        _scores(f"s{i}", 10, {"naive": 1.0, DEFAULT: 0.8, "drift": 0.8}, seed=i) for i in range(40)
+    ]
+    assert PopulationEvidence.pool(tied).choice == DEFAULT
+    beaten = [
+        _scores(f"s{i}", 10, {"naive": 1.0, DEFAULT: 1.5, "drift": 0.6}, seed=i) for i in range(40)
+    ]
+    assert PopulationEvidence.pool(beaten).choice != DEFAULT
+
+
+def test_random_walks_are_forecast_flat_from_pooled_evidence() -> None:
+    """On a population of driftless random walks, backtests pooled over all of them favour
+    carrying the last value (alone or in the pooled mean), not extrapolating noise."""
+    items = _random_walks(120)
+    candidates = ["naive", "drift", "theta", "damped", "dotm", "comb"]
+    evidence = population_evidence(items, candidates=candidates)
+    assert "naive" in evidence.choice.split("+")
+    fits = list(fit_many(items, candidates=candidates, evidence=evidence))
+    chosen = [fit.selected for fit in fits]
+    assert sum(choice == evidence.choice for choice in chosen) >= 0.8 * len(chosen)
+    assert "pooled backtests of" in fits[0].reason
+
+
+def test_without_a_population_the_lowest_backtest_error_decides() -> None:
+    y = pd.Series(5.0 + 3.0 * np.arange(15), index=range(2000, 2015))
+    fit = fit_series(y, series_id="line", candidates=["naive", "drift"])
+    assert fit.selected == "drift" and "lowest backtest MASE" in fit.reason

@@ -1,0 +1,95 @@
+"""Development sets beside the yardsticks: short-history cuts and synthetic crime-like series.
+
+fraudcast is judged on yearly series it never saw: crime counts and rates, incident counts,
+economic series, and series only a few years old. The yardsticks (M3, M1, Tourism) are long,
+trending business series, so two kinds of set are built here to see the other cases:
+
+* **Short-history cuts** of a yardstick: every series long enough is cut to its years
+  ``start .. start + length - 1``, with ``start`` drawn at random (seeded), and forecast
+  ``horizon`` years ahead against the years that followed — a newly compiled series.
+* **Synthetic crime-like series** (``synthetic_crime``): levels that wander with growth rates
+  that reverse, mean reversion, short bursts that fade, and count noise at small levels —
+  the shapes of crime waves and fraud bursts. Generated from a documented process with a seed,
+  not tuned to any real set; the withheld real-world sets stay withheld.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Years ahead the short cuts are forecast (issue #16: 5 ahead against the years that followed).
+SHORT_HORIZON = 5
+#: Years ahead the synthetic crime-like series are forecast.
+CRIME_HORIZON = 6
+
+
+def short_cuts(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    length: int,
+    horizon: int = SHORT_HORIZON,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every series of a yardstick (train and test years together) cut to ``length`` years
+    ending at a random point, and the ``horizon`` years after them as its test."""
+    rng = np.random.default_rng(seed)
+    whole = pd.concat([train, test]).sort_values(["unique_id", "ds"])
+    cut_train, cut_test = [], []
+    for series_id, group in whole.groupby("unique_id", sort=True):
+        values = group["y"].to_numpy(dtype=float)
+        room = len(values) - length - horizon
+        if room < 0:
+            continue
+        start = int(rng.integers(0, room + 1))
+        years = np.arange(1, length + horizon + 1)
+        window = values[start : start + length + horizon]
+        cut_train.append(
+            pd.DataFrame({"unique_id": series_id, "ds": years[:length], "y": window[:length]})
+        )
+        cut_test.append(
+            pd.DataFrame({"unique_id": series_id, "ds": years[length:], "y": window[length:]})
+        )
+    return (
+        pd.concat(cut_train, ignore_index=True),
+        pd.concat(cut_test, ignore_index=True),
+    )
+
+
+def synthetic_crime(
+    n_series: int = 300, horizon: int = CRIME_HORIZON, seed: int = 2026
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Crime-like yearly series (history of 8–22 years plus ``horizon`` test years).
+
+    Each latent log level follows a growth rate that reverses at random years (crime waves),
+    is pulled back towards its long-run level (mean reversion), and gets occasional bursts
+    that fade by half a year; 60% of the series are counts (Poisson around the level, many of
+    them tens a year), the rest rates with 5% multiplicative noise."""
+    rng = np.random.default_rng(seed)
+    trains, tests = [], []
+    for index in range(n_series):
+        length = int(rng.integers(8, 23)) + horizon
+        level = rng.uniform(np.log(5.0), np.log(20000.0))
+        anchor, growth = level, rng.normal(0.0, 0.08)
+        pull = rng.uniform(0.0, 0.3)
+        burst, path = 0.0, []
+        for _ in range(length):
+            if rng.random() < 0.12:  # the trend reverses
+                growth = -growth * rng.uniform(0.5, 1.5) + rng.normal(0.0, 0.03)
+            if rng.random() < 0.05:  # a burst that fades
+                burst += rng.uniform(0.3, 1.0)
+            level += growth - pull * (level - anchor) + rng.normal(0.0, 0.04)
+            anchor += growth * 0.5
+            burst *= 0.5
+            path.append(level + burst)
+        latent = np.exp(np.array(path))
+        if rng.random() < 0.6:
+            values = rng.poisson(latent).astype(float)
+        else:
+            values = np.round(latent * np.exp(rng.normal(0.0, 0.05, size=length)), 2)
+        series_id = f"crime{index:04d}"
+        years = np.arange(1, length + 1)
+        cut = length - horizon
+        trains.append(pd.DataFrame({"unique_id": series_id, "ds": years[:cut], "y": values[:cut]}))
+        tests.append(pd.DataFrame({"unique_id": series_id, "ds": years[cut:], "y": values[cut:]}))
+    return pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)

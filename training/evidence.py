@@ -1,0 +1,339 @@
+"""Population evidence: which model wins, learned from the pooled backtests of many series.
+
+No series is forecast alone. The series forecast together (one ``forecast-file`` input, the
+store's series) are a population; a few rolling origins of one short yearly series cannot tell
+a real win from luck, but the same comparison pooled over hundreds of series can.
+
+* **Relative errors.** A candidate's mean absolute scaled error at each step ahead is set
+  against the naive forecast's at the same step and origins (the log of their ratio, as in the
+  AvgRelMAE of Davydenko & Fildes 2013), and the log ratios are averaged over steps 1..6 with
+  equal weight, as the forecasts will be judged. Series of any scale and difficulty pool.
+* **Credibility.** A series' own relative error for a model is blended with the population's
+  mean, ``Z * own + (1 - Z) * population``, with ``Z = n / (n + k)`` for ``n`` backtest origins
+  (Bühlmann's credibility: the best linear predictor of a series' future relative error from
+  its past one). ``k`` is estimated from the population itself, by how well the relative errors
+  of each series' earlier origins predict those of its later ones: where they do not, series
+  keep to the population's choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+#: The benchmark every candidate's error is measured against, at the same origins and steps.
+BENCHMARK = "naive"
+#: Added to both mean absolute scaled errors before their ratio (in MASE units, about a tenth
+#: of a typical one-year change), so near-perfect forecasts of flat stretches do not produce
+#: unbounded log ratios.
+RATIO_FLOOR = 0.1
+#: Credibility constant while a population is too small to estimate one (fewer than
+#: MIN_SERIES_FOR_K series with enough origins): the population weighs as much as this many
+#: origins of the series' own.
+DEFAULT_K = 10.0
+#: Series with at least this many origins inform the estimate of k.
+MIN_SERIES_FOR_K = 20
+#: The population's choice unless clearly worse than the best: the median of drift, dynamic
+#: Theta and damped trend, robust where trends hold and where they fade.
+DEFAULT = "comb"
+#: Series of at most this many years pool apart from the longer ones: they borrow their
+#: intervals from comparable series, and their population decides only their point path:
+#: the last value carried forward unless another path (what comparable series did next,
+#: drift, ...) clearly beats it on the population's pooled backtests.
+SHORT_SERIES = 5
+SHORT_DEFAULT = BENCHMARK
+#: Standard errors by which the default must trail the best before the population leaves it.
+MCB_Z = 1.96
+
+
+#: Joins the members of a mean combination in its name: ``log_theta+comb+damped``.
+POOL_JOIN = "+"
+#: Mean combinations of the population's best k single models are weighed for k up to this
+#: (forecast pooling, Kourentzes, Barrow & Petropoulos 2019: average the top of the ranking).
+MAX_POOL = 5
+
+
+def pool_members(name: str) -> list[str]:
+    """The members of a mean combination named ``a+b+...`` (one name for a single model)."""
+    return name.split(POOL_JOIN)
+
+
+@dataclass(frozen=True)
+class SeriesScores:
+    """One series' backtest evidence: per candidate, signed scaled errors (forecast minus
+    actual, over the MASE scale at the origin) by origin and step ahead (NaN where an origin
+    has no such step). Mean combinations ``a+b`` are scored from their members' errors."""
+
+    series_id: str
+    errors: Mapping[str, np.ndarray]
+    #: years of history (short series pool apart: ``SHORT_SERIES``)
+    length: int = 0
+
+    def signed(self, name: str) -> np.ndarray | None:
+        """Signed scaled errors of a single model or of a mean combination of them."""
+        members = [self.errors.get(member) for member in pool_members(name)]
+        if any(member is None for member in members):
+            return None
+        return np.mean(np.stack(members), axis=0)  # type: ignore[arg-type]
+
+    @property
+    def origins(self) -> int:
+        """Backtest origins the evidence rests on."""
+        benchmark = self.errors.get(BENCHMARK)
+        return 0 if benchmark is None else int(benchmark.shape[0])
+
+    def relative(self, name: str, rows: slice = slice(None)) -> float:
+        """Step-balanced log error ratio of ``name`` to naive over the origins in ``rows``;
+        NaN without evidence."""
+        model, benchmark = self.signed(name), self.errors.get(BENCHMARK)
+        if model is None or benchmark is None:
+            return float("nan")
+        model, benchmark = np.abs(model[rows]), np.abs(benchmark[rows])
+        both = np.isfinite(model) & np.isfinite(benchmark)
+        steps = both.any(axis=0)
+        if not steps.any():
+            return float("nan")
+        with np.errstate(invalid="ignore"):
+            own = np.nanmean(np.where(both, model, np.nan)[:, steps], axis=0)
+            base = np.nanmean(np.where(both, benchmark, np.nan)[:, steps], axis=0)
+        return float(np.mean(np.log((own + RATIO_FLOOR) / (base + RATIO_FLOOR))))
+
+
+def error_matrix(backtest: pd.DataFrame, scale: np.ndarray, origins: Sequence[int]) -> np.ndarray:
+    """Signed scaled errors of one backtest frame as an origins x steps matrix."""
+    steps = backtest["step"].to_numpy(dtype=np.int64)
+    rows = np.searchsorted(np.asarray(origins), backtest["origin"].to_numpy(dtype=np.int64))
+    matrix = np.full((len(origins), int(steps.max(initial=0))), np.nan)
+    errors = (backtest["mean"].to_numpy(float) - backtest["actual"].to_numpy(float)) / scale
+    matrix[rows, steps - 1] = errors
+    return matrix
+
+
+@dataclass(frozen=True)
+class ModelEvidence:
+    """What the population says of one candidate model."""
+
+    name: str
+    #: population mean of the step-balanced log error ratio to naive (below 0: beats naive)
+    mean: float
+    series: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A series' choice: the model and, per candidate, the blended log error ratio and the
+    weight its own evidence got."""
+
+    chosen: str
+    blended: dict[str, float]
+    weights: dict[str, float]
+
+
+@dataclass(frozen=True)
+class PopulationEvidence:
+    """Pooled backtest evidence of a population of series, per candidate model."""
+
+    models: Mapping[str, ModelEvidence] = field(default_factory=dict)
+    series: int = 0
+    #: credibility constant: a series' own n origins get weight n / (n + k)
+    k: float = DEFAULT_K
+    #: the population's choice: the default unless it is clearly worse than the best
+    choice: str = ""
+    #: the evidence of the population's short series (SHORT_SERIES years or fewer), which
+    #: decides for short series
+    short: PopulationEvidence | None = None
+
+    @classmethod
+    def pool(cls, scores: Iterable[SeriesScores]) -> PopulationEvidence:
+        """Every candidate's population mean relative error (and that of mean combinations of
+        the best 2..MAX_POOL single models), the population's choice and the credibility k."""
+        evidence = [score for score in scores if score.origins > 0]
+        short = [score for score in evidence if 0 < score.length <= SHORT_SERIES]
+        longer = [score for score in evidence if not 0 < score.length <= SHORT_SERIES]
+        models, choice = _population_choice(longer, DEFAULT)
+        short_evidence = None
+        if short:
+            short_models, short_choice = _population_choice(short, SHORT_DEFAULT)
+            # two to four origins a series cannot tell one series from the rest: no departures
+            short_evidence = cls(short_models, len(short), float("inf"), short_choice)
+        best = min(models, key=lambda name: models[name].mean) if models else choice
+        if choice != best:
+            # the default held although another model's pooled backtests look better: leaving
+            # it did not pay in the test in time, so no single series leaves it either
+            return cls(models, len(longer), float("inf"), choice, short_evidence)
+        return cls(models, len(longer), _credibility_k(longer), choice, short_evidence)
+
+    def ranking(self) -> list[ModelEvidence]:
+        """Candidates from the population's best to worst."""
+        return sorted(self.models.values(), key=lambda model: model.mean)
+
+    def weight(self, origins: int) -> float:
+        """Credibility of a series' own evidence from ``origins`` backtest origins."""
+        if origins <= 0 or not np.isfinite(self.k):
+            return 0.0
+        return origins / (origins + self.k)
+
+    def decide(self, scores: SeriesScores, available: Sequence[str]) -> Decision | None:
+        """The candidate with the lowest blended relative error among ``available``; None when
+        the population knows none of them. Short series are decided by the short ones."""
+        if 0 < scores.length <= SHORT_SERIES and self.short is not None:
+            return self.short.decide(scores, available)
+        blended, weights = {}, {}
+        best = min((model.mean for model in self.models.values()), default=0.0)
+        for name in available:
+            model = self.models.get(name)
+            if model is None:
+                continue
+            # the population's choice is as good as its best: the difference is within noise
+            prior = best if name == self.choice else model.mean
+            own = scores.relative(name)
+            weight = self.weight(scores.origins) if np.isfinite(own) else 0.0
+            blended[name] = weight * (own if weight else 0.0) + (1.0 - weight) * prior
+            weights[name] = weight
+        if not blended:
+            return None
+        # ties go to the population's choice
+        chosen = min(blended, key=lambda name: (blended[name], name != self.choice))
+        return Decision(chosen, blended, weights)
+
+    def table(self) -> pd.DataFrame:
+        """The pooled evidence as a table (logged with every retrain): one row per model."""
+        rows = [
+            {
+                "model": model.name,
+                "error_vs_naive": float(np.exp(model.mean)),
+                "log_ratio": model.mean,
+                "series": model.series,
+                "credibility_k": self.k,
+            }
+            for model in self.ranking()
+        ]
+        return pd.DataFrame(
+            rows, columns=["model", "error_vs_naive", "log_ratio", "series", "credibility_k"]
+        )
+
+
+def _pooled_means(
+    evidence: Sequence[SeriesScores], names: Sequence[str]
+) -> dict[str, ModelEvidence]:
+    models = {}
+    for name in names:
+        values = np.array([score.relative(name) for score in evidence])
+        values = values[np.isfinite(values)]
+        if values.size:
+            models[name] = ModelEvidence(name, float(np.mean(values)), int(values.size))
+    return models
+
+
+def _population_choice(
+    evidence: Sequence[SeriesScores], default: str
+) -> tuple[dict[str, ModelEvidence], str]:
+    """Pooled means of the single models and of mean combinations of the best few, and the
+    population's choice among them: ``DEFAULT`` unless multiple comparisons with the best
+    (Koning et al. 2005, as in the M3 analysis) find it clearly worse than the best; then the
+    best."""
+    singles = sorted({name for score in evidence for name in score.errors})
+    models = _pooled_means(evidence, singles)
+    ranked = sorted(models, key=lambda name: models[name].mean)
+    combinations = [
+        POOL_JOIN.join(ranked[:size]) for size in range(2, min(MAX_POOL, len(ranked)) + 1)
+    ]
+    models |= _pooled_means(evidence, combinations)
+    if not models:
+        return models, ""
+    best = min(models, key=lambda name: models[name].mean)
+    if default in models and not _pays_out_of_time(evidence, best, default):
+        return models, default
+    return models, best
+
+
+def _pays_out_of_time(evidence: Sequence[SeriesScores], best: str, default: str) -> bool:
+    """Whether leaving ``DEFAULT`` for ``best`` paid in a test in time: ``best`` must beat the
+    default on the later halves of the series, by more than MCB_Z standard errors of the
+    paired difference (multiple comparisons with the best, Koning et al. 2005), and the model
+    the earlier halves favour must be ``best`` or beat the default there too."""
+    if best == default:
+        return False
+    enough = [score for score in evidence if score.origins >= 4 and BENCHMARK in score.errors]
+    if len(enough) < MIN_SERIES_FOR_K:
+        return _clearly_worse(evidence, default, best)
+    early, late = zip(*(_halves(score) for score in enough), strict=True)
+    early_models = _pooled_means(list(early), [best, default])
+    if best not in early_models or default not in early_models:
+        return False
+    if early_models[best].mean >= early_models[default].mean:
+        return False  # the earlier years alone would not have left the default
+    return _clearly_worse(list(late), default, best)
+
+
+def _clearly_worse(evidence: Sequence[SeriesScores], name: str, best: str) -> bool:
+    """Whether ``name``'s relative error exceeds ``best``'s by more than MCB_Z standard errors
+    of their paired difference across series."""
+    if name == best:
+        return False
+    differences = np.array([score.relative(name) - score.relative(best) for score in evidence])
+    differences = differences[np.isfinite(differences)]
+    if differences.size < 2:
+        return False
+    spread = float(np.std(differences, ddof=1)) / np.sqrt(differences.size)
+    return float(np.mean(differences)) > MCB_Z * spread
+
+
+#: Credibility constants tried when learning k from a population.
+#: Infinity means no series ever departs from the population's choice.
+K_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, float("inf"))
+
+
+def _halves(score: SeriesScores) -> tuple[SeriesScores, SeriesScores]:
+    """A series' evidence split in time: its earlier origins' forecasts of the years up to its
+    middle origin, and its later origins' forecasts; no year is forecast in both."""
+    half = score.origins // 2
+    origin, step = np.indices(next(iter(score.errors.values())).shape)
+    before = (origin < half) & (origin + step + 1 <= half)
+    early = {name: np.where(before, errors, np.nan)[:half] for name, errors in score.errors.items()}
+    late = {name: errors[half:] for name, errors in score.errors.items()}
+    return (
+        SeriesScores(score.series_id, early, score.length),
+        SeriesScores(score.series_id, late, score.length),
+    )
+
+
+def _credibility_k(evidence: Sequence[SeriesScores]) -> float:
+    """k learned from the population by a test in time: each series chooses from the evidence
+    of its earlier years (its own, blended with the population's pooled over the same years)
+    and is scored on its later years; the most cautious k that did about as well there as the
+    best one wins.
+
+    This measures what per-series departures are worth on this population, winner's curse and
+    all: where a series' past relative errors do not predict its future ones, k grows and every
+    series keeps to the population's choice."""
+    enough = [score for score in evidence if score.origins >= 4 and BENCHMARK in score.errors]
+    if len(enough) < MIN_SERIES_FOR_K:
+        return DEFAULT_K
+    split = [_halves(score) for score in enough]
+    early_models, early_choice = _population_choice([early for early, _ in split], DEFAULT)
+    options = list(early_models)
+    losses = {}
+    for k in K_GRID:
+        trial = PopulationEvidence(early_models, len(split), k, early_choice)
+        per_series = []
+        for early, late in split:
+            decision = trial.decide(early, options)
+            per_series.append(late.relative(decision.chosen) if decision else np.nan)
+        losses[k] = np.array(per_series)
+    # the one-standard-error rule (Breiman et al. 1984): the most cautious k whose loss is
+    # within one standard error of the best k's, so departures must pay clearly
+    best = min(losses, key=lambda k: float(np.nanmean(losses[k])))
+    cautious = best
+    for k in K_GRID:
+        difference = losses[k] - losses[best]
+        difference = difference[np.isfinite(difference)]
+        if difference.size < 2:
+            continue
+        error = float(np.std(difference, ddof=1)) / np.sqrt(difference.size)
+        if float(np.mean(difference)) <= error:
+            cautious = max(cautious, k)
+    return cautious
