@@ -37,18 +37,21 @@ HorizonQuery = Query(
     5, description="Years ahead, 1–30.", json_schema_extra={"minimum": 1, "maximum": 30}
 )
 LevelsQuery = Query(
-    "80,95",
-    description="Interval levels in (0, 100), comma-separated.",
-    json_schema_extra={"pattern": r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$"},
+    ["80,95"],
+    description=(
+        f"Interval levels, comma-separated: {schemas.LEVEL_RULE}; at most {schemas.MAX_LEVELS} "
+        "in all. The parameter may repeat: levels=80&levels=95 is levels=80,95."
+    ),
+    json_schema_extra={"items": {"type": "string", "pattern": schemas.LEVELS_PATTERN}},
 )
 
 
 def _horizon_levels(
-    state: ServiceState, horizon: int, levels: str
+    state: ServiceState, horizon: int, levels: list[str]
 ) -> tuple[int, tuple[float, ...]]:
     return (
         services.check_horizon(horizon, state.service.max_horizon),
-        services.parse_levels(levels),
+        services.parse_levels(",".join(levels)),
     )
 
 
@@ -84,7 +87,7 @@ def series_figures(series_id: str, store: FigureStore = Depends(get_store)) -> l
 async def forecast(
     series_id: str,
     horizon: int = HorizonQuery,
-    levels: str = LevelsQuery,
+    levels: list[str] = LevelsQuery,
     state: ServiceState = Depends(get_state),
 ) -> Response:
     """Mean and intervals per forecast year from the series' champion."""
@@ -101,7 +104,7 @@ async def forecast(
 def forecast_csv(
     series_id: str,
     horizon: int = HorizonQuery,
-    levels: str = LevelsQuery,
+    levels: list[str] = LevelsQuery,
     state: ServiceState = Depends(get_state),
 ) -> Response:
     """The forecast as a CSV download."""
@@ -118,7 +121,7 @@ def forecast_csv(
 def forecast_png(
     series_id: str,
     horizon: int = HorizonQuery,
-    levels: str = LevelsQuery,
+    levels: list[str] = LevelsQuery,
     state: ServiceState = Depends(get_state),
 ) -> Response:
     """A fan chart: history, mean, shaded bands, definition breaks marked."""

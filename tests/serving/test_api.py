@@ -95,7 +95,7 @@ def test_any_level_between_0_and_100_can_be_asked_for(client):
         ({"horizon": 31}, "between 1 and 30"),
         ({"levels": "0"}, "strictly between 0 and 100"),
         ({"levels": "100"}, "strictly between 0 and 100"),
-        ({"levels": "eighty"}, "numbers in (0, 100)"),
+        ({"levels": "eighty"}, "at most 4 decimal places"),
     ],
 )
 def test_bad_horizon_or_level_is_a_422_that_says_what_is_allowed(client, params, message):
