@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _not_boolean(value: object) -> object:
+    """JSON's true and false are not numbers, though Python would take them as 1 and 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is a boolean, not a number")
+    return value
+
+
+#: Numbers in request bodies: what pydantic takes for int and float, less booleans.
+Integer = Annotated[int, BeforeValidator(_not_boolean)]
+Number = Annotated[float, BeforeValidator(_not_boolean)]
 
 #: A level's label (``models.base.level_label``) keeps 6 significant digits, two of them before
 #: the point: with more than 4 decimals, 99.999999 would be served under the label "100".
@@ -134,8 +146,8 @@ class ForecastRequestItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     series_id: str
-    horizon: int = Field(default=5, ge=1, le=30)
-    levels: list[float] = Field(
+    horizon: Integer = Field(default=5, ge=1, le=30)
+    levels: list[Number] = Field(
         default_factory=lambda: [80.0, 95.0],
         min_length=1,
         max_length=MAX_LEVELS,
@@ -186,8 +198,8 @@ class FigureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     series_id: str
-    year: int
-    value: float
+    year: Integer
+    value: Number
     unit: str
     source_publisher: str
     source_title: str
