@@ -28,6 +28,17 @@ class UnknownRevision(FraudcastDataError, LookupError):
         super().__init__(f"unknown revision {revision_id}")
 
 
+class StoreBusy(FraudcastDataError):
+    """Another writer held the store for longer than a write may wait; nothing was written.
+
+    ``retry_after`` is the number of seconds after which trying again makes sense.
+    """
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class InvalidSeries(FraudcastDataError, ValueError):
     """Series metadata that cannot be stored (bad id, empty unit, clash with a stored series)."""
 

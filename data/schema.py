@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,19 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
+
+from data.errors import StoreBusy
 
 #: Execution option that makes a transaction take the write lock when it begins.
 WRITE_OPTION = "fraudcast_write"
+#: How long a SQLite write waits for another writer; a ``timeout`` (seconds) in the URL overrides.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: PostgreSQL's SQLSTATEs for a write that could not get its lock in time (lock_timeout) or lost
+#: to a concurrent one (serialization failure, deadlock): trying again later may succeed.
+_POSTGRES_BUSY_STATES = frozenset({"55P03", "40001", "40P01"})
+#: Seconds a writer turned away by a busy store is told to wait before trying again.
+RETRY_AFTER_S = 5
 #: Advisory-lock key that PostgreSQL writers of the figure store queue on ("fcst" in ASCII).
 POSTGRES_WRITE_LOCK_KEY = 0x66637374
 #: Advisory-lock key that retrains hold on the figure store's PostgreSQL ("fcrt" in ASCII).
@@ -131,7 +142,6 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy's "begin" event below own transactions instead of pysqlite's guesses.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         _write_ahead_log(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -152,9 +162,29 @@ def make_engine(url: str) -> Engine:
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    given = parsed.query.get("timeout")
+    timeout = float(given) if isinstance(given, str) else SQLITE_BUSY_TIMEOUT_MS / 1000
+    engine = create_engine(url, connect_args={"timeout": timeout})
     _configure_sqlite(engine)
     return engine
+
+
+@contextmanager
+def lock_waits_end_busy() -> Iterator[None]:
+    """Turn a write that gave up waiting for another writer into ``StoreBusy``: SQLite's
+    "database is locked" after its busy timeout, PostgreSQL's lock timeout or serialization
+    failure. Any other database error passes unchanged."""
+    try:
+        yield
+    except DBAPIError as error:
+        message = str(error.orig)
+        sqlite_busy = "database is locked" in message or "database is busy" in message
+        if not sqlite_busy and getattr(error.orig, "sqlstate", None) not in _POSTGRES_BUSY_STATES:
+            raise
+        raise StoreBusy(
+            "the figure store is busy with another write; nothing was written, try again later",
+            retry_after=RETRY_AFTER_S,
+        ) from error
 
 
 def lock_for_write(connection: Connection) -> None:

@@ -22,6 +22,7 @@ from data.schema import (
     WRITE_OPTION,
     figures_table,
     lock_for_write,
+    lock_waits_end_busy,
     make_engine,
     metadata,
     revisions_table,
@@ -138,8 +139,9 @@ class FigureStore:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """One write transaction holding the store's write lock; rolled back on any error."""
-        with self._write_connection(self._ready()) as connection:
+        """One write transaction holding the store's write lock; rolled back on any error.
+        ``StoreBusy`` when another writer held the store longer than a write may wait."""
+        with lock_waits_end_busy(), self._write_connection(self._ready()) as connection:
             yield connection
 
     @contextmanager

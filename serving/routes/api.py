@@ -160,7 +160,15 @@ def model_card(series_id: str, state: ServiceState = Depends(get_state)) -> sche
     response_model=schemas.AddFiguresResponse,
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_token)],
-    responses={**_WRITE_ERRORS, 422: {"model": schemas.Problem, "description": "Invalid figures"}},
+    responses={
+        **_WRITE_ERRORS,
+        422: {"model": schemas.Problem, "description": "Invalid figures"},
+        503: {
+            "model": schemas.Problem,
+            "description": "The store is busy with another write: nothing was written, "
+            "send it again after Retry-After seconds",
+        },
+    },
 )
 def add_figures(
     request: schemas.AddFiguresRequest, state: ServiceState = Depends(get_state)

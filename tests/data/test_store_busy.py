@@ -1,0 +1,51 @@
+"""A write that gives up waiting for another writer is ``StoreBusy``, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from data.errors import StoreBusy
+from data.schema import lock_waits_end_busy
+from data.store import FigureStore
+from tests.data.conftest import row
+
+
+class _PostgresError(Exception):
+    """What psycopg raises, as far as the check looks: the SQLSTATE."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+def test_a_sqlite_write_behind_another_writer_is_store_busy(seeded_store: FigureStore) -> None:
+    store = FigureStore(f"{seeded_store.url}?timeout=0.2")
+    before = store.figures()
+    holder = sqlite3.connect(make_url(store.url).database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreBusy) as caught:
+            store.add_figures(pd.DataFrame([row()]), source="test.csv", message="")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert caught.value.retry_after >= 1
+    assert store.figures().equals(before)
+    store.close()
+
+
+@pytest.mark.parametrize("sqlstate", ["55P03", "40001", "40P01"])
+def test_a_postgres_lock_timeout_or_serialization_failure_is_store_busy(sqlstate: str) -> None:
+    orig = _PostgresError("canceling statement due to lock timeout", sqlstate)
+    with pytest.raises(StoreBusy), lock_waits_end_busy():
+        raise OperationalError("SELECT pg_advisory_xact_lock(1)", {}, orig)
+
+
+def test_other_database_errors_pass_unchanged() -> None:
+    with pytest.raises(IntegrityError), lock_waits_end_busy():
+        raise IntegrityError("INSERT", {}, _PostgresError("duplicate key", "23505"))
