@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.entities import Run
+from mlflow.entities import Run, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
@@ -23,6 +23,8 @@ from training.settings import TrainingSettings
 log = logging.getLogger(__name__)
 
 ROLE_TAG = "fraudcast.role"
+#: Why a run left RUNNING by a process that died was closed (MLflow's note shows it in the UI).
+ORPHAN_REASON = "process ended without finishing"
 
 
 def experiment_name(series_id: str) -> str:
@@ -153,6 +155,37 @@ def last_retrain(client: MlflowClient, experiment_id: str) -> RetrainRecord | No
         token = page.token
         if not token:
             return None
+
+
+def close_orphaned_runs(client: MlflowClient, experiment_id: str) -> int:
+    """Mark FAILED, with the reason, every run of a series' experiment still RUNNING; returns
+    how many there were.
+
+    Call it only under the retrain lock (``training.locking``): no other retrain of the series
+    is under way then, so a RUNNING run was left by a process killed mid-retrain (``kill -9``,
+    a lost machine), and without this it would show as running in the MLflow UI for ever.
+    """
+    closed = 0
+    while True:  # closed runs leave the filter, so each search starts afresh
+        orphans = client.search_runs(
+            [experiment_id],
+            filter_string="attributes.status = 'RUNNING'",
+            max_results=_PAGE_SIZE,
+        )
+        if not orphans:
+            return closed
+        when = pd.Timestamp.now(tz="UTC")
+        note = f"{ORPHAN_REASON}: closed by the series' next retrain at {when:%Y-%m-%d %H:%M} UTC"
+        for run in orphans:
+            tags = {"mlflow.note.content": note}
+            if run.data.tags.get(ROLE_TAG) == "retrain":
+                tags.update({"promotion.decision": "failed", "promotion.reason": note})
+            else:
+                tags["error"] = note
+            client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+        closed += len(orphans)
+        log.warning("closed %d run(s) of experiment %s: %s", len(orphans), experiment_id, note)
 
 
 #: Runs read per page when looking for a series' newest retrain (a retrain logs about ten:
