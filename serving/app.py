@@ -13,6 +13,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from serving.errors import install_error_handlers
+from serving.guard import RequestGuard
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.routes import api, ops, page
 from serving.scheduler import RetrainScheduler
@@ -59,6 +60,7 @@ def create_app(state: ServiceState | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.metrics = ServiceMetrics()
+    app.add_middleware(RequestGuard)  # inside the metrics, so its refusals are counted
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     app.include_router(api.router)

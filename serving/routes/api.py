@@ -26,7 +26,10 @@ _FORECAST_ERRORS: Responses = {
     422: {"model": schemas.Problem, "description": "Horizon or levels outside what is allowed"},
     503: {"model": schemas.Problem, "description": "The series has no champion yet"},
 }
-_BAD_BODY: Responses = {400: {"model": schemas.Problem, "description": "Body is not JSON"}}
+_BAD_BODY: Responses = {
+    400: {"model": schemas.Problem, "description": "Body is not JSON"},
+    413: {"model": schemas.Problem, "description": "Body over FRAUDCAST_MAX_BODY_BYTES"},
+}
 _WRITE_ERRORS: Responses = {
     **_BAD_BODY,
     401: {"model": schemas.Problem, "description": "No bearer token"},
