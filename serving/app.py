@@ -12,6 +12,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from serving.access_log import redact_access_log
 from serving.errors import install_error_handlers
 from serving.guard import RequestGuard
 from serving.metrics import MetricsMiddleware, ServiceMetrics
@@ -63,6 +64,7 @@ def create_app(state: ServiceState | None = None) -> FastAPI:
     app.add_middleware(RequestGuard)  # inside the metrics, so its refusals are counted
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
+    redact_access_log()
     app.include_router(api.router)
     app.include_router(ops.router)
     app.include_router(page.router)
