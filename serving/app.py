@@ -16,7 +16,7 @@ from serving.access_log import redact_access_log
 from serving.errors import install_error_handlers
 from serving.guard import RequestGuard
 from serving.metrics import MetricsMiddleware, ServiceMetrics
-from serving.routes import api, ops, page
+from serving.routes import api, docs, ops, page
 from serving.scheduler import RetrainScheduler
 from serving.state import ServiceState
 
@@ -59,6 +59,9 @@ def create_app(state: ServiceState | None = None) -> FastAPI:
         version="1",
         description="Projections of yearly fraud and cybercrime figures with calibrated intervals.",
         lifespan=lifespan,
+        # Served by serving/routes/docs.py from installed files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = ServiceMetrics()
     app.add_middleware(RequestGuard)  # inside the metrics, so its refusals are counted
@@ -68,4 +71,5 @@ def create_app(state: ServiceState | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(ops.router)
     app.include_router(page.router)
+    app.include_router(docs.router)
     return app
