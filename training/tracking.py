@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 ROLE_TAG = "fraudcast.role"
 #: Why a run left RUNNING by a process that died was closed (MLflow's note shows it in the UI).
 ORPHAN_REASON = "process ended without finishing"
+#: The decision of a retrain closed that way: no outcome, so not the series' last retrain.
+ABANDONED = "abandoned"
 
 
 def experiment_name(series_id: str) -> str:
@@ -179,7 +181,7 @@ def close_orphaned_runs(client: MlflowClient, experiment_id: str) -> int:
         for run in orphans:
             tags = {"mlflow.note.content": note}
             if run.data.tags.get(ROLE_TAG) == "retrain":
-                tags.update({"promotion.decision": "failed", "promotion.reason": note})
+                tags.update({"promotion.decision": ABANDONED, "promotion.reason": note})
             else:
                 tags["error"] = note
             client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
@@ -272,7 +274,8 @@ def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
     experiments, newest first, until every series has one (or the runs run out).
 
     Runs still marked RUNNING are passed over: either a retrain is under way (the job queue
-    reports it) or its process was killed, and then the run before it is what stands.
+    reports it) or its process was killed, and then the run before it is what stands; so are
+    the runs of killed retrains that a later one closed (``ABANDONED``).
     """
     experiments = _fraudcast_experiments(client)
     if not experiments:
@@ -289,6 +292,8 @@ def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
         )
         for run in page:
             series_id = run.data.tags.get("series_id", "")
+            if run.data.tags.get("promotion.decision") == ABANDONED:
+                continue
             if series_id not in statuses:
                 statuses[series_id] = _status(series_id, run)
         token = page.token

@@ -45,7 +45,7 @@ def test_the_next_retrain_of_a_series_marks_its_orphaned_runs_failed(seeded_stor
         assert run.info.end_time is not None
         assert run.data.tags["mlflow.note.content"].startswith("process ended without finishing")
     parent = client.get_run(orphans[0]).data.tags
-    assert parent["promotion.decision"] == "failed"
+    assert parent["promotion.decision"] == tracking.ABANDONED
     assert parent["promotion.reason"].startswith("process ended without finishing")
     # Another series' runs are its own retrain's business.
     assert {client.get_run(run_id).info.status for run_id in elsewhere} == {"RUNNING"}
@@ -63,3 +63,5 @@ def test_an_unchanged_series_closes_its_orphans_too(seeded_store: FigureStore):
     )
     assert outcome.status == "unchanged"
     assert {client.get_run(run_id).info.status for run_id in orphans} == {"FAILED"}
+    # A killed retrain is no outcome: the series' last retrain is still the one that ended.
+    assert tracking.retrain_statuses(client)[SERIES].decision == "promoted"
