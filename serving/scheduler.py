@@ -84,7 +84,8 @@ class RetrainScheduler:
         )
         for outcome in outcomes:
             if not outcome.accepted or outcome.result is None:
-                log.warning("rejected %s: see %s", outcome.name, outcome.moved_to)
+                # names quoted (repr): a newline in a file name must not start a log line
+                log.warning("rejected %r: see %r", outcome.name, str(outcome.moved_to))
                 continue
             surprises, job = services.after_figures_added(
                 self.state.store,
@@ -94,9 +95,9 @@ class RetrainScheduler:
                 reason=f"figures from incoming/{outcome.name}",
             )
             for sentence in surprises:
-                log.warning("%s (from incoming/%s)", sentence, outcome.name)
+                log.warning("%s (from incoming/%r)", sentence, outcome.name)
             if job is not None:
-                log.info("%s added; retrain job %s queued", outcome.name, job.id)
+                log.info("%r added; retrain job %s queued", outcome.name, job.id)
         return outcomes
 
     def retrain_stale(self) -> list[str]:
