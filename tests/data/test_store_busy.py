@@ -6,13 +6,19 @@ import sqlite3
 
 import pandas as pd
 import pytest
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from data.errors import StoreBusy
-from data.schema import lock_waits_end_busy
+from data.schema import POSTGRES_WRITE_LOCK_KEY, lock_waits_end_busy
 from data.store import FigureStore
+from tests.data import test_postgres
 from tests.data.conftest import row
+
+# The throwaway PostgreSQL store of the PostgreSQL tests, for the lock-timeout test below.
+postgres_url = test_postgres.postgres_url
+postgres_store = test_postgres.postgres_store
 
 
 class _PostgresError(Exception):
@@ -49,3 +55,20 @@ def test_a_postgres_lock_timeout_or_serialization_failure_is_store_busy(sqlstate
 def test_other_database_errors_pass_unchanged() -> None:
     with pytest.raises(IntegrityError), lock_waits_end_busy():
         raise IntegrityError("INSERT", {}, _PostgresError("duplicate key", "23505"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_postgres_write_past_its_lock_timeout_is_store_busy(postgres_store: FigureStore) -> None:
+    postgres_store.ensure_seeded()
+    before = postgres_store.figures()
+    # The store's own wait, set as PostgreSQL's lock_timeout through the URL's options.
+    waiting = FigureStore(f"{postgres_store.url}%20-clock_timeout%3D300")
+    holder = create_engine(postgres_store.url)
+    with holder.connect() as other, other.begin():
+        other.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_WRITE_LOCK_KEY})")
+        with pytest.raises(StoreBusy):
+            waiting.add_figures(pd.DataFrame([row()]), source="test.csv")
+    holder.dispose()
+    waiting.close()
+    pd.testing.assert_frame_equal(postgres_store.figures(), before)
