@@ -99,7 +99,7 @@ bench-train-soak: $(STAMP)
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest_latency.py --output benchmarks/INGEST.md
 
-# Every probe of issue #19 against a live server, figures checked before and after (~10 min).
+# Every probe of issue #19 against a live server, figures checked before and after (~3 min).
 bench-abuse: $(STAMP)
 	$(BIN)/python benchmarks/abuse.py --output benchmarks/ABUSE.md
 
