@@ -8,7 +8,7 @@ PORT ?= 8000
 # MLflow's usage telemetry would fetch and send over the internet; fraudcast does neither.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-train-scaling bench-train-soak bench-serving bench-ingest clean help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-train-scaling bench-train-soak bench-serving bench-ingest bench-abuse clean help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -17,6 +17,7 @@ help:
 	@echo "make train      train every series (MLflow runs under mlruns/)"
 	@echo "make serve      serve the API and web page without training"
 	@echo "make bench      run the benchmarks and rewrite benchmarks/RESULTS.md, SCALING.md, SERVING.md and INGEST.md"
+	@echo "make bench-abuse  probe every item of issue 19 on a live server; writes benchmarks/ABUSE.md"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:5000 against mlruns/"
 	@echo "make clean      remove the venv, caches and generated stores"
 
@@ -97,6 +98,10 @@ bench-train-soak: $(STAMP)
 # Load on the forecast endpoint (one uvicorn worker) and on mlflow models serve; needs Debian's wrk.
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest_latency.py --output benchmarks/INGEST.md
+
+# Every probe of issue #19 against a live server, figures checked before and after (~3 min).
+bench-abuse: $(STAMP)
+	$(BIN)/python benchmarks/abuse.py --output benchmarks/ABUSE.md
 
 bench-serving: $(STAMP)
 	$(BIN)/python benchmarks/serving_load.py --output benchmarks/SERVING.md

@@ -284,12 +284,16 @@ Throughput ratio fraudcast / mlflow models serve: **{ratio:.1f} ×**
     return text
 
 
-def start_fraudcast(env: dict[str, str], workdir: Path) -> tuple[Server, str]:
-    """fraudcast's app under one uvicorn worker, as `fraudcast serve` runs it."""
+def start_fraudcast(
+    env: dict[str, str], workdir: Path, *, access_log: bool = False
+) -> tuple[Server, str]:
+    """fraudcast's app under one uvicorn worker, as `fraudcast serve` runs it (its log, with
+    uvicorn's access log when ``access_log``, in ``workdir/fraudcast.log``)."""
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    command += ["--log-level", "warning", "--no-access-log"]
+    command += ["--log-level", "info"] if access_log else ["--log-level", "warning"]
+    command += [] if access_log else ["--no-access-log"]
     return Server("fraudcast", command, env, workdir / "fraudcast.log"), f"http://127.0.0.1:{port}"
 
 

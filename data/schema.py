@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 #: Execution option that makes a transaction take the write lock when it begins.
 WRITE_OPTION = "fraudcast_write"
+#: How long a SQLite write waits for another writer; a ``timeout`` (seconds) in the URL overrides.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Seconds a writer refused for a busy store is told to wait before trying again.
 BUSY_RETRY_AFTER_S = 5
@@ -136,7 +137,6 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy's "begin" event below own transactions instead of pysqlite's guesses.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         _write_ahead_log(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -157,7 +157,9 @@ def make_engine(url: str) -> Engine:
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    given = parsed.query.get("timeout")
+    timeout = float(given) if isinstance(given, str) else SQLITE_BUSY_TIMEOUT_MS / 1000
+    engine = create_engine(url, connect_args={"timeout": timeout})
     _configure_sqlite(engine)
     return engine
 

@@ -114,7 +114,8 @@ class FigureStore:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """One write transaction holding the store's write lock; rolled back on any error."""
+        """One write transaction holding the store's write lock; rolled back on any error.
+        ``StoreBusy`` when another writer held the store longer than a write may wait."""
         with self._write_connection(self._ready()) as connection:
             yield connection
 

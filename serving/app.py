@@ -12,9 +12,11 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from serving.access_log import redact_access_log
 from serving.errors import install_error_handlers
+from serving.guard import RequestGuard
 from serving.metrics import MetricsMiddleware, ServiceMetrics
-from serving.routes import api, ops, page
+from serving.routes import api, docs, ops, page
 from serving.scheduler import RetrainScheduler
 from serving.state import ServiceState
 
@@ -57,11 +59,17 @@ def create_app(state: ServiceState | None = None) -> FastAPI:
         version="1",
         description="Projections of yearly fraud and cybercrime figures with calibrated intervals.",
         lifespan=lifespan,
+        # Served by serving/routes/docs.py from installed files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = ServiceMetrics()
+    app.add_middleware(RequestGuard)  # inside the metrics, so its refusals are counted
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
+    redact_access_log()
     app.include_router(api.router)
     app.include_router(ops.router)
     app.include_router(page.router)
+    app.include_router(docs.router)
     return app

@@ -6,6 +6,7 @@ import hmac
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from data.store import FigureStore
 from serving.champions import ChampionBoard
@@ -30,16 +31,28 @@ async def get_board(state: ServiceState = Depends(get_state)) -> ChampionBoard:
     return state.board
 
 
-async def require_token(
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    state: ServiceState = Depends(get_state),
-) -> None:
-    """401 without a bearer token, 403 with a wrong one (compared in constant time)."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
+def bearer_refusal(authorization: str | None, token: str) -> HTTPException | None:
+    """Why a request may not change state, from its Authorization header alone: 401 without a
+    bearer token, 403 with a wrong one (compared in constant time); None when it may."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if scheme.lower() != "bearer" or not credentials:
+        return HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="this endpoint changes state: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(credentials.credentials.encode(), state.token.encode()):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="the bearer token is not valid")
+    if not hmac.compare_digest(credentials.encode(), token.encode()):
+        return HTTPException(status.HTTP_403_FORBIDDEN, detail="the bearer token is not valid")
+    return None
+
+
+async def require_token(
+    request: Request,
+    _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    state: ServiceState = Depends(get_state),
+) -> None:
+    """401 without a bearer token, 403 with a wrong one. ``serving.guard`` applies the same
+    check from the headers of every route that declares this, before its body is read."""
+    refusal = bearer_refusal(request.headers.get("authorization"), state.token)
+    if refusal is not None:
+        raise refusal

@@ -6,15 +6,15 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from data.errors import InvalidFigures, InvalidSeries, UnknownRevision, UnknownSeries
+from data.errors import InvalidFigures, InvalidSeries, StoreBusy, UnknownRevision, UnknownSeries
 from serving.champions import NoChampion
 from serving.jobs import UnknownJob
 from serving.schemas import Problem
 from serving.services import InvalidRequest
 
 
-def _answer(code: int, problem: Problem) -> JSONResponse:
-    return JSONResponse(problem.model_dump(exclude_none=True), status_code=code)
+def _answer(code: int, problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(problem.model_dump(exclude_none=True), status_code=code, headers=headers)
 
 
 async def _unknown(request: Request, error: Exception) -> JSONResponse:
@@ -28,6 +28,15 @@ async def _no_champion(request: Request, error: Exception) -> JSONResponse:
             detail=str(error),
             hint="train it first: `fraudcast train` (or POST /v1/retrain with the token)",
         ),
+    )
+
+
+async def _store_busy(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StoreBusy)
+    return _answer(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        Problem(detail=str(error), hint=f"send the same request again in {error.retry_after} s"),
+        headers={"Retry-After": str(error.retry_after)},
     )
 
 
@@ -80,6 +89,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownJob, _unknown)
     app.add_exception_handler(UnknownRevision, _unknown)
     app.add_exception_handler(NoChampion, _no_champion)
+    app.add_exception_handler(StoreBusy, _store_busy)
     app.add_exception_handler(InvalidRequest, _invalid_request)
     app.add_exception_handler(InvalidSeries, _invalid_request)
     app.add_exception_handler(InvalidFigures, _invalid_figures)

@@ -84,6 +84,7 @@ class RetrainScheduler:
         )
         for outcome in outcomes:
             if not outcome.accepted or outcome.result is None:
+                # names quoted (repr): a newline in a file name must not start a log line
                 log.warning("rejected %r: see %r", outcome.name, str(outcome.moved_to))
                 continue
             surprises, job = services.after_figures_added(

@@ -3,9 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _not_boolean(value: object) -> object:
+    """JSON's true and false are not numbers, though Python would take them as 1 and 0."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is a boolean, not a number")
+    return value
+
+
+#: Numbers in request bodies: what pydantic takes for int and float, less booleans.
+Integer = Annotated[int, BeforeValidator(_not_boolean)]
+Number = Annotated[float, BeforeValidator(_not_boolean)]
+
+#: A level's label (``models.base.level_label``) keeps 6 significant digits, two of them before
+#: the point: with more than 4 decimals, 99.999999 would be served under the label "100".
+LEVEL_DECIMALS = 4
+LEVEL_MIN, LEVEL_MAX = 0.0001, 99.9999
+MAX_LEVELS = 10
+LEVEL_RULE = (
+    f"each level must be a number strictly between 0 and 100 with at most {LEVEL_DECIMALS} "
+    f"decimal places ({LEVEL_MIN:g} to {LEVEL_MAX:g})"
+)
+#: One level as query text: 1-99 with up to 4 decimals, or 0.0001-0.9999 (a non-zero digit
+#: within the first 4 decimals); no sign, exponent or leading zero.
+LEVEL_TEXT = (
+    r"(?:[1-9][0-9]?(?:\.[0-9]{1,4})?"
+    r"|0\.(?:[1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]))"
+)
+#: A comma-separated list of 1 to MAX_LEVELS levels, as the ``levels`` query parameter takes.
+LEVELS_PATTERN = rf"^\s*{LEVEL_TEXT}(?:\s*,\s*{LEVEL_TEXT}){{0,{MAX_LEVELS - 1}}}\s*$"
 
 
 class Source(BaseModel):
@@ -116,8 +146,15 @@ class ForecastRequestItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     series_id: str
-    horizon: int = Field(default=5, ge=1, le=30)
-    levels: list[float] = Field(default_factory=lambda: [80.0, 95.0], min_length=1, max_length=10)
+    horizon: Integer = Field(default=5, ge=1, le=30)
+    levels: list[Number] = Field(
+        default_factory=lambda: [80.0, 95.0],
+        min_length=1,
+        max_length=MAX_LEVELS,
+        description=f"Interval levels: {LEVEL_RULE}.",
+        # Checked by the service, for a message that says what is allowed; shown here.
+        json_schema_extra={"items": {"type": "number", "minimum": LEVEL_MIN, "maximum": LEVEL_MAX}},
+    )
 
 
 class BatchForecastRequest(BaseModel):
@@ -161,8 +198,8 @@ class FigureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     series_id: str
-    year: int
-    value: float
+    year: Integer
+    value: Number
     unit: str
     source_publisher: str
     source_title: str

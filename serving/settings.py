@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     #: Backoff of a series whose retrain failed: first retry after this many seconds, doubling.
     retry_base_seconds: float = Field(default=30.0, gt=0)
     retry_max_seconds: float = Field(default=3600.0, gt=0)
+    #: Largest request body in bytes (413 beyond it); bodies are refused before they are read.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     #: Largest horizon a forecast may ask for.
     max_horizon: int = Field(default=30, ge=1, le=30)
 

@@ -122,10 +122,13 @@ def train_into(root: Path, series: tuple[str, ...] = TRAINED) -> Path:
 
 
 @contextmanager
-def running_server(state: ServiceState) -> Iterator[str]:
-    """A real uvicorn server on a free loopback port, in a thread; yields its base URL."""
-    config = uvicorn.Config(create_app(state), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
+def running_server(state: ServiceState, **config: Any) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port, in a thread; yields its base URL.
+
+    ``config`` goes to ``uvicorn.Config`` (e.g. ``log_level="info"`` for its access log).
+    """
+    settings = {"host": "127.0.0.1", "port": 0, "log_level": "warning", **config}
+    server = uvicorn.Server(uvicorn.Config(create_app(state), **settings))
     thread = threading.Thread(target=server.run, name="test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -201,6 +201,7 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
     store = _store(job.store_url)
     client = tracking.connect(job.settings)
     prepared = _prepare(store, client, job.settings, series_id)
+    tracking.close_orphaned_runs(client, prepared.experiment_id)  # we hold the retrain lock
     last = tracking.last_retrain(client, prepared.experiment_id)
     if (
         not job.force

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.entities import Run
+from mlflow.entities import Run, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
@@ -23,6 +23,10 @@ from training.settings import TrainingSettings
 log = logging.getLogger(__name__)
 
 ROLE_TAG = "fraudcast.role"
+#: Why a run left RUNNING by a process that died was closed (MLflow's note shows it in the UI).
+ORPHAN_REASON = "process ended without finishing"
+#: The decision of a retrain closed that way: no outcome, so not the series' last retrain.
+ABANDONED = "abandoned"
 
 
 def experiment_name(series_id: str) -> str:
@@ -155,6 +159,37 @@ def last_retrain(client: MlflowClient, experiment_id: str) -> RetrainRecord | No
             return None
 
 
+def close_orphaned_runs(client: MlflowClient, experiment_id: str) -> int:
+    """Mark FAILED, with the reason, every run of a series' experiment still RUNNING; returns
+    how many there were.
+
+    Call it only under the retrain lock (``training.locking``): no other retrain of the series
+    is under way then, so a RUNNING run was left by a process killed mid-retrain (``kill -9``,
+    a lost machine), and without this it would show as running in the MLflow UI for ever.
+    """
+    closed = 0
+    while True:  # closed runs leave the filter, so each search starts afresh
+        orphans = client.search_runs(
+            [experiment_id],
+            filter_string="attributes.status = 'RUNNING'",
+            max_results=_PAGE_SIZE,
+        )
+        if not orphans:
+            return closed
+        when = pd.Timestamp.now(tz="UTC")
+        note = f"{ORPHAN_REASON}: closed by the series' next retrain at {when:%Y-%m-%d %H:%M} UTC"
+        for run in orphans:
+            tags = {"mlflow.note.content": note}
+            if run.data.tags.get(ROLE_TAG) == "retrain":
+                tags.update({"promotion.decision": ABANDONED, "promotion.reason": note})
+            else:
+                tags["error"] = note
+            client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+        closed += len(orphans)
+        log.warning("closed %d run(s) of experiment %s: %s", len(orphans), experiment_id, note)
+
+
 #: Runs read per page when looking for a series' newest retrain (a retrain logs about ten:
 #: its candidates, then itself).
 _RECENT_RUNS = 12
@@ -239,7 +274,8 @@ def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
     experiments, newest first, until every series has one (or the runs run out).
 
     Runs still marked RUNNING are passed over: either a retrain is under way (the job queue
-    reports it) or its process was killed, and then the run before it is what stands.
+    reports it) or its process was killed, and then the run before it is what stands; so are
+    the runs of killed retrains that a later one closed (``ABANDONED``).
     """
     experiments = _fraudcast_experiments(client)
     if not experiments:
@@ -256,6 +292,8 @@ def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
         )
         for run in page:
             series_id = run.data.tags.get("series_id", "")
+            if run.data.tags.get("promotion.decision") == ABANDONED:
+                continue
             if series_id not in statuses:
                 statuses[series_id] = _status(series_id, run)
         token = page.token

@@ -26,7 +26,10 @@ _FORECAST_ERRORS: Responses = {
     422: {"model": schemas.Problem, "description": "Horizon or levels outside what is allowed"},
     503: {"model": schemas.Problem, "description": "The series has no champion yet"},
 }
-_BAD_BODY: Responses = {400: {"model": schemas.Problem, "description": "Body is not JSON"}}
+_BAD_BODY: Responses = {
+    400: {"model": schemas.Problem, "description": "Body is not JSON"},
+    413: {"model": schemas.Problem, "description": "Body over FRAUDCAST_MAX_BODY_BYTES"},
+}
 _WRITE_ERRORS: Responses = {
     **_BAD_BODY,
     401: {"model": schemas.Problem, "description": "No bearer token"},
@@ -37,18 +40,21 @@ HorizonQuery = Query(
     5, description="Years ahead, 1–30.", json_schema_extra={"minimum": 1, "maximum": 30}
 )
 LevelsQuery = Query(
-    "80,95",
-    description="Interval levels in (0, 100), comma-separated.",
-    json_schema_extra={"pattern": r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$"},
+    ["80,95"],
+    description=(
+        f"Interval levels, comma-separated: {schemas.LEVEL_RULE}; at most {schemas.MAX_LEVELS} "
+        "in all. The parameter may repeat: levels=80&levels=95 is levels=80,95."
+    ),
+    json_schema_extra={"items": {"type": "string", "pattern": schemas.LEVELS_PATTERN}},
 )
 
 
 def _horizon_levels(
-    state: ServiceState, horizon: int, levels: str
+    state: ServiceState, horizon: int, levels: list[str]
 ) -> tuple[int, tuple[float, ...]]:
     return (
         services.check_horizon(horizon, state.service.max_horizon),
-        services.parse_levels(levels),
+        services.parse_levels(",".join(levels)),
     )
 
 
@@ -84,7 +90,7 @@ def series_figures(series_id: str, store: FigureStore = Depends(get_store)) -> l
 async def forecast(
     series_id: str,
     horizon: int = HorizonQuery,
-    levels: str = LevelsQuery,
+    levels: list[str] = LevelsQuery,
     state: ServiceState = Depends(get_state),
 ) -> Response:
     """Mean and intervals per forecast year from the series' champion."""
@@ -101,7 +107,7 @@ async def forecast(
 def forecast_csv(
     series_id: str,
     horizon: int = HorizonQuery,
-    levels: str = LevelsQuery,
+    levels: list[str] = LevelsQuery,
     state: ServiceState = Depends(get_state),
 ) -> Response:
     """The forecast as a CSV download."""
@@ -118,7 +124,7 @@ def forecast_csv(
 def forecast_png(
     series_id: str,
     horizon: int = HorizonQuery,
-    levels: str = LevelsQuery,
+    levels: list[str] = LevelsQuery,
     state: ServiceState = Depends(get_state),
 ) -> Response:
     """A fan chart: history, mean, shaded bands, definition breaks marked."""
@@ -157,7 +163,15 @@ def model_card(series_id: str, state: ServiceState = Depends(get_state)) -> sche
     response_model=schemas.AddFiguresResponse,
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_token)],
-    responses={**_WRITE_ERRORS, 422: {"model": schemas.Problem, "description": "Invalid figures"}},
+    responses={
+        **_WRITE_ERRORS,
+        422: {"model": schemas.Problem, "description": "Invalid figures"},
+        503: {
+            "model": schemas.Problem,
+            "description": "The store is busy with another write: nothing was written, "
+            "send it again after Retry-After seconds",
+        },
+    },
 )
 def add_figures(
     request: schemas.AddFiguresRequest, state: ServiceState = Depends(get_state)

@@ -22,10 +22,10 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
 # Plotly's URL carries its version, so the file may be cached for a year without going stale.
-_LONG_CACHE = "public, max-age=31536000, immutable"
+LONG_CACHE = "public, max-age=31536000, immutable"
 # Our own files are small and change with each release: revalidate them by ETag.
 _REVALIDATE = "no-cache"
-_MEDIA_TYPES = {
+MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -48,7 +48,7 @@ _CONTENT_SECURITY_POLICY = "; ".join(
 
 
 @dataclass(frozen=True)
-class _Asset:
+class Asset:
     """A file held in memory with its ETag and, for big text files, a gzipped copy."""
 
     body: bytes
@@ -57,9 +57,10 @@ class _Asset:
     gzipped: bytes | None = None
 
 
-def _asset(body: bytes, media_type: str, compress: bool = False) -> _Asset:
+def file_asset(body: bytes, media_type: str, compress: bool = False) -> Asset:
+    """A file's bytes ready to serve: its ETag, and a gzipped copy when ``compress``."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return _Asset(body, media_type, etag, gzip.compress(body, 6) if compress else None)
+    return Asset(body, media_type, etag, gzip.compress(body, 6) if compress else None)
 
 
 def plotly_version() -> str:
@@ -68,28 +69,29 @@ def plotly_version() -> str:
 
 
 @cache
-def _plotly_asset() -> _Asset:
+def _plotly_asset() -> Asset:
     # Read on first request, not at import: the file is several megabytes.
-    return _asset(PLOTLY_JS.read_bytes(), _MEDIA_TYPES[".js"], compress=True)
+    return file_asset(PLOTLY_JS.read_bytes(), MEDIA_TYPES[".js"], compress=True)
 
 
 @cache
-def _static_asset(name: str) -> _Asset:
+def _static_asset(name: str) -> Asset:
     path = STATIC_DIR / name
     body = path.read_bytes()
     if path.suffix == ".html":
         body = body.replace(b"{{plotly_version}}", plotly_version().encode())
-    return _asset(body, _MEDIA_TYPES[path.suffix])
+    return file_asset(body, MEDIA_TYPES[path.suffix])
 
 
 def _static_names() -> set[str]:
     """Files the page may fetch: only ones shipped directly in the static folder."""
-    return {p.name for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in _MEDIA_TYPES} - {
+    return {p.name for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in MEDIA_TYPES} - {
         "index.html"
     }
 
 
-def _answer(request: Request, asset: _Asset, cache_control: str) -> Response:
+def answer_asset(request: Request, asset: Asset, cache_control: str) -> Response:
+    """The asset, gzipped when the client takes it, or 304 when its ETag is unchanged."""
     headers = {"Cache-Control": cache_control, "ETag": asset.etag, "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
@@ -103,7 +105,7 @@ def _answer(request: Request, asset: _Asset, cache_control: str) -> Response:
 @router.api_route("/", methods=["GET", "HEAD"])
 def planner_page(request: Request) -> Response:
     """The planner page: fan charts, model cards, downloads and figures with provenance."""
-    response = _answer(request, _static_asset("index.html"), _REVALIDATE)
+    response = answer_asset(request, _static_asset("index.html"), _REVALIDATE)
     response.headers["Content-Security-Policy"] = _CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -112,7 +114,7 @@ def planner_page(request: Request) -> Response:
 @router.api_route("/static/plotly.min.js", methods=["GET", "HEAD"])
 def plotly_js(request: Request) -> Response:
     """Plotly's JavaScript from the installed plotly package, cached for a year."""
-    return _answer(request, _plotly_asset(), _LONG_CACHE)
+    return answer_asset(request, _plotly_asset(), LONG_CACHE)
 
 
 @router.api_route("/static/{name}", methods=["GET", "HEAD"])
@@ -120,4 +122,4 @@ def static_file(name: str, request: Request) -> Response:
     """The page's own CSS, JavaScript and icon."""
     if name not in _static_names():
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no static file {name!r}")
-    return _answer(request, _static_asset(name), _REVALIDATE)
+    return answer_asset(request, _static_asset(name), _REVALIDATE)

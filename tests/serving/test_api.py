@@ -95,7 +95,7 @@ def test_any_level_between_0_and_100_can_be_asked_for(client):
         ({"horizon": 31}, "between 1 and 30"),
         ({"levels": "0"}, "strictly between 0 and 100"),
         ({"levels": "100"}, "strictly between 0 and 100"),
-        ({"levels": "eighty"}, "numbers in (0, 100)"),
+        ({"levels": "eighty"}, "at most 4 decimal places"),
     ],
 )
 def test_bad_horizon_or_level_is_a_422_that_says_what_is_allowed(client, params, message):
@@ -176,6 +176,26 @@ def test_invalid_figures_are_rejected_whole_with_every_problem(client, state):
     reasons = {(p["item"], p["column"]) for p in body["problems"]}
     assert (1, "value") in reasons and (1, "unit") in reasons
     pd.testing.assert_frame_equal(state.store.figures(), before)
+
+
+@pytest.mark.parametrize(
+    ("field", "where"), [("value", "body.figures.0.value"), ("year", "body.figures.0.year")]
+)
+def test_a_boolean_is_not_a_number_and_names_its_row_and_field(client, state, field, where):
+    before = state.store.figures()
+    figures = [{**yen_figure(2026, 9.1e9), field: True}]
+    answer = client.post("/v1/figures", json={"figures": figures}, headers=auth())
+    assert answer.status_code == 422, answer.text
+    assert [p["where"] for p in answer.json()["problems"]] == [where]
+    assert "boolean" in answer.json()["detail"]
+    pd.testing.assert_frame_equal(state.store.figures(), before)
+
+
+def test_a_boolean_horizon_or_level_is_refused(client):
+    for item, where in (({"horizon": True}, "horizon"), ({"levels": [True]}, "levels.0")):
+        answer = client.post("/v1/forecasts", json={"requests": [{"series_id": SERIES, **item}]})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["problems"][0]["where"] == f"body.requests.0.{where}"
 
 
 def test_added_figures_schedule_a_retrain_and_the_new_champion_is_served(client, state):

@@ -344,3 +344,14 @@ def test_a_series_whose_forecast_answers_503_shows_its_figures_and_the_hint(
     # The browser itself reports the 503 it was given; nothing else may go wrong.
     assert all("503" in error for error in watch.errors), watch
     assert not watch.outside_requests
+
+
+def test_the_api_docs_render_offline_under_their_content_security_policy(
+    browser: Browser, base_url: str
+) -> None:
+    page, watch = _open(browser, base_url)
+    page.goto(base_url + "/docs")
+    page.wait_for_selector(".opblock", timeout=60_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/v1/figures" in paths and "/v1/series/{series_id}/forecast" in paths
+    assert watch.clean(), watch

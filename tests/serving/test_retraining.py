@@ -228,3 +228,8 @@ def test_a_killed_training_process_leaves_champion_and_figures_intact(state):
     [outcome] = retrain([YEN], store=state.store, settings=state.training, candidates=["naive"])
     assert outcome.status in {"promoted", "refreshed", "kept", "unchanged"}
     assert root.exists()
+    # and it closed the killed retrain's runs, saying why
+    runs = client.search_runs([experiment.experiment_id])
+    assert not [run for run in runs if run.info.status == "RUNNING"]
+    notes = [run.data.tags.get("mlflow.note.content", "") for run in runs]
+    assert any(note.startswith(tracking.ORPHAN_REASON) for note in notes)
