@@ -29,6 +29,29 @@ EMPIRICAL_HALF_WEIGHT = 100.0
 #: Prior for the exponent of error growth with the horizon: 1, linear, as when the error in
 #: an estimated trend dominates (a pure random walk would give 0.5).
 PRIOR_GROWTH = 1.0
+#: Intervals on the log scale never reach beyond what real yearly series moved: at each step
+#: k they are capped at the ENVELOPE_TAIL and 1 - ENVELOPE_TAIL quantiles of the k-year log
+#: changes of the reference corpus (data/reference; 0.1%: one stretch in a thousand moved
+#: further, e.g. x0.11 to x111 over ten years).
+ENVELOPE_TAIL = 0.001
+
+
+@functools.lru_cache(maxsize=1)
+def reference_envelope() -> np.ndarray:
+    """The lowest and highest plausible log change over 1..MAX_HORIZON years (rows), as
+    ``ENVELOPE_TAIL`` quantiles of the reference corpus' k-year changes (read-only)."""
+    from data.reference import reference_series
+
+    corpus = [np.log(values) for values in reference_series() if np.all(values > 0)]
+    bounds = np.empty((MAX_HORIZON, 2))
+    for step in range(1, MAX_HORIZON + 1):
+        changes = np.concatenate([v[step:] - v[:-step] for v in corpus if len(v) > step])
+        bounds[step - 1] = np.quantile(changes, [ENVELOPE_TAIL, 1.0 - ENVELOPE_TAIL])
+    # wider with the step: a longer stretch can always move at least as far as a shorter one
+    bounds[:, 0] = np.minimum.accumulate(bounds[:, 0])
+    bounds[:, 1] = np.maximum.accumulate(bounds[:, 1])
+    bounds.setflags(write=False)
+    return bounds
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,6 +88,14 @@ class CalibratedForecast:
     nonnegative: bool = True
     notes: list[str] = field(default_factory=list)
     max_horizon: int = MAX_HORIZON
+    #: per step, the lowest and highest log error served (``reference_envelope``); None: no cap
+    envelope: np.ndarray | None = None
+
+    @property
+    def borrowed(self) -> bool:
+        """Whether the quantiles were borrowed per step (``from_quantile_paths``), not
+        calibrated from the series' own backtest errors."""
+        return bool(self.error_quantiles.ndim == 2)
 
     def predict(self, horizon: int, levels: Sequence[float] = (80, 95)) -> pd.DataFrame:
         """Forecast for the next ``horizon`` years (1..max_horizon) at the interval ``levels``."""
@@ -87,7 +118,11 @@ class CalibratedForecast:
         for level in checked:
             p_lo = 0.5 - level / 200.0
             z_lo, z_hi = self._quantiles(p_lo, horizon), self._quantiles(1.0 - p_lo, horizon)
-            lo, hi = self._apply(mean, z_lo * scale), self._apply(mean, z_hi * scale)
+            error_lo, error_hi = z_lo * scale, z_hi * scale
+            if self.envelope is not None and self.error_scale == "log":
+                error_lo = np.maximum(error_lo, self.envelope[:horizon, 0])
+                error_hi = np.minimum(error_hi, self.envelope[:horizon, 1])
+            lo, hi = self._apply(mean, error_lo), self._apply(mean, error_hi)
             lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
             if self.nonnegative:
                 lo = np.maximum(lo, 0.0)
@@ -182,7 +217,15 @@ class CalibratedForecast:
             nonnegative=nonnegative,
             notes=list(notes),
             max_horizon=max_horizon,
+            envelope=_envelope(max_horizon) if use_log else None,
         )
+
+
+def _envelope(max_horizon: int) -> np.ndarray:
+    """``reference_envelope`` for steps 1..max_horizon (the last row repeated beyond)."""
+    bounds = reference_envelope()
+    rows = np.minimum(np.arange(max_horizon), len(bounds) - 1)
+    return np.asarray(bounds[rows])
 
 
 def from_quantile_paths(

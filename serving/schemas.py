@@ -72,6 +72,11 @@ class ChampionSummary(BaseModel):
         default=None,
         description="Backtest forecasts (origin and step pairs) the MASE and coverage rest on.",
     )
+    intervals_borrowed: bool = Field(
+        default=False,
+        description="The series is too short to backtest: its intervals are borrowed from what "
+        "comparable reference series did next, not calibrated on its own errors.",
+    )
     coverage: dict[str, float] = Field(
         default_factory=dict,
         description=(

@@ -115,6 +115,7 @@ def champion_summary(champion: Champion) -> schemas.ChampionSummary:
         data_revision=card.data_revision,
         backtest_mase=_finite(card.metrics.get("mase")),
         backtest_forecasts=_count(card.metrics.get("backtest_forecasts")),
+        intervals_borrowed=champion.model.forecast.borrowed,
         coverage=calibrated_coverage(card.metrics),
     )
 

@@ -27,8 +27,13 @@ from training.settings import TrainingSettings
 #: behaviour, not the catalog, is tested there (tests/models runs the contract suite over
 #: every catalog entry).
 QUICK_CANDIDATES = ("naive", "drift", "theta", "damped", "log_theta")
-#: A count series with definition breaks and a yen series: two units, two kinds of axis.
-TRAINED = ("jp_cybercrime_cleared", "jp_ib_transfer_losses_jpy")
+#: A count series with definition breaks and a yen series: two units, two kinds of axis; and
+#: a yen series of three years, which borrows its intervals.
+TRAINED = (
+    "jp_cybercrime_cleared",
+    "jp_ib_transfer_losses_jpy",
+    "jp_sns_investment_fraud_losses_jpy",
+)
 TOKEN = "test-token-0123456789"
 
 CHROMIUM = shutil.which("chromium")

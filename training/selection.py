@@ -320,15 +320,10 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
         return _borrowed(evaluation, evidence)
     if not usable:
         raise ValueError(f"{series_id}: every candidate model failed")
-    known = [name for name in evidence.models if name not in CATALOG]
-    pooled = [
-        p for name in known if (p := pooled_candidate(name, usable, history, evaluation.levels))
-    ]
-    decision = evidence.decide(evaluation.scores(), [r.name for r in [*usable, *pooled]])
+    decision = evidence.decide(evaluation.scores(), _options(usable, evidence))
     if decision is not None:
-        options = [*usable, *pooled]
-        first = next(r for r in options if r.name == decision.chosen)
-        if first in pooled:
+        first = _option(decision.chosen, usable, history, evaluation.levels)
+        if first not in usable:
             results.append(first)
         ranking = [first, *sorted((r for r in usable if r is not first), key=_blended(decision))]
     else:
@@ -366,21 +361,16 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     candidates = [r for r in evaluation.candidates if r.error is None or r.name == BORROWED]
     if not any(r.name == BORROWED for r in candidates):
         candidates.append(CandidateResult(BORROWED, {}, {}, pd.DataFrame()))
-    pooled = [
-        p
-        for name in (evidence.short.models if evidence.short else {})
-        if name not in CATALOG
-        and (p := pooled_candidate(name, candidates, history, evaluation.levels))
-    ]
-    decision = evidence.decide(evaluation.scores(), [r.name for r in [*candidates, *pooled]])
-    fallback = next((r for r in candidates if r.name == "naive"), None) or next(
-        r for r in candidates if r.name == BORROWED
-    )
-    chosen = next(
-        (r for r in [*candidates, *pooled] if decision and r.name == decision.chosen), fallback
-    )
-    if chosen in pooled:
-        candidates.append(chosen)
+    usable = [r for r in candidates if r.error is None and not r.backtest.empty]
+    decision = evidence.decide(evaluation.scores(), _options(usable, evidence.short or evidence))
+    if decision is not None:
+        chosen = _option(decision.chosen, usable, history, evaluation.levels)
+        if chosen not in usable:
+            candidates.append(chosen)
+    else:
+        chosen = next((r for r in candidates if r.name == "naive"), None) or next(
+            r for r in candidates if r.name == BORROWED
+        )
     champion, reason = borrowed_forecast(history, notes, chosen)
     if decision is not None and evidence.short is not None:
         model = evidence.short.models[chosen.name]
@@ -426,6 +416,31 @@ def borrowed_forecast(
     )
     champion = from_quantile_paths(name, history, paths, notes=[*notes, reason])
     return champion, reason
+
+
+def _options(usable: Sequence[CandidateResult], evidence: PopulationEvidence) -> list[str]:
+    """The candidates a series can take: its usable models and the population's mean
+    combinations of them."""
+    names = [result.name for result in usable]
+    combinations = [
+        name
+        for name in evidence.models
+        if name not in CATALOG and all(member in names for member in pool_members(name))
+    ]
+    return [*names, *combinations]
+
+
+def _option(
+    name: str, usable: Sequence[CandidateResult], history: pd.Series, levels: Sequence[float]
+) -> CandidateResult:
+    """The candidate named ``name``: a usable model, or a mean combination built from them."""
+    found = next((result for result in usable if result.name == name), None)
+    if found is not None:
+        return found
+    pooled = pooled_candidate(name, usable, history, levels)
+    if pooled is None:
+        raise ValueError(f"{name} cannot be built from the candidates")
+    return pooled
 
 
 def _blended(decision: Decision) -> Callable[[CandidateResult], float]:

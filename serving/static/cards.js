@@ -71,7 +71,7 @@ export function modelCardSection(card, champion) {
   if (naive) items.push(h("li", {}, naive));
   const checked = Number.isInteger(model.backtest_forecasts) ? model.backtest_forecasts : null;
   // a short series' intervals are borrowed from comparable series, not calibrated on its own
-  const kind = model.name === "analogs" ? "borrowed" : "calibrated";
+  const kind = model.intervals_borrowed ? "borrowed" : "calibrated";
   for (const [label, share] of Object.entries(model.coverage || {}).sort((a, b) => a[0] - b[0])) {
     // the coverage of calibrated intervals, each backtest origin held out of its calibration;
     // the count says how much evidence the share rests on (3 of 3 is not 30 of 30)

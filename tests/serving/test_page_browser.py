@@ -132,7 +132,17 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
             assert "Typically within" in words
             assert "one year ahead" in words  # rests on the logged per-step sMAPE
             assert item["champion"]["description"] in words
-            assert "80% intervals calibrated like this one contained the figure" in words
+            borrowed = item["champion"]["intervals_borrowed"]
+            kind = "borrowed" if borrowed else "calibrated"
+            assert f"80% intervals {kind} like this one contained the figure" in words
+            if borrowed:  # a short series says where its intervals come from, and they are sane
+                assert "intervals borrowed from what the 1,000 most similar stretches" in words
+                forecast = _get_json(f"{base_url}/v1/series/{item['id']}/forecast")
+                last = figures[-1]["value"]
+                assert all(
+                    row["lower"]["95"] >= 0 and row["upper"]["95"] < 100 * last
+                    for row in forecast["forecast"]
+                )
             checked = item["champion"]["backtest_forecasts"]
             assert f" of {checked} backtest forecasts)" in words
             assert item["champion"]["data_revision"][:12] in words

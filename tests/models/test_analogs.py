@@ -1,0 +1,77 @@
+"""Short series borrow from what comparable reference series did next."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.reference import reference_series
+from models.analogs import PRECEDENT_HORIZON, ReferenceClass
+from models.calibration import from_quantile_paths, grid_probabilities
+from training.selection import fit_series
+
+SNS_LOSSES = pd.Series([2.2e9, 14.0e9, 27.8e9], index=[2023, 2024, 2025])
+
+
+def _log_change_range(step: int) -> tuple[float, float]:
+    """The smallest and largest log change over ``step`` years in the reference corpus."""
+    lows, highs = [], []
+    for values in reference_series():
+        if len(values) > step:
+            changes = np.log(values[step:] / values[:-step])
+            lows.append(changes.min())
+            highs.append(changes.max())
+    return float(min(lows)), float(max(highs))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[100.0, 110.0, 105.0], SNS_LOSSES.to_list(), [5.0, 60.0, 2.0], [1e6, 1e6, 1e6]],
+    ids=["flat", "sns-losses", "burst", "constant"],
+)
+def test_a_three_year_series_stays_within_what_the_reference_ever_did(values: list[float]) -> None:
+    y = pd.Series(values, index=[2023, 2024, 2025])
+    fit = fit_series(y, series_id="short")
+    forecast = fit.champion.predict(PRECEDENT_HORIZON, [80, 95])
+    assert forecast.notna().all().all()
+    last = values[-1]
+    for step, row in enumerate(forecast.itertuples(), start=1):
+        low, high = _log_change_range(step)
+        assert 0 <= row[3] <= row[2] <= row[4]  # lo-80 <= mean <= hi-80
+        lo95, hi95 = forecast.loc[step - 1, "lo-95"], forecast.loc[step - 1, "hi-95"]
+        assert last * np.exp(low) * (1 - 1e-9) <= lo95 and hi95 <= last * np.exp(high) * (1 + 1e-9)
+    assert "borrowed from what the" in fit.reason and "reference yearly series" in fit.reason
+
+
+def test_the_sns_losses_interval_five_years_out_is_one_a_planner_can_read() -> None:
+    """It once reached ¥507,405 trillion at 95%; now it stays within a factor of ten."""
+    fit = fit_series(SNS_LOSSES, series_id="jp_sns_investment_fraud_losses_jpy")
+    year_five = fit.champion.predict(5, [95]).iloc[-1]
+    assert 27.8e9 / 10 < year_five["lo-95"] < year_five["hi-95"] < 27.8e9 * 10
+
+
+def test_a_count_series_with_zeros_borrows_relative_changes_and_stays_non_negative() -> None:
+    y = pd.Series([3.0, 0.0, 5.0, 2.0], index=range(2022, 2026))
+    forecast = ReferenceClass().fit(y).predict(8, [80, 95])
+    assert (forecast.drop(columns="year") >= 0).all().all()
+    assert forecast["hi-95"].iloc[-1] < 100
+
+
+def test_precedents_are_those_with_similar_recent_growth() -> None:
+    rising = ReferenceClass().fit(pd.Series([100.0, 150.0, 225.0], index=[2023, 2024, 2025]))
+    falling = ReferenceClass().fit(pd.Series([225.0, 150.0, 100.0], index=[2023, 2024, 2025]))
+    assert rising.predict(3)["mean"].iloc[-1] / 225.0 > falling.predict(3)["mean"].iloc[-1] / 100.0
+
+
+def test_borrowed_quantiles_are_served_as_given() -> None:
+    history = pd.Series([10.0, 12.0, 11.0], index=[2020, 2021, 2022])
+    probabilities = grid_probabilities()
+    steps = np.arange(1, 31)[:, None]
+    paths = 11.0 * np.exp(0.1 * np.sqrt(steps) * (probabilities[None, :] - 0.5) * 4)
+    champion = from_quantile_paths("analogs", history, paths)
+    assert champion.borrowed
+    served = champion.predict(30, [80])
+    expected_hi = [np.interp(0.9, probabilities, row) for row in paths]
+    np.testing.assert_allclose(served["hi-80"], expected_hi, rtol=1e-4)  # log-scale interpolation
+    np.testing.assert_allclose(served["mean"], 11.0, rtol=1e-9)
