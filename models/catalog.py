@@ -15,6 +15,7 @@ from models.arima import AutoArima
 from models.base import Forecaster
 from models.combination import Combination
 from models.dynamic_theta import DynamicTheta
+from models.global_ar import GlobalAR
 from models.regression import RidgeGrowth
 from models.simple import Naive, RandomWalkDrift
 from models.smoothing import ExponentialSmoothing, Theta
@@ -83,6 +84,11 @@ _ENTRIES = (
         "dotm", DynamicTheta, "dynamic optimised Theta: trend line updated yearly, share fitted"
     ),
     CatalogEntry("arima", AutoArima, "ARIMA(p,1,q) with drift, order by AICc"),
+    CatalogEntry(
+        "global_ar",
+        GlobalAR,
+        "one autoregression learned across the windows of 1,344 reference yearly series",
+    ),
     CatalogEntry("ridge", RidgeGrowth, "ridge regression of changes on lagged changes"),
     CatalogEntry("log_ridge", lambda: LogScale(RidgeGrowth()), "ridge regression of growth rates"),
     CatalogEntry("comb_sth", _comb_sth, "mean of SES, damped trend and Theta"),

@@ -42,7 +42,8 @@ MIN_WINDOWS = 3
 #: Models compared when the caller names none: diverse, fast, and each with a reason to win
 #: on some series (random walk, constant growth, Theta, damped trend, ridge, the combination).
 DEFAULT_CANDIDATES = (
-    "naive", "drift", "log_drift", "theta", "dotm", "log_theta", "damped", "ridge", "comb",
+    "naive", "drift", "log_drift", "theta", "dotm", "log_theta", "damped", "ridge", "global_ar",
+    "comb",
 )  # fmt: skip
 
 

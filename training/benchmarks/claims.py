@@ -18,7 +18,7 @@ import pandas as pd
 
 from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
 from training.parallel import parse_long_frame
-from training.selection import SeriesFit, fit_many
+from training.selection import SeriesFit, fit_many, population_evidence
 
 LEVELS = (80, 95)
 
@@ -50,7 +50,8 @@ def coverage_claims(dataset: str, train: pd.DataFrame, jobs: int) -> CoverageCla
     items = [(key, values, ()) for key, values in parse_long_frame(train)]
     calibrated: list[dict[str, float]] = []
     own: list[dict[str, float]] = []
-    for fit in fit_many(items, levels=LEVELS, jobs=jobs):
+    evidence = population_evidence(items, jobs=jobs)
+    for fit in fit_many(items, levels=LEVELS, jobs=jobs, evidence=evidence):
         if not isinstance(fit, SeriesFit):
             continue
         chosen = next(c for c in fit.candidates if c.name == fit.selected)

@@ -17,6 +17,7 @@ import pandas as pd
 from training.benchmarks import devsets
 from training.benchmarks.m3 import (
     MethodResult,
+    exclude_from_reference,
     horizon_of,
     load_yearly,
     run_fraudcast,
@@ -60,8 +61,9 @@ def evaluate(jobs: int) -> list[SetResult]:
     for name, excluded, train, test in _populations():
         horizon = horizon_of(test)
         print(f"{name}: {train['unique_id'].nunique()} series, horizon {horizon}", flush=True)
-        env = {"FRAUDCAST_REFERENCE_EXCLUDE": excluded}
-        forecasts, seconds = run_fraudcast(train, jobs, horizon, env=env)
+        forecasts, seconds = run_fraudcast(
+            train, jobs, horizon, env=exclude_from_reference(excluded)
+        )
         per_model, sf_seconds = run_statsforecast(train, jobs, False, horizon, cross_validate=False)
         others = [
             score(model, frame, train, test, sf_seconds) for model, frame in per_model.items()

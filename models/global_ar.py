@@ -1,0 +1,105 @@
+"""A global linear autoregression: one set of coefficients learned across many series.
+
+Montero-Manso & Hyndman (2021), "Principles and algorithms for forecasting groups of time
+series: locality and globality": every series is divided by its MASE scale (mean absolute
+first difference, no centring), every window of ``order + 1`` consecutive values of every
+series is stacked into one training set, and a single linear autoregression without intercept
+is fitted to all of them by least squares; forecasts are made recursively. A global model
+borrows the shape of yearly dynamics from thousands of windows, where a local model of a short
+series sees a dozen.
+
+Here the windows are those of the bundled reference corpus (``data/reference``), one fit per
+order, made on first use and cached; a series of ``n`` years uses order ``min(n - 1,
+MAX_ORDER)``. The error spread per step comes from the pooled fit's own recursive residuals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from data.reference import reference_series
+from models.base import Forecaster
+
+#: Most lags a series is described by (the order of the global model).
+MAX_ORDER = 6
+#: Steps ahead the pooled recursive error spread is measured for; beyond, it grows like a
+#: random walk's.
+SPREAD_STEPS = 10
+#: Pooled fits by (order, corpus identity).
+_FITS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _scaled(values: np.ndarray) -> np.ndarray | None:
+    scale = float(np.mean(np.abs(np.diff(values)))) if len(values) > 1 else 0.0
+    return values / scale if scale > 0 else None
+
+
+def _global_fit(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (oldest lag first) of the pooled autoregression of ``order``, and the
+    root mean squared scaled error of its recursive forecasts 1..SPREAD_STEPS ahead."""
+    corpus = reference_series()
+    key = (order, id(corpus))
+    if key not in _FITS:
+        windows = []
+        for values in corpus:
+            scaled = _scaled(values)
+            if scaled is None or len(scaled) <= order:
+                continue
+            windows.append(np.lib.stride_tricks.sliding_window_view(scaled, order + 1))
+        stacked = np.vstack(windows)
+        coefficients, *_ = np.linalg.lstsq(stacked[:, :order], stacked[:, order], rcond=None)
+        _FITS[key] = coefficients, _recursive_spread(stacked, coefficients, order)
+    return _FITS[key]
+
+
+def _recursive_spread(stacked: np.ndarray, coefficients: np.ndarray, order: int) -> np.ndarray:
+    """Spread (scaled) of recursive forecasts 1..SPREAD_STEPS ahead: the pooled one-step
+    residual spread compounded through the recursion, simulated from a sample of windows."""
+    residuals = stacked[:, order] - stacked[:, :order] @ coefficients
+    sigma = float(np.sqrt(np.mean(residuals**2)))
+    start = stacked[:: max(len(stacked) // 5000, 1), :order]
+    noisy, clean = start.copy(), start.copy()
+    rng = np.random.default_rng(0)
+    spread = np.zeros(SPREAD_STEPS)
+    for step in range(SPREAD_STEPS):
+        next_noisy = noisy @ coefficients + rng.normal(0.0, sigma, len(noisy))
+        next_clean = clean @ coefficients
+        spread[step] = float(np.sqrt(np.mean((next_noisy - next_clean) ** 2)))
+        noisy = np.column_stack([noisy[:, 1:], next_noisy])
+        clean = np.column_stack([clean[:, 1:], next_clean])
+    return spread
+
+
+class GlobalAR(Forecaster):
+    """A linear autoregression fitted once across every window of the reference corpus, each
+    series scaled by its mean absolute yearly change (Montero-Manso & Hyndman 2021)."""
+
+    name = "global_ar"
+    min_length = 3
+
+    def __init__(self, max_order: int = MAX_ORDER):
+        self.max_order = max_order
+
+    def _fit(self, values: np.ndarray) -> None:
+        scaled = _scaled(values)
+        self.scale_ = float(values[0] / scaled[0]) if scaled is not None and scaled[0] else 0.0
+        self.order_ = int(min(len(values) - 1, self.max_order))
+        self.last_ = np.asarray(values[-self.order_ :], dtype=float)
+
+    def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.scale_ == 0:  # a constant series: nothing moves it
+            return np.full(horizon, self.last_[-1]), np.zeros(horizon)
+        coefficients, spread = _global_fit(self.order_)
+        window = list(self.last_ / self.scale_)
+        path = []
+        for _ in range(horizon):
+            following = float(np.dot(coefficients, window[-self.order_ :]))
+            path.append(following)
+            window.append(following)
+        steps = np.arange(1, horizon + 1)
+        sd = np.where(
+            steps <= SPREAD_STEPS,
+            spread[np.minimum(steps, SPREAD_STEPS) - 1],
+            spread[-1] * np.sqrt(steps / SPREAD_STEPS),
+        )
+        return np.array(path) * self.scale_, sd * self.scale_
