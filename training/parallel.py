@@ -15,7 +15,8 @@ import pandas as pd
 from models.base import interval_columns, validate_horizon, validate_levels
 from models.calibration import MAX_HORIZON
 from training.evidence import PopulationEvidence
-from training.selection import SeriesFailure, fit_one, population_evidence
+from training.population import fit_one, population_evidence
+from training.selection import SeriesFailure
 
 LONG_COLUMNS = ("unique_id", "ds", "y")
 

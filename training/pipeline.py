@@ -16,14 +16,13 @@ from training import promotion, registry, run_logging, track_record, tracking
 from training.backtest import calibrated_coverage
 from training.evidence import PopulationEvidence
 from training.locking import retrain_lock
+from training.population import fit_many, population_evidence
 from training.selection import (
     SHORT_SERIES,
     CandidateResult,
     SeriesFailure,
     SeriesFit,
     calibrated_forecast,
-    fit_many,
-    population_evidence,
 )
 from training.settings import TrainingSettings
 from training.versioning import code_version

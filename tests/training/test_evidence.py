@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from training.evidence import DEFAULT, PopulationEvidence, SeriesScores
-from training.selection import fit_many, fit_series, population_evidence
+from training.population import fit_many, population_evidence
+from training.selection import fit_series
 
 
 def _scores(series_id: str, origins: int, errors: dict[str, float], seed: int) -> SeriesScores:

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from training.metrics import smape
+from training.population import fit_many
 from training.selection import (
     SeriesFailure,
     SeriesFit,
     calibrated_forecast,
-    fit_many,
     fit_series,
     pooled_candidate,
 )

@@ -18,7 +18,8 @@ import pandas as pd
 
 from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
 from training.parallel import parse_long_frame
-from training.selection import SeriesFit, fit_many, population_evidence
+from training.population import fit_many, population_evidence
+from training.selection import SeriesFit
 
 LEVELS = (80, 95)
 

@@ -1,0 +1,134 @@
+"""Many series at once: the population's pooled evidence, then every series fitted with it
+(joblib workers, or a Dask cluster through joblib's backend)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from training.evidence import PopulationEvidence, SeriesScores
+from training.selection import SeriesFailure, SeriesFit, fit_series, score_series
+
+
+def fit_one(
+    series_id: str,
+    y: pd.Series,
+    breaks: Sequence[int],
+    levels: Sequence[float],
+    seed: int,
+    candidates: Sequence[str] | None,
+    evidence: PopulationEvidence | None = None,
+) -> SeriesFit | SeriesFailure:
+    """``fit_series`` for one series of ``fit_many``: a failure is returned, never raised."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fit_series(
+                y,
+                series_id=series_id,
+                breaks=breaks,
+                levels=levels,
+                seed=seed,
+                candidates=candidates,
+                evidence=evidence,
+            )
+    except Exception as exc:
+        return SeriesFailure(series_id, f"{type(exc).__name__}: {exc}")
+
+
+#: At most this many series (a seeded sample) are backtested for the population's evidence: a
+#: few hundred pin the pooled means down, and more would only repeat work.
+EVIDENCE_SAMPLE = 300
+#: A population of fewer series than this (a store of a dozen fraud series) is topped up with
+#: REFERENCE_TOP_UP series of the bundled reference corpus, so its choice rests on more than a
+#: handful of backtests; its own series still count as much each.
+SMALL_POPULATION = 30
+REFERENCE_TOP_UP = 100
+
+
+def _score_one(
+    series_id: str, y: pd.Series, breaks: Sequence[int], seed: int, candidates: Sequence[str] | None
+) -> SeriesScores | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return score_series(
+                y, series_id=series_id, breaks=breaks, candidates=candidates, seed=seed
+            )
+    except Exception:  # a series that cannot be fitted adds no evidence; fit_one reports it
+        return None
+
+
+def population_evidence(
+    items: Iterable[tuple[str, pd.Series, Sequence[int]]],
+    *,
+    jobs: int = 1,
+    seed: int = 0,
+    candidates: Sequence[str] | None = None,
+    sample: int = EVIDENCE_SAMPLE,
+) -> PopulationEvidence:
+    """The pooled backtest evidence of a population of series (at most ``sample`` of them,
+    drawn with ``seed``), for ``fit_many``'s ``evidence``."""
+    from joblib import Parallel, delayed
+
+    work = list(items)
+    if len(work) > sample:
+        picked = np.random.default_rng(seed).choice(len(work), size=sample, replace=False)
+        work = [work[index] for index in sorted(picked)]
+    if len(work) < SMALL_POPULATION:
+        work += _reference_items(REFERENCE_TOP_UP, seed)
+    chosen = tuple(candidates) if candidates is not None else None
+    tasks = (delayed(_score_one)(sid, y, breaks, seed, chosen) for sid, y, breaks in work)
+    scores = Parallel(n_jobs=jobs)(tasks)
+    return PopulationEvidence.pool(score for score in scores if score is not None)
+
+
+def _reference_items(count: int, seed: int) -> list[tuple[str, pd.Series, Sequence[int]]]:
+    """A seeded sample of the bundled reference corpus as population members."""
+    from data.reference import reference_series
+
+    corpus = reference_series()
+    picked = np.random.default_rng(seed).choice(
+        len(corpus), size=min(count, len(corpus)), replace=False
+    )
+    return [
+        (f"reference:{index}", pd.Series(corpus[index], index=np.arange(len(corpus[index]))), ())
+        for index in sorted(picked)
+    ]
+
+
+def fit_many(
+    items: Iterable[tuple[str, pd.Series, Sequence[int]]],
+    *,
+    levels: Sequence[float] = (80, 95),
+    jobs: int = 1,
+    progress: bool = False,
+    seed: int = 0,
+    candidates: Sequence[str] | None = None,
+    evidence: PopulationEvidence | None = None,
+) -> Iterator[SeriesFit | SeriesFailure]:
+    """Fit many series in parallel (joblib), yielding results in input order; a series that
+    fails yields a ``SeriesFailure`` instead of stopping the others. ``candidates`` limits the
+    models compared (all catalog models by default)."""
+    from joblib import Parallel, delayed
+
+    work = list(items)
+    chosen = tuple(candidates) if candidates is not None else None
+    tasks = (
+        delayed(fit_one)(sid, y, breaks, tuple(levels), seed, chosen, evidence)
+        for sid, y, breaks in work
+    )
+    outcomes = Parallel(n_jobs=jobs, return_as="generator")(tasks)
+    if not progress:
+        yield from outcomes
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("fitting series", total=len(work))
+        for outcome in outcomes:
+            bar.advance(task)
+            yield outcome
