@@ -52,6 +52,9 @@ def _populations() -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
             found.append((f"{label} cut to {length} years", dataset, cut_train, cut_test))
     crime_train, crime_test = devsets.synthetic_crime()
     found.append(("synthetic crime-like", "", crime_train, crime_test))
+    for length in CUT_LENGTHS:
+        cut_train, cut_test = devsets.short_cuts(crime_train, crime_test, length, seed=length)
+        found.append((f"synthetic crime-like cut to {length} years", "", cut_train, cut_test))
     return found
 
 
@@ -90,7 +93,7 @@ def render(results: list[SetResult]) -> str:
         "and forecast 5 years ahead against the years that followed, as for a newly compiled "
         "fraud type; and 300 synthetic crime-like series (`training/benchmarks/devsets.py`: "
         "growth that reverses, mean reversion, bursts that fade, Poisson counts down to tens a "
-        "year). Ratios are fraudcast over the best statsforecast method on that measure "
+        "year), also cut to 3, 4 and 5 years. Ratios are fraudcast over the best statsforecast method on that measure "
         "(Naive, RWD, AutoETS, AutoTheta; below 1 is better). Series of 5 years or fewer "
         "borrow from the reference corpus with the cut's own yardstick left out.",
         "",
