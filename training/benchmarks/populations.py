@@ -93,7 +93,8 @@ def render(results: list[SetResult]) -> str:
         "and forecast 5 years ahead against the years that followed, as for a newly compiled "
         "fraud type; and 300 synthetic crime-like series (`training/benchmarks/devsets.py`: "
         "growth that reverses, mean reversion, bursts that fade, Poisson counts down to tens a "
-        "year), also cut to 3, 4 and 5 years. Ratios are fraudcast over the best statsforecast method on that measure "
+        "year), also cut to 3, 4 and 5 years. Ratios are fraudcast over the best statsforecast "
+        "method on that measure "
         "(Naive, RWD, AutoETS, AutoTheta; below 1 is better). Series of 5 years or fewer "
         "borrow from the reference corpus with the cut's own yardstick left out.",
         "",
