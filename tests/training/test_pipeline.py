@@ -82,6 +82,13 @@ def test_retrain_logs_parent_and_candidate_runs_with_metrics_and_artifacts(store
     names = {item.path for item in client.list_artifacts(selected_run)}
     assert {"backtest.csv", "residuals.png", "fan_chart.png"} <= names
     assert parents["tags.promotion.decision"].iloc[0] == "promoted"
+    # the population's pooled evidence that drove the choice is logged with the retrain
+    parent = parents["run_id"].iloc[0]
+    assert "population_evidence.csv" in {item.path for item in client.list_artifacts(parent)}
+    evidence = pd.read_csv(client.download_artifacts(parent, "population_evidence.csv"))
+    assert evidence["population_choice"].sum() == 1
+    assert evidence.loc[evidence["selected"], "model"].tolist() == [outcome.model]
+    assert (evidence["series"] > 1).all()  # pooled over the store's series (and the top-up)
     # what the summary and the champion's card report is the coverage of calibrated intervals
     chosen = children[children["tags.selected"] == "true"].iloc[0]
     assert outcome.coverage == {
