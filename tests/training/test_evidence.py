@@ -67,10 +67,16 @@ def test_strong_own_evidence_departs_from_the_population_choice() -> None:
 
 
 def test_the_default_holds_unless_the_population_clearly_beats_it() -> None:
-    tied = [
-        _scores(f"s{i}", 10, {"naive": 1.0, DEFAULT: 0.8, "drift": 0.8}, seed=i) for i in range(40)
-    ]
-    assert PopulationEvidence.pool(tied).choice == DEFAULT
+    # drift looks a little better than the default on these 40 series, but which of the two
+    # does better differs from series to series far more than that: not a clear win
+    rng = np.random.default_rng(0)
+    tied = []
+    for i in range(40):
+        drift, default = 0.76 * np.exp(rng.normal(0, 0.4)), 0.80 * np.exp(rng.normal(0, 0.4))
+        tied.append(_scores(f"s{i}", 10, {"naive": 1.0, DEFAULT: default, "drift": drift}, i))
+    evidence = PopulationEvidence.pool(tied)
+    assert evidence.ranking()[0].name != DEFAULT  # the pooled means alone would leave it
+    assert evidence.choice == DEFAULT
     beaten = [
         _scores(f"s{i}", 10, {"naive": 1.0, DEFAULT: 1.5, "drift": 0.6}, seed=i) for i in range(40)
     ]
