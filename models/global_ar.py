@@ -29,8 +29,13 @@ SPREAD_STEPS = 10
 _FITS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
+def _scale(values: np.ndarray) -> float:
+    """The series' MASE scale: its mean absolute yearly change (0 for a constant series)."""
+    return float(np.mean(np.abs(np.diff(values)))) if len(values) > 1 else 0.0
+
+
 def _scaled(values: np.ndarray) -> np.ndarray | None:
-    scale = float(np.mean(np.abs(np.diff(values)))) if len(values) > 1 else 0.0
+    scale = _scale(values)
     return values / scale if scale > 0 else None
 
 
@@ -81,8 +86,7 @@ class GlobalAR(Forecaster):
         self.max_order = max_order
 
     def _fit(self, values: np.ndarray) -> None:
-        scaled = _scaled(values)
-        self.scale_ = float(values[0] / scaled[0]) if scaled is not None and scaled[0] else 0.0
+        self.scale_ = _scale(values)
         self.order_ = int(min(len(values) - 1, self.max_order))
         self.last_ = np.asarray(values[-self.order_ :], dtype=float)
 

@@ -16,3 +16,10 @@ def test_the_global_autoregression_carries_a_steady_trend_on() -> None:
     # the same shape at a thousand times the scale gives a thousand times the forecast
     scaled = GlobalAR().fit(rising * 1000.0).predict(5, [80, 95])
     np.testing.assert_allclose(scaled["mean"], forecast["mean"] * 1000.0, rtol=1e-9)
+
+
+def test_a_count_series_that_starts_at_zero_is_not_taken_for_a_constant_one() -> None:
+    counts = pd.Series([0.0, 4.0, 9.0, 15.0, 22.0, 30.0], index=range(2020, 2026))
+    forecast = GlobalAR().fit(counts).predict(3, [80])
+    assert forecast["mean"].iloc[-1] > 30.0
+    assert (forecast["hi-80"] > forecast["lo-80"]).all()
