@@ -45,6 +45,13 @@ DEFAULT = "comb"
 #: drift, ...) clearly beats it on the population's pooled backtests.
 SHORT_SERIES = 5
 SHORT_DEFAULT = BENCHMARK
+
+
+def is_short(length: int) -> bool:
+    """Whether a series of ``length`` years is too short to backtest (it borrows)."""
+    return 0 < length <= SHORT_SERIES
+
+
 #: Standard errors by which the default must trail the best before the population leaves it.
 MCB_Z = 1.96
 
@@ -151,8 +158,8 @@ class PopulationEvidence:
         """Every candidate's population mean relative error (and that of mean combinations of
         the best 2..MAX_POOL single models), the population's choice and the credibility k."""
         evidence = [score for score in scores if score.origins > 0]
-        short = [score for score in evidence if 0 < score.length <= SHORT_SERIES]
-        longer = [score for score in evidence if not 0 < score.length <= SHORT_SERIES]
+        short = [score for score in evidence if is_short(score.length)]
+        longer = [score for score in evidence if not is_short(score.length)]
         models, choice = _population_choice(longer, DEFAULT)
         short_evidence = None
         if short:
@@ -170,6 +177,11 @@ class PopulationEvidence:
         """Candidates from the population's best to worst."""
         return sorted(self.models.values(), key=lambda model: model.mean)
 
+    def stratum(self, length: int) -> PopulationEvidence:
+        """The evidence that decides for a series of ``length`` years: the short series'
+        own for a short one (when the population has any), else this."""
+        return self.short if is_short(length) and self.short is not None else self
+
     def weight(self, origins: int) -> float:
         """Credibility of a series' own evidence from ``origins`` backtest origins."""
         if origins <= 0 or not np.isfinite(self.k):
@@ -179,8 +191,8 @@ class PopulationEvidence:
     def decide(self, scores: SeriesScores, available: Sequence[str]) -> Decision | None:
         """The candidate with the lowest blended relative error among ``available``; None when
         the population knows none of them. Short series are decided by the short ones."""
-        if 0 < scores.length <= SHORT_SERIES and self.short is not None:
-            return self.short.decide(scores, available)
+        if self.stratum(scores.length) is not self:
+            return self.stratum(scores.length).decide(scores, available)
         blended, weights = {}, {}
         best = min((model.mean for model in self.models.values()), default=0.0)
         for name in available:
@@ -257,7 +269,7 @@ def _pays_out_of_time(evidence: Sequence[SeriesScores], best: str, default: str)
     the earlier halves favour must be ``best`` or beat the default there too."""
     if best == default:
         return False
-    enough = [score for score in evidence if score.origins >= 4 and BENCHMARK in score.errors]
+    enough = _splittable(evidence)
     if len(enough) < MIN_SERIES_FOR_K:
         return _clearly_worse(evidence, default, best)
     early, late = zip(*(_halves(score) for score in enough), strict=True)
@@ -275,16 +287,27 @@ def _clearly_worse(evidence: Sequence[SeriesScores], name: str, best: str) -> bo
     if name == best:
         return False
     differences = np.array([score.relative(name) - score.relative(best) for score in evidence])
-    differences = differences[np.isfinite(differences)]
-    if differences.size < 2:
-        return False
-    spread = float(np.std(differences, ddof=1)) / np.sqrt(differences.size)
-    return float(np.mean(differences)) > MCB_Z * spread
+    mean, error = _mean_and_error(differences)
+    return mean > MCB_Z * error
+
+
+def _mean_and_error(differences: np.ndarray) -> tuple[float, float]:
+    """Mean and standard error of the finite paired differences; (0, inf) below two of them,
+    so that nothing counts as a clear difference."""
+    finite = differences[np.isfinite(differences)]
+    if finite.size < 2:
+        return 0.0, float("inf")
+    return float(np.mean(finite)), float(np.std(finite, ddof=1)) / np.sqrt(finite.size)
 
 
 #: Credibility constants tried when learning k from a population.
 #: Infinity means no series ever departs from the population's choice.
 K_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, float("inf"))
+
+
+def _splittable(evidence: Sequence[SeriesScores]) -> list[SeriesScores]:
+    """The series with enough origins (4) to split into earlier and later halves."""
+    return [score for score in evidence if score.origins >= 4]
 
 
 def _halves(score: SeriesScores) -> tuple[SeriesScores, SeriesScores]:
@@ -310,7 +333,7 @@ def _credibility_k(evidence: Sequence[SeriesScores]) -> float:
     This measures what per-series departures are worth on this population, winner's curse and
     all: where a series' past relative errors do not predict its future ones, k grows and every
     series keeps to the population's choice."""
-    enough = [score for score in evidence if score.origins >= 4 and BENCHMARK in score.errors]
+    enough = _splittable(evidence)
     if len(enough) < MIN_SERIES_FOR_K:
         return DEFAULT_K
     split = [_halves(score) for score in enough]
@@ -329,11 +352,7 @@ def _credibility_k(evidence: Sequence[SeriesScores]) -> float:
     best = min(losses, key=lambda k: float(np.nanmean(losses[k])))
     cautious = best
     for k in K_GRID:
-        difference = losses[k] - losses[best]
-        difference = difference[np.isfinite(difference)]
-        if difference.size < 2:
-            continue
-        error = float(np.std(difference, ddof=1)) / np.sqrt(difference.size)
-        if float(np.mean(difference)) <= error:
+        mean, error = _mean_and_error(losses[k] - losses[best])
+        if np.isfinite(error) and mean <= error:
             cautious = max(cautious, k)
     return cautious

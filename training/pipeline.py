@@ -14,11 +14,10 @@ from mlflow.tracking import MlflowClient
 from data.store import FigureStore, SeriesInfo
 from training import promotion, registry, run_logging, track_record, tracking
 from training.backtest import calibrated_coverage
-from training.evidence import PopulationEvidence
+from training.evidence import PopulationEvidence, is_short
 from training.locking import retrain_lock
 from training.population import fit_many, population_evidence
 from training.selection import (
-    SHORT_SERIES,
     CandidateResult,
     SeriesFailure,
     SeriesFit,
@@ -328,7 +327,7 @@ def _track_and_promote(
                 if incumbent and incumbent.on_same_data
                 else None,
                 tolerance=settings.promotion_tolerance,
-                too_short_to_judge=len(fit.history) <= SHORT_SERIES,
+                too_short_to_judge=is_short(len(fit.history)),
             )
             label, reason, version = decision.label, decision.reason, None
             # what serves after this retrain: the winner, or the champion's own model

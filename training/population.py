@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from training.evidence import PopulationEvidence, SeriesScores
-from training.selection import SeriesFailure, SeriesFit, fit_series, score_series
+from training.selection import SeriesFailure, SeriesFit, evaluate_series, fit_series
 
 
 def fit_one(
@@ -55,9 +55,10 @@ def _score_one(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return score_series(
+            evaluation = evaluate_series(
                 y, series_id=series_id, breaks=breaks, candidates=candidates, seed=seed
             )
+            return evaluation.scores()
     except Exception:  # a series that cannot be fitted adds no evidence; fit_one reports it
         return None
 

@@ -12,9 +12,8 @@ import pandas as pd
 
 from models.calibration import CalibratedForecast
 from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
-from training.evidence import pool_members
+from training.evidence import is_short, pool_members
 from training.selection import (
-    SHORT_SERIES,
     CandidateResult,
     SeriesFit,
     fit_series,
@@ -123,7 +122,7 @@ def add_calibrated_coverage(
     for candidate in candidates:
         if candidate.error is not None or candidate.backtest.empty:
             continue
-        if len(history) <= SHORT_SERIES:  # served borrowed, not recalibrated: own coverage
+        if is_short(len(history)):  # served borrowed, not recalibrated: own coverage
             candidate.metrics.update(
                 {
                     f"{CALIBRATED_COVERAGE}{key.removeprefix('coverage_')}": value

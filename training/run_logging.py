@@ -226,8 +226,10 @@ def _same(forecast: pd.DataFrame, other: pd.DataFrame | None) -> bool:
 
 
 def evidence_table(evidence: PopulationEvidence, fit: SeriesFit) -> pd.DataFrame:
-    """The population's pooled evidence per model, with this series' blended expected error and
-    the weight its own backtest got (where it decided)."""
+    """The pooled evidence that decided for this series (the short series' own for a short
+    one) per model, with this series' blended expected error and the weight its own backtest
+    got (where it decided)."""
+    evidence = evidence.stratum(len(fit.history))
     table = evidence.table()
     table["population_choice"] = table["model"] == evidence.choice
     if fit.decision is not None:

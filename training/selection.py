@@ -22,17 +22,17 @@ from models.catalog import CATALOG, make_forecaster
 from models.combination import Combination
 from training.backtest import _origin_scales, backtest, backtest_metrics, backtest_origins
 from training.evidence import (
-    SHORT_SERIES,
     Decision,
     PopulationEvidence,
     SeriesScores,
     error_matrix,
+    is_short,
     pool_members,
 )
 
 #: Backtest forecasts run this many years ahead (the M3 yearly horizon).
 BACKTEST_HORIZON = 6
-#: The model short series (``SHORT_SERIES`` years or fewer) borrow their intervals from.
+#: The model short series (``training.evidence.is_short``) borrow their intervals from.
 BORROWED = "analogs"
 #: At most this many of the latest origins are backtested (bounds the cost on long series).
 MAX_ORIGINS = 10
@@ -202,7 +202,7 @@ class SeriesEvaluation:
     levels: list[float]
 
     def scores(self) -> SeriesScores:
-        """The series' evidence for the population: each catalog candidate's absolute scaled
+        """The series' evidence for the population: each catalog candidate's signed scaled
         errors by origin and step (combinations picked on this very backtest are left out)."""
         frames = {
             result.name: result.backtest
@@ -235,7 +235,7 @@ def evaluate_series(
     history = prepared.series
     notes = list(prepared.notes)
     plan = _plan(len(history), candidates)
-    if len(history) <= SHORT_SERIES and BORROWED not in plan.names and candidates is None:
+    if is_short(len(history)) and BORROWED not in plan.names and candidates is None:
         plan.names.append(BORROWED)  # short series: what comparable series did is a candidate
     notes += plan.notes
     origins = backtest_origins(history, plan.min_train, MAX_ORIGINS)
@@ -265,21 +265,6 @@ def fit_series(
         y, series_id=series_id, breaks=breaks, levels=levels, candidates=candidates, seed=seed
     )
     return choose(evaluation, evidence if evidence is not None else PopulationEvidence())
-
-
-def score_series(
-    y: pd.Series,
-    *,
-    series_id: str,
-    breaks: Sequence[int] = (),
-    candidates: Sequence[str] | None = None,
-    seed: int = 0,
-) -> SeriesScores:
-    """The series' backtest evidence for pooling (``PopulationEvidence.pool``)."""
-    evaluation = evaluate_series(
-        y, series_id=series_id, breaks=breaks, levels=(80,), candidates=candidates, seed=seed
-    )
-    return evaluation.scores()
 
 
 def pooled_candidate(
@@ -316,7 +301,7 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
     notes, windows = evaluation.notes, evaluation.windows
     scored = _best_k(results, len(results))
     usable = [r for r in results if r.error is None]
-    if len(history) <= SHORT_SERIES:
+    if is_short(len(history)):
         return _borrowed(evaluation, evidence)
     if not usable:
         raise ValueError(f"{series_id}: every candidate model failed")
@@ -362,7 +347,8 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     if not any(r.name == BORROWED for r in candidates):
         candidates.append(CandidateResult(BORROWED, {}, {}, pd.DataFrame()))
     usable = [r for r in candidates if r.error is None and not r.backtest.empty]
-    decision = evidence.decide(evaluation.scores(), _options(usable, evidence.short or evidence))
+    stratum = evidence.stratum(len(history))
+    decision = stratum.decide(evaluation.scores(), _options(usable, stratum))
     if decision is not None:
         chosen = _option(decision.chosen, usable, history, evaluation.levels)
         if chosen not in usable:
@@ -372,11 +358,12 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
             r for r in candidates if r.name == BORROWED
         )
     champion, reason = borrowed_forecast(history, notes, chosen)
-    if decision is not None and evidence.short is not None:
-        model = evidence.short.models[chosen.name]
+    if decision is not None:
+        model = stratum.models[chosen.name]
         reason += (
             f"; its path is {chosen.name}'s, the choice of the pooled backtests of "
-            f"{model.series} short series ({np.exp(model.mean):.2f} x naive's error there)"
+            f"{model.series} {'short ' if stratum is evidence.short else ''}series "
+            f"({np.exp(model.mean):.2f} x naive's error there)"
         )
     else:
         reason += f"; its path is {chosen.name}'s"
@@ -471,7 +458,7 @@ def _reason_pooled_evidence(
 def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> CalibratedForecast:
     """Any candidate fitted to the whole history and calibrated from its own backtest, the way
     the champion is (used for the candidates' fan charts)."""
-    if len(history) <= SHORT_SERIES:  # every forecast of a short series borrows intervals
+    if is_short(len(history)):  # every forecast of a short series borrows intervals
         return borrowed_forecast(history, centre=candidate)[0]
     path = _champion_path(candidate, history)
     return CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)
