@@ -55,29 +55,30 @@ def _windows(
     length: int, log_scale: bool, corpus: Sequence[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features (growth, volatility) and following changes (n x PRECEDENT_HORIZON, NaN past a
-    series' end) of every window of ``length`` years in ``corpus``."""
-    features, changes = [], []
+    series' end) of every window of ``length`` years in ``corpus`` with a year after it."""
+    features, changes = [np.empty((0, 2))], [np.empty((0, PRECEDENT_HORIZON))]
     for values in corpus:
         if len(values) < length + 1 or (log_scale and np.any(values <= 0)):
             continue
-        base = np.log(values) if log_scale else values
-        for end in range(length - 1, len(values) - 1):
-            window = base[end - length + 1 : end + 1]
-            level = 1.0 if log_scale else float(np.mean(np.abs(window))) or 1.0
-            ahead = np.full(PRECEDENT_HORIZON, np.nan)
-            following = base[end + 1 : end + 1 + PRECEDENT_HORIZON]
-            ahead[: len(following)] = (following - base[end]) / level
-            features.append(_features(window / level))
-            changes.append(ahead)
-    return np.array(features).reshape(-1, 2), np.array(changes).reshape(-1, PRECEDENT_HORIZON)
+        base = np.log(values) if log_scale else np.asarray(values, dtype=float)
+        count = len(base) - length
+        windows = np.lib.stride_tricks.sliding_window_view(base, length)[:count]
+        level = np.ones(count) if log_scale else np.mean(np.abs(windows), axis=1)
+        level = np.where(level == 0, 1.0, level)[:, None]
+        padded = np.concatenate([base, np.full(PRECEDENT_HORIZON, np.nan)])
+        following = np.lib.stride_tricks.sliding_window_view(padded[length:], PRECEDENT_HORIZON)
+        changes.append((following[:count] - windows[:, -1:]) / level)
+        features.append(_features(windows / level))
+    return np.vstack(features), np.vstack(changes)
 
 
-def _features(window: np.ndarray) -> tuple[float, float]:
-    """Mean yearly change and the spread of the yearly changes of a window (on its scale)."""
-    steps = np.diff(window)
-    if steps.size == 0:
-        return 0.0, 0.0
-    return float(np.mean(steps)), float(np.std(steps)) if steps.size > 1 else 0.0
+def _features(windows: np.ndarray) -> np.ndarray:
+    """Mean yearly change and the spread of the yearly changes of each window (a row each, on
+    its own scale)."""
+    steps = np.diff(windows, axis=-1)
+    if steps.shape[-1] == 0:
+        return np.zeros((*windows.shape[:-1], 2))
+    return np.stack([steps.mean(axis=-1), steps.std(axis=-1)], axis=-1)
 
 
 class ReferenceClass(Forecaster):
@@ -106,7 +107,7 @@ class ReferenceClass(Forecaster):
         if len(features) == 0:
             raise ValueError(f"{self.name}: the reference population has no window to compare")
         if length >= 2:
-            target = np.array(_features(window))
+            target = _features(window)
             spread = np.maximum(
                 np.median(np.abs(features - np.median(features, axis=0)), axis=0), 1e-9
             )
