@@ -55,7 +55,8 @@ def reference_envelope() -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1)
-def _grid_probabilities() -> np.ndarray:
+def grid_probabilities() -> np.ndarray:
+    """The probabilities at which a champion stores its error quantiles (dense in the tails)."""
     from scipy.stats import norm
 
     return np.asarray(norm.cdf(_GRID_Z))
@@ -67,7 +68,7 @@ def _t_on_grid(dof: int) -> np.ndarray:
     freedom recur across series and backtest origins, and scipy's t quantiles are slow."""
     from scipy.stats import t as student_t
 
-    quantiles = np.asarray(student_t.ppf(_grid_probabilities(), dof))
+    quantiles = np.asarray(student_t.ppf(grid_probabilities(), dof))
     quantiles.setflags(write=False)
     return quantiles
 
@@ -211,7 +212,7 @@ class CalibratedForecast:
             last_year=last_year,
             point_path=path,
             error_scale="log" if use_log else "additive",
-            probabilities=_grid_probabilities(),
+            probabilities=grid_probabilities(),
             error_quantiles=quantiles,
             step_scale=step_scale,
             nonnegative=nonnegative,
@@ -238,7 +239,7 @@ def from_quantile_paths(
     """A champion whose median path and intervals are given as forecast quantiles at the grid
     probabilities, one row per step 1..max_horizon (a borrowed forecast, ``models.analogs``)."""
     values = np.asarray(history, dtype=float)
-    probabilities = _grid_probabilities()
+    probabilities = grid_probabilities()
     paths = np.asarray(quantile_paths, dtype=float)
     if paths.shape != (max_horizon, len(probabilities)):
         raise ValueError(f"quantile_paths must be {max_horizon} x {len(probabilities)}")
@@ -260,11 +261,6 @@ def from_quantile_paths(
         notes=list(notes),
         max_horizon=max_horizon,
     )
-
-
-def grid_probabilities() -> np.ndarray:
-    """The probabilities at which a champion stores its error quantiles."""
-    return _grid_probabilities()
 
 
 def held_out_coverage(
@@ -339,6 +335,6 @@ def _error_quantiles(normalised: np.ndarray, prior_scale: float) -> np.ndarray:
         return np.asarray(parametric)
     ordered = np.sort(normalised)
     positions = np.arange(1, count + 1) / (count + 1.0)
-    empirical = np.interp(_grid_probabilities(), positions, ordered)
+    empirical = np.interp(grid_probabilities(), positions, ordered)
     weight = count / (count + EMPIRICAL_HALF_WEIGHT)
     return np.asarray(weight * empirical + (1.0 - weight) * parametric)
