@@ -133,6 +133,7 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
             assert "one year ahead" in words  # rests on the logged per-step sMAPE
             assert item["champion"]["description"] in words
             borrowed = item["champion"]["intervals_borrowed"]
+            assert borrowed == (len(figures) <= 5)  # the short series borrow, the others not
             kind = "borrowed" if borrowed else "calibrated"
             assert f"80% intervals {kind} like this one contained the figure" in words
             if borrowed:  # a short series says where its intervals come from, and they are sane
