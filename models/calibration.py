@@ -34,6 +34,25 @@ PRIOR_GROWTH = 1.0
 #: changes of the reference corpus (data/reference; 0.1%: one stretch in a thousand moved
 #: further, e.g. x0.11 to x111 over ten years).
 ENVELOPE_TAIL = 0.001
+#: Counts whose recent level is below this are calibrated on the square-root scale: a Poisson
+#: count's noise is sqrt(level), 10% or more of the level below 100 and so larger than the
+#: typical year-on-year change of the reference corpus (median 7.6%); the square root makes
+#: such noise constant (Anscombe 1948) where the log scale would exaggerate it at small counts.
+COUNT_LEVEL = 100.0
+#: Recent years whose mean sets the level a count series is judged by.
+COUNT_RECENT = 3
+
+
+def error_scale_of(values: np.ndarray, path: np.ndarray) -> str:
+    """The scale a series' forecast errors are measured on: "sqrt" for small counts (whole
+    numbers at a recent level below ``COUNT_LEVEL``, zeros allowed), "log" for positive
+    series with a positive path, else "additive"."""
+    counts = values.size and np.all(values >= 0) and np.all(values == np.round(values))
+    if counts and float(np.mean(values[-COUNT_RECENT:])) < COUNT_LEVEL:
+        return "sqrt"
+    if np.all(values > 0) and np.all(path > 0):
+        return "log"
+    return "additive"
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,7 +99,9 @@ class CalibratedForecast:
     model_name: str
     last_year: int
     point_path: np.ndarray
-    error_scale: str  # "log": errors are log(actual / mean); "additive": actual - mean
+    #: "log": errors are log(actual / mean); "sqrt": sqrt(actual) - sqrt(mean) (small counts);
+    #: "additive": actual - mean
+    error_scale: str
     probabilities: np.ndarray
     #: quantiles of errors normalised to one step ahead (one row for all steps, scaled by
     #: ``step_scale``), or a row per step 1..max_horizon (borrowed, ``from_quantile_paths``)
@@ -147,6 +168,9 @@ class CalibratedForecast:
     def _apply(self, mean: np.ndarray, error: np.ndarray) -> np.ndarray:
         if self.error_scale == "log":
             return mean * np.exp(np.minimum(error, 700.0))
+        if self.error_scale == "sqrt":
+            root = np.sqrt(np.maximum(mean, 0.0)) + error
+            return np.where(root > 0.0, root, 0.0) ** 2
         return mean + error
 
     @classmethod
@@ -194,12 +218,18 @@ class CalibratedForecast:
             raise ValueError(f"point_path needs {max_horizon} steps, got {len(path)}")
         if nonnegative:
             path = np.maximum(path, 0.0)
-        use_log = bool(
-            np.all(values > 0) and np.all(path > 0) and np.all(predicted > 0) and np.all(actual > 0)
-        )
-        if use_log:
+        scale = error_scale_of(values, path)
+        if scale == "log" and not (np.all(predicted > 0) and np.all(actual > 0)):
+            scale = "additive"
+        if scale == "log":
             errors = np.log(actual) - np.log(predicted)
             prior_scale = PRIOR_SCALE
+        elif scale == "sqrt":
+            errors = np.sqrt(np.maximum(actual, 0.0)) - np.sqrt(np.maximum(predicted, 0.0))
+            # the prior: 20% of the level (0.1 sqrt(level) on this scale), or a Poisson
+            # count's noise (0.5 on this scale) if larger
+            level = float(np.mean(values[-COUNT_RECENT:]))
+            prior_scale = max(0.5 * PRIOR_SCALE * np.sqrt(level), 0.5)
         else:
             errors = actual - predicted
             prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
@@ -211,14 +241,14 @@ class CalibratedForecast:
             model_name=model_name,
             last_year=last_year,
             point_path=path,
-            error_scale="log" if use_log else "additive",
+            error_scale=scale,
             probabilities=grid_probabilities(),
             error_quantiles=quantiles,
             step_scale=step_scale,
             nonnegative=nonnegative,
             notes=list(notes),
             max_horizon=max_horizon,
-            envelope=_envelope(max_horizon) if use_log else None,
+            envelope=_envelope(max_horizon) if scale == "log" else None,
         )
 
 
@@ -244,6 +274,9 @@ def from_quantile_paths(
     if paths.shape != (max_horizon, len(probabilities)):
         raise ValueError(f"quantile_paths must be {max_horizon} x {len(probabilities)}")
     path = np.array([np.interp(0.5, probabilities, row) for row in paths])
+    if error_scale_of(values, path) == "sqrt":
+        paths = _with_count_noise(paths)
+        path = np.array([np.interp(0.5, probabilities, row) for row in paths])
     nonnegative = bool(np.all(values >= 0))
     if nonnegative:
         paths, path = np.maximum(paths, 0.0), np.maximum(path, 0.0)
@@ -261,6 +294,33 @@ def from_quantile_paths(
         notes=list(notes),
         max_horizon=max_horizon,
     )
+
+
+#: A Poisson count's noise on the square-root scale: its standard deviation, about 1/2 at any
+#: level (Anscombe 1948).
+POISSON_ROOT_SD = 0.5
+
+
+def _with_count_noise(paths: np.ndarray) -> np.ndarray:
+    """Forecast quantiles (steps x grid probabilities) widened by the Poisson noise of a small
+    count: borrowed quantiles describe where comparable levels went, and the reference
+    series are large aggregates whose noise is small. On the square-root scale each step's
+    spread is widened to sqrt(spread**2 + 1/4), the variance of independent noise added."""
+    roots = np.sqrt(np.maximum(paths, 0.0))
+    probabilities = grid_probabilities()
+    middle, lower, upper = (
+        np.array([np.interp(p, probabilities, row) for row in roots])
+        for p in (0.5, 0.158655, 0.841345)
+    )
+    spread = (upper - lower) / 2.0
+    wider = np.sqrt(spread**2 + POISSON_ROOT_SD**2)
+    stretched = (
+        middle[:, None] + (roots - middle[:, None]) * (wider / np.maximum(spread, 1e-12))[:, None]
+    )
+    # where the borrowed spread is nil, the noise alone sets the quantiles
+    noise_only = middle[:, None] + wider[:, None] * _GRID_Z[None, :]
+    roots = np.where((spread > 1e-9)[:, None], stretched, noise_only)
+    return np.asarray(np.maximum(roots, 0.0) ** 2)
 
 
 def held_out_coverage(

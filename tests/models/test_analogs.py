@@ -27,7 +27,7 @@ def _log_change_range(step: int) -> tuple[float, float]:
 
 @pytest.mark.parametrize(
     "values",
-    [[100.0, 110.0, 105.0], SNS_LOSSES.to_list(), [5.0, 60.0, 2.0], [1e6, 1e6, 1e6]],
+    [[100.0, 110.0, 105.0], SNS_LOSSES.to_list(), [5.2, 60.5, 2.1], [1e6, 1e6, 1e6]],
     ids=["flat", "sns-losses", "burst", "constant"],
 )
 def test_a_three_year_series_stays_within_what_the_reference_ever_did(values: list[float]) -> None:
@@ -60,6 +60,15 @@ def test_a_count_series_with_zeros_borrows_relative_changes_and_stays_non_negati
     assert (forecast["lo-95"] == 0).all()
 
 
+def test_a_new_small_count_keeps_its_count_noise_in_the_interval() -> None:
+    """The reference series are large aggregates; a count of about five a year also varies by
+    Poisson noise, whose 95% range around 5 is 1 to 10, so the borrowed interval holds it."""
+    fit = fit_series(pd.Series([4.0, 6.0, 5.0], index=[2023, 2024, 2025]), series_id="new")
+    first = fit.champion.predict(1, [95]).iloc[0]
+    assert first["lo-95"] <= 1.0 and 10.0 <= first["hi-95"] <= 20.0
+    assert "borrowed from what the" in fit.reason
+
+
 def test_precedents_are_those_with_similar_recent_growth() -> None:
     rising = ReferenceClass().fit(pd.Series([100.0, 150.0, 225.0], index=[2023, 2024, 2025]))
     falling = ReferenceClass().fit(pd.Series([225.0, 150.0, 100.0], index=[2023, 2024, 2025]))
@@ -67,7 +76,7 @@ def test_precedents_are_those_with_similar_recent_growth() -> None:
 
 
 def test_borrowed_quantiles_are_served_as_given() -> None:
-    history = pd.Series([10.0, 12.0, 11.0], index=[2020, 2021, 2022])
+    history = pd.Series([10.5, 12.0, 11.5], index=[2020, 2021, 2022])  # not a count
     probabilities = grid_probabilities()
     steps = np.arange(1, 31)[:, None]
     paths = 11.0 * np.exp(0.1 * np.sqrt(steps) * (probabilities[None, :] - 0.5) * 4)

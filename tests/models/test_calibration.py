@@ -63,11 +63,50 @@ def test_no_backtest_gives_a_wide_prior_and_never_below_zero() -> None:
 
 
 def test_additive_errors_for_series_with_zeros_clip_at_zero() -> None:
-    history = pd.Series([0.0, 1.0, 0.0, 2.0], index=range(2000, 2004))
-    backtest = pd.DataFrame({"step": [1, 1, 1], "actual": [1.0, 0.0, 2.0], "mean": [0.0, 1.0, 0.0]})
+    history = pd.Series([0.0, 1.5, 0.0, 2.5], index=range(2000, 2004))
+    backtest = pd.DataFrame({"step": [1, 1, 1], "actual": [1.5, 0.0, 2.5], "mean": [0.0, 1.5, 0.0]})
     forecast = CalibratedForecast.from_backtest("naive", history, np.full(30, 2.0), backtest)
     assert forecast.error_scale == "additive"
     assert (forecast.predict(5, [95])["lo-95"] >= 0).all()
+
+
+def _poisson_champions(rates: np.ndarray, years: int, seed: int) -> tuple[list, np.ndarray]:
+    """Champions calibrated on naive forecasts of flat Poisson series, and next year's draw."""
+    rng = np.random.default_rng(seed)
+    champions, future = [], []
+    for rate in rates:
+        values = rng.poisson(rate, years + 1).astype(float)
+        history = pd.Series(values[:-1], index=range(2000, 2000 + years))
+        backtest = pd.DataFrame(
+            {"step": 1, "actual": values[1:-1], "mean": values[:-2], "origin": range(years - 1)}
+        )
+        point = np.full(30, values[-2])
+        champions.append(CalibratedForecast.from_backtest("naive", history, point, backtest))
+        future.append(values[-1])
+    return champions, np.array(future)
+
+
+def test_small_counts_get_count_shaped_intervals_that_cover() -> None:
+    """Counts of a few to tens a year: naive's errors are Poisson noise, larger relative to
+    the level the smaller the count. Calibrated on the square-root scale, the 80% and 95%
+    intervals hold next year's count as often as they say, from a count of 2 to one of 60,
+    and a count that may be zero gets a lower bound of zero and a longer upper tail."""
+    champions, future = _poisson_champions(np.geomspace(2, 60, 400), years=15, seed=1)
+    assert {champion.error_scale for champion in champions} == {"sqrt"}
+    for level in (80, 95):
+        label = str(level)
+        bounds = np.array(
+            [
+                champion.predict(1, [level]).iloc[0][[f"lo-{label}", f"hi-{label}"]]
+                for champion in champions
+            ]
+        )
+        held = np.mean((future >= bounds[:, 0]) & (future <= bounds[:, 1]))
+        assert abs(held - level / 100) < 0.05, (level, held)
+    small = champions[0].predict(1, [95]).iloc[0]
+    # rounds to a count of zero, and reaches further up than down, as a Poisson count does
+    assert small["lo-95"] < 0.5
+    assert small["hi-95"] - small["mean"] > small["mean"] - small["lo-95"]
 
 
 def test_predict_arrays_match_the_frame() -> None:

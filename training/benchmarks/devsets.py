@@ -7,6 +7,8 @@ trending business series, so two kinds of set are built here to see the other ca
 * **Short-history cuts** of a yardstick: every series long enough is cut to its years
   ``start .. start + length - 1``, with ``start`` drawn at random (seeded), and forecast
   ``horizon`` years ahead against the years that followed — a newly compiled series.
+* **Synthetic small counts** (``small_counts``): the same process at levels of 1 to 200 a
+  year, every series a Poisson count (murders in a county, incidents in a small country).
 * **Synthetic crime-like series** (``synthetic_crime``): levels that wander with growth rates
   that reverse, mean reversion, short bursts that fade, and count noise at small levels —
   the shapes of crime waves and fraud bursts. Generated from a documented process with a seed,
@@ -57,19 +59,25 @@ def short_cuts(
 
 
 def synthetic_crime(
-    n_series: int = 300, horizon: int = CRIME_HORIZON, seed: int = 2026
+    n_series: int = 300,
+    horizon: int = CRIME_HORIZON,
+    seed: int = 2026,
+    levels: tuple[float, float] = (5.0, 20000.0),
+    count_share: float = 0.6,
+    prefix: str = "crime",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Crime-like yearly series (history of 8–22 years plus ``horizon`` test years).
 
-    Each latent log level follows a growth rate that reverses at random years (crime waves),
-    is pulled back towards its long-run level (mean reversion), and gets occasional bursts
-    that fade by half a year; 60% of the series are counts (Poisson around the level, many of
-    them tens a year), the rest rates with 5% multiplicative noise."""
+    Each latent log level starts log-uniform within ``levels``, follows a growth rate that
+    reverses at random years (crime waves), is pulled back towards its long-run level (mean
+    reversion), and gets occasional bursts that fade by half a year; ``count_share`` of the
+    series are counts (Poisson around the level, many of them tens a year), the rest rates
+    with 5% multiplicative noise."""
     rng = np.random.default_rng(seed)
     trains, tests = [], []
     for index in range(n_series):
         length = int(rng.integers(8, 23)) + horizon
-        level = rng.uniform(np.log(5.0), np.log(20000.0))
+        level = rng.uniform(np.log(levels[0]), np.log(levels[1]))
         anchor, growth = level, rng.normal(0.0, 0.08)
         pull = rng.uniform(0.0, 0.3)
         burst, path = 0.0, []
@@ -83,13 +91,23 @@ def synthetic_crime(
             burst *= 0.5
             path.append(level + burst)
         latent = np.exp(np.array(path))
-        if rng.random() < 0.6:
+        if rng.random() < count_share:
             values = rng.poisson(latent).astype(float)
         else:
             values = np.round(latent * np.exp(rng.normal(0.0, 0.05, size=length)), 2)
-        series_id = f"crime{index:04d}"
+        series_id = f"{prefix}{index:04d}"
         years = np.arange(1, length + 1)
         cut = length - horizon
         trains.append(pd.DataFrame({"unique_id": series_id, "ds": years[:cut], "y": values[:cut]}))
         tests.append(pd.DataFrame({"unique_id": series_id, "ds": years[cut:], "y": values[cut:]}))
     return pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)
+
+
+def small_counts(
+    n_series: int = 300, horizon: int = CRIME_HORIZON, seed: int = 7
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``synthetic_crime``'s process at levels of 1 to 200 a year, every series a Poisson
+    count: the small counts (tens a year, some touching zero) where count noise dominates."""
+    return synthetic_crime(
+        n_series, horizon, seed, levels=(1.0, 200.0), count_share=1.0, prefix="count"
+    )

@@ -55,6 +55,11 @@ def _populations() -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
     for length in CUT_LENGTHS:
         cut_train, cut_test = devsets.short_cuts(crime_train, crime_test, length, seed=length)
         found.append((f"synthetic crime-like cut to {length} years", "", cut_train, cut_test))
+    counts_train, counts_test = devsets.small_counts()
+    found.append(("synthetic small counts", "", counts_train, counts_test))
+    for length in (3, 5):
+        cut_train, cut_test = devsets.short_cuts(counts_train, counts_test, length, seed=length)
+        found.append((f"synthetic small counts cut to {length} years", "", cut_train, cut_test))
     return found
 
 
@@ -93,7 +98,9 @@ def render(results: list[SetResult]) -> str:
         "and forecast 5 years ahead against the years that followed, as for a newly compiled "
         "fraud type; and 300 synthetic crime-like series (`training/benchmarks/devsets.py`: "
         "growth that reverses, mean reversion, bursts that fade, Poisson counts down to tens a "
-        "year), also cut to 3, 4 and 5 years. Ratios are fraudcast over the best statsforecast "
+        "year), also cut to 3, 4 and 5 years; and 300 synthetic small counts (the same process "
+        "at levels of 1 to 200 a year, every series a Poisson count, a fifth of them touching "
+        "zero), also cut to 3 and 5 years. Ratios are fraudcast over the best statsforecast "
         "method on that measure "
         "(Naive, RWD, AutoETS, AutoTheta; below 1 is better). Series of 5 years or fewer "
         "borrow from the reference corpus with the cut's own yardstick left out.",
