@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,16 @@ def validate_series(y: pd.Series, min_length: int, model: str) -> pd.Series:
     return pd.Series(values, index=pd.Index(years, name="year"), name=y.name)
 
 
+class Predictor(Protocol):
+    """What is served and what the contract suite checks: a fitted forecast of one series that
+    predicts the years after its last one. Catalog models (``Forecaster``) and the calibrated
+    champion (``models.calibration.CalibratedForecast``) are both predictors."""
+
+    def predict(self, horizon: int, levels: Sequence[float] = ...) -> pd.DataFrame:
+        """Years ``last + 1 .. last + horizon``: year, mean, and lo-/hi- per level."""
+        ...
+
+
 class Forecaster(ABC):
     """A model of one yearly series: ``fit(y)`` then ``predict(horizon, levels)``.
 
@@ -120,11 +131,11 @@ class Forecaster(ABC):
         return self._frame(horizon, mean, quantiles, checked_levels)
 
     def get_params(self) -> dict[str, Any]:
-        """Constructor arguments of the model, as given (nested models by name and params)."""
+        """Constructor arguments of the model, as given (nested models by name and params);
+        like scikit-learn's, each argument is kept under its own name."""
         params: dict[str, Any] = {}
-        for key, value in vars(self).items():
-            if key.endswith("_") or key.startswith("_"):
-                continue
+        for key in constructor_arguments(type(self)):
+            value = getattr(self, key)
             if isinstance(value, Forecaster):
                 params[key] = value.name
                 params.update({f"{key}__{k}": v for k, v in value.get_params().items()})
@@ -185,6 +196,14 @@ class Forecaster(ABC):
         }
         return np.array(means), quantile_arrays
 
+    def prefix_quantiles(
+        self, values: np.ndarray, ends: list[int], horizon: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]] | None:
+        """Mean and unbounded (lo, hi) per level from every prefix ``values[:end]`` in one
+        pass, for models that wrap this one (``rolling_forecasts`` is the checked entry); None
+        when the model can only refit at each prefix."""
+        return self._rolling_quantiles(values, ends, horizon, levels)
+
     def _rolling_quantiles(
         self, values: np.ndarray, ends: list[int], horizon: int, levels: list[float]
     ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]] | None:
@@ -227,6 +246,21 @@ class Forecaster(ABC):
     @abstractmethod
     def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """Point forecasts and forecast-error standard deviations for steps 1..horizon."""
+
+
+@functools.cache
+def constructor_arguments(cls: type) -> tuple[str, ...]:
+    """The named arguments of ``cls.__init__`` (none for a model without one)."""
+    # the nearest class in the hierarchy that defines one (object's takes no arguments)
+    init = next(vars(base)["__init__"] for base in cls.__mro__ if "__init__" in vars(base))
+    if init is object.__init__:
+        return ()
+    return tuple(
+        name
+        for name, parameter in inspect.signature(init).parameters.items()
+        if name != "self"
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    )
 
 
 def _normal_quantiles(

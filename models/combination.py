@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,7 +13,8 @@ from models.base import Forecaster, SeriesTooShort, UnsuitableSeries, level_labe
 
 class Combination(Forecaster):
     """Median (or mean) of its members' point forecasts and bounds; members that cannot fit the
-    series (too short, unsuitable) are left out, and at least one must fit."""
+    series (too short, unsuitable) are left out, and at least one must fit. Fitting fits
+    copies of the members: the members given stay as they were."""
 
     def __init__(self, members: Sequence[Forecaster], how: str = "median", name: str = "combo"):
         if how not in ("median", "mean"):
@@ -29,7 +31,7 @@ class Combination(Forecaster):
         fitted, skipped = [], []
         for member in self.members:
             try:
-                fitted.append(member.fit(series))
+                fitted.append(copy.deepcopy(member).fit(series))
             except (SeriesTooShort, UnsuitableSeries) as exc:
                 skipped.append(f"{member.name}: {exc}")
         if not fitted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,7 +13,10 @@ from models.base import Forecaster, UnsuitableSeries, validate_levels
 
 
 class LogScale(Forecaster):
-    """Fit ``inner`` to log(y) and map its mean (a median on the original scale) and bounds back."""
+    """Fit a copy of ``inner`` to log(y) and map its mean (a median on the original scale) and
+    bounds back; ``inner`` itself stays unfitted."""
+
+    inner_: Forecaster
 
     def __init__(self, inner: Forecaster) -> None:
         self.inner = inner
@@ -22,13 +26,15 @@ class LogScale(Forecaster):
     def _fit(self, values: np.ndarray) -> None:
         if not is_strictly_positive(values):
             raise UnsuitableSeries(f"{self.name} needs a strictly positive series")
-        self.inner.fit(pd.Series(np.log(values), index=np.arange(len(values))))
-        self.inner.nonnegative_ = False  # log values may be negative; bounds are fine below 0
+        self.inner_ = copy.deepcopy(self.inner).fit(
+            pd.Series(np.log(values), index=np.arange(len(values)))
+        )
+        self.inner_.nonnegative_ = False  # log values may be negative; bounds are fine below 0
 
     def _predict_quantiles(
         self, horizon: int, levels: list[float]
     ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
-        frame = self.inner.predict(horizon, validate_levels(levels))
+        frame = self.inner_.predict(horizon, validate_levels(levels))
         quantiles = {}
         for level, (lo, hi) in zip(levels, _pairs(frame, levels), strict=True):
             quantiles[level] = (np.exp(lo), np.exp(hi))
@@ -41,7 +47,7 @@ class LogScale(Forecaster):
     ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]] | None:
         if not is_strictly_positive(values[: max(ends)]):
             raise UnsuitableSeries(f"{self.name} needs a strictly positive series")
-        rolled = self.inner._rolling_quantiles(np.log(values), ends, horizon, levels)
+        rolled = self.inner.prefix_quantiles(np.log(values), ends, horizon, levels)
         if rolled is None:
             return None
         mean, quantiles = rolled

@@ -1,6 +1,10 @@
-"""The forecaster contract, checked for every catalog model."""
+"""The forecaster contract, checked for every catalog model and for the calibrated champion
+that is actually served (``CalibratedForecast``, own-backtest and borrowed)."""
 
 from __future__ import annotations
+
+import copy
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -8,25 +12,51 @@ import pytest
 
 from models.base import (
     NotFittedError,
+    Predictor,
     SeriesTooShort,
+    constructor_arguments,
     interval_columns,
     level_label,
 )
 from models.catalog import CATALOG, candidate_names, make_forecaster
+from training.selection import fit_series
 
 LEVELS = (80, 95)
+#: Served champions beside the catalog models: one calibrated on its own backtest, one
+#: borrowed (a series too short to backtest).
+CHAMPIONS = ("champion", "borrowed champion")
+PREDICTORS = (*CATALOG, *CHAMPIONS)
 
 
-@pytest.fixture(scope="module")
-def growing_counts() -> pd.Series:
+def _series() -> pd.Series:
     rng = np.random.default_rng(1)
     values = 50 * np.exp(np.cumsum(rng.normal(0.08, 0.15, 14)))
     return pd.Series(values, index=range(2008, 2022))
 
 
+def _predictor(name: str) -> Predictor:
+    """A fitted predictor by name, built afresh each call; every one's last year is 2021."""
+    y = _series()
+    if name == "champion":
+        return fit_series(y, series_id="contract").champion
+    if name == "borrowed champion":
+        return fit_series(y.iloc[-3:], series_id="contract-short").champion
+    return make_forecaster(name).fit(y)
+
+
 @pytest.fixture(scope="module")
-def forecasts(growing_counts: pd.Series) -> dict[str, pd.DataFrame]:
-    return {name: make_forecaster(name).fit(growing_counts).predict(5, LEVELS) for name in CATALOG}
+def growing_counts() -> pd.Series:
+    return _series()
+
+
+@pytest.fixture(scope="module")
+def predictors() -> dict[str, Predictor]:
+    return {name: _predictor(name) for name in PREDICTORS}
+
+
+@pytest.fixture(scope="module")
+def forecasts(predictors: dict[str, Predictor]) -> dict[str, pd.DataFrame]:
+    return {name: predictor.predict(5, LEVELS) for name, predictor in predictors.items()}
 
 
 def test_level_labels() -> None:
@@ -37,7 +67,7 @@ def test_level_labels() -> None:
         level_label(100)
 
 
-@pytest.mark.parametrize("name", list(CATALOG))
+@pytest.mark.parametrize("name", PREDICTORS)
 def test_output_shape_and_years(name: str, forecasts: dict[str, pd.DataFrame]) -> None:
     frame = forecasts[name]
     assert list(frame.columns) == ["year", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
@@ -45,7 +75,7 @@ def test_output_shape_and_years(name: str, forecasts: dict[str, pd.DataFrame]) -
     assert np.isfinite(frame.drop(columns="year").to_numpy()).all()
 
 
-@pytest.mark.parametrize("name", list(CATALOG))
+@pytest.mark.parametrize("name", PREDICTORS)
 def test_bounds_ordered_nested_and_nonnegative(
     name: str, forecasts: dict[str, pd.DataFrame]
 ) -> None:
@@ -56,10 +86,91 @@ def test_bounds_ordered_nested_and_nonnegative(
     assert (f["lo-95"] >= 0).all()
 
 
-@pytest.mark.parametrize("name", list(CATALOG))
-def test_deterministic(name: str, growing_counts: pd.Series, forecasts) -> None:
-    again = make_forecaster(name).fit(growing_counts).predict(5, LEVELS)
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_deterministic(name: str, forecasts: dict[str, pd.DataFrame]) -> None:
+    again = _predictor(name).predict(5, LEVELS)
     pd.testing.assert_frame_equal(again, forecasts[name])
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_horizon_one_is_the_first_year_of_any_longer_horizon(
+    name: str, predictors: dict[str, Predictor], forecasts: dict[str, pd.DataFrame]
+) -> None:
+    one = predictors[name].predict(1, LEVELS)
+    assert one["year"].tolist() == [2022]
+    pd.testing.assert_frame_equal(one, forecasts[name].iloc[:1])
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_unusual_levels_are_labelled_ordered_and_nested(
+    name: str, predictors: dict[str, Predictor]
+) -> None:
+    frame = predictors[name].predict(3, [99.9, 0.5])
+    assert list(frame.columns) == ["year", "mean", "lo-99.9", "hi-99.9", "lo-0.5", "hi-0.5"]
+    assert np.isfinite(frame.drop(columns="year").to_numpy()).all()
+    assert (frame["lo-99.9"] <= frame["lo-0.5"]).all() and (frame["lo-0.5"] <= frame["mean"]).all()
+    assert (frame["mean"] <= frame["hi-0.5"]).all() and (frame["hi-0.5"] <= frame["hi-99.9"]).all()
+    assert (frame["hi-99.9"] - frame["lo-99.9"] > frame["hi-0.5"] - frame["lo-0.5"]).all()
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_a_pickled_predictor_predicts_the_same(
+    name: str, predictors: dict[str, Predictor], forecasts: dict[str, pd.DataFrame]
+) -> None:
+    restored = pickle.loads(pickle.dumps(predictors[name]))
+    pd.testing.assert_frame_equal(restored.predict(5, LEVELS), forecasts[name])
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_bad_horizons_and_levels_are_clear_errors(
+    name: str, predictors: dict[str, Predictor]
+) -> None:
+    too_far = (31,) if name in CHAMPIONS else ()  # served champions forecast at most 30 years
+    for horizon in (0, -1, 2.5, True, *too_far):
+        with pytest.raises(ValueError, match="horizon"):
+            predictors[name].predict(horizon, LEVELS)  # type: ignore[arg-type]
+    for level in (0, 100, float("nan")):
+        with pytest.raises(ValueError, match="between 0 and 100"):
+            predictors[name].predict(2, [level])
+
+
+@pytest.mark.parametrize("name", list(CATALOG))
+def test_refit_on_new_data_forgets_the_old(name: str, growing_counts: pd.Series) -> None:
+    other = pd.Series(
+        np.linspace(400.0, 200.0, 12) + np.tile([5.0, -5.0], 6), index=range(1990, 2002)
+    )
+    model = make_forecaster(name).fit(growing_counts).fit(other)
+    fresh = make_forecaster(name).fit(other)
+    pd.testing.assert_frame_equal(model.predict(4, LEVELS), fresh.predict(4, LEVELS))
+
+
+@pytest.mark.parametrize("name", list(CATALOG))
+def test_fit_changes_neither_its_input_nor_its_arguments(
+    name: str, growing_counts: pd.Series
+) -> None:
+    model = make_forecaster(name)
+    arguments = {key: copy.deepcopy(getattr(model, key)) for key in _arguments(model)}
+    y = growing_counts.copy()
+    model.fit(y)
+    pd.testing.assert_series_equal(y, growing_counts)
+    for key, before in arguments.items():
+        after = getattr(model, key)
+        assert _same(after, before), f"{name}.fit changed its argument {key!r}"
+
+
+def _arguments(model: object) -> tuple[str, ...]:
+    return constructor_arguments(type(model))
+
+
+def _same(after: object, before: object) -> bool:
+    """Equal values, and nested models still unfitted exactly where they were before."""
+    if isinstance(after, list | tuple) and isinstance(before, list | tuple):
+        return len(after) == len(before) and all(map(_same, after, before))
+    if hasattr(before, "get_params"):
+        return vars(after).keys() == vars(before).keys()
+    if isinstance(before, np.ndarray):
+        return bool(np.array_equal(after, before))  # type: ignore[arg-type]
+    return bool(after == before)
 
 
 @pytest.mark.parametrize("name", list(CATALOG))
@@ -89,9 +200,26 @@ def test_fits_at_its_minimum_length(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(CATALOG))
-def test_get_params_and_gap_rejection(name: str) -> None:
+def test_get_params_are_the_constructor_arguments(name: str) -> None:
     model = make_forecaster(name)
-    assert isinstance(model.get_params(), dict)
+    params = model.get_params()
+    top = {key for key in params if "__" not in key}
+    assert top == set(_arguments(model))
+    for key in top:
+        value, argument = params[key], getattr(model, key)
+        nested = argument if isinstance(argument, list) else [argument]
+        if all(hasattr(member, "get_params") for member in nested):
+            names = [member.name for member in nested]
+            assert value == (names if isinstance(argument, list) else names[0])
+        elif isinstance(argument, tuple) and argument and isinstance(argument[0], np.ndarray):
+            assert value is argument
+        else:
+            assert value == argument
+
+
+@pytest.mark.parametrize("name", list(CATALOG))
+def test_gaps_are_refused(name: str) -> None:
+    model = make_forecaster(name)
     gappy = pd.Series(np.linspace(1, 20, 12), index=[*range(2000, 2006), *range(2007, 2013)])
     with pytest.raises(ValueError, match="contiguous"):
         model.fit(gappy)
