@@ -55,6 +55,20 @@ def test_intervals_widen_with_the_step_and_nest_across_levels() -> None:
     assert (np.diff(ordered.to_numpy(), axis=1) >= 0).all()
 
 
+def test_intervals_widen_at_least_as_a_random_walks_do() -> None:
+    """Backtest errors that hardly grow with the step (their far steps rest on a few old
+    origins) still give intervals whose width grows at least with the square root of the step:
+    four years out, twice the width of one year out."""
+    flat = [0.1, -0.1, 0.12, -0.08]
+    errors = {1: flat, 2: flat, 3: flat, 4: flat}
+    forecast = CalibratedForecast.from_backtest(
+        "m", _history(), np.full(30, 100.0), _backtest(errors)
+    )
+    frame = forecast.predict(4, [80])
+    log_width = np.log(frame["hi-80"] / frame["lo-80"])
+    assert log_width[3] >= 2.0 * log_width[0] * (1 - 1e-9)
+
+
 def test_no_backtest_gives_a_wide_prior_and_never_below_zero() -> None:
     history = pd.Series([5.0], index=[2020])
     forecast = CalibratedForecast.from_backtest("naive", history, np.full(30, 5.0), _backtest({}))
