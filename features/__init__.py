@@ -1,1 +1,1 @@
-"""fraudcast.features: transforms, gap and break handling, lags and diagnostics of yearly series."""
+"""fraudcast.features: gap and break handling, lags and scale checks of yearly series."""

@@ -21,15 +21,6 @@ class LevelShiftAdjustment:
     notes: list[str] = field(default_factory=list)
 
 
-def level_shift_dummies(years: Sequence[int], breaks: Sequence[int]) -> pd.DataFrame:
-    """One 0/1 column per break: 1 from the break year on (regressors for models that take them)."""
-    year_values = np.asarray(years, dtype=np.int64)
-    index = pd.Index(year_values, name="year")
-    return pd.DataFrame(
-        {f"shift_{year}": (year_values >= year).astype(float) for year in breaks}, index=index
-    )
-
-
 def adjust_level_shifts(
     y: pd.Series, breaks: Sequence[int], filled_years: Sequence[int] = ()
 ) -> LevelShiftAdjustment:

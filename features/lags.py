@@ -1,15 +1,9 @@
-"""Lags and growth rates of a yearly series, for regression models."""
+"""Lags of a yearly series, for regression models."""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-
-
-def growth_rates(values: ArrayLike, log: bool = True) -> np.ndarray:
-    """Year-on-year changes: log ratios when ``log`` (values must be positive), else differences."""
-    array = np.asarray(values, dtype=float)
-    return np.diff(np.log(array)) if log else np.diff(array)
 
 
 def lag_matrix(values: ArrayLike, lags: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,42 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from features.breaks import adjust_level_shifts, level_shift_dummies
-from features.diagnostics import diagnose
+from features.breaks import adjust_level_shifts
 from features.gaps import fill_gaps, missing_years
-from features.lags import growth_rates, lag_matrix
-from features.transforms import BoxCox, inverse_log, log_transform
-
-positive_series = st.lists(
-    st.floats(min_value=1e-3, max_value=1e9, allow_nan=False), min_size=1, max_size=30
-)
-
-
-@given(positive_series)
-def test_log_round_trips(values: list[float]) -> None:
-    np.testing.assert_allclose(inverse_log(log_transform(values)), values, rtol=1e-9)
-
-
-@given(positive_series, st.floats(min_value=-1.0, max_value=2.0))
-@settings(max_examples=60)
-def test_box_cox_round_trips(values: list[float], lam: float) -> None:
-    transform = BoxCox(lam)
-    np.testing.assert_allclose(transform.inverse(transform.transform(values)), values, rtol=1e-6)
-
-
-def test_transforms_refuse_non_positive_values() -> None:
-    with pytest.raises(ValueError, match="strictly positive"):
-        log_transform([1.0, 0.0])
-    with pytest.raises(ValueError, match="strictly positive"):
-        BoxCox(0.5).transform([-1.0])
-
-
-def test_fitted_box_cox_finds_log_for_exponential_growth() -> None:
-    values = 10 * np.exp(0.3 * np.arange(20)) * (1 + 0.01 * np.sin(np.arange(20)))
-    assert abs(BoxCox.fitted(values).lam) < 0.3
+from features.lags import lag_matrix
 
 
 @given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=3, max_size=30))
@@ -50,11 +20,6 @@ def test_lag_matrix_rows_hold_previous_values(values: list[float]) -> None:
     np.testing.assert_array_equal(design[:, 0], values[1:-1])  # lag 1
     np.testing.assert_array_equal(design[:, 1], values[:-2])  # lag 2
     np.testing.assert_array_equal(target, values[2:])
-
-
-def test_growth_rates() -> None:
-    np.testing.assert_allclose(growth_rates([100.0, 110.0, 121.0]), np.log([1.1, 1.1]))
-    np.testing.assert_allclose(growth_rates([1.0, 4.0], log=False), [3.0])
 
 
 def test_short_gaps_interpolate_on_the_log_scale() -> None:
@@ -106,10 +71,3 @@ def test_breaks_outside_the_series_change_nothing() -> None:
     y = pd.Series([1.0, 2.0, 3.0], index=[2000, 2001, 2002])
     adjusted = adjust_level_shifts(y, [1990, 2000, 2030])
     pd.testing.assert_series_equal(adjusted.series, y)
-    assert level_shift_dummies([2000, 2001, 2002], [2001])["shift_2001"].tolist() == [0, 1, 1]
-
-
-def test_diagnostics() -> None:
-    d = diagnose(pd.Series([0.0, 1.0, 2.0, 3.0], index=[2000, 2001, 2003, 2004]))
-    assert (d.length, d.missing_years, d.zeros, d.strictly_positive) == (4, 1, 1, False)
-    assert d.trend_strength == pytest.approx(1.0)
