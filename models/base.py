@@ -14,6 +14,9 @@ from typing import Any, Protocol, Self
 import numpy as np
 import pandas as pd
 
+#: The furthest a served forecast reaches: years after the last figure (API, CLI, champions).
+MAX_HORIZON = 30
+
 
 class NotFittedError(RuntimeError):
     """Raised when ``predict`` is called on a forecaster that has not been fitted."""

@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.base import interval_columns, level_label, validate_horizon, validate_levels
+from models.base import (
+    MAX_HORIZON,
+    interval_columns,
+    level_label,
+    validate_horizon,
+    validate_levels,
+)
 
-#: Years ahead a champion can forecast.
-MAX_HORIZON = 30
 #: Probabilities at which the error quantile function is stored (dense in the tails).
 _GRID_Z = np.linspace(-4.0, 4.0, 321)
 #: Pseudo-observations of the wide prior error scale mixed into every calibration.

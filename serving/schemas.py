@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from models.base import MAX_HORIZON
+
 
 def _not_boolean(value: object) -> object:
     """JSON's true and false are not numbers, though Python would take them as 1 and 0."""
@@ -151,7 +153,7 @@ class ForecastRequestItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     series_id: str
-    horizon: Integer = Field(default=5, ge=1, le=30)
+    horizon: Integer = Field(default=5, ge=1, le=MAX_HORIZON)
     levels: list[Number] = Field(
         default_factory=lambda: [80.0, 95.0],
         min_length=1,

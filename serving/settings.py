@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from data.settings import PROJECT_ROOT
+from models.base import MAX_HORIZON
 
 
 class ServiceSettings(BaseSettings):
@@ -39,7 +40,7 @@ class ServiceSettings(BaseSettings):
     #: Largest request body in bytes (413 beyond it); bodies are refused before they are read.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     #: Largest horizon a forecast may ask for.
-    max_horizon: int = Field(default=30, ge=1, le=30)
+    max_horizon: int = Field(default=MAX_HORIZON, ge=1, le=MAX_HORIZON)
 
     def resolved_token(self) -> str:
         """The configured token, or the one kept in ``token_file`` (created on first use)."""

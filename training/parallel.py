@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.base import interval_columns, validate_horizon, validate_levels
-from models.calibration import MAX_HORIZON
+from models.base import MAX_HORIZON, interval_columns, validate_horizon, validate_levels
 from training.evidence import PopulationEvidence
 from training.population import fit_one, population_evidence
 from training.selection import SeriesFailure

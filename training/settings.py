@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from data.settings import PROJECT_ROOT
+from models.base import MAX_HORIZON
 
 MLRUNS_DIR = PROJECT_ROOT / "mlruns"
 
@@ -32,7 +33,7 @@ class TrainingSettings(BaseSettings):
     #: Seconds a retrain waits for another one to finish before giving up.
     retrain_lock_timeout: float = Field(default=3600.0, ge=0)
     #: How far ahead fan charts logged to MLflow reach.
-    chart_horizon: int = Field(default=6, ge=1, le=30)
+    chart_horizon: int = Field(default=6, ge=1, le=MAX_HORIZON)
     #: Candidates per retrain that get a fan chart and a residual plot in MLflow: the selected
     #: one and the next best by backtest MASE. Drawing is most of a retrain's cost, so the
     #: rest log their backtest and forecast as CSV only (their metrics are all there).

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
+from models.base import MAX_HORIZON
 from serving.commands.backend import BACKEND_OPTION, SCHEDULER_OPTION, cli_backend
 
 
@@ -25,7 +26,9 @@ def _parse_levels(text: str) -> list[float]:
 
 def forecast_file(
     input_csv: Path = typer.Argument(..., exists=True, dir_okay=False, help="unique_id,ds,y CSV"),
-    horizon: int = typer.Option(..., "--horizon", min=1, max=30, help="years ahead (1-30)"),
+    horizon: int = typer.Option(
+        ..., "--horizon", min=1, max=MAX_HORIZON, help=f"years ahead (1-{MAX_HORIZON})"
+    ),
     levels: str = typer.Option("80,95", "--levels", help="interval levels, e.g. 80,95"),
     output: Path = typer.Option(..., "--output", help="where to write the forecasts CSV"),
     jobs: int = typer.Option(1, "--jobs", min=-1, help="parallel workers (-1: all cores)"),

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from data.store import FigureStore
+from models.base import MAX_HORIZON
 from serving import schemas, services
 from serving.champions import ChampionBoard
 from serving.deps import get_board, get_state, get_store, require_token
@@ -37,7 +38,9 @@ _WRITE_ERRORS: Responses = {
 }
 # Bounds are checked by the service (for a message that says what is allowed) and shown here.
 HorizonQuery = Query(
-    5, description="Years ahead, 1–30.", json_schema_extra={"minimum": 1, "maximum": 30}
+    5,
+    description=f"Years ahead, 1–{MAX_HORIZON}.",
+    json_schema_extra={"minimum": 1, "maximum": MAX_HORIZON},
 )
 LevelsQuery = Query(
     ["80,95"],
