@@ -133,7 +133,7 @@ class AddResult:
 class SchemaState:
     """Where a store's tables stand against this release's schema revisions."""
 
-    #: The revision in ``alembic_version``; None when the store has no such table.
+    #: The revision in the store's version table; None when it has none.
     revision: str | None
     #: The revision this release's tables are at.
     head: str

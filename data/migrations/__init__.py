@@ -2,8 +2,8 @@
 
 Revisions live in ``versions/`` and ``env.py`` runs them; ``FigureStore`` calls
 ``upgrade_schema`` when it opens a store, under its write lock. A store made before migrations
-existed (fraudcast 0.1.0's tables and no ``alembic_version``) is first stamped with the revision
-its tables match, then upgraded like any other.
+existed (fraudcast 0.1.0's tables and no version table) is first stamped with the revision its
+tables match, then upgraded like any other.
 
 After changing ``data/schema.py``, write the revision that brings stores along:
 ``.venv/bin/alembic revision --autogenerate -m "what changed"`` (configured in
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 #: Alembic's script location: ``env.py``, ``script.py.mako`` and ``versions/``.
 SCRIPT_LOCATION = Path(__file__).resolve().parent
+#: Where a store keeps its revision: not Alembic's default ``alembic_version``, which MLflow's
+#: tracking store keeps its own revision in, should both share a database.
+VERSION_TABLE = "fraudcast_schema_version"
 #: The tables fraudcast 0.1.0 made before migrations existed, by the revision that creates the
 #: same tables. 0.1.0 created missing tables on every start, so a store it opened
 #: has them all; one made before its track record and not opened since lacks ``track_record``.
@@ -73,7 +76,8 @@ def schema_state(connection: Connection) -> SchemaState:
     """Where the store's tables stand against this release's revisions; changes nothing."""
     from alembic.runtime.migration import MigrationContext
 
-    revision = MigrationContext.configure(connection).get_current_revision()
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    revision = context.get_current_revision()
     tables = frozenset(inspect(connection).get_table_names())
     return SchemaState(
         revision=revision,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from data.migrations import VERSION_TABLE
 from data.schema import WRITE_OPTION, lock_for_write, make_engine, metadata
 from data.settings import StoreSettings
 
@@ -18,6 +19,7 @@ def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        version_table=VERSION_TABLE,
         # SQLite alters a table by copying it; autogenerate writes such changes as batches.
         render_as_batch=connection.dialect.name == "sqlite",
     )

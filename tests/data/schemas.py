@@ -22,13 +22,14 @@ from sqlalchemy.engine import Connection
 
 from data.batches import plan_batch, write_batch
 from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
+from data.migrations import VERSION_TABLE
 from data.records import format_breaks
 from data.schema import WRITE_OPTION, lock_for_write, make_engine, metadata, series_table
 from data.scores import insert_new_scores, score_rows
 from data.validation import read_figures_csv, validate_figures
 
 FIXTURES = Path(__file__).parent / "fixtures"
-#: The tables fraudcast 0.1.0 made; ``alembic_version`` is not one of them.
+#: The tables fraudcast 0.1.0 made; no version table among them.
 TABLES_0_1_0 = ("series", "revisions", "figures", "track_record")
 #: The figure the 0.1.0 store restates, and its values oldest first.
 RESTATED = ("jp_cybercrime_cleared", 2018)
@@ -148,17 +149,21 @@ def schema_differences(url: str) -> list[object]:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return list(compare_metadata(MigrationContext.configure(connection), metadata))
+            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+            return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
 
 
 def stored_revision(url: str) -> str | None:
-    """The revision in the store's ``alembic_version`` (None without one)."""
+    """The revision in the store's version table (None without one)."""
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            if not inspect(connection).has_table(VERSION_TABLE):
+                return None
+            query = f"SELECT version_num FROM {VERSION_TABLE}"
+            return connection.exec_driver_sql(query).scalar_one()
     finally:
         engine.dispose()
 

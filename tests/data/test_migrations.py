@@ -63,6 +63,20 @@ def test_a_store_made_before_migrations_keeps_every_figure_and_reaches_head(
     assert figure_store.record_scores(scores(score(model_version="8"))) == 1
 
 
+def test_a_store_sharing_its_database_with_mlflow_leaves_mlflows_revision_alone(
+    figure_store: FigureStore,
+) -> None:
+    with sqlite3.connect(figure_store.url.removeprefix("sqlite:///")) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        connection.execute("INSERT INTO alembic_version VALUES ('1b5f0d9ad7c1')")  # MLflow's
+
+    assert figure_store.ensure_seeded() is not None
+
+    assert stored_revision(figure_store.url) == HEAD
+    with sqlite3.connect(figure_store.url.removeprefix("sqlite:///")) as connection:
+        assert connection.execute("SELECT * FROM alembic_version").fetchall() == [("1b5f0d9ad7c1",)]
+
+
 def test_a_store_at_head_opens_while_another_process_writes(
     seeded_store: FigureStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,7 +134,7 @@ def test_a_store_a_newer_release_upgraded_is_refused_untouched(
 ) -> None:
     seeded_store.close()
     with sqlite3.connect(seeded_store.url.removeprefix("sqlite:///")) as connection:
-        connection.execute("UPDATE alembic_version SET version_num = '0999'")
+        connection.execute(f"UPDATE {data.migrations.VERSION_TABLE} SET version_num = '0999'")
     rows_before = table_rows(seeded_store.url)
 
     with pytest.raises(SchemaUpgradeFailed, match="revision '0999', which this release does not"):
