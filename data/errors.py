@@ -190,3 +190,14 @@ class FileTooLarge(FraudcastDataError, ValueError):
             f"the file is {what}over the limit of {limit:,} bytes for a figures file "
             "(FRAUDCAST_MAX_FIGURES_FILE_BYTES); nothing was read or written"
         )
+
+
+class SchemaUpgradeFailed(FraudcastDataError):
+    """The store's tables could not be brought to this release's schema; nothing was changed."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"could not upgrade the figure store's tables: {reason}. "
+            "The upgrade was rolled back; the store is as it was."
+        )

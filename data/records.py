@@ -1,4 +1,5 @@
-"""Plain records the figure store hands out: series metadata, revisions and ingestion results."""
+"""Plain records the figure store hands out: series metadata, revisions, ingestion results and
+the state of its schema."""
 
 from __future__ import annotations
 
@@ -126,3 +127,33 @@ class AddResult:
             f"Revision {self.revision.id}: {len(self.added)} added, {len(self.changed)} changed, "
             f"{len(self.unchanged)} unchanged ({series})."
         )
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a store's tables stand against this release's schema revisions."""
+
+    #: The revision in the store's version table; None when it has none.
+    revision: str | None
+    #: The revision this release's tables are at.
+    head: str
+    #: Which of the tables fraudcast made before migrations existed the store holds.
+    unversioned_tables: frozenset[str]
+
+    @property
+    def is_current(self) -> bool:
+        """True when the store is at this release's revision."""
+        return self.revision == self.head
+
+    @property
+    def predates_migrations(self) -> bool:
+        """True for a store made by fraudcast 0.1.0: its tables, no revision."""
+        return self.revision is None and bool(self.unversioned_tables)
+
+    def describe(self) -> str:
+        """What the store is at, in words: a revision, 0.1.0's tables or nothing yet."""
+        if self.revision is not None:
+            return f"revision {self.revision}"
+        if self.unversioned_tables:
+            return "the tables of fraudcast 0.1.0 (no revision)"
+        return "no tables"

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from data import migrations
 from data.batches import (
     CURRENT_COLUMNS,
     current_query,
@@ -25,7 +26,7 @@ from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
 from data.canonical import FIGURE_COLUMNS, series_values_hash
 from data.diff import PROVENANCE_COLUMNS
 from data.errors import InvalidSeries, StoreBusy, UnknownRevision, UnknownSeries
-from data.records import AddResult, Revision, SeriesInfo, format_breaks
+from data.records import AddResult, Revision, SchemaState, SeriesInfo, format_breaks
 from data.schema import (
     BUSY_RETRY_AFTER_S,
     WRITE_OPTION,
@@ -33,7 +34,6 @@ from data.schema import (
     is_busy,
     lock_for_write,
     make_engine,
-    metadata,
     revisions_table,
     series_table,
 )
@@ -64,8 +64,9 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 class FigureStore:
     """Yearly figures with provenance; every change is a revision and nothing is overwritten.
 
-    Tables are created on first use. Each ``add_figures`` call is one transaction, so a batch is
-    taken whole or not at all and readers never see half of it.
+    Tables are created, or upgraded to this release's schema, on first use (``data.migrations``).
+    Each ``add_figures`` call is one transaction, so a batch is taken whole or not at all and
+    readers never see half of it.
     """
 
     def __init__(self, url: str) -> None:
@@ -91,11 +92,47 @@ class FigureStore:
         with self._engine_lock:
             if self._engine is None:
                 engine = make_engine(self.url)
-                # Under the write lock, so two processes never race to create the same table.
-                with self._write_connection(engine) as connection:
-                    metadata.create_all(connection)
+                self._upgrade(engine)
                 self._engine = engine
             return self._engine
+
+    def upgrade_schema(self) -> SchemaState:
+        """Bring the store to this release's schema now, as its first use would; returns where
+        it stood before (``fraudcast db upgrade``)."""
+        with self._engine_lock:
+            engine = self._engine or make_engine(self.url)
+            before = self._upgrade(engine)
+            self._engine = engine
+            return before
+
+    def _upgrade(self, engine: Engine) -> SchemaState:
+        """Bring the store to this release's schema; returns where it stood before.
+
+        A store already there is only read, so opening it waits for no writer. Otherwise the
+        upgrade runs under the write lock: two processes opening a new store never both create
+        its tables, and the second finds the first one's work. ``SchemaUpgradeFailed`` (the
+        store left as it was), or ``StoreBusy`` when another writer held it too long.
+        """
+        try:
+            with engine.connect() as connection:
+                state = migrations.schema_state(connection)
+            if state.is_current:
+                return state
+            with self._write_connection(engine) as connection:
+                return migrations.upgrade_schema(connection)
+        except BaseException:
+            engine.dispose()  # nothing stays pooled for a store that cannot be used
+            raise
+
+    def schema_state(self) -> SchemaState:
+        """Where the store's tables stand, without upgrading them (``fraudcast db current``)."""
+        engine = self._engine or make_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                return migrations.schema_state(connection)
+        finally:
+            if engine is not self._engine:
+                engine.dispose()
 
     @staticmethod
     @contextmanager

@@ -35,7 +35,7 @@ stderr = Console(stderr=True)
 
 
 @contextmanager
-def _friendly_errors() -> Iterator[None]:
+def friendly_errors() -> Iterator[None]:
     """Turn domain and database errors into a clear message and exit code, never a traceback."""
     try:
         yield
@@ -90,7 +90,7 @@ def _open_store() -> FigureStore:
 @figures_app.command("seed")
 def seed() -> None:
     """Load the bundled figures into the store (once; later runs do nothing)."""
-    with _friendly_errors():
+    with friendly_errors():
         store = FigureStore.from_settings()
         revision = store.ensure_seeded()
         if revision is None:
@@ -109,7 +109,7 @@ def add(
     message: str = typer.Option("", "--message", "-m", help="Why these figures are added."),
 ) -> None:
     """Add figures from a CSV file: all rows or none; the same file twice is a no-op."""
-    with _friendly_errors():
+    with friendly_errors():
         store = _open_store()
         frame = read_figures_csv(file)
         result = store.add_figures(frame, source=file.name, message=message)
@@ -123,7 +123,7 @@ def list_figures(
     series: str | None = typer.Argument(None, help="Series id; all series when left out."),
 ) -> None:
     """Show the current figures with their sources."""
-    with _friendly_errors():
+    with friendly_errors():
         store = _open_store()
         current = store.figures(series)
         title = None
@@ -153,7 +153,7 @@ def history(
     year: int = typer.Argument(..., help="Year of the figure."),
 ) -> None:
     """Show every value one figure has had, oldest revision first."""
-    with _friendly_errors():
+    with friendly_errors():
         store = _open_store()
         revisions = store.history(series, year)
         if revisions.empty:
@@ -207,7 +207,7 @@ def export(
     Text cells a spreadsheet would run as a formula get a leading ' (OWASP's advice), which
     `figures add` drops again, so an export added back changes nothing.
     """
-    with _friendly_errors():
+    with friendly_errors():
         current = _open_store().figures(series)
     # The csv module's default CRLF line ends, as in RFC 4180 and the bundled file.
     writer = csv.writer(sys.stdout)
@@ -223,7 +223,7 @@ def export(
 @series_app.command("list")
 def list_series() -> None:
     """Show every series with its unit, breaks and the years it covers."""
-    with _friendly_errors():
+    with friendly_errors():
         store = _open_store()
         current = store.figures()
         table = Table("id", "title", "unit", "country", "breaks", "figures", "years")
@@ -254,7 +254,7 @@ def add_series(
     breaks: str = typer.Option("", "--breaks", help="Definition-break years, e.g. 2010,2018."),
 ) -> None:
     """Register a new series so figures for it can be added."""
-    with _friendly_errors():
+    with friendly_errors():
         store = _open_store()
         info = SeriesInfo(
             id=series_id.strip(),

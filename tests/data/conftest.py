@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,23 @@ def drop(write_figures: WriteFigures, incoming: Path) -> WriteFigures:
 def process(store: FigureStore, folder: Path) -> list[IncomingOutcome]:
     """One look at the drop folder with the tests' settle time."""
     return process_incoming(store, folder, settle_seconds=SETTLE)
+
+
+@pytest.fixture
+def next_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
+    """Call with the body of an ``upgrade()``: from then on this release has one more revision
+    after its head that runs it (for this test only). Returns the revision's id."""
+    import data.migrations
+    from tests.data.schemas import NEXT_REVISION
+
+    def release(upgrade: str) -> str:
+        scripts = tmp_path / "migrations"
+        shutil.copytree(data.migrations.SCRIPT_LOCATION, scripts)
+        script = NEXT_REVISION.format(head=data.migrations.head_revision(), upgrade=upgrade)
+        (scripts / "versions" / "9001_next.py").write_text(script, encoding="utf-8")
+        monkeypatch.setattr(data.migrations, "SCRIPT_LOCATION", scripts)
+        data.migrations._scripts.cache_clear()
+        return "9001"
+
+    yield release
+    data.migrations._scripts.cache_clear()

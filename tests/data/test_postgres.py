@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 import pytest
 from sqlalchemy import create_engine
 
-from data.errors import InvalidFigures
+from data.errors import InvalidFigures, SchemaUpgradeFailed, StoreBusy
+from data.migrations import head_revision
 from data.store import FigureStore
+from tests.data.schemas import (
+    ADD_COLUMN,
+    BROKEN_UPGRADE,
+    RESTATED,
+    RESTATED_VALUES,
+    column_names,
+    first_use_at_once,
+    make_store_0_1_0,
+    schema_differences,
+    stored_revision,
+    table_rows,
+)
 from tests.integration.servers import postgres_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -67,3 +80,80 @@ def test_seed_revise_and_refuse_on_postgres(postgres_store: FigureStore) -> None
         postgres_store.add_figures(bad_last, source="bad.csv")
     pd.testing.assert_frame_equal(postgres_store.figures(), before)
     assert len(postgres_store.revisions()) == 2
+
+
+def test_a_new_store_on_postgres_has_exactly_the_tables_of_data_schema(
+    postgres_store: FigureStore,
+) -> None:
+    postgres_store.list_series()  # first use
+
+    assert stored_revision(postgres_store.url) == head_revision()
+    assert schema_differences(postgres_store.url) == []
+
+
+def test_a_postgres_store_made_before_migrations_keeps_every_figure_and_reaches_head(
+    postgres_store: FigureStore,
+) -> None:
+    make_store_0_1_0(postgres_store.url)
+    before = table_rows(postgres_store.url)
+
+    assert postgres_store.ensure_seeded() is None  # first use: upgraded, and not seeded again
+
+    assert stored_revision(postgres_store.url) == head_revision()
+    assert schema_differences(postgres_store.url) == []
+    assert table_rows(postgres_store.url) == before
+    assert postgres_store.history(*RESTATED)["value"].tolist() == RESTATED_VALUES
+    assert len(postgres_store.track_record()) == 2
+    cybercrime = postgres_store.figures("jp_cybercrime_cleared").drop(columns="revision_id")
+    revised = postgres_store.add_figures(cybercrime.assign(note="checked"), source="notes.csv")
+    assert revised.revision is not None and revised.revision.id == len(before["revisions"]) + 1
+
+
+def test_processes_opening_a_new_postgres_store_at_once_create_its_tables_once(
+    postgres_store: FigureStore,
+) -> None:
+    found = first_use_at_once(postgres_store.url)
+
+    # One process created the tables; the others waited on the write lock and found them done.
+    assert found == ["no tables", *[f"revision {head_revision()}"] * 3]
+
+
+def test_a_failed_upgrade_on_postgres_leaves_the_store_as_it_was(
+    postgres_store: FigureStore, next_release: Callable[[str], str]
+) -> None:
+    make_store_0_1_0(postgres_store.url)
+    before = table_rows(postgres_store.url)
+    next_release(BROKEN_UPGRADE)
+
+    with pytest.raises(SchemaUpgradeFailed, match='relation "no_such_table" does not exist'):
+        postgres_store.figures()
+
+    assert stored_revision(postgres_store.url) is None
+    assert "checked_by" not in column_names(postgres_store.url, "figures")
+    assert table_rows(postgres_store.url) == before
+
+
+def test_an_upgrade_that_waits_for_a_reader_past_the_lock_timeout_is_busy_and_changes_nothing(
+    postgres_store: FigureStore, next_release: Callable[[str], str]
+) -> None:
+    postgres_store.ensure_seeded()
+    postgres_store.close()
+    released = head_revision()
+    reader = create_engine(postgres_store.url)
+    reading = reader.connect()
+    reading.exec_driver_sql("SELECT count(*) FROM figures")  # its transaction stays open
+    upgraded = next_release(ADD_COLUMN)  # ALTER TABLE figures must wait for that reader
+    impatient = FigureStore(f"{postgres_store.url}%20-clock_timeout%3D300")  # milliseconds
+    try:
+        with pytest.raises(StoreBusy):
+            impatient.figures()
+        assert stored_revision(postgres_store.url) == released
+        reading.rollback()  # the reader is done: the next use upgrades
+
+        assert len(impatient.figures()) == 116
+        assert stored_revision(postgres_store.url) == upgraded
+        assert "checked_by" in column_names(postgres_store.url, "figures")
+    finally:
+        reading.close()
+        reader.dispose()
+        impatient.close()

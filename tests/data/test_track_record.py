@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, inspect, text
 
 from data.errors import UnknownSeries
 from data.store import SCORE_COLUMNS, FigureStore
@@ -105,20 +104,3 @@ def test_malformed_scores_are_refused_whole(
     with pytest.raises(ValueError, match=message):
         seeded_store.record_scores(bad)
     assert seeded_store.track_record().empty
-
-
-def test_a_store_made_before_the_track_record_gains_the_table(
-    seeded_store: FigureStore,
-) -> None:
-    seeded_store.close()
-    old_engine = create_engine(seeded_store.url)
-    with old_engine.begin() as connection:
-        connection.execute(text("DROP TABLE track_record"))
-    assert "track_record" not in inspect(old_engine).get_table_names()
-    old_engine.dispose()
-
-    reopened = FigureStore(seeded_store.url)
-    assert reopened.record_scores(scores(score())) == 1
-    assert len(reopened.track_record()) == 1
-    assert len(reopened.figures()) == len(seeded_store.figures())
-    reopened.close()

@@ -1,0 +1,77 @@
+"""`fraudcast db upgrade` and `fraudcast db current`, as a user runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from typer.testing import CliRunner
+
+from data.migrations import head_revision
+from data.settings import StoreSettings
+from data.store import FigureStore
+from serving.cli import app
+from tests.data.schemas import BROKEN_UPGRADE, make_store_0_1_0, stored_revision, table_rows
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A terminal wide enough that a message stays on one line."""
+    return CliRunner(env={"COLUMNS": "400"})
+
+
+def test_current_then_upgrade_a_store_made_before_migrations(runner: CliRunner) -> None:
+    url = StoreSettings().database_url
+    make_store_0_1_0(url)
+    rows = table_rows(url)
+
+    current = runner.invoke(app, ["db", "current"])
+    assert current.exit_code == 0, current.output
+    assert (
+        f"the tables of fraudcast 0.1.0 (no revision); this release's is revision {head_revision()}"
+        in current.stdout
+    )
+    assert stored_revision(url) is None  # `current` changes nothing
+
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert (
+        f"Upgraded the figure store at {url} from the tables of fraudcast 0.1.0 (no revision) "
+        f"to revision {head_revision()}." in upgraded.stdout
+    )
+    assert stored_revision(url) == head_revision()
+    assert table_rows(url) == rows
+
+    again = runner.invoke(app, ["db", "upgrade"])
+    assert again.exit_code == 0, again.output
+    assert f"is at revision {head_revision()}; nothing to do" in again.stdout
+    current = runner.invoke(app, ["db", "current"])
+    assert f"revision {head_revision()} (this release's); up to date" in current.stdout
+
+
+def test_upgrade_creates_the_tables_of_a_new_store(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "Created the figure store's tables at sqlite:///" in result.stdout
+    assert f"(revision {head_revision()})" in result.stdout
+    assert FigureStore.from_settings().list_series() == []
+
+
+def test_a_failed_upgrade_exits_1_and_says_the_store_is_as_it_was(
+    runner: CliRunner, next_release: Callable[[str], str]
+) -> None:
+    url = StoreSettings().database_url
+    make_store_0_1_0(url)
+    rows = table_rows(url)
+    next_release(BROKEN_UPGRADE)
+
+    result = runner.invoke(app, ["db", "upgrade"])
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    said = " ".join(result.stderr.split())
+    assert "could not upgrade the figure store's tables: upgrading from the tables of" in said
+    assert "to 9001 failed: no such table: no_such_table." in said
+    assert "The upgrade was rolled back; the store is as it was." in said
+    assert stored_revision(url) is None and table_rows(url) == rows
