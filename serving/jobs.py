@@ -54,8 +54,20 @@ class JobQueue:
             self._jobs[job.id] = job
             while len(self._jobs) > _KEEP_JOBS:
                 self._jobs.popitem(last=False)
-        self._futures[job.id] = self._executor.submit(self._run, job.id, series, force)
+            future = self._executor.submit(self._run, job.id, series, force)
+            self._futures[job.id] = future
+        future.add_done_callback(lambda _: self._forget_future(job.id))
         return job
+
+    @property
+    def unfinished(self) -> int:
+        """Jobs queued or running (their futures are kept until they finish, no longer)."""
+        with self._lock:
+            return len(self._futures)
+
+    def _forget_future(self, job_id: str) -> None:
+        with self._lock:
+            self._futures.pop(job_id, None)
 
     def get(self, job_id: str) -> schemas.Job:
         """A job by id (UnknownJob if none)."""
@@ -75,7 +87,8 @@ class JobQueue:
 
     def wait(self, job_id: str, timeout: float | None = None) -> schemas.Job:
         """Block until a job has finished (for the CLI and tests)."""
-        future = self._futures.get(job_id)
+        with self._lock:
+            future = self._futures.get(job_id)
         if future is not None:
             future.result(timeout=timeout)
         return self.get(job_id)

@@ -1,0 +1,30 @@
+"""The retrain job queue: jobs a client can poll, and nothing kept that no one will ask for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from serving.jobs import _KEEP_JOBS, JobQueue, UnknownJob
+from training.pipeline import SeriesOutcome
+
+
+def _retrain(series: Sequence[str] | None, force: bool) -> list[SeriesOutcome]:
+    return [SeriesOutcome(series_id=name, status="unchanged", reason="") for name in series or []]
+
+
+def test_a_long_running_service_keeps_only_recent_jobs_and_no_finished_work() -> None:
+    """A server retrains on every drop for months: the queue remembers the latest jobs for
+    polling and lets go of every finished one's future (once it grew without end)."""
+    queue = JobQueue(_retrain, on_done=lambda: None)
+    try:
+        jobs = [queue.submit([f"s{i}"], reason="test") for i in range(_KEEP_JOBS + 50)]
+        assert queue.wait(jobs[-1].id, timeout=30).state == "succeeded"
+        queue.shutdown()
+        assert queue.unfinished == 0
+        assert queue.get(jobs[-1].id).outcomes[0]["series_id"] == f"s{_KEEP_JOBS + 49}"
+        with pytest.raises(UnknownJob):
+            queue.get(jobs[0].id)  # the oldest are forgotten
+    finally:
+        queue.shutdown()
