@@ -43,9 +43,9 @@ def _get_json(url: str) -> Any:
         return json.load(response)
 
 
-def _open(browser: Browser, base_url: str) -> tuple[Page, list[str]]:
+def _open(browser: Browser, base_url: str, width: int = 1280) -> tuple[Page, list[str]]:
     """The page loaded, with the console errors and off-server requests it makes."""
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
     problems: list[str] = []
 
     def guard(route: Route) -> None:
@@ -101,4 +101,14 @@ def test_each_card_says_what_changed_newest_first(
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(target) / shot.name)
+    assert problems == []
+
+
+def test_the_section_fits_a_phone(browser: Browser, base_url: str) -> None:
+    page, problems = _open(browser, base_url, width=390)
+    entry = page.locator(f"#series-{YEN} .changes .change")
+    entry.first.wait_for(timeout=30_000)
+    entry.locator(".change-projection summary").click()
+    assert entry.locator(".change-projection tbody tr").first.is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert problems == []
