@@ -39,6 +39,7 @@ from data.schema import (
 )
 from data.scores import SCORE_COLUMNS, insert_new_scores, read_scores, score_rows
 from data.settings import StoreSettings
+from data.states import SeriesState, read_states
 from data.validation import read_figures_csv, validate_figures
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "FigureStore",
     "Revision",
     "SeriesInfo",
+    "SeriesState",
 ]
 
 #: Columns of ``FigureStore.history()``, oldest revision first.
@@ -276,6 +278,13 @@ class FigureStore:
         for name in ("source_url", "note"):
             frame[name] = frame[name].fillna("").astype(object)
         return frame
+
+    def series_states(self, series_id: str) -> list[SeriesState]:
+        """The series after each revision that set one of its figures, oldest first, each with
+        the data revision hash a model trained on it records (``data.states``)."""
+        with self._reading() as connection:
+            self._require_series(connection, series_id)
+            return read_states(connection, series_id)
 
     def revision(self, revision_id: int) -> Revision:
         """One revision by id; raises ``UnknownRevision``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from serving.commands import changes as changes_commands
 from serving.commands import db as db_commands
 from serving.commands import figures as figures_commands
 from serving.commands import forecast as forecast_commands
@@ -22,6 +23,7 @@ forecast_commands.register(app)
 train_commands.register(app)
 service_commands.register(app)
 db_commands.register(app)
+changes_commands.register(app)
 
 
 def main() -> None:

@@ -199,6 +199,75 @@ class ModelCard(BaseModel):
     track_record: list[TrackRecordItem] = Field(default_factory=list)
 
 
+class ProjectedYear(BaseModel):
+    """One year's projection: the mean and the bounds per level (keys are level labels)."""
+
+    mean: float
+    lower: dict[str, float]
+    upper: dict[str, float]
+
+
+class ProjectionYearChange(BaseModel):
+    """A year's projection before and after a retrain."""
+
+    year: int
+    before: ProjectedYear
+    after: ProjectedYear
+    change: float | None = Field(
+        description="Relative change of the mean, (after - before) / before; null from zero."
+    )
+
+
+class ChangedFigure(BaseModel):
+    """A figure that arrived or was revised before a retrain, with its source."""
+
+    year: int
+    kind: str = Field(description="arrived (a year not in the data before) or revised")
+    value: float
+    previous_value: float | None = Field(description="The value before a revision; null if new.")
+    unit: str
+    source: Source
+    revision_id: int
+    added_at: datetime = Field(description="When the figure entered the store (UTC).")
+    message: str = Field(description="The message given with the figures, if any.")
+    projected: float | None = Field(
+        default=None,
+        description="What the replaced champion had forecast for this year (its track record); "
+        "null when it forecast no such year.",
+    )
+    surprise: float | None = Field(
+        default=None, description="(value - projected) / projected; null without a forecast."
+    )
+
+
+class ProjectionChange(BaseModel):
+    """One retrain that changed the served projection."""
+
+    trained_at: str
+    version: str = Field(description="The registered model version serving since this retrain.")
+    previous_version: str = Field(description="The version it replaced.")
+    model: str
+    previous_model: str
+    model_changed: bool = Field(description="False when the same model was refitted.")
+    data_revision: str
+    summary: str = Field(description="The change in plain words.")
+    figures: list[ChangedFigure] = Field(description="Newest year first.")
+    projection: list[ProjectionYearChange] = Field(
+        description="The old and new projection for the years both cover."
+    )
+
+
+class ChangesResponse(BaseModel):
+    """How a series' projection moved at each retrain that changed it, newest first."""
+
+    series_id: str
+    unit: str
+    changes: list[ProjectionChange]
+    message: str | None = Field(
+        default=None, description="Why the list is empty (never retrained, or never changed)."
+    )
+
+
 class FigureIn(BaseModel):
     """One figure to add, in the same columns as the figures CSV."""
 

@@ -7,6 +7,7 @@ half-registered champion behind.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import warnings
@@ -28,6 +29,12 @@ from models.calibration import CalibratedForecast
 
 CHAMPION_ALIAS = "champion"
 _MODEL_NAME_PREFIX = "fraudcast."
+#: Tag of every registered version holding the projection it serves (JSON columns ``year``,
+#: ``mean``, ``lo-80`` ...), so what a past champion projected is read back, never refitted.
+PROJECTION_TAG = "projection"
+#: Years ahead and interval levels of that recorded projection.
+PROJECTION_HORIZON = 10
+PROJECTION_LEVELS = (80.0, 95.0)
 _INPUT_SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("long", "horizon"), ColSpec("double", "level")]),
 )
@@ -110,7 +117,7 @@ def register_champion(
         source=info.model_uri,
         run_id=card.run_id or None,
         model_id=info.model_id,  # a tracking server refuses a models:/ source without it
-        tags=_card_tags(card),
+        tags={**_card_tags(card), PROJECTION_TAG: _projection_json(served_projection(forecast))},
         description=card.reason,
     )
     version = _wait_until_ready(client, name, version.version)
@@ -152,6 +159,25 @@ def _card_tags(card: ChampionCard) -> dict[str, str]:
     }
     tags.update({f"metric.{key}": f"{value:.6g}" for key, value in card.metrics.items()})
     return tags
+
+
+def served_projection(forecast: CalibratedForecast) -> pd.DataFrame:
+    """The projection a champion serves, as its version records it: ``PROJECTION_HORIZON``
+    years (fewer if the model reaches less far) at ``PROJECTION_LEVELS``."""
+    return forecast.predict(min(PROJECTION_HORIZON, forecast.max_horizon), PROJECTION_LEVELS)
+
+
+def _projection_json(projection: pd.DataFrame) -> str:
+    return json.dumps({str(column): projection[column].tolist() for column in projection.columns})
+
+
+def recorded_projection(version: ModelVersion) -> pd.DataFrame:
+    """The projection a registered version served, from its ``projection`` tag; a version
+    registered before projections were recorded is asked its model (the same numbers)."""
+    recorded = version.tags.get(PROJECTION_TAG)
+    if recorded:
+        return pd.DataFrame(json.loads(recorded))
+    return served_projection(load_champion(version).forecast)
 
 
 def _wait_until_ready(
@@ -211,6 +237,24 @@ def champion_versions(*, client: MlflowClient) -> dict[str, str]:
 def champion_series(*, client: MlflowClient) -> list[str]:
     """Series ids that have a registered champion."""
     return sorted(champion_versions(client=client))
+
+
+def champion_history(series_id: str, *, client: MlflowClient) -> list[ModelVersion]:
+    """Every version that served as the series' champion, oldest first, up to the current one
+    (each registered version became champion when it was registered)."""
+    current = champion_version(series_id, client=client)
+    if current is None:
+        return []
+    found: list[ModelVersion] = []
+    token: str | None = None
+    while True:
+        page = client.search_model_versions(
+            f"name = '{registered_model_name(series_id)}'", page_token=token
+        )
+        found += [v for v in page if v.status == "READY" and int(v.version) <= int(current.version)]
+        token = page.token
+        if not token:
+            return sorted(found, key=lambda v: int(v.version))
 
 
 def get_version(series_id: str, version: str, *, client: MlflowClient) -> ModelVersion:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from data.store import FigureStore
 from models.base import MAX_HORIZON
-from serving import schemas, services
+from serving import changes, schemas, services
 from serving.champions import ChampionBoard
 from serving.deps import get_board, get_state, get_store, require_token
 from serving.state import ServiceState
@@ -159,6 +159,17 @@ def batch_forecasts(
 def model_card(series_id: str, state: ServiceState = Depends(get_state)) -> schemas.ModelCard:
     """The candidates compared on backtests, and why the champion was chosen."""
     return services.model_card(state.store, state.board, series_id, state.service.mlflow_ui_url)
+
+
+@router.get(
+    "/series/{series_id}/changes", response_model=schemas.ChangesResponse, responses=_NOT_FOUND
+)
+def series_changes(
+    series_id: str, state: ServiceState = Depends(get_state)
+) -> schemas.ChangesResponse:
+    """How the projection moved at each retrain that changed it, newest first: the figures
+    that arrived or were revised, the old and new projection, the change in plain words."""
+    return changes.series_changes(state.store, state.training, series_id)
 
 
 @router.post(

@@ -4,6 +4,7 @@ import {
   candidatesTable, chartLegend, figuresTable, forecastTable, latestFigure, modelCardSection,
   noModelSection, trackRecordTable,
 } from "./cards.js";
+import { showChanges } from "./changes.js";
 import { clippedTop, describeChart, drawChart, levelLabel } from "./chart.js";
 import { formatValue, h } from "./format.js";
 
@@ -127,6 +128,7 @@ function renderModel(entry, hint) {
   const candidates = element.querySelector(".candidates-details");
   candidates.hidden = !(card && card.candidates.length);
   if (card && card.candidates.length) element.querySelector(".candidates-table").replaceChildren(candidatesTable(card));
+  showChanges(element, series);
 }
 
 function showCardError(entry, message) {

@@ -1,0 +1,116 @@
+"""A series as it stood after each revision of the store, and which figures differ between two
+such states: what arrived or was revised between two trainings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from data.canonical import series_values_hash
+from data.diff import PROVENANCE_COLUMNS
+from data.schema import figures_table, revisions_table
+
+
+@dataclass(frozen=True)
+class StoredFigure:
+    """One figure as a revision set it: value, provenance, and the revision's when and why."""
+
+    year: int
+    value: float
+    source_publisher: str
+    source_title: str
+    source_url: str
+    accessed_via: str
+    note: str
+    revision_id: int
+    revised_at: datetime
+    revision_message: str
+
+
+@dataclass(frozen=True)
+class SeriesState:
+    """A series' figures after one revision; ``data_revision`` is what a model trained on them
+    records (``FigureStore.data_revision_hash``)."""
+
+    revision_id: int
+    data_revision: str
+    figures: Mapping[int, StoredFigure]
+
+
+@dataclass(frozen=True)
+class FigureChange:
+    """A figure that arrived (``previous_value`` None) or whose value was revised."""
+
+    figure: StoredFigure
+    previous_value: float | None
+
+    @property
+    def kind(self) -> str:
+        """``arrived`` or ``revised``."""
+        return "arrived" if self.previous_value is None else "revised"
+
+
+def read_states(connection: Connection, series_id: str) -> list[SeriesState]:
+    """The series after each revision that set one of its figures, oldest first."""
+    f, r = figures_table, revisions_table
+    rows = connection.execute(
+        select(
+            f.c.year,
+            f.c.value,
+            *(f.c[name] for name in PROVENANCE_COLUMNS),
+            f.c.revision_id,
+            r.c.created_at,
+            r.c.message,
+        )
+        .join(r, r.c.id == f.c.revision_id)
+        .where(f.c.series_id == series_id)
+        .order_by(f.c.revision_id, f.c.year)
+    ).all()
+    states: list[SeriesState] = []
+    current: dict[int, StoredFigure] = {}
+    for index, row in enumerate(rows):
+        current[int(row.year)] = _figure(row)
+        last_of_revision = index + 1 == len(rows) or rows[index + 1].revision_id != row.revision_id
+        if last_of_revision:
+            pairs = ((year, figure.value) for year, figure in current.items())
+            states.append(
+                SeriesState(row.revision_id, series_values_hash(series_id, pairs), dict(current))
+            )
+    return states
+
+
+def _figure(row: Any) -> StoredFigure:
+    return StoredFigure(
+        year=int(row.year),
+        value=float(row.value),
+        **{name: getattr(row, name) or "" for name in PROVENANCE_COLUMNS},
+        revision_id=int(row.revision_id),
+        revised_at=row.created_at.replace(tzinfo=UTC),  # stored as naive UTC
+        revision_message=row.message or "",
+    )
+
+
+def state_of(
+    states: Sequence[SeriesState], data_revision: str, *, up_to: int | None = None
+) -> SeriesState | None:
+    """The latest state with these figures (at or before revision ``up_to``), or None."""
+    for state in reversed(states):
+        if state.data_revision == data_revision and (up_to is None or state.revision_id <= up_to):
+            return state
+    return None
+
+
+def figure_changes(before: SeriesState, after: SeriesState) -> list[FigureChange]:
+    """The figures of ``after`` that ``before`` lacked or held another value for, newest year
+    first. A change of provenance alone is not listed: no model saw it."""
+    changes = []
+    for year in sorted(after.figures, reverse=True):
+        figure, earlier = after.figures[year], before.figures.get(year)
+        if earlier is None or earlier.value != figure.value:
+            changes.append(FigureChange(figure, None if earlier is None else earlier.value))
+    return changes

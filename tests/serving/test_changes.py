@@ -1,0 +1,193 @@
+"""What changed since the last projection: GET /v1/series/{id}/changes and `fraudcast changes`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from serving.app import create_app
+from serving.cli import app
+from serving.state import ServiceState
+from tests.serving.conftest import QUIET, Changed, retrain_yen, yen_forecast
+from tests.support import TRAINED, environment, make_state, yen_figure
+from training import registry, tracking
+
+YEN = TRAINED[1]
+UNTRAINED = "cn_telecom_fraud_cases_solved"
+
+
+@pytest.fixture
+def service(trained_root: Path, tmp_path: Path) -> Iterator[tuple[ServiceState, TestClient]]:
+    """A service on a fresh copy of the session's trained stores, without a scheduler."""
+    root = tmp_path / "service"
+    shutil.copytree(trained_root, root)
+    state = make_state(root, **QUIET)
+    with TestClient(create_app(state)) as client:
+        yield state, client
+
+
+def _percent(fraction: float) -> str:
+    """A percentage as the plain words round it: whole above 10%, one decimal below."""
+    value = abs(fraction) * 100
+    return f"{value:.0f}%" if value >= 10 else f"{value:.1f}%".replace(".0%", "%")
+
+
+@pytest.fixture
+def changed_client(changed: Changed) -> Iterator[TestClient]:
+    """A service on the ``changed`` stores, for one test (two services at once in one process
+    would point MLflow's process-wide tracking URI at each other's stores)."""
+    with TestClient(create_app(make_state(changed.root, **QUIET))) as client:
+        yield client
+
+
+def test_new_and_revised_figures_are_named_with_the_old_and_new_projection_in_words(
+    changed, changed_client
+):
+    before, after = changed.before, changed.after
+    answer = changed_client.get(f"/v1/series/{YEN}/changes")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["message"] is None
+    [change] = body["changes"]
+    assert change["version"] == after["model"]["version"]
+    assert change["previous_version"] == before["model"]["version"]
+    assert change["trained_at"] == after["model"]["trained_at"]
+    assert change["model_changed"] == (after["model"]["name"] != before["model"]["name"])
+
+    new, revised = change["figures"]
+    assert (new["year"], new["kind"], new["value"]) == (2026, "arrived", changed.arrived)
+    assert new["previous_value"] is None
+    assert new["source"]["title"] == "NPA 2026 annual report"
+    assert new["message"] == "2026 release"
+    assert new["projected"] == pytest.approx(before["forecast"][0]["mean"])
+    assert (revised["year"], revised["kind"]) == (2025, "revised")
+    assert revised["previous_value"] == changed.old_2025
+    assert revised["value"] == pytest.approx(changed.old_2025 * 1.05)
+
+    # the old and new projection for the same years: the numbers each champion served
+    old_by_year = {point["year"]: point for point in before["forecast"]}
+    new_by_year = {point["year"]: point for point in after["forecast"]}
+    years = [row["year"] for row in change["projection"]]
+    assert years == list(range(2027, 2036))
+    for row in change["projection"]:
+        for side, served in (("before", old_by_year), ("after", new_by_year)):
+            point = served[row["year"]]
+            assert row[side]["mean"] == pytest.approx(point["mean"], rel=1e-12)
+            assert row[side]["lower"] == pytest.approx(point["lower"], rel=1e-12)
+            assert row[side]["upper"] == pytest.approx(point["upper"], rel=1e-12)
+
+    first_old, first_new = old_by_year[2027]["mean"], new_by_year[2027]["mean"]
+    assert first_new > first_old
+    summary = change["summary"]
+    assert summary.startswith(
+        f"The 2027 projection rose {_percent((first_new - first_old) / first_old)}, from ¥"
+    ), summary
+    assert "after the 2026 figure came in 100% above the projection" in summary
+    assert "the 2025 figure was revised up 5%, from ¥" in summary
+    if change["model_changed"]:
+        assert f"The model changed from {before['model']['name']} to" in summary
+    else:
+        assert summary.endswith(f"The model is still {after['model']['name']}.")
+
+
+def test_a_figure_below_the_projection_makes_it_fall_and_changes_list_newest_first(service):
+    state, client = service
+    before = yen_forecast(client)
+    low = 0.3 * before["forecast"][0]["mean"]
+    state.store.add_figures(pd.DataFrame([yen_figure(2026, low)]), source="test")
+    retrain_yen(state)
+    after = yen_forecast(client)
+    [fell] = client.get(f"/v1/series/{YEN}/changes").json()["changes"]
+    old, new = before["forecast"][1]["mean"], after["forecast"][0]["mean"]
+    assert new < old
+    assert fell["summary"].startswith(f"The 2027 projection fell {_percent((new - old) / old)}")
+    assert "after the 2026 figure came in 70% below the projection" in fell["summary"]
+
+    state.store.add_figures(pd.DataFrame([yen_figure(2025, 1.0e9)]), source="test")
+    retrain_yen(state)
+    changes = client.get(f"/v1/series/{YEN}/changes").json()["changes"]
+    assert [(c["figures"][0]["year"], c["figures"][0]["kind"]) for c in changes] == [
+        (2025, "revised"),
+        (2026, "arrived"),
+    ]
+    assert changes[1] == fell
+    assert changes[0]["previous_version"] == fell["version"]
+    assert int(changes[0]["version"]) > int(fell["version"])
+
+
+def test_a_retrain_that_did_not_change_the_projection_is_not_listed(service):
+    state, client = service
+    first = yen_forecast(client)["model"]
+    assert retrain_yen(state, force=True) == "promoted"  # a new version, the same projection
+    second = yen_forecast(client)["model"]
+    assert second["version"] != first["version"]
+    body = client.get(f"/v1/series/{YEN}/changes").json()
+    assert body["changes"] == []
+    assert "retrained 1 time since its first projection" in body["message"]
+    assert "none changed the projection" in body["message"]
+
+    # the next change is measured against the projection that served last
+    state.store.add_figures(pd.DataFrame([yen_figure(2026, 9.9e9)]), source="test")
+    retrain_yen(state)
+    [change] = client.get(f"/v1/series/{YEN}/changes").json()["changes"]
+    assert change["previous_version"] == second["version"]
+
+
+def test_a_version_registered_before_projections_were_recorded_is_read_from_its_model(
+    changed, tmp_path
+):
+    with TestClient(create_app(make_state(changed.root, **QUIET))) as client:
+        recorded = client.get(f"/v1/series/{YEN}/changes").json()
+    assert recorded["changes"]
+    root = tmp_path / "copy"
+    shutil.copytree(changed.root, root)
+    copy = make_state(root, **QUIET)
+    mlflow = tracking.connect(copy.training)
+    for version in registry.champion_history(YEN, client=mlflow):
+        mlflow.delete_model_version_tag(version.name, version.version, registry.PROJECTION_TAG)
+    assert not any(
+        registry.PROJECTION_TAG in version.tags
+        for version in registry.champion_history(YEN, client=mlflow)
+    )
+    with TestClient(create_app(copy)) as client:
+        assert client.get(f"/v1/series/{YEN}/changes").json() == recorded
+
+
+def test_unknown_series_is_a_404_and_a_series_never_retrained_says_why_its_list_is_empty(
+    changed_client,
+):
+    client = changed_client
+    unknown = client.get("/v1/series/no_such_series/changes")
+    assert unknown.status_code == 404
+    forecast = client.get("/v1/series/no_such_series/forecast")
+    assert unknown.json()["detail"] == forecast.json()["detail"]
+    once = client.get(f"/v1/series/{TRAINED[0]}/changes")
+    assert once.status_code == 200
+    assert once.json()["changes"] == []
+    assert "has been trained once" in once.json()["message"]
+    untrained = client.get(f"/v1/series/{UNTRAINED}/changes")
+    assert untrained.status_code == 200
+    assert untrained.json()["changes"] == []
+    assert "has no trained model yet" in untrained.json()["message"]
+
+
+def test_the_command_prints_the_changes_and_refuses_an_unknown_series(changed, changed_client):
+    [change] = changed_client.get(f"/v1/series/{YEN}/changes").json()["changes"]
+    env = environment(changed.root)
+    runner = CliRunner(env={**env, "COLUMNS": "300"})
+    shown = runner.invoke(app, ["changes", YEN])
+    assert shown.exit_code == 0, shown.output
+    assert change["summary"] in shown.stdout
+    assert f"{changed.arrived:,.0f} yen" in shown.stdout
+    as_json = runner.invoke(app, ["changes", YEN, "--json"])
+    assert json.loads(as_json.stdout)["changes"] == [change]
+    unknown = runner.invoke(app, ["changes", "no_such_series"])
+    assert unknown.exit_code == 2
+    assert "unknown series 'no_such_series'" in unknown.stderr
