@@ -10,6 +10,7 @@ from data.store import FigureStore
 from serving import report, schemas, services
 from serving.champions import ChampionBoard
 from serving.deps import get_board, get_state, get_store, require_token
+from serving.guard import SLOT_POOL
 from serving.state import ServiceState
 
 router = APIRouter(
@@ -158,9 +159,11 @@ def batch_forecasts(
         **_FORECAST_ERRORS,
         200: {"content": {"application/pdf": {}}},
         422: {"model": schemas.Problem, "description": "Bad horizon, levels or series count"},
+        429: {"model": schemas.Problem, "description": "Other briefs are being drawn: Retry-After"},
         503: {"model": schemas.Problem, "description": "A named series has no champion yet"},
     },
     response_class=Response,
+    openapi_extra={SLOT_POOL: "report"},
 )
 def outlook_report(
     series: list[str] = Query(
