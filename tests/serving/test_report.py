@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -19,10 +20,10 @@ from typer.testing import CliRunner
 from serving import report
 from serving.cli import app as cli
 from serving.fonts import latin_fonts, report_fonts
-from serving.outlook import build_outlook
-from serving.services import describe_model
+from serving.outlook import build_outlook, format_range
+from serving.services import describe_model, score_incoming
 from serving.state import ServiceState
-from tests.support import TRAINED, environment
+from tests.support import TRAINED, environment, yen_figure
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None,
@@ -97,6 +98,23 @@ def test_the_brief_has_a_cover_and_a_page_per_series_with_outlook_sources_model_
 def _joined(page: str) -> str:
     """The page's words with its line breaks and layout spaces as single spaces."""
     return re.sub(r"\s+", " ", page)
+
+
+def test_a_figure_that_came_in_outside_its_95_interval_is_named_a_surprise(
+    state: ServiceState, tmp_path: Path
+) -> None:
+    state.board.refresh()
+    state.store.add_figures(pd.DataFrame([yen_figure(2026, 9.0e12)]), source="test")
+    assert score_incoming(state.store, state.board, [YEN])  # as adding figures does
+    outlook = build_outlook(state.store, state.board, [YEN], horizon=5, levels=(80, 95))
+    page = _joined(pdf_pages(report.render_pdf(outlook), tmp_path)[1])
+    scored = state.store.track_record(YEN).iloc[0]
+    outside = format_range(scored["lo-95"], scored["hi-95"], "JPY")
+    assert (
+        f"Surprise: the 2026 figure came in at ¥9,000,000,000,000, outside the 95% interval "
+        f"of {outside} that {scored['model_name']} (version {scored['model_version']})"
+    ) in page
+    assert "0 of 1 figure came in inside the 80% interval forecast for it." in page
 
 
 @pytest.mark.parametrize("horizon", [7])
