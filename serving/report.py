@@ -1,22 +1,18 @@
 """The outlook brief as a PDF: a cover, then a page per series, drawn with matplotlib.
 
 The words and numbers come from ``serving.outlook`` (the API's own answers); this module only
-lays them out on A4 pages: text wrapped to the page, the fan chart of ``training.plots``, tables.
+places them on A4 pages (``serving.pdf_pages``): the fan chart of ``training.plots``, tables.
 Nothing is fetched: the fonts are matplotlib's and the system's (``serving.fonts``).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
-from functools import lru_cache
+from collections.abc import Sequence
 
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 
 from data.store import FigureStore
@@ -24,192 +20,21 @@ from models.base import level_label
 from serving.champions import ChampionBoard
 from serving.fonts import Fonts, report_fonts
 from serving.outlook import Outlook, SeriesOutlook, build_outlook, format_exact, model_words
+from serving.pdf_pages import ACCENT, MUTED, PageFlow, number_pages
 from training.plots import chart_title, draw_fan_chart
 
-PAGE_WIDTH, PAGE_HEIGHT = 8.27, 11.69  # A4, inches
-MARGIN = 0.6
-TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
 CHART_HEIGHT = 2.8
-_LINE_SPACING = 1.3
-_INK, _MUTED, _ACCENT = "#1a1a1a", "#5a5a5a", "#08519c"
 #: Interval columns per projection table: more levels make a second table below.
 _LEVELS_PER_TABLE = 3
 _NO_CJK = "no CJK font is installed to draw it here"
-#: Most series one brief served over HTTP may hold (each page is about a fifth of a second).
+#: Most series one brief served over HTTP may hold (a page takes about 0.3 s of CPU).
 MAX_SERIES = 50
-
-
-class _Flow:
-    """Places lines of text, charts and tables down A4 pages, starting a new page when full."""
-
-    def __init__(self, fonts: Fonts) -> None:
-        self.fonts = fonts
-        self.pages: list[Figure] = []
-        self.top = 0.0  # inches from the top of the current page
-
-    @property
-    def page(self) -> Figure:
-        return self.pages[-1]
-
-    def new_page(self) -> None:
-        self.pages.append(Figure(figsize=(PAGE_WIDTH, PAGE_HEIGHT)))
-        self.top = MARGIN
-
-    def _room(self, height: float) -> None:
-        if not self.pages or self.top + height > PAGE_HEIGHT - MARGIN:
-            self.new_page()
-
-    def space(self, inches: float) -> None:
-        self.top += inches
-
-    def text(
-        self,
-        text: str,
-        size: float = 9.0,
-        *,
-        weight: str = "normal",
-        colour: str = _INK,
-        indent: float = 0.0,
-    ) -> None:
-        """A paragraph, wrapped to the text width."""
-        lines = _wrap(text, self.fonts, size, weight, TEXT_WIDTH - indent)
-        self._lines([(MARGIN + indent, lines, "left")], size, weight=weight, colour=colour)
-
-    def _lines(
-        self,
-        columns: Sequence[tuple[float, Sequence[str], str]],
-        size: float,
-        *,
-        weight: str = "normal",
-        colour: str = _INK,
-    ) -> None:
-        """Columns of lines (left or right edge in inches, lines, alignment) side by side,
-        one text per column and page: drawing a text costs more than its lines."""
-        height = size * _LINE_SPACING / 72
-        count = max(len(lines) for _, lines, _ in columns)
-        done = 0
-        while done < count:
-            self._room(height)
-            fit = max(1, int((PAGE_HEIGHT - MARGIN - self.top) // height))
-            for edge, lines, align in columns:
-                text = "\n".join(lines[done : done + fit])
-                self.page.text(
-                    edge / PAGE_WIDTH,
-                    1 - self.top / PAGE_HEIGHT,
-                    text,
-                    fontproperties=self.fonts.properties(size, weight, text),
-                    color=colour,
-                    va="top",
-                    ha=align,
-                    multialignment=align,
-                    linespacing=_LINE_SPACING,
-                )
-            shown = min(fit, count - done)
-            self.top += shown * height
-            done += shown
-
-    def heading(self, text: str, size: float = 11.0) -> None:
-        """A section heading, kept on the page of what follows it."""
-        self._room(size * _LINE_SPACING / 72 + 0.5)
-        self.space(0.08)
-        self.text(text, size, weight="bold", colour=_ACCENT)
-        self.space(0.02)
-
-    def chart(self, height: float, draw: Callable[[Axes], None]) -> None:
-        """An axes the width of the text, drawn by ``draw``."""
-        self._room(height)
-        bottom = PAGE_HEIGHT - self.top - height
-        left = MARGIN + 0.55  # room for the axis labels
-        axes = self.page.add_axes(
-            (
-                left / PAGE_WIDTH,
-                (bottom + 0.3) / PAGE_HEIGHT,
-                (PAGE_WIDTH - MARGIN - left) / PAGE_WIDTH,
-                (height - 0.55) / PAGE_HEIGHT,
-            )
-        )
-        draw(axes)
-        self.top += height
-
-    def table(
-        self, header: Sequence[str], rows: Sequence[Sequence[str]], size: float = 8.5
-    ) -> None:
-        """Rows of cells, the first column left-aligned and the others right-aligned."""
-        widths = [
-            max(_width(str(row[column]), self.fonts, size, "normal") for row in [header, *rows])
-            for column in range(len(header))
-        ]
-        gap = 0.25
-        rights = []
-        edge = MARGIN
-        for width in widths:
-            edge += width + gap
-            rights.append(edge - gap)
-        self._room(size * _LINE_SPACING / 72 * min(len(rows) + 1, 3))  # no header alone
-        edges = [MARGIN, *rights[1:]]
-        for weight, lines in (("bold", [header]), ("normal", rows)):
-            self._lines(
-                [
-                    (edge, [row[column] for row in lines], "left" if column == 0 else "right")
-                    for column, edge in enumerate(edges)
-                ],
-                size,
-                weight=weight,
-            )
-
-
-@lru_cache(maxsize=8192)
-def _char_width(char: str, families: tuple[str, ...], size: float, weight: str) -> float:
-    """Width of one character in inches (measured once: wrapping sums them)."""
-    properties = FontProperties(family=list(families), size=size, weight=weight)
-    width, _, _ = _RENDERER.get_text_width_height_descent(char, properties, ismath=False)
-    return float(width) / 72
-
-
-_RENDERER = RendererAgg(1, 1, 72)  # measures text in points
-
-
-def _width(text: str, fonts: Fonts, size: float, weight: str) -> float:
-    # kerning is ignored, so lines get a little slack in _wrap
-    return sum(_char_width(char, fonts.families, size, weight) for char in text)
-
-
-def _wrap(text: str, fonts: Fonts, size: float, weight: str, width: float) -> list[str]:
-    """Greedy word wrap; a word wider than the line (a long URL, CJK without spaces) is split."""
-    limit = width * 0.97
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        candidate = f"{line} {word}" if line else word
-        if _width(candidate, fonts, size, weight) <= limit:
-            line = candidate
-            continue
-        if line:
-            lines.append(line)
-        line = word
-        while _width(line, fonts, size, weight) > limit:
-            cut = _fitting(line, fonts, size, weight, limit)
-            lines.append(line[:cut])
-            line = line[cut:]
-    if line:
-        lines.append(line)
-    return lines
-
-
-def _fitting(text: str, fonts: Fonts, size: float, weight: str, limit: float) -> int:
-    """How many leading characters of ``text`` fit in ``limit`` inches (at least one)."""
-    used = 0.0
-    for index, char in enumerate(text):
-        used += _char_width(char, fonts.families, size, weight)
-        if used > limit:
-            return max(index, 1)
-    return len(text)
 
 
 def render_pdf(outlook: Outlook, fonts: Fonts | None = None) -> bytes:
     """The brief as PDF bytes: the cover, then each series from a new page."""
     fonts = fonts or report_fonts()
-    series = _Flow(fonts)
+    series = PageFlow(fonts)
     starts = []
     for page in outlook.pages:
         series.new_page()
@@ -219,7 +44,7 @@ def render_pdf(outlook: Outlook, fonts: Fonts | None = None) -> bytes:
     if len(cover.pages) > 1:  # the contents ran over: number the series pages after it
         cover = _draw_cover(outlook, fonts, starts, cover_pages=len(cover.pages))
     pages = cover.pages + series.pages
-    _number_pages(pages, outlook, fonts)
+    number_pages(pages, f"fraudcast outlook · {outlook.made_at:%Y-%m-%d}", fonts)
     for figure in pages:  # "fi" drawn as one glyph reads as "" in a PDF reader's search and copy
         for text in figure.findobj(Text):
             text.set_fontfeatures(("-liga",))
@@ -245,12 +70,12 @@ def series_name(page: SeriesOutlook, fonts: Fonts) -> str:
     return english if english.strip() else page.series.id
 
 
-def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: int) -> _Flow:
+def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: int) -> PageFlow:
     """The first page: when, on which figures, what is inside (with page numbers), how to read."""
-    flow = _Flow(fonts)
+    flow = PageFlow(fonts)
     flow.new_page()
     flow.space(0.3)
-    flow.text("Outlook brief", 24, weight="bold", colour=_ACCENT)
+    flow.text("Outlook brief", 24, weight="bold", colour=ACCENT)
     flow.text("Projections of yearly fraud and cybercrime figures, with intervals", 12)
     flow.space(0.25)
     flow.text(f"Made {outlook.made_at:%-d %B %Y, %H:%M} UTC by fraudcast.", 10)
@@ -263,7 +88,7 @@ def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: 
     flow.heading("Inside")
     for start, page in zip(starts, outlook.pages, strict=True):
         flow.text(f"Page {start + cover_pages}   {series_name(page, fonts)}", 9.5, weight="bold")
-        flow.text(page.headline(english_name(page)) + ".", 8, colour=_MUTED, indent=0.6)
+        flow.text(page.headline(english_name(page)) + ".", 8, colour=MUTED, indent=0.6)
     if outlook.unprojected:
         flow.heading("Not projected (no model trained yet)")
         for summary in outlook.unprojected:
@@ -291,11 +116,11 @@ def english_name(page: SeriesOutlook) -> str:
     return chart_title(page.series.title) or page.series.id
 
 
-def _draw_series(flow: _Flow, page: SeriesOutlook, fonts: Fonts) -> None:
+def _draw_series(flow: PageFlow, page: SeriesOutlook, fonts: Fonts) -> None:
     summary = page.series
-    flow.text(series_name(page, fonts), 15, weight="bold", colour=_ACCENT)
+    flow.text(series_name(page, fonts), 15, weight="bold", colour=ACCENT)
     publisher = fonts.legible(summary.publisher, fallback=summary.country)
-    flow.text(f"{summary.id} · {publisher} · unit: {summary.unit}", 8.5, colour=_MUTED)
+    flow.text(f"{summary.id} · {publisher} · unit: {summary.unit}", 8.5, colour=MUTED)
     flow.space(0.1)
     flow.text(page.headline(english_name(page)) + ".", 10.5, weight="bold")
     flow.space(0.05)
@@ -318,13 +143,13 @@ def _draw_series(flow: _Flow, page: SeriesOutlook, fonts: Fonts) -> None:
         details = [source.url or ""]
         if source.note:
             details.append(fonts.legible(source.note, f"(note in CJK script: {_NO_CJK})"))
-        flow.text("  ".join(detail for detail in details if detail), 7.5, colour=_MUTED, indent=0.2)
+        flow.text("  ".join(detail for detail in details if detail), 7.5, colour=MUTED, indent=0.2)
     flow.heading("The model")
     for line in model_words(page):
         flow.text(fonts.legible(line, fallback=line.encode("ascii", "replace").decode()), 8)
 
 
-def _projection_tables(flow: _Flow, page: SeriesOutlook) -> None:
+def _projection_tables(flow: PageFlow, page: SeriesOutlook) -> None:
     forecast = page.forecast
     unit = forecast.unit
     in_millions = unit == "JPY"
@@ -383,18 +208,6 @@ def _fan(axes: Axes, page: SeriesOutlook) -> None:
         breaks=page.series.breaks,
         preliminary_years=[figure.year for figure in figures if figure.preliminary],
     )
-
-
-def _number_pages(pages: list[Figure], outlook: Outlook, fonts: Fonts) -> None:
-    for number, figure in enumerate(pages, start=1):
-        figure.text(
-            0.5,
-            0.4 / PAGE_HEIGHT,
-            f"fraudcast outlook · {outlook.made_at:%Y-%m-%d} · page {number} of {len(pages)}",
-            fontproperties=fonts.properties(7.5),
-            color=_MUTED,
-            ha="center",
-        )
 
 
 def outlook_pdf(
