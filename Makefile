@@ -8,7 +8,7 @@ PORT ?= 8000
 # MLflow's usage telemetry would fetch and send over the internet; fraudcast does neither.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres bench-scaling bench-train-scaling bench-train-soak bench-serving bench-ingest bench-abuse clean help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres pdf-tools bench-scaling bench-train-scaling bench-train-soak bench-serving bench-ingest bench-abuse clean help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -49,7 +49,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy data features models training serving
 
-pytest: $(STAMP) browser postgres
+pytest: $(STAMP) browser postgres pdf-tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -72,6 +72,16 @@ postgres:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
 	      || echo "postgresql could not be installed: the tracking-server test will skip"; \
 	  else echo "postgresql absent and not root: the tracking-server test will skip"; fi; }
+
+# The outlook PDF tests read the PDF with poppler's pdftotext, and draw its Japanese and Chinese
+# titles where a CJK font is installed; install both where we may (root with apt), else they skip.
+pdf-tools:
+	@{ command -v pdftotext >/dev/null 2>&1 && fc-list :lang=ja 2>/dev/null | grep -q .; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian poppler-utils and fonts-noto-cjk for the outlook PDF tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-noto-cjk >/dev/null) \
+	      || echo "poppler-utils or fonts-noto-cjk could not be installed: the outlook PDF tests that need them will skip"; \
+	  else echo "poppler-utils or a CJK font absent and not root: the outlook PDF tests that need them will skip"; fi; }
 
 bench: $(STAMP)
 	$(BIN)/python -m training.benchmarks.m3 --output benchmarks/RESULTS.md

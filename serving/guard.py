@@ -1,5 +1,6 @@
 """What a request passes before the app reads a byte of its body: the bearer token of the
-operations that change state, checked from the headers alone, and a cap on every body's size.
+operations that change state, checked from the headers alone; a slot among the few requests of a
+costly kind that may run at once; and a cap on every body's size.
 
 FastAPI reads and parses a route's body before it runs the route's dependencies, so the token
 that ``require_token`` checks came after a 100 MB body had been read into memory. This pure ASGI
@@ -8,11 +9,19 @@ declare ``require_token``) is refused from its headers, and no body is read past
 ``FRAUDCAST_MAX_BODY_BYTES``, whether its Content-Length says so or it streams without one.
 (FastAPI's own ``max_body_size`` answers a plain "Content Too Large" that does not name the
 limit, and puts that answer over any other, a 401 included, when Content-Length is too big.)
+
+An operation whose OpenAPI entry names a pool of slots (``SLOT_POOL``; drawing the outlook PDF
+takes seconds of CPU where a forecast takes microseconds) runs only while it holds one of the
+pool's slots, at most ``limit`` at a time in one process. More wait for a slot up to ``wait``
+seconds, in the event loop, then get 429 with Retry-After: a burst of such requests queues
+instead of taking every worker thread and the CPU from the other requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, status
@@ -23,9 +32,39 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.deps import bearer_refusal
+from serving.settings import ServiceSettings
+
+#: The OpenAPI extension naming the pool of slots an operation holds one of while it runs.
+SLOT_POOL = "x-slot-pool"
 
 #: (path regex, methods) of the operations that need the bearer token.
 _Guarded = list[tuple[re.Pattern[str], frozenset[str]]]
+#: (path regex, method, pool name) of the operations that run in a slot.
+_Pooled = list[tuple[re.Pattern[str], str, str]]
+
+
+@dataclass(frozen=True)
+class SlotPool:
+    """How many requests of one costly kind run at once, and how long another waits."""
+
+    what: str  # "outlook PDFs being drawn"
+    setting: str  # the variable that sets ``limit``
+    limit: int
+    wait: float
+    retry_after: int
+
+
+def slot_pools(service: ServiceSettings) -> dict[str, SlotPool]:
+    """The pools operations may name in ``SLOT_POOL``, sized by the settings."""
+    return {
+        "report": SlotPool(
+            "outlook PDFs being drawn",
+            "FRAUDCAST_MAX_CONCURRENT_REPORTS",
+            service.max_concurrent_reports,
+            service.report_wait_seconds,
+            retry_after=5,
+        ),
+    }
 
 
 class BodyTooLarge(HTTPException):
@@ -37,6 +76,28 @@ class BodyTooLarge(HTTPException):
             detail=f"the request body is over the limit of {limit:,} bytes "
             "(FRAUDCAST_MAX_BODY_BYTES); nothing was read past it",
         )
+
+
+class NoSlotFree(HTTPException):
+    """No slot of the pool freed in time: 429, with the limit, its setting and when to retry."""
+
+    def __init__(self, pool: SlotPool) -> None:
+        super().__init__(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"{pool.limit} {pool.what} in this process ({pool.setting}) and none ended "
+            f"within {pool.wait:g} s; send it again in {pool.retry_after} s",
+            headers={"Retry-After": str(pool.retry_after)},
+        )
+
+
+def pooled_operations(api: FastAPI) -> _Pooled:
+    """The operations whose OpenAPI entry names a pool of slots, as path regexes."""
+    return [
+        (compile_path(path)[0], method.upper(), operation[SLOT_POOL])
+        for path, operations in api.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if operation.get(SLOT_POOL)
+    ]
 
 
 def guarded_operations(api: FastAPI) -> _Guarded:
@@ -57,6 +118,8 @@ class RequestGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._guarded: _Guarded | None = None
+        self._pooled: _Pooled | None = None
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         api: Any = scope.get("app")
@@ -69,7 +132,40 @@ class RequestGuard:
             if refusal is not None:
                 await _answer(refusal, scope, receive, send)
                 return
+        pool = self._pool_of(api, scope)
+        if pool is not None:
+            await self._in_slot(pool, state.service, scope, receive, send)
+            return
         await self._capped(state.service.max_body_bytes, scope, receive, send)
+
+    def _pool_of(self, api: FastAPI, scope: Scope) -> str | None:
+        if self._pooled is None:  # the routes are all in place by the first request
+            self._pooled = pooled_operations(api)
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        for regex, method, pool in self._pooled:
+            if scope["method"] == method and regex.match(path):
+                return pool
+        return None
+
+    async def _in_slot(
+        self, name: str, service: ServiceSettings, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Pass the request on once it holds a slot of the pool; 429 when none frees within
+        the pool's wait."""
+        pool = slot_pools(service)[name]
+        slots = self._slots.setdefault(name, asyncio.Semaphore(pool.limit))
+        if slots.locked():  # wait_for would refuse at once with no wait, even as a slot frees
+            try:
+                await asyncio.wait_for(slots.acquire(), pool.wait)
+            except TimeoutError:
+                await _answer(NoSlotFree(pool), scope, receive, send)
+                return
+        else:
+            await slots.acquire()
+        try:
+            await self._capped(service.max_body_bytes, scope, receive, send)
+        finally:
+            slots.release()
 
     def _needs_token(self, api: FastAPI, scope: Scope) -> bool:
         if self._guarded is None:  # the routes are all in place by the first request

@@ -39,6 +39,10 @@ class ServiceSettings(BaseSettings):
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     #: Largest request body in bytes (413 beyond it); bodies are refused before they are read.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    #: Outlook PDFs drawn at once per process (seconds of CPU each); more wait for a turn up to
+    #: ``report_wait_seconds``, then get 429.
+    max_concurrent_reports: int = Field(default=1, ge=1)
+    report_wait_seconds: float = Field(default=10.0, ge=0)
     #: Largest horizon a forecast may ask for.
     max_horizon: int = Field(default=MAX_HORIZON, ge=1, le=MAX_HORIZON)
 

@@ -65,6 +65,20 @@ def fan_chart(
     return fig
 
 
+def draw_fan_chart(
+    ax: Axes,
+    history: pd.Series,
+    forecast: pd.DataFrame,
+    *,
+    title: str,
+    unit: str = "",
+    breaks: Sequence[int] = (),
+    preliminary_years: Sequence[int] = (),
+) -> None:
+    """``fan_chart`` drawn on an axes placed in a larger figure (a page of the outlook PDF)."""
+    _draw_fan(ax, history, forecast, title, unit, breaks, preliminary_years)
+
+
 def _draw_fan(
     ax: Axes,
     history: pd.Series,

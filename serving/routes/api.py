@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from data.store import FigureStore
 from models.base import MAX_HORIZON
-from serving import changes, schemas, services
+from serving import changes, report, schemas, services
 from serving.champions import ChampionBoard
 from serving.deps import get_board, get_state, get_store, require_token
+from serving.guard import SLOT_POOL
 from serving.state import ServiceState
 
 router = APIRouter(
@@ -153,6 +154,38 @@ def batch_forecasts(
             services.forecast_response(state.store, state.board, item.series_id, steps, levels)
         )
     return schemas.BatchForecastResponse(forecasts=answers)
+
+
+@router.get(
+    "/report.pdf",
+    responses={
+        **_FORECAST_ERRORS,
+        200: {"content": {"application/pdf": {}}},
+        422: {"model": schemas.Problem, "description": "Bad horizon, levels or series count"},
+        429: {"model": schemas.Problem, "description": "Other briefs are being drawn: Retry-After"},
+        503: {"model": schemas.Problem, "description": "A named series has no champion yet"},
+    },
+    response_class=Response,
+    openapi_extra={SLOT_POOL: "report"},
+)
+def outlook_report(
+    series: list[str] = Query(
+        [],
+        description=f"Series to include (repeat, or separate by commas); every series when absent. "
+        f"At most {report.MAX_SERIES} series.",
+    ),
+    horizon: int = HorizonQuery,
+    levels: list[str] = LevelsQuery,
+    state: ServiceState = Depends(get_state),
+) -> Response:
+    """The outlook brief as PDF: a cover, then a page per series with the fan chart, the outlook
+    in words, the latest figures with their sources, the model and its track record."""
+    steps, wanted = _horizon_levels(state, horizon, levels)
+    ids = [part.strip() for item in series for part in item.split(",") if part.strip()]
+    body = report.outlook_pdf(
+        state.store, state.board, ids, steps, wanted, max_series=report.MAX_SERIES
+    )
+    return _file(body, "application/pdf", "fraudcast-outlook.pdf", disposition="attachment")
 
 
 @router.get("/models/{series_id}", response_model=schemas.ModelCard, responses=_FORECAST_ERRORS)

@@ -196,6 +196,8 @@ function syncControls() {
   horizon.value = String(settings.horizon);
   document.getElementById("horizon-value").textContent = String(settings.horizon);
   horizon.setAttribute("aria-valuetext", `${settings.horizon} years ahead`);
+  // the brief of every series for the years and intervals shown
+  document.getElementById("outlook-pdf").href = `/v1/report.pdf?${query()}`;
   for (const box of document.querySelectorAll("input[name=level]")) {
     box.checked = settings.levels.includes(Number(box.value));
   }

@@ -1,0 +1,243 @@
+"""What the outlook brief says: the API's own answers per series, put into plain words.
+
+Every number comes from the service functions the API answers with (``serving.services``):
+the forecast of ``GET /v1/series/{id}/forecast``, the card of ``GET /v1/models/{id}``, the
+figures of ``GET /v1/series/{id}/figures``. Nothing here forecasts; it only words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from data.store import FigureStore, Revision
+from models.base import level_label
+from serving import schemas, services
+from serving.champions import ChampionBoard
+
+#: Latest figures listed per series, newest first.
+LATEST_FIGURES = 3
+#: Growth below this share a year is "about flat".
+_FLAT = 0.005
+
+
+@dataclass(frozen=True)
+class SeriesOutlook:
+    """One series' page: its summary, figures, forecast and model card as the API serves them."""
+
+    series: schemas.SeriesSummary
+    figures: list[schemas.Figure]
+    forecast: schemas.ForecastResponse
+    card: schemas.ModelCard
+
+    @property
+    def level(self) -> str:
+        """The label of the interval the headline quotes: of those requested, the one nearest
+        80% whose coverage the backtests measured, else the narrowest."""
+        labels = [level_label(level) for level in sorted(self.forecast.levels)]
+        measured = [label for label in labels if label in self.forecast.model.coverage]
+        return min(measured, key=lambda label: abs(float(label) - 80)) if measured else labels[0]
+
+    @property
+    def latest(self) -> list[schemas.Figure]:
+        """The newest figures, newest first."""
+        return sorted(self.figures, key=lambda figure: figure.year, reverse=True)[:LATEST_FIGURES]
+
+    def headline(self, name: str) -> str:
+        """ "Cybercrime cases cleared: likely 14,600–17,100 in 2026 (80%), rising about 3% a
+        year to 2030; in backtests 80% intervals like this held 87% of the time"."""
+        first = self.forecast.forecast[0]
+        unit = self.forecast.unit
+        likely = format_range(first.lower[self.level], first.upper[self.level], unit)
+        words = f"{name}: likely {likely} in {first.year} ({self.level}%)"
+        trend = self.trend()
+        if trend:
+            words += f", {trend}"
+        return f"{words}; {self.evidence()}"
+
+    def trend(self) -> str:
+        """Average yearly change of the projection from the latest figure to its last year."""
+        if not self.figures:
+            return ""
+        start = max(self.figures, key=lambda figure: figure.year)
+        end = self.forecast.forecast[-1]
+        if start.value <= 0 or end.mean <= 0 or end.year <= start.year:
+            return ""
+        growth = (end.mean / start.value) ** (1 / (end.year - start.year)) - 1
+        if abs(growth) < _FLAT:
+            return f"about flat to {end.year}"
+        direction = "rising" if growth > 0 else "falling"
+        return f"{direction} about {abs(growth):.0%} a year to {end.year}"
+
+    def evidence(self) -> str:
+        """How far the headline's interval can be trusted, from the backtests."""
+        model = self.forecast.model
+        if model.intervals_borrowed:
+            return (
+                "too few years to backtest: the intervals are borrowed from what comparable "
+                "series did next"
+            )
+        share = model.coverage.get(self.level)
+        if share is None:
+            return f"no backtest measured how often {self.level}% intervals held"
+        return f"in backtests {self.level}% intervals like this held {share:.0%} of the time"
+
+    def surprises(self) -> list[schemas.TrackRecordItem]:
+        """Figures that came in outside the 95% interval forecast for them, newest first."""
+        return sorted(
+            (item for item in self.card.track_record if not item.inside_95),
+            key=lambda item: item.year,
+            reverse=True,
+        )
+
+    def track_record_words(self) -> list[str]:
+        """The track record in sentences: each surprise, or that there was none (or no record)."""
+        record = self.card.track_record
+        unit = self.forecast.unit
+        if not record:
+            return ["No track record yet: no figure has come in since this series was projected."]
+        words = [
+            f"Surprise: the {item.year} figure came in at {format_exact(item.actual, unit)}, "
+            f"outside the 95% interval of {format_range(item.lower['95'], item.upper['95'], unit)} "
+            f"that {item.model_name} (version {item.model_version}) forecast for it "
+            f"(projection {format_value(item.mean, unit)})."
+            for item in self.surprises()
+        ]
+        inside = sum(item.inside_80 for item in record)
+        total = f"{len(record)} figure{'s' if len(record) != 1 else ''}"
+        if not words:
+            words.append(f"No surprises: all {total} that came in fell inside the 95% interval.")
+        words.append(f"{inside} of {total} came in inside the 80% interval forecast for it.")
+        return words
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """The brief: when it was made, on which figures, and a page per projected series."""
+
+    made_at: datetime
+    revision: Revision | None
+    horizon: int
+    levels: tuple[float, ...]
+    pages: list[SeriesOutlook]
+    unprojected: list[schemas.SeriesSummary]
+
+
+def build_outlook(
+    store: FigureStore,
+    board: ChampionBoard,
+    series_ids: Sequence[str] = (),
+    *,
+    horizon: int,
+    levels: Sequence[float],
+    made_at: datetime | None = None,
+    max_series: int | None = None,
+) -> Outlook:
+    """The brief of the named series (every series when none is named) from the API's answers.
+
+    A named series that is unknown raises ``UnknownSeries``; one without a champion,
+    ``NoChampion``. Unnamed series without a champion are listed as not projected. More than
+    ``max_series`` series to project raise ``InvalidRequest`` before any is read.
+    """
+    summaries = {summary.id: summary for summary in services.list_series(store, board)}
+    for series_id in series_ids:
+        if series_id not in summaries:
+            store.get_series(series_id)  # raises UnknownSeries
+    named = [series_id for series_id in dict.fromkeys(series_ids) if series_id in summaries]
+    chosen = [summaries[series_id] for series_id in named] or list(summaries.values())
+    projected = [summary for summary in chosen if summary.champion is not None or named]
+    if max_series is not None and len(projected) > max_series:
+        raise services.InvalidRequest(
+            f"an outlook brief has at most {max_series} series and this one would have "
+            f"{len(projected)}: name the series wanted, e.g. series=jp_cybercrime_cleared"
+        )
+    pages = []
+    for summary in projected:
+        series_id = summary.id
+        forecast = services.forecast_response(store, board, series_id, horizon, levels)
+        pages.append(
+            SeriesOutlook(
+                series=summary,
+                figures=services.series_figures(store, series_id),
+                forecast=forecast,
+                card=services.model_card(store, board, series_id),
+            )
+        )
+    revisions = store.revisions()
+    return Outlook(
+        made_at=made_at or datetime.now(UTC),
+        revision=revisions[-1] if revisions else None,
+        horizon=horizon,
+        levels=tuple(levels),
+        pages=pages,
+        unprojected=[summary for summary in chosen if summary.champion is None and not named],
+    )
+
+
+def model_words(page: SeriesOutlook) -> list[str]:
+    """The model card in sentences: which model, why, how it did in backtests, what it notes."""
+    model = page.forecast.model
+    described = f" — {model.description}" if model.description else ""
+    trained = model.trained_at[:10]
+    words = [
+        f"Model: {model.name}{described} (registered version {model.version}, trained "
+        f"{trained} on data revision {model.data_revision[:12]})."
+    ]
+    if page.card.reason:
+        words.append(f"Why this model: {page.card.reason}.")
+    if model.backtest_mase is not None:
+        words.append(
+            f"In backtests its errors were {model.backtest_mase:.2f}× the typical year-to-year "
+            'change in the figures (MASE; below 1 beats "same as last year").'
+        )
+    kind = "borrowed" if model.intervals_borrowed else "calibrated"
+    checked = model.backtest_forecasts
+    for label, share in sorted(model.coverage.items(), key=lambda item: float(item[0])):
+        count = f" ({round(share * checked)} of {checked} backtest forecasts)" if checked else ""
+        words.append(
+            f"{label}% intervals {kind} like this one contained the figure that came in "
+            f"{share:.0%} of the time{count}."
+        )
+    # a note that the reason already says (a short series' borrowed intervals) is not repeated
+    notes = [note for note in page.card.notes if note not in page.card.reason]
+    return words + [f"Note: {note}" for note in notes]
+
+
+def format_exact(value: float, unit: str) -> str:
+    """A figure to the unit, as the projection table prints it: 15,812 or ¥8,730,000,000."""
+    if unit == "JPY":
+        return f"¥{value:,.0f}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.2f} {unit}"
+
+
+def format_value(value: float, unit: str) -> str:
+    """A figure rounded for a sentence: 3 significant digits for counts (14,600), yen as the
+    page shows them (¥8.7B)."""
+    if unit == "JPY":
+        return _compact_yen(value)
+    if unit == "count":
+        return f"{_significant(value, 3):,.0f}"
+    return f"{_significant(value, 3):,g} {unit}"
+
+
+def format_range(lower: float, upper: float, unit: str) -> str:
+    """``format_value`` of both bounds: 14,600–17,100."""
+    return f"{format_value(lower, unit)}–{format_value(upper, unit)}"
+
+
+def _significant(value: float, digits: int) -> float:
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def _compact_yen(value: float) -> str:
+    """As the page's ``Intl.NumberFormat`` compact yen: ¥8.7B, ¥870M, ¥1.2T, at most 1 decimal."""
+    for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if abs(value) >= threshold:
+            return f"¥{value / threshold:,.1f}".removesuffix(".0") + suffix
+    return f"¥{value:,.0f}"

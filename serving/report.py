@@ -1,0 +1,226 @@
+"""The outlook brief as a PDF: a cover, then a page per series, drawn with matplotlib.
+
+The words and numbers come from ``serving.outlook`` (the API's own answers); this module only
+places them on A4 pages (``serving.pdf_pages``): the fan chart of ``training.plots``, tables.
+Nothing is fetched: the fonts are matplotlib's and the system's (``serving.fonts``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.text import Text
+
+from data.store import FigureStore
+from models.base import level_label
+from serving.champions import ChampionBoard
+from serving.fonts import Fonts, report_fonts
+from serving.outlook import Outlook, SeriesOutlook, build_outlook, format_exact, model_words
+from serving.pdf_pages import ACCENT, MUTED, PageFlow, number_pages
+from training.plots import chart_title, draw_fan_chart
+
+CHART_HEIGHT = 2.8
+#: Interval columns per projection table: more levels make a second table below.
+_LEVELS_PER_TABLE = 3
+_NO_CJK = "no CJK font is installed to draw it here"
+#: Most series one brief served over HTTP may hold (a page takes about 0.3 s of CPU).
+MAX_SERIES = 50
+
+
+def render_pdf(outlook: Outlook, fonts: Fonts | None = None) -> bytes:
+    """The brief as PDF bytes: the cover, then each series from a new page."""
+    fonts = fonts or report_fonts()
+    series = PageFlow(fonts)
+    starts = []
+    for page in outlook.pages:
+        series.new_page()
+        starts.append(len(series.pages))
+        _draw_series(series, page, fonts)
+    cover = _draw_cover(outlook, fonts, starts, cover_pages=1)
+    if len(cover.pages) > 1:  # the contents ran over: number the series pages after it
+        cover = _draw_cover(outlook, fonts, starts, cover_pages=len(cover.pages))
+    pages = cover.pages + series.pages
+    number_pages(pages, f"fraudcast outlook · {outlook.made_at:%Y-%m-%d}", fonts)
+    for figure in pages:  # "fi" drawn as one glyph reads as "" in a PDF reader's search and copy
+        for text in figure.findobj(Text):
+            text.set_fontfeatures(("-liga",))
+    buffer = io.BytesIO()
+    with PdfPages(buffer, metadata=_metadata(outlook)) as pdf:
+        for figure in pages:
+            pdf.savefig(figure)
+    return buffer.getvalue()
+
+
+def _metadata(outlook: Outlook) -> dict[str, object]:
+    return {
+        "Title": "fraudcast outlook",
+        "Subject": f"Projections {outlook.horizon} years ahead",
+        "Creator": "fraudcast",
+        "CreationDate": outlook.made_at,
+    }
+
+
+def series_name(page: SeriesOutlook, fonts: Fonts) -> str:
+    """The series title as these fonts can draw it: in full, or its English name, or its id."""
+    english = fonts.legible(page.series.title, fallback="")
+    return english if english.strip() else page.series.id
+
+
+def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: int) -> PageFlow:
+    """The first page: when, on which figures, what is inside (with page numbers), how to read."""
+    flow = PageFlow(fonts)
+    flow.new_page()
+    flow.space(0.3)
+    flow.text("Outlook brief", 24, weight="bold", colour=ACCENT)
+    flow.text("Projections of yearly fraud and cybercrime figures, with intervals", 12)
+    flow.space(0.25)
+    flow.text(f"Made {outlook.made_at:%-d %B %Y, %H:%M} UTC by fraudcast.", 10)
+    revision = outlook.revision
+    if revision is not None:
+        said = fonts.legible(revision.message or revision.source, fallback=revision.source)
+        flow.text(f"Data revision {revision.id} of {revision.created_at:%-d %B %Y} ({said}).", 10)
+    levels = " and ".join(f"{level_label(level)}%" for level in outlook.levels)
+    flow.text(f"Every projection: {outlook.horizon} years ahead, with {levels} intervals.", 10)
+    flow.heading("Inside")
+    for start, page in zip(starts, outlook.pages, strict=True):
+        flow.text(f"Page {start + cover_pages}   {series_name(page, fonts)}", 9.5, weight="bold")
+        flow.text(page.headline(english_name(page)) + ".", 8, colour=MUTED, indent=0.6)
+    if outlook.unprojected:
+        flow.heading("Not projected (no model trained yet)")
+        for summary in outlook.unprojected:
+            flow.text(f"{fonts.legible(summary.title, fallback=summary.id)} ({summary.id})", 9)
+    flow.heading("How to read it")
+    for line in _HOW_TO_READ:
+        flow.text(line, 9)
+    return flow
+
+
+_HOW_TO_READ = (
+    "Each series has a page: the outlook in one sentence, the fan chart (published figures as "
+    "points, the projection as a line, the intervals shaded), the projected figures, the latest "
+    "figures with their sources, the model in plain words and its track record.",
+    "An 80% interval is where the figure is expected to land four years in five. Intervals are "
+    "calibrated on each model's own backtests: forecasts made from earlier years and checked "
+    "against the figures that came in.",
+    "The numbers are the API's: GET /v1/series/{id}/forecast with the same horizon and levels "
+    "answers the same projections.",
+)
+
+
+def english_name(page: SeriesOutlook) -> str:
+    """The series' English name for a sentence: its title without asides in other scripts."""
+    return chart_title(page.series.title) or page.series.id
+
+
+def _draw_series(flow: PageFlow, page: SeriesOutlook, fonts: Fonts) -> None:
+    summary = page.series
+    flow.text(series_name(page, fonts), 15, weight="bold", colour=ACCENT)
+    publisher = fonts.legible(summary.publisher, fallback=summary.country)
+    flow.text(f"{summary.id} · {publisher} · unit: {summary.unit}", 8.5, colour=MUTED)
+    flow.space(0.1)
+    flow.text(page.headline(english_name(page)) + ".", 10.5, weight="bold")
+    flow.space(0.05)
+    flow.chart(CHART_HEIGHT, lambda axes: _fan(axes, page))
+    _projection_tables(flow, page)
+    flow.heading("Track record")
+    for line in page.track_record_words():
+        flow.text(line, 8.5, weight="bold" if line.startswith("Surprise") else "normal")
+    flow.heading("Latest figures")
+    for figure in page.latest:
+        status = "preliminary" if figure.preliminary else "final"
+        source = figure.source
+        title = fonts.legible(source.title, fallback=f"(title in CJK script: {_NO_CJK})")
+        publisher = fonts.legible(source.publisher, fallback=source.accessed_via)
+        flow.text(
+            f"{figure.year}: {format_exact(figure.value, figure.unit)} ({status}). Source: "
+            f"{publisher}, {title} [{source.accessed_via}]",
+            8.5,
+        )
+        details = [source.url or ""]
+        if source.note:
+            details.append(fonts.legible(source.note, f"(note in CJK script: {_NO_CJK})"))
+        flow.text("  ".join(detail for detail in details if detail), 7.5, colour=MUTED, indent=0.2)
+    flow.heading("The model")
+    for line in model_words(page):
+        flow.text(fonts.legible(line, fallback=line.encode("ascii", "replace").decode()), 8)
+
+
+def _projection_tables(flow: PageFlow, page: SeriesOutlook) -> None:
+    forecast = page.forecast
+    unit = forecast.unit
+    in_millions = unit == "JPY"
+    flow.heading("Projected figures" + (" (¥ million)" if in_millions else f" ({unit})"), size=10)
+    labels = [level_label(level) for level in forecast.levels]
+    for start in range(0, len(labels), _LEVELS_PER_TABLE):
+        shown = labels[start : start + _LEVELS_PER_TABLE]
+        rows = [
+            [
+                str(point.year),
+                _table_value(point.mean, in_millions),
+                *(
+                    f"{_table_value(point.lower[label], in_millions)} – "
+                    f"{_table_value(point.upper[label], in_millions)}"
+                    for label in shown
+                ),
+            ]
+            for point in forecast.forecast
+        ]
+        flow.table(["Year", "Projection", *(f"{label}% interval" for label in shown)], rows)
+        flow.space(0.05)
+
+
+def _table_value(value: float, in_millions: bool) -> str:
+    """A projected figure to the unit (counts) or to the million yen."""
+    return f"{value / 1e6:,.0f}" if in_millions else f"{value:,.0f}"
+
+
+def _fan(axes: Axes, page: SeriesOutlook) -> None:
+    """The fan chart of the served forecast, as ``GET …/forecast.png`` draws it."""
+    figures = page.figures
+    history = pd.Series(
+        [figure.value for figure in figures], index=[figure.year for figure in figures]
+    )
+    labels = [level_label(level) for level in page.forecast.levels]
+    forecast = pd.DataFrame(
+        {
+            "year": [point.year for point in page.forecast.forecast],
+            "mean": [point.mean for point in page.forecast.forecast],
+            **{
+                f"{side}-{label}": [
+                    (point.lower if side == "lo" else point.upper)[label]
+                    for point in page.forecast.forecast
+                ]
+                for label in labels
+                for side in ("lo", "hi")
+            },
+        }
+    )
+    draw_fan_chart(
+        axes,
+        history,
+        forecast,
+        title=f"{page.forecast.model.name}, {page.forecast.horizon} years ahead",
+        unit=page.forecast.unit,
+        breaks=page.series.breaks,
+        preliminary_years=[figure.year for figure in figures if figure.preliminary],
+    )
+
+
+def outlook_pdf(
+    store: FigureStore,
+    board: ChampionBoard,
+    series_ids: Sequence[str],
+    horizon: int,
+    levels: Sequence[float],
+    *,
+    max_series: int | None = None,
+) -> bytes:
+    """The outlook brief of the named series (every series when none is named) as PDF bytes."""
+    outlook = build_outlook(
+        store, board, series_ids, horizon=horizon, levels=levels, max_series=max_series
+    )
+    return render_pdf(outlook)

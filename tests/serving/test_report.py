@@ -1,0 +1,246 @@
+"""The outlook brief read as a person reads it: the PDF's text through poppler's ``pdftotext``.
+
+Needs Debian's ``poppler-utils`` (``make test`` installs it when run as root); skips otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from serving import report
+from serving.cli import app as cli
+from serving.fonts import latin_fonts, report_fonts
+from serving.outlook import build_outlook, format_range
+from serving.services import describe_model, score_incoming
+from serving.state import ServiceState
+from tests.support import TRAINED, environment, yen_figure
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("pdftotext") is None,
+    reason="poppler's pdftotext is not installed (apt-get install poppler-utils): "
+    "the outlook PDF tests skip",
+)
+CYBER, YEN, SHORT = TRAINED
+UNTRAINED = "cn_telecom_fraud_cases_solved"
+CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
+
+
+def pdf_pages(body: bytes, tmp_path: Path) -> list[str]:
+    """The text of each page, laid out as on the page."""
+    path = tmp_path / "outlook.pdf"
+    path.write_bytes(body)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return text.split("\f")[:-1]  # each page ends with a form feed
+
+
+def brief(client: TestClient, **params: Any) -> bytes:
+    answer = client.get("/v1/report.pdf", params=params)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/pdf"
+    assert 'filename="fraudcast-outlook.pdf"' in answer.headers["content-disposition"]
+    return answer.content
+
+
+def page_of(pages: list[str], series_id: str) -> str:
+    (found,) = [page for page in pages if f"{series_id} ·" in page]
+    return found
+
+
+def test_the_brief_has_a_cover_and_a_page_per_series_with_outlook_sources_model_and_record(
+    client: TestClient, tmp_path: Path
+) -> None:
+    pages = pdf_pages(brief(client), tmp_path)
+    series = {item["id"]: item for item in client.get("/v1/series").json()}
+    assert len(pages) == 1 + len(TRAINED)
+    cover = pages[0]
+    assert "Outlook brief" in _joined(cover)
+    assert "yearly fraud and cybercrime figures" in cover  # a ligature would read "gures"
+    assert re.search(r"Made \d{1,2} \w+ 20\d\d, \d\d:\d\d UTC", cover)
+    assert "Data revision 1 of" in cover
+    assert "Every projection: 5 years ahead, with 80% and 95% intervals." in cover
+    for number, series_id in enumerate(TRAINED, start=2):  # in the API's order, with its page
+        english = series[series_id]["title"].split(" (")[0]
+        assert f"Page {number} {english}" in _joined(cover), series_id
+    assert "Not projected (no model trained yet)" in cover
+    assert f"({UNTRAINED})" in cover  # named, though it has no page
+    for series_id in TRAINED:
+        page = _joined(page_of(pages, series_id))
+        item = series[series_id]
+        champion = item["champion"]
+        english = item["title"].split(" (")[0]
+        assert re.search(rf"{re.escape(english)}: likely \S+–\S+ in 20\d\d \(80%\)", page)
+        if champion["intervals_borrowed"]:
+            assert "intervals are borrowed from what comparable series did next" in page
+        else:
+            held = f"{champion['coverage']['80']:.0%}"
+            assert f"in backtests 80% intervals like this held {held} of the time" in page
+        latest = item["latest"]
+        assert "Latest figures" in page
+        assert f"{latest['year']}: " in page
+        assert latest["source"]["publisher"].split(" (")[0] in page
+        assert latest["source"]["url"] in page
+        assert describe_model(champion["name"]) in page  # the model in plain words
+        assert "No track record yet" in page
+
+
+def _joined(page: str) -> str:
+    """The page's words with its line breaks and layout spaces as single spaces."""
+    return re.sub(r"\s+", " ", page)
+
+
+def test_a_figure_that_came_in_outside_its_95_interval_is_named_a_surprise(
+    state: ServiceState, tmp_path: Path
+) -> None:
+    state.board.refresh()
+    state.store.add_figures(pd.DataFrame([yen_figure(2026, 9.0e12)]), source="test")
+    assert score_incoming(state.store, state.board, [YEN])  # as adding figures does
+    outlook = build_outlook(state.store, state.board, [YEN], horizon=5, levels=(80, 95))
+    page = _joined(pdf_pages(report.render_pdf(outlook), tmp_path)[1])
+    scored = state.store.track_record(YEN).iloc[0]
+    outside = format_range(scored["lo-95"], scored["hi-95"], "JPY")
+    assert (
+        f"Surprise: the 2026 figure came in at ¥9,000,000,000,000, outside the 95% interval "
+        f"of {outside} that {scored['model_name']} (version {scored['model_version']})"
+    ) in page
+    assert "0 of 1 figure came in inside the 80% interval forecast for it." in page
+
+
+@pytest.mark.parametrize("horizon", [7])
+def test_the_brief_numbers_are_the_forecast_endpoints_numbers(
+    client: TestClient, tmp_path: Path, horizon: int
+) -> None:
+    levels = "80,90,95"
+    pages = pdf_pages(brief(client, horizon=horizon, levels=levels), tmp_path)
+    for series_id in TRAINED:
+        api = client.get(
+            f"/v1/series/{series_id}/forecast", params={"horizon": horizon, "levels": levels}
+        ).json()
+        page = page_of(pages, series_id)
+        yen = api["unit"] == "JPY"
+        assert ("Projected figures (¥ million)" if yen else "Projected figures (count)") in page
+        scale = 1e6 if yen else 1.0
+        expected = [
+            [
+                str(point["year"]),
+                f"{point['mean'] / scale:,.0f}",
+                *(
+                    f"{point['lower'][label] / scale:,.0f} – {point['upper'][label] / scale:,.0f}"
+                    for label in ("80", "90", "95")
+                ),
+            ]
+            for point in api["forecast"]
+        ]
+        assert _table(page) == expected, series_id
+        first = api["forecast"][0]
+        low, high = first["lower"]["80"], first["upper"]["80"]
+        likely = (
+            f"¥{f'{low / 1e9:.1f}'.removesuffix('.0')}B–¥{f'{high / 1e9:.1f}'.removesuffix('.0')}B"
+            if yen
+            else f"{float(f'{low:.3g}'):,.0f}–{float(f'{high:.3g}'):,.0f}"
+        )
+        assert f"likely {likely} in {first['year']} (80%)" in _joined(page), series_id
+
+
+def _table(page: str) -> list[list[str]]:
+    """The projection table's rows: year, projection, then each interval as 'low – high'."""
+    row = re.compile(r"^\s*(20\d\d)\s+([\d,]+)((?:\s+[\d,]+ – [\d,]+)+)\s*$")
+    rows = []
+    for line in page.splitlines():
+        found = row.match(line)
+        if found:
+            intervals = re.findall(r"[\d,]+ – [\d,]+", found[3])
+            rows.append([found[1], found[2], *intervals])
+    return rows
+
+
+def test_the_cli_writes_the_brief_the_api_serves(
+    client: TestClient, state: ServiceState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(state.training.mlflow_artifacts).parent
+    for name, value in environment(root).items():
+        monkeypatch.setenv(name, value)
+    output = tmp_path / "brief.pdf"
+    args = ["report", "--output", str(output), "--series", f"{YEN},{CYBER}", "--horizon", "3"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {output}" in result.output
+    from_cli = pdf_pages(output.read_bytes(), tmp_path)
+    from_api = pdf_pages(brief(client, series=[YEN, CYBER], horizon=3), tmp_path)
+    assert len(from_cli) == 3  # the cover, then the two named series in the order named
+    assert YEN in from_cli[1] and CYBER in from_cli[2]
+    made = re.compile(r"Made .* UTC|\d{4}-\d\d-\d\d")  # the minute it was made may differ
+    assert [made.sub("", page) for page in from_cli] == [made.sub("", page) for page in from_api]
+
+    unknown = CliRunner().invoke(cli, ["report", "--output", str(output), "--series", "nope"])
+    assert unknown.exit_code == 2 and "unknown series 'nope'" in unknown.output
+    untrained = CliRunner().invoke(cli, ["report", "--output", str(output), "--series", UNTRAINED])
+    assert untrained.exit_code == 1 and "fraudcast train" in untrained.output
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "words"),
+    [
+        ({"series": "nope"}, 404, "unknown series 'nope'"),
+        ({"series": f"{CYBER},{UNTRAINED}"}, 503, "has no champion"),
+        ({"horizon": 31}, 422, "horizon must be between 1 and 30"),
+        ({"levels": "80,100"}, 422, "strictly between 0 and 100"),
+        ({"series": ",".join(TRAINED)}, 422, "at most 2 series and this one would have 3"),
+    ],
+)
+def test_a_brief_that_cannot_be_made_says_why(
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+    params: dict[str, Any],
+    code: int,
+    words: str,
+) -> None:
+    monkeypatch.setattr(report, "MAX_SERIES", 2)
+    answer = client.get("/v1/report.pdf", params=params)
+    assert answer.status_code == code, answer.text
+    assert words in answer.json()["detail"]
+
+
+def test_cjk_titles_and_sources_are_drawn_where_a_cjk_font_is_installed(
+    client: TestClient, tmp_path: Path
+) -> None:
+    if not report_fonts().has_cjk:
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk): nothing to draw")
+    pages = pdf_pages(brief(client, series=CYBER), tmp_path)
+    assert "Cybercrime cases cleared by police (サイバー犯罪 検挙件数)" in pages[1]
+    assert "National Police Agency (警察庁)" in pages[1]
+
+
+def test_without_a_cjk_font_the_brief_falls_back_to_english_with_no_missing_glyph(
+    state: ServiceState, tmp_path: Path
+) -> None:
+    state.board.refresh()
+    outlook = build_outlook(state.store, state.board, horizon=5, levels=(80, 95))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of every glyph it draws as a box
+        body = report.render_pdf(outlook, latin_fonts())
+    pages = pdf_pages(body, tmp_path)
+    text = "\f".join(pages)
+    assert not CJK.findall(text)
+    assert "Cybercrime cases cleared by police" in pages[0] and "(サイバー" not in text
+    assert "National Police Agency ·" in page_of(pages, CYBER)
+    assert "(title in CJK script: no CJK font is installed to draw it here)" in _joined(text)
+
+
+def test_text_no_font_can_draw_falls_back_to_what_it_can_draw() -> None:
+    latin = latin_fonts()
+    assert latin.legible("Special fraud losses (特殊詐欺 被害総額)", "x") == "Special fraud losses"
+    assert latin.legible("Losses (2024, final)", "x") == "Losses (2024, final)"
+    assert latin.legible("破获电信网络诈骗案件", "cn_telecom") == "cn_telecom"
+    assert latin.legible("公安部:2019年 (2020-01-18)", "a notice") == "a notice"
