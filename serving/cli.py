@@ -6,6 +6,7 @@ import typer
 
 from serving.commands import figures as figures_commands
 from serving.commands import forecast as forecast_commands
+from serving.commands import scenario as scenario_commands
 from serving.commands import service as service_commands
 from serving.commands import train as train_commands
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 figures_commands.register(app)
 forecast_commands.register(app)
+scenario_commands.register(app)
 train_commands.register(app)
 service_commands.register(app)
 

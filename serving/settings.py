@@ -38,6 +38,10 @@ class ServiceSettings(BaseSettings):
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     #: Largest request body in bytes (413 beyond it); bodies are refused before they are read.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    #: Requests that refit a model in memory (what-if scenarios) running at once per process;
+    #: more wait for a slot up to ``refit_wait_seconds``, then get 429.
+    max_concurrent_refits: int = Field(default=2, ge=1)
+    refit_wait_seconds: float = Field(default=5.0, ge=0)
     #: Largest horizon a forecast may ask for.
     max_horizon: int = Field(default=30, ge=1, le=30)
 
