@@ -1,8 +1,10 @@
-"""Load benchmark: fraudcast's forecast endpoint against `mlflow models serve`, same champion.
+"""Load benchmark: fraudcast's forecast endpoint against `mlflow models serve`, same champion,
+and fraudcast's what-if endpoint (a refit of the champion per request) beside them.
 
 Trains jp_cybercrime_cleared into a temp dir, serves it with one uvicorn worker and with
 ``mlflow models serve --env-manager local``, checks both give the same forecast, then loads each
-with Debian's ``wrk`` (16 connections, 2 threads) and writes ``benchmarks/SERVING.md``.
+with Debian's ``wrk`` (16 connections, 2 threads), and fraudcast's ``POST …/scenario`` with 16
+connections and with one, and writes ``benchmarks/SERVING.md``.
 
     .venv/bin/python benchmarks/serving_load.py [--duration 15] [--output benchmarks/SERVING.md]
 """
@@ -24,6 +26,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.error import URLError
 from urllib.request import Request, urlopen
 
@@ -42,6 +45,8 @@ INVOCATION = {
         "data": [[HORIZON, level] for level in LEVELS],
     }
 }
+#: What the what-if load asks: a figure 30% above the first projected year's mean, for it.
+SCENARIO_RISE = 1.3
 # wrk's summary line for its own latency distribution, printed by --latency.
 _LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -195,12 +200,19 @@ def _by_label(row: dict[str, float], key: str) -> float:
     return row[f"{side}-{float(level)}"]
 
 
-def run_wrk(name: str, url: str, duration_s: int, lua: Path | None, workdir: Path) -> LoadResult:
+def run_wrk(
+    name: str,
+    url: str,
+    duration_s: int,
+    lua: Path | None,
+    workdir: Path,
+    connections: int = CONNECTIONS,
+) -> LoadResult:
     """wrk with --latency against ``url``; parses requests/s and p50/p99."""
     command = [
         "wrk",
-        f"-t{THREADS}",
-        f"-c{CONNECTIONS}",
+        f"-t{min(THREADS, connections)}",
+        f"-c{connections}",
         f"-d{duration_s}s",
         "--latency",
         "--timeout",
@@ -211,7 +223,7 @@ def run_wrk(name: str, url: str, duration_s: int, lua: Path | None, workdir: Pat
     output = subprocess.run(
         [*command, url], capture_output=True, text=True, check=True, timeout=duration_s + 60
     ).stdout
-    (workdir / f"wrk-{name}.txt").write_text(output)
+    (workdir / f"wrk-{re.sub(r'[^a-z0-9]+', '-', name.lower())}.txt").write_text(output)
     latency = {q: float(v) * _UNIT_MS[u] for q, v, u in _LATENCY.findall(output)}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
@@ -238,8 +250,13 @@ def write_report(
     duration_s: int,
     compared: LoadResult,
     load_before: float,
+    scenario: dict[str, object],
+    what_ifs: tuple[LoadResult, ...],
+    champion: str,
 ) -> str:
-    fraudcast, mlflow, _ = results
+    """The report: fraudcast's forecast, mlflow's and the bare app (``results``), fraudcast's
+    what-if loads shown beside its forecast."""
+    fraudcast, mlflow, bare = results
     ratio = fraudcast.requests_per_s / mlflow.requests_per_s
     met = {
         f"≥ {TARGET_RPS:,.0f} requests/s": fraudcast.requests_per_s >= TARGET_RPS,
@@ -249,7 +266,7 @@ def write_report(
     rows = "\n".join(
         f"| {r.name} | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
         f"| {r.requests:,} | {r.errors} |"
-        for r in results
+        for r in (fraudcast, *what_ifs, mlflow, bare)
     )
     targets = "\n".join(f"| {name} | {'met' if ok else 'not met'} |" for name, ok in met.items())
     text = f"""# Serving load benchmark
@@ -269,6 +286,10 @@ Written by `benchmarks/serving_load.py` (`make bench-serving`); do not edit by h
   `{json.dumps(INVOCATION)}`.
 - Both answers checked equal before loading ({compared.requests_per_s:.0f} numbers: mean and
   bounds per year).
+- fraudcast what-if: `POST /v1/series/{SERIES_ID}/scenario` with `{json.dumps(scenario)}`:
+  the champion's model ({champion}) refitted in memory per request (at most
+  `FRAUDCAST_MAX_CONCURRENT_REFITS`, 2, at once in the worker; the others queue), with
+  {CONNECTIONS} connections and with 1.
 
 | server | requests/s | p50 ms | p99 ms | requests | errors |
 |---|---:|---:|---:|---:|---:|
@@ -337,8 +358,9 @@ def measure_bare(workdir: Path, body: bytes, duration_s: int) -> LoadResult:
         server.stop()
 
 
-def measure(workdir: Path, env: dict[str, str], duration_s: int) -> tuple[LoadResult, ...]:
-    """Start both servers, check they agree, then load one after the other."""
+def measure(workdir: Path, env: dict[str, str], duration_s: int) -> dict[str, Any]:
+    """Start both servers, check they agree, then load one after the other; then fraudcast's
+    what-if endpoint, and a bare app. Returns what ``write_report`` needs of the measurements."""
     fraudcast_server, fraudcast_base = start_fraudcast(env, workdir)
     mlflow_server, mlflow_base = start_mlflow(env, workdir)
     try:
@@ -353,23 +375,62 @@ def measure(workdir: Path, env: dict[str, str], duration_s: int) -> tuple[LoadRe
             json.loads(body), _post_json(f"{mlflow_base}/invocations", INVOCATION)
         )
         print(f"answers agree ({compared} numbers: mean and bounds)", flush=True)
-        lua = workdir / "invocations.lua"
-        lua.write_text(
-            'wrk.method = "POST"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f"wrk.body = {json.dumps(json.dumps(INVOCATION))}\n"
-        )
+        lua = _post_script(workdir / "invocations.lua", INVOCATION)
         print(f"loading fraudcast for {duration_s} s ...", flush=True)
         fraudcast = run_wrk("fraudcast", forecast_url, duration_s, None, workdir)
         print(f"loading mlflow models serve for {duration_s} s ...", flush=True)
         mlflow = run_wrk(
             "mlflow models serve", f"{mlflow_base}/invocations", duration_s, lua, workdir
         )
+        mlflow_server.stop()
+        scenario = what_if(json.loads(body))
+        what_ifs = measure_what_if(fraudcast_base, scenario, workdir, duration_s)
     finally:
         fraudcast_server.stop()
         mlflow_server.stop()
     bare = measure_bare(workdir, body, duration_s)
-    return fraudcast, mlflow, bare, LoadResult("compared", compared, 0, 0, 0, 0)
+    return {
+        "results": (fraudcast, mlflow, bare),
+        "compared": LoadResult("compared", compared, 0, 0, 0, 0),
+        "scenario": scenario,
+        "what_ifs": what_ifs,
+        "champion": json.loads(body)["model"]["name"],
+    }
+
+
+def what_if(forecast: dict[str, Any]) -> dict[str, object]:
+    """The what-if the load asks: the first projected year SCENARIO_RISE times its mean."""
+    first = forecast["forecast"][0]
+    figure = {"year": first["year"], "value": round(SCENARIO_RISE * first["mean"])}
+    return {"figures": [figure], "horizon": HORIZON, "levels": list(LEVELS)}
+
+
+def measure_what_if(
+    base: str, scenario: dict[str, object], workdir: Path, duration_s: int
+) -> tuple[LoadResult, LoadResult]:
+    """``POST …/scenario`` on fraudcast's one worker, with CONNECTIONS connections and with one
+    (the time of one refit, unqueued), once a first answer is checked to be a what-if."""
+    url = f"{base}/v1/series/{SERIES_ID}/scenario"
+    answer = _post_json(url, scenario)
+    if not isinstance(answer, dict) or answer.get("hypothetical") is not True:
+        raise SystemExit(f"the scenario endpoint did not answer a what-if: {answer}")
+    lua = _post_script(workdir / "scenario.lua", scenario)
+    loads = []
+    for connections in (CONNECTIONS, 1):
+        name = f"fraudcast what-if, {connections} connection{'s' if connections > 1 else ''}"
+        print(f"loading {name} for {duration_s} s ...", flush=True)
+        loads.append(run_wrk(name, url, duration_s, lua, workdir, connections=connections))
+    return loads[0], loads[1]
+
+
+def _post_script(path: Path, body: object) -> Path:
+    """A wrk script that POSTs ``body`` as JSON."""
+    path.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+    )
+    return path
 
 
 def main() -> None:
@@ -385,9 +446,9 @@ def main() -> None:
         print(f"training {SERIES_ID} into {workdir} ...", flush=True)
         env = train(workdir)
         load_before = os.getloadavg()[0]
-        fraudcast, mlflow, bare, compared = measure(workdir, env, args.duration)
+        measured = measure(workdir, env, args.duration)
         report = write_report(
-            args.output, (fraudcast, mlflow, bare), args.duration, compared, load_before
+            args.output, duration_s=args.duration, load_before=load_before, **measured
         )
         print(report)
     finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -161,6 +161,16 @@ class CalibratedForecast:
                 lo = np.maximum(lo, 0.0)
             columns[f"lo-{level_label(level)}"], columns[f"hi-{level_label(level)}"] = lo, hi
         return {name: columns[name] for name in ["year", "mean", *interval_columns(checked)]}
+
+    def recentred(self, last_year: int, point_path: np.ndarray) -> CalibratedForecast:
+        """The same calibration (error quantiles, their growth, envelope) around another point
+        path from ``last_year``: the model refitted on other figures, e.g. a what-if."""
+        path = np.asarray(point_path, dtype=float)[: self.max_horizon]
+        if len(path) < self.max_horizon:
+            raise ValueError(f"point_path needs {self.max_horizon} steps, got {len(path)}")
+        if self.nonnegative:
+            path = np.maximum(path, 0.0)
+        return replace(self, last_year=int(last_year), point_path=path, notes=list(self.notes))
 
     def _quantiles(self, probability: float, horizon: int) -> np.ndarray | float:
         """The error quantile at ``probability``: one for all steps, or one per step."""

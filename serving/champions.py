@@ -83,6 +83,18 @@ class ChampionBoard:
             raise NoChampion(series_id)
         return champion
 
+    def load(self, series_id: str) -> Champion:
+        """Load one series' champion now and serve it (a command that answers for one series
+        needs no other); NoChampion when it has none."""
+        with self._refresh_lock:
+            client = tracking.connect(self._settings)
+            version = registry.champion_version(series_id, client=client)
+            if version is None:
+                raise NoChampion(series_id)
+            champion = Champion(series_id, str(version.version), registry.load_champion(version))
+            self._snapshot = MappingProxyType({**self._snapshot, series_id: champion})
+            return champion
+
     def refresh(self, *, statuses: bool = True) -> list[str]:
         """Load champions whose alias moved; swap them in at once. Returns the changed series.
 

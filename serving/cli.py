@@ -9,6 +9,7 @@ from serving.commands import db as db_commands
 from serving.commands import figures as figures_commands
 from serving.commands import forecast as forecast_commands
 from serving.commands import report as report_commands
+from serving.commands import scenario as scenario_commands
 from serving.commands import service as service_commands
 from serving.commands import train as train_commands
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 figures_commands.register(app)
 forecast_commands.register(app)
 report_commands.register(app)
+scenario_commands.register(app)
 train_commands.register(app)
 service_commands.register(app)
 db_commands.register(app)

@@ -1,6 +1,7 @@
 """What a request passes before the app reads a byte of its body: the bearer token of the
 operations that change state, checked from the headers alone; a slot among the few requests of a
-costly kind that may run at once; and a cap on every body's size.
+costly kind that may run at once (drawing an outlook PDF, refitting a model for a what-if
+scenario); and a cap on every body's size.
 
 FastAPI reads and parses a route's body before it runs the route's dependencies, so the token
 that ``require_token`` checks came after a 100 MB body had been read into memory. This pure ASGI
@@ -57,6 +58,13 @@ class SlotPool:
 def slot_pools(service: ServiceSettings) -> dict[str, SlotPool]:
     """The pools operations may name in ``SLOT_POOL``, sized by the settings."""
     return {
+        "refit": SlotPool(
+            "requests that refit a model (what-if scenarios) running",
+            "FRAUDCAST_MAX_CONCURRENT_REFITS",
+            service.max_concurrent_refits,
+            service.refit_wait_seconds,
+            retry_after=1,
+        ),
         "report": SlotPool(
             "outlook PDFs being drawn",
             "FRAUDCAST_MAX_CONCURRENT_REPORTS",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -26,6 +26,8 @@ Number = Annotated[float, BeforeValidator(_not_boolean)]
 LEVEL_DECIMALS = 4
 LEVEL_MIN, LEVEL_MAX = 0.0001, 99.9999
 MAX_LEVELS = 10
+#: Hypothetical years one what-if scenario may set.
+MAX_SCENARIO_YEARS = 10
 LEVEL_RULE = (
     f"each level must be a number strictly between 0 and 100 with at most {LEVEL_DECIMALS} "
     f"decimal places ({LEVEL_MIN:g} to {LEVEL_MAX:g})"
@@ -145,6 +147,73 @@ class ForecastResponse(BaseModel):
     levels: list[float]
     model: ChampionSummary
     forecast: list[ForecastPoint]
+
+
+class HypotheticalFigure(BaseModel):
+    """A figure a what-if scenario assumes for a year after the last published one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    year: Integer
+    value: Number = Field(description="In the series' unit; finite and not negative.")
+
+
+class ScenarioRequest(BaseModel):
+    """Hypothetical figures for the years right after the last published one, and the
+    projection wanted (as a forecast's ``horizon`` and ``levels``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    figures: list[HypotheticalFigure] = Field(
+        description=(
+            f"1 to {MAX_SCENARIO_YEARS} hypothetical figures, one per year, for years in the "
+            f"{MAX_SCENARIO_YEARS} after the last published figure; years they skip are filled "
+            "by interpolation, as the store's own missing years are for training."
+        ),
+        # Checked by the service, for a message that says what is allowed; shown here.
+        json_schema_extra={"minItems": 1, "maxItems": MAX_SCENARIO_YEARS},
+    )
+    horizon: Integer = Field(
+        default=5,
+        description="Years ahead of the last published figure, as for a forecast; it must "
+        "reach past the last hypothetical year.",
+        json_schema_extra={"minimum": 1, "maximum": 30},
+    )
+    levels: list[Number] = Field(
+        default_factory=lambda: [80.0, 95.0],
+        description=f"Interval levels: {LEVEL_RULE}; at most {MAX_LEVELS}.",
+        json_schema_extra={
+            "minItems": 1,
+            "maxItems": MAX_LEVELS,
+            "items": {"type": "number", "minimum": LEVEL_MIN, "maximum": LEVEL_MAX},
+        },
+    )
+
+
+class ScenarioResponse(ForecastResponse):
+    """What the series' champion would project had the hypothetical figures been published,
+    in the shape of a forecast: the years from the one after the last published figure, the
+    assumed and filled years at their value (no interval), then the projection of the
+    champion's model refitted in memory on the figures and the assumptions, with the
+    champion's calibration. Nothing is stored."""
+
+    hypothetical: Literal[True] = Field(
+        default=True, description="Always true: this is not the served projection."
+    )
+    assumptions: list[HypotheticalFigure] = Field(
+        description="The hypothetical figures the projection is conditioned on, by year."
+    )
+    filled: list[HypotheticalFigure] = Field(
+        description="Years the assumptions skip, filled by interpolation between the last "
+        "published figure and the assumptions (log-linear for positive figures) and taken as "
+        "given, by year."
+    )
+    comparison: str = Field(
+        description="The last year's projection with the assumptions against the champion's "
+        "own, in plain words (e.g. 'with 20,000 in 2026, the 2030 projection is 24,100 "
+        "instead of 18,100')."
+    )
+    basis: str = Field(description="What was refitted on what, in plain words.")
 
 
 class ForecastRequestItem(BaseModel):

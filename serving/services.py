@@ -199,9 +199,20 @@ def forecast_response(
 def _render(
     champion: Champion, info: SeriesInfo, horizon: int, levels: Sequence[float]
 ) -> schemas.ForecastResponse:
-    frame = champion.forecast(horizon, levels)
+    return schemas.ForecastResponse(
+        series_id=info.id,
+        unit=info.unit,
+        horizon=horizon,
+        levels=list(levels),
+        model=champion_summary(champion),
+        forecast=forecast_points(champion.forecast(horizon, levels), levels),
+    )
+
+
+def forecast_points(frame: pd.DataFrame, levels: Sequence[float]) -> list[schemas.ForecastPoint]:
+    """The rows of a forecast frame (``year, mean, lo-<L>, hi-<L>, ...``) as response points."""
     labels = [level_label(level) for level in levels]
-    points = [
+    return [
         schemas.ForecastPoint(
             year=int(row["year"]),
             mean=float(row["mean"]),
@@ -210,14 +221,6 @@ def _render(
         )
         for _, row in frame.iterrows()
     ]
-    return schemas.ForecastResponse(
-        series_id=info.id,
-        unit=info.unit,
-        horizon=horizon,
-        levels=list(levels),
-        model=champion_summary(champion),
-        forecast=points,
-    )
 
 
 def forecast_json(

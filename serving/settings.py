@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
     #: ``report_wait_seconds``, then get 429.
     max_concurrent_reports: int = Field(default=1, ge=1)
     report_wait_seconds: float = Field(default=10.0, ge=0)
+    #: Requests that refit a model in memory (what-if scenarios) running at once per process;
+    #: more wait for a slot up to ``refit_wait_seconds``, then get 429.
+    max_concurrent_refits: int = Field(default=2, ge=1)
+    refit_wait_seconds: float = Field(default=5.0, ge=0)
     #: Largest horizon a forecast may ask for.
     max_horizon: int = Field(default=MAX_HORIZON, ge=1, le=MAX_HORIZON)
 

@@ -464,9 +464,24 @@ def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> Calib
     return CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)
 
 
+def model_path(name: str, history: pd.Series) -> np.ndarray:
+    """The point path, MAX_HORIZON years ahead, of the model a champion names fitted to
+    ``history``: a catalog model or a mean combination ``a+b+...`` of them (else ValueError)."""
+    if name in CATALOG:
+        return _point_path(name, history)
+    members = pool_members(name)
+    if len(members) < 2 or not all(member in CATALOG for member in members):
+        raise ValueError(f"{name!r} is neither a catalog model nor a mean combination of them")
+    return _combined_path(members, "mean", history)
+
+
 def _champion_path(chosen: CandidateResult, history: pd.Series) -> np.ndarray:
     members = chosen.params.get("members") if chosen.name not in CATALOG else None
     if members:
-        paths = np.stack([_point_path(name, history) for name in members])
-        return np.asarray(_COMBINE[chosen.params.get("how", "median")](paths, axis=0))
+        return _combined_path(members, chosen.params.get("how", "median"), history)
     return _point_path(chosen.name, history)
+
+
+def _combined_path(members: Sequence[str], how: str, history: pd.Series) -> np.ndarray:
+    paths = np.stack([_point_path(name, history) for name in members])
+    return np.asarray(_COMBINE[how](paths, axis=0))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from data.store import FigureStore
 from models.base import MAX_HORIZON
-from serving import changes, report, schemas, services
+from serving import changes, report, scenarios, schemas, services
 from serving.champions import ChampionBoard
 from serving.deps import get_board, get_state, get_store, require_token
 from serving.guard import SLOT_POOL
@@ -186,6 +186,37 @@ def outlook_report(
         state.store, state.board, ids, steps, wanted, max_series=report.MAX_SERIES
     )
     return _file(body, "application/pdf", "fraudcast-outlook.pdf", disposition="attachment")
+
+
+@router.post(
+    "/series/{series_id}/scenario",
+    response_model=schemas.ScenarioResponse,
+    responses={
+        **_FORECAST_ERRORS,
+        **_BAD_BODY,
+        422: {
+            "model": schemas.Problem,
+            "description": "A hypothetical figure, the horizon or the levels outside what is "
+            "allowed (the detail names the rule)",
+        },
+        429: {
+            "model": schemas.Problem,
+            "description": "Too many scenarios being refitted at once: send it again after "
+            "Retry-After seconds",
+        },
+    },
+    openapi_extra={SLOT_POOL: "refit"},
+)
+def scenario(
+    series_id: str, request: schemas.ScenarioRequest, state: ServiceState = Depends(get_state)
+) -> schemas.ScenarioResponse:
+    """What if: the projection had hypothetical figures been published for the years after the
+    last one. The champion's model is refitted in memory on the published figures plus these,
+    keeping the champion's calibration; the answer has a forecast's shape, is marked
+    hypothetical and names its assumptions. Nothing is stored; no token needed."""
+    return scenarios.scenario_response(
+        state.store, state.board, series_id, request, state.service.max_horizon
+    )
 
 
 @router.get("/models/{series_id}", response_model=schemas.ModelCard, responses=_FORECAST_ERRORS)

@@ -140,11 +140,15 @@ export function clippedTop(figures, forecast) {
   return 2 * reference;
 }
 
-/** Draw (or redraw in place) the fan chart; forecast may be null for a series without a model. */
-export function drawChart(element, { series, figures, forecast }) {
+/**
+ * Draw (or redraw in place) the fan chart; forecast may be null for a series without a model.
+ * ``extra`` traces (a what-if) are drawn over the projection, under the figures.
+ */
+export function drawChart(element, { series, figures, forecast }, extra = []) {
   const unit = series.unit;
   const traces = [
     ...(forecast ? forecastTraces(forecast, figures, unit) : []),
+    ...extra,
     historyTrace(figures, unit, false),
     historyTrace(figures, unit, true),
   ];

@@ -1,4 +1,4 @@
-// Number formatting and a tiny DOM builder shared by the page's modules.
+// Number formatting, a tiny DOM builder and the page's address, shared by the page's modules.
 
 const counts = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
 const yenCompact = new Intl.NumberFormat("en", {
@@ -87,4 +87,17 @@ export function table(caption, headers, rows, { numeric = [] } = {}) {
       ? h("th", { scope: "row", class: numeric.includes(i) ? "num" : null }, cell)
       : h("td", { class: numeric.includes(i) ? "num" : null }, cell))));
   return h("table", {}, h("caption", {}, caption), h("thead", {}, head), h("tbody", {}, body));
+}
+
+/**
+ * Put ``params`` (URL-safe "name=value" texts) in the page's address in place of the ones
+ * ``owned`` recognises, keeping every other parameter and the anchor: each part of the page
+ * keeps its own state there, so a link reproduces the whole view.
+ */
+export function keepInAddress(owned, params) {
+  const others = window.location.search.slice(1).split("&")
+    .filter((part) => part && !owned(decodeURIComponent(part)));
+  const query = [...others, ...params].join("&");
+  const { pathname, hash } = window.location;
+  window.history.replaceState(null, "", `${pathname}${query ? `?${query}` : ""}${hash}`);
 }

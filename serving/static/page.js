@@ -6,7 +6,8 @@ import {
 } from "./cards.js";
 import { showChanges } from "./changes.js";
 import { clippedTop, describeChart, drawChart, levelLabel } from "./chart.js";
-import { formatValue, h } from "./format.js";
+import { formatValue, h, keepInAddress } from "./format.js";
+import { refreshScenario, scenarioTraces, setUpWhatIf } from "./scenario.js";
 
 const DEFAULTS = { horizon: 5, levels: [80, 95] };
 const MAX_HORIZON = 15;
@@ -85,7 +86,7 @@ function renderChart(entry) {
   }
   const top = clippedTop(figures, forecast);
   if (top) note.append(h("p", { class: "muted" }, clippedWords(series, forecast, top)));
-  return drawChart(chart, entry);
+  return drawChart(chart, entry, scenarioTraces(entry));
 }
 
 function clippedWords(series, forecast, top) {
@@ -153,6 +154,8 @@ async function loadCard(entry) {
   renderModel(entry, failed && failed.reason.hint);
   if (failed && failed.reason.status !== 503) showCardError(entry, `Could not load everything: ${failed.reason.message}`);
   renderForecast(entry);
+  setUpWhatIf(entry, { settings: () => settings, redraw: () => renderChart(entry) });
+  await refreshScenario(entry, settings);
   await renderChart(entry);
 }
 
@@ -166,6 +169,7 @@ async function refreshForecasts() {
     const id = encodeURIComponent(entry.series.id);
     try {
       entry.forecast = await getJson(`/v1/series/${id}/forecast?${query()}`, controller.signal);
+      await refreshScenario(entry, settings, controller.signal);
       if (entry.card && entry.card.champion.version !== entry.forecast.model.version) {
         // A new champion was promoted since the page loaded: its card changed too.
         entry.card = await getJson(`/v1/models/${id}`, controller.signal);
@@ -215,7 +219,7 @@ function onSettingsChange(event) {
   refusal = "";
   settings = { horizon, levels };
   syncControls();
-  window.history.replaceState(null, "", `?${query()}`);
+  keepInAddress((part) => /^(horizon|levels)=/.test(part), query().split("&"));
   clearTimeout(onSettingsChange.timer);
   onSettingsChange.timer = setTimeout(refreshForecasts, 150);
 }

@@ -1,0 +1,122 @@
+"""`fraudcast scenario`: what the champion would project had hypothetical figures come in."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from serving import schemas
+from serving.scenarios import in_unit, rounded
+from serving.settings import ServiceSettings
+
+EXIT_INVALID = 1
+EXIT_UNKNOWN = 2
+
+# Wide enough that a figure never wraps mid-number, even under a test runner.
+stdout = Console(soft_wrap=False)
+stderr = Console(stderr=True)
+
+
+def parse_assumption(text: str) -> schemas.HypotheticalFigure:
+    """``2026=20000`` as a hypothetical figure (the service checks what the values may be)."""
+    year, equals, value = text.partition("=")
+    try:
+        if not equals:
+            raise ValueError
+        return schemas.HypotheticalFigure(year=int(year.strip()), value=float(value.strip()))
+    except ValueError:
+        raise typer.BadParameter(
+            f"write YEAR=VALUE with plain numbers, e.g. 2026=20000; got {text!r}",
+            param_hint="--set",
+        ) from None
+
+
+def scenario(
+    series_id: str = typer.Argument(..., metavar="SERIES", help="Series id."),
+    assumptions: list[str] = typer.Option(
+        ...,
+        "--set",
+        metavar="YEAR=VALUE",
+        help="A hypothetical figure, e.g. 2026=20000; repeat for consecutive years after the "
+        "last published figure (up to 10).",
+    ),
+    horizon: int = typer.Option(
+        5, "--horizon", help="Years ahead of the last published figure (1-30)."
+    ),
+    levels: str = typer.Option("80,95", "--levels", help="Interval levels, e.g. 80,95."),
+) -> None:
+    """What if: the champion's model refitted in memory on the published figures plus
+    hypothetical ones (its calibration kept), beside its own projection. Nothing is stored."""
+    from data.errors import UnknownSeries  # the store and MLflow load only when run
+    from data.store import FigureStore
+    from serving.champions import ChampionBoard, NoChampion
+    from serving.scenarios import scenario_response
+    from serving.services import InvalidRequest, parse_levels
+    from training.settings import TrainingSettings
+
+    figures = [parse_assumption(text) for text in assumptions]
+    store = FigureStore.from_settings()
+    store.ensure_seeded()
+    board = ChampionBoard(TrainingSettings())
+    try:
+        wanted = list(parse_levels(levels))
+        store.get_series(series_id)
+        champion = board.load(series_id)
+        request = schemas.ScenarioRequest(figures=figures, horizon=horizon, levels=wanted)
+        answer = scenario_response(store, board, series_id, request, ServiceSettings().max_horizon)
+    except (UnknownSeries, NoChampion) as error:
+        hint = "; train it first: `fraudcast train`" if isinstance(error, NoChampion) else ""
+        stderr.print(f"[red]Error:[/red] {escape(str(error))}{hint}", highlight=False)
+        raise typer.Exit(EXIT_UNKNOWN) from None
+    except InvalidRequest as error:
+        stderr.print(f"[red]Refused:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    served = champion.forecast(horizon, answer.levels)
+    stdout.print(scenario_table(answer, dict(zip(served["year"], served["mean"], strict=True))))
+    stdout.print(escape(answer.comparison[0].upper() + answer.comparison[1:]) + ".")
+    stdout.print(escape(answer.basis[0].upper() + answer.basis[1:]) + ".", style="dim")
+
+
+def scenario_table(answer: schemas.ScenarioResponse, served: dict[int, float]) -> Table:
+    """Year by year: the champion's projection, the scenario's and its intervals."""
+    taken = {figure.year: "assumed" for figure in answer.assumptions}
+    taken.update({figure.year: "filled" for figure in answer.filled})
+    labels = list(answer.forecast[0].lower)
+    table = Table(
+        title=escape(f"What if: {answer.series_id} ({answer.unit}), hypothetical"),
+        caption="the champion's projection, and what it becomes with the assumed figures "
+        "(years between them and the last figure filled by interpolation)",
+    )
+    table.add_column("year")
+    table.add_column("projection", justify="right")
+    table.add_column("what if", justify="right")
+    for label in labels:
+        table.add_column(f"what if {label}%", justify="right")
+    unit = answer.unit
+    for point in answer.forecast:
+        own = served.get(point.year)
+        cells = [_value(own, unit) if own is not None else "—"]
+        if point.year in taken:
+            given = in_unit(f"{point.mean:,.15g}", unit) if taken[point.year] == "assumed" else None
+            shown = given or _value(point.mean, unit)
+            cells += [f"{shown} ({taken[point.year]})", *(["—"] * len(labels))]
+        else:
+            cells += [_value(point.mean, unit)]
+            cells += [
+                f"{_value(point.lower[label], unit)} – {_value(point.upper[label], unit)}"
+                for label in labels
+            ]
+        table.add_row(str(point.year), *cells)
+    return table
+
+
+def _value(value: float, unit: str) -> str:
+    """A count in full, as the page shows it; money and others to 3 significant figures."""
+    return f"{value:,.0f}" if unit == "count" else rounded(value, unit)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `scenario` to the main app."""
+    app.command("scenario")(scenario)

@@ -1,0 +1,165 @@
+"""The "What if" field of the planner page in headless Chromium against a real server.
+
+Needs Debian's ``chromium``; skips with the reason when absent. Set
+``FRAUDCAST_SCREENSHOT_DIR=docs`` to also write the README's ``page-scenario.png`` there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.request import Request, urlopen
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.serving.test_page_browser import _chart_traces, _load, _open
+from tests.support import BROWSER_MARKS, TRAINED, launch_chromium, make_state, running_server
+
+pytestmark = BROWSER_MARKS
+SERIES = TRAINED[0]  # jp_cybercrime_cleared: figures to 2025
+CARD = f"#series-{SERIES}"
+
+
+@pytest.fixture(scope="module")
+def base_url(trained_root: Path) -> Iterator[str]:
+    with running_server(make_state(trained_root)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        yield launch_chromium(playwright)
+
+
+def _api_scenario(base_url: str, series_id: str, body: dict[str, Any]) -> Any:
+    request = Request(
+        f"{base_url}/v1/series/{series_id}/scenario",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def _drawn(page: Page, series_id: str) -> dict[str, list[float]]:
+    """The what-if traces of a card's chart: name -> y values, as Plotly holds them."""
+    return dict(
+        page.evaluate(
+            """id => [...document.querySelector(`#series-${id} .chart`).data]
+                .filter(t => t.name.startsWith('What if')).map(t => [t.name, [...t.y]])""",
+            series_id,
+        )
+    )
+
+
+def _what_if(page: Page, year: str, value: str) -> None:
+    card = page.locator(CARD)
+    card.locator("select[name=year]").select_option(year)
+    card.locator("input[name=value]").fill(value)
+    card.locator("button[type=submit]").click()
+
+
+def _expect_scenario(page: Page, base_url: str, horizon: int) -> None:
+    """The card draws the API's scenario for 20,000 in 2026 and says how it moves."""
+    page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
+    body = {"figures": [{"year": 2026, "value": 20000}], "horizon": horizon, "levels": [80, 95]}
+    api = _api_scenario(base_url, SERIES, body)
+    drawn = _drawn(page, SERIES)
+    assert drawn["What if: assumed figure"] == [20000]
+    assert drawn["What if: projection"] == [p["mean"] for p in api["forecast"][1:]]
+    last_figure = page.evaluate(
+        "id => document.querySelector(`#series-${id} .chart`).data"
+        ".find(t => t.name === 'Figure').y.at(-1)",
+        SERIES,
+    )
+    assert drawn["What if"] == [last_figure] + [p["mean"] for p in api["forecast"]]
+    assert drawn["What if: 95% interval"][1:] == [p["upper"]["95"] for p in api["forecast"][1:]]
+    words = page.locator(f"{CARD} .what-if-comparison").inner_text().strip()
+    assert words == api["comparison"][0].upper() + api["comparison"][1:] + "."
+    assert words.startswith(f"With 20,000 in 2026, the {2025 + horizon} projection is ")
+    assert "Hypothetical, not stored" in page.locator(f"{CARD} .what-if-basis").inner_text()
+    assert _chart_traces(page, SERIES)["Forecast"] == horizon  # the projection stays drawn
+
+
+def test_a_typed_what_if_is_drawn_beside_the_projection_and_a_link_reproduces_it(
+    browser: Browser, base_url: str, tmp_path: Path
+) -> None:
+    page, watch = _open(browser, base_url)
+    _load(page, base_url + "/")
+    assert not _drawn(page, SERIES)
+    _what_if(page, "2026", "20,000")
+    _expect_scenario(page, base_url, horizon=5)
+    assert "whatif=jp_cybercrime_cleared:2026:20000" in page.url
+    page.evaluate(  # the card at the top of the screen, below the sticky controls
+        """id => window.scrollTo(0, document.getElementById(id).getBoundingClientRect().top
+            + window.scrollY - document.getElementById('controls').offsetHeight - 8)""",
+        f"series-{SERIES}",
+    )
+    shot = tmp_path / "page-scenario.png"
+    page.screenshot(path=str(shot))
+    target = os.environ.get("FRAUDCAST_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(target) / shot.name)
+
+    page.focus("#horizon")  # another horizon redraws the what-if, and the address keeps both
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        f"() => document.querySelector('{CARD} .what-if-comparison')"
+        "?.textContent.includes('the 2031 projection')",
+        timeout=30_000,
+    )
+    _expect_scenario(page, base_url, horizon=6)
+    assert "horizon=6" in page.url and "whatif=jp_cybercrime_cleared:2026:20000" in page.url
+
+    link = page.url
+    again, watch_again = _open(browser, base_url)
+    _load(again, link)
+    _expect_scenario(again, base_url, horizon=6)
+    assert again.locator(f"{CARD} select[name=year]").input_value() == "2026"
+    assert again.locator(f"{CARD} input[name=value]").input_value() == "20000"
+    assert not _drawn(again, TRAINED[1])  # only the card the link names
+    assert watch.clean(), watch
+    assert watch_again.clean(), watch_again
+
+
+def test_a_what_if_outside_the_rules_says_why_and_clear_takes_it_away(
+    browser: Browser, base_url: str
+) -> None:
+    page, watch = _open(browser, base_url)
+    _load(page, base_url + f"/?whatif={SERIES}:2026:20000")
+    page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
+    _what_if(page, "2026", "-5")
+    page.wait_for_selector(f"{CARD}[data-scenario=refused]", timeout=30_000)
+    assert "The value must be >= 0" in page.locator(f"{CARD} .what-if-result").inner_text()
+    assert not _drawn(page, SERIES)  # the refused what-if is not drawn, nor the one before
+    assert "whatif" not in page.url  # nor does a link bring either back
+    _what_if(page, "2026", "lots")
+    assert "as a number" in page.locator(f"{CARD} .what-if-result").inner_text()
+    _what_if(page, "2027", "30000")  # 2026 is filled in between
+    page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
+    assert "2026 filled by interpolation" in page.locator(f"{CARD} .what-if-basis").inner_text()
+    assert "whatif=jp_cybercrime_cleared:2027:30000" in page.url
+    page.focus("#horizon")  # one year ahead ends within the what-if's years: it says so...
+    page.keyboard.press("Home")
+    page.wait_for_selector(f"{CARD}[data-scenario=refused]", timeout=30_000)
+    assert "at least 3 years" in page.locator(f"{CARD} .what-if-result").inner_text()
+    assert "whatif=jp_cybercrime_cleared:2027:30000" in page.url
+    page.keyboard.press("ArrowRight")  # ...and draws it again with enough years
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
+    assert len(_drawn(page, SERIES)["What if: projection"]) == 1  # 2028, after 2026 and 2027
+    page.locator(f"{CARD} .what-if button", has_text="Clear").click()
+    page.wait_for_selector(f"{CARD}[data-scenario=none]", timeout=30_000)
+    assert not _drawn(page, SERIES)
+    assert "whatif" not in page.url
+    assert page.locator(f"{CARD} .what-if-result").inner_text() == ""
+    # the browser itself reports the 422 it was given; nothing else may go wrong
+    assert all("422" in error for error in watch.errors), watch
+    assert not watch.outside_requests
