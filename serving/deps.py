@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,14 +22,23 @@ async def get_state(request: Request) -> ServiceState:
     return state
 
 
-async def get_store(state: ServiceState = Depends(get_state)) -> FigureStore:
+#: A route's parameter typed ``State`` receives the app's ``ServiceState``.
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+async def get_store(state: State) -> FigureStore:
     """The figure store."""
     return state.store
 
 
-async def get_board(state: ServiceState = Depends(get_state)) -> ChampionBoard:
+async def get_board(state: State) -> ChampionBoard:
     """The champions being served."""
     return state.board
+
+
+#: Route parameters typed ``Store`` or ``Board`` receive the figure store or the champions.
+Store = Annotated[FigureStore, Depends(get_store)]
+Board = Annotated[ChampionBoard, Depends(get_board)]
 
 
 def bearer_refusal(authorization: str | None, token: str) -> HTTPException | None:
@@ -48,8 +58,8 @@ def bearer_refusal(authorization: str | None, token: str) -> HTTPException | Non
 
 async def require_token(
     request: Request,
-    _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    state: ServiceState = Depends(get_state),
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    state: State,
 ) -> None:
     """401 without a bearer token, 403 with a wrong one. ``serving.guard`` applies the same
     check from the headers of every route that declares this, before its body is read."""

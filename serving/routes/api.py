@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from data.store import FigureStore
 from models.base import MAX_HORIZON
 from serving import changes, report, scenarios, schemas, services
-from serving.champions import ChampionBoard
-from serving.deps import get_board, get_state, get_store, require_token
+from serving.deps import Board, State, Store, require_token
 from serving.guard import SLOT_POOL
 from serving.state import ServiceState
 
@@ -38,19 +36,27 @@ _WRITE_ERRORS: Responses = {
     403: {"model": schemas.Problem, "description": "Wrong bearer token"},
 }
 # Bounds are checked by the service (for a message that says what is allowed) and shown here.
-HorizonQuery = Query(
-    5,
-    description=f"Years ahead, 1–{MAX_HORIZON}.",
-    json_schema_extra={"minimum": 1, "maximum": MAX_HORIZON},
-)
-LevelsQuery = Query(
-    ["80,95"],
-    description=(
-        f"Interval levels, comma-separated: {schemas.LEVEL_RULE}; at most {schemas.MAX_LEVELS} "
-        "in all. The parameter may repeat: levels=80&levels=95 is levels=80,95."
+Horizon = Annotated[
+    int,
+    Query(
+        description=f"Years ahead, 1–{MAX_HORIZON}.",
+        json_schema_extra={"minimum": 1, "maximum": MAX_HORIZON},
     ),
-    json_schema_extra={"items": {"type": "string", "pattern": schemas.LEVELS_PATTERN}},
-)
+]
+Levels = Annotated[
+    list[str],
+    Query(
+        description=(
+            f"Interval levels, comma-separated: {schemas.LEVEL_RULE}; at most "
+            f"{schemas.MAX_LEVELS} in all. The parameter may repeat: levels=80&levels=95 is "
+            "levels=80,95."
+        ),
+        json_schema_extra={"items": {"type": "string", "pattern": schemas.LEVELS_PATTERN}},
+    ),
+]
+DEFAULT_HORIZON = 5
+DEFAULT_LEVELS = ["80,95"]
+EVERY_SERIES: list[str] = []
 
 
 def _horizon_levels(
@@ -71,9 +77,7 @@ def _file(body: str | bytes, media_type: str, filename: str, *, disposition: str
 
 
 @router.get("/series", response_model=list[schemas.SeriesSummary])
-def list_series(
-    store: FigureStore = Depends(get_store), board: ChampionBoard = Depends(get_board)
-) -> list[schemas.SeriesSummary]:
+def list_series(store: Store, board: Board) -> list[schemas.SeriesSummary]:
     """Every series: latest figure with its source, and the champion serving it."""
     return services.list_series(store, board)
 
@@ -81,7 +85,7 @@ def list_series(
 @router.get(
     "/series/{series_id}/figures", response_model=list[schemas.Figure], responses=_NOT_FOUND
 )
-def series_figures(series_id: str, store: FigureStore = Depends(get_store)) -> list[schemas.Figure]:
+def series_figures(series_id: str, store: Store) -> list[schemas.Figure]:
     """The figures of one series with provenance."""
     return services.series_figures(store, series_id)
 
@@ -93,9 +97,9 @@ def series_figures(series_id: str, store: FigureStore = Depends(get_store)) -> l
 )
 async def forecast(
     series_id: str,
-    horizon: int = HorizonQuery,
-    levels: list[str] = LevelsQuery,
-    state: ServiceState = Depends(get_state),
+    state: State,
+    horizon: Horizon = DEFAULT_HORIZON,
+    levels: Levels = DEFAULT_LEVELS,
 ) -> Response:
     """Mean and intervals per forecast year from the series' champion."""
     steps, wanted = _horizon_levels(state, horizon, levels)
@@ -110,9 +114,9 @@ async def forecast(
 )
 def forecast_csv(
     series_id: str,
-    horizon: int = HorizonQuery,
-    levels: list[str] = LevelsQuery,
-    state: ServiceState = Depends(get_state),
+    state: State,
+    horizon: Horizon = DEFAULT_HORIZON,
+    levels: Levels = DEFAULT_LEVELS,
 ) -> Response:
     """The forecast as a CSV download."""
     steps, wanted = _horizon_levels(state, horizon, levels)
@@ -127,9 +131,9 @@ def forecast_csv(
 )
 def forecast_png(
     series_id: str,
-    horizon: int = HorizonQuery,
-    levels: list[str] = LevelsQuery,
-    state: ServiceState = Depends(get_state),
+    state: State,
+    horizon: Horizon = DEFAULT_HORIZON,
+    levels: Levels = DEFAULT_LEVELS,
 ) -> Response:
     """A fan chart: history, mean, shaded bands, definition breaks marked."""
     steps, wanted = _horizon_levels(state, horizon, levels)
@@ -143,7 +147,7 @@ def forecast_png(
     responses={**_FORECAST_ERRORS, **_BAD_BODY},
 )
 def batch_forecasts(
-    request: schemas.BatchForecastRequest, state: ServiceState = Depends(get_state)
+    request: schemas.BatchForecastRequest, state: State
 ) -> schemas.BatchForecastResponse:
     """Forecasts for many series in one request."""
     answers = []
@@ -169,14 +173,16 @@ def batch_forecasts(
     openapi_extra={SLOT_POOL: "report"},
 )
 def outlook_report(
-    series: list[str] = Query(
-        [],
-        description=f"Series to include (repeat, or separate by commas); every series when absent. "
-        f"At most {report.MAX_SERIES} series.",
-    ),
-    horizon: int = HorizonQuery,
-    levels: list[str] = LevelsQuery,
-    state: ServiceState = Depends(get_state),
+    state: State,
+    series: Annotated[
+        list[str],
+        Query(
+            description="Series to include (repeat, or separate by commas); every series when "
+            f"absent. At most {report.MAX_SERIES} series.",
+        ),
+    ] = EVERY_SERIES,
+    horizon: Horizon = DEFAULT_HORIZON,
+    levels: Levels = DEFAULT_LEVELS,
 ) -> Response:
     """The outlook brief as PDF: a cover, then a page per series with the fan chart, the outlook
     in words, the latest figures with their sources, the model and its track record."""
@@ -208,7 +214,7 @@ def outlook_report(
     openapi_extra={SLOT_POOL: "refit"},
 )
 def scenario(
-    series_id: str, request: schemas.ScenarioRequest, state: ServiceState = Depends(get_state)
+    series_id: str, request: schemas.ScenarioRequest, state: State
 ) -> schemas.ScenarioResponse:
     """What if: the projection had hypothetical figures been published for the years after the
     last one. The champion's model is refitted in memory on the published figures plus these,
@@ -220,7 +226,7 @@ def scenario(
 
 
 @router.get("/models/{series_id}", response_model=schemas.ModelCard, responses=_FORECAST_ERRORS)
-def model_card(series_id: str, state: ServiceState = Depends(get_state)) -> schemas.ModelCard:
+def model_card(series_id: str, state: State) -> schemas.ModelCard:
     """The candidates compared on backtests, and why the champion was chosen."""
     return services.model_card(state.store, state.board, series_id, state.service.mlflow_ui_url)
 
@@ -228,9 +234,7 @@ def model_card(series_id: str, state: ServiceState = Depends(get_state)) -> sche
 @router.get(
     "/series/{series_id}/changes", response_model=schemas.ChangesResponse, responses=_NOT_FOUND
 )
-def series_changes(
-    series_id: str, state: ServiceState = Depends(get_state)
-) -> schemas.ChangesResponse:
+def series_changes(series_id: str, state: State) -> schemas.ChangesResponse:
     """How the projection moved at each retrain that changed it, newest first: the figures
     that arrived or were revised, the old and new projection, the change in plain words."""
     return changes.series_changes(state.store, state.training, series_id)
@@ -251,9 +255,7 @@ def series_changes(
         },
     },
 )
-def add_figures(
-    request: schemas.AddFiguresRequest, state: ServiceState = Depends(get_state)
-) -> schemas.AddFiguresResponse:
+def add_figures(request: schemas.AddFiguresRequest, state: State) -> schemas.AddFiguresResponse:
     """Add figures, all or nothing; a retrain of the affected series is scheduled."""
     return services.add_figures(state.store, state.board, state.jobs, request, source="API")
 
@@ -265,9 +267,7 @@ def add_figures(
     dependencies=[Depends(require_token)],
     responses={**_WRITE_ERRORS, **_NOT_FOUND},
 )
-def start_retrain(
-    request: schemas.RetrainRequest, state: ServiceState = Depends(get_state)
-) -> schemas.Job:
+def start_retrain(request: schemas.RetrainRequest, state: State) -> schemas.Job:
     """Retrain all or the named series in the background; poll the job for its outcome."""
     for series_id in request.series:
         state.store.get_series(series_id)
@@ -277,6 +277,6 @@ def start_retrain(
 
 
 @router.get("/jobs/{job_id}", response_model=schemas.Job, responses=_NOT_FOUND)
-def get_job(job_id: str, state: ServiceState = Depends(get_state)) -> schemas.Job:
+def get_job(job_id: str, state: State) -> schemas.Job:
     """Progress and outcome of a retrain job."""
     return state.jobs.get(job_id)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from serving.deps import get_state
+from serving.deps import State
 from serving.schemas import Health
-from serving.state import ServiceState
 
 router = APIRouter(tags=["operations"])
 
@@ -20,7 +19,7 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-def readyz(state: ServiceState = Depends(get_state)) -> JSONResponse:
+def readyz(state: State) -> JSONResponse:
     """Ready once champions are loaded; details say what is loaded and any reload error."""
     board = state.board
     ready = board.loaded and bool(board.snapshot)
