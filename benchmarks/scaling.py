@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -72,7 +72,7 @@ def measure(source: Path, n_series: int, jobs: int, workdir: Path) -> Run:
                "--output", str(output), "--jobs", str(jobs)]  # fmt: skip
     errors = workdir / "stderr.txt"
     load = os.getloadavg()[0]
-    wall, peak_tree, peak_process, code = run_sampled(command, errors)
+    wall, peak_tree, peak_process, code, _ = run_sampled(command, errors)
     if code != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{errors.read_text()[-2000:]}")
     failures = errors.read_text().count(" not forecast: ")
@@ -83,9 +83,20 @@ def measure(source: Path, n_series: int, jobs: int, workdir: Path) -> Run:
     )
 
 
-def run_sampled(command: list[str], errors: Path, **popen: Any) -> tuple[float, int, int, int]:
-    """Run a command to its end, its stderr into ``errors``: wall seconds, peak resident
-    memory of its whole process tree and of its largest process (bytes), and its exit code."""
+class Sampled(NamedTuple):
+    """A command run to its end: wall seconds, peak resident memory of its whole process tree
+    and of its largest process (bytes), its exit code, and the CPU seconds (user and system) of
+    it and the worker processes it waited for."""
+
+    wall: float
+    peak_tree: int
+    peak_process: int
+    exit_code: int
+    cpu: float
+
+
+def run_sampled(command: list[str], errors: Path, **popen: Any) -> Sampled:
+    """Run a command to its end, its stderr into ``errors``, sampling its memory."""
     started = time.perf_counter()
     with errors.open("wb") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, **popen)
@@ -101,7 +112,9 @@ def run_sampled(command: list[str], errors: Path, **popen: Any) -> tuple[float, 
         # Fine sampling while workers start, then lighter: the sampler shares the cores.
         time.sleep(0.05 if time.perf_counter() - started < 5 else 0.25)
     wall = time.perf_counter() - started
-    return wall, peak_tree, peak_process, os.waitstatus_to_exitcode(waited[1])
+    usage = waited[2]
+    code = os.waitstatus_to_exitcode(waited[1])
+    return Sampled(wall, peak_tree, peak_process, code, usage.ru_utime + usage.ru_stime)
 
 
 def tree_rss(root: psutil.Process) -> list[int]:

@@ -100,7 +100,7 @@ def run_train(root: Path, ids: list[str], jobs: int, code_dir: Path) -> tuple[fl
     """Run `fraudcast train` for ``ids`` from ``code_dir``; wall time and sampled peak RSS."""
     command, env = train_command(root, ids, jobs, code_dir)
     errors = root / "stderr.txt"
-    wall, peak_tree, peak_process, code = run_sampled(command, errors, cwd=code_dir, env=env)
+    wall, peak_tree, peak_process, code, _ = run_sampled(command, errors, cwd=code_dir, env=env)
     if code != 0:
         raise RuntimeError(f"train failed ({code_dir}):\n{errors.read_text()[-3000:]}")
     return wall, peak_tree, peak_process

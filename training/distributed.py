@@ -7,14 +7,46 @@ Backtests, selection and forecasts for many series go through ``joblib.Parallel`
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from dask.distributed import Client
 
 log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+#: Series travel to the workers in chunks of at most this many, enough chunks to keep every
+#: worker busy to the end (CHUNKS_PER_WORKER each). One task per series costs a scheduler round
+#: trip each on Dask, and joblib's Dask backend scatters every pandas argument on its own: more
+#: than fitting a short series takes.
+SERIES_PER_TASK = 16
+CHUNKS_PER_WORKER = 8
+
+
+def map_in_chunks(
+    function: Callable[[Item], Result], items: Sequence[Item], *, jobs: int
+) -> Iterator[Result]:
+    """``function`` of every item, yielded in input order, on joblib's active backend (``jobs``
+    local workers, or every worker of a Dask cluster under ``compute_backend``). Each task takes
+    a chunk of items, sent inside the task, and sends back only its results."""
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    workers = max(1, effective_n_jobs(jobs))
+    size = max(1, min(SERIES_PER_TASK, math.ceil(len(items) / (workers * CHUNKS_PER_WORKER))))
+    chunks = (tuple(items[start : start + size]) for start in range(0, len(items), size))
+    tasks = (delayed(_apply_to_chunk)(function, chunk) for chunk in chunks)
+    for results in Parallel(n_jobs=jobs, return_as="generator")(tasks):
+        yield from results
+
+
+def _apply_to_chunk(function: Callable[[Item], Result], chunk: tuple[Item, ...]) -> list[Result]:
+    return [function(item) for item in chunk]
+
 
 #: The backends ``compute_backend`` accepts.
 BACKENDS: tuple[str, ...] = ("loky", "dask")

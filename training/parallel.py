@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from models.base import MAX_HORIZON, interval_columns, validate_horizon, validate_levels
+from training.distributed import map_in_chunks
 from training.evidence import PopulationEvidence
 from training.population import fit_one, population_evidence
 from training.selection import SeriesFailure
@@ -151,29 +153,26 @@ def iter_forecasts(
 ) -> tuple[list[str], Iterator[pd.DataFrame | SeriesFailure]]:
     """The output columns and, per series in input order, its forecast rows or its failure.
     The input is checked before anything runs (``InvalidInput``)."""
-    from joblib import Parallel, delayed
-
     horizon = validate_horizon(horizon, MAX_HORIZON)
     checked = validate_levels(levels)
     series = parse_long_frame(frame)
     evidence = population_evidence(((sid, y, ()) for sid, y in series), jobs=jobs, seed=seed)
-    tasks = (
-        delayed(_forecast_one)(series_id, y, horizon, tuple(checked), seed, evidence)
-        for series_id, y in series
+    forecast = functools.partial(
+        _forecast_one, horizon=horizon, levels=tuple(checked), seed=seed, evidence=evidence
     )
-    outcomes = Parallel(n_jobs=jobs, return_as="generator")(tasks)
+    outcomes = map_in_chunks(forecast, series, jobs=jobs)
     columns = ["unique_id", "ds", "mean", *interval_columns(checked)]
     return columns, _with_progress(outcomes, len(series), progress)
 
 
 def _forecast_one(
-    series_id: str,
-    y: pd.Series,
+    item: tuple[str, pd.Series],
     horizon: int,
     levels: tuple[float, ...],
     seed: int,
     evidence: PopulationEvidence,
 ) -> pd.DataFrame | SeriesFailure:
+    series_id, y = item
     outcome = fit_one(series_id, y, (), levels, seed, None, evidence)
     if isinstance(outcome, SeriesFailure):
         return outcome

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
+from training.distributed import map_in_chunks
 from training.evidence import PopulationEvidence, SeriesScores
 from training.selection import SeriesFailure, SeriesFit, evaluate_series, fit_series
 
@@ -49,9 +51,10 @@ SMALL_POPULATION = 30
 REFERENCE_TOP_UP = 100
 
 
-def _score_one(
-    series_id: str, y: pd.Series, breaks: Sequence[int], seed: int, candidates: Sequence[str] | None
+def _score_item(
+    item: tuple[str, pd.Series, Sequence[int]], seed: int, candidates: Sequence[str] | None
 ) -> SeriesScores | None:
+    series_id, y, breaks = item
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -73,8 +76,6 @@ def population_evidence(
 ) -> PopulationEvidence:
     """The pooled backtest evidence of a population of series (at most ``sample`` of them,
     drawn with ``seed``), for ``fit_many``'s ``evidence``."""
-    from joblib import Parallel, delayed
-
     work = list(items)
     if len(work) > sample:
         picked = np.random.default_rng(seed).choice(len(work), size=sample, replace=False)
@@ -82,8 +83,8 @@ def population_evidence(
     if len(work) < SMALL_POPULATION:
         work += _reference_items(REFERENCE_TOP_UP, seed)
     chosen = tuple(candidates) if candidates is not None else None
-    tasks = (delayed(_score_one)(sid, y, breaks, seed, chosen) for sid, y, breaks in work)
-    scores = Parallel(n_jobs=jobs)(tasks)
+    score = functools.partial(_score_item, seed=seed, candidates=chosen)
+    scores = list(map_in_chunks(score, work, jobs=jobs))
     return PopulationEvidence.pool(score for score in scores if score is not None)
 
 
@@ -101,6 +102,17 @@ def _reference_items(count: int, seed: int) -> list[tuple[str, pd.Series, Sequen
     ]
 
 
+def _fit_item(
+    item: tuple[str, pd.Series, Sequence[int]],
+    levels: Sequence[float],
+    seed: int,
+    candidates: Sequence[str] | None,
+    evidence: PopulationEvidence | None,
+) -> SeriesFit | SeriesFailure:
+    series_id, y, breaks = item
+    return fit_one(series_id, y, breaks, levels, seed, candidates, evidence)
+
+
 def fit_many(
     items: Iterable[tuple[str, pd.Series, Sequence[int]]],
     *,
@@ -114,15 +126,12 @@ def fit_many(
     """Fit many series in parallel (joblib), yielding results in input order; a series that
     fails yields a ``SeriesFailure`` instead of stopping the others. ``candidates`` limits the
     models compared (all catalog models by default)."""
-    from joblib import Parallel, delayed
-
     work = list(items)
     chosen = tuple(candidates) if candidates is not None else None
-    tasks = (
-        delayed(fit_one)(sid, y, breaks, tuple(levels), seed, chosen, evidence)
-        for sid, y, breaks in work
+    fit = functools.partial(
+        _fit_item, levels=tuple(levels), seed=seed, candidates=chosen, evidence=evidence
     )
-    outcomes = Parallel(n_jobs=jobs, return_as="generator")(tasks)
+    outcomes = map_in_chunks(fit, work, jobs=jobs)
     if not progress:
         yield from outcomes
         return

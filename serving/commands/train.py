@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich.console import Console, Group
@@ -79,9 +80,35 @@ def train(
         errors.print(f"[red]Error:[/red] {escape(str(error))}; nothing was trained, try later")
         raise typer.Exit(code=EXIT_BUSY) from None
     console.print(summary(outcomes))
-    console.print(f"MLflow: {settings.mlflow_tracking_uri}  (`make mlflow-ui` to compare runs)")
+    console.print(
+        escape(where_to_compare(settings.mlflow_tracking_uri, ServiceSettings().mlflow_ui_url))
+    )
     if any(o.failed for o in outcomes):
         raise typer.Exit(code=1)
+
+
+def where_to_compare(tracking_uri: str, ui_url: str = "") -> str:
+    """Where the runs went and where a modeller compares them: ``FRAUDCAST_MLFLOW_UI_URL``
+    when set, else a tracking server's own UI, else the UI started on the local store."""
+    shown = _without_password(tracking_uri)
+    if ui_url:
+        where = f"compare runs at {ui_url}"
+    elif tracking_uri.startswith(("http://", "https://")):
+        where = "open that address in a browser to compare runs: the server's own UI"
+    elif tracking_uri == TrainingSettings.model_fields["mlflow_tracking_uri"].default:
+        where = "`make mlflow-ui` to compare runs"
+    else:
+        where = f"`.venv/bin/mlflow ui --backend-store-uri {shown}` to compare runs"
+    return f"MLflow: {shown}  ({where})"
+
+
+def _without_password(uri: str) -> str:
+    """``uri`` with the password of its user, if any, shown as ***."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def run_with_progress(

@@ -113,11 +113,11 @@ def test_an_interrupted_run_leaves_the_old_output_and_no_partial_file(
     calls = {"n": 0}
     real = parallel._forecast_one
 
-    def second_series_dies(*args):
+    def second_series_dies(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(parallel, "_forecast_one", second_series_dies)
     frame = pd.read_csv(_good_csv(tmp_path), dtype={"unique_id": "string"})

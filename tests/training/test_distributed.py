@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.distributed import SchedulerUnreachable, compute_backend
+from training.distributed import CHUNKS_PER_WORKER, SchedulerUnreachable, compute_backend
 from training.parallel import forecast_long
 
 
@@ -67,6 +67,31 @@ def test_work_really_runs_on_the_cluster_workers(dask_scheduler: str) -> None:
 def _worker_pid(_: int) -> int:
     time.sleep(0.05)
     return os.getpid()
+
+
+def test_series_travel_in_chunked_tasks_not_one_scatter_each(
+    dask_scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """joblib's Dask backend scatters every pandas argument of a task with a round trip of its
+    own, which cost more than fitting a short series: series must go inside chunked tasks."""
+    from dask.distributed import Client, get_task_stream
+
+    scattered: list[str] = []
+    scatter = Client.scatter
+
+    def counting_scatter(self: Client, data: object, *args: object, **kwargs: object) -> object:
+        scattered.append(type(data).__name__)
+        return scatter(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "scatter", counting_scatter)
+    frame = synthetic_long(40)
+    with compute_backend("dask", dask_scheduler), get_task_stream() as stream:
+        forecasts, _ = forecast_long(frame, horizon=3, levels=(80,), jobs=1)
+
+    assert forecasts["unique_id"].nunique() == 40
+    assert scattered == []
+    # the evidence's backtests and the forecasts: CHUNKS_PER_WORKER tasks a worker each at most
+    assert len(stream.data) <= 2 * 2 * CHUNKS_PER_WORKER
 
 
 def test_unreachable_scheduler_fails_fast_and_says_where() -> None:

@@ -1,0 +1,79 @@
+"""What `fraudcast train` tells a modeller at the end: where the runs are and how to see them."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from serving.cli import app
+from serving.commands import train as train_command
+from serving.commands.train import where_to_compare
+from training.settings import TrainingSettings
+
+
+@pytest.fixture
+def trains_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`train` with the pipeline replaced by one that trains no series."""
+    monkeypatch.setattr(train_command, "run_with_progress", lambda *args, **kwargs: [])
+    monkeypatch.delenv("FRAUDCAST_MLFLOW_UI_URL", raising=False)
+
+
+def _said(output: str) -> str:
+    """The command's output with the console's line wrapping undone."""
+    return " ".join(output.split())
+
+
+@pytest.mark.usefixtures("trains_nothing")
+def test_with_a_tracking_server_train_points_at_its_ui_not_the_local_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRAUDCAST_MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+
+    result = CliRunner().invoke(app, ["train"])
+
+    assert result.exit_code == 0, result.output
+    said = _said(result.output)
+    assert "MLflow: http://mlflow.internal:5000 (open that address in a browser" in said
+    assert "make mlflow-ui" not in said
+
+
+@pytest.mark.usefixtures("trains_nothing")
+def test_the_mlflow_ui_url_setting_is_where_runs_are_compared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRAUDCAST_MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    monkeypatch.setenv("FRAUDCAST_MLFLOW_UI_URL", "https://models.example.org/mlflow")
+
+    result = CliRunner().invoke(app, ["train"])
+
+    assert result.exit_code == 0, result.output
+    assert _said(result.output).endswith("(compare runs at https://models.example.org/mlflow)")
+
+
+@pytest.mark.usefixtures("trains_nothing")
+def test_the_default_local_store_is_opened_with_make_mlflow_ui(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FRAUDCAST_MLFLOW_TRACKING_URI", raising=False)
+
+    result = CliRunner().invoke(app, ["train"])
+
+    assert result.exit_code == 0, result.output
+    assert _said(result.output).endswith("(`make mlflow-ui` to compare runs)")
+
+
+def test_another_store_gets_an_mlflow_ui_command_of_its_own_and_no_password_is_shown() -> None:
+    database = "postgresql+psycopg://fraudcast:s3cret@db.internal:5432/mlflow"
+
+    hint = where_to_compare(database)
+
+    assert "s3cret" not in hint and "make mlflow-ui" not in hint
+    shown = "postgresql+psycopg://fraudcast:***@db.internal:5432/mlflow"
+    assert (
+        hint
+        == f"MLflow: {shown}  (`.venv/bin/mlflow ui --backend-store-uri {shown}` to compare runs)"
+    )
+    assert "s3cret" not in where_to_compare("https://modeller:s3cret@mlflow.internal")
+    assert where_to_compare(TrainingSettings.model_fields["mlflow_tracking_uri"].default).endswith(
+        "`make mlflow-ui` to compare runs)"
+    )
