@@ -17,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from data.incoming import IncomingOutcome, process_incoming
 from serving import services
 from serving.state import ServiceState
+from training.outcome import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class RetrainScheduler:
         settings = self.state.service
         due = []
         for series_id, status in self.state.board.statuses.items():
-            if status.decision != "failed":
+            if status.decision != Outcome.FAILED:
                 self._backoff.pop(series_id, None)
                 continue
             backoff = self._backoff.get(series_id)

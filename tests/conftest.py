@@ -22,6 +22,8 @@ def isolated_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("FRAUDCAST_RETRAIN_LOCK", str(tmp_path / "retrain.lock"))
     monkeypatch.setenv("FRAUDCAST_TOKEN_FILE", str(tmp_path / "api-token"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # a bug inside a model or the pipeline fails the test instead of becoming a failed outcome
+    monkeypatch.setenv("FRAUDCAST_STRICT_ERRORS", "1")
     yield tmp_path
 
 

@@ -15,7 +15,9 @@ from data.store import FigureStore, SeriesInfo
 from training import promotion, registry, run_logging, track_record, tracking
 from training.backtest import calibrated_coverage
 from training.evidence import PopulationEvidence, is_short
+from training.failures import failure_reason, is_bug_to_raise
 from training.locking import retrain_lock
+from training.outcome import Outcome
 from training.population import fit_many, population_evidence
 from training.selection import (
     CandidateResult,
@@ -31,13 +33,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SeriesOutcome:
-    """How one series' retrain ended: ``promoted`` (a new model won), ``refreshed`` (the
-    champion's model refitted on new figures), ``kept``, ``unchanged`` or ``failed``; ``model``,
-    ``mase`` and ``coverage`` (of its calibrated intervals in the backtest, by level label)
-    describe the model that serves afterwards."""
+    """How one series' retrain ended (``Outcome``) and why; ``model``, ``mase`` and
+    ``coverage`` (of its calibrated intervals in the backtest, by level label) describe the
+    model that serves afterwards."""
 
     series_id: str
-    status: str
+    status: Outcome
     reason: str
     model: str | None = None
     mase: float | None = None
@@ -46,10 +47,13 @@ class SeriesOutcome:
     run_id: str | None = None
     data_revision: str | None = None
 
+    def __post_init__(self) -> None:
+        self.status = Outcome(self.status)  # a status that is not an Outcome is a bug
+
     @property
     def failed(self) -> bool:
         """True when training this series raised."""
-        return self.status == "failed"
+        return self.status is Outcome.FAILED
 
 
 @dataclass(frozen=True)
@@ -149,13 +153,15 @@ def _retrain_all(series_ids: list[str], job: _Job, jobs: int) -> Iterator[Series
             pending.discard(outcome.series_id)
             yield outcome
     except Exception as error:  # a worker process died (e.g. out of memory): report the rest
+        if is_bug_to_raise(error):  # a bug raised in a worker under FRAUDCAST_STRICT_ERRORS
+            raise
         log.exception("a training worker stopped; %d series not trained", len(pending))
         reason = (
             f"not trained: a worker process stopped ({type(error).__name__}: {error}); "
             "run the retrain again (finished series are skipped as unchanged)"
         )
         for series_id in [sid for sid in series_ids if sid in pending]:
-            yield SeriesOutcome(series_id, "failed", reason)
+            yield SeriesOutcome(series_id, Outcome.FAILED, reason)
 
 
 #: Figure stores of this process by URL: the caller's own when work runs in-process, else one
@@ -185,14 +191,17 @@ def _store(url: str) -> FigureStore:
 
 
 def _retrain_one(series_id: str, job: _Job) -> SeriesOutcome:
-    """Retrain one series wherever joblib runs it; every error becomes a failed outcome."""
+    """Retrain one series wherever joblib runs it: the one error boundary of a series' retrain.
+    An expected failure (``training.failures``) becomes the series' failed outcome and the other
+    series go on; so does a bug, logged as one, except under ``FRAUDCAST_STRICT_ERRORS``."""
     from joblib import parallel_config
 
     try:
         with parallel_config(backend="sequential"):  # fit right here, never nested on a cluster
             return _retrain_series(series_id, job)
-    except Exception as error:  # reported per series, never fatal for the rest
-        return _failure(series_id, error)
+    except Exception as error:
+        reason = failure_reason(error, f"retraining {series_id}")
+        return SeriesOutcome(series_id, Outcome.FAILED, reason)
 
 
 def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
@@ -209,7 +218,7 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
     ):
         return SeriesOutcome(
             series_id,
-            "unchanged",
+            Outcome.UNCHANGED,
             "data revision and code version unchanged since the last retrain (use --force)",
             data_revision=prepared.data_revision,
             run_id=last.run_id,
@@ -235,7 +244,7 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
             source=job.source,
         )
         return SeriesOutcome(
-            series_id, "failed", result.error, data_revision=prepared.data_revision
+            series_id, Outcome.FAILED, result.error, data_revision=prepared.data_revision
         )
     return _track_and_promote(
         result, prepared, job, client=client, record=record, champion=champion
@@ -271,13 +280,32 @@ def _score_outgoing_champion(
             data_revision=champion.card.data_revision,
         )
         track_record.record(store, scores)
-    except Exception:  # the track record must never stop a retrain
-        log.exception("could not score the outgoing champion of %s", series_id)
+    except Exception as error:  # the track record must never stop a retrain
+        reason = failure_reason(error, f"scoring the outgoing champion of {series_id}")
+        log.warning("could not score the outgoing champion of %s: %s", series_id, reason)
 
 
-def _failure(series_id: str, error: BaseException) -> SeriesOutcome:
-    log.exception("training %s failed", series_id, exc_info=error)
-    return SeriesOutcome(series_id, "failed", f"{type(error).__name__}: {error}")
+@dataclass(frozen=True)
+class _Retrain:
+    """What the steps of one series' retrain share once its parent run is open."""
+
+    fit: SeriesFit
+    prepared: _SeriesInput
+    job: _Job
+    client: MlflowClient
+    run_id: str
+    #: the candidates as every card of this retrain lists them
+    candidates: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Served:
+    """What serves after a retrain, and how it came to."""
+
+    outcome: Outcome
+    reason: str
+    model: CandidateResult
+    version: str | None = None
 
 
 def _track_and_promote(
@@ -289,86 +317,132 @@ def _track_and_promote(
     record: pd.DataFrame,
     champion: ModelVersion | None,
 ) -> SeriesOutcome:
-    """Log the retrain to MLflow and register the selected model if it passes the gates;
-    when it does not, the champion's own model is refitted on new figures (``refreshed``)."""
-    series_id, settings, code = fit.series_id, job.settings, job.code
-    try:
-        selected = _selected(fit)
-        promotion.add_calibrated_coverage(fit.candidates, fit.history, settings.levels)
-        with tracking.retrain_run(
-            prepared.experiment_id,
-            series_id=series_id,
-            data_revision=prepared.data_revision,
-            code_version=code,
-            source=job.source,
-        ) as run:
-            logged = run_logging.log_candidates(
-                fit,
-                prepared.info,
-                observed=prepared.values,
-                experiment_id=prepared.experiment_id,
-                parent_run_id=run.info.run_id,
-                data_revision=prepared.data_revision,
-                code_version=code,
-                chart_horizon=settings.chart_horizon,
-                charts=settings.candidate_charts,
-                client=client,
-                source=job.source,
-            )
-            incumbent = promotion.incumbent(
-                fit, prepared.values, prepared.info.breaks, champion, settings.levels
-            )
-            decision = promotion.decide(
-                candidate=fit.selected,
-                candidate_mase=selected.metrics.get("mase", float("nan")),
-                candidate_forecast=fit.champion,
-                champion=incumbent.name if incumbent else None,
-                champion_mase=incumbent.on_same_data.metrics.get("mase")
-                if incumbent and incumbent.on_same_data
-                else None,
-                tolerance=settings.promotion_tolerance,
-                too_short_to_judge=is_short(len(fit.history)),
-            )
-            label, reason, version = decision.label, decision.reason, None
-            # what serves after this retrain: the winner, or the champion's own model
-            serving = selected
-            if not decision.promote and incumbent is not None and incumbent.on_same_data:
-                serving = incumbent.on_same_data
-            table = run_logging.candidates_table(fit)
-            context = (prepared, code, run.info.run_id, table, fit.notes)
-            if decision.promote:
-                card = _card(selected, fit.reason, *context)
-                version = str(registry.register_champion(fit.champion, card, client=client).version)
-            elif incumbent is not None and incumbent.data_revision != prepared.data_revision:
-                refreshed = _refresh(incumbent, reason, context, client=client)
-                if refreshed is not None:
-                    label, reason, version = "refreshed", *refreshed
-            run_logging.log_retrain_result(
-                client,
-                run.info.run_id,
-                fit,
-                prepared.info,
-                observed=prepared.values,
-                chart_horizon=settings.chart_horizon,
-                candidates=logged,
-                record=record,
-                record_summary=track_record.summary(record),
-                decision=label,
-                reason=reason,
-                evidence=job.evidence,
-            )
-    except Exception as error:
-        return _failure(series_id, error)
-    return SeriesOutcome(
-        series_id,
-        label,
-        reason,
-        model=serving.name,
-        mase=serving.metrics.get("mase"),
-        coverage=calibrated_coverage(serving.metrics),
-        version=version,
-        run_id=run.info.run_id,
+    """Log the retrain to MLflow and put the right model into service, in four steps: log the
+    candidates, decide against the champion, register (the winner, or the champion's own model
+    refitted on new figures), log the result."""
+    selected = _selected(fit)
+    promotion.add_calibrated_coverage(fit.candidates, fit.history, job.settings.levels)
+    with tracking.retrain_run(
+        prepared.experiment_id,
+        series_id=fit.series_id,
         data_revision=prepared.data_revision,
+        code_version=job.code,
+        source=job.source,
+    ) as run:
+        step = _Retrain(
+            fit, prepared, job, client, run.info.run_id, run_logging.candidates_table(fit)
+        )
+        logged = _log_candidates(step)
+        incumbent, decision = _decide(step, selected, champion)
+        served = _register(step, selected, incumbent, decision)
+        _log_result(step, logged, record, served)
+    return SeriesOutcome(
+        fit.series_id,
+        served.outcome,
+        served.reason,
+        model=served.model.name,
+        mase=served.model.metrics.get("mase"),
+        coverage=calibrated_coverage(served.model.metrics),
+        version=served.version,
+        run_id=step.run_id,
+        data_revision=prepared.data_revision,
+    )
+
+
+def _log_candidates(step: _Retrain) -> run_logging.LoggedCandidates:
+    """Step 1: a child run per candidate, with its parameters, metrics and charts."""
+    settings, prepared = step.job.settings, step.prepared
+    return run_logging.log_candidates(
+        step.fit,
+        prepared.info,
+        observed=prepared.values,
+        experiment_id=prepared.experiment_id,
+        parent_run_id=step.run_id,
+        data_revision=prepared.data_revision,
+        code_version=step.job.code,
+        chart_horizon=settings.chart_horizon,
+        charts=settings.candidate_charts,
+        client=step.client,
+        source=step.job.source,
+    )
+
+
+def _decide(
+    step: _Retrain, selected: CandidateResult, champion: ModelVersion | None
+) -> tuple[promotion.Incumbent | None, promotion.PromotionDecision]:
+    """Step 2: the champion backtested on the same figures, and the gates' verdict."""
+    settings, fit = step.job.settings, step.fit
+    incumbent = promotion.incumbent(
+        fit, step.prepared.values, step.prepared.info.breaks, champion, settings.levels
+    )
+    on_same_data = incumbent.on_same_data if incumbent else None
+    decision = promotion.decide(
+        candidate=fit.selected,
+        candidate_mase=selected.metrics.get("mase", float("nan")),
+        candidate_forecast=fit.champion,
+        champion=incumbent.name if incumbent else None,
+        champion_mase=on_same_data.metrics.get("mase") if on_same_data else None,
+        tolerance=settings.promotion_tolerance,
+        too_short_to_judge=is_short(len(fit.history)),
+    )
+    return incumbent, decision
+
+
+def _register(
+    step: _Retrain,
+    selected: CandidateResult,
+    incumbent: promotion.Incumbent | None,
+    decision: promotion.PromotionDecision,
+) -> _Served:
+    """Step 3: register the winner; else refit the champion's own model on new figures; else
+    keep the champion as it is."""
+    if decision.promote:
+        card = _card(step, selected, step.fit.reason)
+        version = registry.register_champion(step.fit.champion, card, client=step.client).version
+        return _Served(Outcome.PROMOTED, decision.reason, selected, str(version))
+    on_same_data = incumbent.on_same_data if incumbent else None
+    if incumbent is None or on_same_data is None:
+        return _Served(Outcome.KEPT, decision.reason, selected)
+    if incumbent.data_revision != step.prepared.data_revision:
+        refreshed = _refresh(step, incumbent, on_same_data, decision.reason)
+        if refreshed is not None:
+            return refreshed
+    return _Served(Outcome.KEPT, decision.reason, on_same_data)
+
+
+def _refresh(
+    step: _Retrain, incumbent: promotion.Incumbent, model: CandidateResult, reason: str
+) -> _Served | None:
+    """The champion's own ``model`` refitted on the new figures and registered; None when its
+    intervals are not sane."""
+    forecast = calibrated_forecast(model, incumbent.history)
+    if promotion.interval_problems(forecast):
+        return None
+    why = f"{reason}; the champion's model {incumbent.name} was refitted on the new figures"
+    version = registry.register_champion(forecast, _card(step, model, why), client=step.client)
+    return _Served(Outcome.REFRESHED, why, model, str(version.version))
+
+
+def _log_result(
+    step: _Retrain,
+    logged: run_logging.LoggedCandidates,
+    record: pd.DataFrame,
+    served: _Served,
+) -> None:
+    """Step 4: the parent run's decision, charts, track record and population evidence."""
+    run_logging.log_retrain_result(
+        step.client,
+        step.run_id,
+        step.fit,
+        step.prepared.info,
+        observed=step.prepared.values,
+        chart_horizon=step.job.settings.chart_horizon,
+        candidates=logged,
+        record=record,
+        record_summary=track_record.summary(record),
+        decision=served.outcome,
+        reason=served.reason,
+        evidence=step.job.evidence,
     )
 
 
@@ -376,46 +450,22 @@ def _selected(fit: SeriesFit) -> CandidateResult:
     return next(c for c in fit.candidates if c.name == fit.selected)
 
 
-_CardContext = tuple["_SeriesInput", str, str, pd.DataFrame, list[str]]
-
-
-def _refresh(
-    incumbent: promotion.Incumbent, reason: str, context: _CardContext, *, client: MlflowClient
-) -> tuple[str, str] | None:
-    """Refit the champion's own model on the new figures; (reason, version) or None."""
-    if incumbent.on_same_data is None:
-        return None
-    forecast = calibrated_forecast(incumbent.on_same_data, incumbent.history)
-    if promotion.interval_problems(forecast):
-        return None
-    why = f"{reason}; the champion's model {incumbent.name} was refitted on the new figures"
-    card = _card(incumbent.on_same_data, why, *context)
-    return why, str(registry.register_champion(forecast, card, client=client).version)
-
-
-def _card(
-    chosen: CandidateResult,
-    reason: str,
-    prepared: _SeriesInput,
-    code: str,
-    run_id: str,
-    candidates: pd.DataFrame,
-    notes: list[str],
-) -> registry.ChampionCard:
+def _card(step: _Retrain, chosen: CandidateResult, reason: str) -> registry.ChampionCard:
+    prepared = step.prepared
     return registry.ChampionCard(
         series_id=prepared.info.id,
         model_name=chosen.name,
         data_revision=prepared.data_revision,
-        code_version=code,
+        code_version=step.job.code,
         trained_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         reason=reason,
         metrics={k: float(v) for k, v in chosen.metrics.items()},
         candidates=[
             {str(key): value for key, value in row.items()}
-            for row in candidates.to_dict(orient="records")
+            for row in step.candidates.to_dict(orient="records")
         ],
-        notes=list(notes),
-        run_id=run_id,
+        notes=list(step.fit.notes),
+        run_id=step.run_id,
     )
 
 

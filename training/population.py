@@ -12,6 +12,7 @@ import pandas as pd
 
 from training.distributed import map_in_chunks
 from training.evidence import PopulationEvidence, SeriesScores
+from training.failures import failure_reason
 from training.selection import SeriesFailure, SeriesFit, evaluate_series, fit_series
 
 
@@ -24,7 +25,8 @@ def fit_one(
     candidates: Sequence[str] | None,
     evidence: PopulationEvidence | None = None,
 ) -> SeriesFit | SeriesFailure:
-    """``fit_series`` for one series of ``fit_many``: a failure is returned, never raised."""
+    """``fit_series`` for one series of ``fit_many``: a failure is returned, never raised
+    (a bug only under ``FRAUDCAST_STRICT_ERRORS``: ``training.failures``)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -37,8 +39,8 @@ def fit_one(
                 candidates=candidates,
                 evidence=evidence,
             )
-    except Exception as exc:
-        return SeriesFailure(series_id, f"{type(exc).__name__}: {exc}")
+    except Exception as error:
+        return SeriesFailure(series_id, failure_reason(error, f"fitting {series_id}"))
 
 
 #: At most this many series (a seeded sample) are backtested for the population's evidence: a
@@ -62,7 +64,8 @@ def _score_item(
                 y, series_id=series_id, breaks=breaks, candidates=candidates, seed=seed
             )
             return evaluation.scores()
-    except Exception:  # a series that cannot be fitted adds no evidence; fit_one reports it
+    except Exception as error:  # a series that cannot be fitted adds no evidence
+        failure_reason(error, f"backtesting {series_id} for the population's evidence")
         return None
 
 

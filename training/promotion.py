@@ -13,6 +13,8 @@ import pandas as pd
 from models.calibration import CalibratedForecast
 from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
 from training.evidence import is_short, pool_members
+from training.failures import is_expected
+from training.outcome import Outcome
 from training.selection import (
     CandidateResult,
     SeriesFit,
@@ -39,9 +41,9 @@ class PromotionDecision:
     reason: str
 
     @property
-    def label(self) -> str:
+    def label(self) -> Outcome:
         """``promoted`` or ``kept``, as shown in summaries and run tags."""
-        return "promoted" if self.promote else "kept"
+        return Outcome.PROMOTED if self.promote else Outcome.KEPT
 
 
 def interval_problems(forecast: CalibratedForecast) -> list[str]:
@@ -172,7 +174,9 @@ def incumbent(
             levels=levels,
             candidates=pool_members(name),
         )
-    except Exception:  # the champion's model left the catalog or cannot fit this data
+    except Exception as error:  # the champion's model left the catalog or cannot fit this data
+        if not (isinstance(error, KeyError) or is_expected(error)):
+            raise
         return Incumbent(name, revision, None, fit.history)
     same = next((c for c in refit.candidates if c.name == name and c.error is None), None)
     if same is None:

@@ -29,6 +29,7 @@ from training.evidence import (
     is_short,
     pool_members,
 )
+from training.failures import is_expected
 
 #: Backtest forecasts run this many years ahead (the M3 yearly horizon).
 BACKTEST_HORIZON = 6
@@ -115,7 +116,8 @@ def _evaluate(
     levels: list[float],
     done: Sequence[CandidateResult] = (),
 ) -> CandidateResult:
-    """Backtest one catalog model; an error is recorded on the result, never raised.
+    """Backtest one catalog model; an expected failure (``training.failures``: e.g. a model
+    that cannot use this series) is recorded on the result, a bug is raised.
 
     A median combination whose members were all backtested already (``done``) on the same
     origins gets the median of their backtests: exactly what refitting it would give."""
@@ -138,6 +140,8 @@ def _evaluate(
             raise ValueError("the model produced missing forecasts")
         return CandidateResult(name, params, backtest_metrics(frame, history, levels), frame)
     except Exception as exc:
+        if not is_expected(exc):
+            raise
         return CandidateResult(
             name, params, {}, pd.DataFrame(), error=f"{type(exc).__name__}: {exc}"
         )
@@ -317,6 +321,8 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
         try:
             path = _champion_path(chosen, history)
         except Exception as exc:
+            if not is_expected(exc):
+                raise
             notes.append(f"{chosen.name} could not be refitted on the full series: {exc}")
             continue
         break

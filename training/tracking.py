@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
 from sqlalchemy.engine import make_url
 
+from training.outcome import Outcome
 from training.settings import TrainingSettings
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def retrain_run(
 
 def mark_failed(reason: str) -> None:
     """Tag the active retrain run as failed, with the reason."""
-    mlflow.set_tags({"promotion.decision": "failed", "promotion.reason": reason[:5000]})
+    mlflow.set_tags({"promotion.decision": Outcome.FAILED, "promotion.reason": reason[:5000]})
 
 
 def log_failed_retrain(

@@ -26,6 +26,7 @@ from data.store import FigureStore
 from serving.commands.backend import BACKEND_OPTION, SCHEDULER_OPTION, cli_backend
 from serving.settings import ServiceSettings
 from training.locking import RetrainBusy
+from training.outcome import Outcome
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -40,11 +41,11 @@ FULL_TABLE_MAX = 30
 #: Failures listed by name under a compact summary; the rest are counted.
 FAILURES_SHOWN = 20
 _STATUS_STYLE = {
-    "promoted": "green",
-    "refreshed": "cyan",
-    "kept": "yellow",
-    "unchanged": "dim",
-    "failed": "bold red",
+    Outcome.PROMOTED: "green",
+    Outcome.REFRESHED: "cyan",
+    Outcome.KEPT: "yellow",
+    Outcome.UNCHANGED: "dim",
+    Outcome.FAILED: "bold red",
 }
 
 
@@ -155,17 +156,15 @@ def outcome_table(outcomes: list[SeriesOutcome]) -> Table:
     for column in ("series", "share", "median MASE"):
         table.add_column(column, justify="right")
     table.add_column("for example", overflow="fold")
-    by_status: dict[str, list[SeriesOutcome]] = {}
+    by_status: dict[Outcome, list[SeriesOutcome]] = {}
     for outcome in outcomes:
         by_status.setdefault(outcome.status, []).append(outcome)
-    order = [*_STATUS_STYLE, *sorted(set(by_status) - set(_STATUS_STYLE))]
-    for status in (s for s in order if s in by_status):
+    for status in (s for s in Outcome if s in by_status):
         group = by_status[status]
         scores = sorted(o.mase for o in group if o.mase is not None)
         median = f"{scores[len(scores) // 2]:.3f}" if scores else ""
-        style = _STATUS_STYLE.get(status, "")
         table.add_row(
-            f"[{style}]{status}[/]" if style else status,
+            f"[{_STATUS_STYLE[status]}]{status}[/]",
             f"{len(group):,}",
             f"{len(group) / len(outcomes):.1%}",
             median,
@@ -192,14 +191,14 @@ def summary_table(outcomes: list[SeriesOutcome]) -> Table:
     for column in ("series", "model", "MASE", "coverage 80%", "coverage 95%", "outcome", "why"):
         table.add_column(column, overflow="fold")
     for outcome in outcomes:
-        style = _STATUS_STYLE.get(outcome.status, "")
+        style = _STATUS_STYLE[outcome.status]
         table.add_row(
             outcome.series_id,
             outcome.model or "",
             f"{outcome.mase:.3f}" if outcome.mase is not None else "",
             _percent(outcome.coverage.get("80")),
             _percent(outcome.coverage.get("95")),
-            f"[{style}]{outcome.status}[/]" if style else outcome.status,
+            f"[{style}]{outcome.status}[/]",
             outcome.reason,
         )
     return table

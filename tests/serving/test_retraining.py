@@ -162,7 +162,7 @@ def test_a_retrain_that_raises_keeps_figures_and_champion_and_is_retried(live, m
 
     def crash_while_failing(*args: Any, **kwargs: Any) -> Any:
         if failing.is_set():
-            raise RuntimeError("injected crash mid-retrain")
+            raise OSError("injected crash mid-retrain")
         return original(*args, **kwargs)
 
     monkeypatch.setattr(run_logging, "log_candidates", crash_while_failing)

@@ -12,6 +12,7 @@ from data.records import SeriesInfo
 from data.store import FigureStore
 from tests.support import QUICK_CANDIDATES
 from training import pipeline, registry, run_logging, tracking
+from training.outcome import Outcome
 from training.settings import TrainingSettings
 
 TREND = "synthetic_trend"
@@ -209,7 +210,7 @@ def test_one_failing_series_does_not_stop_the_others(store, settings, monkeypatc
 
     def log_candidates_failing_for_trend(fit, *args, **kwargs):
         if fit.series_id == TREND:
-            raise RuntimeError("disk full while logging")
+            raise OSError(28, "No space left on device: disk full while logging")
         return original(fit, *args, **kwargs)
 
     monkeypatch.setattr(run_logging, "log_candidates", log_candidates_failing_for_trend)
@@ -223,6 +224,48 @@ def test_one_failing_series_does_not_stop_the_others(store, settings, monkeypatc
     assert by_id["jp_ib_transfer_cases"].status == "promoted"
     champion_after = registry.champion_version(TREND, client=client)
     assert champion_after is not None and champion_after.version == champion_before.version
+
+
+def _theta_with_a_bug(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """Make the Theta model raise ``error`` whenever it is fitted."""
+    from models.catalog import make_forecaster
+
+    theta = type(make_forecaster("theta"))
+
+    def broken(self, *args):
+        raise error
+
+    monkeypatch.setattr(theta, "_fit", broken)  # refits
+    monkeypatch.setattr(theta, "_rolling_quantiles", broken)  # one-pass backtests
+
+
+def test_a_bug_inside_a_model_fails_loudly_where_errors_are_strict(store, settings, monkeypatch):
+    """Under FRAUDCAST_STRICT_ERRORS (the test suite's setting) a programming error in a
+    candidate is raised, not recorded as a candidate that could not fit."""
+    _theta_with_a_bug(monkeypatch, TypeError("unsupported operand type(s)"))
+    with pytest.raises(TypeError, match="unsupported operand"):
+        pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+
+
+def test_a_bug_fails_only_its_series_in_production_and_says_it_is_a_bug(
+    store, settings, monkeypatch
+):
+    monkeypatch.delenv("FRAUDCAST_STRICT_ERRORS")
+    _theta_with_a_bug(monkeypatch, TypeError("unsupported operand type(s)"))
+    [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert outcome.status == Outcome.FAILED
+    assert "internal error" in outcome.reason and "TypeError" in outcome.reason
+
+
+def test_a_model_that_cannot_use_the_series_is_a_note_and_the_others_serve(
+    store, settings, monkeypatch
+):
+    _theta_with_a_bug(monkeypatch, ValueError("the series is too flat for this model"))
+    [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert outcome.status == Outcome.PROMOTED and outcome.model != "theta"
+    runs = _runs(settings, TREND)
+    theta = runs[runs["tags.mlflow.runName"].fillna("").str.startswith("theta")]
+    assert not theta.empty
 
 
 def test_a_retrain_killed_before_the_alias_moves_leaves_the_old_champion(

@@ -14,6 +14,7 @@ from serving.cli import app
 from serving.commands.train import FAILURES_SHOWN, summary
 from tests.support import QUICK_CANDIDATES
 from training import pipeline, registry, tracking
+from training.outcome import Outcome
 from training.pipeline import SeriesOutcome
 from training.settings import TrainingSettings
 
@@ -116,11 +117,11 @@ def test_a_series_failing_in_a_worker_loses_no_other(tmp_path: Path) -> None:
 
 def _outcomes(promoted: int, unchanged: int, failed: int) -> list[SeriesOutcome]:
     made = [
-        SeriesOutcome(f"p{i:04d}", "promoted", "better", model="comb", mase=1.0 + i / 1000)
+        SeriesOutcome(f"p{i:04d}", Outcome.PROMOTED, "better", model="comb", mase=1.0 + i / 1000)
         for i in range(promoted)
     ]
-    made += [SeriesOutcome(f"u{i:04d}", "unchanged", "same data") for i in range(unchanged)]
-    made += [SeriesOutcome(f"f{i:04d}", "failed", f"broke #{i}") for i in range(failed)]
+    made += [SeriesOutcome(f"u{i:04d}", Outcome.UNCHANGED, "same data") for i in range(unchanged)]
+    made += [SeriesOutcome(f"f{i:04d}", Outcome.FAILED, f"broke #{i}") for i in range(failed)]
     return made
 
 
