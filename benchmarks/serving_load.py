@@ -30,6 +30,8 @@ from typing import Any
 from urllib.error import URLError
 from urllib.request import Request, urlopen
 
+from models.base import bound_columns
+
 SERIES_ID = "jp_cybercrime_cleared"
 HORIZON = 5
 LEVELS = (80.0, 95.0)
@@ -182,8 +184,8 @@ def check_agreement(fraudcast_answer: object, mlflow_answer: object) -> int:
         expected = {"mean": point["mean"]}
         for level in LEVELS:
             label = f"{level:g}"
-            expected[f"lo-{label}"] = point["lower"][label]
-            expected[f"hi-{label}"] = point["upper"][label]
+            lo, hi = bound_columns(label)
+            expected[lo], expected[hi] = point["lower"][label], point["upper"][label]
         for key, value in expected.items():
             other = _by_label(served, key)
             if abs(float(value) - other) > 1e-9 * max(1.0, abs(other)):

@@ -7,7 +7,7 @@ import functools
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from statistics import NormalDist
 from typing import Any, Protocol, Self
 
@@ -38,13 +38,21 @@ def level_label(level: float) -> str:
     return str(int(value)) if value.is_integer() else f"{value:g}"
 
 
+def bound_columns(level: float | str) -> tuple[str, str]:
+    """The lower and upper bound columns of an interval level (or its label): 80 -> lo-80,
+    hi-80. Every forecast frame, backtest and API answer names its bounds this way."""
+    label = level if isinstance(level, str) else level_label(level)
+    return f"lo-{label}", f"hi-{label}"
+
+
 def interval_columns(levels: Sequence[float]) -> list[str]:
     """Interval column names for the levels, in output order: lo-80, hi-80, lo-95, hi-95, ..."""
-    columns: list[str] = []
-    for level in levels:
-        label = level_label(level)
-        columns += [f"lo-{label}", f"hi-{label}"]
-    return columns
+    return [name for level in levels for name in bound_columns(level)]
+
+
+def interval_labels(columns: Iterable[str]) -> list[str]:
+    """The level labels of the intervals among ``columns`` (lo-80, hi-80, ... -> 80, ...)."""
+    return [column[3:] for column in columns if column.startswith("lo-")]
 
 
 def validate_levels(levels: Sequence[float]) -> list[float]:
@@ -238,8 +246,8 @@ class Forecaster(ABC):
         frame = pd.DataFrame({"year": np.arange(last_year + 1, last_year + 1 + horizon)})
         frame["mean"] = mean
         for level in levels:
-            label = level_label(level)
-            frame[f"lo-{label}"], frame[f"hi-{label}"] = bounds[level]
+            lo, hi = bound_columns(level)
+            frame[lo], frame[hi] = bounds[level]
         return frame[["year", "mean", *interval_columns(levels)]]
 
     @abstractmethod

@@ -15,8 +15,8 @@ import pandas as pd
 
 from models.base import (
     MAX_HORIZON,
+    bound_columns,
     interval_columns,
-    level_label,
     validate_horizon,
     validate_levels,
 )
@@ -159,7 +159,8 @@ class CalibratedForecast:
             lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
             if self.nonnegative:
                 lo = np.maximum(lo, 0.0)
-            columns[f"lo-{level_label(level)}"], columns[f"hi-{level_label(level)}"] = lo, hi
+            lo_name, hi_name = bound_columns(level)
+            columns[lo_name], columns[hi_name] = lo, hi
         return {name: columns[name] for name in ["year", "mean", *interval_columns(checked)]}
 
     def recentred(self, last_year: int, point_path: np.ndarray) -> CalibratedForecast:
@@ -377,8 +378,8 @@ def held_out_coverage(
         )
         bounds = forecast.predict_arrays(len(path), checked)
         for level in checked:
-            label = level_label(level)
-            lo, hi = bounds[f"lo-{label}"], bounds[f"hi-{label}"]
+            lo_name, hi_name = bound_columns(level)
+            lo, hi = bounds[lo_name], bounds[hi_name]
             inside[level].append((truth >= lo) & (truth <= hi))
     return {level: float(np.mean(np.concatenate(hits))) for level, hits in inside.items()}
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from models.base import Forecaster, SeriesTooShort, UnsuitableSeries, level_label
+from models.base import Forecaster, SeriesTooShort, UnsuitableSeries, bound_columns
 
 
 class Combination(Forecaster):
@@ -47,10 +47,10 @@ class Combination(Forecaster):
         def column(name: str) -> np.ndarray:
             return np.asarray(combine(np.stack([f[name].to_numpy() for f in frames]), axis=0))
 
-        quantiles = {
-            level: (column(f"lo-{level_label(level)}"), column(f"hi-{level_label(level)}"))
-            for level in levels
-        }
+        quantiles = {}
+        for level in levels:
+            lo, hi = bound_columns(level)
+            quantiles[level] = (column(lo), column(hi))
         return column("mean"), quantiles
 
     def _rolling_quantiles(

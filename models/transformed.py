@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from features.transforms import is_strictly_positive
-from models.base import Forecaster, UnsuitableSeries, validate_levels
+from models.base import Forecaster, UnsuitableSeries, bound_columns, validate_levels
 
 
 class LogScale(Forecaster):
@@ -61,12 +61,10 @@ class LogScale(Forecaster):
 
 
 def _pairs(frame: pd.DataFrame, levels: Sequence[float]) -> list[tuple[np.ndarray, np.ndarray]]:
-    from models.base import level_label
-
-    return [
-        (
-            np.minimum(frame[f"lo-{level_label(level)}"].to_numpy(), 700.0),
-            np.minimum(frame[f"hi-{level_label(level)}"].to_numpy(), 700.0),
+    pairs = []
+    for level in levels:
+        lo, hi = bound_columns(level)
+        pairs.append(
+            (np.minimum(frame[lo].to_numpy(), 700.0), np.minimum(frame[hi].to_numpy(), 700.0))
         )
-        for level in levels
-    ]
+    return pairs

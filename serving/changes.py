@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from data.store import FigureStore
+from models.base import bound_columns, interval_labels
 from serving import schemas
 from training import tracking
 from training.changes import ChangedFigure, ProjectionChange, YearChange, projection_changes
@@ -70,8 +71,9 @@ def _year(year: YearChange) -> schemas.ProjectionYearChange:
 
 def _point(values: dict[str, float]) -> schemas.ProjectedYear:
     """``mean, lo-80, hi-80, ...`` as mean, lower and upper by level label."""
+    labels = interval_labels(values)
     return schemas.ProjectedYear(
         mean=values["mean"],
-        lower={key.removeprefix("lo-"): value for key, value in values.items() if key[:3] == "lo-"},
-        upper={key.removeprefix("hi-"): value for key, value in values.items() if key[:3] == "hi-"},
+        lower={label: values[bound_columns(label)[0]] for label in labels},
+        upper={label: values[bound_columns(label)[1]] for label in labels},
     )

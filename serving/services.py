@@ -11,7 +11,7 @@ from functools import lru_cache
 import pandas as pd
 
 from data.store import AddResult, FigureStore, SeriesInfo
-from models.base import level_label
+from models.base import bound_columns, level_label
 from serving import schemas
 from serving.champions import Champion, ChampionBoard, NoChampion
 from serving.jobs import JobQueue
@@ -216,8 +216,8 @@ def forecast_points(frame: pd.DataFrame, levels: Sequence[float]) -> list[schema
         schemas.ForecastPoint(
             year=int(row["year"]),
             mean=float(row["mean"]),
-            lower={label: float(row[f"lo-{label}"]) for label in labels},
-            upper={label: float(row[f"hi-{label}"]) for label in labels},
+            lower={label: float(row[bound_columns(label)[0]]) for label in labels},
+            upper={label: float(row[bound_columns(label)[1]]) for label in labels},
         )
         for _, row in frame.iterrows()
     ]
@@ -313,8 +313,8 @@ def track_record_items(store: FigureStore, series_id: str) -> list[schemas.Track
             year=int(row["year"]),
             actual=float(row["actual"]),
             mean=float(row["mean"]),
-            lower={"80": float(row["lo-80"]), "95": float(row["lo-95"])},
-            upper={"80": float(row["hi-80"]), "95": float(row["hi-95"])},
+            lower={label: float(row[bound_columns(label)[0]]) for label in ("80", "95")},
+            upper={label: float(row[bound_columns(label)[1]]) for label in ("80", "95")},
             inside_80=bool(row["inside_80"]),
             inside_95=bool(row["inside_95"]),
             model_name=str(row["model_name"]),

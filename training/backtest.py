@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from models.base import Forecaster, interval_columns, level_label, validate_levels
+from models.base import Forecaster, bound_columns, interval_columns, level_label, validate_levels
 from models.calibration import held_out_coverage
 from models.catalog import make_forecaster
 from training.metrics import coverage, interval_score, pinball, smape
@@ -65,9 +65,8 @@ def backtest(
         "mean": mean.ravel()[keep],
     }
     for level in checked_levels:
-        lo, hi = quantiles[level]
-        data[f"lo-{level_label(level)}"] = lo.ravel()[keep]
-        data[f"hi-{level_label(level)}"] = hi.ravel()[keep]
+        lo_name, hi_name = bound_columns(level)
+        data[lo_name], data[hi_name] = (bound.ravel()[keep] for bound in quantiles[level])
     return pd.DataFrame(data, columns=columns)
 
 
@@ -88,13 +87,14 @@ def backtest_metrics(
         "smape": smape(actual, mean),
         "backtest_forecasts": float(len(actual)),  # what every other metric here rests on
     }
-    if "lo-95" in columns:
-        scores = interval_score(actual, columns["lo-95"], columns["hi-95"]) / scale
+    lo_95, hi_95 = bound_columns(95)
+    if lo_95 in columns:
+        scores = interval_score(actual, columns[lo_95], columns[hi_95]) / scale
         metrics["msis"] = _nanmean(scores)
     losses = []
     for level in levels:
         label = level_label(level)
-        lo, hi = columns[f"lo-{label}"], columns[f"hi-{label}"]
+        lo, hi = (columns[name] for name in bound_columns(level))
         metrics[f"coverage_{label}"] = coverage(actual, lo, hi)
         tail = 0.5 - float(level) / 200.0
         losses += [pinball(actual, lo, tail), pinball(actual, hi, 1.0 - tail)]

@@ -19,6 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from models.base import bound_columns, interval_labels
+
 _BAND_COLOURS = ("#9ecae1", "#3182bd")  # wider band lighter
 _DPI = 100
 #: Charts logged to MLflow: 640x336 and 480x280 pixels, a fifth cheaper to draw than at 100 dpi.
@@ -39,8 +41,7 @@ def chart_title(text: str) -> str:
 
 def _levels_in(forecast: pd.DataFrame) -> list[str]:
     """Interval labels present in a forecast frame, widest first."""
-    labels = [c[3:] for c in forecast.columns if c.startswith("lo-")]
-    return sorted(labels, key=float, reverse=True)
+    return sorted(interval_labels(forecast.columns), key=float, reverse=True)
 
 
 def _compact(value: float, _pos: object = None) -> str:
@@ -92,10 +93,11 @@ def _draw_fan(
     labels = _levels_in(forecast)
     for index, label in enumerate(labels):
         colour = _BAND_COLOURS[min(index, len(_BAND_COLOURS) - 1)] if len(labels) > 1 else "#6baed6"
+        lo, hi = bound_columns(label)
         ax.fill_between(
             years,
-            forecast[f"lo-{label}"],
-            forecast[f"hi-{label}"],
+            forecast[lo],
+            forecast[hi],
             color=colour,
             alpha=0.45 if index == 0 else 0.6,
             linewidth=0,
@@ -139,7 +141,7 @@ def _draw_fan(
 
 
 def _all_nonnegative(history: pd.Series, forecast: pd.DataFrame) -> bool:
-    lows = [forecast[c] for c in forecast.columns if c.startswith("lo-")]
+    lows = [forecast[bound_columns(label)[0]] for label in interval_labels(forecast.columns)]
     return bool((history >= 0).all() and all((low >= 0).all() for low in lows))
 
 

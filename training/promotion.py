@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from models.base import bound_columns
 from models.calibration import CalibratedForecast
 from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
 from training.evidence import is_short, pool_members
@@ -58,7 +59,7 @@ def interval_problems(forecast: CalibratedForecast) -> list[str]:
     inner_lo, inner_hi = mean, mean
     for level in _CHECK_LEVELS:
         label = f"{level:g}"
-        lo, hi = frame[f"lo-{label}"].to_numpy(), frame[f"hi-{label}"].to_numpy()
+        lo, hi = (frame[name].to_numpy() for name in bound_columns(level))
         if (lo > inner_lo + 1e-9).any() or (hi < inner_hi - 1e-9).any():
             problems.append(f"the {label}% interval does not contain the narrower ones")
         if forecast.nonnegative and (lo < 0).any():

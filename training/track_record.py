@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from data.store import SCORE_COLUMNS, FigureStore
+from models.base import bound_columns, interval_columns
 from models.calibration import CalibratedForecast
 
 log = logging.getLogger(__name__)
@@ -44,14 +45,12 @@ def score_figures(
             "year": horizon_years,
             "actual": actual,
             "mean": predicted["mean"].to_numpy(),
-            "lo-80": predicted["lo-80"].to_numpy(),
-            "hi-80": predicted["hi-80"].to_numpy(),
-            "lo-95": predicted["lo-95"].to_numpy(),
-            "hi-95": predicted["hi-95"].to_numpy(),
+            **{name: predicted[name].to_numpy() for name in interval_columns(_LEVELS)},
         }
     )
     for level in ("80", "95"):
-        inside = (scores[f"lo-{level}"] <= actual) & (actual <= scores[f"hi-{level}"])
+        lo, hi = bound_columns(level)
+        inside = (scores[lo] <= actual) & (actual <= scores[hi])
         scores[f"inside_{level}"] = inside.astype(bool)
     scores["model_name"] = model_name
     scores["model_version"] = str(model_version)
