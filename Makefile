@@ -47,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy data features models training serving
+	$(BIN)/mypy data features models training serving benchmarks
 
 pytest: $(STAMP) browser postgres pdf-tools
 	$(BIN)/pytest
@@ -84,7 +84,7 @@ pdf-tools:
 	  else echo "poppler-utils or a CJK font absent and not root: the outlook PDF tests that need them will skip"; fi; }
 
 bench: $(STAMP)
-	$(BIN)/python -m training.benchmarks.m3 --output benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.m3 --output benchmarks/RESULTS.md
 	$(MAKE) --no-print-directory bench-scaling
 	$(MAKE) --no-print-directory bench-train-scaling
 	$(MAKE) --no-print-directory bench-dask

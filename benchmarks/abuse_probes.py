@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 #: One figure as the probes compare them: (series, year, value, note).
 Figure = tuple[str, int, float, str]
-COLUMNS = ("series_id", "year", "value", "unit", "source_publisher", "source_title")
-COLUMNS += ("source_url", "accessed_via", "note")
+COLUMNS = (
+    *("series_id", "year", "value", "unit", "source_publisher", "source_title"),
+    *("source_url", "accessed_via", "note"),
+)
 TRAINED = "jp_cybercrime_cleared"
 MB = 1024 * 1024
 

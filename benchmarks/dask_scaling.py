@@ -163,7 +163,7 @@ def _run(
 ) -> tuple[float, float]:
     """Wall seconds and CPU seconds (the command's, and the cluster's meanwhile) of a run."""
     before = cluster.cpu_seconds()
-    sampled = run_sampled(command, errors, **popen)  # type: ignore[arg-type]
+    sampled = run_sampled(command, errors, **popen)
     if sampled.exit_code != 0:
         raise RuntimeError(f"{' '.join(command[:4])} … failed:\n{errors.read_text()[-3000:]}")
     return sampled.wall, sampled.cpu + cluster.cpu_seconds() - before
@@ -176,7 +176,8 @@ def measure_forecast_file(
     byte with one process'."""
     source = workdir / f"series-{n_series}.csv"
     synthetic_long(n_series).to_csv(source, index=False)
-    runs, outputs = [], []
+    runs: list[Measured] = []
+    outputs: list[bytes] = []
     for how, jobs, options in _ways(workers, cluster):
         output = workdir / f"forecast-{n_series}-{len(outputs)}.csv"
         command = [str(FRAUDCAST), "forecast-file", str(source), "--horizon", str(HORIZON),

