@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -60,6 +61,14 @@ BROWSER_MARKS = [
 def launch_chromium(playwright: Playwright) -> Browser:
     """Debian's chromium, headless, driven by Playwright (never a downloaded browser build)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def get_json(url: str) -> Any:
+    """The JSON answer of a GET on a running server."""
+    from urllib.request import urlopen
+
+    with urlopen(url, timeout=30) as response:
+        return json.load(response)
 
 
 def yen_figure(year: int, value: float, **changes: Any) -> dict[str, Any]:

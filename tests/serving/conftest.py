@@ -11,14 +11,29 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from serving.app import create_app
 from serving.state import ServiceState
-from tests.support import QUICK_CANDIDATES, TOKEN, TRAINED, make_state, yen_figure
+from tests.support import (
+    QUICK_CANDIDATES,
+    TOKEN,
+    TRAINED,
+    launch_chromium,
+    make_state,
+    yen_figure,
+)
 from training.pipeline import retrain
 
 #: Services whose tests retrain by hand: no scheduler may retrain the figures they just added.
 QUIET = {"scheduler_enabled": False}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless chromium through Playwright, one per browser-test module."""
+    with sync_playwright() as playwright:
+        yield launch_chromium(playwright)
 
 
 @pytest.fixture

@@ -6,20 +6,23 @@ Set ``FRAUDCAST_SCREENSHOT_DIR=docs`` to also write the section's screenshot the
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
-from urllib.request import urlopen
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from tests.serving.conftest import QUIET, Changed
-from tests.support import BROWSER_MARKS, TRAINED, launch_chromium, make_state, running_server
+from tests.support import (
+    BROWSER_MARKS,
+    TRAINED,
+    get_json,
+    make_state,
+    running_server,
+)
 
 pytestmark = BROWSER_MARKS
 YEN = TRAINED[1]
@@ -30,17 +33,6 @@ def base_url(changed: Changed) -> Iterator[str]:
     """A real server on stores where the yen series' projection changed once."""
     with running_server(make_state(changed.root, **QUIET)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        yield launch_chromium(playwright)
-
-
-def _get_json(url: str) -> Any:
-    with urlopen(url, timeout=30) as response:
-        return json.load(response)
 
 
 def _open(browser: Browser, base_url: str, width: int = 1280) -> tuple[Page, list[str]]:
@@ -66,7 +58,7 @@ def _open(browser: Browser, base_url: str, width: int = 1280) -> tuple[Page, lis
 def test_each_card_says_what_changed_newest_first(
     browser: Browser, base_url: str, tmp_path: Path
 ) -> None:
-    answer = _get_json(f"{base_url}/v1/series/{YEN}/changes")
+    answer = get_json(f"{base_url}/v1/series/{YEN}/changes")
     [change] = answer["changes"]
     page, problems = _open(browser, base_url)
 

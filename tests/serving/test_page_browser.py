@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.request import urlopen
 
 import pytest
 from playwright.sync_api import (
@@ -25,10 +23,15 @@ from playwright.sync_api import (
     Page,
     Route,
     ViewportSize,
-    sync_playwright,
 )
 
-from tests.support import BROWSER_MARKS, TRAINED, launch_chromium, make_state, running_server
+from tests.support import (
+    BROWSER_MARKS,
+    TRAINED,
+    get_json,
+    make_state,
+    running_server,
+)
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -51,17 +54,6 @@ def base_url(trained_root: Path) -> Iterator[str]:
     """A real server on the session's trained stores, with an MLflow UI link configured."""
     with running_server(make_state(trained_root, mlflow_ui_url="http://127.0.0.1:5000")) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        yield launch_chromium(playwright)
-
-
-def _get_json(url: str) -> Any:
-    with urlopen(url, timeout=30) as response:
-        return json.load(response)
 
 
 def _open(
@@ -107,7 +99,7 @@ def _chart_traces(page: Page, series_id: str) -> dict[str, int]:
 
 @pytest.fixture
 def series(base_url: str) -> list[dict[str, Any]]:
-    return list(_get_json(f"{base_url}/v1/series"))
+    return list(get_json(f"{base_url}/v1/series"))
 
 
 def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
@@ -121,7 +113,7 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
         card = page.locator(f"#series-{item['id']}")
         assert card.locator(".card-title").inner_text() == item["title"]
         assert card.locator(".chart .main-svg").first.is_visible()
-        figures = _get_json(f"{base_url}/v1/series/{item['id']}/figures")
+        figures = get_json(f"{base_url}/v1/series/{item['id']}/figures")
         traces = _chart_traces(page, item["id"])
         assert traces["Figure"] + traces["Preliminary figure"] == len(figures)
         assert traces["Preliminary figure"] == sum(f["preliminary"] for f in figures)
@@ -138,7 +130,7 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
             assert f"80% intervals {kind} like this one contained the figure" in words
             if borrowed:  # a short series says where its intervals come from, and they are sane
                 assert "intervals borrowed from what the 1,000 most similar stretches" in words
-                forecast = _get_json(f"{base_url}/v1/series/{item['id']}/forecast")
+                forecast = get_json(f"{base_url}/v1/series/{item['id']}/forecast")
                 last = figures[-1]["value"]
                 assert all(
                     row["lower"]["95"] >= 0 and row["upper"]["95"] < 100 * last
@@ -162,7 +154,7 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
 def test_definition_breaks_are_marked_on_the_chart(browser: Browser, base_url: str) -> None:
     page, watch = _open(browser, base_url)
     _load(page, base_url + "/")
-    info = next(s for s in _get_json(f"{base_url}/v1/series") if s["id"] == "jp_cybercrime_cleared")
+    info = next(s for s in get_json(f"{base_url}/v1/series") if s["id"] == "jp_cybercrime_cleared")
     shapes = page.evaluate(
         "() => document.querySelector('#series-jp_cybercrime_cleared .chart').layout.shapes"
         ".map(s => s.x0)"
@@ -226,7 +218,7 @@ def test_csv_download_has_the_same_numbers_as_the_api(browser: Browser, base_url
     download = download_info.value
     assert download.suggested_filename == f"{series_id}-forecast.csv"
     rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
-    api = _get_json(f"{base_url}/v1/series/{series_id}/forecast?horizon=7&levels=80,90,95")
+    api = get_json(f"{base_url}/v1/series/{series_id}/forecast?horizon=7&levels=80,90,95")
     assert [int(row["year"]) for row in rows] == [p["year"] for p in api["forecast"]]
     for row, point in zip(rows, api["forecast"], strict=True):
         assert float(row["mean"]) == pytest.approx(point["mean"], rel=1e-12)
@@ -282,7 +274,7 @@ def test_figures_table_shows_full_provenance(browser: Browser, base_url: str) ->
     page, watch = _open(browser, base_url)
     _load(page, base_url + "/")
     series_id = TRAINED[0]
-    figures = _get_json(f"{base_url}/v1/series/{series_id}/figures")
+    figures = get_json(f"{base_url}/v1/series/{series_id}/figures")
     details = page.locator(f"#series-{series_id} .figures-details")
     details.locator("summary").click()
     assert details.locator("tbody tr").count() == len(figures)

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from tests.support import BROWSER_MARKS, TRAINED, launch_chromium, make_state, running_server
+from tests.support import BROWSER_MARKS, TRAINED, make_state, running_server
 
 pytestmark = [
     *BROWSER_MARKS,
@@ -26,12 +26,6 @@ pytestmark = [
 def base_url(trained_root: Path) -> Iterator[str]:
     with running_server(make_state(trained_root)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        yield launch_chromium(playwright)
 
 
 def test_the_outlook_link_downloads_the_brief_of_the_view_shown(

@@ -15,10 +15,10 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.serving.test_page_browser import _chart_traces, _load, _open
-from tests.support import BROWSER_MARKS, TRAINED, launch_chromium, make_state, running_server
+from tests.support import BROWSER_MARKS, TRAINED, make_state, running_server
 
 pytestmark = BROWSER_MARKS
 SERIES = TRAINED[0]  # jp_cybercrime_cleared: figures to 2025
@@ -29,12 +29,6 @@ CARD = f"#series-{SERIES}"
 def base_url(trained_root: Path) -> Iterator[str]:
     with running_server(make_state(trained_root)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        yield launch_chromium(playwright)
 
 
 def _api_scenario(base_url: str, series_id: str, body: dict[str, Any]) -> Any:
