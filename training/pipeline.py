@@ -345,7 +345,7 @@ def _track_and_promote(
                     label, reason, version = "refreshed", *refreshed
             run_logging.log_retrain_result(
                 client,
-                run.info.run_id,
+                run.info,
                 fit,
                 prepared.info,
                 observed=prepared.values,
