@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
+from mlflow.entities import RunInfo
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
@@ -293,9 +294,15 @@ class _Retrain:
     prepared: _SeriesInput
     job: _Job
     client: MlflowClient
-    run_id: str
+    #: the retrain's parent run
+    run: RunInfo
     #: the candidates as every card of this retrain lists them
     candidates: pd.DataFrame
+
+    @property
+    def run_id(self) -> str:
+        """The parent run's id."""
+        return str(self.run.run_id)
 
 
 @dataclass(frozen=True)
@@ -329,9 +336,7 @@ def _track_and_promote(
         code_version=job.code,
         source=job.source,
     ) as run:
-        step = _Retrain(
-            fit, prepared, job, client, run.info.run_id, run_logging.candidates_table(fit)
-        )
+        step = _Retrain(fit, prepared, job, client, run.info, run_logging.candidates_table(fit))
         logged = _log_candidates(step)
         incumbent, decision = _decide(step, selected, champion)
         served = _register(step, selected, incumbent, decision)
@@ -432,7 +437,7 @@ def _log_result(
     """Step 4: the parent run's decision, charts, track record and population evidence."""
     run_logging.log_retrain_result(
         step.client,
-        step.run_id,
+        step.run,
         step.fit,
         step.prepared.info,
         observed=step.prepared.values,

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.entities import Metric, Param, RunInfo, RunStatus, RunTag
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -59,16 +60,22 @@ def log_candidates(
     """
     logged = LoggedCandidates()
     charted = charted_candidates(fit, charts)
-    for candidate in fit.candidates:
-        tags = {
+    # MLflow's context tags (user, source, git commit) are the same for every child: once
+    shared = context_registry.resolve_tags(
+        {
             **(source or {}),
             MLFLOW_PARENT_RUN_ID: parent_run_id,
             ROLE_TAG: "candidate",
             "series_id": fit.series_id,
             "data_revision": data_revision,
             "code_version": code_version,
-            "selected": str(candidate.name == fit.selected).lower(),
             "selection_reason": fit.reason,
+        }
+    )
+    for candidate in fit.candidates:
+        tags = {
+            **shared,
+            "selected": str(candidate.name == fit.selected).lower(),
             **({"error": candidate.error[:5000]} if candidate.error else {}),
             **(
                 {}
@@ -76,9 +83,7 @@ def log_candidates(
                 else {"charts": f"not drawn: only the {charts} best candidates get charts"}
             ),
         }
-        child = client.create_run(
-            experiment_id, run_name=candidate.name, tags=context_registry.resolve_tags(tags)
-        )
+        child = client.create_run(experiment_id, run_name=candidate.name, tags=tags)
         run_id = child.info.run_id
         try:
             client.log_batch(
@@ -88,7 +93,7 @@ def log_candidates(
             )
             forecast, chart = _log_candidate_artifacts(
                 client,
-                run_id,
+                child.info.artifact_uri,
                 fit,
                 candidate,
                 series,
@@ -139,7 +144,7 @@ def _is_finite(value: Any) -> bool:
 
 def _log_candidate_artifacts(
     client: MlflowClient,
-    run_id: str,
+    artifact_uri: str,
     fit: SeriesFit,
     candidate: CandidateResult,
     series: SeriesInfo,
@@ -168,13 +173,22 @@ def _log_candidate_artifacts(
                 observed, forecast, title=title, unit=series.unit, breaks=series.breaks
             )
             (folder / "fan_chart.png").write_bytes(chart)
-        client.log_artifacts(run_id, str(folder))
+        _upload(client, artifact_uri, folder)
     return forecast, chart
+
+
+def _upload(client: MlflowClient, artifact_uri: str, folder: Path) -> None:
+    """Every file of ``folder`` into a run's artifacts at ``artifact_uri`` (its
+    ``info.artifact_uri``): ``MlflowClient.log_artifacts`` would first read the whole run back
+    (tags, params, metrics) only to learn where its artifacts go."""
+    get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri).log_artifacts(
+        str(folder)
+    )
 
 
 def log_retrain_result(
     client: MlflowClient,
-    run_id: str,
+    run: RunInfo,
     fit: SeriesFit,
     series: SeriesInfo,
     *,
@@ -206,14 +220,14 @@ def log_retrain_result(
             evidence_table(evidence, fit).to_csv(folder / "population_evidence.csv", index=False)
         if not record.empty:
             record.to_csv(folder / "track_record.csv", index=False)
-        client.log_artifacts(run_id, str(folder))
+        _upload(client, run.artifact_uri, folder)
     tags = {
         "promotion.decision": decision,
         "promotion.reason": reason[:5000],
         "selected_model": fit.selected,
     }
     client.log_batch(
-        run_id,
+        run.run_id,
         metrics=_metrics(selected.metrics, "selected.")
         + (_metrics(record_summary) if not record.empty else []),
         tags=[RunTag(key, value) for key, value in tags.items()],

@@ -46,6 +46,10 @@ def test_train_on_a_postgres_backed_tracking_server_and_load_the_champion(
         # Artifacts went through the server into its shared destination, not a local path.
         assert any(artifacts.rglob("MLmodel"))
         assert not (tmp_path / "artifacts").exists()
+        # every candidate's CSVs and the charts too, uploaded straight to the runs' URIs
+        assert len(list(artifacts.rglob("backtest.csv"))) > len(TRAINED)
+        assert len(list(artifacts.rglob("candidates.csv"))) == len(TRAINED)
+        assert len(list(artifacts.rglob("fan_chart.png"))) > len(TRAINED)
 
         mlflow.set_tracking_uri(tracking)
         mlflow.set_registry_uri(tracking)
