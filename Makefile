@@ -8,7 +8,7 @@ PORT ?= 8000
 # MLflow's usage telemetry would fetch and send over the internet; fraudcast does neither.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres pdf-tools bench-scaling bench-train-scaling bench-train-soak bench-dask bench-serving bench-ingest bench-abuse clean help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres pdf-tools bench-scaling bench-train-scaling bench-train-soak bench-train-profile bench-dask bench-serving bench-ingest bench-abuse clean help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -105,6 +105,10 @@ bench-train-scaling: $(STAMP)
 # minutes; interrupted if it is still running after 3 hours.
 bench-train-soak: $(STAMP)
 	$(BIN)/python benchmarks/train_soak.py --series 10000 --jobs 2 --minutes 180 --every 300
+
+# Where one series' train time goes: cProfile over 100 fresh series, grouped, beside f2035ac.
+bench-train-profile: $(STAMP)
+	$(BIN)/python benchmarks/train_profile.py --series 100 --baseline f2035ac --output benchmarks/SCALING.md
 
 # forecast-file and train on 100 and 1,000 series on a Dask scheduler and 2 workers started
 # on 127.0.0.1, beside one process and --jobs 2, outputs compared (~1 h on 2 quiet cores).
