@@ -52,6 +52,9 @@ ENVELOPE_TAIL = 0.001
 COUNT_LEVEL = 100.0
 #: Recent years whose mean sets the level a count series is judged by.
 COUNT_RECENT = 3
+#: A Poisson count's noise on the square-root scale: its standard deviation, about 1/2 at any
+#: level (Anscombe 1948).
+POISSON_ROOT_SD = 0.5
 
 
 def error_scale_of(values: np.ndarray, path: np.ndarray) -> str:
@@ -251,7 +254,7 @@ class CalibratedForecast:
             # the prior: 20% of the level (0.1 sqrt(level) on this scale), or a Poisson
             # count's noise (0.5 on this scale) if larger
             level = float(np.mean(values[-COUNT_RECENT:]))
-            prior_scale = max(0.5 * PRIOR_SCALE * np.sqrt(level), 0.5)
+            prior_scale = max(0.5 * PRIOR_SCALE * np.sqrt(level), POISSON_ROOT_SD)
         else:
             errors = actual - predicted
             prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
@@ -295,10 +298,10 @@ def from_quantile_paths(
     paths = np.asarray(quantile_paths, dtype=float)
     if paths.shape != (max_horizon, len(probabilities)):
         raise ValueError(f"quantile_paths must be {max_horizon} x {len(probabilities)}")
-    path = np.array([np.interp(0.5, probabilities, row) for row in paths])
+    path = _at_probability(paths, 0.5)
     if error_scale_of(values, path) == "sqrt":
         paths = _with_count_noise(paths)
-        path = np.array([np.interp(0.5, probabilities, row) for row in paths])
+        path = _at_probability(paths, 0.5)
     nonnegative = bool(np.all(values >= 0))
     if nonnegative:
         paths, path = np.maximum(paths, 0.0), np.maximum(path, 0.0)
@@ -318,9 +321,10 @@ def from_quantile_paths(
     )
 
 
-#: A Poisson count's noise on the square-root scale: its standard deviation, about 1/2 at any
-#: level (Anscombe 1948).
-POISSON_ROOT_SD = 0.5
+def _at_probability(rows: np.ndarray, probability: float) -> np.ndarray:
+    """Each row's value at ``probability``, rows holding quantiles at the grid probabilities."""
+    probabilities = grid_probabilities()
+    return np.array([np.interp(probability, probabilities, row) for row in rows])
 
 
 def _with_count_noise(paths: np.ndarray) -> np.ndarray:
@@ -329,11 +333,8 @@ def _with_count_noise(paths: np.ndarray) -> np.ndarray:
     series are large aggregates whose noise is small. On the square-root scale each step's
     spread is widened to sqrt(spread**2 + 1/4), the variance of independent noise added."""
     roots = np.sqrt(np.maximum(paths, 0.0))
-    probabilities = grid_probabilities()
-    middle, lower, upper = (
-        np.array([np.interp(p, probabilities, row) for row in roots])
-        for p in (0.5, 0.158655, 0.841345)
-    )
+    # the median, and the quantiles one standard deviation either side of a normal's
+    middle, lower, upper = (_at_probability(roots, p) for p in (0.5, 0.158655, 0.841345))
     spread = (upper - lower) / 2.0
     wider = np.sqrt(spread**2 + POISSON_ROOT_SD**2)
     stretched = (
