@@ -164,7 +164,7 @@ async function refreshForecasts() {
   if (pending) pending.abort();
   const controller = new AbortController();
   pending = controller;
-  setBusy(true, "Updating projections…");
+  setBusy(true, withRefusal("Updating projections…"));
   const jobs = [...cards.values()].filter((e) => e.series.champion).map(async (entry) => {
     const id = encodeURIComponent(entry.series.id);
     try {
@@ -192,7 +192,12 @@ async function refreshForecasts() {
   }
   const years = settings.horizon === 1 ? "1 year" : `${settings.horizon} years`;
   const showing = `Showing ${years} ahead with ${settings.levels.join("% and ")}% intervals.`;
-  setBusy(false, refusal ? `${showing} ${refusal}` : showing); // a refusal outlives the refresh
+  setBusy(false, withRefusal(showing));
+}
+
+/** A refused change stays said while refreshes for accepted ones start and end. */
+function withRefusal(message) {
+  return refusal ? `${message} ${refusal}` : message;
 }
 
 function syncControls() {
