@@ -123,7 +123,10 @@ def _why_none(series_id: str, versions: list[ModelVersion]) -> str:
     if not versions:
         return f"{series_id} has no trained model yet, so there is no projection to compare."
     first = versions[0]
-    when = f"version {first.version}, trained {first.tags.get('trained_at', '')}".rstrip(", ")
+    when = f"version {first.version}"
+    trained = pd.to_datetime(first.tags.get("trained_at"), utc=True, errors="coerce")
+    if not pd.isna(trained):
+        when += f", trained {trained:%d %B %Y at %H:%M} UTC"
     if len(versions) == 1:
         return (
             f"{series_id} has been trained once ({when}): there is no earlier projection to "

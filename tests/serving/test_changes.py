@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,6 +173,8 @@ def test_unknown_series_is_a_404_and_a_series_never_retrained_says_why_its_list_
     assert once.status_code == 200
     assert once.json()["changes"] == []
     assert "has been trained once" in once.json()["message"]
+    # when, in words a reader takes in: "trained 02 December 2026 at 03:42 UTC", not ISO 8601
+    assert re.search(r"trained \d\d [A-Z][a-z]+ \d{4} at \d\d:\d\d UTC", once.json()["message"])
     untrained = client.get(f"/v1/series/{UNTRAINED}/changes")
     assert untrained.status_code == 200
     assert untrained.json()["changes"] == []
