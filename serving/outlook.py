@@ -74,12 +74,21 @@ class SeriesOutlook:
     def evidence(self) -> str:
         """How far the headline's interval can be trusted, from the backtests."""
         model = self.forecast.model
-        if model.intervals_borrowed:
-            return (
-                "too few years to backtest: the intervals are borrowed from what comparable "
-                "series did next"
-            )
         share = model.coverage.get(self.level)
+        checked = model.backtest_forecasts
+        if model.intervals_borrowed:
+            borrowed = (
+                "too few years to calibrate on its own: the intervals are borrowed from what "
+                "comparable series did next"
+            )
+            if share is None or not checked:
+                return borrowed
+            # the page's card says the same: a share of 3 backtest forecasts is not a rate
+            held = round(share * checked)
+            return (
+                f"{borrowed}; in the {checked} backtest forecast{'s' if checked > 1 else ''} "
+                f"its years allow, {self.level}% intervals like this held {held}"
+            )
         if share is None:
             return f"no backtest measured how often {self.level}% intervals held"
         return f"in backtests {self.level}% intervals like this held {share:.0%} of the time"
