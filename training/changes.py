@@ -124,7 +124,7 @@ def _why_none(series_id: str, versions: list[ModelVersion]) -> str:
         return f"{series_id} has no trained model yet, so there is no projection to compare."
     first = versions[0]
     when = f"version {first.version}"
-    trained = pd.to_datetime(first.tags.get("trained_at"), utc=True, errors="coerce")
+    trained = pd.to_datetime(first.tags.get("trained_at", ""), utc=True, errors="coerce")
     if not pd.isna(trained):
         when += f", trained {trained:%d %B %Y at %H:%M} UTC"
     if len(versions) == 1:
