@@ -9,12 +9,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, ViewportSize
 
 from data.store import FigureStore
 from serving.app import create_app
@@ -61,6 +63,63 @@ BROWSER_MARKS = [
 def launch_chromium(playwright: Playwright) -> Browser:
     """Debian's chromium, headless, driven by Playwright (never a downloaded browser build)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+@dataclass
+class PageWatch:
+    """What a page did that a user would notice: console errors, crashes, outside requests."""
+
+    errors: list[str] = field(default_factory=list)
+    outside_requests: list[str] = field(default_factory=list)
+
+    def clean(self) -> bool:
+        return not self.errors and not self.outside_requests
+
+
+def open_page(
+    browser: Browser, base_url: str, viewport: ViewportSize = DESKTOP
+) -> tuple[Page, PageWatch]:
+    """A new page that records console errors and refuses every request off the server."""
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
+    page = context.new_page()
+    watch = PageWatch()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in {"error", "assert"}:
+            watch.errors.append(f"console: {message.text}")
+
+    def guard(route: Route) -> None:
+        if urlsplit(route.request.url).netloc == urlsplit(base_url).netloc:
+            route.continue_()
+        else:
+            watch.outside_requests.append(route.request.url)
+            route.abort()
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: watch.errors.append(f"page error: {error}"))
+    context.route("**/*", guard)
+    return page, watch
+
+
+def load_page(page: Page, url: str) -> None:
+    """Go to ``url`` and wait until the page says it is ready."""
+    page.goto(url)
+    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
+
+
+def chart_traces(page: Page, series_id: str) -> dict[str, int]:
+    """Trace name -> number of points, as Plotly holds them in the card's chart."""
+    return dict(
+        page.evaluate(
+            """id => [...document.querySelector(`#series-${id} .chart`).data]
+                .map(t => [t.name, t.x.length])""",
+            series_id,
+        )
+    )
 
 
 def get_json(url: str) -> Any:

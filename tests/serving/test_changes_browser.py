@@ -10,17 +10,19 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page
 
 from tests.serving.conftest import QUIET, Changed
 from tests.support import (
     BROWSER_MARKS,
     TRAINED,
+    PageWatch,
     get_json,
+    load_page,
     make_state,
+    open_page,
     running_server,
 )
 
@@ -35,24 +37,11 @@ def base_url(changed: Changed) -> Iterator[str]:
         yield url
 
 
-def _open(browser: Browser, base_url: str, width: int = 1280) -> tuple[Page, list[str]]:
-    """The page loaded, with the console errors and off-server requests it makes."""
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    problems: list[str] = []
-
-    def guard(route: Route) -> None:
-        if urlsplit(route.request.url).netloc == urlsplit(base_url).netloc:
-            route.continue_()
-        else:
-            problems.append(f"outside request: {route.request.url}")
-            route.abort()
-
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.route("**/*", guard)
-    page.goto(base_url + "/")
-    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
-    return page, problems
+def _open(browser: Browser, base_url: str, width: int = 1280) -> tuple[Page, PageWatch]:
+    """The page loaded, watching for console errors and off-server requests."""
+    page, watch = open_page(browser, base_url, {"width": width, "height": 900})
+    load_page(page, base_url + "/")
+    return page, watch
 
 
 def test_each_card_says_what_changed_newest_first(
@@ -60,7 +49,7 @@ def test_each_card_says_what_changed_newest_first(
 ) -> None:
     answer = get_json(f"{base_url}/v1/series/{YEN}/changes")
     [change] = answer["changes"]
-    page, problems = _open(browser, base_url)
+    page, watch = _open(browser, base_url)
 
     section = page.locator(f"#series-{YEN} .changes")
     section.locator(".change").first.wait_for(timeout=30_000)
@@ -93,14 +82,14 @@ def test_each_card_says_what_changed_newest_first(
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(target) / shot.name)
-    assert problems == []
+    assert watch.clean(), watch
 
 
 def test_the_section_fits_a_phone(browser: Browser, base_url: str) -> None:
-    page, problems = _open(browser, base_url, width=390)
+    page, watch = _open(browser, base_url, width=390)
     entry = page.locator(f"#series-{YEN} .changes .change")
     entry.first.wait_for(timeout=30_000)
     entry.locator(".change-projection summary").click()
     assert entry.locator(".change-projection tbody tr").first.is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    assert problems == []
+    assert watch.clean(), watch

@@ -11,42 +11,30 @@ import io
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import (
     Browser,
-    ConsoleMessage,
-    Page,
     Route,
     ViewportSize,
 )
 
 from tests.support import (
     BROWSER_MARKS,
+    DESKTOP,
+    PHONE,
     TRAINED,
+    chart_traces,
     get_json,
+    load_page,
     make_state,
+    open_page,
     running_server,
 )
 
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
-PHONE: ViewportSize = {"width": 390, "height": 844}
 pytestmark = BROWSER_MARKS
-
-
-@dataclass
-class PageWatch:
-    """What a page did that a user would notice: console errors, crashes, outside requests."""
-
-    errors: list[str] = field(default_factory=list)
-    outside_requests: list[str] = field(default_factory=list)
-
-    def clean(self) -> bool:
-        return not self.errors and not self.outside_requests
 
 
 @pytest.fixture(scope="module")
@@ -54,47 +42,6 @@ def base_url(trained_root: Path) -> Iterator[str]:
     """A real server on the session's trained stores, with an MLflow UI link configured."""
     with running_server(make_state(trained_root, mlflow_ui_url="http://127.0.0.1:5000")) as url:
         yield url
-
-
-def _open(
-    browser: Browser, base_url: str, viewport: ViewportSize = DESKTOP
-) -> tuple[Page, PageWatch]:
-    """A new page that records console errors and refuses every request off the server."""
-    context = browser.new_context(viewport=viewport, accept_downloads=True)
-    page = context.new_page()
-    watch = PageWatch()
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type in {"error", "assert"}:
-            watch.errors.append(f"console: {message.text}")
-
-    def guard(route: Route) -> None:
-        if urlsplit(route.request.url).netloc == urlsplit(base_url).netloc:
-            route.continue_()
-        else:
-            watch.outside_requests.append(route.request.url)
-            route.abort()
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: watch.errors.append(f"page error: {error}"))
-    context.route("**/*", guard)
-    return page, watch
-
-
-def _load(page: Page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
-
-
-def _chart_traces(page: Page, series_id: str) -> dict[str, int]:
-    """Trace name -> number of points, as Plotly holds them in the card's chart."""
-    return dict(
-        page.evaluate(
-            """id => [...document.querySelector(`#series-${id} .chart`).data]
-                .map(t => [t.name, t.x.length])""",
-            series_id,
-        )
-    )
 
 
 @pytest.fixture
@@ -105,8 +52,8 @@ def series(base_url: str) -> list[dict[str, Any]]:
 def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
     browser: Browser, base_url: str, series: list[dict[str, Any]]
 ) -> None:
-    page, watch = _open(browser, base_url)
-    _load(page, base_url + "/")
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
     with_champion = [s for s in series if s["champion"]]
     assert {s["id"] for s in with_champion} == set(TRAINED)
     for item in series:
@@ -114,7 +61,7 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
         assert card.locator(".card-title").inner_text() == item["title"]
         assert card.locator(".chart .main-svg").first.is_visible()
         figures = get_json(f"{base_url}/v1/series/{item['id']}/figures")
-        traces = _chart_traces(page, item["id"])
+        traces = chart_traces(page, item["id"])
         assert traces["Figure"] + traces["Preliminary figure"] == len(figures)
         assert traces["Preliminary figure"] == sum(f["preliminary"] for f in figures)
         if item["champion"]:
@@ -152,8 +99,8 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
 
 
 def test_definition_breaks_are_marked_on_the_chart(browser: Browser, base_url: str) -> None:
-    page, watch = _open(browser, base_url)
-    _load(page, base_url + "/")
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
     info = next(s for s in get_json(f"{base_url}/v1/series") if s["id"] == "jp_cybercrime_cleared")
     shapes = page.evaluate(
         "() => document.querySelector('#series-jp_cybercrime_cleared .chart').layout.shapes"
@@ -166,14 +113,14 @@ def test_definition_breaks_are_marked_on_the_chart(browser: Browser, base_url: s
 def test_changing_the_horizon_with_the_keyboard_changes_the_forecast_points(
     browser: Browser, base_url: str
 ) -> None:
-    page, watch = _open(browser, base_url)
-    _load(page, base_url + "/")
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
     page.focus("#horizon")
     for _ in range(3):
         page.keyboard.press("ArrowRight")
     for series_id in TRAINED:
         page.wait_for_selector(f"#series-{series_id}[data-forecast-points='8']", timeout=30_000)
-        assert _chart_traces(page, series_id)["Forecast"] == 8
+        assert chart_traces(page, series_id)["Forecast"] == 8
         assert page.locator(f"#series-{series_id} .forecast-table tbody tr").count() == 8
         assert "horizon=8" in (
             page.get_attribute(f"#series-{series_id} .download-csv", "href") or ""
@@ -181,13 +128,13 @@ def test_changing_the_horizon_with_the_keyboard_changes_the_forecast_points(
     assert "horizon=8" in page.url  # the view can be shared as a link
     page.keyboard.press("Home")
     page.wait_for_selector(f"#series-{TRAINED[0]}[data-forecast-points='1']", timeout=30_000)
-    assert _chart_traces(page, TRAINED[0])["Forecast"] == 1
+    assert chart_traces(page, TRAINED[0])["Forecast"] == 1
     assert watch.clean(), watch
 
 
 def test_interval_levels_can_be_chosen_but_not_all_removed(browser: Browser, base_url: str) -> None:
-    page, watch = _open(browser, base_url)
-    _load(page, base_url + "/?horizon=4&levels=80,95")
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/?horizon=4&levels=80,95")
     page.uncheck("input[name=level][value='95']")
     page.check("input[name=level][value='50']")
     page.wait_for_function(
@@ -210,8 +157,8 @@ def test_interval_levels_can_be_chosen_but_not_all_removed(browser: Browser, bas
 
 
 def test_csv_download_has_the_same_numbers_as_the_api(browser: Browser, base_url: str) -> None:
-    page, watch = _open(browser, base_url)
-    _load(page, base_url + "/?horizon=7&levels=80,90,95")
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/?horizon=7&levels=80,90,95")
     series_id = TRAINED[1]
     with page.expect_download() as download_info:
         page.click(f"#series-{series_id} .download-csv")
@@ -232,7 +179,7 @@ def test_csv_download_has_the_same_numbers_as_the_api(browser: Browser, base_url
 
 
 def test_track_record_is_shown_when_the_model_card_has_one(browser: Browser, base_url: str) -> None:
-    page, watch = _open(browser, base_url)
+    page, watch = open_page(browser, base_url)
     series_id = TRAINED[0]
     record = [
         {
@@ -260,7 +207,7 @@ def test_track_record_is_shown_when_the_model_card_has_one(browser: Browser, bas
         route.fulfill(response=response, json={**response.json(), "track_record": record})
 
     page.route(f"**/v1/models/{series_id}", with_record)
-    _load(page, base_url + "/")
+    load_page(page, base_url + "/")
     details = page.locator(f"#series-{series_id} .track-record-details")
     details.locator("summary").click()
     text = details.inner_text()
@@ -271,8 +218,8 @@ def test_track_record_is_shown_when_the_model_card_has_one(browser: Browser, bas
 
 
 def test_figures_table_shows_full_provenance(browser: Browser, base_url: str) -> None:
-    page, watch = _open(browser, base_url)
-    _load(page, base_url + "/")
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
     series_id = TRAINED[0]
     figures = get_json(f"{base_url}/v1/series/{series_id}/figures")
     details = page.locator(f"#series-{series_id} .figures-details")
@@ -294,8 +241,8 @@ def test_figures_table_shows_full_provenance(browser: Browser, base_url: str) ->
 def test_page_fits_the_screen_and_screenshots(
     browser: Browser, base_url: str, tmp_path: Path, name: str, viewport: ViewportSize
 ) -> None:
-    page, watch = _open(browser, base_url, viewport)
-    _load(page, base_url + "/")
+    page, watch = open_page(browser, base_url, viewport)
+    load_page(page, base_url + "/")
     # Nothing wider than the screen: no sideways scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     card = page.locator(f"#series-{TRAINED[0]}")
@@ -329,7 +276,7 @@ def test_page_fits_the_screen_and_screenshots(
 def test_a_series_whose_forecast_answers_503_shows_its_figures_and_the_hint(
     browser: Browser, base_url: str
 ) -> None:
-    page, watch = _open(browser, base_url)
+    page, watch = open_page(browser, base_url)
     series_id = TRAINED[1]
     hint = "train it first: `fraudcast train`"
 
@@ -338,10 +285,10 @@ def test_a_series_whose_forecast_answers_503_shows_its_figures_and_the_hint(
         route.fulfill(status=503, json=body)
 
     page.route(f"**/v1/series/{series_id}/forecast?*", no_champion)
-    _load(page, base_url + "/")
+    load_page(page, base_url + "/")
     card = page.locator(f"#series-{series_id}")
     assert hint in card.locator(".model-card").inner_text()
-    traces = _chart_traces(page, series_id)
+    traces = chart_traces(page, series_id)
     assert traces["Figure"] > 0 and "Forecast" not in traces
     assert not card.locator(".download-csv").is_visible()
     # The browser itself reports the 503 it was given; nothing else may go wrong.
@@ -352,7 +299,7 @@ def test_a_series_whose_forecast_answers_503_shows_its_figures_and_the_hint(
 def test_the_api_docs_render_offline_under_their_content_security_policy(
     browser: Browser, base_url: str
 ) -> None:
-    page, watch = _open(browser, base_url)
+    page, watch = open_page(browser, base_url)
     page.goto(base_url + "/docs")
     page.wait_for_selector(".opblock", timeout=60_000)
     paths = page.locator(".opblock-summary-path").all_inner_texts()

@@ -17,8 +17,15 @@ from urllib.request import Request, urlopen
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.serving.test_page_browser import _chart_traces, _load, _open
-from tests.support import BROWSER_MARKS, TRAINED, make_state, running_server
+from tests.support import (
+    BROWSER_MARKS,
+    TRAINED,
+    chart_traces,
+    load_page,
+    make_state,
+    open_page,
+    running_server,
+)
 
 pytestmark = BROWSER_MARKS
 SERIES = TRAINED[0]  # jp_cybercrime_cleared: figures to 2025
@@ -78,14 +85,14 @@ def _expect_scenario(page: Page, base_url: str, horizon: int) -> None:
     assert words == api["comparison"][0].upper() + api["comparison"][1:] + "."
     assert words.startswith(f"With 20,000 in 2026, the {2025 + horizon} projection is ")
     assert "Hypothetical, not stored" in page.locator(f"{CARD} .what-if-basis").inner_text()
-    assert _chart_traces(page, SERIES)["Forecast"] == horizon  # the projection stays drawn
+    assert chart_traces(page, SERIES)["Forecast"] == horizon  # the projection stays drawn
 
 
 def test_a_typed_what_if_is_drawn_beside_the_projection_and_a_link_reproduces_it(
     browser: Browser, base_url: str, tmp_path: Path
 ) -> None:
-    page, watch = _open(browser, base_url)
-    _load(page, base_url + "/")
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
     assert not _drawn(page, SERIES)
     _what_if(page, "2026", "20,000")
     _expect_scenario(page, base_url, horizon=5)
@@ -113,8 +120,8 @@ def test_a_typed_what_if_is_drawn_beside_the_projection_and_a_link_reproduces_it
     assert "horizon=6" in page.url and "whatif=jp_cybercrime_cleared:2026:20000" in page.url
 
     link = page.url
-    again, watch_again = _open(browser, base_url)
-    _load(again, link)
+    again, watch_again = open_page(browser, base_url)
+    load_page(again, link)
     _expect_scenario(again, base_url, horizon=6)
     assert again.locator(f"{CARD} select[name=year]").input_value() == "2026"
     assert again.locator(f"{CARD} input[name=value]").input_value() == "20000"
@@ -126,8 +133,8 @@ def test_a_typed_what_if_is_drawn_beside_the_projection_and_a_link_reproduces_it
 def test_a_what_if_outside_the_rules_says_why_and_clear_takes_it_away(
     browser: Browser, base_url: str
 ) -> None:
-    page, watch = _open(browser, base_url)
-    _load(page, base_url + f"/?whatif={SERIES}:2026:20000")
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + f"/?whatif={SERIES}:2026:20000")
     page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
     _what_if(page, "2026", "-5")
     page.wait_for_selector(f"{CARD}[data-scenario=refused]", timeout=30_000)
