@@ -31,6 +31,8 @@ from scaling import HORIZON, SEED, replace_section, run_sampled, synthetic_long
 from serving_load import environment, machine
 from train_scaling import ROOT, prepare_store, train_command
 
+from training.distributed import worker_environment
+
 SECTION = "dask"
 DASK = Path(sys.executable).parent / "dask"
 FRAUDCAST = Path(sys.executable).parent / "fraudcast"
@@ -96,7 +98,8 @@ def dask_cluster(workers: int, folder: Path) -> Iterator[Cluster]:
                 started.append(
                     subprocess.Popen(
                         command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                        env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
+                        env={**os.environ, "PYTHONPATH": str(ROOT), **worker_environment()},
+                        start_new_session=True,
                     )
                 )  # fmt: skip
             if index == 0:
@@ -262,7 +265,9 @@ def report(runs: list[Measured], workers: int, warm: tuple[float, float], notes:
         "# Benchmark: `forecast-file` and `train` on a Dask cluster",
         "",
         f"A Dask scheduler and {workers} `dask worker` processes (`--nthreads 1`, listening on "
-        "127.0.0.1, dashboards on 127.0.0.1, spilling into a temporary folder), started by "
+        "127.0.0.1, dashboards on 127.0.0.1, spilling into a temporary folder, Dask's sampling "
+        "profiler off as the README starts them: "
+        f"`{' '.join(f'{k}={v}' for k, v in worker_environment().items())}`), started by "
         "`make bench-dask` (`python benchmarks/dask_scaling.py`) and stopped at its end, run "
         "each command with `--backend dask --scheduler tcp://127.0.0.1:PORT`; beside it the same "
         f"command in one process and with `--jobs {workers}` (joblib's process pool on this "

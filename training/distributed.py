@@ -48,6 +48,21 @@ def _apply_to_chunk(function: Callable[[Item], Result], chunk: tuple[Item, ...])
     return [function(item) for item in chunk]
 
 
+#: Dask configuration for fraudcast's workers. A worker samples the stacks of its running tasks
+#: 100 times a second for its dashboard's profile page; on these short, Python-heavy tasks that
+#: cost a quarter of the workers' CPU (``benchmarks/SCALING.md``), so it is off. Workers started
+#: by hand get it from the environment: ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``.
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
+def worker_environment() -> dict[str, str]:
+    """``WORKER_CONFIG`` as the environment variables a ``dask worker`` command reads."""
+    return {
+        "DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+        for key, value in WORKER_CONFIG.items()
+    }
+
+
 #: The backends ``compute_backend`` accepts.
 BACKENDS: tuple[str, ...] = ("loky", "dask")
 
@@ -88,6 +103,7 @@ def compute_backend(
 @contextmanager
 def _dask_client(scheduler: str | None, connect_timeout: float) -> Iterator[Client]:
     """A connected Dask client; a local cluster of processes when no address is given."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
@@ -102,6 +118,7 @@ def _dask_client(scheduler: str | None, connect_timeout: float) -> Iterator[Clie
         return
     # One thread per worker: the models are NumPy-bound and hold the GIL between calls.
     with (
+        dask.config.set(WORKER_CONFIG),
         LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
         Client(cluster, set_as_default=True) as client,
     ):

@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.distributed import CHUNKS_PER_WORKER, SchedulerUnreachable, compute_backend
+from training.distributed import (
+    CHUNKS_PER_WORKER,
+    SchedulerUnreachable,
+    compute_backend,
+    worker_environment,
+)
 from training.parallel import forecast_long
 
 
@@ -62,6 +67,25 @@ def test_work_really_runs_on_the_cluster_workers(dask_scheduler: str) -> None:
     with Client(dask_scheduler, timeout=10) as client:
         workers = set(client.run(os.getpid).values())
     assert pids <= workers and len(workers) == 2 and os.getpid() not in pids
+
+
+def test_a_local_cluster_runs_without_the_workers_sampling_profiler() -> None:
+    """Dask's per-worker stack sampler costs a quarter of the workers' CPU on these tasks."""
+    from dask.distributed import get_client
+
+    with compute_backend("dask"):
+        forecast_long(synthetic_long(4), horizon=3, levels=(80,), jobs=1)
+        client = get_client()
+        assert len(client.scheduler_info()["workers"]) >= 1
+        assert client.profile()["count"] == 0  # no stack was sampled while the work ran
+
+
+def test_the_readme_starts_workers_with_the_same_configuration() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index(".venv/bin/dask worker")
+    line_above = readme[:start].splitlines()[-1]  # the worker command's environment
+    for name, value in worker_environment().items():
+        assert f"{name}={value}" in line_above
 
 
 def _worker_pid(_: int) -> int:
