@@ -80,7 +80,7 @@ def log_candidates(
             **(
                 {}
                 if candidate.name in charted or candidate.error
-                else {"charts": f"not drawn: only the {charts} best candidates get charts"}
+                else {"charts": _not_drawn(charts)}
             ),
         }
         child = client.create_run(experiment_id, run_name=candidate.name, tags=tags)
@@ -116,6 +116,12 @@ def charted_candidates(fit: SeriesFit, count: int) -> set[str]:
     ranked = [name for name in candidates_table(fit)["model"] if name != fit.selected]
     fitted = {c.name for c in fit.candidates if c.error is None}
     return {fit.selected, *[name for name in ranked if name in fitted][: max(count - 1, 0)]}
+
+
+def _not_drawn(charts: int) -> str:
+    """The tag on a candidate run without charts, saying why and how to get them."""
+    which = "the selected candidate gets" if charts == 1 else f"the {charts} best candidates get"
+    return f"not drawn: only {which} charts (FRAUDCAST_CANDIDATE_CHARTS)"
 
 
 def _metrics(values: dict[str, Any], prefix: str = "") -> list[Metric]:

@@ -98,6 +98,22 @@ def test_retrain_logs_parent_and_candidate_runs_with_metrics_and_artifacts(store
     }
 
 
+def test_by_default_only_the_champion_gets_charts(store, settings):
+    [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    children = _runs(settings, TREND)
+    children = children[children["tags.fraudcast.role"] == "candidate"]
+    client = _client(settings)
+    for _, row in children.iterrows():
+        names = {item.path for item in client.list_artifacts(row["run_id"])}
+        charted = row["tags.selected"] == "true"
+        assert ("fan_chart.png" in names) == charted, row["tags.mlflow.runName"]
+        assert ("residuals.png" in names) == charted, row["tags.mlflow.runName"]
+        assert {"backtest.csv", "forecast.csv"} <= names, row["tags.mlflow.runName"]
+        if not charted:
+            assert "only the selected candidate" in row["tags.charts"]
+    assert outcome.model == children.loc[children["tags.selected"] == "true", "tags.mlflow.runName"].iloc[0]
+
+
 def test_only_the_best_candidates_get_charts_the_rest_keep_their_csvs(store):
     settings = TrainingSettings(candidate_charts=2)
     [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
