@@ -111,7 +111,10 @@ def test_by_default_only_the_champion_gets_charts(store, settings):
         assert {"backtest.csv", "forecast.csv"} <= names, row["tags.mlflow.runName"]
         if not charted:
             assert "only the selected candidate" in row["tags.charts"]
-    assert outcome.model == children.loc[children["tags.selected"] == "true", "tags.mlflow.runName"].iloc[0]
+    assert (
+        outcome.model
+        == children.loc[children["tags.selected"] == "true", "tags.mlflow.runName"].iloc[0]
+    )
 
 
 def test_only_the_best_candidates_get_charts_the_rest_keep_their_csvs(store):
