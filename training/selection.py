@@ -39,6 +39,9 @@ BORROWED = "analogs"
 MAX_ORIGINS = 10
 #: Models are compared on at least this many origins when the series allows.
 MIN_WINDOWS = 3
+#: The same for short series (``is_short``): their population's pooled backtests choose for
+#: them and no series departs on its own evidence, so two origins a series are enough.
+MIN_WINDOWS_SHORT = 2
 #: Models compared when the caller names none: diverse, fast, and each with a reason to win
 #: on some series (random walk, constant growth, Theta, damped trend, ridge, the combination).
 DEFAULT_CANDIDATES = (
@@ -96,7 +99,8 @@ def _plan(length: int, candidates: Sequence[str] | None) -> _Plan:
     if unknown:
         raise KeyError(f"unknown models: {unknown}")
     min_lengths = {name: CATALOG[name].min_length for name in names}
-    usable = sorted({m for m in min_lengths.values() if length - m >= MIN_WINDOWS})
+    windows = MIN_WINDOWS_SHORT if is_short(length) else MIN_WINDOWS
+    usable = sorted({m for m in min_lengths.values() if length - m >= windows})
     min_train = usable[-1] if usable else min(min_lengths.values())
     chosen = [name for name in names if min_lengths[name] <= min_train]
     skipped = [name for name in names if name not in chosen]

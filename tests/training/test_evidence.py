@@ -100,3 +100,22 @@ def test_without_a_population_the_lowest_backtest_error_decides() -> None:
     y = pd.Series(5.0 + 3.0 * np.arange(15), index=range(2000, 2015))
     fit = fit_series(y, series_id="line", candidates=["naive", "drift"])
     assert fit.selected == "drift" and "lowest backtest MASE" in fit.reason
+
+
+def test_four_year_series_can_be_given_a_trend_by_their_population() -> None:
+    """Series of 4 years give drift two backtest origins each: too few to choose for one
+    series, enough when the population's pooled backtests choose for all of them."""
+    rng = np.random.default_rng(3)
+    items = []
+    for index in range(60):
+        level = rng.uniform(100.0, 10_000.0)
+        values = level * np.exp(0.15 * np.arange(4) + rng.normal(0.0, 0.01, 4))
+        items.append((f"new{index}", pd.Series(values, index=range(2022, 2026)), ()))
+    evidence = population_evidence(items)
+    assert evidence.short is not None
+    assert {"drift", "log_drift"} <= set(evidence.short.models)  # compared, not skipped
+    assert any(member in {"drift", "log_drift"} for member in evidence.short.choice.split("+"))
+    fits = list(fit_many(items, evidence=evidence))
+    for fit in fits[:5]:
+        path = fit.champion.predict(3, (80,))["mean"].to_numpy()
+        assert np.all(np.diff(path) > 0), fit.reason  # the growth carries on
