@@ -63,6 +63,9 @@ def worker_environment() -> dict[str, str]:
     }
 
 
+#: Where a local cluster's dashboard listens: loopback only, on a free port.
+LOCAL_DASHBOARD = "127.0.0.1:0"
+
 #: The backends ``compute_backend`` accepts.
 BACKENDS: tuple[str, ...] = ("loky", "dask")
 
@@ -116,10 +119,14 @@ def _dask_client(scheduler: str | None, connect_timeout: float) -> Iterator[Clie
         with client:
             yield client
         return
-    # One thread per worker: the models are NumPy-bound and hold the GIL between calls.
+    # One thread per worker: the models are NumPy-bound and hold the GIL between calls. The
+    # dashboard listens on loopback at a free port (None would mean the fixed 8787, taken by
+    # any other cluster on the machine).
     with (
         dask.config.set(WORKER_CONFIG),
-        LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+        LocalCluster(
+            processes=True, threads_per_worker=1, dashboard_address=LOCAL_DASHBOARD
+        ) as cluster,
         Client(cluster, set_as_default=True) as client,
     ):
         log.info("started a local Dask cluster at %s", cluster.scheduler_address)

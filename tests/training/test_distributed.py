@@ -40,7 +40,7 @@ def dask_scheduler() -> Iterator[str]:
     from dask.distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
     ) as cluster:
         yield cluster.scheduler_address
 
@@ -69,7 +69,7 @@ def test_work_really_runs_on_the_cluster_workers(dask_scheduler: str) -> None:
     assert pids <= workers and len(workers) == 2 and os.getpid() not in pids
 
 
-def test_a_local_cluster_runs_without_the_workers_sampling_profiler() -> None:
+def test_a_local_cluster_runs_without_the_workers_sampling_profiler_on_loopback() -> None:
     """Dask's per-worker stack sampler costs a quarter of the workers' CPU on these tasks."""
     from dask.distributed import get_client
 
@@ -78,6 +78,9 @@ def test_a_local_cluster_runs_without_the_workers_sampling_profiler() -> None:
         client = get_client()
         assert len(client.scheduler_info()["workers"]) >= 1
         assert client.profile()["count"] == 0  # no stack was sampled while the work ran
+        # its dashboard is reachable from this machine only, on a port no other cluster holds
+        assert client.dashboard_link.startswith("http://127.0.0.1:")
+        assert ":8787/" not in client.dashboard_link
 
 
 def test_the_readme_starts_workers_with_the_same_configuration() -> None:
