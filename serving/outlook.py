@@ -86,8 +86,8 @@ class SeriesOutlook:
             # the page's card says the same: a share of 3 backtest forecasts is not a rate
             held = round(share * checked)
             return (
-                f"{borrowed}; in the {checked} backtest forecast{'s' if checked > 1 else ''} "
-                f"its years allow, {self.level}% intervals like this held {held}"
+                f"{borrowed}; {self.level}% intervals like this held {held} of the {checked} "
+                f"backtest forecast{'s' if checked > 1 else ''} its years allow"
             )
         if share is None:
             return f"no backtest measured how often {self.level}% intervals held"

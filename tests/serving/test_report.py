@@ -86,8 +86,7 @@ def test_the_brief_has_a_cover_and_a_page_per_series_with_outlook_sources_model_
             checked = champion["backtest_forecasts"]
             if checked:  # the same count the page's card gives, not a rate that looks measured
                 held = round(champion["coverage"]["80"] * checked)
-                assert f"in the {checked} backtest forecast" in page
-                assert f"80% intervals like this held {held}" in page
+                assert f"80% intervals like this held {held} of the {checked} backtest" in page
         else:
             held = f"{champion['coverage']['80']:.0%}"
             assert f"in backtests 80% intervals like this held {held} of the time" in page
