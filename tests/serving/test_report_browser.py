@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from tests.support import BROWSER_MARKS, TRAINED, make_state, running_server
+from tests.support import BROWSER_MARKS, TRAINED, load_page, make_state, running_server
 
 pytestmark = [
     *BROWSER_MARKS,
@@ -32,8 +32,7 @@ def test_the_outlook_link_downloads_the_brief_of_the_view_shown(
     browser: Browser, base_url: str
 ) -> None:
     page = browser.new_page(accept_downloads=True)
-    page.goto(f"{base_url}/?horizon=3&levels=80,90")
-    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
+    load_page(page, f"{base_url}/?horizon=3&levels=80,90")
     link = page.get_by_role("link", name="Download the outlook (PDF)")
     assert link.is_visible()
     page.get_by_label("Years ahead").focus()

@@ -13,6 +13,7 @@ import pytest
 
 from training.distributed import (
     CHUNKS_PER_WORKER,
+    LOCAL_DASHBOARD,
     SchedulerUnreachable,
     compute_backend,
     worker_environment,
@@ -40,7 +41,7 @@ def dask_scheduler() -> Iterator[str]:
     from dask.distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=LOCAL_DASHBOARD
     ) as cluster:
         yield cluster.scheduler_address
 
