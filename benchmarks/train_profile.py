@@ -36,6 +36,10 @@ BUCKETS = (
         "charts: drawing and PNG encoding",
         [("training/plots.py", "fan_png"), ("training/plots.py", "residual_png")],
     ),
+    (
+        "MLflow: the candidate runs' rows in one transaction",
+        [("training/run_logging.py", "_insert_rows")],
+    ),
     ("MLflow: creating runs", [(_CLIENT, "create_run")]),
     ("MLflow: params, metrics and tags (log_batch)", [(_CLIENT, "log_batch")]),
     ("MLflow: ending runs", [(_CLIENT, "set_terminated")]),

@@ -1,12 +1,14 @@
 """What one retrain writes to MLflow: a child run per candidate (params, metrics, backtest and
-forecast CSVs, charts for the best few) and, on the parent run, the selected model's chart, the
-candidates table and the promotion decision. ``tracking`` finds and opens the runs."""
+forecast CSVs, charts for the best few; on a SQL store all of a series' candidates in one
+transaction) and, on the parent run, the selected model's chart, the candidates table and the
+promotion decision. ``tracking`` finds and opens the runs."""
 
 from __future__ import annotations
 
 import math
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +16,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow.entities import Metric, Param, RunInfo, RunStatus, RunTag
+from mlflow.entities import LifecycleStage, Metric, Param, RunInfo, RunStatus, RunTag, SourceType
+from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from mlflow.store.tracking.dbmodels.models import (
+    SqlLatestMetric,
+    SqlMetric,
+    SqlParam,
+    SqlRun,
+    SqlTag,
+)
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
+from mlflow.utils.uri import append_to_uri_path
+from sqlalchemy import insert
 
 from data.store import SeriesInfo
 from training.evidence import PopulationEvidence
@@ -55,8 +68,9 @@ def log_candidates(
     """One child run per candidate with params, metrics, tags, backtest and forecast; the
     selected candidate and the next best by backtest MASE, ``charts`` in all, get charts too.
 
-    Each child is three tracking calls (create with its tags, one batch of params and metrics,
-    end) and one artifact upload, so a retrain stays cheap on a remote tracking server too.
+    Everything is prepared first, then written in one go (``_write_runs``): on a SQL tracking
+    store every candidate run of the series in one transaction, so they appear together or not
+    at all; on a tracking server three calls and one upload per run.
     """
     logged = LoggedCandidates()
     charted = charted_candidates(fit, charts)
@@ -69,31 +83,16 @@ def log_candidates(
             "series_id": fit.series_id,
             "data_revision": data_revision,
             "code_version": code_version,
-            "selection_reason": fit.reason,
+            "selection_reason": fit.reason[:5000],
         }
     )
-    for candidate in fit.candidates:
-        tags = {
-            **shared,
-            "selected": str(candidate.name == fit.selected).lower(),
-            **({"error": candidate.error[:5000]} if candidate.error else {}),
-            **(
-                {}
-                if candidate.name in charted or candidate.error
-                else {"charts": _not_drawn(charts)}
-            ),
-        }
-        child = client.create_run(experiment_id, run_name=candidate.name, tags=tags)
-        run_id = child.info.run_id
-        try:
-            client.log_batch(
-                run_id,
-                metrics=_metrics(candidate.metrics),
-                params=[Param(k, v) for k, v in _flat_params(candidate).items()],
-            )
-            forecast, chart = _log_candidate_artifacts(
-                client,
-                child.info.artifact_uri,
+    with tempfile.TemporaryDirectory() as tmp:
+        runs: list[_PreparedRun] = []
+        for candidate in fit.candidates:
+            folder = Path(tmp) / str(len(runs))
+            folder.mkdir()
+            forecast, chart = _write_candidate_artifacts(
+                folder,
                 fit,
                 candidate,
                 series,
@@ -101,14 +100,149 @@ def log_candidates(
                 chart_horizon,
                 charts=candidate.name in charted,
             )
-        except BaseException:
-            client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
-            raise
-        client.set_terminated(run_id)
-        logged.run_ids[candidate.name] = run_id
-        if candidate.name == fit.selected:
-            logged.selected_chart, logged.selected_forecast = chart, forecast
+            if candidate.name == fit.selected:
+                logged.selected_chart, logged.selected_forecast = chart, forecast
+            tags = {
+                **shared,
+                MLFLOW_RUN_NAME: candidate.name,
+                "selected": str(candidate.name == fit.selected).lower(),
+                **({"error": candidate.error[:5000]} if candidate.error else {}),
+                **(
+                    {}
+                    if candidate.name in charted or candidate.error
+                    else {"charts": _not_drawn(charts)}
+                ),
+            }
+            runs.append(
+                _PreparedRun(
+                    name=candidate.name,
+                    tags=tags,
+                    params=_flat_params(candidate),
+                    metrics=_metrics(candidate.metrics),
+                    artifacts=folder,
+                )
+            )
+        logged.run_ids = _write_runs(client, experiment_id, runs)
     return logged
+
+
+@dataclass(frozen=True)
+class _PreparedRun:
+    """A finished run ready to write: its tags (the run name among them), params, metrics and
+    a folder holding its artifacts."""
+
+    name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: list[Metric]
+    artifacts: Path
+
+
+def _write_runs(
+    client: MlflowClient, experiment_id: str, runs: list[_PreparedRun]
+) -> dict[str, str]:
+    """Write ``runs`` as FINISHED runs of the experiment; returns their ids by name.
+
+    A SQL tracking store (SQLite, PostgreSQL, ...) gets every run in one transaction, through
+    MLflow's own table definitions: per run, ``create_run``, ``log_batch`` and
+    ``set_terminated`` would each open a session, read the run back and commit, about 45 SQL
+    statements and 30 ms of CPU a run. A tracking server gets those three calls per run.
+    """
+    store = _sql_store(client)
+    if store is None:
+        return {run.name: _write_run_through_client(client, experiment_id, run) for run in runs}
+    experiment = store.get_experiment(experiment_id)
+    if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise MlflowException(f"The experiment {experiment_id} is deleted, not active.")
+    now = int(time.time() * 1000)
+    rows: dict[str, list[dict[str, Any]]] = {table: [] for table in _SQL_TABLES}
+    run_ids: dict[str, str] = {}
+    for run in runs:
+        run_id = uuid.uuid4().hex
+        artifact_uri = append_to_uri_path(experiment.artifact_location, run_id, "artifacts")
+        _upload(client, artifact_uri, run.artifacts)
+        rows["runs"].append(
+            {
+                "run_uuid": run_id,
+                "name": run.name,
+                "source_type": SourceType.to_string(SourceType.UNKNOWN),
+                "source_name": "",
+                "entry_point_name": "",
+                "user_id": run.tags.get(MLFLOW_USER, "unknown"),
+                "status": RunStatus.to_string(RunStatus.FINISHED),
+                "start_time": now,
+                "end_time": now,
+                "deleted_time": None,
+                "source_version": "",
+                "lifecycle_stage": LifecycleStage.ACTIVE,
+                "artifact_uri": artifact_uri,
+                "experiment_id": int(experiment_id),
+            }
+        )
+        rows["tags"] += [{"run_uuid": run_id, "key": k, "value": v} for k, v in run.tags.items()]
+        rows["params"] += [
+            {"run_uuid": run_id, "key": k, "value": v} for k, v in run.params.items()
+        ]
+        for table in ("metrics", "latest_metrics"):
+            rows[table] += [
+                {
+                    "run_uuid": run_id,
+                    "key": m.key,
+                    "value": m.value,
+                    "timestamp": m.timestamp,
+                    "step": m.step,
+                    "is_nan": False,
+                }
+                for m in run.metrics
+            ]
+        run_ids[run.name] = run_id
+    _insert_rows(store, rows)
+    return run_ids
+
+
+def _insert_rows(store: SqlAlchemyStore, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Every row in one transaction of MLflow's own session (its SQLite pragmas, its retries):
+    all the runs or none."""
+    with store.ManagedSessionMaker(read_only=False) as session:
+        for table, model in _SQL_TABLES.items():
+            if rows[table]:
+                session.execute(insert(model.__table__), rows[table])
+
+
+#: MLflow's tables of a run, in the order their rows must go in (the runs first).
+_SQL_TABLES: dict[str, type[Any]] = {
+    "runs": SqlRun,
+    "tags": SqlTag,
+    "params": SqlParam,
+    "metrics": SqlMetric,
+    "latest_metrics": SqlLatestMetric,
+}
+
+
+def _sql_store(client: MlflowClient) -> SqlAlchemyStore | None:
+    """The client's tracking store when it is a SQL database MLflow opens itself."""
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    return store if isinstance(store, SqlAlchemyStore) else None
+
+
+def _write_run_through_client(client: MlflowClient, experiment_id: str, run: _PreparedRun) -> str:
+    """One run through the tracking API: create it with its tags, one batch of params and
+    metrics, one upload, end it (FAILED, and the error raised again, if any step fails)."""
+    tags = {k: v for k, v in run.tags.items() if k != MLFLOW_RUN_NAME}
+    child = client.create_run(experiment_id, run_name=run.name, tags=tags)
+    run_id = child.info.run_id
+    try:
+        client.log_batch(
+            run_id,
+            metrics=run.metrics,
+            params=[Param(k, v) for k, v in run.params.items()],
+        )
+        _upload(client, child.info.artifact_uri, run.artifacts)
+    except BaseException:
+        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+        raise
+    client.set_terminated(run_id)
+    return run_id
 
 
 def charted_candidates(fit: SeriesFit, count: int) -> set[str]:
@@ -148,9 +282,8 @@ def _is_finite(value: Any) -> bool:
         return False
 
 
-def _log_candidate_artifacts(
-    client: MlflowClient,
-    artifact_uri: str,
+def _write_candidate_artifacts(
+    folder: Path,
     fit: SeriesFit,
     candidate: CandidateResult,
     series: SeriesInfo,
@@ -159,27 +292,22 @@ def _log_candidate_artifacts(
     *,
     charts: bool,
 ) -> tuple[pd.DataFrame | None, bytes | None]:
-    """Backtest CSV and (for a candidate that fitted) its forecast CSV, with ``charts`` a
-    residual plot and fan chart too, in one upload; returns the forecast and the fan chart."""
+    """Backtest CSV and (for a candidate that fitted) its forecast CSV into ``folder``, with
+    ``charts`` a residual plot and fan chart too; returns the forecast and the fan chart."""
     forecast, chart = None, None
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        candidate.backtest.to_csv(folder / "backtest.csv", index=False)
-        title = f"{series.title}: {candidate.name}"
-        if charts:
-            residuals = renderer().residual_png(candidate.backtest, title=title)
-            (folder / "residuals.png").write_bytes(residuals)
-        if candidate.error is None:
-            forecast = calibrated_forecast(candidate, fit.history).predict(
-                chart_horizon, (80.0, 95.0)
-            )
-            forecast.to_csv(folder / "forecast.csv", index=False)
-        if charts and forecast is not None:
-            chart = renderer().fan_png(
-                observed, forecast, title=title, unit=series.unit, breaks=series.breaks
-            )
-            (folder / "fan_chart.png").write_bytes(chart)
-        _upload(client, artifact_uri, folder)
+    candidate.backtest.to_csv(folder / "backtest.csv", index=False)
+    title = f"{series.title}: {candidate.name}"
+    if charts:
+        residuals = renderer().residual_png(candidate.backtest, title=title)
+        (folder / "residuals.png").write_bytes(residuals)
+    if candidate.error is None:
+        forecast = calibrated_forecast(candidate, fit.history).predict(chart_horizon, (80.0, 95.0))
+        forecast.to_csv(folder / "forecast.csv", index=False)
+    if charts and forecast is not None:
+        chart = renderer().fan_png(
+            observed, forecast, title=title, unit=series.unit, breaks=series.breaks
+        )
+        (folder / "fan_chart.png").write_bytes(chart)
     return forecast, chart
 
 

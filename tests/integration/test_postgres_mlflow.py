@@ -61,6 +61,32 @@ def test_train_on_a_postgres_backed_tracking_server_and_load_the_champion(
     assert (answer["lo-80"] <= answer["mean"]).all() and (answer["mean"] <= answer["hi-80"]).all()
 
 
+def test_train_straight_into_a_postgres_tracking_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MLflow on PostgreSQL without a server: the candidate runs go in one transaction a series
+    from mlflow.tracking import MlflowClient
+
+    from training.pipeline import retrain
+
+    with postgres_cluster(("mlflow",)) as postgres:
+        monkeypatch.setenv("FRAUDCAST_MLFLOW_TRACKING_URI", f"{postgres}/mlflow")
+        [outcome] = retrain(list(TRAINED[:1]), candidates=QUICK_CANDIDATES)
+        assert outcome.status == "promoted", outcome.reason
+        client = MlflowClient(f"{postgres}/mlflow")
+        experiment = client.get_run(outcome.run_id).info.experiment_id
+        children = client.search_runs(
+            [experiment], filter_string=f"tags.mlflow.parentRunId = '{outcome.run_id}'"
+        )
+        assert set(QUICK_CANDIDATES) <= {run.info.run_name for run in children}
+        assert {run.info.status for run in children} == {"FINISHED"}
+        selected = next(run for run in children if run.data.tags["selected"] == "true")
+        assert selected.info.run_name == outcome.model
+        assert selected.data.metrics["mase"] == pytest.approx(outcome.mase)
+        files = {item.path for item in client.list_artifacts(selected.info.run_id)}
+        assert {"backtest.csv", "forecast.csv", "fan_chart.png"} <= files
+
+
 def test_retrains_on_hosts_sharing_a_postgres_store_take_turns(tmp_path: Path) -> None:
     import psycopg
     from filelock import FileLock

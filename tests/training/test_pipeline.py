@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from data.records import SeriesInfo
 from data.store import FigureStore
@@ -302,3 +309,65 @@ def test_a_retrain_killed_before_the_alias_moves_leaves_the_old_champion(
         pipeline.retrain([TREND], store=store, settings=settings, force=True, candidates=QUICK)
     after = registry.champion_version(TREND, client=client)
     assert after is not None and after.version == before.version
+
+
+def _candidate_runs(client: MlflowClient, parent_run_id: str) -> dict[str, Any]:
+    """The candidate runs of one retrain by name, as MLflow reads them back."""
+    experiment = client.get_run(parent_run_id).info.experiment_id
+    runs = client.search_runs(
+        [experiment], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'"
+    )
+    return {run.info.run_name: run for run in runs}
+
+
+def test_candidate_runs_read_back_the_same_from_a_sql_store_and_a_tracking_server(
+    store, settings, monkeypatch
+):
+    # on a SQL store every candidate run is written in one transaction; through a tracking
+    # server, run by run with the tracking API: what MLflow shows must be the same
+    client = _client(settings)
+    assert run_logging._sql_store(client) is not None  # SQLite takes the one-transaction path
+    [first] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    monkeypatch.setattr(run_logging, "_sql_store", lambda client: None)
+    [second] = pipeline.retrain(
+        [TREND], store=store, settings=settings, candidates=QUICK, force=True
+    )
+    bulk, api = _candidate_runs(client, first.run_id), _candidate_runs(client, second.run_id)
+    assert set(bulk) == set(api) and len(bulk) >= 5
+    ignored = {MLFLOW_PARENT_RUN_ID}
+    for name, run in bulk.items():
+        other = api[name]
+        assert run.info.status == other.info.status == "FINISHED", name
+        assert run.info.lifecycle_stage == other.info.lifecycle_stage == "active"
+        assert run.info.user_id == other.info.user_id
+        assert run.info.end_time is not None and run.info.end_time >= run.info.start_time
+        assert run.info.artifact_uri.endswith(f"{run.info.run_id}/artifacts")
+        assert run.data.params == other.data.params, name
+        assert run.data.metrics == other.data.metrics, name
+        tags = {k: v for k, v in run.data.tags.items() if k not in ignored}
+        assert tags == {k: v for k, v in other.data.tags.items() if k not in ignored}, name
+        artifacts = {item.path for item in client.list_artifacts(run.info.run_id)}
+        assert artifacts == {item.path for item in client.list_artifacts(other.info.run_id)}
+        history = client.get_metric_history(run.info.run_id, "mase")
+        assert [m.value for m in history] == [run.data.metrics["mase"]], name
+
+
+def test_candidate_runs_of_a_series_are_written_together_or_not_at_all(store, settings):
+    client = _client(settings)
+    experiment_id = tracking.ensure_experiment(client, settings, TREND)
+    metric = Metric("mase", 0.9, 1_700_000_000_000, 0)
+
+    def prepared(name: str, params: dict[str, Any], folder: Path) -> Any:
+        folder.mkdir()
+        (folder / "backtest.csv").write_text("year,actual\n2020,1\n")
+        return run_logging._PreparedRun(name, {"series_id": TREND}, params, [metric], folder)
+
+    root = Path(tempfile.mkdtemp())
+    good = prepared("naive", {"model": "naive"}, root / "good")
+    # a parameter without a value breaks the write after the first run's rows went in
+    broken = prepared("drift", {"model": None}, root / "broken")
+    with pytest.raises(MlflowException, match="NOT NULL"):
+        run_logging._write_runs(client, experiment_id, [good, broken])
+    assert client.search_runs([experiment_id]) == []
+    written = run_logging._write_runs(client, experiment_id, [good])
+    assert client.get_run(written["naive"]).data.metrics == {"mase": 0.9}
