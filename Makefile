@@ -106,9 +106,10 @@ bench-train-scaling: $(STAMP)
 bench-train-soak: $(STAMP)
 	$(BIN)/python benchmarks/train_soak.py --series 10000 --jobs 2 --minutes 180 --every 300
 
-# Where one series' train time goes: cProfile over 100 fresh series, grouped, beside f2035ac.
+# Where one series' train time goes: cProfile over 100 fresh series, grouped, beside 9ebae99
+# (the last code that wrote candidate runs call by call).
 bench-train-profile: $(STAMP)
-	$(BIN)/python benchmarks/train_profile.py --series 100 --baseline f2035ac --output benchmarks/SCALING.md
+	$(BIN)/python benchmarks/train_profile.py --series 100 --baseline 9ebae99 --output benchmarks/SCALING.md
 
 # forecast-file and train on 100 and 1,000 series on a Dask scheduler and 2 workers started
 # on 127.0.0.1, beside one process and --jobs 2, outputs compared (~1 h on 2 quiet cores).
