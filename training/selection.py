@@ -371,12 +371,12 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     if decision is not None:
         model = stratum.models[chosen.name]
         reason += (
-            f"; its path is {chosen.name}'s, the choice of the pooled backtests of "
+            f"; its point path comes from {chosen.name}, the choice of the pooled backtests of "
             f"{model.series} {'short ' if stratum is evidence.short else ''}series "
             f"({np.exp(model.mean):.2f} x naive's error there)"
         )
     else:
-        reason += f"; its path is {chosen.name}'s"
+        reason += f"; its point path comes from {chosen.name}"
     return SeriesFit(
         evaluation.series_id,
         champion,

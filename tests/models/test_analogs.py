@@ -42,6 +42,7 @@ def test_a_three_year_series_stays_within_what_the_reference_ever_did(values: li
         lo95, hi95 = forecast.loc[step - 1, "lo-95"], forecast.loc[step - 1, "hi-95"]
         assert last * np.exp(low) * (1 - 1e-9) <= lo95 and hi95 <= last * np.exp(high) * (1 + 1e-9)
     assert "borrowed from what the" in fit.reason and "reference yearly series" in fit.reason
+    assert f"; its point path comes from {fit.selected}" in fit.reason  # not "analogs's"
 
 
 def test_the_sns_losses_interval_five_years_out_is_one_a_planner_can_read() -> None:
