@@ -101,7 +101,7 @@ bench-train-scaling: $(STAMP)
 	$(BIN)/python benchmarks/train_scaling.py --sizes 100,1000 --jobs 1,2 \
 	  --baseline 54e8e0d --baseline-sizes 100 --extrapolate 10000 --output benchmarks/SCALING.md
 
-# `fraudcast train` on 10,000 series to the end (70 minutes on 2 cores here), sampled every 5
+# `fraudcast train` on 10,000 series to the end (about an hour on 2 cores here), sampled every 5
 # minutes; interrupted if it is still running after 3 hours.
 bench-train-soak: $(STAMP)
 	$(BIN)/python benchmarks/train_soak.py --series 10000 --jobs 2 --minutes 180 --every 300
