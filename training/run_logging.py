@@ -104,7 +104,6 @@ def log_candidates(
                 logged.selected_chart, logged.selected_forecast = chart, forecast
             tags = {
                 **shared,
-                MLFLOW_RUN_NAME: candidate.name,
                 "selected": str(candidate.name == fit.selected).lower(),
                 **({"error": candidate.error[:5000]} if candidate.error else {}),
                 **(
@@ -128,8 +127,8 @@ def log_candidates(
 
 @dataclass(frozen=True)
 class _PreparedRun:
-    """A finished run ready to write: its tags (the run name among them), params, metrics and
-    a folder holding its artifacts."""
+    """A finished run ready to write: its name, tags, params, metrics and a folder holding its
+    artifacts."""
 
     name: str
     tags: dict[str, str]
@@ -179,22 +178,25 @@ def _write_runs(
                 "experiment_id": int(experiment_id),
             }
         )
-        rows["tags"] += [{"run_uuid": run_id, "key": k, "value": v} for k, v in run.tags.items()]
+        tags = {**run.tags, MLFLOW_RUN_NAME: run.name}  # as create_run adds it
+        rows["tags"] += [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()]
         rows["params"] += [
             {"run_uuid": run_id, "key": k, "value": v} for k, v in run.params.items()
         ]
-        for table in ("metrics", "latest_metrics"):
-            rows[table] += [
-                {
-                    "run_uuid": run_id,
-                    "key": m.key,
-                    "value": m.value,
-                    "timestamp": m.timestamp,
-                    "step": m.step,
-                    "is_nan": False,
-                }
-                for m in run.metrics
-            ]
+        # one value a key at step 0: each metric is also its run's latest
+        metrics = [
+            {
+                "run_uuid": run_id,
+                "key": m.key,
+                "value": m.value,
+                "timestamp": m.timestamp,
+                "step": m.step,
+                "is_nan": False,
+            }
+            for m in run.metrics
+        ]
+        rows["metrics"] += metrics
+        rows["latest_metrics"] += metrics
         run_ids[run.name] = run_id
     _insert_rows(store, rows)
     return run_ids
@@ -228,8 +230,7 @@ def _sql_store(client: MlflowClient) -> SqlAlchemyStore | None:
 def _write_run_through_client(client: MlflowClient, experiment_id: str, run: _PreparedRun) -> str:
     """One run through the tracking API: create it with its tags, one batch of params and
     metrics, one upload, end it (FAILED, and the error raised again, if any step fails)."""
-    tags = {k: v for k, v in run.tags.items() if k != MLFLOW_RUN_NAME}
-    child = client.create_run(experiment_id, run_name=run.name, tags=tags)
+    child = client.create_run(experiment_id, run_name=run.name, tags=run.tags)
     run_id = child.info.run_id
     try:
         client.log_batch(
