@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.calibration import grid_probabilities, recalibration_from
+
 #: The benchmark every candidate's error is measured against, at the same origins and steps.
 BENCHMARK = "naive"
 #: Added to both mean absolute scaled errors before their ratio (in MASE units, about a tenth
@@ -78,6 +80,9 @@ class SeriesScores:
     errors: Mapping[str, np.ndarray]
     #: years of history (short series pool apart: ``SHORT_SERIES``)
     length: int = 0
+    #: per candidate, the steps ahead and PITs of its calibration tested in time
+    #: (``models.calibration.forward_pits``), a 2 x n array
+    pits: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def signed(self, name: str) -> np.ndarray | None:
         """Signed scaled errors of a single model or of a mean combination of them."""
@@ -152,6 +157,9 @@ class PopulationEvidence:
     #: the evidence of the population's short series (SHORT_SERIES years or fewer), which
     #: decides for short series
     short: PopulationEvidence | None = None
+    #: how intervals borrowed by the population's short series fared in their pooled
+    #: backtests, and the recalibration that calls for (``pooled_calibration``)
+    calibration: PooledCalibration | None = None
 
     @classmethod
     def pool(cls, scores: Iterable[SeriesScores]) -> PopulationEvidence:
@@ -165,13 +173,18 @@ class PopulationEvidence:
         if short:
             short_models, short_choice = _population_choice(short, SHORT_DEFAULT)
             # two to four origins a series cannot tell one series from the rest: no departures
-            short_evidence = cls(short_models, len(short), float("inf"), short_choice)
+            short_evidence = cls(
+                short_models,
+                len(short),
+                float("inf"),
+                short_choice,
+                calibration=pooled_calibration(short, short_choice),
+            )
         best = min(models, key=lambda name: models[name].mean) if models else choice
-        if choice != best:
-            # the default held although another model's pooled backtests look better: leaving
-            # it did not pay in the test in time, so no single series leaves it either
-            return cls(models, len(longer), float("inf"), choice, short_evidence)
-        return cls(models, len(longer), _credibility_k(longer), choice, short_evidence)
+        # where the default held although another model's pooled backtests look better,
+        # leaving it did not pay in the test in time, so no single series leaves it either
+        k = float("inf") if choice != best else _credibility_k(longer)
+        return cls(models, len(longer), k, choice, short_evidence)
 
     def ranking(self) -> list[ModelEvidence]:
         """Candidates from the population's best to worst."""
@@ -226,6 +239,44 @@ class PopulationEvidence:
         return pd.DataFrame(
             rows, columns=["model", "error_vs_naive", "log_ratio", "series", "credibility_k"]
         )
+
+
+@dataclass(frozen=True)
+class PooledCalibration:
+    """How a population's intervals fared in its pooled backtests."""
+
+    #: figures checked (all steps ahead)
+    figures: int
+    #: share of them inside the central 80% interval
+    inside_80: float
+    #: ``models.calibration.recalibration_from`` of their PITs; None: kept as they are
+    recalibration: np.ndarray | None
+
+    @property
+    def widens(self) -> bool:
+        """Whether the recalibration moves the 80% bounds one year ahead outward by at least
+        a percentage point of probability between them (less is sampling noise)."""
+        if self.recalibration is None:
+            return False
+        lower, upper = (
+            float(np.interp(p, grid_probabilities(), self.recalibration[0])) for p in (0.1, 0.9)
+        )
+        return (0.1 - lower) + (upper - 0.9) >= 0.01
+
+
+def pooled_calibration(evidence: Sequence[SeriesScores], choice: str) -> PooledCalibration | None:
+    """The PITs of ``choice``'s intervals (its members', for a mean combination) pooled over
+    the population's series, and the recalibration they call for; None without any."""
+    members = pool_members(choice) if choice else []
+    found = [score.pits[name] for score in evidence for name in members if name in score.pits]
+    if not found:
+        return None
+    steps, pits = np.concatenate(found, axis=1)
+    return PooledCalibration(
+        figures=int(pits.size),
+        inside_80=float(np.mean(np.abs(pits - 0.5) < 0.4)),
+        recalibration=recalibration_from(steps.astype(np.int64), pits),
+    )
 
 
 def _pooled_means(

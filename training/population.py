@@ -63,7 +63,7 @@ def _score_item(
             evaluation = evaluate_series(
                 y, series_id=series_id, breaks=breaks, candidates=candidates, seed=seed
             )
-            return evaluation.scores()
+            return evaluation.scores(with_pits=True)
     except Exception as error:  # a series that cannot be fitted adds no evidence
         failure_reason(error, f"backtesting {series_id} for the population's evidence")
         return None

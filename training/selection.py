@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,9 +209,11 @@ class SeriesEvaluation:
     windows: int
     levels: list[float]
 
-    def scores(self) -> SeriesScores:
+    def scores(self, with_pits: bool = False) -> SeriesScores:
         """The series' evidence for the population: each catalog candidate's signed scaled
-        errors by origin and step (combinations picked on this very backtest are left out)."""
+        errors by origin and step (combinations picked on this very backtest are left out),
+        and, ``with_pits``, how intervals borrowed at each origin fared (short series only:
+        ``borrowed_pits``)."""
         frames = {
             result.name: result.backtest
             for result in self.candidates
@@ -224,7 +226,9 @@ class SeriesEvaluation:
         for name, frame in frames.items():
             scale = _origin_scales(self.history, frame["origin"].to_numpy(dtype=np.int64))
             errors[name] = error_matrix(frame, scale, origins)
-        return SeriesScores(self.series_id, errors, len(self.history))
+        short = is_short(len(self.history))
+        pits = borrowed_pits(self.history, frames) if with_pits and short else {}
+        return SeriesScores(self.series_id, errors, len(self.history), pits)
 
 
 def evaluate_series(
@@ -368,12 +372,19 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
             r for r in candidates if r.name == BORROWED
         )
     champion, reason = borrowed_forecast(history, notes, chosen)
+    kind = "short " if stratum is evidence.short else ""
+    pooled = stratum.calibration
+    if pooled is not None and pooled.widens:
+        champion.recalibration = pooled.recalibration
+        reason += (
+            f", widened because only {pooled.inside_80:.0%} of {pooled.figures:,} figures fell "
+            f"inside such 80% intervals in the pooled backtests of {stratum.series} {kind}series"
+        )
     if decision is not None:
         model = stratum.models[chosen.name]
         reason += (
             f"; its point path comes from {chosen.name}, the choice of the pooled backtests of "
-            f"{model.series} {'short ' if stratum is evidence.short else ''}series "
-            f"({np.exp(model.mean):.2f} x naive's error there)"
+            f"{model.series} {kind}series ({np.exp(model.mean):.2f} x naive's error there)"
         )
     else:
         reason += f"; its point path comes from {chosen.name}"
@@ -413,6 +424,27 @@ def borrowed_forecast(
     )
     champion = from_quantile_paths(name, history, paths, notes=[*notes, reason])
     return champion, reason
+
+
+def borrowed_pits(history: pd.Series, frames: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+    """Per candidate, how intervals borrowed from the years up to each backtest origin and
+    centred on the candidate's forecast there fared: the steps ahead (first row) and the PITs
+    of the figures that followed (second row), for ``recalibration_from`` to pool."""
+    found: dict[str, list[np.ndarray]] = {name: [] for name in frames}
+    origins = sorted({int(o) for frame in frames.values() for o in frame["origin"]})
+    for origin in origins:
+        borrowed, _ = borrowed_forecast(history[history.index <= origin])
+        for name, frame in frames.items():
+            rows = frame[frame["origin"] == origin].sort_values("step")
+            if rows.empty:
+                continue
+            steps = rows["step"].to_numpy(dtype=np.int64)
+            path = borrowed.point_path.copy()
+            path[steps - 1] = rows["mean"].to_numpy(dtype=float)
+            centred = borrowed.recentred(origin, path)
+            pits = centred.cdf(rows["actual"].to_numpy(dtype=float), steps)
+            found[name].append(np.vstack([steps.astype(float), pits]))
+    return {name: np.hstack(parts) for name, parts in found.items() if parts}
 
 
 def _options(usable: Sequence[CandidateResult], evidence: PopulationEvidence) -> list[str]:

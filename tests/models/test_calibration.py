@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.calibration import CalibratedForecast, held_out_coverage
+from models.calibration import (
+    MIN_PITS,
+    CalibratedForecast,
+    grid_probabilities,
+    held_out_coverage,
+    recalibration_from,
+)
 
 
 def _backtest(errors_by_step: dict[int, list[float]], level: float = 100.0) -> pd.DataFrame:
@@ -190,3 +196,70 @@ def test_held_out_coverage_is_that_of_the_served_kind_of_interval() -> None:
     assert 0.7 <= shares[80.0] <= 0.9
     assert 0.9 <= shares[95.0] <= 1.0
     assert held_out_coverage(_history(), _backtest({}), [80]) == {}
+
+
+def _standard_normal_forecast(recalibration: np.ndarray | None) -> CalibratedForecast:
+    """A forecast of 0 whose errors it takes for standard normal (additive scale)."""
+    from scipy.stats import norm
+
+    probabilities = grid_probabilities()
+    return CalibratedForecast(
+        model_name="m",
+        last_year=2025,
+        point_path=np.zeros(30),
+        error_scale="additive",
+        probabilities=probabilities,
+        error_quantiles=np.asarray(norm.ppf(probabilities)),
+        step_scale=np.ones(30),
+        nonnegative=False,
+        recalibration=recalibration,
+    )
+
+
+def _coverage(forecast: CalibratedForecast, figures: np.ndarray, level: float) -> float:
+    frame = forecast.predict(1, [level])
+    lo, hi = frame[f"lo-{level:g}"][0], frame[f"hi-{level:g}"][0]
+    return float(np.mean((figures >= lo) & (figures <= hi)))
+
+
+def test_intervals_too_narrow_for_a_population_are_widened_to_cover_as_claimed() -> None:
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    # the population moves twice as far as the forecasts claim
+    backtested = rng.normal(0.0, 2.0, 3000)
+    table = recalibration_from(np.ones(3000, dtype=np.int64), norm.cdf(backtested))
+    assert table is not None
+    future = rng.normal(0.0, 2.0, 20_000)
+    assert _coverage(_standard_normal_forecast(None), future, 80) < 0.5
+    for level in (80, 95):
+        covered = _coverage(_standard_normal_forecast(table), future, level)
+        assert covered == pytest.approx(level / 100, abs=0.02)
+
+
+def test_intervals_are_never_narrowed_by_a_calmer_population() -> None:
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(1)
+    backtested = rng.normal(0.0, 0.5, 3000)
+    table = recalibration_from(np.ones(3000, dtype=np.int64), norm.cdf(backtested))
+    plain = _standard_normal_forecast(None).predict(5, [80, 95])
+    recalibrated = _standard_normal_forecast(table).predict(5, [80, 95])
+    for column in ("lo-80", "lo-95"):
+        assert np.all(recalibrated[column] <= plain[column] + 1e-12)
+    for column in ("hi-80", "hi-95"):
+        assert np.all(recalibrated[column] >= plain[column] - 1e-12)
+
+
+def test_recalibration_needs_enough_figures_and_later_steps_reuse_the_last_row() -> None:
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(2)
+    few = norm.cdf(rng.normal(0.0, 2.0, MIN_PITS - 1))
+    assert recalibration_from(np.ones(few.size, dtype=np.int64), few) is None
+    steps = np.repeat([1, 2, 3], [MIN_PITS, MIN_PITS, MIN_PITS - 1])
+    pits = norm.cdf(rng.normal(0.0, 2.0, steps.size) * steps)
+    table = recalibration_from(steps, pits)
+    assert table is not None and table.shape == (2, grid_probabilities().size)
+    frame = _standard_normal_forecast(table).predict(6, [80])
+    assert np.all(frame["hi-80"][2:] == frame["hi-80"][1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from training.evidence import DEFAULT, PopulationEvidence, SeriesScores
 from training.population import fit_many, population_evidence
@@ -119,3 +120,33 @@ def test_four_year_series_can_be_given_a_trend_by_their_population() -> None:
     for fit in fits[:5]:
         path = fit.champion.predict(3, (80,))["mean"].to_numpy()
         assert np.all(np.diff(path) > 0), fit.reason  # the growth carries on
+
+
+def test_short_series_moving_more_than_their_analogs_get_wider_borrowed_intervals() -> None:
+    """A population of new series far more volatile than the reference corpus: its pooled
+    backtests show the borrowed intervals missing too often, and they are widened, the card
+    saying why; the next year's figures fall inside about as often as claimed."""
+    rng = np.random.default_rng(5)
+    items, following = [], []
+    for index in range(150):
+        changes = rng.normal(0.0, 0.6, 4)
+        values = 1000.0 * np.exp(np.cumsum(changes))
+        items.append((f"new{index}", pd.Series(values[:4], index=range(2022, 2026)), ()))
+        following.append(values[-1] * np.exp(rng.normal(0.0, 0.6)))
+    evidence = population_evidence(items)
+    assert evidence.short is not None and evidence.short.calibration is not None
+    assert evidence.short.calibration.widens
+    plain = list(fit_many(items, evidence=PopulationEvidence()))
+    pooled = list(fit_many(items, evidence=evidence))
+
+    def covered(fits: list) -> float:
+        inside = []
+        for fit, figure in zip(fits, following, strict=True):
+            frame = fit.champion.predict(1, (80,))
+            inside.append(frame["lo-80"][0] <= figure <= frame["hi-80"][0])
+        return float(np.mean(inside))
+
+    assert covered(plain) < 0.6
+    assert covered(pooled) == pytest.approx(0.8, abs=0.08)
+    assert "widened because only" in pooled[0].reason
+    assert "widened" not in plain[0].reason
