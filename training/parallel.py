@@ -17,7 +17,7 @@ from models.base import MAX_HORIZON, interval_columns, validate_horizon, validat
 from training.distributed import map_in_chunks
 from training.evidence import PopulationEvidence
 from training.population import fit_one, population_evidence
-from training.selection import SeriesFailure
+from training.selection import SeriesEvaluation, SeriesFailure
 
 LONG_COLUMNS = ("unique_id", "ds", "y")
 
@@ -156,24 +156,33 @@ def iter_forecasts(
     horizon = validate_horizon(horizon, MAX_HORIZON)
     checked = validate_levels(levels)
     series = parse_long_frame(frame)
-    evidence = population_evidence(((sid, y, ()) for sid, y in series), jobs=jobs, seed=seed)
+    # the series backtested for the population's evidence are chosen for from those backtests
+    evaluations: dict[str, SeriesEvaluation] = {}
+    evidence = population_evidence(
+        ((sid, y, ()) for sid, y in series),
+        jobs=jobs,
+        seed=seed,
+        levels=checked,
+        evaluations=evaluations,
+    )
     forecast = functools.partial(
         _forecast_one, horizon=horizon, levels=tuple(checked), seed=seed, evidence=evidence
     )
-    outcomes = map_in_chunks(forecast, series, jobs=jobs)
+    items = [(sid, y, evaluations.pop(sid, None)) for sid, y in series]
+    outcomes = map_in_chunks(forecast, items, jobs=jobs)
     columns = ["unique_id", "ds", "mean", *interval_columns(checked)]
     return columns, _with_progress(outcomes, len(series), progress)
 
 
 def _forecast_one(
-    item: tuple[str, pd.Series],
+    item: tuple[str, pd.Series, SeriesEvaluation | None],
     horizon: int,
     levels: tuple[float, ...],
     seed: int,
     evidence: PopulationEvidence,
 ) -> pd.DataFrame | SeriesFailure:
-    series_id, y = item
-    outcome = fit_one(series_id, y, (), levels, seed, None, evidence)
+    series_id, y, evaluation = item
+    outcome = fit_one(series_id, y, (), levels, seed, None, evidence, evaluation)
     if isinstance(outcome, SeriesFailure):
         return outcome
     forecast = outcome.champion.predict(horizon, levels).rename(columns={"year": "ds"})

@@ -13,7 +13,14 @@ import pandas as pd
 from training.distributed import map_in_chunks
 from training.evidence import PopulationEvidence, SeriesScores
 from training.failures import failure_reason
-from training.selection import SeriesFailure, SeriesFit, evaluate_series, fit_series
+from training.selection import (
+    SeriesEvaluation,
+    SeriesFailure,
+    SeriesFit,
+    choose,
+    evaluate_series,
+    fit_series,
+)
 
 
 def fit_one(
@@ -24,12 +31,17 @@ def fit_one(
     seed: int,
     candidates: Sequence[str] | None,
     evidence: PopulationEvidence | None = None,
+    evaluation: SeriesEvaluation | None = None,
 ) -> SeriesFit | SeriesFailure:
     """``fit_series`` for one series of ``fit_many``: a failure is returned, never raised
-    (a bug only under ``FRAUDCAST_STRICT_ERRORS``: ``training.failures``)."""
+    (a bug only under ``FRAUDCAST_STRICT_ERRORS``: ``training.failures``). An ``evaluation``
+    of the series made for the population's evidence (``population_evidence``) is chosen
+    from instead of backtesting the series again."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if evaluation is not None:
+                return choose(evaluation, evidence or PopulationEvidence())
             return fit_series(
                 y,
                 series_id=series_id,
@@ -54,19 +66,28 @@ REFERENCE_TOP_UP = 100
 
 
 def _score_item(
-    item: tuple[str, pd.Series, Sequence[int]], seed: int, candidates: Sequence[str] | None
-) -> SeriesScores | None:
+    item: tuple[str, pd.Series, Sequence[int]],
+    seed: int,
+    candidates: Sequence[str] | None,
+    levels: Sequence[float],
+    keep: bool,
+) -> tuple[SeriesScores | None, SeriesEvaluation | None]:
     series_id, y, breaks = item
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             evaluation = evaluate_series(
-                y, series_id=series_id, breaks=breaks, candidates=candidates, seed=seed
+                y,
+                series_id=series_id,
+                breaks=breaks,
+                levels=levels,
+                candidates=candidates,
+                seed=seed,
             )
-            return evaluation.scores(with_pits=True)
+            return evaluation.scores(with_pits=True), evaluation if keep else None
     except Exception as error:  # a series that cannot be fitted adds no evidence
         failure_reason(error, f"backtesting {series_id} for the population's evidence")
-        return None
+        return None, None
 
 
 def population_evidence(
@@ -76,19 +97,35 @@ def population_evidence(
     seed: int = 0,
     candidates: Sequence[str] | None = None,
     sample: int = EVIDENCE_SAMPLE,
+    levels: Sequence[float] = (80, 95),
+    evaluations: dict[str, SeriesEvaluation] | None = None,
 ) -> PopulationEvidence:
     """The pooled backtest evidence of a population of series (at most ``sample`` of them,
-    drawn with ``seed``), for ``fit_many``'s ``evidence``."""
+    drawn with ``seed``), for ``fit_many``'s ``evidence``. ``evaluations``, when given, is
+    filled with the backtests of the sampled series (at ``levels``), so that ``fit_one``
+    chooses for them without backtesting them again."""
     work = list(items)
     if len(work) > sample:
         picked = np.random.default_rng(seed).choice(len(work), size=sample, replace=False)
         work = [work[index] for index in sorted(picked)]
-    if len(work) < SMALL_POPULATION:
+    own = len(work)  # the population's own series come first, any top-up after them
+    if own < SMALL_POPULATION:
         work += _reference_items(REFERENCE_TOP_UP, seed)
     chosen = tuple(candidates) if candidates is not None else None
-    score = functools.partial(_score_item, seed=seed, candidates=chosen)
-    scores = list(map_in_chunks(score, work, jobs=jobs))
-    return PopulationEvidence.pool(score for score in scores if score is not None)
+    score = functools.partial(
+        _score_item,
+        seed=seed,
+        candidates=chosen,
+        levels=tuple(levels),
+        keep=evaluations is not None,
+    )
+    scores = []
+    for index, (found, evaluation) in enumerate(map_in_chunks(score, work, jobs=jobs)):
+        if found is not None:
+            scores.append(found)
+        if evaluation is not None and evaluations is not None and index < own:
+            evaluations[evaluation.series_id] = evaluation
+    return PopulationEvidence.pool(scores)
 
 
 def _reference_items(count: int, seed: int) -> list[tuple[str, pd.Series, Sequence[int]]]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from serving.cli import app
@@ -130,3 +131,55 @@ def test_an_interrupted_run_leaves_the_old_output_and_no_partial_file(
     assert calls["n"] == 2
     assert out.read_text() == "the previous forecasts\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_series_backtested_for_the_evidence_are_not_backtested_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each series is backtested once: those sampled for the population's evidence are chosen
+    for from those backtests, and the forecasts equal fitting every series afresh. A series
+    named like a reference series topping up a small population keeps its own backtests."""
+    from training import population, selection
+    from training.parallel import forecast_long
+    from training.population import REFERENCE_TOP_UP, _reference_items, population_evidence
+    from training.selection import fit_series
+
+    clash = _reference_items(REFERENCE_TOP_UP, 0)[0][0]  # a top-up series' name
+    rng = np.random.default_rng(7)
+    frame = pd.concat(
+        pd.DataFrame(
+            {
+                "unique_id": name,
+                "ds": np.arange(2000, 2014),
+                "y": 100.0 * np.exp(np.cumsum(rng.normal(0.05, 0.1, 14))),
+            }
+        )
+        for name in [clash, *(f"s{index}" for index in range(11))]
+    )
+    calls: list[str] = []
+    evaluate = selection.evaluate_series
+
+    def counted(*args: object, series_id: str, **kwargs: object) -> selection.SeriesEvaluation:
+        calls.append(series_id)
+        return evaluate(*args, series_id=series_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(population, "evaluate_series", counted)
+    monkeypatch.setattr(selection, "evaluate_series", counted)
+    forecasts, failures = forecast_long(frame, horizon=3, levels=(80, 95))
+    assert failures == []
+    own = [name for name in calls if not name.startswith("reference:")]
+    assert sorted(own) == sorted(f"s{index}" for index in range(11))  # once each
+    assert calls.count(clash) == 2  # as a series of the file, and as a reference series
+
+    monkeypatch.setattr(population, "evaluate_series", evaluate)
+    monkeypatch.setattr(selection, "evaluate_series", evaluate)
+    items = [
+        (name, pd.Series(group["y"].to_numpy(), index=group["ds"].to_numpy()), ())
+        for name, group in frame.groupby("unique_id", sort=False)
+    ]
+    evidence = population_evidence(items)
+    for name, y, _ in items:
+        afresh = fit_series(y, series_id=name, evidence=evidence).champion.predict(3, (80, 95))
+        served = forecasts[forecasts["unique_id"] == name].reset_index(drop=True)
+        np.testing.assert_allclose(served["mean"], afresh["mean"])
+        np.testing.assert_allclose(served["hi-95"], afresh["hi-95"])
