@@ -80,8 +80,9 @@ class SeriesScores:
     errors: Mapping[str, np.ndarray]
     #: years of history (short series pool apart: ``SHORT_SERIES``)
     length: int = 0
-    #: per candidate, the steps ahead and PITs of its calibration tested in time
-    #: (``models.calibration.forward_pits``), a 2 x n array
+    #: short series, per candidate: the steps ahead (first row) and the PITs (second) of the
+    #: figures under intervals borrowed at each backtest origin and centred on the
+    #: candidate's forecast there (``training.selection.borrowed_pits``)
     pits: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def signed(self, name: str) -> np.ndarray | None:
@@ -272,6 +273,10 @@ def pooled_calibration(evidence: Sequence[SeriesScores], choice: str) -> PooledC
     if not found:
         return None
     steps, pits = np.concatenate(found, axis=1)
+    finite = np.isfinite(pits)  # a path at 0 on the log scale can leave a figure no PIT
+    steps, pits = steps[finite], pits[finite]
+    if not pits.size:
+        return None
     return PooledCalibration(
         figures=int(pits.size),
         inside_80=float(np.mean(np.abs(pits - 0.5) < 0.4)),

@@ -150,3 +150,15 @@ def test_short_series_moving_more_than_their_analogs_get_wider_borrowed_interval
     assert covered(pooled) == pytest.approx(0.8, abs=0.08)
     assert "widened because only" in pooled[0].reason
     assert "widened" not in plain[0].reason
+
+
+def test_figures_without_a_pit_are_left_out_of_the_pooled_calibration() -> None:
+    from training.evidence import pooled_calibration
+
+    rng = np.random.default_rng(0)
+    pits = np.vstack([np.ones(400), rng.uniform(0.0, 1.0, 400)])
+    pits[1, :10] = np.nan
+    scores = [SeriesScores("a", {}, 3, {"naive": pits})]
+    pooled = pooled_calibration(scores, "naive")
+    assert pooled is not None and pooled.figures == 390
+    assert pooled.recalibration is None or np.isfinite(pooled.recalibration).all()
