@@ -209,32 +209,14 @@ class CalibratedForecast:
         """The error quantile at ``probability``: one for all steps, or one per step; at the
         probability the recalibration maps it to, step by step, when there is one."""
         if self.recalibration is not None:
-            last = len(self.recalibration) - 1
-            mapped = np.array(
-                [
-                    np.interp(probability, self.probabilities, self.recalibration[min(step, last)])
-                    for step in range(horizon)
-                ]
-            )
+            rows = np.minimum(np.arange(horizon), len(self.recalibration) - 1)
+            mapped = _rows_at(self.recalibration[rows], self.probabilities, probability)
             if self.error_quantiles.ndim == 1:
                 return np.interp(mapped, self.probabilities, self.error_quantiles)
-            return np.array(
-                [
-                    np.interp(p, self.probabilities, row)
-                    for p, row in zip(mapped, self.error_quantiles[:horizon], strict=True)
-                ]
-            )
+            return _rows_at(self.error_quantiles[:horizon], self.probabilities, mapped)
         if self.error_quantiles.ndim == 1:
             return float(np.interp(probability, self.probabilities, self.error_quantiles))
-        upper = int(
-            np.clip(
-                np.searchsorted(self.probabilities, probability), 1, len(self.probabilities) - 1
-            )
-        )
-        low, high = self.probabilities[upper - 1], self.probabilities[upper]
-        share = float(np.clip((probability - low) / (high - low), 0.0, 1.0))
-        rows = self.error_quantiles[:horizon]
-        return np.asarray((1.0 - share) * rows[:, upper - 1] + share * rows[:, upper])
+        return _rows_at(self.error_quantiles[:horizon], self.probabilities, probability)
 
     def _apply(self, mean: np.ndarray, error: np.ndarray) -> np.ndarray:
         if self.error_scale == "log":
@@ -321,6 +303,17 @@ class CalibratedForecast:
             max_horizon=max_horizon,
             envelope=_envelope(max_horizon) if scale == "log" else None,
         )
+
+
+def _rows_at(rows: np.ndarray, grid: np.ndarray, probabilities: float | np.ndarray) -> np.ndarray:
+    """Each row of values at the ``grid`` probabilities, read at its own probability (one for
+    all rows, or one per row) by linear interpolation."""
+    wanted = np.broadcast_to(np.asarray(probabilities, dtype=float), (len(rows),))
+    upper = np.clip(np.searchsorted(grid, wanted), 1, len(grid) - 1)
+    low, high = grid[upper - 1], grid[upper]
+    share = np.clip((wanted - low) / (high - low), 0.0, 1.0)
+    index = np.arange(len(rows))
+    return np.asarray((1.0 - share) * rows[index, upper - 1] + share * rows[index, upper])
 
 
 def _envelope(max_horizon: int) -> np.ndarray:
