@@ -207,17 +207,18 @@ class PopulationEvidence:
         the population knows none of them. Short series are decided by the short ones."""
         if self.stratum(scores.length) is not self:
             return self.stratum(scores.length).decide(scores, available)
+        own = {name: scores.relative(name) for name in available if name in self.models}
+        return self._decide_from(own, scores.origins)
+
+    def _decide_from(self, own: Mapping[str, float], origins: int) -> Decision | None:
+        """``decide`` from a series' own relative errors by candidate and its origins."""
         blended, weights = {}, {}
         best = min((model.mean for model in self.models.values()), default=0.0)
-        for name in available:
-            model = self.models.get(name)
-            if model is None:
-                continue
+        for name, relative in own.items():
             # the population's choice is as good as its best: the difference is within noise
-            prior = best if name == self.choice else model.mean
-            own = scores.relative(name)
-            weight = self.weight(scores.origins) if np.isfinite(own) else 0.0
-            blended[name] = weight * (own if weight else 0.0) + (1.0 - weight) * prior
+            prior = best if name == self.choice else self.models[name].mean
+            weight = self.weight(origins) if np.isfinite(relative) else 0.0
+            blended[name] = weight * (relative if weight else 0.0) + (1.0 - weight) * prior
             weights[name] = weight
         if not blended:
             return None
@@ -394,14 +395,21 @@ def _credibility_k(evidence: Sequence[SeriesScores]) -> float:
         return DEFAULT_K
     split = [_halves(score) for score in enough]
     early_models, early_choice = _population_choice([early for early, _ in split], DEFAULT)
-    options = list(early_models)
+    # each series' own relative errors do not depend on k: worked out once, not per k
+    own = [{name: early.relative(name) for name in early_models} for early, _ in split]
+    later: list[dict[str, float]] = [{} for _ in split]
     losses = {}
     for k in K_GRID:
         trial = PopulationEvidence(early_models, len(split), k, early_choice)
         per_series = []
-        for early, late in split:
-            decision = trial.decide(early, options)
-            per_series.append(late.relative(decision.chosen) if decision else np.nan)
+        for index, (early, late) in enumerate(split):
+            decision = trial._decide_from(own[index], early.origins)
+            if decision is None:
+                per_series.append(np.nan)
+                continue
+            if decision.chosen not in later[index]:
+                later[index][decision.chosen] = late.relative(decision.chosen)
+            per_series.append(later[index][decision.chosen])
         losses[k] = np.array(per_series)
     # the one-standard-error rule (Breiman et al. 1984): the most cautious k whose loss is
     # within one standard error of the best k's, so departures must pay clearly
