@@ -8,7 +8,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from serving import schemas
-from serving.scenarios import in_unit, rounded
 from serving.settings import ServiceSettings
 
 EXIT_INVALID = 1
@@ -81,6 +80,8 @@ def scenario(
 
 def scenario_table(answer: schemas.ScenarioResponse, served: dict[int, float]) -> Table:
     """Year by year: the champion's projection, the scenario's and its intervals."""
+    from serving.scenarios import in_unit
+
     taken = {figure.year: "assumed" for figure in answer.assumptions}
     taken.update({figure.year: "filled" for figure in answer.filled})
     labels = list(answer.forecast[0].lower)
@@ -114,6 +115,8 @@ def scenario_table(answer: schemas.ScenarioResponse, served: dict[int, float]) -
 
 def _value(value: float, unit: str) -> str:
     """A count in full, as the page shows it; money and others to 3 significant figures."""
+    from serving.scenarios import rounded
+
     return f"{value:,.0f}" if unit == "count" else rounded(value, unit)
 
 

@@ -26,3 +26,17 @@ def test_every_command_is_listed_with_its_whole_summary_on_one_line() -> None:
         listed = [line for line in lines if f" {info.name} " in line]
         assert listed, f"{info.name} is not listed:\n{result.stdout}"
         assert summary in listed[0], f"{info.name}: {summary!r} not whole in {listed[0]!r}"
+
+
+def test_the_command_line_starts_without_mlflow_or_matplotlib() -> None:
+    """Every command (forecast-file, figures, --help) starts without the modules only training
+    and serving need: they load in the commands that use them (about 2 s more at each start)."""
+    import subprocess
+    import sys
+
+    heavy = ("mlflow", "matplotlib", "serving.services", "statsmodels")
+    script = f"import sys, serving.cli; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "", f"loaded when the command line starts: {loaded}"
