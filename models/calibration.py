@@ -187,14 +187,7 @@ class CalibratedForecast:
         """The probability this calibration (before any recalibration) gives to a figure at
         most ``actual`` at each of ``steps`` (1-based): its probability integral transform."""
         actual, steps = np.asarray(actual, dtype=float), np.asarray(steps, dtype=np.int64)
-        mean = self.point_path[steps - 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if self.error_scale == "log":
-                error = np.log(np.maximum(actual, 0.0)) - np.log(mean)
-            elif self.error_scale == "sqrt":
-                error = np.sqrt(np.maximum(actual, 0.0)) - np.sqrt(np.maximum(mean, 0.0))
-            else:
-                error = actual - mean
+        error = _error(self.error_scale, actual, self.point_path[steps - 1])
         error = error / self.step_scale[steps - 1]
         if self.error_quantiles.ndim == 1:
             return np.interp(error, self.error_quantiles, self.probabilities)
@@ -219,6 +212,8 @@ class CalibratedForecast:
         return _rows_at(self.error_quantiles[:horizon], self.probabilities, probability)
 
     def _apply(self, mean: np.ndarray, error: np.ndarray) -> np.ndarray:
+        """The figure ``error`` away from ``mean`` on this forecast's scale (``_error``'s
+        inverse)."""
         if self.error_scale == "log":
             return mean * np.exp(np.minimum(error, 700.0))
         if self.error_scale == "sqrt":
@@ -274,17 +269,15 @@ class CalibratedForecast:
         scale = error_scale_of(values, path)
         if scale == "log" and not (np.all(predicted > 0) and np.all(actual > 0)):
             scale = "additive"
+        errors = _error(scale, actual, predicted)
         if scale == "log":
-            errors = np.log(actual) - np.log(predicted)
             prior_scale = PRIOR_SCALE
         elif scale == "sqrt":
-            errors = np.sqrt(np.maximum(actual, 0.0)) - np.sqrt(np.maximum(predicted, 0.0))
             # the prior: 20% of the level (0.1 sqrt(level) on this scale), or a Poisson
             # count's noise (0.5 on this scale) if larger
             level = float(np.mean(values[-COUNT_RECENT:]))
             prior_scale = max(0.5 * PRIOR_SCALE * np.sqrt(level), POISSON_ROOT_SD)
         else:
-            errors = actual - predicted
             prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
         growth = _growth_exponent(errors, steps)
         normalised = errors / steps**growth
@@ -303,6 +296,17 @@ class CalibratedForecast:
             max_horizon=max_horizon,
             envelope=_envelope(max_horizon) if scale == "log" else None,
         )
+
+
+def _error(scale: str, actual: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """How far ``actual`` lies from ``mean`` on an error scale: "log" (log of their ratio;
+    -inf at 0), "sqrt" (difference of square roots) or "additive"."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if scale == "log":
+            return np.asarray(np.log(np.maximum(actual, 0.0)) - np.log(mean))
+        if scale == "sqrt":
+            return np.asarray(np.sqrt(np.maximum(actual, 0.0)) - np.sqrt(np.maximum(mean, 0.0)))
+        return np.asarray(actual - mean)
 
 
 def _rows_at(rows: np.ndarray, grid: np.ndarray, probabilities: float | np.ndarray) -> np.ndarray:
