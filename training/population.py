@@ -66,13 +66,14 @@ REFERENCE_TOP_UP = 100
 
 
 def _score_item(
-    item: tuple[str, pd.Series, Sequence[int]],
+    item: tuple[str, pd.Series, Sequence[int], bool],
     seed: int,
     candidates: Sequence[str] | None,
     levels: Sequence[float],
-    keep: bool,
 ) -> tuple[SeriesScores | None, SeriesEvaluation | None]:
-    series_id, y, breaks = item
+    """A series' scores for the evidence, and its evaluation too when the item says to keep
+    it (sent back to the caller, so only for series it will fit)."""
+    series_id, y, breaks, keep = item
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -108,22 +109,17 @@ def population_evidence(
     if len(work) > sample:
         picked = np.random.default_rng(seed).choice(len(work), size=sample, replace=False)
         work = [work[index] for index in sorted(picked)]
-    own = len(work)  # the population's own series come first, any top-up after them
-    if own < SMALL_POPULATION:
-        work += _reference_items(REFERENCE_TOP_UP, seed)
+    # the population's own series are kept when asked; a reference top-up never is
+    tasks = [(*item, evaluations is not None) for item in work]
+    if len(work) < SMALL_POPULATION:
+        tasks += [(*item, False) for item in _reference_items(REFERENCE_TOP_UP, seed)]
     chosen = tuple(candidates) if candidates is not None else None
-    score = functools.partial(
-        _score_item,
-        seed=seed,
-        candidates=chosen,
-        levels=tuple(levels),
-        keep=evaluations is not None,
-    )
+    score = functools.partial(_score_item, seed=seed, candidates=chosen, levels=tuple(levels))
     scores = []
-    for index, (found, evaluation) in enumerate(map_in_chunks(score, work, jobs=jobs)):
+    for found, evaluation in map_in_chunks(score, tasks, jobs=jobs):
         if found is not None:
             scores.append(found)
-        if evaluation is not None and evaluations is not None and index < own:
+        if evaluation is not None and evaluations is not None:
             evaluations[evaluation.series_id] = evaluation
     return PopulationEvidence.pool(scores)
 
