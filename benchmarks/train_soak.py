@@ -30,6 +30,8 @@ from train_scaling import ROOT, prepare_store, train_command
 
 SECTION = "train-soak"
 _MB = 2**20
+#: Seconds an interrupted run gets to stop before it is killed.
+_GRACE = 120
 #: Finished retrain runs: each is one series trained to the end (promotion decided, logged).
 _FINISHED = (
     "SELECT COUNT(*) FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid "
@@ -60,6 +62,14 @@ def count_retrains(database: Path, status: str = "FINISHED") -> int:
         connection.close()
 
 
+def _interruptible() -> None:
+    """Let the run take Ctrl-C (SIGINT) as a user's terminal would deliver it, even when this
+    benchmark was itself started in the background: a non-interactive shell starts background
+    jobs with SIGINT ignored, children inherit that, and the run would then ignore the
+    interruption and go on training until killed."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def soak(root: Path, n_series: int, jobs: int, minutes: float, every: float) -> tuple[list, dict]:
     """Train ``n_series`` fresh series, sampling every ``every`` seconds, and interrupt the run
     if it is not done after ``minutes``; the samples, and what the run left behind."""
@@ -71,7 +81,7 @@ def soak(root: Path, n_series: int, jobs: int, minutes: float, every: float) -> 
     with (root / "stderr.txt").open("wb") as errors:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_interruptible,
         )  # fmt: skip
     tree = psutil.Process(process.pid)
     peak_tree, peak_process, next_sample = 0, 0, every
@@ -96,12 +106,14 @@ def soak(root: Path, n_series: int, jobs: int, minutes: float, every: float) -> 
         )
     else:
         os.killpg(process.pid, signal.SIGINT)
+    killed = False
     try:
-        code = process.wait(timeout=120)
+        code = process.wait(timeout=_GRACE)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        code = process.wait()
+        code, killed = process.wait(), True
     after = {
+        "killed": killed,
         "completed": completed,
         "minutes": (interrupted - started) / 60,
         "exit code": code,
@@ -154,12 +166,16 @@ def _ending(after: dict, n_series: int) -> str:
             f"finished, {after['left running']} left RUNNING; the stores took "
             f"{after['store MB']:,.0f} MB."
         )
+    stopped = (
+        f"did not stop within {_GRACE} s of Ctrl-C and was killed"
+        if after["killed"]
+        else f"exited with code {after['exit code']} {after['seconds to stop']:.0f} s after Ctrl-C"
+    )
     return (
-        f"Interrupted after {after['minutes']:.0f} minutes: `train` exited with code "
-        f"{after['exit code']} within {after['seconds to stop']:.0f} s; {after['finished']:,} "
-        f"series finished, {after['left running']} retrain run(s) left RUNNING by the "
-        f"interruption (the next `train` passes over them and retrains those series); the "
-        f"stores took {after['store MB']:,.0f} MB."
+        f"Interrupted after {after['minutes']:.0f} minutes: `train` {stopped}; "
+        f"{after['finished']:,} series finished, {after['left running']} retrain run(s) left "
+        f"RUNNING by the interruption (the next `train` passes over them and retrains those "
+        f"series); the stores took {after['store MB']:,.0f} MB."
     )
 
 
