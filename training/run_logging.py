@@ -6,9 +6,9 @@ promotion decision. ``tracking`` finds and opens the runs."""
 from __future__ import annotations
 
 import math
+import secrets
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +157,7 @@ def _write_runs(
     rows: dict[str, list[dict[str, Any]]] = {table: [] for table in _SQL_TABLES}
     run_ids: dict[str, str] = {}
     for run in runs:
-        run_id = uuid.uuid4().hex
+        run_id = _new_run_id()
         artifact_uri = append_to_uri_path(experiment.artifact_location, run_id, "artifacts")
         _upload(client, artifact_uri, run.artifacts)
         rows["runs"].append(
@@ -200,6 +200,17 @@ def _write_runs(
         run_ids[run.name] = run_id
     _insert_rows(store, rows)
     return run_ids
+
+
+def _new_run_id() -> str:
+    """A run id like MLflow's (32 hex digits) but in time order, as a UUIDv7 (RFC 9562) is:
+    the time in nanoseconds, then 64 random bits.
+
+    MLflow indexes tags, params and metrics by run id. Random ids scatter each series' rows
+    over the whole of those indexes: once the store outgrows SQLite's page cache, every row
+    costs a page read and a page written. Ids in time order land together at the end.
+    """
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 def _insert_rows(store: SqlAlchemyStore, rows: dict[str, list[dict[str, Any]]]) -> None:
