@@ -36,6 +36,8 @@ console = Console()
 errors = Console(stderr=True)
 #: Exit code when another retrain held the lock too long (sysexits' EX_TEMPFAIL: try again).
 EXIT_BUSY = 75
+#: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 #: Up to this many series the summary has a row per series; beyond, one row per outcome.
 FULL_TABLE_MAX = 30
 #: Failures listed by name under a compact summary; the rest are counted.
@@ -132,13 +134,24 @@ def run_with_progress(
         transient=True,
     ) as progress:
         task = progress.add_task("", total=total)
+        finished: list[SeriesOutcome] = []
 
         def advance(outcome: SeriesOutcome) -> None:
+            finished.append(outcome)
             progress.update(task, advance=1, description=f"{outcome.series_id}: {outcome.status}")
 
-        outcomes = retrain(
-            series, force=force, store=store, settings=settings, jobs=jobs, on_outcome=advance
-        )
+        try:
+            outcomes = retrain(
+                series, force=force, store=store, settings=settings, jobs=jobs, on_outcome=advance
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            errors.print(
+                f"[yellow]Interrupted:[/yellow] {len(finished):,} of {total:,} series finished "
+                "and are in MLflow. Run `fraudcast train` again (without --force) to train the "
+                "rest: finished series are skipped as unchanged."
+            )
+            raise typer.Exit(code=EXIT_INTERRUPTED) from None
     return outcomes
 
 

@@ -77,3 +77,24 @@ def test_another_store_gets_an_mlflow_ui_command_of_its_own_and_no_password_is_s
     assert where_to_compare(TrainingSettings.model_fields["mlflow_tracking_uri"].default).endswith(
         "`make mlflow-ui` to compare runs)"
     )
+
+
+def test_ctrl_c_says_how_many_series_finished_and_how_to_train_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from training import pipeline
+    from training.outcome import Outcome
+
+    def two_series_then_ctrl_c(*args, on_outcome, **kwargs):
+        for series_id in ("a", "b"):
+            on_outcome(pipeline.SeriesOutcome(series_id, Outcome.PROMOTED, "better"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "retrain", two_series_then_ctrl_c)
+
+    result = CliRunner().invoke(app, ["train", "-s", "a", "-s", "b", "-s", "c", "-s", "d"])
+
+    assert result.exit_code == 130, result.output
+    said = _said(result.output)
+    assert "Interrupted: 2 of 4 series finished and are in MLflow" in said
+    assert "finished series are skipped as unchanged" in said
