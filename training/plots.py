@@ -140,7 +140,7 @@ def _draw_fan(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     # tight_layout is slow
-    ax.figure.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.09)
+    ax.figure.subplots_adjust(left=0.11, right=0.98, top=0.92, bottom=0.09)
 
 
 def _all_nonnegative(history: pd.Series, forecast: pd.DataFrame) -> bool:
