@@ -134,10 +134,8 @@ def run_with_progress(
         transient=True,
     ) as progress:
         task = progress.add_task("", total=total)
-        finished: list[SeriesOutcome] = []
 
         def advance(outcome: SeriesOutcome) -> None:
-            finished.append(outcome)
             progress.update(task, advance=1, description=f"{outcome.series_id}: {outcome.status}")
 
         try:
@@ -146,8 +144,9 @@ def run_with_progress(
             )
         except KeyboardInterrupt:
             progress.stop()
+            finished = int(progress.tasks[0].completed)  # the bar's one task counts them
             errors.print(
-                f"[yellow]Interrupted:[/yellow] {len(finished):,} of {total:,} series finished "
+                f"[yellow]Interrupted:[/yellow] {finished:,} of {total:,} series finished "
                 "and are in MLflow. Run `fraudcast train` again (without --force) to train the "
                 "rest: finished series are skipped as unchanged."
             )
