@@ -21,6 +21,10 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import (
+    RESOURCE_DOES_NOT_EXIST,
+    ErrorCode,
+)
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
@@ -106,21 +110,31 @@ def register_champion(
             signature=_INPUT_SIGNATURE,
             pip_requirements=[f"mlflow=={mlflow.__version__}", "pandas", "numpy"],
         )
+    tags = {**_card_tags(card), PROJECTION_TAG: _projection_json(served_projection(forecast))}
+
+    def new_version() -> ModelVersion:
+        return client.create_model_version(
+            name,
+            source=info.model_uri,
+            run_id=card.run_id or None,
+            model_id=info.model_id,  # a tracking server refuses a models:/ source without it
+            tags=tags,
+            description=card.reason,
+        )
+
+    # the registered model exists after a series' first champion: try the version first, and
+    # create the model only when the registry says there is none (one call, not two, a retrain)
     try:
-        client.get_registered_model(name)
-    except MlflowException:
+        version = new_version()
+    except MlflowException as error:
+        if error.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
         client.create_registered_model(
             name, description=f"fraudcast champions for series {card.series_id}"
         )
-    version = client.create_model_version(
-        name,
-        source=info.model_uri,
-        run_id=card.run_id or None,
-        model_id=info.model_id,  # a tracking server refuses a models:/ source without it
-        tags={**_card_tags(card), PROJECTION_TAG: _projection_json(served_projection(forecast))},
-        description=card.reason,
-    )
-    version = _wait_until_ready(client, name, version.version)
+        version = new_version()
+    if version.status != "READY":
+        version = _wait_until_ready(client, name, version.version)
     client.set_registered_model_alias(name, CHAMPION_ALIAS, version.version)
     return version
 

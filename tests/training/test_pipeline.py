@@ -303,9 +303,9 @@ def test_a_retrain_killed_before_the_alias_moves_leaves_the_old_champion(
     before = registry.champion_version(TREND, client=client)
 
     def killed(*args, **kwargs):
-        raise KeyboardInterrupt("killed while waiting for the model version")
+        raise KeyboardInterrupt("killed after the version was registered, before the alias")
 
-    monkeypatch.setattr(registry, "_wait_until_ready", killed)
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", killed)
     with pytest.raises(KeyboardInterrupt):
         pipeline.retrain([TREND], store=store, settings=settings, force=True, candidates=QUICK)
     after = registry.champion_version(TREND, client=client)
