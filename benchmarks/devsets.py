@@ -111,3 +111,40 @@ def small_counts(
     return synthetic_crime(
         n_series, horizon, seed, levels=(1.0, 200.0), count_share=1.0, prefix="count"
     )
+
+
+def bursty_incidents(
+    n_series: int = 200, horizon: int = CRIME_HORIZON, seed: int = 11
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Incident counts of the kind conflict and terrorism give by country and year (history of
+    12–22 years plus ``horizon`` test years): a quiet baseline of 0.5 to 30 a year that drifts
+    as a random walk, escalations (8% of years) that multiply the rate by e to e³ at once and
+    fade with a persistence of 0.5 to 0.9 a year, and negative-binomial counts around the rate
+    (variance ``mu + mu²/r``, ``r`` of 2 to 10: more spread than Poisson). Many years are zero
+    or near it, and a few hold most of a series' incidents."""
+    rng = np.random.default_rng(seed)
+    trains, tests = [], []
+    index = 0
+    while index < n_series:
+        length = int(rng.integers(12, 23)) + horizon
+        baseline = rng.uniform(np.log(0.5), np.log(30.0))
+        persistence = rng.uniform(0.5, 0.9)
+        dispersion = rng.uniform(2.0, 10.0)
+        escalation, log_rate = 0.0, []
+        for _ in range(length):
+            baseline += rng.normal(0.0, 0.15)
+            escalation *= persistence
+            if rng.random() < 0.08:
+                escalation += rng.uniform(1.0, 3.0)
+            log_rate.append(baseline + escalation)
+        rate = np.exp(np.array(log_rate))
+        values = rng.negative_binomial(dispersion, dispersion / (dispersion + rate)).astype(float)
+        cut = length - horizon
+        if np.ptp(values[:cut]) == 0:  # a history without one change has no error scale
+            continue
+        series_id = f"incidents{index:04d}"
+        years = np.arange(1, length + 1)
+        trains.append(pd.DataFrame({"unique_id": series_id, "ds": years[:cut], "y": values[:cut]}))
+        tests.append(pd.DataFrame({"unique_id": series_id, "ds": years[cut:], "y": values[cut:]}))
+        index += 1
+    return pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)

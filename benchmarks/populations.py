@@ -1,5 +1,6 @@
 """The populations fraudcast is judged on beyond the yardsticks: short-history cuts of M3, M1
-and Tourism (3, 4 and 5 years, forecast 5 ahead) and synthetic crime-like series.
+and Tourism (3, 4 and 5 years, forecast 5 ahead), synthetic crime-like series, small counts and
+bursty incident counts.
 
 Each set is forecast by ``fraudcast forecast-file`` and, in the same run, by statsforecast's
 Naive, RandomWalkWithDrift, AutoETS and AutoTheta (a model that cannot fit a series falls back
@@ -60,6 +61,11 @@ def _populations() -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
     for length in (3, 5):
         cut_train, cut_test = devsets.short_cuts(counts_train, counts_test, length, seed=length)
         found.append((f"synthetic small counts cut to {length} years", "", cut_train, cut_test))
+    bursty_train, bursty_test = devsets.bursty_incidents()
+    found.append(("synthetic bursty incidents", "", bursty_train, bursty_test))
+    for length in (3, 5):
+        cut_train, cut_test = devsets.short_cuts(bursty_train, bursty_test, length, seed=length)
+        found.append((f"synthetic bursty incidents cut to {length} years", "", cut_train, cut_test))
     return found
 
 
@@ -100,7 +106,10 @@ def render(results: list[SetResult]) -> str:
         "growth that reverses, mean reversion, bursts that fade, Poisson counts down to tens a "
         "year), also cut to 3, 4 and 5 years; and 300 synthetic small counts (the same process "
         "at levels of 1 to 200 a year, every series a Poisson count, a fifth of them touching "
-        "zero), also cut to 3 and 5 years. Ratios are fraudcast over the best statsforecast "
+        "zero), also cut to 3 and 5 years; and 200 synthetic bursty incident counts (a quiet "
+        "baseline of 0.5 to 30 a year, escalations that multiply it by e to e cubed and fade, "
+        "negative-binomial counts: the shape of conflict and terrorism incidents), also cut to "
+        "3 and 5 years. Ratios are fraudcast over the best statsforecast "
         "method on that measure "
         "(Naive, RWD, AutoETS, AutoTheta; below 1 is better). Series of 5 years or fewer "
         "borrow from the reference corpus with the cut's own yardstick left out, and their "
