@@ -279,10 +279,12 @@ class CalibratedForecast:
             prior_scale = max(0.5 * PRIOR_SCALE * np.sqrt(level), POISSON_ROOT_SD)
         else:
             prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
-        growth = _growth_exponent(errors, steps)
-        normalised = errors / steps**growth
+        # the errors are brought to step 1 with the growth they show; the served growth is
+        # floored at a random walk's, which widens the far steps and never narrows step 1
+        shown = _growth_exponent(errors, steps)
+        normalised = errors / steps**shown
         quantiles = _error_quantiles(normalised, prior_scale)
-        step_scale = np.arange(1, max_horizon + 1, dtype=float) ** growth
+        step_scale = np.arange(1, max_horizon + 1, dtype=float) ** max(shown, MIN_GROWTH)
         return cls(
             model_name=model_name,
             last_year=last_year,
@@ -463,7 +465,7 @@ def recalibration_from(steps: np.ndarray, pits: np.ndarray) -> np.ndarray | None
 def _growth_exponent(errors: np.ndarray, steps: np.ndarray) -> float:
     """How error spread grows with the step: RMS ~ step**b, fitted across steps with enough
     errors and shrunk towards ``PRIOR_GROWTH`` when few steps inform it; kept within
-    [``MIN_GROWTH``, ``MAX_GROWTH``]."""
+    [0, ``MAX_GROWTH``] (``MIN_GROWTH`` applies to the served growth, not to this fit)."""
     step_index = steps.astype(np.int64)
     counts = np.bincount(step_index)
     squares = np.bincount(step_index, weights=errors**2)
@@ -478,7 +480,7 @@ def _growth_exponent(errors: np.ndarray, steps: np.ndarray) -> float:
     slope = float(np.sum(weights * centred * log_rms) / np.sum(weights * centred**2))
     informed = informed_steps.size
     shrunk = (informed * slope + 2.0 * PRIOR_GROWTH) / (informed + 2.0)
-    return float(np.clip(shrunk, MIN_GROWTH, MAX_GROWTH))
+    return float(np.clip(shrunk, 0.0, MAX_GROWTH))
 
 
 def _error_quantiles(normalised: np.ndarray, prior_scale: float) -> np.ndarray:

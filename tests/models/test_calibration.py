@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models import calibration
 from models.calibration import (
     MIN_PITS,
     CalibratedForecast,
@@ -73,6 +74,28 @@ def test_intervals_widen_at_least_as_a_random_walks_do() -> None:
     frame = forecast.predict(4, [80])
     log_width = np.log(frame["hi-80"] / frame["lo-80"])
     assert log_width[3] >= 2.0 * log_width[0] * (1 - 1e-9)
+
+
+def test_the_random_walk_floor_never_narrows_the_first_step(monkeypatch) -> None:
+    """Errors of one spread at every step (a series around a stable level, or bursts that
+    fade): the floor on growth widens the far steps and leaves step 1 as the errors show it.
+    Rescaling the errors by the floor too made the step-1 interval a fifth narrower here."""
+    rng = np.random.default_rng(3)
+    errors = {step: list(rng.normal(0, 0.1, 60)) for step in range(1, 7)}
+
+    def widths() -> np.ndarray:
+        forecast = CalibratedForecast.from_backtest(
+            "m", _history(), np.full(30, 100.0), _backtest(errors)
+        )
+        frame = forecast.predict(6, [80])
+        return np.log(frame["hi-80"] / frame["lo-80"]).to_numpy()
+
+    floored = widths()
+    monkeypatch.setattr(calibration, "MIN_GROWTH", 0.0)
+    unfloored = widths()
+    assert floored[0] == pytest.approx(unfloored[0], rel=1e-9)
+    assert (floored[1:] > unfloored[1:]).all()
+    assert floored[5] >= np.sqrt(6) * floored[0] * (1 - 1e-9)
 
 
 def test_no_backtest_gives_a_wide_prior_and_never_below_zero() -> None:
