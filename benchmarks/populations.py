@@ -48,25 +48,30 @@ def _populations() -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
     for dataset in YARDSTICKS:
         train, test = load_yearly(dataset)
         label = {"m3": "M3", "m1": "M1", "tourism": "Tourism"}[dataset]
-        for length in CUT_LENGTHS:
-            cut_train, cut_test = devsets.short_cuts(train, test, length, seed=length)
-            found.append((f"{label} cut to {length} years", dataset, cut_train, cut_test))
-    crime_train, crime_test = devsets.synthetic_crime()
-    found.append(("synthetic crime-like", "", crime_train, crime_test))
-    for length in CUT_LENGTHS:
-        cut_train, cut_test = devsets.short_cuts(crime_train, crime_test, length, seed=length)
-        found.append((f"synthetic crime-like cut to {length} years", "", cut_train, cut_test))
-    counts_train, counts_test = devsets.small_counts()
-    found.append(("synthetic small counts", "", counts_train, counts_test))
-    for length in (3, 5):
-        cut_train, cut_test = devsets.short_cuts(counts_train, counts_test, length, seed=length)
-        found.append((f"synthetic small counts cut to {length} years", "", cut_train, cut_test))
-    bursty_train, bursty_test = devsets.bursty_incidents()
-    found.append(("synthetic bursty incidents", "", bursty_train, bursty_test))
-    for length in (3, 5):
-        cut_train, cut_test = devsets.short_cuts(bursty_train, bursty_test, length, seed=length)
-        found.append((f"synthetic bursty incidents cut to {length} years", "", cut_train, cut_test))
+        found += _cuts(label, dataset, train, test, CUT_LENGTHS)
+    for name, make, lengths in (
+        ("synthetic crime-like", devsets.synthetic_crime, CUT_LENGTHS),
+        ("synthetic small counts", devsets.small_counts, (3, 5)),
+        ("synthetic bursty incidents", devsets.bursty_incidents, (3, 5)),
+    ):
+        train, test = make()
+        found.append((name, "", train, test))
+        found += _cuts(name, "", train, test, lengths)
     return found
+
+
+def _cuts(
+    name: str, excluded: str, train: pd.DataFrame, test: pd.DataFrame, lengths: tuple[int, ...]
+) -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
+    """The set cut to each of ``lengths`` years (seeded by the length), as populations."""
+    return [
+        (
+            f"{name} cut to {length} years",
+            excluded,
+            *devsets.short_cuts(train, test, length, seed=length),
+        )
+        for length in lengths
+    ]
 
 
 def evaluate(jobs: int) -> list[SetResult]:
