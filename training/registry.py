@@ -133,8 +133,7 @@ def register_champion(
             name, description=f"fraudcast champions for series {card.series_id}"
         )
         version = new_version()
-    if version.status != "READY":
-        version = _wait_until_ready(client, name, version.version)
+    version = _wait_until_ready(client, version)
     client.set_registered_model_alias(name, CHAMPION_ALIAS, version.version)
     return version
 
@@ -195,18 +194,20 @@ def recorded_projection(version: ModelVersion) -> pd.DataFrame:
 
 
 def _wait_until_ready(
-    client: MlflowClient, name: str, version: str, timeout: float = 60.0
+    client: MlflowClient, version: ModelVersion, timeout: float = 60.0
 ) -> ModelVersion:
+    """``version`` once READY: as created when it already is (a SQL registry), else polled."""
     deadline = time.monotonic() + timeout
-    while True:
-        current = client.get_model_version(name, version)
-        if current.status == "READY":
-            return current
+    current = version
+    while current.status != "READY":
         if current.status == "FAILED_REGISTRATION" or time.monotonic() > deadline:
             raise RuntimeError(
-                f"model version {name}/{version} did not become READY: {current.status}"
+                f"model version {version.name}/{version.version} did not become READY: "
+                f"{current.status}"
             )
         time.sleep(0.2)
+        current = client.get_model_version(version.name, version.version)
+    return current
 
 
 def champion_version(series_id: str, *, client: MlflowClient) -> ModelVersion | None:
