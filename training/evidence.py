@@ -158,8 +158,10 @@ class PopulationEvidence:
     #: the evidence of the population's short series (SHORT_SERIES years or fewer), which
     #: decides for short series
     short: PopulationEvidence | None = None
-    #: how intervals borrowed by the population's short series fared in their pooled
-    #: backtests, and the recalibration that calls for (``pooled_calibration``)
+    #: how the intervals of this stratum's series fared in their pooled backtests (borrowed
+    #: ones for the short stratum: ``pooled_calibration``; the choice's calibrated ones for
+    #: the longer series: ``training.population.population_evidence``), and the
+    #: recalibration that calls for (``calibration_from_pits``)
     calibration: PooledCalibration | None = None
 
     @classmethod
@@ -247,7 +249,7 @@ class PopulationEvidence:
 class PooledCalibration:
     """How a population's intervals fared in its pooled backtests."""
 
-    #: figures checked (all steps ahead)
+    #: figures checked one year ahead (where ``widens`` looks)
     figures: int
     #: share of them inside the central 80% interval
     inside_80: float
@@ -271,16 +273,23 @@ def pooled_calibration(evidence: Sequence[SeriesScores], choice: str) -> PooledC
     the population's series, and the recalibration they call for; None without any."""
     members = pool_members(choice) if choice else []
     found = [score.pits[name] for score in evidence for name in members if name in score.pits]
+    return calibration_from_pits(found)
+
+
+def calibration_from_pits(found: Sequence[np.ndarray]) -> PooledCalibration | None:
+    """A population's pooled calibration from its series' (steps ahead, PITs) arrays; None
+    without any figure."""
     if not found:
         return None
     steps, pits = np.concatenate(found, axis=1)
     finite = np.isfinite(pits)  # a path at 0 on the log scale can leave a figure no PIT
     steps, pits = steps[finite], pits[finite]
-    if not pits.size:
+    first = pits[steps == 1]
+    if not first.size:
         return None
     return PooledCalibration(
-        figures=int(pits.size),
-        inside_80=float(np.mean(np.abs(pits - 0.5) < 0.4)),
+        figures=int(first.size),
+        inside_80=float(np.mean(np.abs(first - 0.5) < 0.4)),
         recalibration=recalibration_from(steps.astype(np.int64), pits),
     )
 

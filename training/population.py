@@ -6,17 +6,24 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from training.distributed import map_in_chunks
-from training.evidence import PopulationEvidence, SeriesScores
+from training.evidence import (
+    PopulationEvidence,
+    SeriesScores,
+    calibration_from_pits,
+    is_short,
+)
 from training.failures import failure_reason
 from training.selection import (
     SeriesEvaluation,
     SeriesFailure,
     SeriesFit,
+    choice_pits,
     choose,
     evaluate_series,
     fit_series,
@@ -72,7 +79,8 @@ def _score_item(
     levels: Sequence[float],
 ) -> tuple[SeriesScores | None, SeriesEvaluation | None]:
     """A series' scores for the evidence, and its evaluation too when the item says to keep
-    it (sent back to the caller, so only for series it will fit)."""
+    it (for the caller to fit it) or it is long enough for a calibrated champion (for the
+    pooled calibration of the population's choice)."""
     series_id, y, breaks, keep = item
     try:
         with warnings.catch_warnings():
@@ -85,7 +93,8 @@ def _score_item(
                 candidates=candidates,
                 seed=seed,
             )
-            return evaluation.scores(with_pits=True), evaluation if keep else None
+            scores = evaluation.scores(with_pits=True)
+            return scores, evaluation if keep or not is_short(scores.length) else None
     except Exception as error:  # a series that cannot be fitted adds no evidence
         failure_reason(error, f"backtesting {series_id} for the population's evidence")
         return None, None
@@ -115,13 +124,25 @@ def population_evidence(
         tasks += [(*item, False) for item in _reference_items(REFERENCE_TOP_UP, seed)]
     chosen = tuple(candidates) if candidates is not None else None
     score = functools.partial(_score_item, seed=seed, candidates=chosen, levels=tuple(levels))
-    scores = []
-    for found, evaluation in map_in_chunks(score, tasks, jobs=jobs):
+    scores, longer = [], []
+    results = map_in_chunks(score, tasks, jobs=jobs)
+    for task, (found, evaluation) in zip(tasks, results, strict=True):
         if found is not None:
             scores.append(found)
-        if evaluation is not None and evaluations is not None:
+        if evaluation is None:
+            continue
+        if task[-1] and evaluations is not None:
             evaluations[evaluation.series_id] = evaluation
-    return PopulationEvidence.pool(scores)
+        if not is_short(len(evaluation.history)):
+            longer.append(evaluation)
+    evidence = PopulationEvidence.pool(scores)
+    # how the choice's calibrated intervals fared in the longer series' backtests (every
+    # candidate's would cost as much as the backtests; the choice's alone is cheap), on the
+    # workers, which have the calibration's imports loaded already
+    of_choice = functools.partial(choice_pits, choice=evidence.choice)
+    held_out = map_in_chunks(of_choice, longer, jobs=jobs)
+    pits = [found for found in held_out if found is not None]
+    return replace(evidence, calibration=calibration_from_pits(pits))
 
 
 def _reference_items(count: int, seed: int) -> list[tuple[str, pd.Series, Sequence[int]]]:

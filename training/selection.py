@@ -17,6 +17,7 @@ from models.calibration import (
     CalibratedForecast,
     from_quantile_paths,
     grid_probabilities,
+    held_out_pits,
 )
 from models.catalog import CATALOG, make_forecaster
 from models.combination import Combination
@@ -213,7 +214,7 @@ class SeriesEvaluation:
         """The series' evidence for the population: each catalog candidate's signed scaled
         errors by origin and step (combinations picked on this very backtest are left out),
         and, ``with_pits``, how intervals borrowed at each origin fared (short series only:
-        ``borrowed_pits``)."""
+        ``borrowed_pits``; a longer series' are ``choice_pits``, once the population chose)."""
         frames = {
             result.name: result.backtest
             for result in self.candidates
@@ -229,6 +230,20 @@ class SeriesEvaluation:
         short = is_short(len(self.history))
         pits = borrowed_pits(self.history, frames) if with_pits and short else {}
         return SeriesScores(self.series_id, errors, len(self.history), pits)
+
+
+def choice_pits(evaluation: SeriesEvaluation, choice: str) -> np.ndarray | None:
+    """How the intervals of ``choice`` (a model, or a mean combination of models), calibrated
+    as a champion's are, fared at each of the series' backtest origins, each calibrated from
+    the other origins' errors: the steps ahead (first row) and PITs (second), as
+    ``models.calibration.held_out_pits``. None when the series cannot take that choice."""
+    usable = {r.name: r for r in evaluation.candidates if r.error is None and not r.backtest.empty}
+    members = pool_members(choice) if choice else []
+    if not members or not all(member in usable for member in members):
+        return None
+    # the combination's backtest as ``pooled_candidate`` builds it, without its metrics
+    backtest = _combine_backtests([usable[member] for member in members], "mean")
+    return held_out_pits(evaluation.history, backtest)
 
 
 def evaluate_series(
@@ -349,7 +364,23 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
     champion = CalibratedForecast.from_backtest(
         chosen.name, history, path, chosen.backtest, notes=notes
     )
+    reason += _widened(champion, evidence, "")
     return SeriesFit(series_id, champion, chosen.name, reason, results, notes, history, decision)
+
+
+def _widened(champion: CalibratedForecast, stratum: PopulationEvidence, kind: str) -> str:
+    """Recalibrate ``champion`` as the pooled backtests of its stratum's series call for, when
+    they show figures falling outside such intervals more often than claimed; the clause that
+    says so in its reason (empty when nothing is widened)."""
+    pooled = stratum.calibration
+    if pooled is None or not pooled.widens:
+        return ""
+    champion.recalibration = pooled.recalibration
+    return (
+        f", widened because only {pooled.inside_80:.0%} of {pooled.figures:,} figures a year "
+        f"ahead fell inside such 80% intervals in the pooled backtests of {stratum.series} "
+        f"{kind}series"
+    )
 
 
 def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> SeriesFit:
@@ -373,13 +404,9 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
         )
     champion, reason = borrowed_forecast(history, notes, chosen)
     kind = "short " if stratum is evidence.short else ""
-    pooled = stratum.calibration
-    if pooled is not None and pooled.widens:
-        champion.recalibration = pooled.recalibration
-        reason += (
-            f", widened because only {pooled.inside_80:.0%} of {pooled.figures:,} figures fell "
-            f"inside such 80% intervals in the pooled backtests of {stratum.series} {kind}series"
-        )
+    # the longer series' pooled calibration is of calibrated intervals, not borrowed ones
+    if stratum is evidence.short:
+        reason += _widened(champion, stratum, kind)
     if decision is not None:
         model = stratum.models[chosen.name]
         reason += (

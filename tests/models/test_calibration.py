@@ -12,6 +12,7 @@ from models.calibration import (
     CalibratedForecast,
     grid_probabilities,
     held_out_coverage,
+    held_out_pits,
     recalibration_from,
 )
 
@@ -219,6 +220,23 @@ def test_held_out_coverage_is_that_of_the_served_kind_of_interval() -> None:
     assert 0.7 <= shares[80.0] <= 0.9
     assert 0.9 <= shares[95.0] <= 1.0
     assert held_out_coverage(_history(), _backtest({}), [80]) == {}
+
+
+def test_held_out_pits_tell_the_same_misses_as_held_out_coverage() -> None:
+    # the PITs pooled for a population's recalibration are those of the intervals held-out
+    # coverage checks: a figure is inside the central 80% exactly when its PIT is within
+    # 0.1..0.9, and the steps say how far ahead each figure was
+    rng = np.random.default_rng(8)
+    errors = dict(zip(range(2005, 2015), rng.normal(0.0, 0.2, 10), strict=True))
+    history, backtest = _history(30), _origins_backtest(errors, steps=3)
+    steps, pits = held_out_pits(history, backtest)
+    assert len(pits) == len(backtest) and set(steps) == {1.0, 2.0, 3.0}
+    assert np.all((pits >= 0.0) & (pits <= 1.0))
+    for level in (80.0, 95.0):
+        tail = (1.0 - level / 100.0) / 2.0
+        inside = float(np.mean((pits >= tail) & (pits <= 1.0 - tail)))
+        assert held_out_coverage(history, backtest, [level])[level] == pytest.approx(inside)
+    assert held_out_pits(history, _backtest({})).shape == (2, 0)
 
 
 def _standard_normal_forecast(recalibration: np.ndarray | None) -> CalibratedForecast:

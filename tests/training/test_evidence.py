@@ -162,3 +162,47 @@ def test_figures_without_a_pit_are_left_out_of_the_pooled_calibration() -> None:
     pooled = pooled_calibration(scores, "naive")
     assert pooled is not None and pooled.figures == 390
     assert pooled.recalibration is None or np.isfinite(pooled.recalibration).all()
+
+
+def _spiky(count: int, length: int, seed: int) -> tuple[list[tuple[str, pd.Series, tuple]], list]:
+    """Quiet series with one-year spikes (a burst of incidents that is over the next year),
+    and the figure of the year after their last: spikes make errors that do not grow with
+    the step ahead, which a calibration leaning on growing errors under-covers a year ahead."""
+    rng = np.random.default_rng(seed)
+    items, following = [], []
+    for index in range(count):
+        noise = rng.normal(0.0, 0.05, length + 1)
+        spikes = np.where(rng.uniform(size=length + 1) < 0.2, rng.choice([-1.0, 1.0]), 0.0)
+        values = 500.0 * np.exp(noise + 0.9 * spikes)
+        years = range(2010, 2010 + length)
+        items.append((f"spiky{index}", pd.Series(values[:length], index=years), ()))
+        following.append(values[length])
+    return items, following
+
+
+def test_longer_series_missing_more_than_claimed_in_pooled_backtests_get_wider_intervals() -> None:
+    """Backtested series whose calibrated intervals miss the next year's figure more often
+    than claimed, across their population: the pooled PITs widen every such series'
+    intervals, the card saying why, and the next figures fall inside about as often as
+    claimed. A population whose intervals hold is left as it is."""
+    items, following = _spiky(200, 16, seed=4)
+    candidates = ["naive", "ses"]
+    evidence = population_evidence(items, candidates=candidates)
+    assert evidence.calibration is not None and evidence.calibration.widens
+    plain = list(fit_many(items, candidates=candidates, evidence=PopulationEvidence()))
+    pooled = list(fit_many(items, candidates=candidates, evidence=evidence))
+
+    def covered(fits: list) -> float:
+        inside = []
+        for fit, figure in zip(fits, following, strict=True):
+            frame = fit.champion.predict(1, (80,))
+            inside.append(frame["lo-80"][0] <= figure <= frame["hi-80"][0])
+        return float(np.mean(inside))
+
+    assert covered(plain) < 0.74
+    assert covered(pooled) == pytest.approx(0.8, abs=0.06)
+    assert covered(pooled) > covered(plain) + 0.05
+    assert "widened because only" in pooled[0].reason
+    assert "widened" not in plain[0].reason
+    steady = population_evidence(_random_walks(60), candidates=candidates)
+    assert steady.calibration is not None and not steady.calibration.widens
