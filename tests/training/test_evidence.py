@@ -122,6 +122,15 @@ def test_four_year_series_can_be_given_a_trend_by_their_population() -> None:
         assert np.all(np.diff(path) > 0), fit.reason  # the growth carries on
 
 
+def _covered(fits: list, following: list) -> float:
+    """Share of the figures of the year after each series' last inside its 80% interval."""
+    inside = []
+    for fit, figure in zip(fits, following, strict=True):
+        frame = fit.champion.predict(1, (80,))
+        inside.append(frame["lo-80"][0] <= figure <= frame["hi-80"][0])
+    return float(np.mean(inside))
+
+
 def test_short_series_moving_more_than_their_analogs_get_wider_borrowed_intervals() -> None:
     """A population of new series far more volatile than the reference corpus: its pooled
     backtests show the borrowed intervals missing too often, and they are widened, the card
@@ -139,15 +148,8 @@ def test_short_series_moving_more_than_their_analogs_get_wider_borrowed_interval
     plain = list(fit_many(items, evidence=PopulationEvidence()))
     pooled = list(fit_many(items, evidence=evidence))
 
-    def covered(fits: list) -> float:
-        inside = []
-        for fit, figure in zip(fits, following, strict=True):
-            frame = fit.champion.predict(1, (80,))
-            inside.append(frame["lo-80"][0] <= figure <= frame["hi-80"][0])
-        return float(np.mean(inside))
-
-    assert covered(plain) < 0.6
-    assert covered(pooled) == pytest.approx(0.8, abs=0.08)
+    assert _covered(plain, following) < 0.6
+    assert _covered(pooled, following) == pytest.approx(0.8, abs=0.08)
     assert "widened because only" in pooled[0].reason
     assert "widened" not in plain[0].reason
 
@@ -192,16 +194,9 @@ def test_longer_series_missing_more_than_claimed_in_pooled_backtests_get_wider_i
     plain = list(fit_many(items, candidates=candidates, evidence=PopulationEvidence()))
     pooled = list(fit_many(items, candidates=candidates, evidence=evidence))
 
-    def covered(fits: list) -> float:
-        inside = []
-        for fit, figure in zip(fits, following, strict=True):
-            frame = fit.champion.predict(1, (80,))
-            inside.append(frame["lo-80"][0] <= figure <= frame["hi-80"][0])
-        return float(np.mean(inside))
-
-    assert covered(plain) < 0.74
-    assert covered(pooled) == pytest.approx(0.8, abs=0.06)
-    assert covered(pooled) > covered(plain) + 0.05
+    assert _covered(plain, following) < 0.74
+    assert _covered(pooled, following) == pytest.approx(0.8, abs=0.06)
+    assert _covered(pooled, following) > _covered(plain, following) + 0.05
     assert "widened because only" in pooled[0].reason
     assert "widened" not in plain[0].reason
     steady = population_evidence(_random_walks(60), candidates=candidates)
