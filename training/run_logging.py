@@ -372,12 +372,25 @@ def log_retrain_result(
         "promotion.reason": reason[:5000],
         "selected_model": fit.selected,
     }
+    pooled = _pooled_interval_check(evidence, fit)
+    if pooled:
+        tags["population.intervals_widened"] = str(fit.champion.recalibration is not None).lower()
     client.log_batch(
         run.run_id,
         metrics=_metrics(selected.metrics, "selected.")
-        + (_metrics(record_summary) if not record.empty else []),
+        + (_metrics(record_summary) if not record.empty else [])
+        + _metrics(pooled, "population."),
         tags=[RunTag(key, value) for key, value in tags.items()],
     )
+
+
+def _pooled_interval_check(evidence: PopulationEvidence | None, fit: SeriesFit) -> dict[str, float]:
+    """How intervals like this series' fared a year ahead in its population's pooled
+    backtests (the check that widens them when they missed too often); empty without one."""
+    pooled = evidence.stratum(len(fit.history)).calibration if evidence is not None else None
+    if pooled is None:
+        return {}
+    return {"inside_80_a_year_ahead": pooled.inside_80, "figures_a_year_ahead": pooled.figures}
 
 
 def _same(forecast: pd.DataFrame, other: pd.DataFrame | None) -> bool:
