@@ -421,6 +421,8 @@ def _refresh(
     """The champion's own ``model`` refitted on the new figures and registered; None when its
     intervals are not sane."""
     forecast = calibrated_forecast(model, incumbent.history)
+    # widened as this retrain's fit was, where the population's pooled backtests called for it
+    forecast.recalibration = step.fit.champion.recalibration
     if promotion.interval_problems(forecast):
         return None
     why = f"{reason}; the champion's model {incumbent.name} was refitted on the new figures"

@@ -313,7 +313,11 @@ def _write_candidate_artifacts(
         residuals = renderer().residual_png(candidate.backtest, title=title)
         (folder / "residuals.png").write_bytes(residuals)
     if candidate.error is None:
-        forecast = calibrated_forecast(candidate, fit.history).predict(chart_horizon, (80.0, 95.0))
+        # the selected candidate's is the forecast served, widened where its population's
+        # pooled backtests called for it (and its chart is then the parent run's too)
+        served = candidate.name == fit.selected
+        calibrated = fit.champion if served else calibrated_forecast(candidate, fit.history)
+        forecast = calibrated.predict(chart_horizon, (80.0, 95.0))
         forecast.to_csv(folder / "forecast.csv", index=False)
     if charts and forecast is not None:
         chart = renderer().fan_png(

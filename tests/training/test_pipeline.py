@@ -393,3 +393,30 @@ def test_candidate_runs_on_a_sql_store_get_ids_in_time_order(store, settings):
     assert max(earlier) < min(later)
     for run_id in later:  # MLflow finds each run, its artifacts and its metrics by that id
         assert client.get_run(run_id).data.metrics["mase"] > 0
+
+
+def test_the_selected_candidates_forecast_and_chart_are_the_served_ones_when_widened() -> None:
+    """Where the population's pooled backtests widen a champion, the selected candidate's
+    forecast.csv (and so its fan chart, which the parent run reuses) shows the widened
+    intervals it serves, not the candidate's own calibration."""
+    from models.calibration import MAX_HORIZON, grid_probabilities
+    from training.selection import fit_series
+
+    y = pd.Series(1000.0 + 100.0 * np.arange(14), index=range(2010, 2024))
+    fit = fit_series(y, series_id=TREND, candidates=QUICK)
+    probabilities = grid_probabilities()
+    # twice as far into each tail: the 80% interval becomes a 90% one
+    wider = np.where(probabilities < 0.5, probabilities / 2, 1 - (1 - probabilities) / 2)
+    fit.champion.recalibration = np.tile(wider, (MAX_HORIZON, 1))
+    selected = next(c for c in fit.candidates if c.name == fit.selected)
+    series = SeriesInfo(id=TREND, title="Synthetic trend", unit="count")
+    with tempfile.TemporaryDirectory() as folder:
+        forecast, chart = run_logging._write_candidate_artifacts(
+            Path(folder), fit, selected, series, y, 6, charts=True
+        )
+        written = pd.read_csv(Path(folder) / "forecast.csv")
+    served = fit.champion.predict(6, (80.0, 95.0))
+    assert forecast is not None and chart is not None
+    assert np.allclose(written["hi-80"], served["hi-80"])
+    own = run_logging.calibrated_forecast(selected, y).predict(6, (80.0, 95.0))
+    assert (served["hi-80"] > own["hi-80"]).all()  # the served ones are the wider ones
