@@ -200,6 +200,14 @@ class PopulationEvidence:
         own for a short one (when the population has any), else this."""
         return self.short if is_short(length) and self.short is not None else self
 
+    def calibration_for(self, length: int) -> PooledCalibration | None:
+        """The pooled check of intervals like those of a series of ``length`` years: the short
+        series' (borrowed intervals) for a short one, None when the population has none; the
+        longer series' (calibrated intervals) otherwise."""
+        if is_short(length):
+            return self.short.calibration if self.short is not None else None
+        return self.calibration
+
     def weight(self, origins: int) -> float:
         """Credibility of a series' own evidence from ``origins`` backtest origins."""
         if origins <= 0 or not np.isfinite(self.k):

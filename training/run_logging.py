@@ -391,7 +391,7 @@ def log_retrain_result(
 def _pooled_interval_check(evidence: PopulationEvidence | None, fit: SeriesFit) -> dict[str, float]:
     """How intervals like this series' fared a year ahead in its population's pooled
     backtests (the check that widens them when they missed too often); empty without one."""
-    pooled = evidence.stratum(len(fit.history)).calibration if evidence is not None else None
+    pooled = evidence.calibration_for(len(fit.history)) if evidence is not None else None
     if pooled is None:
         return {}
     return {"inside_80_a_year_ahead": pooled.inside_80, "figures_a_year_ahead": pooled.figures}

@@ -364,22 +364,24 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
     champion = CalibratedForecast.from_backtest(
         chosen.name, history, path, chosen.backtest, notes=notes
     )
-    reason += _widened(champion, evidence, "")
+    reason += _widened(champion, evidence, len(history))
     return SeriesFit(series_id, champion, chosen.name, reason, results, notes, history, decision)
 
 
-def _widened(champion: CalibratedForecast, stratum: PopulationEvidence, kind: str) -> str:
-    """Recalibrate ``champion`` as the pooled backtests of its stratum's series call for, when
-    they show figures falling outside such intervals more often than claimed; the clause that
-    says so in its reason (empty when nothing is widened)."""
-    pooled = stratum.calibration
+def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length: int) -> str:
+    """Recalibrate the champion of a series of ``length`` years as the pooled backtests of
+    its stratum's series call for (``PopulationEvidence.calibration_for``), when they show
+    figures falling outside such intervals more often than claimed; the clause that says so
+    in its reason (empty when nothing is widened)."""
+    pooled = evidence.calibration_for(length)
     if pooled is None or not pooled.widens:
         return ""
     champion.recalibration = pooled.recalibration
+    kind = "short " if is_short(length) else ""
     return (
         f", widened because only {pooled.inside_80:.0%} of {pooled.figures:,} figures a year "
-        f"ahead fell inside such 80% intervals in the pooled backtests of {stratum.series} "
-        f"{kind}series"
+        f"ahead fell inside such 80% intervals in the pooled backtests of "
+        f"{evidence.stratum(length).series} {kind}series"
     )
 
 
@@ -404,9 +406,7 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
         )
     champion, reason = borrowed_forecast(history, notes, chosen)
     kind = "short " if stratum is evidence.short else ""
-    # the longer series' pooled calibration is of calibrated intervals, not borrowed ones
-    if stratum is evidence.short:
-        reason += _widened(champion, stratum, kind)
+    reason += _widened(champion, evidence, len(history))
     if decision is not None:
         model = stratum.models[chosen.name]
         reason += (
