@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.transforms import offset_copy
 
 from models.base import bound_columns, interval_labels
 
@@ -30,6 +31,15 @@ LOGGED_DPI = 80
 _PNG_OPTIONS = {"compress_level": 1}
 _FAN_SIZE = (8.0, 4.2)
 _RESIDUAL_SIZE = (6.0, 3.5)
+#: The title's place, given rather than left to matplotlib: placing it measures every tick label
+#: to keep clear of ticks above the axes, which these charts never have, and cost a seventh of
+#: drawing a chart; the title lands where it did.
+_TITLE_Y = 1.0
+#: Axis labels at a set distance from the axes (points), likewise unmeasured, another tenth: the
+#: y label clears tick labels of six characters ("-1.25k", "2.75bn": the compact format keeps
+#: them that short), the x label one line of tick labels.
+_YLABEL_GAP = 49.0
+_XLABEL_GAP = 21.0
 
 
 _NON_LATIN_ASIDE = re.compile(r"\s*\([^)]*[^\x00-\u024f\u2010-\u2014][^)]*\)")
@@ -132,8 +142,9 @@ def _draw_fan(
             fontsize=7,
             color="#d95f02",
         )
-    ax.set_title(chart_title(title), fontsize=10)
+    ax.set_title(chart_title(title), fontsize=10, y=_TITLE_Y)
     ax.set_ylabel(unit)
+    _place_labels(ax)
     ax.set_ylim(bottom=0 if _all_nonnegative(history, forecast) else None)
     ax.yaxis.set_major_formatter(FuncFormatter(_compact))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -141,6 +152,18 @@ def _draw_fan(
     ax.legend(fontsize=7, loc="upper left")
     # tight_layout is slow
     ax.figure.subplots_adjust(left=0.11, right=0.98, top=0.92, bottom=0.09)
+
+
+def _place_labels(ax: Axes) -> None:
+    """Put the axis labels ``_YLABEL_GAP`` and ``_XLABEL_GAP`` points outside the axes."""
+    figure = ax.get_figure(root=True)
+    assert isinstance(figure, Figure)  # every chart's axes sit in a figure
+    ax.yaxis.set_label_coords(
+        0.0, 0.5, transform=offset_copy(ax.transAxes, figure, x=-_YLABEL_GAP, units="points")
+    )
+    ax.xaxis.set_label_coords(
+        0.5, 0.0, transform=offset_copy(ax.transAxes, figure, y=-_XLABEL_GAP, units="points")
+    )
 
 
 def _all_nonnegative(history: pd.Series, forecast: pd.DataFrame) -> bool:
@@ -165,9 +188,10 @@ def _draw_residuals(ax: Axes, backtest: pd.DataFrame, title: str) -> None:
     ax.axhline(0, color="#222222", lw=0.8)
     ax.set_xlabel("years ahead")
     ax.set_ylabel("actual − forecast")
+    _place_labels(ax)
     ax.yaxis.set_major_formatter(FuncFormatter(_compact))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(chart_title(title), fontsize=10)
+    ax.set_title(chart_title(title), fontsize=10, y=_TITLE_Y)
     ax.grid(alpha=0.3)
     ax.figure.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.14)
 

@@ -1,4 +1,5 @@
-"""Charts drawn on reused figures are the charts a fresh figure gives, whatever came before."""
+"""Charts drawn on reused figures are the charts a fresh figure gives, whatever came before; their
+axis labels and titles are readable at every magnitude."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import io
 import matplotlib.image
 import numpy as np
 import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from training.plots import LOGGED_DPI, ChartRenderer, fan_chart, residual_chart, to_png
 
@@ -68,3 +72,41 @@ def test_reused_residual_plots_equal_fresh_ones_in_any_order() -> None:
         reused = charts.residual_png(backtest, title=f"model {index}")
         fresh = to_png(residual_chart(backtest, title=f"model {index}"), dpi=LOGGED_DPI)
         np.testing.assert_array_equal(_pixels(reused), _pixels(fresh), err_msg=str(index))
+
+
+def _drawn_boxes(figure: Figure) -> tuple[Bbox, list[Bbox], list[Bbox], Bbox, Bbox, Bbox]:
+    """The axes, y and x tick label boxes, y and x label and title boxes of a drawn chart."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    (ax,) = figure.axes
+    y_ticks = [text.get_window_extent(renderer) for text in ax.get_yticklabels() if text.get_text()]
+    x_ticks = [text.get_window_extent(renderer) for text in ax.get_xticklabels() if text.get_text()]
+    return (
+        ax.get_window_extent(renderer),
+        y_ticks,
+        x_ticks,
+        ax.yaxis.label.get_window_extent(renderer),
+        ax.xaxis.label.get_window_extent(renderer),
+        ax.title.get_window_extent(renderer),
+    )
+
+
+@pytest.mark.parametrize("scale", [3.0, 250.0, 12_479.0, 2.78e10, -1.25e6, 0.42])
+def test_axis_labels_and_titles_clear_the_tick_labels_inside_the_figure(scale: float) -> None:
+    rng = np.random.default_rng(7)
+    history = _history(2008, list(scale * (1 + 0.3 * rng.random(16))))
+    last = float(history.iloc[-1])
+    fan = fan_chart(history, _forecast(2024, [last] * 6, abs(scale) * 0.2), title="A", unit="cases")
+    backtest = _backtest(5, 6)
+    backtest["actual"] = backtest["actual"] * scale / 100
+    residuals = residual_chart(backtest, title="B")
+    for figure in (fan, residuals):
+        figure.set_dpi(LOGGED_DPI)
+        axes, y_ticks, x_ticks, y_label, x_label, title = _drawn_boxes(figure)
+        page = figure.bbox
+        assert all(y_label.x1 < box.x0 for box in y_ticks), (scale, y_label, y_ticks)
+        assert y_label.x0 >= page.x0
+        assert title.y0 >= axes.y1 and title.y1 <= page.y1
+        if x_label.width > 0:  # the residual plot's "years ahead"
+            assert all(x_label.y1 < box.y0 for box in x_ticks)
+            assert x_label.y0 >= page.y0
