@@ -49,8 +49,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy data features models training serving benchmarks
 
+# The tests run on every core (at most 4 workers, pytest-xdist); each has its own stores.
 pytest: $(STAMP) browser postgres pdf-tools
-	$(BIN)/pytest
+	$(BIN)/pytest -n logical --maxprocesses 4
 
 test: lint typecheck pytest
 

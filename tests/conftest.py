@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +11,15 @@ import pytest
 
 if TYPE_CHECKING:
     from data.store import FigureStore
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The CLI tests give each command its terminal width (``COLUMNS``). pytest-xdist starts
+    its workers with ``COLUMNS`` set to the controller's width, and rich fixes a console's width
+    from it when the console is made, at import: clear it before any test module imports the CLI.
+    """
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 
 @pytest.fixture(autouse=True)
