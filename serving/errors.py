@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from data.errors import InvalidFigures, InvalidSeries, StoreBusy, UnknownRevision, UnknownSeries
 from serving.champions import NoChampion
 from serving.jobs import UnknownJob
+from serving.requests import InvalidRequest
 from serving.schemas import Problem
-from serving.services import InvalidRequest
 
 
 def _answer(code: int, problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -16,6 +16,7 @@ from data.store import FigureStore, Revision
 from models.base import level_label
 from serving import schemas, services
 from serving.champions import ChampionBoard
+from serving.requests import InvalidRequest
 
 #: Latest figures listed per series, newest first.
 LATEST_FIGURES = 3
@@ -158,7 +159,7 @@ def build_outlook(
     chosen = [summaries[series_id] for series_id in named] or list(summaries.values())
     projected = [summary for summary in chosen if summary.champion is not None or named]
     if max_series is not None and len(projected) > max_series:
-        raise services.InvalidRequest(
+        raise InvalidRequest(
             f"an outlook brief has at most {max_series} series and this one would have "
             f"{len(projected)}: name the series wanted, e.g. series=jp_cybercrime_cleared"
         )

@@ -13,9 +13,9 @@ from data.records import SeriesInfo
 from data.store import FigureStore
 from models.base import level_label
 from models.calibration import CalibratedForecast
-from serving import schemas, services
+from serving import requests, schemas, services
 from serving.champions import Champion, ChampionBoard
-from serving.services import InvalidRequest
+from serving.requests import InvalidRequest
 from training.promotion import IMPLAUSIBLE
 from training.scenario import bridged, refit_champion
 
@@ -31,8 +31,8 @@ def scenario_response(
     NoChampion, or InvalidRequest saying which rule a figure, the horizon or the levels break."""
     info = store.get_series(series_id)
     champion = board.get(series_id)
-    horizon = services.check_horizon(request.horizon, max_horizon)
-    levels = services.parse_levels(request.levels)
+    horizon = requests.check_horizon(request.horizon, max_horizon)
+    levels = requests.parse_levels(request.levels)
     published = store.values(series_id)
     assumed = checked_assumptions(request.figures, info, published)
     last_published = int(published.index.max())

@@ -60,6 +60,11 @@ BROWSER_MARKS = [
 ]
 
 
+def said(output: str) -> str:
+    """A command's output with the console's line wrapping and error-box borders undone."""
+    return " ".join(output.replace("│", " ").split())
+
+
 def launch_chromium(playwright: Playwright) -> Browser:
     """Debian's chromium, headless, driven by Playwright (never a downloaded browser build)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -13,15 +13,14 @@ from serving.commands.backend import BACKEND_OPTION, SCHEDULER_OPTION, cli_backe
 
 
 def _parse_levels(text: str) -> list[float]:
+    """The levels as the API takes them (``serving.requests.parse_levels``): the same range,
+    precision and count, sorted, each once."""
+    from serving.requests import InvalidRequest, parse_levels
+
     try:
-        levels = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise typer.BadParameter(
-            f"levels must be numbers separated by commas, got {text!r}"
-        ) from None
-    if not levels or any(not 0 < level < 100 for level in levels):
-        raise typer.BadParameter(f"each level must lie strictly between 0 and 100, got {text!r}")
-    return levels
+        return list(parse_levels(text))
+    except InvalidRequest as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--levels'") from None
 
 
 def forecast_file(

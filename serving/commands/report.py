@@ -23,7 +23,7 @@ def report(
     from data.store import FigureStore
     from serving.champions import ChampionBoard, NoChampion
     from serving.report import outlook_pdf
-    from serving.services import InvalidRequest, check_horizon, parse_levels
+    from serving.requests import InvalidRequest, check_horizon, parse_levels
     from serving.settings import ServiceSettings
     from training.settings import TrainingSettings
 

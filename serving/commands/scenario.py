@@ -51,8 +51,8 @@ def scenario(
     from data.errors import UnknownSeries  # the store and MLflow load only when run
     from data.store import FigureStore
     from serving.champions import ChampionBoard, NoChampion
+    from serving.requests import InvalidRequest, parse_levels
     from serving.scenarios import scenario_response
-    from serving.services import InvalidRequest, parse_levels
     from training.settings import TrainingSettings
 
     figures = [parse_assumption(text) for text in assumptions]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from models.base import MAX_HORIZON
-from serving import changes, report, scenarios, schemas, services
+from serving import changes, report, requests, scenarios, schemas, services
 from serving.deps import Board, State, Store, require_token
 from serving.guard import SLOT_POOL
 from serving.state import ServiceState
@@ -63,8 +63,8 @@ def _horizon_levels(
     state: ServiceState, horizon: int, levels: list[str]
 ) -> tuple[int, tuple[float, ...]]:
     return (
-        services.check_horizon(horizon, state.service.max_horizon),
-        services.parse_levels(",".join(levels)),
+        requests.check_horizon(horizon, state.service.max_horizon),
+        requests.parse_levels(",".join(levels)),
     )
 
 
@@ -152,8 +152,8 @@ def batch_forecasts(
     """Forecasts for many series in one request."""
     answers = []
     for item in request.requests:
-        steps = services.check_horizon(item.horizon, state.service.max_horizon)
-        levels = services.parse_levels(item.levels)
+        steps = requests.check_horizon(item.horizon, state.service.max_horizon)
+        levels = requests.parse_levels(item.levels)
         answers.append(
             services.forecast_response(state.store, state.board, item.series_id, steps, levels)
         )

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from serving.cli import app
+from tests.support import said
 
 runner = CliRunner()
 
@@ -85,11 +86,37 @@ def test_bad_levels_and_horizon_are_rejected(tmp_path: Path) -> None:
         app,
         ["forecast-file", str(good), "--horizon", "2", "--levels", "80,100", "--output", str(out)],
     )
-    assert result.exit_code != 0 and "between 0 and 100" in result.output
+    assert result.exit_code != 0 and "strictly between 0 and 100" in said(result.output)
     result = runner.invoke(
         app, ["forecast-file", str(good), "--horizon", "31", "--output", str(out)]
     )
     assert result.exit_code != 0 and not out.exists()
+
+
+@pytest.mark.parametrize("levels", ["99.99999", "80.123456", "0", "1e-5"])
+def test_levels_the_api_refuses_are_refused_here_too(tmp_path: Path, levels: str) -> None:
+    """A level beyond 4 decimals would be written under a rounded label ("lo-100")."""
+    out = tmp_path / "out.csv"
+    result = runner.invoke(
+        app,
+        ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "2", "--levels", levels,
+         "--output", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "at most 4 decimal places" in said(result.output)
+    assert not out.exists()
+
+
+def test_levels_are_written_once_each_from_the_narrowest(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = runner.invoke(
+        app,
+        ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "2", "--levels", "95,80,95",
+         "--output", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(out).columns) == [
+        "unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"
+    ]  # fmt: skip
 
 
 def test_streamed_file_holds_what_forecast_long_returns(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_repeated_levels_parameters_are_merged(client):
 @pytest.mark.parametrize("path", FORECAST_PATHS)
 def test_openapi_levels_pattern_states_what_is_served(path):
     """The schema's pattern accepts exactly the level lists the service accepts."""
-    from serving.services import InvalidRequest, parse_levels
+    from serving.requests import InvalidRequest, parse_levels
 
     parameter = _levels_query(path.replace(SERIES, "{series_id}"))
     assert parameter["schema"]["type"] == "array"  # repeated parameters are merged

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from serving.cli import app
 from serving.commands import train as train_command
 from serving.commands.train import where_to_compare
+from tests.support import said
 from training.settings import TrainingSettings
 
 
@@ -16,11 +17,6 @@ def trains_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """`train` with the pipeline replaced by one that trains no series."""
     monkeypatch.setattr(train_command, "run_with_progress", lambda *args, **kwargs: [])
     monkeypatch.delenv("FRAUDCAST_MLFLOW_UI_URL", raising=False)
-
-
-def _said(output: str) -> str:
-    """The command's output with the console's line wrapping undone."""
-    return " ".join(output.split())
 
 
 @pytest.mark.usefixtures("trains_nothing")
@@ -32,9 +28,9 @@ def test_with_a_tracking_server_train_points_at_its_ui_not_the_local_store(
     result = CliRunner().invoke(app, ["train"])
 
     assert result.exit_code == 0, result.output
-    said = _said(result.output)
-    assert "MLflow: http://mlflow.internal:5000 (open that address in a browser" in said
-    assert "make mlflow-ui" not in said
+    text = said(result.output)
+    assert "MLflow: http://mlflow.internal:5000 (open that address in a browser" in text
+    assert "make mlflow-ui" not in text
 
 
 @pytest.mark.usefixtures("trains_nothing")
@@ -47,7 +43,7 @@ def test_the_mlflow_ui_url_setting_is_where_runs_are_compared(
     result = CliRunner().invoke(app, ["train"])
 
     assert result.exit_code == 0, result.output
-    assert _said(result.output).endswith("(compare runs at https://models.example.org/mlflow)")
+    assert said(result.output).endswith("(compare runs at https://models.example.org/mlflow)")
 
 
 @pytest.mark.usefixtures("trains_nothing")
@@ -59,7 +55,7 @@ def test_the_default_local_store_is_opened_with_make_mlflow_ui(
     result = CliRunner().invoke(app, ["train"])
 
     assert result.exit_code == 0, result.output
-    assert _said(result.output).endswith("(`make mlflow-ui` to compare runs)")
+    assert said(result.output).endswith("(`make mlflow-ui` to compare runs)")
 
 
 def test_another_store_gets_an_mlflow_ui_command_of_its_own_and_no_password_is_shown() -> None:
@@ -95,6 +91,6 @@ def test_ctrl_c_says_how_many_series_finished_and_how_to_train_the_rest(
     result = CliRunner().invoke(app, ["train", "-s", "a", "-s", "b", "-s", "c", "-s", "d"])
 
     assert result.exit_code == 130, result.output
-    said = _said(result.output)
-    assert "Interrupted: 2 of 4 series finished and are in MLflow" in said
-    assert "finished series are skipped as unchanged" in said
+    text = said(result.output)
+    assert "Interrupted: 2 of 4 series finished and are in MLflow" in text
+    assert "finished series are skipped as unchanged" in text
