@@ -22,8 +22,10 @@ from models.base import (
     validate_levels,
 )
 
-#: Probabilities at which the error quantile function is stored (dense in the tails).
-_GRID_Z = np.linspace(-4.0, 4.0, 321)
+#: Probabilities at which the error quantile function is stored (dense in the tails): the
+#: standard normal's at -5..5, so that the widest level served, 99.9999%
+#: (``serving.schemas.LEVEL_MAX``), is read at its own probability, 5e-7, not the grid's end.
+_GRID_Z = np.linspace(-5.0, 5.0, 401)
 #: Pseudo-observations of the wide prior error scale mixed into every calibration.
 PRIOR_WEIGHT = 1.0
 #: Prior one-step error scale: 20% on the log scale (or of the level, for additive errors).
@@ -159,13 +161,22 @@ class CalibratedForecast:
             "mean": mean,
         }
         scale = self.step_scale[:horizon]
+        inside = self._inside_envelope(horizon)
         for level in checked:
-            p_lo = 0.5 - level / 200.0
-            z_lo, z_hi = self._quantiles(p_lo, horizon), self._quantiles(1.0 - p_lo, horizon)
-            error_lo, error_hi = z_lo * scale, z_hi * scale
-            if self.envelope is not None and self.error_scale == "log":
-                error_lo = np.maximum(error_lo, self.envelope[:horizon, 0])
-                error_hi = np.minimum(error_hi, self.envelope[:horizon, 1])
+            p_lo: float | np.ndarray = 0.5 - level / 200.0
+            p_hi: float | np.ndarray = 1.0 - p_lo
+            if inside is not None:  # each side's quantiles with its tail beyond cut off
+                low, high, _ = inside
+                p_lo = low + (p_lo / 0.5) * (0.5 - low)
+                p_hi = 0.5 + ((p_hi - 0.5) / 0.5) * (high - 0.5)
+            error_lo = self._quantiles(p_lo, horizon) * scale
+            error_hi = self._quantiles(p_hi, horizon) * scale
+            if inside is not None:  # exact at the bounds, whatever the interpolation
+                bounds = inside[2]
+                error_lo, error_hi = (
+                    np.maximum(error_lo, bounds[:, 0]),
+                    np.minimum(error_hi, bounds[:, 1]),
+                )
             lo, hi = self._apply(mean, error_lo), self._apply(mean, error_hi)
             lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
             if self.nonnegative:
@@ -199,8 +210,9 @@ class CalibratedForecast:
             ]
         )
 
-    def _quantiles(self, probability: float, horizon: int) -> np.ndarray | float:
-        """The error quantile at ``probability``: one for all steps, or one per step; at the
+    def _quantiles(self, probability: float | np.ndarray, horizon: int) -> np.ndarray | float:
+        """The error quantile at ``probability`` (a number, or one per step) for every step,
+        or one for all steps where a single row is stored without a recalibration; at the
         probability the recalibration maps it to, step by step, when there is one."""
         if self.recalibration is not None:
             rows = np.minimum(np.arange(horizon), len(self.recalibration) - 1)
@@ -209,8 +221,52 @@ class CalibratedForecast:
                 return np.interp(mapped, self.probabilities, self.error_quantiles)
             return _rows_at(self.error_quantiles[:horizon], self.probabilities, mapped)
         if self.error_quantiles.ndim == 1:
-            return float(np.interp(probability, self.probabilities, self.error_quantiles))
+            return np.interp(probability, self.probabilities, self.error_quantiles)
         return _rows_at(self.error_quantiles[:horizon], self.probabilities, probability)
+
+    def _inside_envelope(self, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Per step, the probabilities the served error distribution gives to errors below
+        the envelope's lower and upper bound (0 and 1 where a bound lies beyond the stored
+        quantiles, and never past the median), and the bounds (a row per step); None without
+        an envelope or where neither bound cuts the distribution.
+
+        Each side of the distribution is then truncated at its bound: a lower bound at level
+        L is read at a probability between the lower one and 0.5 in proportion, an upper bound
+        between 0.5 and the upper one. Every bound stays within what the reference series ever
+        did, the median stays where it was, and the intervals stay nested. Clipping each bound
+        instead gave the 80%, 95% and wider intervals one and the same bound wherever all of
+        them reached it."""
+        if self.envelope is None or self.error_scale != "log":
+            return None
+        scale = self.step_scale[:horizon]
+        bounds = self.envelope[:horizon]
+        first, last = self.probabilities[0], self.probabilities[-1]
+        cut_low = bounds[:, 0] > self._quantiles(first, horizon) * scale
+        cut_high = bounds[:, 1] < self._quantiles(last, horizon) * scale
+        if not (cut_low.any() or cut_high.any()):
+            return None
+        below = np.array(
+            [
+                np.interp(bounds[step], row * scale[step], self.probabilities)
+                for step, row in enumerate(self._served_rows(horizon))
+            ]
+        )
+        low = np.where(cut_low, np.minimum(below[:, 0], 0.5), 0.0)
+        return low, np.where(cut_high, np.maximum(below[:, 1], 0.5), 1.0), bounds
+
+    def _served_rows(self, horizon: int) -> np.ndarray:
+        """The served error quantiles (before the step scale) at every grid probability, a
+        row per step 1..horizon: the stored ones, through the recalibration if any."""
+        stored = np.broadcast_to(self.error_quantiles, (self.max_horizon, len(self.probabilities)))
+        if self.recalibration is None:
+            return np.asarray(stored[:horizon])
+        rows = np.minimum(np.arange(horizon), len(self.recalibration) - 1)
+        return np.array(
+            [
+                np.interp(self.recalibration[row], self.probabilities, stored[step])
+                for step, row in enumerate(rows)
+            ]
+        )
 
     def _apply(self, mean: np.ndarray, error: np.ndarray) -> np.ndarray:
         """The figure ``error`` away from ``mean`` on this forecast's scale (``_error``'s

@@ -63,6 +63,33 @@ def test_intervals_widen_with_the_step_and_nest_across_levels() -> None:
     assert (np.diff(ordered.to_numpy(), axis=1) >= 0).all()
 
 
+@pytest.mark.parametrize("recalibrated", [False, True], ids=["as-calibrated", "recalibrated"])
+def test_intervals_the_reference_envelope_cuts_stay_inside_it_and_nested(
+    recalibrated: bool,
+) -> None:
+    """Errors of a factor of 50 either way a year ahead: the distribution reaches far beyond
+    what any reference series did, at every level. Each bound stays within the envelope and
+    the wider level's interval still contains the narrower one strictly: before, every level
+    was clipped to one and the same bound."""
+    rng = np.random.default_rng(1)
+    errors = {1: list(rng.normal(0.0, 4.0, 30)), 2: list(rng.normal(0.0, 5.0, 20))}
+    forecast = CalibratedForecast.from_backtest(
+        "m", _history(), np.full(30, 100.0), _backtest(errors)
+    )
+    if recalibrated:  # a population whose figures fell outside more often widens it further
+        steps = np.ones(MIN_PITS)
+        forecast.recalibration = recalibration_from(steps, np.linspace(0.0, 1.0, MIN_PITS) ** 2)
+        assert forecast.recalibration is not None
+    levels = [50, 80, 95, 99.9999]
+    frame = forecast.predict(12, levels)
+    envelope = calibration.reference_envelope()[:12]
+    assert (frame["lo-99.9999"] >= 100.0 * np.exp(envelope[:, 0]) * (1 - 1e-9)).all()
+    assert (frame["hi-99.9999"] <= 100.0 * np.exp(envelope[:, 1]) * (1 + 1e-9)).all()
+    ordered = frame[[*(f"lo-{level}" for level in levels[::-1]), "mean"]]
+    ordered = pd.concat([ordered, frame[[f"hi-{level}" for level in levels]]], axis=1)
+    assert (np.diff(ordered.to_numpy(), axis=1) > 0).all()
+
+
 def test_intervals_widen_at_least_as_a_random_walks_do() -> None:
     """Backtest errors that hardly grow with the step (their far steps rest on a few old
     origins) still give intervals whose width grows at least with the square root of the step:
