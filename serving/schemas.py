@@ -411,8 +411,14 @@ class Problem(BaseModel):
     hint: str | None = None
 
 
+class Alive(BaseModel):
+    """Liveness: the process answers. What it has loaded is readiness' business (``Health``)."""
+
+    status: Literal["alive"] = "alive"
+
+
 class Health(BaseModel):
-    """Liveness and readiness."""
+    """Readiness: the champions and series loaded."""
 
     status: str
     champions: int = 0

@@ -233,7 +233,8 @@ def test_retrain_endpoint_returns_a_job(client, state):
 
 
 def test_health_readiness_and_metrics(client):
-    assert client.get("/healthz").json()["status"] == "alive"
+    # liveness claims nothing about champions (it said "champions": 0 while 11 were loaded)
+    assert client.get("/healthz").json() == {"status": "alive"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert set(ready.json()["details"]["champions"]) == set(TRAINED)
