@@ -74,7 +74,9 @@ class RowProblem:
     ``line`` is the 1-based line number in the CSV file, the header being line 1. ``column``
     and ``value`` come from the file and are kept cut to ``EXCERPT_CHARS``; ``reason`` is
     written by fraudcast and quotes nothing from the file. ``kind`` groups problems for the
-    counts of a long report; it defaults to the reason.
+    counts of a long report; it defaults to the reason. ``earlier`` is the line of the row this
+    one repeats (a duplicate figure), said in the file's terms ("first on line 2") or the
+    API's ("first as item 0").
     """
 
     line: int
@@ -82,6 +84,7 @@ class RowProblem:
     value: str
     reason: str
     kind: str = ""
+    earlier: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column", cut(self.column))
@@ -91,7 +94,12 @@ class RowProblem:
     def __str__(self) -> str:
         column = self.column if self.column.isidentifier() or not self.column else repr(self.column)
         shown = f" (value {self.value!r})" if self.value != "" else ""
-        return f"line {self.line}, column {column or '-'}: {self.reason}{shown}"
+        return f"line {self.line}, column {column or '-'}: {self.said}{shown}"
+
+    @property
+    def said(self) -> str:
+        """The reason as a file's reader is told it, with the line a duplicate repeats."""
+        return self.reason + (f", first on line {self.earlier}" if self.earlier is not None else "")
 
 
 class ProblemReport:

@@ -42,8 +42,18 @@ def jump_warnings(
             else:
                 change = f"{before / after:.1f}× down on" if after else "down to zero from"
             warnings.append(
-                f"{series_id}: {second} = {format_value(after)} is {change} the {first} value "
-                f"{format_value(before)} (more than {JUMP_FACTOR:g}× either way); accepted, "
+                f"{series_id}: {second} = {_digits(after)} is {change} the {first} value "
+                f"{_digits(before)} (more than {JUMP_FACTOR:g}× either way); accepted, "
                 "but check it is not a typo or a unit slip"
             )
     return warnings
+
+
+def _digits(value: float) -> str:
+    """A figure in full with thousands separators, so a slip of a zero shows: 300,000,000,000."""
+    text = format_value(value)
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, point, fraction = digits.partition(".")
+    if not whole.isdigit():  # an exponent or not finite: as written
+        return text
+    return f"{sign}{int(whole):,}{point}{fraction}"

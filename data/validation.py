@@ -186,7 +186,8 @@ def _element_checks(
         "value": [
             required("value"),
             (
-                "value must be a plain number (digits only: no thousands separators or units)",
+                "value must be a plain number in ASCII digits, e.g. 12479, 2.5 or 2.78e10 (no "
+                "thousands separators or units)",
                 lambda text: text == "" or _is_number(text),
             ),
             (
@@ -270,8 +271,8 @@ def _check_rows(
             continue
         first = first_line_of.setdefault((series.id, year), int(line))
         if first != line:
-            reason = f"duplicate figure for {series.id} {year}: already given on line {first}"
-            report.add(RowProblem(int(line), "year", year, reason, kind=DUPLICATE))
+            reason = f"duplicate figure for {series.id} {year}"
+            report.add(RowProblem(int(line), "year", year, reason, DUPLICATE, earlier=first))
 
 
 def validate_figures(frame: pd.DataFrame, known_series: Mapping[str, SeriesInfo]) -> pd.DataFrame:

@@ -47,7 +47,7 @@ def fill_gaps(y: pd.Series, min_tail: int = MIN_TAIL_LENGTH) -> GapFill:
         dropped = [int(year) for year in series.index if year < tail_start]
         note = (
             f"years {_span(gaps)} missing; fitted on the contiguous {len(tail)} years from "
-            f"{tail_start} (dropped {len(dropped)} earlier years)"
+            f"{tail_start} (dropped {len(dropped)} earlier year{'s' if len(dropped) != 1 else ''})"
         )
         return GapFill(tail, dropped_years=dropped, notes=[note])
     full = series.reindex(np.arange(series.index.min(), series.index.max() + 1))

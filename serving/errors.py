@@ -46,12 +46,14 @@ async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
 
 async def _invalid_figures(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidFigures)
+    # a figure's item (0-based) is its line in the CSV the body is checked as, less the header
     problems = [
         {
             "item": problem.line - 2,
             "column": problem.column,
             "value": problem.value,
-            "reason": problem.reason,
+            "reason": problem.reason
+            + (f", first as item {problem.earlier - 2}" if problem.earlier is not None else ""),
         }
         for problem in error.problems
     ]

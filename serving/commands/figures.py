@@ -73,7 +73,7 @@ def _print_problems(error: InvalidFigures) -> None:
     )
     table = Table("line", "column", "value", "reason")
     for problem in error.problems:
-        _add_row(table, str(problem.line), problem.column, problem.value, problem.reason)
+        _add_row(table, str(problem.line), problem.column, problem.value, problem.said)
     stderr.print(table)
     # Plain lines too, so the problems survive copy-paste and grep.
     for line in [*map(str, error.problems), *error.omitted_lines()]:

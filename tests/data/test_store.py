@@ -160,8 +160,8 @@ def test_sharp_jumps_are_accepted_with_a_warning(seeded_store: FigureStore) -> N
 
     assert seeded_store.values("jp_ib_transfer_cases").loc[2024] == 50000
     assert len(result.warnings) == 2
-    assert "2024 = 50000 is 9.0× up on the 2023 value 5578" in result.warnings[0]
-    assert "2025 = 4747 is 10.5× down on the 2024 value 50000" in result.warnings[1]
+    assert "2024 = 50,000 is 9.0× up on the 2023 value 5,578" in result.warnings[0]
+    assert "2025 = 4,747 is 10.5× down on the 2024 value 50,000" in result.warnings[1]
 
 
 def test_ordinary_changes_and_the_bundled_jumps_raise_no_warning(

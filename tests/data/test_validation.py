@@ -121,7 +121,10 @@ def test_duplicate_series_year_names_both_lines(write_figures: WriteFigures) -> 
 
     [problem] = error.problems
     assert problem.line == 4
-    assert "duplicate figure for jp_ib_transfer_cases 2024: already given on line 2" in str(error)
+    assert (
+        "line 4, column year: duplicate figure for jp_ib_transfer_cases 2024, first on line 2"
+        in str(error)
+    )
 
 
 def test_missing_required_column_is_reported_on_the_header_line(

@@ -178,6 +178,18 @@ def test_invalid_figures_are_rejected_whole_with_every_problem(client, state):
     pd.testing.assert_frame_equal(state.store.figures(), before)
 
 
+def test_a_figure_given_twice_names_both_items_not_lines(client, state):
+    answer = client.post(
+        "/v1/figures",
+        json={"figures": [yen_figure(2026, 9e9), yen_figure(2026, 8e9)]},
+        headers=auth(),
+    )
+    assert answer.status_code == 422
+    [problem] = answer.json()["problems"]
+    assert problem["item"] == 1 and problem["reason"].endswith(", first as item 0")
+    assert "line" not in problem["reason"]
+
+
 @pytest.mark.parametrize(
     ("field", "where"), [("value", "body.figures.0.value"), ("year", "body.figures.0.year")]
 )
