@@ -32,6 +32,9 @@ class SeriesOutlook:
     figures: list[schemas.Figure]
     forecast: schemas.ForecastResponse
     card: schemas.ModelCard
+    #: the year the brief was made in: a projection that starts before it projects years
+    #: whose figures are not in the store yet
+    made_in: int
 
     @property
     def level(self) -> str:
@@ -56,7 +59,16 @@ class SeriesOutlook:
         trend = self.trend()
         if trend:
             words += f", {trend}"
-        return f"{words}; {self.evidence()}"
+        return f"{words}; {self.evidence()}{self.missing()}"
+
+    def missing(self) -> str:
+        """ "; no figure for 2023–2025 has been added yet" when the projection starts before
+        the year the brief was made in (a reader would otherwise take 2023 for next year)."""
+        first, last = self.forecast.forecast[0].year, self.made_in - 1
+        if first > last:
+            return ""
+        years = str(first) if first == last else f"{first}–{last}"
+        return f"; no figure for {years} has been added yet"
 
     def trend(self) -> str:
         """Average yearly change of the projection from the latest figure to its last year."""
@@ -163,6 +175,7 @@ def build_outlook(
             f"an outlook brief has at most {max_series} series and this one would have "
             f"{len(projected)}: name the series wanted, e.g. series=jp_cybercrime_cleared"
         )
+    made_at = made_at or datetime.now(UTC)
     pages = []
     for summary in projected:
         series_id = summary.id
@@ -173,11 +186,12 @@ def build_outlook(
                 figures=services.series_figures(store, series_id),
                 forecast=forecast,
                 card=services.model_card(store, board, series_id),
+                made_in=made_at.year,
             )
         )
     revisions = store.revisions()
     return Outlook(
-        made_at=made_at or datetime.now(UTC),
+        made_at=made_at,
         revision=revisions[-1] if revisions else None,
         horizon=horizon,
         levels=tuple(levels),

@@ -1,0 +1,43 @@
+"""The outlook brief's words, from the same answers as the API (no PDF drawn here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from serving.outlook import build_outlook
+from serving.state import ServiceState
+from tests.support import TRAINED
+
+CYBER = TRAINED[0]
+
+
+def _headline(state: ServiceState, made_in: int) -> tuple[str, int]:
+    state.board.refresh()
+    made_at = datetime(made_in, 6, 1, tzinfo=UTC)
+    outlook = build_outlook(
+        state.store, state.board, [CYBER], horizon=5, levels=(80, 95), made_at=made_at
+    )
+    [page] = outlook.pages
+    return page.headline("Cybercrime cases cleared"), page.forecast.forecast[0].year
+
+
+def test_a_projection_that_starts_before_this_year_says_which_figures_are_missing(
+    state: ServiceState,
+) -> None:
+    """A brief made years after the latest figure would otherwise quote "likely … in 2026" as
+    if 2026 were next year."""
+    first = int(state.store.figures(CYBER)["year"].max()) + 1
+    headline, starts = _headline(state, made_in=first + 3)
+    assert starts == first
+    assert headline.endswith(f"; no figure for {first}–{first + 2} has been added yet")
+    assert _headline(state, made_in=first + 1)[0].endswith(
+        f"; no figure for {first} has been added yet"
+    )
+
+
+def test_a_projection_from_last_years_figure_says_nothing_is_missing(state: ServiceState) -> None:
+    first = int(state.store.figures(CYBER)["year"].max()) + 1
+    headline, _ = _headline(state, made_in=first)
+    assert "has been added yet" not in headline and headline.startswith(
+        "Cybercrime cases cleared: likely"
+    )
