@@ -445,8 +445,9 @@ def borrowed_forecast(
         else:
             paths = paths + (target - median)[:, None]
     reason = (
-        f"{len(history)} years are too few to backtest: intervals borrowed from what the "
-        f"{len(fitted.precedents_):,} most similar stretches of {fitted.reference_size_:,} "
+        f"{len(history)} years are too few to calibrate intervals on the series' own "
+        f"backtests: intervals borrowed from what the {len(fitted.precedents_):,} most "
+        f"similar stretches of {fitted.reference_size_:,} "
         "reference yearly series (similar recent growth and volatility) did next"
     )
     champion = from_quantile_paths(name, history, paths, notes=[*notes, reason])
