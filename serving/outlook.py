@@ -211,11 +211,9 @@ def model_words(page: SeriesOutlook) -> list[str]:
     ]
     if page.card.reason:
         words.append(f"Why this model: {page.card.reason}.")
-    if model.backtest_mase is not None:
-        words.append(
-            f"In backtests its errors were {model.backtest_mase:.2f}× the typical year-to-year "
-            'change in the figures (MASE; below 1 beats "same as last year").'
-        )
+    accuracy = _accuracy_words(page.card, model.backtest_mase)
+    if accuracy:
+        words.append(accuracy)
     kind = "borrowed" if model.intervals_borrowed else "calibrated"
     checked = model.backtest_forecasts
     for label, share in sorted(model.coverage.items(), key=lambda item: float(item[0])):
@@ -227,6 +225,26 @@ def model_words(page: SeriesOutlook) -> list[str]:
     # a note that the reason already says (a short series' borrowed intervals) is not repeated
     notes = [note for note in page.card.notes if note not in page.card.reason]
     return words + [f"Note: {note}" for note in notes]
+
+
+def _accuracy_words(card: schemas.ModelCard, backtest_mase: float | None) -> str:
+    """The backtest MASE in words, as the page's model card puts it: one year ahead where the
+    selected candidate's backtest measured it (the horizon a planner acts on first), else over
+    all steps."""
+    selected = next((candidate for candidate in card.candidates if candidate.selected), None)
+    one_year = selected.metrics.get("mase_h1") if selected is not None else None
+    if one_year is not None and math.isfinite(one_year):
+        return (
+            f"In backtests one year ahead, its errors were {one_year:.2f}× the typical "
+            f"year-to-year change in the figures (MASE at 1 year {one_year:.2f}; below 1 beats "
+            'guessing "same as last year").'
+        )
+    if backtest_mase is None or not math.isfinite(backtest_mase):
+        return ""
+    return (
+        f"In backtests its errors were {backtest_mase:.2f}× the typical year-to-year change in "
+        f'the figures (MASE {backtest_mase:.2f}; below 1 beats guessing "same as last year").'
+    )
 
 
 def format_exact(value: float, unit: str) -> str:

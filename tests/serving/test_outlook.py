@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from serving.outlook import build_outlook
+from serving.outlook import build_outlook, model_words
 from serving.state import ServiceState
 from tests.support import TRAINED
 
@@ -41,3 +41,16 @@ def test_a_projection_from_last_years_figure_says_nothing_is_missing(state: Serv
     assert "has been added yet" not in headline and headline.startswith(
         "Cybercrime cases cleared: likely"
     )
+
+
+def test_the_brief_quotes_the_same_error_ratio_as_the_pages_model_card(state: ServiceState) -> None:
+    """The page's card gives the MASE one year ahead; the brief gave the all-steps one under the
+    same words, so one series read 1.49x on the page and 3.39x on paper."""
+    state.board.refresh()
+    [page] = build_outlook(state.store, state.board, [CYBER], horizon=5, levels=(80, 95)).pages
+    [selected] = [candidate for candidate in page.card.candidates if candidate.selected]
+    one_year = selected.metrics["mase_h1"]
+    assert one_year != page.forecast.model.backtest_mase
+    said = " ".join(model_words(page))
+    assert f"In backtests one year ahead, its errors were {one_year:.2f}× the typical" in said
+    assert f"(MASE at 1 year {one_year:.2f};" in said
