@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,15 +150,22 @@ def _stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
     process.wait()
 
 
-def _ways(workers: int, cluster: Cluster) -> list[tuple[str, int, list[str]]]:
-    """How each command is run: its label, ``--jobs`` and the options that choose Dask (which
-    uses every worker of the cluster, whatever ``--jobs`` says)."""
+#: The ways a command can be run (``--ways``), in the order they are measured by default.
+WAYS = ("one", "jobs", "dask")
+
+
+def _ways(
+    workers: int, cluster: Cluster, chosen: Sequence[str] = WAYS
+) -> list[tuple[str, int, list[str]]]:
+    """How each command is run, in the ``chosen`` order: its label, ``--jobs`` and the options
+    that choose Dask (which uses every worker of the cluster, whatever ``--jobs`` says)."""
     dask = ["--backend", "dask", "--scheduler", cluster.address]
-    return [
-        ("one process", 1, []),
-        (f"--jobs {workers}", workers, []),
-        (f"Dask, {workers} workers", 1, dask),
-    ]
+    every = {
+        "one": ("one process", 1, []),
+        "jobs": (f"--jobs {workers}", workers, []),
+        "dask": (f"Dask, {workers} workers", 1, dask),
+    }
+    return [every[name] for name in chosen]
 
 
 def _run(
@@ -173,15 +180,15 @@ def _run(
 
 
 def measure_forecast_file(
-    n_series: int, workers: int, cluster: Cluster, workdir: Path
+    n_series: int, workers: int, cluster: Cluster, workdir: Path, ways: Sequence[str] = WAYS
 ) -> list[Measured]:
     """`forecast-file` on ``n_series`` synthetic series each way; outputs compared byte for
-    byte with one process'."""
+    byte with the first way's (one process', by default)."""
     source = workdir / f"series-{n_series}.csv"
     synthetic_long(n_series).to_csv(source, index=False)
     runs: list[Measured] = []
     outputs: list[bytes] = []
-    for how, jobs, options in _ways(workers, cluster):
+    for how, jobs, options in _ways(workers, cluster, ways):
         output = workdir / f"forecast-{n_series}-{len(outputs)}.csv"
         command = [str(FRAUDCAST), "forecast-file", str(source), "--horizon", str(HORIZON),
                    "--output", str(output), "--jobs", str(jobs), *options]  # fmt: skip
@@ -194,12 +201,14 @@ def measure_forecast_file(
     return runs
 
 
-def measure_train(n_series: int, workers: int, cluster: Cluster, workdir: Path) -> list[Measured]:
+def measure_train(
+    n_series: int, workers: int, cluster: Cluster, workdir: Path, ways: Sequence[str] = WAYS
+) -> list[Measured]:
     """`train` of ``n_series`` fresh synthetic series each way, each into its own new figure
     store and MLflow store; every series' champion (model and backtest metrics) compared with
-    one process'."""
+    the first way's (one process', by default)."""
     runs, champions = [], []
-    for index, (how, jobs, options) in enumerate(_ways(workers, cluster)):
+    for index, (how, jobs, options) in enumerate(_ways(workers, cluster, ways)):
         root = workdir / f"train-{n_series}-{index}"
         root.mkdir()
         command, env = train_command(root, prepare_store(root, n_series), jobs, ROOT)
@@ -282,7 +291,8 @@ def report(runs: list[Measured], workers: int, warm: tuple[float, float], notes:
         "processes and, on Dask, of the scheduler and workers meanwhile (an idle cluster "
         "also spends some); it changes less than wall time with other work on the machine. "
         "Same output: `forecast-file`'s CSV byte for byte, `train`'s champion per series (model "
-        "and every backtest metric) equal to one process'.",
+        "and every backtest metric) equal to the first run's at that size (one process', "
+        "unless `--ways` leaves it out).",
         "",
         "| command | series | run | wall time (s) | vs one process | CPU (s) | same output "
         "| load average at start |",
@@ -311,11 +321,20 @@ def main() -> None:
     parser.add_argument("--commands", default=",".join(COMMANDS))
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "SCALING.md")
     parser.add_argument("--note", action="append", default=[], help="a line for the report")
+    parser.add_argument(
+        "--ways",
+        default=",".join(WAYS),
+        help="which runs, in this order: one (process), jobs (--jobs N), dask (N workers); "
+        "outputs are compared with the first",
+    )
     args = parser.parse_args()
     commands = [name for name in args.commands.split(",") if name]
     unknown = set(commands) - set(COMMANDS)
     if unknown:
         parser.error(f"unknown command(s): {', '.join(sorted(unknown))}")
+    ways = [name for name in args.ways.split(",") if name]
+    if not ways or set(ways) - set(WAYS):
+        parser.error(f"--ways takes some of {', '.join(WAYS)}, got {args.ways!r}")
     # SIGTERM ends the script like Ctrl-C, so the cluster is stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     runs: list[Measured] = []
@@ -327,7 +346,7 @@ def main() -> None:
             for size in sorted(int(size) for size in args.sizes.split(",")):
                 for name in commands:
                     measure = measure_forecast_file if name == "forecast-file" else measure_train
-                    runs += measure(size, args.workers, cluster, workdir)
+                    runs += measure(size, args.workers, cluster, workdir, ways)
                     text = report(runs, args.workers, warm, args.note)
                     replace_section(args.output, SECTION, text)
     print(f"wrote the {SECTION} section of {args.output}")
