@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 #: At most this many characters of a file's own text are quoted in any message.
@@ -75,8 +75,8 @@ class RowProblem:
     and ``value`` come from the file and are kept cut to ``EXCERPT_CHARS``; ``reason`` is
     written by fraudcast and quotes nothing from the file. ``kind`` groups problems for the
     counts of a long report; it defaults to the reason. ``earlier`` is the line of the row this
-    one repeats (a duplicate figure), said in the file's terms ("first on line 2") or the
-    API's ("first as item 0").
+    one repeats (a duplicate figure), said in the file's terms ("first on line 2") or, through
+    ``said_as``, in another's (the API's "first as item 0").
     """
 
     line: int
@@ -99,7 +99,12 @@ class RowProblem:
     @property
     def said(self) -> str:
         """The reason as a file's reader is told it, with the line a duplicate repeats."""
-        return self.reason + (f", first on line {self.earlier}" if self.earlier is not None else "")
+        return self.said_as(lambda line: f"on line {line}")
+
+    def said_as(self, place: Callable[[int], str]) -> str:
+        """The reason with the row a duplicate repeats named by ``place`` (given its line):
+        "on line 2" in a file, "as item 0" in a request body."""
+        return self.reason + (f", first {place(self.earlier)}" if self.earlier is not None else "")
 
 
 class ProblemReport:

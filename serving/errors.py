@@ -46,14 +46,12 @@ async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
 
 async def _invalid_figures(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidFigures)
-    # a figure's item (0-based) is its line in the CSV the body is checked as, less the header
     problems = [
         {
-            "item": problem.line - 2,
+            "item": _item(problem.line),
             "column": problem.column,
             "value": problem.value,
-            "reason": problem.reason
-            + (f", first as item {problem.earlier - 2}" if problem.earlier is not None else ""),
+            "reason": problem.said_as(lambda line: f"as item {_item(line)}"),
         }
         for problem in error.problems
     ]
@@ -65,6 +63,12 @@ async def _invalid_figures(request: Request, error: Exception) -> JSONResponse:
             problems=problems,
         ),
     )
+
+
+def _item(line: int) -> int:
+    """A figure's item in a request body (0-based): its line in the CSV the body is checked
+    as, less the header's."""
+    return line - 2
 
 
 async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
