@@ -20,6 +20,9 @@ from training.population import fit_one, population_evidence
 from training.selection import SeriesEvaluation, SeriesFailure
 
 LONG_COLUMNS = ("unique_id", "ds", "y")
+#: Significant digits of the figures ``forecast-file`` writes: far beyond any forecast's accuracy,
+#: short of the floating-point noise in the 16th and 17th.
+CSV_DIGITS = 12
 
 #: One series to forecast: its id, its figures by year, and its backtests when the population's
 #: evidence already ran them.
@@ -214,7 +217,14 @@ def _forecast_csv(
     outcome = forecast(item)
     if isinstance(outcome, SeriesFailure):
         return outcome
-    return CsvRows(len(outcome), outcome[list(columns)].to_csv(header=False, index=False))
+    text = outcome[list(columns)].to_csv(header=False, index=False, float_format=_shortest)
+    return CsvRows(len(outcome), text)
+
+
+def _shortest(value: object) -> str:
+    """A figure as written: the shortest text for it to ``CSV_DIGITS`` significant digits, so
+    arithmetic's last-bit noise (7.000000000000001) is not written."""
+    return repr(float(f"{value:.{CSV_DIGITS}g}"))
 
 
 def _with_progress(outcomes: Iterable[Any], total: int, progress: bool) -> Iterator[Any]:

@@ -56,6 +56,21 @@ def test_forecast_file_end_to_end(tmp_path: Path) -> None:
     assert result.output == ""  # quiet when not on a terminal
 
 
+def test_figures_are_written_without_floating_point_noise(tmp_path: Path) -> None:
+    """A spreadsheet shows 12479.1234568, not 12479.123456789012 or 7.000000000000001."""
+    out = tmp_path / "out.csv"
+    result = runner.invoke(
+        app, ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "3", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    cells = [cell for line in out.read_text().splitlines()[1:] for cell in line.split(",")[2:]]
+    digits = [
+        len(cell.split("e")[0].replace(".", "").replace("-", "").strip("0")) for cell in cells
+    ]
+    assert len(cells) == 30 and max(digits) <= 12, cells
+    assert pd.read_csv(out)["mean"].notna().all()
+
+
 def test_malformed_input_names_lines_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     bad = _write(tmp_path / "bad.csv", "unique_id,ds,y\na,2000,1\na,2001,x\na,2001,3\nb,20.5,4\n")
