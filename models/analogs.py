@@ -81,6 +81,21 @@ def _features(windows: np.ndarray) -> np.ndarray:
     return np.stack([steps.mean(axis=-1), steps.std(axis=-1)], axis=-1)
 
 
+def _widening(changes: np.ndarray, median: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Quantiles of the precedents' changes (steps x probabilities) whose distance from each
+    step's median never shrinks with the step: a longer stretch can move at least as far as a
+    shorter one (as ``models.calibration.reference_envelope`` holds its bounds). Fewer
+    precedents reach the far steps (a reference series ends), so a far step's tail quantile,
+    read from a smaller and different set, can fall inside a nearer one's: the 95% interval
+    of a 3-year series that halved twice reached 3.0x its last value five years out and 2.6x
+    six years out."""
+    distance = changes - median[:, None]
+    below = probabilities < 0.5
+    distance[:, below] = np.minimum.accumulate(distance[:, below], axis=0)
+    distance[:, ~below] = np.maximum.accumulate(distance[:, ~below], axis=0)
+    return median[:, None] + distance
+
+
 class ReferenceClass(Forecaster):
     """The median and quantiles of what the nearest precedents in a reference population did
     next, applied to the series' last value."""
@@ -125,7 +140,11 @@ class ReferenceClass(Forecaster):
         """Forecast quantiles (steps x probabilities) ``horizon`` years ahead."""
         self._check_fitted()
         steps = min(horizon, PRECEDENT_HORIZON)
-        changes = np.nanquantile(self.precedents_[:, :steps], probabilities, axis=0).T
+        changes = _widening(
+            np.nanquantile(self.precedents_[:, :steps], probabilities, axis=0).T,
+            np.nanmedian(self.precedents_[:, :steps], axis=0),
+            probabilities,
+        )
         if horizon > steps:  # beyond the precedents: median trend on, spread like a random walk
             median = np.nanmedian(self.precedents_[:, steps - 1])
             extra = np.arange(steps + 1, horizon + 1)

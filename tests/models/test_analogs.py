@@ -52,6 +52,20 @@ def test_the_sns_losses_interval_five_years_out_is_one_a_planner_can_read() -> N
     assert 27.8e9 / 10 < year_five["lo-95"] < year_five["hi-95"] < 27.8e9 * 10
 
 
+@pytest.mark.parametrize(
+    "values", [[5000.0, 2500.0, 1200.0], SNS_LOSSES.to_list(), [100.0, 110.0, 105.0]]
+)
+def test_a_borrowed_interval_never_narrows_further_out(values: list[float]) -> None:
+    """Fewer precedents reach far steps; the interval of a series that halved twice once
+    reached 3.0x its last value five years out and only 2.6x six years out."""
+    fit = fit_series(pd.Series(values, index=[2023, 2024, 2025]), series_id="new")
+    forecast = fit.champion.predict(PRECEDENT_HORIZON, [80, 95])
+    for level in (80, 95):
+        below = np.log(forecast["mean"] / forecast[f"lo-{level}"])
+        above = np.log(forecast[f"hi-{level}"] / forecast["mean"])
+        assert (np.diff(below) >= -1e-9).all() and (np.diff(above) >= -1e-9).all(), level
+
+
 def test_a_count_series_with_zeros_borrows_relative_changes_and_stays_non_negative() -> None:
     y = pd.Series([3.0, 0.0, 5.0, 2.0], index=range(2022, 2026))
     forecast = ReferenceClass().fit(y).predict(8, [80, 95])
