@@ -38,9 +38,9 @@ def jump_warnings(
             if before == 0:
                 change = "up from zero"
             elif after > before:
-                change = f"{after / before:.1f}× up on"
+                change = f"{after / before:,.1f}× up on"
             else:
-                change = f"{before / after:.1f}× down on" if after else "down to zero from"
+                change = f"{before / after:,.1f}× down on" if after else "down to zero from"
             warnings.append(
                 f"{series_id}: {second} = {_digits(after)} is {change} the {first} value "
                 f"{_digits(before)} (more than {JUMP_FACTOR:g}× either way); accepted, "

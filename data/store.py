@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC
 
 import pandas as pd
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -177,6 +177,13 @@ class FigureStore:
         with self._reading() as connection:
             return self._series_map(connection)
 
+    def _largest_figures(self) -> dict[str, float]:
+        """The largest current figure of every series that has any."""
+        current = current_query().subquery()
+        query = select(current.c.series_id, func.max(current.c.value)).group_by(current.c.series_id)
+        with self._reading() as connection:
+            return {series_id: float(value) for series_id, value in connection.execute(query)}
+
     def _series_map(self, connection: Connection) -> dict[str, SeriesInfo]:
         rows = connection.execute(select(series_table)).all()
         return {row.id: SeriesInfo.from_row(row) for row in rows}
@@ -315,7 +322,7 @@ class FigureStore:
         taken, so a big file holds up other writers only while its rows are inserted. Raises
         ``StoreBusy`` when another writer holds the store longer than a write waits.
         """
-        clean = validate_figures(frame, self._known_series())
+        clean = validate_figures(frame, self._known_series(), self._largest_figures())
         with refusals_as_rejections():
             with self._reading() as connection:
                 plan = plan_batch(connection, clean)

@@ -38,6 +38,25 @@ CsvInput = str | Path | bytes | IO[str] | IO[bytes]
 READ_PROBLEMS = "fraudcast_read_problems"
 WRONG_FIELD_COUNT = "rows with the wrong number of fields"
 DUPLICATE = "duplicate figures (a series and year given twice)"
+#: A figure over this many times the largest published figure of its series is refused, in the
+#: store as in a what-if: no yearly series moves like that; a unit or a few zeros slipped
+#: (the reference corpus' widest move is x111 over ten years).
+IMPLAUSIBLE_RISE = 1000.0
+#: The unit of series whose figures are whole numbers of cases.
+COUNT_UNIT = "count"
+
+
+def implausible_rise(value: float, largest: float, series_id: str) -> str | None:
+    """Why ``value`` cannot be a figure of ``series_id``, whose largest published figure is
+    ``largest``; None when it can."""
+    if largest > 0 and value > IMPLAUSIBLE_RISE * largest:
+        return (
+            f"over {IMPLAUSIBLE_RISE:,.0f} times the largest published figure of {series_id} "
+            f"({largest:,.15g}): no yearly series moves like that; check the number's unit and "
+            "zeros"
+        )
+    return None
+
 
 Check = tuple[str, Callable[[str], bool]]
 
@@ -275,8 +294,36 @@ def _check_rows(
             report.add(RowProblem(int(line), "year", year, reason, DUPLICATE, earlier=first))
 
 
-def validate_figures(frame: pd.DataFrame, known_series: Mapping[str, SeriesInfo]) -> pd.DataFrame:
+def _check_values(
+    text: pd.DataFrame,
+    known_series: Mapping[str, SeriesInfo],
+    largest: Mapping[str, float],
+    report: ProblemReport,
+) -> None:
+    """Values a series cannot take: a fraction of a count, or a rise no yearly series makes
+    (checked only where the value itself is a valid number of a known series)."""
+    columns = [text[name].tolist() for name in ("series_id", "value")]
+    for line, series_id, cell in zip(text.index, *columns, strict=True):
+        series = known_series.get(series_id)
+        if series is None or not _is_number(cell) or not math.isfinite(value := float(cell)):
+            continue
+        if series.unit == COUNT_UNIT and value != round(value):
+            reason = f"{series.id} counts cases ({COUNT_UNIT}): value must be a whole number"
+            report.add(RowProblem(int(line), "value", cell, reason))
+        too_large = implausible_rise(value, largest.get(series.id, 0.0), series.id)
+        if too_large:
+            report.add(RowProblem(int(line), "value", cell, f"value is {too_large}"))
+
+
+def validate_figures(
+    frame: pd.DataFrame,
+    known_series: Mapping[str, SeriesInfo],
+    largest: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
     """Check a figures frame and return it cleaned and typed, or raise ``InvalidFigures``.
+
+    ``largest`` holds the largest stored figure of each series that has any; a figure over
+    ``IMPLAUSIBLE_RISE`` times it is refused (``implausible_rise``).
 
     The returned frame has exactly ``FIGURE_COLUMNS`` in order: ``year`` int64, ``value`` float64,
     every other column stripped text with empty strings for missing optional cells.
@@ -298,6 +345,7 @@ def validate_figures(frame: pd.DataFrame, known_series: Mapping[str, SeriesInfo]
     last_year = datetime.now(UTC).year
     _check_cells(text, _element_checks(known_series, last_year), report)
     _check_rows(text, known_series, last_year, report)
+    _check_values(text, known_series, largest or {}, report)
     report.raise_if_any()
     cleaned = text.reset_index(drop=True)
     cleaned["year"] = cleaned["year"].astype("int64")

@@ -11,12 +11,12 @@ import pandas as pd
 
 from data.records import SeriesInfo
 from data.store import FigureStore
+from data.validation import implausible_rise
 from models.base import level_label
 from models.calibration import CalibratedForecast
 from serving import requests, schemas, services
 from serving.champions import Champion, ChampionBoard
 from serving.requests import InvalidRequest
-from training.promotion import IMPLAUSIBLE
 from training.scenario import bridged, refit_champion
 
 
@@ -142,8 +142,8 @@ def checked_assumptions(
 ) -> list[schemas.HypotheticalFigure]:
     """The hypothetical figures in year order, or InvalidRequest naming the first figure
     that breaks a rule: 1 to MAX_SCENARIO_YEARS of them, finite, not negative (no series'
-    figures are: the store refuses them), at most ``IMPLAUSIBLE`` times the largest published
-    figure (as no interval may reach), one per year, each in the MAX_SCENARIO_YEARS years after
+    figures are: the store refuses them), at most ``IMPLAUSIBLE_RISE`` times the largest published
+    figure (as the store refuses), one per year, each in the MAX_SCENARIO_YEARS years after
     the last published figure."""
     limit = schemas.MAX_SCENARIO_YEARS
     if not 1 <= len(figures) <= limit:
@@ -163,12 +163,9 @@ def checked_assumptions(
         raise InvalidRequest(f"{info.id} has no published figures to add hypothetical ones to")
     largest = float(published.abs().max())
     for index, figure in enumerate(figures):
-        if largest > 0 and figure.value > IMPLAUSIBLE * largest:
-            raise InvalidRequest(
-                f"figures[{index}].value {figure.value:g} is over {IMPLAUSIBLE:,.0f} times the "
-                f"largest published figure of {info.id} ({largest:,.15g}): no yearly series "
-                "moves like that; check the number's unit and zeros"
-            )
+        too_large = implausible_rise(figure.value, largest, info.id)
+        if too_large:
+            raise InvalidRequest(f"figures[{index}].value {figure.value:g} is {too_large}")
     years = [figure.year for figure in figures]
     for index, year in enumerate(years):
         if year in years[:index]:

@@ -21,6 +21,8 @@ from data.store import FigureStore
 from tests.data.conftest import row
 
 NEW_SERIES = SeriesInfo("jp_test_reports", "Test reports", "count", country="JP")
+#: Figures of any size and fraction (a count's must be whole).
+NEW_MONEY = SeriesInfo("jp_test_losses_jpy", "Test losses", "JPY", country="JP")
 
 
 def frame_of(*rows: dict[str, str]) -> pd.DataFrame:
@@ -142,8 +144,8 @@ def test_a_database_refusal_is_a_clear_rejection_not_a_raw_database_error(
 ) -> None:
     validate = data.store.validate_figures
 
-    def lets_a_duplicate_through(frame: pd.DataFrame, known: object) -> pd.DataFrame:
-        clean = validate(frame.iloc[:1], known)  # type: ignore[arg-type]
+    def lets_a_duplicate_through(frame: pd.DataFrame, *known: object) -> pd.DataFrame:
+        clean = validate(frame.iloc[:1], *known)  # type: ignore[arg-type]
         return pd.concat([clean, clean], ignore_index=True)
 
     monkeypatch.setattr(data.store, "validate_figures", lets_a_duplicate_through)
@@ -162,6 +164,39 @@ def test_sharp_jumps_are_accepted_with_a_warning(seeded_store: FigureStore) -> N
     assert len(result.warnings) == 2
     assert "2024 = 50,000 is 9.0× up on the 2023 value 5,578" in result.warnings[0]
     assert "2025 = 4,747 is 10.5× down on the 2024 value 50,000" in result.warnings[1]
+
+
+def test_a_rise_no_yearly_series_makes_is_refused_and_nothing_changes(
+    seeded_store: FigureStore,
+) -> None:
+    """A typo of 1e24 for a series whose largest figure is 5,578 was once stored and served."""
+    before = seeded_store.figures()
+    with pytest.raises(InvalidFigures) as caught:
+        seeded_store.add_figures(frame_of(row(year="2026", value="1e24")), source="typo.csv")
+
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.column, problem.value) == (2, "value", "1e24")
+    assert problem.reason == (
+        "value is over 1,000 times the largest published figure of jp_ib_transfer_cases "
+        "(5,578): no yearly series moves like that; check the number's unit and zeros"
+    )
+    pd.testing.assert_frame_equal(seeded_store.figures(), before)
+    assert len(seeded_store.revisions()) == 1
+    # just under the line is a sharp jump, accepted with a warning
+    result = seeded_store.add_figures(frame_of(row(year="2026", value="5578000")), source="b")
+    assert seeded_store.values("jp_ib_transfer_cases").loc[2026] == 5_578_000
+    assert "is 1,175.1× up on the 2025 value 4,747" in result.warnings[0]
+
+
+def test_a_fraction_of_a_count_is_refused(seeded_store: FigureStore) -> None:
+    with pytest.raises(InvalidFigures) as caught:
+        seeded_store.add_figures(frame_of(row(value="4369.5")), source="half.csv")
+
+    (problem,) = caught.value.problems
+    assert problem.reason == (
+        "jp_ib_transfer_cases counts cases (count): value must be a whole number"
+    )
+    assert len(seeded_store.revisions()) == 1
 
 
 def test_ordinary_changes_and_the_bundled_jumps_raise_no_warning(
@@ -338,10 +373,10 @@ def test_concurrent_first_use_seeds_exactly_once(figure_store: FigureStore) -> N
 )
 def test_current_figures_added_back_are_always_a_no_op(values: dict[int, float]) -> None:
     store = FigureStore("sqlite://")
-    store.add_series(NEW_SERIES)
+    store.add_series(NEW_MONEY)
     batch = frame_of(
         *(
-            row(series_id=NEW_SERIES.id, year=str(year), value=format_value(value))
+            row(series_id=NEW_MONEY.id, year=str(year), value=format_value(value), unit="JPY")
             for year, value in values.items()
         )
     )
@@ -350,7 +385,7 @@ def test_current_figures_added_back_are_always_a_no_op(values: dict[int, float])
     again = store.add_figures(store.figures().drop(columns="revision_id"), source="again.csv")
 
     assert again.no_op
-    assert store.values(NEW_SERIES.id).to_dict() == values
+    assert store.values(NEW_MONEY.id).to_dict() == values
     store.close()
 
 

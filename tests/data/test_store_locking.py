@@ -38,9 +38,9 @@ def test_another_write_goes_through_while_a_batch_is_being_validated(
     other = FigureStore(seeded_store.url)
     validate = data.store.validate_figures
 
-    def validate_while_another_writes(frame: pd.DataFrame, known: object) -> pd.DataFrame:
+    def validate_while_another_writes(frame: pd.DataFrame, *known: object) -> pd.DataFrame:
         other.add_series(NEW_SERIES)  # e.g. the API, while the drop folder checks a big file
-        return validate(frame, known)  # type: ignore[arg-type]
+        return validate(frame, *known)  # type: ignore[arg-type]
 
     monkeypatch.setattr(data.store, "validate_figures", validate_while_another_writes)
     result = seeded_store.add_figures(pd.DataFrame([row()]), source="big.csv")

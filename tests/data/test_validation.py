@@ -231,7 +231,8 @@ def test_cleaned_frame_is_typed(write_figures: WriteFigures) -> None:
 @settings(max_examples=30, deadline=None)
 @given(value=st.floats(min_value=0, max_value=1e15, allow_nan=False, allow_infinity=False))
 def test_any_finite_non_negative_value_is_accepted_exactly(value: float) -> None:
-    frame = pd.DataFrame([{**GOOD_ROW, "value": format_value(value)}])
+    money = {"series_id": "jp_ib_transfer_losses_jpy", "unit": "JPY"}
+    frame = pd.DataFrame([{**GOOD_ROW, **money, "value": format_value(value)}])
 
     cleaned = validate_figures(frame, KNOWN)
     assert cleaned.loc[0, "value"] == value
