@@ -67,6 +67,13 @@ class _SeriesInput:
 
 ProgressCallback = Callable[[SeriesOutcome], None]
 
+#: Why a registered series without figures is not trained (a retrain of it is not a failure,
+#: so neither the command's exit code nor the scheduler's retries count it as one).
+NO_FIGURES_YET = (
+    "no figures yet: add them (`fraudcast figures add`, or POST /v1/figures), and it is trained "
+    "when they arrive"
+)
+
 
 def retrain(
     series_ids: Sequence[str] | None = None,
@@ -209,6 +216,13 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
     store = _store(job.store_url)
     client = tracking.connect(job.settings)
     prepared = _prepare(store, client, job.settings, series_id)
+    if prepared.values.empty:  # registered, no figures yet: nothing to train, nothing failed
+        return SeriesOutcome(
+            series_id,
+            Outcome.UNCHANGED,
+            NO_FIGURES_YET,
+            data_revision=prepared.data_revision,
+        )
     tracking.close_orphaned_runs(client, prepared.experiment_id)  # we hold the retrain lock
     last = tracking.last_retrain(client, prepared.experiment_id)
     if (

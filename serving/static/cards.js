@@ -98,8 +98,16 @@ export function modelCardSection(card, champion) {
   return parts;
 }
 
-/** What to show instead of a model card when a series has no champion yet. */
-export function noModelSection(hint) {
+/** What to show instead of a model card when a series has no champion yet: without figures,
+ * there is nothing to train until they are added. */
+export function noModelSection(hint, hasFigures = true) {
+  if (!hasFigures) {
+    return [
+      h("h3", {}, "No figures yet"),
+      h("p", { class: "hint" }, "Add its figures (`fraudcast figures add`, or POST /v1/figures with the token); " +
+        "it is trained when they arrive."),
+    ];
+  }
   return [
     h("h3", {}, "No projection yet"),
     h("p", {}, "No model has been trained for this series yet, so only its figures are shown."),

@@ -76,6 +76,10 @@ function buildCard(series) {
 function renderChart(entry) {
   const chart = entry.element.querySelector(".chart");
   const { series, figures, forecast } = entry;
+  if (!figures.length && !forecast) {  // a registered series before its first figure: no axes
+    chart.replaceChildren(h("p", { class: "muted" }, "Nothing to draw until its first figure is added."));
+    return Promise.resolve();
+  }
   chart.setAttribute("aria-label", describeChart(series, figures, forecast));
   const note = entry.element.querySelector(".chart-note");
   note.replaceChildren(chartLegend(figures, forecast));
@@ -121,7 +125,8 @@ function renderForecast(entry) {
 function renderModel(entry, hint) {
   const { element, series, card } = entry;
   const section = element.querySelector(".model-card");
-  section.replaceChildren(...(series.champion ? modelCardSection(card, series.champion) : noModelSection(hint)));
+  section.replaceChildren(...(series.champion ? modelCardSection(card, series.champion)
+    : noModelSection(hint, Boolean(entry.figures && entry.figures.length))));
   const record = (card && card.track_record) || series.track_record || [];
   const recordDetails = element.querySelector(".track-record-details");
   recordDetails.hidden = !record.length;

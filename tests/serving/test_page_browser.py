@@ -296,6 +296,33 @@ def test_a_series_whose_forecast_answers_503_shows_its_figures_and_the_hint(
     assert not watch.outside_requests
 
 
+def test_a_series_without_figures_says_to_add_them_not_to_train(
+    browser: Browser, base_url: str
+) -> None:
+    """A registered series with no figures cannot be trained; its card once said to run
+    `fraudcast train` and drew empty axes."""
+    page, watch = open_page(browser, base_url)
+    series_id = TRAINED[1]
+
+    def without_champion(route: Route) -> None:
+        response = route.fetch()
+        listed = response.json()
+        for item in listed:
+            if item["id"] == series_id:
+                item["champion"] = None
+        route.fulfill(response=response, json=listed)
+
+    page.route("**/v1/series", without_champion)
+    page.route(f"**/v1/series/{series_id}/figures", lambda route: route.fulfill(json=[]))
+    load_page(page, base_url + "/")
+    card = page.locator(f"#series-{series_id}")
+    words = card.locator(".model-card").inner_text()
+    assert "No figures yet" in words and "fraudcast figures add" in words
+    assert "fraudcast train" not in words
+    assert "Nothing to draw until its first figure is added." in card.inner_text()
+    assert not watch.errors and not watch.outside_requests, watch
+
+
 def test_the_api_docs_render_offline_under_their_content_security_policy(
     browser: Browser, base_url: str
 ) -> None:

@@ -208,6 +208,21 @@ def test_unchanged_data_and_code_trains_nothing_unless_forced(store, settings):
     assert len(_runs(settings, TREND)) > before
 
 
+def test_a_series_without_figures_is_waited_for_not_failed(store, settings):
+    """A registered series with no figures once failed every retrain ("the series is
+    empty"): `train` exited 1 for good and the scheduler retried it forever."""
+    store.add_series(SeriesInfo(id="jp_new_reports", title="New reports", unit="count"))
+    outcomes = pipeline.retrain(
+        ["jp_new_reports", TREND], store=store, settings=settings, candidates=QUICK
+    )
+    waiting, trained = outcomes
+    assert waiting.status == "unchanged" and not waiting.failed
+    assert waiting.reason.startswith("no figures yet: add them (`fraudcast figures add`")
+    assert waiting.data_revision == store.data_revision_hash("jp_new_reports")
+    assert trained.status == "promoted"
+    assert registry.champion_version("jp_new_reports", client=_client(settings)) is None
+
+
 def test_new_figures_trigger_a_new_retrain(store, settings):
     pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
     store.add_figures(_trend_figures(range(2000, 2021)), source="test", message="2020 arrived")
