@@ -71,14 +71,13 @@ class SeriesOutlook:
         return f"; no figure for {years} has been added yet"
 
     def trend(self) -> str:
-        """Average yearly change of the projection from the latest figure to its last year."""
-        if not self.figures:
+        """Average yearly change of the projection from the year the headline quotes to its
+        last year (not from the latest figure: after a surprise figure, a projection that
+        recovers and stays flat read "rising about 21% a year")."""
+        start, end = self.forecast.forecast[0], self.forecast.forecast[-1]
+        if start.mean <= 0 or end.mean <= 0 or end.year <= start.year:
             return ""
-        start = max(self.figures, key=lambda figure: figure.year)
-        end = self.forecast.forecast[-1]
-        if start.value <= 0 or end.mean <= 0 or end.year <= start.year:
-            return ""
-        growth = (end.mean / start.value) ** (1 / (end.year - start.year)) - 1
+        growth = (end.mean / start.mean) ** (1 / (end.year - start.year)) - 1
         if abs(growth) < _FLAT:
             return f"about flat to {end.year}"
         direction = "rising" if growth > 0 else "falling"

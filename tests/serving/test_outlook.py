@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from serving.outlook import build_outlook, model_words
@@ -54,3 +55,21 @@ def test_the_brief_quotes_the_same_error_ratio_as_the_pages_model_card(state: Se
     said = " ".join(model_words(page))
     assert f"In backtests one year ahead, its errors were {one_year:.2f}× the typical" in said
     assert f"(MASE at 1 year {one_year:.2f};" in said
+
+
+def test_the_trend_is_read_along_the_projection_not_from_the_latest_figure(
+    state: ServiceState,
+) -> None:
+    """After a surprise figure a quarter of the projection, a projection that stays flat read
+    "rising about 21% a year"."""
+    state.board.refresh()
+    [page] = build_outlook(state.store, state.board, [CYBER], horizon=5, levels=(80, 95)).pages
+    steps = page.forecast.forecast
+    growth = (steps[-1].mean / steps[0].mean) ** (1 / (steps[-1].year - steps[0].year)) - 1
+    direction = "rising" if growth > 0 else "falling"
+    said = f"{direction} about {abs(growth):.0%} a year to {steps[-1].year}"
+    assert said in page.headline("Cybercrime cases cleared")
+    latest = max(page.figures, key=lambda figure: figure.year)
+    surprise = latest.model_copy(update={"value": latest.value / 4})
+    after = replace(page, figures=[*(f for f in page.figures if f is not latest), surprise])
+    assert said in after.headline("Cybercrime cases cleared")
