@@ -31,8 +31,18 @@ changes_commands.register(app)
 
 
 def main() -> None:
-    """Entry point of the ``fraudcast`` console script."""
-    app()
+    """Entry point of the ``fraudcast`` console script. A ``FRAUDCAST_*`` setting that cannot
+    be used is named with what is wrong with it, not shown as a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as error:
+        for problem in error.errors(include_url=False):
+            name = "FRAUDCAST_" + "_".join(str(part) for part in problem["loc"]).upper()
+            reason = str(problem["msg"]).removeprefix("Value error, ")
+            typer.echo(f"error: {name}={problem['input']!r}: {reason}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from data.settings import PROJECT_ROOT
@@ -28,7 +28,7 @@ class ServiceSettings(BaseSettings):
     mlflow_ui_url: str = ""
     #: Run the scheduler (folder watch, stale-series retrains, weekly full retrain) in the service.
     scheduler_enabled: bool = True
-    #: Cron expression (minute hour day month weekday) of the full retrain; weekly by default.
+    #: Cron expression (minute hour day month weekday, UTC) of the full retrain; weekly by default.
     retrain_cron: str = "0 3 * * 1"
     #: Seconds between looks at the incoming folder and at series whose figures changed.
     watch_interval: float = Field(default=2.0, gt=0)
@@ -49,6 +49,20 @@ class ServiceSettings(BaseSettings):
     refit_wait_seconds: float = Field(default=5.0, ge=0)
     #: Largest horizon a forecast may ask for.
     max_horizon: int = Field(default=MAX_HORIZON, ge=1, le=MAX_HORIZON)
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _a_cron_expression(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as error:
+            raise ValueError(
+                "not a cron expression: five fields, minute hour day month weekday, in UTC "
+                f"(e.g. '0 3 * * 1', Mondays at 03:00); {error}"
+            ) from None
+        return value
 
     def resolved_token(self) -> str:
         """The configured token, or the one kept in ``token_file`` (created on first use)."""

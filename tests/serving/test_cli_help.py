@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import sys
 
+import pytest
 from typer.models import CommandInfo
 from typer.testing import CliRunner
 
-from serving.cli import app
+from serving.cli import app, main
 
 
 def _summary(command: CommandInfo) -> str:
@@ -40,3 +42,29 @@ def test_the_command_line_starts_without_mlflow_or_matplotlib() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "", f"loaded when the command line starts: {loaded}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("FRAUDCAST_RETRAIN_CRON", "every monday", "not a cron expression: five fields"),
+        ("FRAUDCAST_PORT", "abc", "Input should be a valid integer"),
+    ],
+)
+def test_a_setting_that_cannot_be_used_is_named_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    said: str,
+) -> None:
+    """A bad cron expression once stopped `serve` at start-up with APScheduler's traceback,
+    which did not name the variable."""
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(sys, "argv", ["fraudcast", "serve"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {variable}={value!r}: {said}")
+    assert "Traceback" not in error
