@@ -15,7 +15,6 @@ from models.calibration import CalibratedForecast
 from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
 from training.evidence import is_short, pool_members
 from training.failures import is_expected
-from training.outcome import Outcome
 from training.selection import (
     CandidateResult,
     SeriesFit,
@@ -40,11 +39,6 @@ class PromotionDecision:
 
     promote: bool
     reason: str
-
-    @property
-    def label(self) -> Outcome:
-        """``promoted`` or ``kept``, as shown in summaries and run tags."""
-        return Outcome.PROMOTED if self.promote else Outcome.KEPT
 
 
 def interval_problems(forecast: CalibratedForecast) -> list[str]:
@@ -108,6 +102,12 @@ def decide(
             f"champion {champion} kept: {candidate} backtest MASE {candidate_mase:.3f} is worse "
             f"than the champion's {champion_mase:.3f} on the same data "
             f"(allowed up to {champion_mase * tolerance:.3f})",
+        )
+    if candidate == champion:  # chosen again: the same model, refitted on these figures
+        return PromotionDecision(
+            True,
+            f"{candidate} chosen again and refitted: backtest MASE {candidate_mase:.3f} vs "
+            f"{champion_mase:.3f} for the champion's fit on the same data",
         )
     return PromotionDecision(
         True,

@@ -126,7 +126,7 @@ def test_a_figure_below_the_projection_makes_it_fall_and_changes_list_newest_fir
 def test_a_retrain_that_did_not_change_the_projection_is_not_listed(service):
     state, client = service
     first = yen_forecast(client)["model"]
-    assert retrain_yen(state, force=True) == "promoted"  # a new version, the same projection
+    assert retrain_yen(state, force=True) == "refreshed"  # a new version, the same projection
     second = yen_forecast(client)["model"]
     assert second["version"] != first["version"]
     body = client.get(f"/v1/series/{YEN}/changes").json()

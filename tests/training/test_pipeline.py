@@ -231,6 +231,17 @@ def test_new_figures_trigger_a_new_retrain(store, settings):
     assert outcome.data_revision == store.data_revision_hash(TREND)
 
 
+def test_the_champions_model_chosen_again_is_a_refresh_not_a_promotion(store, settings):
+    """The outcome said "promoted" where the page said "same model, refitted"."""
+    [first] = pipeline.retrain([TREND], store=store, settings=settings, candidates=["naive"])
+    assert first.status == "promoted"
+    store.add_figures(_trend_figures(range(2000, 2021)), source="test", message="2020 arrived")
+    [again] = pipeline.retrain([TREND], store=store, settings=settings, candidates=["naive"])
+    assert again.status == "refreshed" and again.model == "naive"
+    assert again.reason.startswith("naive chosen again and refitted: backtest MASE")
+    assert again.version != first.version
+
+
 def test_a_worse_candidate_is_not_promoted(store, settings):
     [first] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
     client = _client(settings)
