@@ -271,6 +271,15 @@ async function start() {
   })));
   const withModel = entries.filter((e) => e.series.champion).length;
   setBusy(false, `${entries.length} series, ${withModel} with projections.`);
+  showLinkedCard();
+}
+
+/** A link to one series (…/#series-ID) opens at its card: the cards did not exist when the
+ * browser looked for the anchor, and their charts change the page's height as they load. */
+function showLinkedCard() {
+  const id = decodeURIComponent(window.location.hash.slice(1));
+  const card = id ? document.getElementById(id) : null;
+  if (card) card.scrollIntoView();
 }
 
 start();

@@ -323,6 +323,18 @@ def test_a_series_without_figures_says_to_add_them_not_to_train(
     assert not watch.errors and not watch.outside_requests, watch
 
 
+def test_a_link_to_a_series_opens_at_its_card(browser: Browser, base_url: str) -> None:
+    """The cards are built after the page loads, so the browser's own jump to the anchor
+    found nothing and the page stayed at the top."""
+    page, watch = open_page(browser, base_url)
+    anchor = f"series-{TRAINED[-1]}"
+    load_page(page, f"{base_url}/?horizon=7#{anchor}")
+    top = page.evaluate("id => document.getElementById(id).getBoundingClientRect().top", anchor)
+    assert page.evaluate("window.scrollY") > 0
+    assert 0 <= top < DESKTOP["height"] / 2
+    assert not watch.errors, watch
+
+
 def test_the_api_docs_render_offline_under_their_content_security_policy(
     browser: Browser, base_url: str
 ) -> None:
