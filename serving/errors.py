@@ -73,6 +73,16 @@ def _item(line: int) -> int:
 
 async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    unreadable = [item for item in error.errors() if item.get("type") == "json_invalid"]
+    if unreadable:  # not a request to validate at all: 400, as the OpenAPI schema says
+        where = unreadable[0].get("ctx", {}).get("error", "")
+        return _answer(
+            status.HTTP_400_BAD_REQUEST,
+            Problem(
+                detail=f"the body is not JSON ({where or 'cannot be parsed'})",
+                hint=JSON_BODY_HINT,
+            ),
+        )
     problems = [
         {
             "where": ".".join(str(part) for part in item.get("loc", ())),
@@ -81,7 +91,18 @@ async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
         for item in error.errors()
     ]
     detail = "; ".join(f"{p['where']}: {p['reason']}" for p in problems) or "invalid request"
-    return _answer(status.HTTP_422_UNPROCESSABLE_CONTENT, Problem(detail=detail, problems=problems))
+    not_an_object = any(p["where"] == "body" for p in problems)
+    return _answer(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        Problem(detail=detail, problems=problems, hint=JSON_BODY_HINT if not_an_object else None),
+    )
+
+
+#: What a body must be, for a request that sent something else (CSV text, a form).
+JSON_BODY_HINT = (
+    "send a JSON object with Content-Type: application/json, as the endpoint's schema at /docs "
+    "shows; a CSV of figures goes through `fraudcast figures add` or the drop folder"
+)
 
 
 def _plural(count: int, noun: str) -> str:

@@ -234,7 +234,8 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
         return SeriesOutcome(
             series_id,
             Outcome.UNCHANGED,
-            "data revision and code version unchanged since the last retrain (use --force)",
+            "data revision and code version unchanged since the last retrain (to retrain "
+            'anyway: `fraudcast train --force`, or "force": true in POST /v1/retrain)',
             data_revision=prepared.data_revision,
             run_id=last.run_id,
         )

@@ -267,8 +267,10 @@ def add_figures(request: schemas.AddFiguresRequest, state: State) -> schemas.Add
     dependencies=[Depends(require_token)],
     responses={**_WRITE_ERRORS, **_NOT_FOUND},
 )
-def start_retrain(request: schemas.RetrainRequest, state: State) -> schemas.Job:
-    """Retrain all or the named series in the background; poll the job for its outcome."""
+def start_retrain(state: State, request: schemas.RetrainRequest | None = None) -> schemas.Job:
+    """Retrain all or the named series in the background (all without a body); poll the job
+    for its outcome."""
+    request = request or schemas.RetrainRequest()
     for series_id in request.series:
         state.store.get_series(series_id)
     return state.jobs.submit(

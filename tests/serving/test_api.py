@@ -241,7 +241,33 @@ def test_retrain_endpoint_returns_a_job(client, state):
     job = state.jobs.wait(answer.json()["id"], timeout=300)
     assert job.state == "succeeded"
     assert job.outcomes[0]["status"] == "unchanged"
+    assert '"force": true in POST /v1/retrain' in job.outcomes[0]["reason"]
     assert client.get("/v1/jobs/not-a-job").status_code == 404
+    # no body at all retrains every series, as an empty one does (it was 422 "Field required")
+    everything = client.post("/v1/retrain", headers=auth())
+    assert everything.status_code == 202, everything.text
+    assert state.jobs.wait(everything.json()["id"], timeout=300).state == "succeeded"
+
+
+def test_a_body_that_is_not_json_is_a_400_and_one_that_is_csv_says_where_csv_goes(client, state):
+    """The OpenAPI schema promised 400 for a body that is not JSON; it was 422, and a CSV
+    posted as the README's figures files are written got "Input should be a valid
+    dictionary" with no word on what the body must be."""
+    before = state.store.figures()
+    broken = client.post(
+        "/v1/figures",
+        content=b'{"figures": [',
+        headers={**auth(), "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 400, broken.text
+    assert broken.json()["detail"].startswith("the body is not JSON")
+    csv_text = b"series_id,year,value\njp_cybercrime_cleared,2026,13000\n"
+    as_csv = client.post(
+        "/v1/figures", content=csv_text, headers={**auth(), "Content-Type": "text/csv"}
+    )
+    assert as_csv.status_code in (400, 422), as_csv.text
+    assert "`fraudcast figures add` or the drop folder" in as_csv.json()["hint"]
+    pd.testing.assert_frame_equal(state.store.figures(), before)
 
 
 def test_health_readiness_and_metrics(client):
