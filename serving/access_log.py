@@ -9,7 +9,22 @@ from urllib.parse import unquote_plus
 REDACTED = "[redacted]"
 #: Query parameters whose values are credentials (compared in lower case).
 SECRET_NAMES = frozenset(
-    {"token", "access_token", "api_key", "apikey", "key", "password", "secret", "authorization"}
+    {
+        "token",
+        "access_token",
+        "api_key",
+        "apikey",
+        "key",
+        "password",
+        "passwd",
+        "secret",
+        "auth",
+        "authorization",
+        "bearer",
+        "credentials",
+        "signature",
+        "sig",
+    }
 )
 #: Statuses of a request refused for its credentials: its query may hold one under any name.
 _REFUSED = frozenset({401, 403})

@@ -33,6 +33,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.deps import bearer_refusal
+from serving.metrics import ROUTE_TEMPLATE
 from serving.settings import ServiceSettings
 
 #: The OpenAPI extension naming the pool of slots an operation holds one of while it runs.
@@ -138,6 +139,7 @@ class RequestGuard:
         if self._needs_token(api, scope):
             refusal = bearer_refusal(Headers(scope=scope).get("authorization"), state.token)
             if refusal is not None:
+                _note_route(api, scope)
                 await _answer(refusal, scope, receive, send)
                 return
         pool = self._pool_of(api, scope)
@@ -166,6 +168,7 @@ class RequestGuard:
             try:
                 await asyncio.wait_for(slots.acquire(), pool.wait)
             except TimeoutError:
+                _note_route(scope["app"], scope)
                 await _answer(NoSlotFree(pool), scope, receive, send)
                 return
         else:
@@ -213,6 +216,15 @@ class RequestGuard:
             if started:
                 raise
             await _answer(error, scope, receive, send)
+
+
+def _note_route(api: FastAPI, scope: Scope) -> None:
+    """Name, for the metrics, the route a request answered here was for (``ROUTE_TEMPLATE``)."""
+    path = scope["path"].removeprefix(scope.get("root_path", ""))
+    for template in api.openapi()["paths"]:
+        if compile_path(template)[0].match(path):
+            scope[ROUTE_TEMPLATE] = template
+            return
 
 
 async def _answer(error: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:

@@ -8,6 +8,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+#: Key of the ASGI scope under which a request answered before routing (refused for its token,
+#: or with no slot free) names the route it was for, so that it is counted under that route.
+ROUTE_TEMPLATE = "fraudcast.route_template"
+
 
 class ServiceMetrics:
     """The metrics of one app, in a registry of its own (so many apps can live in one process)."""
@@ -55,7 +59,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = getattr(route, "path", None) or scope.get(ROUTE_TEMPLATE, "unmatched")
             self.metrics.requests.labels(
                 scope["method"], template, str(status_holder["status"])
             ).inc()

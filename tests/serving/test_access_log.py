@@ -19,11 +19,14 @@ def test_a_token_in_a_query_string_never_reaches_the_access_log(state, caplog):
                 refused = httpx.post(f"{url}/v1/figures?token={secret}", json={"figures": []})
                 other_name = httpx.post(f"{url}/v1/retrain?t={secret}", json={})
                 served = httpx.get(f"{url}/v1/series?api_key={secret}&x=1")
+                auth = httpx.get(f"{url}/v1/series?auth={secret}")
         finally:
             access.removeHandler(caplog.handler)
-    assert (refused.status_code, other_name.status_code, served.status_code) == (401, 401, 200)
+    statuses = (refused.status_code, other_name.status_code, served.status_code, auth.status_code)
+    assert statuses == (401, 401, 200, 200)
     lines = [record.getMessage() for record in caplog.records if record.name == "uvicorn.access"]
-    assert len(lines) == 3, lines
+    assert len(lines) == 4, lines
     assert not [line for line in lines if secret in line], lines
     assert any("/v1/series?api_key=[redacted]&x=1" in line for line in lines), lines
+    assert any("/v1/series?auth=[redacted]" in line for line in lines), lines
     assert any("/v1/retrain?[redacted]" in line and "401" in line for line in lines), lines

@@ -278,8 +278,13 @@ def test_health_readiness_and_metrics(client):
     assert set(ready.json()["details"]["champions"]) == set(TRAINED)
     assert ready.json()["details"]["last_retrain"] == dict.fromkeys(sorted(TRAINED), "promoted")
     client.get(f"/v1/series/{SERIES}/forecast")
+    client.post("/v1/figures", json={"figures": []})  # no token: refused before routing
+    client.get("/no/such/page")
     metrics = client.get("/metrics").text
     assert 'route="/v1/series/{series_id}/forecast"' in metrics
+    # a refusal is counted under the route it was for (it was "unmatched")
+    assert 'method="POST",route="/v1/figures",status="401"' in metrics
+    assert 'route="unmatched",status="404"' in metrics
     assert f"fraudcast_champions_loaded {len(TRAINED)}.0" in metrics
     assert client.get("/docs").status_code == 200
 
