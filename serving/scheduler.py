@@ -85,18 +85,15 @@ class RetrainScheduler:
         )
         for outcome in outcomes:
             if not outcome.accepted or outcome.result is None:
-                # names quoted (repr): a newline in a file name must not start a log line
-                log.warning("rejected %r: see %r", outcome.name, str(outcome.moved_to))
-                continue
-            surprises, job = services.after_figures_added(
+                continue  # data.incoming logged the rejection and where the file went
+            # surprises are logged where they are recorded (training.track_record)
+            _, job = services.after_figures_added(
                 self.state.store,
                 self.state.board,
                 self.state.jobs,
                 outcome.result,
                 reason=f"figures from incoming/{outcome.name}",
             )
-            for sentence in surprises:
-                log.warning("%s (from incoming/%r)", sentence, outcome.name)
             if job is not None:
                 log.info("%r added; retrain job %s queued", outcome.name, job.id)
         return outcomes

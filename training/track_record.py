@@ -70,13 +70,16 @@ def surprises(scores: pd.DataFrame) -> list[str]:
 
 
 def record(store: FigureStore, scores: pd.DataFrame) -> list[str]:
-    """Keep the scores (idempotent) and log any surprise; returns the surprise sentences."""
+    """Keep the scores (idempotent) and log any surprise the first time it is recorded (the
+    figures' arrival and the retrain they start both score them); returns the surprise
+    sentences."""
     if scores.empty:
         return []
-    store.record_scores(scores)
+    recorded = store.record_scores(scores)
     found = surprises(scores)
-    for sentence in found:
-        log.warning(sentence)
+    if recorded:
+        for sentence in found:
+            log.warning(sentence)
     return found
 
 

@@ -68,3 +68,31 @@ def test_a_setting_that_cannot_be_used_is_named_not_a_traceback(
     error = capsys.readouterr().err
     assert error.startswith(f"error: {variable}={value!r}: {said}")
     assert "Traceback" not in error
+
+
+def test_serve_logs_fraudcast_lines_with_time_and_level(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a configuration of its own, INFO lines of the scheduler's retrains were dropped
+    and warnings came without a time or level."""
+    import logging
+    import logging.config
+    import re
+
+    from serving.commands.service import PACKAGES, log_config
+
+    saved = {
+        name: (logger.handlers[:], logger.level, logger.propagate)
+        for name in (*PACKAGES, "uvicorn", "uvicorn.error", "uvicorn.access")
+        for logger in [logging.getLogger(name)]
+    }
+    try:
+        logging.config.dictConfig(log_config("info"))
+        logging.getLogger("serving.jobs").info("retrain job 3 finished")
+        logging.getLogger("models.base").debug("not at info")
+    finally:
+        for name, (handlers, level, propagate) in saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    pattern = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* INFO serving\.jobs: retrain job 3 finished"
+    assert re.fullmatch(pattern, lines[0]), lines
