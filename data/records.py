@@ -118,9 +118,14 @@ class AddResult:
     def summary(self) -> str:
         """One human sentence saying what happened."""
         if self.revision is None:
+            given = (
+                "the figure is"
+                if len(self.unchanged) == 1
+                else f"all {len(self.unchanged)} figures are"
+            )
             return (
-                f"No change: all {len(self.unchanged)} figures are already in the store "
-                "exactly as given; no revision was created."
+                f"No change: {given} already in the store exactly as given; no revision was "
+                "created."
             )
         series = ", ".join(self.changed_series) or "provenance only"
         return (

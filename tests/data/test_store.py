@@ -91,8 +91,10 @@ def test_adding_the_same_figures_twice_is_a_no_op(seeded_store: FigureStore) -> 
     ]
     assert second.no_op and second.revision is None
     assert len(second.unchanged) == 2
-    assert "No change" in second.summary()
+    assert "No change: all 2 figures are already in the store" in second.summary()
     assert len(seeded_store.revisions()) == 2
+    one = seeded_store.add_figures(frame_of(row()), source="b.csv")
+    assert one.summary().startswith("No change: the figure is already in the store")
 
 
 def test_provenance_only_change_is_a_revision_but_not_a_data_change(
