@@ -21,12 +21,25 @@ class LevelShiftAdjustment:
     notes: list[str] = field(default_factory=list)
 
 
+#: A break's jump is removed only when it stands out from the series' usual changes around it
+#: by more than this many robust standard deviations (1.4826 x their median absolute deviation):
+#: about 95% of ordinary changes fall within two. As in the homogenisation of climate records
+#: (Alexandersson 1986), a declared break is adjusted only where the data show a shift; a jump
+#: inside the usual swings is as likely noise, and removing it adds error (Unauthorized Access
+#: cases: years before 2012 were multiplied by 4.52 for a jump that was within the swings).
+BREAK_Z = 2.0
+#: Changes around a break needed to measure the series' usual swings; with fewer, the declared
+#: break is taken at its word and its jump removed.
+MIN_NEIGHBOURS = 3
+
+
 def adjust_level_shifts(
     y: pd.Series, breaks: Sequence[int], filled_years: Sequence[int] = ()
 ) -> LevelShiftAdjustment:
     """Estimate the jump at each break beyond the series' usual year-on-year change and remove it
     from the years before the break (ratios on the log scale for positive series). A break on
-    or just after a filled year cannot be measured and is left alone, with a note."""
+    or just after a filled year cannot be measured, and a jump within the usual swings around
+    it (``BREAK_Z``) cannot be told from noise: both are left alone, with a note."""
     series = y.astype(float).copy()
     multiplicative = is_strictly_positive(series.to_numpy())
     result = LevelShiftAdjustment(series, multiplicative=multiplicative)
@@ -47,6 +60,13 @@ def adjust_level_shifts(
         ]
         usual = float(np.median(neighbours)) if neighbours.size else 0.0
         jump = float(changes[position] - usual)
+        swing = 1.4826 * float(np.median(np.abs(neighbours - usual))) if neighbours.size else 0.0
+        if neighbours.size >= MIN_NEIGHBOURS and abs(jump) <= BREAK_Z * swing:
+            result.notes.append(
+                f"definition change at {year} not adjusted: its jump is within the series' "
+                "usual year-to-year swings around it"
+            )
+            continue
         before = series.index < year
         if multiplicative:
             series.loc[before] = series.loc[before] * np.exp(jump)

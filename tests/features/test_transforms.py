@@ -67,6 +67,21 @@ def test_level_shift_puts_history_on_the_new_basis() -> None:
     assert "2005" in adjusted.notes[0]
 
 
+def test_a_jump_within_the_usual_swings_is_not_adjusted() -> None:
+    """The Unauthorized Access cases: a x2.2 rise at the 2012 break, among changes of x0.16 to
+    x1.8, once multiplied every year before 2012 by 4.52 (2,534 became about 11,450)."""
+    years = range(2004, 2023)
+    values = [142, 277, 703, 1442, 1740, 2534, 1601, 248, 543, 980, 364, 373, 502, 648, 564]
+    y = pd.Series([*values, 816, 609, 429, 522], index=years, dtype=float)
+    adjusted = adjust_level_shifts(y, [2012])
+    assert adjusted.shifts == {}
+    assert adjusted.notes == [
+        "definition change at 2012 not adjusted: its jump is within the series' usual "
+        "year-to-year swings around it"
+    ]
+    pd.testing.assert_series_equal(adjusted.series, y)
+
+
 def test_breaks_outside_the_series_change_nothing() -> None:
     y = pd.Series([1.0, 2.0, 3.0], index=[2000, 2001, 2002])
     adjusted = adjust_level_shifts(y, [1990, 2000, 2030])
