@@ -517,8 +517,14 @@ def _reason_pooled_evidence(
     model = evidence.models[chosen.name]
     weight = decision.weights[chosen.name]
     relative = np.exp(decision.blended[chosen.name])
+    # the card's table lists the candidates; the population's mean combinations of them are
+    # options too (counted apart, or "14 candidates" sat above a table of 11)
+    combined = sum(name not in CATALOG for name in decision.blended)
+    options = f"{len(decision.blended) - combined} candidates" + (
+        f" and {combined} mean combination{'s' if combined > 1 else ''} of them" if combined else ""
+    )
     return (
-        f"lowest expected error among {len(decision.blended)} candidates, {relative:.2f} x "
+        f"lowest expected error among {options}, {relative:.2f} x "
         f"naive's: the pooled backtests of {model.series} series ({np.exp(model.mean):.2f} x "
         f"naive's there) blended with this series' own {windows} rolling origins, which get "
         f"{weight:.0%} of the weight"

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.catalog import CATALOG
 from training.evidence import DEFAULT, PopulationEvidence, SeriesScores
 from training.population import fit_many, population_evidence
 from training.selection import fit_series
@@ -95,6 +96,13 @@ def test_random_walks_are_forecast_flat_from_pooled_evidence() -> None:
     chosen = [fit.selected for fit in fits]
     assert sum(choice == evidence.choice for choice in chosen) >= 0.8 * len(chosen)
     assert "pooled backtests of" in fits[0].reason
+    # the card's table lists the 6 candidates; combinations of them are counted apart
+    combined = [name for name in evidence.models if name not in CATALOG]
+    options = f"lowest expected error among {len(candidates)} candidates"
+    if combined:
+        assert f"{options} and {len(combined)} mean combination" in fits[0].reason
+    else:
+        assert f"{options}, " in fits[0].reason
 
 
 def test_without_a_population_the_lowest_backtest_error_decides() -> None:
