@@ -90,7 +90,21 @@ function renderChart(entry) {
   }
   const top = clippedTop(figures, forecast);
   if (top) note.append(h("p", { class: "muted" }, clippedWords(series, forecast, top)));
+  const missing = missingWords(forecast, new Date().getUTCFullYear());
+  if (missing) note.append(h("p", { class: "muted missing-years" }, missing));
   return drawChart(chart, entry, scenarioTraces(entry));
+}
+
+/** The years a projection starts before this one covers have no figure yet: said as the
+ * outlook brief says it (serving/outlook.py, ``missing``), so a 2023 projection of a series
+ * last published for 2022 does not read as next year's. */
+function missingWords(forecast, thisYear) {
+  if (!forecast || !forecast.forecast.length) return "";
+  const first = forecast.forecast[0].year;
+  const last = thisYear - 1;
+  if (first > last) return "";
+  const years = first === last ? String(first) : `${first}–${last}`;
+  return `No figure for ${years} has been added yet: the projection starts after the latest figure (${first - 1}).`;
 }
 
 function clippedWords(series, forecast, top) {

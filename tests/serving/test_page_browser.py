@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -333,6 +334,27 @@ def test_a_link_to_a_series_opens_at_its_card(browser: Browser, base_url: str) -
     assert page.evaluate("window.scrollY") > 0
     assert 0 <= top < DESKTOP["height"] / 2
     assert not watch.errors, watch
+
+
+def test_a_projection_that_starts_before_this_year_says_which_figures_are_missing(
+    browser: Browser, base_url: str
+) -> None:
+    """The outlook brief said "no figure for 2023–2025 has been added yet" for a series last
+    published for 2022; the page showed its 2023 projection without a word."""
+    page, watch = open_page(browser, base_url)
+    series_id = TRAINED[0]
+    last = max(figure["year"] for figure in get_json(f"{base_url}/v1/series/{series_id}/figures"))
+    page.clock.set_fixed_time(datetime(last + 4, 6, 1, tzinfo=UTC))
+    load_page(page, base_url + "/")
+    note = page.locator(f"#series-{series_id} .missing-years").inner_text()
+    assert note == (
+        f"No figure for {last + 1}–{last + 3} has been added yet: the projection starts after "
+        f"the latest figure ({last})."
+    )
+    assert not watch.errors, watch
+    page.clock.set_fixed_time(datetime(last + 1, 6, 1, tzinfo=UTC))
+    load_page(page, base_url + "/")
+    assert page.locator(f"#series-{series_id} .missing-years").count() == 0
 
 
 def test_the_api_docs_render_offline_under_their_content_security_policy(
