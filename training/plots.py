@@ -133,7 +133,7 @@ def _draw_fan(
     for year in breaks:
         ax.axvline(year - 0.5, color="#d95f02", ls="--", lw=1)
         ax.annotate(
-            f"definition break {year}",
+            f"definition change {year}",
             (year - 0.5, 0.02),
             xycoords=("data", "axes fraction"),
             rotation=90,
