@@ -46,7 +46,7 @@ MAX_GROWTH = 1.5
 #: Intervals on the log scale never reach beyond what real yearly series moved: at each step
 #: k they are capped at the ENVELOPE_TAIL and 1 - ENVELOPE_TAIL quantiles of the k-year log
 #: changes of the reference corpus (data/reference; 0.1%: one stretch in a thousand moved
-#: further, e.g. x0.11 to x111 over ten years).
+#: further, e.g. x0.11 to x111 over ten years), counted from the last figure.
 ENVELOPE_TAIL = 0.001
 #: Counts whose recent level is below this are calibrated on the square-root scale: a Poisson
 #: count's noise is sqrt(level), 10% or more of the level below 100 and so larger than the
@@ -130,8 +130,12 @@ class CalibratedForecast:
     nonnegative: bool = True
     notes: list[str] = field(default_factory=list)
     max_horizon: int = MAX_HORIZON
-    #: per step, the lowest and highest log error served (``reference_envelope``); None: no cap
+    #: per step, the lowest and highest log change from ``last_value`` served
+    #: (``reference_envelope``); None: no cap
     envelope: np.ndarray | None = None
+    #: the last figure the envelope counts its changes from; None (champions calibrated before
+    #: it was kept): the envelope is counted from the point path instead
+    last_value: float | None = None
     #: per step ahead from 1 (rows; the last row serves every later step), the probability
     #: looked up for each grid probability (columns), from how such intervals fared in the
     #: population's backtests (``recalibration_from``); None: the calibration as it is
@@ -187,13 +191,36 @@ class CalibratedForecast:
 
     def recentred(self, last_year: int, point_path: np.ndarray) -> CalibratedForecast:
         """The same calibration (error quantiles, their growth, envelope) around another point
-        path from ``last_year``: the model refitted on other figures, e.g. a what-if."""
+        path from ``last_year``: the model refitted on other figures, e.g. a what-if. Its
+        intervals stand in the same proportion to the path as the champion's own: the envelope
+        goes along as it stood around the champion's path (a hypothetical last figure is not a
+        published one to count changes from)."""
         path = np.asarray(point_path, dtype=float)[: self.max_horizon]
         if len(path) < self.max_horizon:
             raise ValueError(f"point_path needs {self.max_horizon} steps, got {len(path)}")
         if self.nonnegative:
             path = np.maximum(path, 0.0)
-        return replace(self, last_year=int(last_year), point_path=path, notes=list(self.notes))
+        return replace(
+            self,
+            last_year=int(last_year),
+            point_path=path,
+            notes=list(self.notes),
+            envelope=self._envelope_around_path(self.max_horizon),
+            last_value=None,
+        )
+
+    def _envelope_around_path(self, horizon: int) -> np.ndarray | None:
+        """The envelope's bounds for steps 1..horizon as log errors around the point path: its
+        changes from ``last_value`` less the path's own, or as stored without one."""
+        if self.envelope is None:
+            return None
+        bounds = self.envelope[:horizon]
+        if self.last_value is None or self.last_value <= 0 or self.error_scale != "log":
+            return bounds
+        # changes from the last figure, as errors around the path: a projected trend does not
+        # carry the envelope with it (a x185 99.9% bound, beyond the x111 cap)
+        path = np.maximum(self.point_path[:horizon], 1e-300)
+        return bounds - np.log(path / self.last_value)[:, None]
 
     def cdf(self, actual: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """The probability this calibration (before any recalibration) gives to a figure at
@@ -239,7 +266,8 @@ class CalibratedForecast:
         if self.envelope is None or self.error_scale != "log":
             return None
         scale = self.step_scale[:horizon]
-        bounds = self.envelope[:horizon]
+        bounds = self._envelope_around_path(horizon)
+        assert bounds is not None
         first, last = self.probabilities[0], self.probabilities[-1]
         cut_low = bounds[:, 0] > self._quantiles(first, horizon) * scale
         cut_high = bounds[:, 1] < self._quantiles(last, horizon) * scale
@@ -354,6 +382,7 @@ class CalibratedForecast:
             notes=list(notes),
             max_horizon=max_horizon,
             envelope=_envelope(max_horizon) if scale == "log" else None,
+            last_value=float(values[-1]) if scale == "log" and values.size else None,
         )
 
 

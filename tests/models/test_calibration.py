@@ -90,6 +90,21 @@ def test_intervals_the_reference_envelope_cuts_stay_inside_it_and_nested(
     assert (np.diff(ordered.to_numpy(), axis=1) > 0).all()
 
 
+def test_the_envelope_counts_changes_from_the_last_figure_not_from_a_projected_trend() -> None:
+    """A projection rising 25% a year carried the envelope with it: the 99.9% bound of the
+    bundled internet-banking cases reached 185x the last figure, beyond the corpus' x111."""
+    rng = np.random.default_rng(1)
+    errors = {1: list(rng.normal(0.0, 1.5, 30)), 2: list(rng.normal(0.0, 2.0, 20))}
+    rising = 100.0 * 1.25 ** np.arange(1, 31)
+    forecast = CalibratedForecast.from_backtest("m", _history(), rising, _backtest(errors))
+    frame = forecast.predict(12, [80, 99.9999])
+    envelope = calibration.reference_envelope()[:12]
+    assert (frame["hi-99.9999"] <= 100.0 * np.exp(envelope[:, 1]) * (1 + 1e-9)).all()
+    assert (frame["lo-99.9999"] >= 100.0 * np.exp(envelope[:, 0]) * (1 - 1e-9)).all()
+    np.testing.assert_allclose(frame["mean"], rising[:12])
+    assert (frame["lo-80"] < frame["mean"]).all() and (frame["mean"] < frame["hi-80"]).all()
+
+
 def test_intervals_widen_at_least_as_a_random_walks_do() -> None:
     """Backtest errors that hardly grow with the step (their far steps rest on a few old
     origins) still give intervals whose width grows at least with the square root of the step:
