@@ -34,6 +34,19 @@ class ServiceMetrics:
         self.champions = Gauge(
             "fraudcast_champions_loaded", "Champions currently served", registry=self.registry
         )
+        #: set at each scrape: an alert on outcome="failed" > 0 finds a series whose
+        #: retrain keeps failing (the scheduler retries it with backoff)
+        self.last_retrain = Gauge(
+            "fraudcast_series_last_retrain",
+            "Series by how their last retrain ended",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.jobs_unfinished = Gauge(
+            "fraudcast_retrain_jobs_unfinished",
+            "Retrain jobs queued or running",
+            registry=self.registry,
+        )
 
 
 class MetricsMiddleware:

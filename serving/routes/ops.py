@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serving.deps import State
 from serving.schemas import Alive, Health
+from training.outcome import Outcome
 
 router = APIRouter(tags=["operations"])
 
@@ -44,5 +47,10 @@ def readyz(state: State) -> JSONResponse:
 def metrics(request: Request) -> Response:
     """Prometheus exposition format."""
     service_metrics = request.app.state.metrics
-    service_metrics.champions.set(len(request.app.state.fraudcast.board.snapshot))
+    state = request.app.state.fraudcast
+    service_metrics.champions.set(len(state.board.snapshot))
+    ended = Counter(str(status.decision) for status in state.board.statuses.values())
+    for outcome in Outcome:
+        service_metrics.last_retrain.labels(outcome.value).set(ended.get(outcome.value, 0))
+    service_metrics.jobs_unfinished.set(state.jobs.unfinished)
     return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)

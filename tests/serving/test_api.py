@@ -286,6 +286,10 @@ def test_health_readiness_and_metrics(client):
     assert 'method="POST",route="/v1/figures",status="401"' in metrics
     assert 'route="unmatched",status="404"' in metrics
     assert f"fraudcast_champions_loaded {len(TRAINED)}.0" in metrics
+    # how each series' last retrain ended, for an alert on failures
+    assert f'fraudcast_series_last_retrain{{outcome="promoted"}} {len(TRAINED)}.0' in metrics
+    assert 'fraudcast_series_last_retrain{outcome="failed"} 0.0' in metrics
+    assert "fraudcast_retrain_jobs_unfinished 0.0" in metrics
     assert client.get("/docs").status_code == 200
 
 
