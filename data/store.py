@@ -177,9 +177,9 @@ class FigureStore:
         with self._reading() as connection:
             return self._series_map(connection)
 
-    def _largest_figures(self) -> dict[str, float]:
-        """The largest current figure of every series that has any."""
-        current = current_query().subquery()
+    def _largest_figures(self, series_ids: list[str]) -> dict[str, float]:
+        """The largest current figure of each of ``series_ids`` that has any."""
+        current = current_query(series_ids).subquery()
         query = select(current.c.series_id, func.max(current.c.value)).group_by(current.c.series_id)
         with self._reading() as connection:
             return {series_id: float(value) for series_id, value in connection.execute(query)}
@@ -322,7 +322,11 @@ class FigureStore:
         taken, so a big file holds up other writers only while its rows are inserted. Raises
         ``StoreBusy`` when another writer holds the store longer than a write waits.
         """
-        clean = validate_figures(frame, self._known_series(), self._largest_figures())
+        known = self._known_series()
+        # only the batch's series: a write reads what it is checked against, not the store
+        named = {str(cell).strip() for cell in frame.get("series_id", ())}
+        largest = self._largest_figures(sorted(named & known.keys()))
+        clean = validate_figures(frame, known, largest)
         with refusals_as_rejections():
             with self._reading() as connection:
                 plan = plan_batch(connection, clean)
