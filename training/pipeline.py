@@ -420,8 +420,7 @@ def _register(
         card = _card(step, selected, step.fit.reason)
         version = registry.register_champion(step.fit.champion, card, client=step.client).version
         # the champion's own model chosen again serves refitted: a refresh, as the page says
-        again = incumbent is not None and incumbent.name == selected.name
-        outcome = Outcome.REFRESHED if again else Outcome.PROMOTED
+        outcome = Outcome.REFRESHED if decision.again else Outcome.PROMOTED
         return _Served(outcome, decision.reason, selected, str(version))
     on_same_data = incumbent.on_same_data if incumbent else None
     if incumbent is None or on_same_data is None:

@@ -35,10 +35,13 @@ IMPLAUSIBLE = 1000.0
 
 @dataclass(frozen=True)
 class PromotionDecision:
-    """Whether to promote, and a sentence saying why."""
+    """Whether to promote, and a sentence saying why. ``again``: the candidate is the
+    champion's own model, chosen again and refitted on these figures (a refresh, not a new
+    champion)."""
 
     promote: bool
     reason: str
+    again: bool = False
 
 
 def interval_problems(forecast: CalibratedForecast) -> list[str]:
@@ -86,15 +89,20 @@ def decide(
         return PromotionDecision(False, f"{candidate} rejected: " + "; ".join(problems))
     if champion is None:
         return PromotionDecision(True, f"{candidate} is the first champion of this series")
+    again = candidate == champion  # the same model, refitted on these figures
+    verdict = f"{candidate} chosen again and refitted" if again else f"{candidate} promoted"
     if too_short_to_judge:
+        replaced = "" if again else f" (champion {champion} replaced)"
         return PromotionDecision(
             True,
-            f"{candidate} promoted: the series is too short for a backtest to judge between "
-            f"models, so it serves what comparable series did (champion {champion} replaced)",
+            f"{verdict}: the series is too short for a backtest to judge between models, so it "
+            f"serves what comparable series did{replaced}",
+            again,
         )
     if champion_mase is None or not np.isfinite(champion_mase):
+        whose = "the champion's fit" if again else f"the champion {champion}"
         return PromotionDecision(
-            True, f"{candidate} promoted: the champion {champion} cannot be backtested on this data"
+            True, f"{verdict}: {whose} cannot be backtested on this data", again
         )
     if not np.isfinite(candidate_mase) or candidate_mase > champion_mase * tolerance:
         return PromotionDecision(
@@ -103,11 +111,12 @@ def decide(
             f"than the champion's {champion_mase:.3f} on the same data "
             f"(allowed up to {champion_mase * tolerance:.3f})",
         )
-    if candidate == champion:  # chosen again: the same model, refitted on these figures
+    if again:
         return PromotionDecision(
             True,
-            f"{candidate} chosen again and refitted: backtest MASE {candidate_mase:.3f} vs "
+            f"{verdict}: backtest MASE {candidate_mase:.3f} vs "
             f"{champion_mase:.3f} for the champion's fit on the same data",
+            again,
         )
     return PromotionDecision(
         True,

@@ -242,6 +242,20 @@ def test_the_champions_model_chosen_again_is_a_refresh_not_a_promotion(store, se
     assert again.version != first.version
 
 
+def test_a_short_series_refitted_on_a_new_figure_does_not_claim_a_replacement(store, settings):
+    """A 3-year series served the same borrowed model again was told "refreshed" by its
+    outcome while its reason said "promoted ... (champion X replaced)"."""
+    sns = "jp_sns_investment_fraud_cases"
+    [first] = pipeline.retrain([sns], store=store, settings=settings, candidates=QUICK)
+    assert first.status == "promoted"
+    figure = _trend_figures(range(2026, 2027)).assign(series_id=sns, value=12000)
+    store.add_figures(figure, source="test", message="2026 arrived")
+    [again] = pipeline.retrain([sns], store=store, settings=settings, candidates=QUICK)
+    assert again.status == "refreshed" and again.model == first.model
+    assert again.reason.startswith(f"{first.model} chosen again and refitted: the series is too")
+    assert "replaced" not in again.reason
+
+
 def test_a_worse_candidate_is_not_promoted(store, settings):
     [first] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
     client = _client(settings)
