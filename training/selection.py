@@ -120,12 +120,15 @@ def _evaluate(
     origins: list[int],
     levels: list[float],
     done: Sequence[CandidateResult] = (),
+    unpublished: Sequence[int] = (),
 ) -> CandidateResult:
     """Backtest one catalog model; an expected failure (``training.failures``: e.g. a model
     that cannot use this series) is recorded on the result, a bug is raised.
 
     A median combination whose members were all backtested already (``done``) on the same
-    origins gets the median of their backtests: exactly what refitting it would give."""
+    origins gets the median of their backtests: exactly what refitting it would give.
+    Forecasts of ``unpublished`` years (missing years filled by interpolation) are dropped: a
+    value drawn between its neighbours is no evidence of how well a model forecasts."""
     params: dict[str, Any] = {}
     try:
         model = make_forecaster(name)
@@ -143,6 +146,8 @@ def _evaluate(
             )
         if np.isnan(frame.iloc[:, 4:].to_numpy(dtype=float)).any():
             raise ValueError("the model produced missing forecasts")
+        if len(unpublished):
+            frame = frame[~frame["year"].isin(unpublished)].reset_index(drop=True)
         return CandidateResult(name, params, backtest_metrics(frame, history, levels), frame)
     except Exception as exc:
         if not is_expected(exc):
@@ -266,9 +271,25 @@ def evaluate_series(
         plan.names.append(BORROWED)  # short series: what comparable series did is a candidate
     notes += plan.notes
     origins = backtest_origins(history, plan.min_train, MAX_ORIGINS)
+    unpublished, last_year = prepared.filled_years, int(history.index[-1])
     results: list[CandidateResult] = []
     for name in plan.names:
-        results.append(_evaluate(name, history, origins, checked_levels, results))
+        results.append(_evaluate(name, history, origins, checked_levels, results, unpublished))
+    checked_filled = [year for year in unpublished if origins and year > origins[0]]
+    if checked_filled:  # an origin checked only against filled years adds no evidence
+        skipped = set(checked_filled)
+        origins = [
+            origin
+            for origin in origins
+            if any(
+                year not in skipped
+                for year in range(origin + 1, min(origin + BACKTEST_HORIZON, last_year) + 1)
+            )
+        ]
+        notes.append(
+            f"backtests are checked against published figures only, not against the filled "
+            f"year{'s' if len(skipped) != 1 else ''} {', '.join(map(str, checked_filled))}"
+        )
     for result in results:
         if result.error is not None:
             notes.append(f"{result.name} failed and was skipped: {result.error}")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training import promotion
 from training.metrics import smape
 from training.population import fit_many
 from training.selection import (
@@ -111,6 +112,23 @@ def test_gaps_are_filled_on_the_log_scale_and_noted() -> None:
     assert any("2003-2004" in note and "interpolation" in note for note in fit.notes)
 
 
+def test_backtests_are_checked_against_published_figures_only() -> None:
+    """A value drawn between its neighbours was scored as if it had been published: a gappy
+    series looked better forecast (and surer) than its figures show."""
+    y = _growing(16).drop([2011, 2013])
+    fit = fit_series(y, series_id="gappy", candidates=FAST)
+    for candidate in fit.candidates:
+        assert not candidate.backtest.empty
+        assert not set(candidate.backtest["year"]) & {2011, 2013}, candidate.name
+        assert candidate.metrics["backtest_forecasts"] == len(candidate.backtest)
+    assert any(
+        "published figures only, not against the filled years 2011, 2013" in note
+        for note in fit.notes
+    )
+    whole = fit_series(_growing(16), series_id="whole", candidates=FAST)
+    assert not any("published figures only" in note for note in whole.notes)
+
+
 def test_break_level_shift_is_noted() -> None:
     y = _growing(12)
     y.loc[2006:] *= 3.0
@@ -159,3 +177,29 @@ def test_a_mean_combination_is_rebuilt_from_its_members_backtests() -> None:
     three = pooled_candidate("naive+drift+theta", fit.candidates, fit.history, [80, 95])
     assert three is not None and three.params["members"] == ["naive", "drift", "theta"]
     assert pooled_candidate("drift+ses", fit.candidates, fit.history, [80, 95]) is None
+
+
+def test_a_combination_named_in_another_order_is_the_same_model_chosen_again() -> None:
+    """A mean combination is named by its members in the population's ranking: when a retrain
+    ranked ridge above drift, "ridge+drift" was told apart from the champion "drift+ridge" and
+    announced as a new champion replacing it."""
+    fit = fit_series(_growing(14), series_id="s", candidates=FAST)
+    verdict = promotion.decide(
+        candidate="ridge+drift",
+        candidate_mase=1.0,
+        candidate_forecast=fit.champion,
+        champion="drift+ridge",
+        champion_mase=1.0,
+        tolerance=1.02,
+    )
+    assert verdict.promote and verdict.again
+    assert verdict.reason.startswith("ridge+drift chosen again and refitted")
+    other = promotion.decide(
+        candidate="ridge+naive",
+        candidate_mase=1.0,
+        candidate_forecast=fit.champion,
+        champion="drift+ridge",
+        champion_mase=1.0,
+        tolerance=1.02,
+    )
+    assert other.promote and not other.again
