@@ -70,6 +70,12 @@ def pool_members(name: str) -> list[str]:
     return name.split(POOL_JOIN)
 
 
+def same_model(name: str, other: str) -> bool:
+    """Whether two names are the same model: a mean combination is named by its members in the
+    population's ranking, which a retrain can reorder (``drift+ridge`` is ``ridge+drift``)."""
+    return sorted(pool_members(name)) == sorted(pool_members(other))
+
+
 @dataclass(frozen=True)
 class SeriesScores:
     """One series' backtest evidence: per candidate, signed scaled errors (forecast minus

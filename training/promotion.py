@@ -13,7 +13,7 @@ import pandas as pd
 from models.base import bound_columns
 from models.calibration import CalibratedForecast
 from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
-from training.evidence import is_short, pool_members
+from training.evidence import is_short, pool_members, same_model
 from training.failures import is_expected
 from training.selection import (
     CandidateResult,
@@ -89,7 +89,7 @@ def decide(
         return PromotionDecision(False, f"{candidate} rejected: " + "; ".join(problems))
     if champion is None:
         return PromotionDecision(True, f"{candidate} is the first champion of this series")
-    again = candidate == champion  # the same model, refitted on these figures
+    again = same_model(candidate, champion)  # refitted on these figures
     verdict = f"{candidate} chosen again and refitted" if again else f"{candidate} promoted"
     if too_short_to_judge:
         replaced = "" if again else f" (champion {champion} replaced)"
@@ -170,7 +170,7 @@ def incumbent(
     name = current.tags.get("model_name", "")
     revision = current.tags.get("data_revision", "")
     for candidate in fit.candidates:
-        if candidate.name == name and candidate.error is None:
+        if same_model(candidate.name, name) and candidate.error is None:
             return Incumbent(name, revision, candidate, fit.history)
     pooled = pooled_candidate(name, fit.candidates, fit.history, levels)
     if pooled is not None:  # a model pooled with the default that this retrain did not pool
