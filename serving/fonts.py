@@ -102,10 +102,23 @@ def _cjk_font() -> tuple[str, str] | None:
                 manager.addfont(path)
             except (OSError, RuntimeError, ValueError):  # a file FreeType cannot read
                 continue
+    return first_cjk_font(manager.ttflist)
+
+
+#: Fonts that map every character to a placeholder box: they "cover" any text and draw none of
+#: it (matplotlib 3.11 ships Last Resort High-Efficiency for its own fallback).
+_PLACEHOLDER_FONTS = ("Last Resort",)
+
+
+def first_cjk_font(fonts: list[font_manager.FontEntry]) -> tuple[str, str] | None:
+    """(family, file) of the first regular-weight font among ``fonts`` that draws
+    ``_CJK_SAMPLE``, Noto Sans CJK JP first, then sans-serif ones; never a placeholder font."""
     entries = [
         entry
-        for entry in manager.ttflist
-        if entry.style == "normal" and entry.weight in (400, "normal", "regular")
+        for entry in fonts
+        if entry.style == "normal"
+        and entry.weight in (400, "normal", "regular")
+        and not entry.name.startswith(_PLACEHOLDER_FONTS)
     ]
     entries.sort(key=lambda entry: (entry.name != "Noto Sans CJK JP", "Sans" not in entry.name))
     for entry in entries:

@@ -15,11 +15,12 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from matplotlib import font_manager
 from typer.testing import CliRunner
 
 from serving import report
 from serving.cli import app as cli
-from serving.fonts import latin_fonts, report_fonts
+from serving.fonts import first_cjk_font, latin_fonts, report_fonts
 from serving.outlook import build_outlook, format_range
 from serving.services import describe_model, score_incoming
 from serving.state import ServiceState
@@ -248,3 +249,14 @@ def test_text_no_font_can_draw_falls_back_to_what_it_can_draw() -> None:
     assert latin.legible("Losses (2024, final)", "x") == "Losses (2024, final)"
     assert latin.legible("破获电信网络诈骗案件", "cn_telecom") == "cn_telecom"
     assert latin.legible("公安部:2019年 (2020-01-18)", "a notice") == "a notice"
+
+
+def test_a_font_of_placeholder_boxes_is_never_taken_for_a_cjk_font() -> None:
+    """matplotlib 3.11 ships Last Resort, which maps every character to a box: taken for a CJK
+    font, it drew every Japanese and Chinese title as empty boxes where the README promises an
+    English title instead."""
+    boxes = [e for e in font_manager.fontManager.ttflist if e.name.startswith("Last Resort")]
+    if not boxes:
+        pytest.skip("this matplotlib ships no Last Resort font")
+    assert first_cjk_font(boxes) is None
+    assert not any(family.startswith("Last Resort") for family in report_fonts().families)
