@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 from data.states import FigureChange, SeriesState, figure_changes, state_of
 from data.store import FigureStore
 from training import registry
+from training.evidence import same_model
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,9 @@ class ProjectionChange:
 
     @property
     def model_changed(self) -> bool:
-        """True when another model serves now, False when the same model was refitted."""
-        return self.model != self.previous_model
+        """True when another model serves now, False when the same model was refitted (a mean
+        combination whose members the population ranked in another order is the same)."""
+        return not same_model(self.model, self.previous_model)
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,7 @@ def summary(
     moved = _moved(years[0], unit) if years else "the projection moved to other years"
     why = _because(figures, unit)
     said = moved + (f", after {why}" if why else ", on the same figures")
-    if model != previous_model:
+    if not same_model(model, previous_model):
         return f"{said[0].upper()}{said[1:]}. The model changed from {previous_model} to {model}."
     return f"{said[0].upper()}{said[1:]}. The model is still {model}."
 

@@ -19,6 +19,8 @@ from serving.state import ServiceState
 from tests.serving.conftest import QUIET, Changed, retrain_yen, yen_forecast
 from tests.support import TRAINED, environment, make_state, yen_figure
 from training import registry, tracking
+from training.changes import summary
+from training.evidence import same_model
 
 YEN = TRAINED[1]
 UNTRAINED = "cn_telecom_fraud_cases_solved"
@@ -60,7 +62,9 @@ def test_new_and_revised_figures_are_named_with_the_old_and_new_projection_in_wo
     assert change["version"] == after["model"]["version"]
     assert change["previous_version"] == before["model"]["version"]
     assert change["trained_at"] == after["model"]["trained_at"]
-    assert change["model_changed"] == (after["model"]["name"] != before["model"]["name"])
+    assert change["model_changed"] == (
+        not same_model(after["model"]["name"], before["model"]["name"])
+    )
 
     new, revised = change["figures"]
     assert (new["year"], new["kind"], new["value"]) == (2026, "arrived", changed.arrived)
@@ -194,3 +198,12 @@ def test_the_command_prints_the_changes_and_refuses_an_unknown_series(changed, c
     unknown = runner.invoke(app, ["changes", "no_such_series"])
     assert unknown.exit_code == 2
     assert "unknown series 'no_such_series'" in unknown.stderr
+
+
+def test_a_combination_reranked_by_the_population_is_not_a_model_change() -> None:
+    """A forced retrain on the same figures told the planner "The model changed from
+    drift+ridge to ridge+drift": the same mean of the same two models."""
+    said = summary([], [], unit="count", model="ridge+drift", previous_model="drift+ridge")
+    assert said.endswith("The model is still ridge+drift.")
+    other = summary([], [], unit="count", model="ridge+naive", previous_model="drift+ridge")
+    assert other.endswith("The model changed from drift+ridge to ridge+naive.")
