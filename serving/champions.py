@@ -33,6 +33,8 @@ class Champion:
     series_id: str
     version: str
     model: ChampionModel
+    #: The MLflow experiment of the retrain that registered it ("" when it cannot be read).
+    experiment_id: str = ""
     _answers: dict[tuple[int, tuple[float, ...]], bytes] = field(default_factory=dict, repr=False)
 
     @property
@@ -91,7 +93,12 @@ class ChampionBoard:
             version = registry.champion_version(series_id, client=client)
             if version is None:
                 raise NoChampion(series_id)
-            champion = Champion(series_id, str(version.version), registry.load_champion(version))
+            champion = Champion(
+                series_id,
+                str(version.version),
+                registry.load_champion(version),
+                tracking.experiment_of_run(client, version.run_id),
+            )
             self._snapshot = MappingProxyType({**self._snapshot, series_id: champion})
             return champion
 
@@ -115,7 +122,8 @@ class ChampionBoard:
                         continue
                     model_version = registry.get_version(series_id, version, client=client)
                     model = registry.load_champion(model_version)
-                    updated[series_id] = Champion(series_id, version, model)
+                    experiment_id = tracking.experiment_of_run(client, model_version.run_id)
+                    updated[series_id] = Champion(series_id, version, model, experiment_id)
                     changed.append(series_id)
                 for series_id in set(updated) - set(wanted):
                     del updated[series_id]

@@ -264,7 +264,11 @@ class ModelCard(BaseModel):
     reason: str
     notes: list[str]
     candidates: list[CandidateMetrics]
-    mlflow_experiment_url: str | None = None
+    mlflow_experiment_url: str | None = Field(
+        default=None,
+        description="The retrain that chose this champion, in the MLflow UI "
+        "(FRAUDCAST_MLFLOW_UI_URL); null when that is not set.",
+    )
     track_record: list[TrackRecordItem] = Field(default_factory=list)
 
 

@@ -239,11 +239,7 @@ def model_card(
         )
         for row in card.candidates
     ]
-    url = (
-        f"{mlflow_ui_url.rstrip('/')}/#/experiments/search?searchFilter={series_id}"
-        if mlflow_ui_url
-        else None
-    )
+    url = mlflow_run_url(mlflow_ui_url, champion.experiment_id, card.run_id)
     return schemas.ModelCard(
         series_id=series_id,
         champion=champion_summary(champion),
@@ -253,6 +249,15 @@ def model_card(
         mlflow_experiment_url=url,
         track_record=track_record_items(store, series_id),
     )
+
+
+def mlflow_run_url(ui_url: str, experiment_id: str, run_id: str) -> str | None:
+    """Where the MLflow UI shows the retrain that chose a champion (its candidates are its
+    child runs); the series' experiment when the run is not known; None without a UI."""
+    if not ui_url or not experiment_id:
+        return None
+    base = f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}"
+    return f"{base}/runs/{run_id}" if run_id else base
 
 
 def track_record_items(store: FigureStore, series_id: str) -> list[schemas.TrackRecordItem]:

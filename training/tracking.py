@@ -98,6 +98,18 @@ def _write_ahead_log(uri: str) -> None:
         log.warning("could not switch %s to write-ahead logging: %s", database, error)
 
 
+def experiment_of_run(client: MlflowClient, run_id: str | None) -> str:
+    """The experiment id of a run ("" when there is no run or it cannot be read: a link to it
+    is then left out, and nothing else depends on it)."""
+    if not run_id:
+        return ""
+    try:
+        return str(client.get_run(run_id).info.experiment_id)
+    except MlflowException as error:
+        log.warning("could not read the experiment of run %s: %s", run_id, error)
+        return ""
+
+
 def ensure_experiment(client: MlflowClient, settings: TrainingSettings, series_id: str) -> str:
     """The id of the series' experiment, created on first use."""
     name = experiment_name(series_id)

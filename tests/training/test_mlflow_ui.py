@@ -19,8 +19,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 
+from serving.services import model_card
 from tests.integration.servers import mlflow_server
-from tests.support import BROWSER_MARKS, QUICK_CANDIDATES, launch_chromium
+from tests.support import BROWSER_MARKS, QUICK_CANDIDATES, launch_chromium, make_state
 from training.tracking import ROLE_TAG, experiment_name
 
 # Wide and tall enough that every candidate's column and the metrics table fit on screen.
@@ -183,3 +184,28 @@ def test_the_candidates_of_a_series_compare_side_by_side_with_their_mase(
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(target) / shot.name)
+
+
+def test_a_model_cards_mlflow_link_opens_the_retrain_that_chose_the_champion(
+    mlflow_ui: str, experiment: tuple[str, list[Candidate]], trained_root: Path
+) -> None:
+    """The card linked to ``#/experiments/search?searchFilter=<series>``, which MLflow 3 reads
+    as an experiment whose id is "search": "Experiment load error" on every card."""
+    experiment_id, _ = experiment
+    state = make_state(trained_root, mlflow_ui_url=mlflow_ui)
+    state.board.refresh()
+    card = model_card(state.store, state.board, SERIES_ID, mlflow_ui)
+    run_id = state.board.get(SERIES_ID).card.run_id
+    assert card.mlflow_experiment_url == f"{mlflow_ui}/#/experiments/{experiment_id}/runs/{run_id}"
+    run_name = MlflowClient(tracking_uri=state.training.mlflow_tracking_uri).get_run(run_id)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.goto(card.mlflow_experiment_url)
+            page.get_by_text(str(run_name.info.run_name), exact=True).first.wait_for(
+                timeout=UI_TIMEOUT_MS
+            )
+            assert "Experiment load error" not in page.inner_text("body")
+        finally:
+            browser.close()
