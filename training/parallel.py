@@ -145,7 +145,11 @@ def write_forecasts(
             handle.close()
             part.unlink(missing_ok=True)
             raise
-    os.replace(part, output)
+    try:
+        os.replace(part, output)
+    except BaseException:  # e.g. ``output`` is a folder: no stray rows left beside it
+        part.unlink(missing_ok=True)
+        raise
     return Written(rows, series, failures)
 
 

@@ -23,14 +23,27 @@ def _parse_levels(text: str) -> list[float]:
         raise typer.BadParameter(str(exc), param_hint="'--levels'") from None
 
 
+def _check_jobs(jobs: int) -> int:
+    """``--jobs``: a number of workers, or -1 for every core (0 means nothing)."""
+    if jobs == 0:
+        raise typer.BadParameter(
+            "0 workers cannot run anything: give 1 or more, or -1 for all cores"
+        )
+    return jobs
+
+
 def forecast_file(
     input_csv: Path = typer.Argument(..., exists=True, dir_okay=False, help="unique_id,ds,y CSV"),
     horizon: int = typer.Option(
         ..., "--horizon", min=1, max=MAX_HORIZON, help=f"years ahead (1-{MAX_HORIZON})"
     ),
     levels: str = typer.Option("80,95", "--levels", help="interval levels, e.g. 80,95"),
-    output: Path = typer.Option(..., "--output", help="where to write the forecasts CSV"),
-    jobs: int = typer.Option(1, "--jobs", min=-1, help="parallel workers (-1: all cores)"),
+    output: Path = typer.Option(
+        ..., "--output", dir_okay=False, help="where to write the forecasts CSV"
+    ),
+    jobs: int = typer.Option(
+        1, "--jobs", min=-1, callback=_check_jobs, help="parallel workers (-1: all cores)"
+    ),
     backend: str | None = BACKEND_OPTION,
     scheduler: str | None = SCHEDULER_OPTION,
 ) -> None:

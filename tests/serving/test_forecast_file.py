@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from serving.cli import app
 from tests.support import said
+from training.parallel import write_forecasts
 
 runner = CliRunner()
 
@@ -225,3 +226,34 @@ def test_series_backtested_for_the_evidence_are_not_backtested_again(
         served = forecasts[forecasts["unique_id"] == name].reset_index(drop=True)
         np.testing.assert_allclose(served["mean"], afresh["mean"])
         np.testing.assert_allclose(served["hi-95"], afresh["hi-95"])
+
+
+def test_a_folder_as_output_is_refused_and_leaves_no_stray_rows(tmp_path: Path) -> None:
+    """``--output /tmp`` wrote the forecasts to ``/.tmp.<random>.part``, said "nothing
+    written" and left them there."""
+    folder = tmp_path / "forecasts"
+    folder.mkdir()
+    result = runner.invoke(
+        app, ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "2", "--output", str(folder)]
+    )
+    assert result.exit_code == 2 and "is a directory" in said(result.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forecasts", "in.csv"]
+    assert not any(folder.iterdir())
+    frame = pd.read_csv(_good_csv(tmp_path), dtype={"unique_id": "string"})
+    with pytest.raises(IsADirectoryError):
+        write_forecasts(frame, folder, horizon=2)  # the library call cleans up too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forecasts", "in.csv"]
+
+
+def test_zero_workers_is_refused_with_what_to_give(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = runner.invoke(
+        app,
+        ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "2", "--jobs", "0",
+         "--output", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "0 workers cannot run anything: give 1 or more, or -1 for all cores" in said(
+        result.output
+    )
+    assert not out.exists()
