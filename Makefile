@@ -3,8 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# `make run PORT=8010`, or FRAUDCAST_HOST / FRAUDCAST_PORT as `fraudcast serve` reads them
+HOST ?= $(or $(FRAUDCAST_HOST),127.0.0.1)
+PORT ?= $(or $(FRAUDCAST_PORT),8000)
+MLFLOW_PORT ?= 5000
 # MLflow's usage telemetry would fetch and send over the internet; fraudcast does neither.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
@@ -18,7 +20,7 @@ help:
 	@echo "make serve      serve the API and web page without training"
 	@echo "make bench      run the benchmarks and rewrite benchmarks/RESULTS.md, SCALING.md, SERVING.md and INGEST.md"
 	@echo "make bench-abuse  probe every item of issue 19 on a live server; writes benchmarks/ABUSE.md"
-	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:5000 against mlruns/"
+	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) against mlruns/ (MLFLOW_PORT=5001 for another)"
 	@echo "make clean      remove the venv, caches and generated stores"
 
 venv: $(STAMP)
@@ -129,7 +131,7 @@ bench-serving: $(STAMP)
 	$(BIN)/python benchmarks/serving_load.py --output benchmarks/SERVING.md
 
 mlflow-ui: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
