@@ -70,6 +70,26 @@ LOCAL_DASHBOARD = "127.0.0.1:0"
 BACKENDS: tuple[str, ...] = ("loky", "dask")
 
 
+#: The address schemes a Dask scheduler listens on (``distributed.comm.registry.backends``).
+SCHEDULER_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+
+
+def scheduler_address_problem(address: str) -> str | None:
+    """Why ``address`` cannot be a Dask scheduler's (None when it can): a known scheme, if
+    any (``tcp`` when left out, as Dask reads it), and a host."""
+    scheme, found, rest = address.strip().partition("://")
+    if not found:
+        scheme, rest = "tcp", address.strip()
+    if scheme not in SCHEDULER_SCHEMES:
+        return (
+            f"unknown address scheme {scheme!r}: use one of {', '.join(SCHEDULER_SCHEMES)}, "
+            "e.g. tcp://host:8786"
+        )
+    if not rest or rest.startswith(":"):
+        return "no host in the address, e.g. tcp://host:8786"
+    return None
+
+
 class SchedulerUnreachable(RuntimeError):
     """The Dask scheduler did not answer within the connect timeout."""
 

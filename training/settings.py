@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from data.settings import PROJECT_ROOT
 from models.base import MAX_HORIZON
+from training.distributed import scheduler_address_problem
 
 MLRUNS_DIR = PROJECT_ROOT / "mlruns"
 
@@ -46,6 +47,14 @@ class TrainingSettings(BaseSettings):
     dask_scheduler: str | None = None
     #: Seconds to wait for the Dask scheduler to answer before giving up.
     dask_connect_timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _known_scheduler_address(cls, address: str | None) -> str | None:
+        problem = scheduler_address_problem(address) if address else None
+        if problem:
+            raise ValueError(problem)
+        return address or None
 
     def artifact_location(self, experiment_name: str) -> str | None:
         """Artifact root for a new experiment, or None to let the tracking server choose."""

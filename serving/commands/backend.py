@@ -8,7 +8,12 @@ from typing import Any
 
 import typer
 
-from training.distributed import BACKENDS, SchedulerUnreachable, compute_backend
+from training.distributed import (
+    BACKENDS,
+    SchedulerUnreachable,
+    compute_backend,
+    scheduler_address_problem,
+)
 from training.settings import TrainingSettings
 
 #: ``--backend`` (default: FRAUDCAST_BACKEND, else loky).
@@ -20,11 +25,22 @@ BACKEND_OPTION: Any = typer.Option(
     "of a Dask cluster)  [default: FRAUDCAST_BACKEND, else loky]",
     show_default=False,
 )
+
+
+def _check_scheduler(address: str | None) -> str | None:
+    """``--scheduler``: refused before anything runs when it cannot be a scheduler's address."""
+    problem = scheduler_address_problem(address) if address else None
+    if problem:
+        raise typer.BadParameter(f"{address!r}: {problem}")
+    return address
+
+
 #: ``--scheduler`` (default: FRAUDCAST_DASK_SCHEDULER).
 SCHEDULER_OPTION: Any = typer.Option(
     None,
     "--scheduler",
     metavar="ADDRESS",
+    callback=_check_scheduler,
     help="Dask scheduler, e.g. tcp://host:8786 (implies --backend dask)  [default: "
     "FRAUDCAST_DASK_SCHEDULER, else a local Dask cluster of this machine's cores]",
     show_default=False,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support import said
 from training.distributed import (
     CHUNKS_PER_WORKER,
     LOCAL_DASHBOARD,
@@ -194,3 +195,32 @@ def test_train_on_a_scheduler_promotes_and_an_unreachable_one_stops_it(
     trained = runner.invoke(app, [*series, "--scheduler", dask_scheduler])
     assert trained.exit_code == 0, trained.output
     assert "promoted" in trained.output
+
+
+@pytest.mark.parametrize("address", ["htp://x:8786", "tcp://:8786", "http://host:8786"])
+def test_a_mistyped_scheduler_address_is_refused_before_anything_runs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    address: str,
+) -> None:
+    """``--scheduler htp://x`` ended in a traceback ("ValueError: unknown address scheme")."""
+    from typer.testing import CliRunner
+
+    from serving.cli import app, main
+
+    source = tmp_path / "long.csv"
+    synthetic_long(2).to_csv(source, index=False)
+    output = tmp_path / "out.csv"
+    args = ["forecast-file", str(source), "--horizon", "3", "--output", str(output)]
+    result = CliRunner().invoke(app, [*args, "--scheduler", address])
+    assert result.exit_code == 2, result.output
+    assert "e.g. tcp://host:8786" in said(result.output)
+    assert not output.exists()
+
+    monkeypatch.setenv("FRAUDCAST_DASK_SCHEDULER", address)
+    monkeypatch.setattr("sys.argv", ["fraudcast", *args, "--backend", "dask"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2 and not output.exists()
+    assert f"error: FRAUDCAST_DASK_SCHEDULER={address!r}:" in capsys.readouterr().err
