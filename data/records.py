@@ -144,6 +144,8 @@ class SchemaState:
     head: str
     #: Which of the tables fraudcast made before migrations existed the store holds.
     unversioned_tables: frozenset[str]
+    #: Whether this release knows the store's revision (False after a newer release's upgrade).
+    known: bool = True
 
     @property
     def is_current(self) -> bool:

@@ -83,7 +83,13 @@ def schema_state(connection: Connection) -> SchemaState:
         revision=revision,
         head=head_revision(),
         unversioned_tables=tables & UNVERSIONED_TABLES,
+        known=revision is None or _is_known(revision),
     )
+
+
+def _is_known(revision: str) -> bool:
+    """Whether ``revision`` is one of this release's (a newer release's is not)."""
+    return any(script.revision == revision for script in _scripts().walk_revisions())
 
 
 def upgrade_schema(connection: Connection) -> SchemaState:
@@ -121,15 +127,17 @@ def _failed(before: SchemaState, error: Exception) -> SchemaUpgradeFailed:
     )
 
 
+#: What to do with a store a newer release has upgraded.
+NEWER_RELEASE = "a newer fraudcast upgraded it; run that release (or restore a backup)"
+
+
 def _starting_revision(state: SchemaState) -> str | None:
     """The revision to stamp a store made before migrations with (None for any other store);
     refuses, before anything is touched, a store this release cannot bring to head."""
-    if state.revision is not None and not any(
-        script.revision == state.revision for script in _scripts().walk_revisions()
-    ):
+    if not state.known:
         raise SchemaUpgradeFailed(
             f"it is at revision {state.revision!r}, which this release does not know: "
-            "a newer fraudcast upgraded it; run that release (or restore a backup)"
+            f"{NEWER_RELEASE}"
         )
     if not state.predates_migrations:
         return None

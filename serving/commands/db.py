@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from sqlalchemy.engine import make_url
 
+from data.migrations import NEWER_RELEASE
 from data.records import SchemaState
 from data.store import FigureStore
 from serving.commands.figures import friendly_errors, stdout
@@ -44,17 +45,25 @@ def upgrade() -> None:
 
 @db_app.command("current")
 def current() -> None:
-    """Show the figure store's schema revision and this release's, without changing anything."""
+    """Show the figure store's schema revision and this release's, without changing anything
+    (exit 1 when a newer release upgraded the store past what this one knows)."""
     with friendly_errors():
         store = FigureStore.from_settings()
         state = store.schema_state()
         store.close()
     stdout.print(_status(state, _where(store)), highlight=False, markup=False, soft_wrap=True)
+    if not state.known:  # this release cannot use the store: a script checking it should stop
+        raise typer.Exit(code=1)
 
 
 def _status(state: SchemaState, where: str) -> str:
     if state.is_current:
         return f"{where}: revision {state.head} (this release's); up to date."
+    if not state.known:
+        return (
+            f"{where}: revision {state.revision}, which this release (at revision {state.head}) "
+            f"does not know: {NEWER_RELEASE}."
+        )
     return (
         f"{where}: {state.describe()}; this release's is revision {state.head}. "
         "`fraudcast db upgrade` (or any first use) upgrades it."

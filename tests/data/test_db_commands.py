@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import pytest
 from typer.testing import CliRunner
 
-from data.migrations import head_revision
+from data.migrations import VERSION_TABLE, head_revision
 from data.settings import StoreSettings
 from data.store import FigureStore
 from serving.cli import app
@@ -75,3 +76,22 @@ def test_a_failed_upgrade_exits_1_and_says_the_store_is_as_it_was(
     assert "to 9001 failed: no such table: no_such_table." in said
     assert "The upgrade was rolled back; the store is as it was." in said
     assert stored_revision(url) is None and table_rows(url) == rows
+
+
+def test_current_on_a_store_a_newer_release_upgraded_says_to_run_that_release(
+    runner: CliRunner,
+) -> None:
+    """`db current` said "`fraudcast db upgrade` upgrades it" of a store that `db upgrade`
+    then refused."""
+    url = StoreSettings().database_url
+    FigureStore(url).ensure_seeded()
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        connection.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0999'")
+    current = runner.invoke(app, ["db", "current"])
+    assert current.exit_code == 1, current.output
+    assert (
+        f"revision 0999, which this release (at revision {head_revision()}) does not know: "
+        "a newer fraudcast upgraded it; run that release (or restore a backup)."
+    ) in current.stdout
+    assert "db upgrade" not in current.stdout
+    assert stored_revision(url) == "0999"
