@@ -149,6 +149,34 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a figure store's (None when it can): a SQLAlchemy URL of a dialect
+    SQLAlchemy has, and for SQLite a ``timeout`` that is a number of seconds."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except NoSuchModuleError:  # an ArgumentError too: first
+        hint = (
+            " (SQLAlchemy names PostgreSQL postgresql+psycopg://)"
+            if parsed.drivername.startswith("postgres")
+            else ""
+        )
+        return f"SQLAlchemy has no database {parsed.drivername!r}{hint}"
+    except ArgumentError:
+        return "not a SQLAlchemy URL, e.g. sqlite:///data/fraudcast.db or postgresql+psycopg://..."
+    given = parsed.query.get("timeout") if parsed.get_backend_name() == "sqlite" else None
+    if isinstance(given, str):
+        try:
+            seconds = float(given)
+        except ValueError:
+            seconds = float("nan")
+        if not seconds >= 0:
+            return f"timeout={given} is not a number of seconds"
+    return None
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their folder created and WAL switched on."""
     parsed = make_url(url)

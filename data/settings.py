@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root when fraudcast runs from a clone (editable install).
@@ -22,3 +22,13 @@ class StoreSettings(BaseSettings):
     incoming_dir: Path = PROJECT_ROOT / "data" / "incoming"
     #: A figures file (drop folder or ``figures add``) over this many bytes is refused unread.
     max_figures_file_bytes: int = Field(default=20_000_000, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, url: str) -> str:
+        from data.schema import database_url_problem
+
+        problem = database_url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url

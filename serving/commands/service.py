@@ -8,7 +8,9 @@ from typing import Any
 import typer
 import uvicorn
 
+from data.settings import StoreSettings
 from serving.settings import ServiceSettings
+from training.settings import TrainingSettings
 
 
 def serve(
@@ -19,6 +21,10 @@ def serve(
 ) -> None:
     """Serve the API and the planner web page (champions load at start-up)."""
     settings = ServiceSettings()
+    # every setting read before the server starts: one that cannot be used is named (cli.main),
+    # not a traceback in the middle of start-up
+    StoreSettings()
+    TrainingSettings()
     host = host or settings.host
     port = port or settings.port
     settings.resolved_token()  # create the token file before workers race to do it

@@ -49,6 +49,18 @@ def test_the_command_line_starts_without_mlflow_or_matplotlib() -> None:
     [
         ("FRAUDCAST_RETRAIN_CRON", "every monday", "not a cron expression: five fields"),
         ("FRAUDCAST_PORT", "abc", "Input should be a valid integer"),
+        (
+            "FRAUDCAST_DATABASE_URL",
+            "postgres://fraudcast@db/figures",
+            "SQLAlchemy has no database 'postgres' (SQLAlchemy names PostgreSQL "
+            "postgresql+psycopg://)",
+        ),
+        ("FRAUDCAST_DATABASE_URL", "data/fraudcast.db", "not a SQLAlchemy URL"),
+        (
+            "FRAUDCAST_DATABASE_URL",
+            "sqlite:///data/fraudcast.db?timeout=abc",
+            "timeout=abc is not a number of seconds",
+        ),
     ],
 )
 def test_a_setting_that_cannot_be_used_is_named_not_a_traceback(
