@@ -13,7 +13,11 @@ from data.store import FigureStore
 from serving.champions import ChampionBoard
 from serving.state import ServiceState
 
-_bearer = HTTPBearer(auto_error=False, description="The token from FRAUDCAST_API_TOKEN.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="The token in FRAUDCAST_API_TOKEN or, when that is unset, the one `fraudcast "
+    "serve` generates into FRAUDCAST_TOKEN_FILE (data/.api-token by default).",
+)
 
 
 async def get_state(request: Request) -> ServiceState:
