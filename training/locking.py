@@ -8,6 +8,7 @@ dies (the lock's connection or file handle closes with it), so a killed retrain 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +21,20 @@ from sqlalchemy.pool import NullPool
 from data.schema import POSTGRES_RETRAIN_LOCK_KEY
 from training.settings import TrainingSettings
 
+log = logging.getLogger(__name__)
+
 #: Seconds between attempts at a PostgreSQL lock another retrain holds.
 POLL_INTERVAL = 0.5
+
+
+def _waiting(where: str, timeout: float) -> None:
+    """Say once that this retrain waits for another (it could otherwise sit silent for an
+    hour)."""
+    log.warning(
+        "another retrain is running (it holds %s): waiting for it to finish, for up to %g s",
+        where,
+        timeout,
+    )
 
 
 class RetrainBusy(RuntimeError):
@@ -38,9 +51,13 @@ def retrain_lock(store_url: str, settings: TrainingSettings) -> Iterator[None]:
             yield
         return
     settings.retrain_lock.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(settings.retrain_lock, timeout=settings.retrain_lock_timeout)
     try:
-        lock = FileLock(settings.retrain_lock, timeout=settings.retrain_lock_timeout)
-        lock.acquire()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            _waiting(str(settings.retrain_lock), settings.retrain_lock_timeout)
+            lock.acquire()
     except Timeout:
         raise RetrainBusy(
             f"another retrain held {settings.retrain_lock} for {settings.retrain_lock_timeout:g} s"
@@ -61,9 +78,13 @@ def _advisory_lock(store_url: str, timeout: float) -> Iterator[None]:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             deadline = time.monotonic() + timeout
             sql = f"SELECT pg_try_advisory_lock({POSTGRES_RETRAIN_LOCK_KEY})"
+            where = make_url(store_url).render_as_string(hide_password=True)
+            said = False
             while not connection.exec_driver_sql(sql).scalar():
+                if not said:
+                    _waiting(f"the retrain lock on {where}", timeout)
+                    said = True
                 if time.monotonic() >= deadline:
-                    where = make_url(store_url).render_as_string(hide_password=True)
                     raise RetrainBusy(
                         f"another retrain held the retrain lock on {where} for {timeout:g} s"
                     )

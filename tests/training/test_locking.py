@@ -31,6 +31,23 @@ def test_a_retrain_waits_for_the_running_one_then_gives_up_having_changed_nothin
     assert outcome.status == "promoted", outcome.reason
 
 
+def test_a_retrain_that_has_to_wait_says_so_once(seeded_store, caplog):
+    """A `train` started while another ran sat silent for up to an hour."""
+    settings = TrainingSettings(retrain_lock_timeout=0.3)
+    with FileLock(settings.retrain_lock), pytest.raises(RetrainBusy):
+        with retrain_lock(seeded_store.url, settings):
+            pass
+    waiting = [r.getMessage() for r in caplog.records if "waiting for it to finish" in r.message]
+    assert waiting == [
+        f"another retrain is running (it holds {settings.retrain_lock}): waiting for it to "
+        "finish, for up to 0.3 s"
+    ]
+    caplog.clear()
+    with retrain_lock(seeded_store.url, settings):  # a free lock is taken without a word
+        pass
+    assert not [r for r in caplog.records if "waiting" in r.getMessage()]
+
+
 def test_the_lock_is_released_when_the_retrain_raises(seeded_store):
     settings = TrainingSettings(retrain_lock_timeout=0.0)
     with pytest.raises(ZeroDivisionError), retrain_lock(seeded_store.url, settings):
