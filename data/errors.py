@@ -17,6 +17,12 @@ def cut(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def plain_reason(message: str) -> str:
+    """A pydantic validation message without the "Value error, " its custom checks get, so
+    a reason reads the same from the API and the command line."""
+    return message.removeprefix("Value error, ")
+
+
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """A short, escaped quotation of untrusted text: cut to ``limit`` characters, then repr'd.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from data.errors import plain_reason
 from serving.commands import changes as changes_commands
 from serving.commands import db as db_commands
 from serving.commands import figures as figures_commands
@@ -40,7 +41,7 @@ def main() -> None:
     except ValidationError as error:
         for problem in error.errors(include_url=False):
             name = "FRAUDCAST_" + "_".join(str(part) for part in problem["loc"]).upper()
-            reason = str(problem["msg"]).removeprefix("Value error, ")
+            reason = plain_reason(str(problem["msg"]))
             typer.echo(f"error: {name}={problem['input']!r}: {reason}", err=True)
         raise SystemExit(2) from None
 

@@ -6,7 +6,14 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from data.errors import InvalidFigures, InvalidSeries, StoreBusy, UnknownRevision, UnknownSeries
+from data.errors import (
+    InvalidFigures,
+    InvalidSeries,
+    StoreBusy,
+    UnknownRevision,
+    UnknownSeries,
+    plain_reason,
+)
 from serving.champions import NoChampion
 from serving.jobs import UnknownJob
 from serving.requests import InvalidRequest
@@ -86,7 +93,7 @@ async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
     problems = [
         {
             "where": ".".join(str(part) for part in item.get("loc", ())),
-            "reason": str(item.get("msg", "")),
+            "reason": plain_reason(str(item.get("msg", ""))),
         }
         for item in error.errors()
     ]

@@ -49,7 +49,8 @@ _Pooled = list[tuple[re.Pattern[str], str, str]]
 class SlotPool:
     """How many requests of one costly kind run at once, and how long another waits."""
 
-    what: str  # "outlook PDFs being drawn"
+    what: str  # "outlook PDFs drawn"
+    one: str  # "outlook PDF drawn": ``what`` for a limit of one
     setting: str  # the variable that sets ``limit``
     limit: int
     wait: float
@@ -61,13 +62,15 @@ def slot_pools(service: ServiceSettings) -> dict[str, SlotPool]:
     return {
         "refit": SlotPool(
             "requests that refit a model (what-if scenarios) running",
+            "request that refits a model (a what-if scenario) running",
             "FRAUDCAST_MAX_CONCURRENT_REFITS",
             service.max_concurrent_refits,
             service.refit_wait_seconds,
             retry_after=1,
         ),
         "report": SlotPool(
-            "outlook PDFs being drawn",
+            "outlook PDFs drawn",
+            "outlook PDF drawn",
             "FRAUDCAST_MAX_CONCURRENT_REPORTS",
             service.max_concurrent_reports,
             service.report_wait_seconds,
@@ -93,8 +96,9 @@ class NoSlotFree(HTTPException):
     def __init__(self, pool: SlotPool) -> None:
         super().__init__(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"{pool.limit} {pool.what} in this process ({pool.setting}) and none ended "
-            f"within {pool.wait:g} s; send it again in {pool.retry_after} s",
+            detail=f"at most {pool.limit} {pool.one if pool.limit == 1 else pool.what} at a "
+            f"time in this process ({pool.setting}), and no place came free within "
+            f"{pool.wait:g} s; send it again in {pool.retry_after} s",
             headers={"Retry-After": str(pool.retry_after)},
         )
 

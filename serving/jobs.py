@@ -25,7 +25,10 @@ class UnknownJob(LookupError):
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
-        super().__init__(f"unknown job {job_id!r}")
+        super().__init__(
+            f"unknown job {job_id!r}: jobs are kept in the server's memory and do not outlive "
+            "a restart; GET /v1/jobs lists the ones it has"
+        )
 
 
 class JobQueue:

@@ -74,7 +74,8 @@ def test_a_brief_asked_while_another_is_drawn_gets_429_after_the_wait(
         assert code == 429
         assert headers["Retry-After"] == "5"
         detail = json.loads(body)["detail"]
-        assert "1 outlook PDFs being drawn" in detail
+        assert "at most 1 outlook PDF drawn at a time in this process" in detail
+        assert "no place came free within" in detail
         assert "FRAUDCAST_MAX_CONCURRENT_REPORTS" in detail
         # the rest of the API does not wait for the brief
         assert get(f"{url}/v1/series/{TRAINED[0]}/forecast")[0] == 200

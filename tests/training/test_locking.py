@@ -34,9 +34,9 @@ def test_a_retrain_waits_for_the_running_one_then_gives_up_having_changed_nothin
 def test_a_retrain_that_has_to_wait_says_so_once(seeded_store, caplog):
     """A `train` started while another ran sat silent for up to an hour."""
     settings = TrainingSettings(retrain_lock_timeout=0.3)
-    with FileLock(settings.retrain_lock), pytest.raises(RetrainBusy):
-        with retrain_lock(seeded_store.url, settings):
-            pass
+    held = FileLock(settings.retrain_lock)
+    with held, pytest.raises(RetrainBusy), retrain_lock(seeded_store.url, settings):
+        pass
     waiting = [r.getMessage() for r in caplog.records if "waiting for it to finish" in r.message]
     assert waiting == [
         f"another retrain is running (it holds {settings.retrain_lock}): waiting for it to "
