@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from serving.cli import app
 from tests.support import said
@@ -122,13 +122,15 @@ def test_levels_the_api_refuses_are_refused_here_too(tmp_path: Path, levels: str
     assert not out.exists()
 
 
-def test_levels_are_written_once_each_from_the_narrowest(tmp_path: Path) -> None:
+def _forecast_good(tmp_path: Path, *options: str) -> tuple[Result, Path]:
+    """`forecast-file` of the good CSV, two years ahead, with ``options``; and its output."""
     out = tmp_path / "out.csv"
-    result = runner.invoke(
-        app,
-        ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "2", "--levels", "95,80,95",
-         "--output", str(out)],
-    )  # fmt: skip
+    command = ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "2", *options]
+    return runner.invoke(app, [*command, "--output", str(out)]), out
+
+
+def test_levels_are_written_once_each_from_the_narrowest(tmp_path: Path) -> None:
+    result, out = _forecast_good(tmp_path, "--levels", "95,80,95")
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(out).columns) == [
         "unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"
@@ -246,12 +248,7 @@ def test_a_folder_as_output_is_refused_and_leaves_no_stray_rows(tmp_path: Path) 
 
 
 def test_zero_workers_is_refused_with_what_to_give(tmp_path: Path) -> None:
-    out = tmp_path / "out.csv"
-    result = runner.invoke(
-        app,
-        ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "2", "--jobs", "0",
-         "--output", str(out)],
-    )  # fmt: skip
+    result, out = _forecast_good(tmp_path, "--jobs", "0")
     assert result.exit_code == 2, result.output
     assert "0 workers cannot run anything: give 1 or more, or -1 for all cores" in said(
         result.output

@@ -184,22 +184,19 @@ def test_a_combination_named_in_another_order_is_the_same_model_chosen_again() -
     ranked ridge above drift, "ridge+drift" was told apart from the champion "drift+ridge" and
     announced as a new champion replacing it."""
     fit = fit_series(_growing(14), series_id="s", candidates=FAST)
-    verdict = promotion.decide(
-        candidate="ridge+drift",
-        candidate_mase=1.0,
-        candidate_forecast=fit.champion,
-        champion="drift+ridge",
-        champion_mase=1.0,
-        tolerance=1.02,
-    )
+
+    def decide(candidate: str) -> promotion.PromotionDecision:
+        return promotion.decide(
+            candidate=candidate,
+            candidate_mase=1.0,
+            candidate_forecast=fit.champion,
+            champion="drift+ridge",
+            champion_mase=1.0,
+            tolerance=1.02,
+        )
+
+    verdict = decide("ridge+drift")
     assert verdict.promote and verdict.again
     assert verdict.reason.startswith("ridge+drift chosen again and refitted")
-    other = promotion.decide(
-        candidate="ridge+naive",
-        candidate_mase=1.0,
-        candidate_forecast=fit.champion,
-        champion="drift+ridge",
-        champion_mase=1.0,
-        tolerance=1.02,
-    )
+    other = decide("ridge+naive")
     assert other.promote and not other.again
