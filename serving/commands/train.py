@@ -236,6 +236,8 @@ def watch(
     store.ensure_seeded()
     folder = store_settings.incoming_dir
     pause = interval or service_settings.watch_interval
+    if not folder.is_dir():  # a mistyped FRAUDCAST_INCOMING_DIR is a new, empty folder
+        console.print(f"{escape(str(folder))} did not exist: created it (FRAUDCAST_INCOMING_DIR)")
     console.print(f"watching {folder} (Ctrl-C to stop)" if not once else f"processing {folder}")
     changed: set[str] = set()  # series whose figures changed and still need a retrain
     try:

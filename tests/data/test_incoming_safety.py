@@ -248,3 +248,20 @@ def test_watch_prints_a_file_name_quoted_not_as_markup_or_two_lines(
 
     assert result.exit_code == 0, result.output
     assert "rejected 'bad\\n[bold]forged.csv' → " in result.stdout
+
+
+def test_watch_says_when_it_created_the_folder_it_watches(
+    seeded_store: FigureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped FRAUDCAST_INCOMING_DIR was created and watched without a word, so files
+    dropped in the real folder were never seen."""
+    mistyped = tmp_path / "incomming"
+    monkeypatch.setenv("FRAUDCAST_INCOMING_DIR", str(mistyped))
+    app = typer.Typer()
+    train_commands.register(app)
+
+    first = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["watch", "--once"])
+    assert first.exit_code == 0, first.output
+    assert f"{mistyped} did not exist: created it (FRAUDCAST_INCOMING_DIR)" in first.stdout
+    again = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["watch", "--once"])
+    assert "did not exist" not in again.stdout
