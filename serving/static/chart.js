@@ -183,7 +183,9 @@ export function drawChart(element, { series, figures, forecast }, extra = []) {
   const config = {
     responsive: true,
     displaylogo: false,
-    modeBarButtonsToRemove: ["select2d", "lasso2d"],
+    modeBarButtonsToRemove: ["select2d", "lasso2d", "sendChartToCloud"],
+    // plotly.js 3 offers to upload the chart to Plotly Cloud by default: nothing leaves the page
+    showSendToCloud: false,
     toImageButtonOptions: { filename: `${series.id}-fan-chart`, scale: 2 },
   };
   return window.Plotly.react(element, traces, layout, config);

@@ -87,6 +87,13 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
             checked = item["champion"]["backtest_forecasts"]
             assert f" of {checked} backtest forecasts)" in words
             assert item["champion"]["data_revision"][:12] in words
+            # the chart's toolbar offers nothing that sends the chart away (plotly.js 3 offers
+            # "Share chart" to Plotly Cloud unless told not to)
+            card.locator(".chart").first.hover()
+            titles = card.locator(".modebar-btn").evaluate_all(
+                "buttons => buttons.map(b => b.getAttribute('data-title') || '')"
+            )
+            assert titles and not [t for t in titles if "share" in t.lower()], titles
             mlflow = card.locator(".model-card a", has_text="MLflow")
             assert (mlflow.get_attribute("href") or "").startswith("http://127.0.0.1:5000/")
             assert card.locator(".download-csv").is_visible()
