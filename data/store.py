@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC
 
 import pandas as pd
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, case, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -40,7 +40,7 @@ from data.schema import (
 from data.scores import SCORE_COLUMNS, insert_new_scores, read_scores, score_rows
 from data.settings import StoreSettings
 from data.states import SeriesState, read_states
-from data.validation import read_figures_csv, validate_figures
+from data.validation import FigureRange, read_figures_csv, validate_figures
 
 __all__ = [
     "CURRENT_COLUMNS",
@@ -177,12 +177,20 @@ class FigureStore:
         with self._reading() as connection:
             return self._series_map(connection)
 
-    def _largest_figures(self, series_ids: list[str]) -> dict[str, float]:
-        """The largest current figure of each of ``series_ids`` that has any."""
+    def _figure_ranges(self, series_ids: list[str]) -> dict[str, FigureRange]:
+        """The smallest positive and the largest current figure of each of ``series_ids`` that
+        has any."""
         current = current_query(series_ids).subquery()
-        query = select(current.c.series_id, func.max(current.c.value)).group_by(current.c.series_id)
+        value = current.c.value
+        positive = case((value > 0, value))
+        query = select(current.c.series_id, func.min(positive), func.max(value)).group_by(
+            current.c.series_id
+        )
         with self._reading() as connection:
-            return {series_id: float(value) for series_id, value in connection.execute(query)}
+            return {
+                series_id: FigureRange(float(smallest or 0.0), float(largest))
+                for series_id, smallest, largest in connection.execute(query)
+            }
 
     def _series_map(self, connection: Connection) -> dict[str, SeriesInfo]:
         rows = connection.execute(select(series_table)).all()
@@ -325,8 +333,8 @@ class FigureStore:
         known = self._known_series()
         # only the batch's series: a write reads what it is checked against, not the store
         named = {str(cell).strip() for cell in frame.get("series_id", ())}
-        largest = self._largest_figures(sorted(named & known.keys()))
-        clean = validate_figures(frame, known, largest)
+        ranges = self._figure_ranges(sorted(named & known.keys()))
+        clean = validate_figures(frame, known, ranges)
         with refusals_as_rejections():
             with self._reading() as connection:
                 plan = plan_batch(connection, clean)

@@ -13,6 +13,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, overload
@@ -38,22 +39,39 @@ CsvInput = str | Path | bytes | IO[str] | IO[bytes]
 READ_PROBLEMS = "fraudcast_read_problems"
 WRONG_FIELD_COUNT = "rows with the wrong number of fields"
 DUPLICATE = "duplicate figures (a series and year given twice)"
-#: A figure over this many times the largest published figure of its series is refused, in the
-#: store as in a what-if: no yearly series moves like that; a unit or a few zeros slipped
-#: (the reference corpus' widest move is x111 over ten years).
+#: A figure over this many times the largest published figure of its series, or under the
+#: smallest positive one divided by it, is refused, in the store as in a what-if: no yearly
+#: series moves like that; a unit or a few zeros slipped (the reference corpus' widest move is
+#: x111 over ten years). 0 stays allowed: a count can be none.
 IMPLAUSIBLE_RISE = 1000.0
 #: The unit of series whose figures are whole numbers of cases.
 COUNT_UNIT = "count"
 
 
-def implausible_rise(value: float, largest: float, series_id: str) -> str | None:
-    """Why ``value`` cannot be a figure of ``series_id``, whose largest published figure is
-    ``largest``; None when it can."""
-    if largest > 0 and value > IMPLAUSIBLE_RISE * largest:
+@dataclass(frozen=True)
+class FigureRange:
+    """The smallest positive and the largest published figure of a series."""
+
+    smallest: float
+    largest: float
+
+
+def implausible_figure(value: float, known: FigureRange | None, series_id: str) -> str | None:
+    """Why ``value`` cannot be a figure of ``series_id``, whose published figures span
+    ``known`` (None when it has none yet); None when it can."""
+    if known is None:
+        return None
+    if known.largest > 0 and value > IMPLAUSIBLE_RISE * known.largest:
         return (
             f"over {IMPLAUSIBLE_RISE:,.0f} times the largest published figure of {series_id} "
-            f"({largest:,.15g}): no yearly series moves like that; check the number's unit and "
-            "zeros"
+            f"({known.largest:,.15g}): no yearly series moves like that; check the number's "
+            "unit and zeros"
+        )
+    if 0 < value < known.smallest / IMPLAUSIBLE_RISE:
+        return (
+            f"under a {IMPLAUSIBLE_RISE:,.0f}th of the smallest published figure of {series_id} "
+            f"({known.smallest:,.15g}): no yearly series moves like that; check the number's "
+            "unit and zeros"
         )
     return None
 
@@ -297,11 +315,11 @@ def _check_rows(
 def _check_values(
     text: pd.DataFrame,
     known_series: Mapping[str, SeriesInfo],
-    largest: Mapping[str, float],
+    ranges: Mapping[str, FigureRange],
     report: ProblemReport,
 ) -> None:
-    """Values a series cannot take: a fraction of a count, or a rise no yearly series makes
-    (checked only where the value itself is a valid number of a known series)."""
+    """Values a series cannot take: a fraction of a count, or a rise or fall no yearly series
+    makes (checked only where the value itself is a valid number of a known series)."""
     columns = [text[name].tolist() for name in ("series_id", "value")]
     for line, series_id, cell in zip(text.index, *columns, strict=True):
         series = known_series.get(series_id)
@@ -310,20 +328,20 @@ def _check_values(
         if series.unit == COUNT_UNIT and value != round(value):
             reason = f"{series.id} counts cases ({COUNT_UNIT}): value must be a whole number"
             report.add(RowProblem(int(line), "value", cell, reason))
-        too_large = implausible_rise(value, largest.get(series.id, 0.0), series.id)
-        if too_large:
-            report.add(RowProblem(int(line), "value", cell, f"value is {too_large}"))
+        implausible = implausible_figure(value, ranges.get(series.id), series.id)
+        if implausible:
+            report.add(RowProblem(int(line), "value", cell, f"value is {implausible}"))
 
 
 def validate_figures(
     frame: pd.DataFrame,
     known_series: Mapping[str, SeriesInfo],
-    largest: Mapping[str, float] | None = None,
+    ranges: Mapping[str, FigureRange] | None = None,
 ) -> pd.DataFrame:
     """Check a figures frame and return it cleaned and typed, or raise ``InvalidFigures``.
 
-    ``largest`` holds the largest stored figure of each series that has any; a figure over
-    ``IMPLAUSIBLE_RISE`` times it is refused (``implausible_rise``).
+    ``ranges`` holds the span of the stored figures of each series that has any; a figure
+    ``IMPLAUSIBLE_RISE`` times beyond it is refused (``implausible_figure``).
 
     The returned frame has exactly ``FIGURE_COLUMNS`` in order: ``year`` int64, ``value`` float64,
     every other column stripped text with empty strings for missing optional cells.
@@ -345,7 +363,7 @@ def validate_figures(
     last_year = datetime.now(UTC).year
     _check_cells(text, _element_checks(known_series, last_year), report)
     _check_rows(text, known_series, last_year, report)
-    _check_values(text, known_series, largest or {}, report)
+    _check_values(text, known_series, ranges or {}, report)
     report.raise_if_any()
     cleaned = text.reset_index(drop=True)
     cleaned["year"] = cleaned["year"].astype("int64")

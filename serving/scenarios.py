@@ -11,7 +11,7 @@ import pandas as pd
 
 from data.records import SeriesInfo
 from data.store import FigureStore
-from data.validation import implausible_rise
+from data.validation import FigureRange, implausible_figure
 from models.base import level_label
 from models.calibration import CalibratedForecast
 from serving import requests, schemas, services
@@ -142,8 +142,8 @@ def checked_assumptions(
 ) -> list[schemas.HypotheticalFigure]:
     """The hypothetical figures in year order, or InvalidRequest naming the first figure
     that breaks a rule: 1 to MAX_SCENARIO_YEARS of them, finite, not negative (no series'
-    figures are: the store refuses them), at most ``IMPLAUSIBLE_RISE`` times the largest published
-    figure (as the store refuses), one per year, each in the MAX_SCENARIO_YEARS years after
+    figures are: the store refuses them), within ``IMPLAUSIBLE_RISE`` times the published figures
+    (as the store refuses), one per year, each in the MAX_SCENARIO_YEARS years after
     the last published figure."""
     limit = schemas.MAX_SCENARIO_YEARS
     if not 1 <= len(figures) <= limit:
@@ -161,11 +161,12 @@ def checked_assumptions(
             )
     if published.empty:
         raise InvalidRequest(f"{info.id} has no published figures to add hypothetical ones to")
-    largest = float(published.abs().max())
+    positive = published[published > 0]
+    known = FigureRange(float(positive.min()) if len(positive) else 0.0, float(published.max()))
     for index, figure in enumerate(figures):
-        too_large = implausible_rise(figure.value, largest, info.id)
-        if too_large:
-            raise InvalidRequest(f"figures[{index}].value {figure.value:g} is {too_large}")
+        implausible = implausible_figure(figure.value, known, info.id)
+        if implausible:
+            raise InvalidRequest(f"figures[{index}].value {figure.value:g} is {implausible}")
     years = [figure.year for figure in figures]
     for index, year in enumerate(years):
         if year in years[:index]:

@@ -190,6 +190,30 @@ def test_a_rise_no_yearly_series_makes_is_refused_and_nothing_changes(
     assert "is 1,175.1× up on the 2025 value 4,747" in result.warnings[0]
 
 
+def test_a_fall_no_yearly_series_makes_is_refused_and_nothing_changes(
+    seeded_store: FigureStore,
+) -> None:
+    """A revision of ¥141.4 billion to 1414.2 (typed in units of ¥100 million) was accepted
+    with a warning, and the retrain served an interval whose upper bound was its mean."""
+    series = "jp_special_fraud_losses_jpy"
+    before = seeded_store.figures()
+    smallest = float(before.loc[before["series_id"] == series, "value"].min())
+    typo = row(series_id=series, year="2025", value="1414.2", unit="JPY")
+    with pytest.raises(InvalidFigures) as caught:
+        seeded_store.add_figures(frame_of(typo), source="oku.csv")
+
+    (problem,) = caught.value.problems
+    assert (problem.column, problem.value) == ("value", "1414.2")
+    assert problem.reason == (
+        f"value is under a 1,000th of the smallest published figure of {series} "
+        f"({smallest:,.15g}): no yearly series moves like that; check the number's unit and zeros"
+    )
+    pd.testing.assert_frame_equal(seeded_store.figures(), before)
+    # a count can be none: 0 stays allowed
+    seeded_store.add_figures(frame_of(row(year="2026", value="0")), source="none.csv")
+    assert seeded_store.values("jp_ib_transfer_cases").loc[2026] == 0
+
+
 def test_a_fraction_of_a_count_is_refused(seeded_store: FigureStore) -> None:
     with pytest.raises(InvalidFigures) as caught:
         seeded_store.add_figures(frame_of(row(value="4369.5")), source="half.csv")

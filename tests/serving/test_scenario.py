@@ -47,13 +47,15 @@ def _refitted_path(state: ServiceState, series_id: str, extra: dict[int, float])
 def test_the_hypothetical_figure_moves_the_projection_as_the_refitted_champion_says(
     client, state, series_id
 ):
-    last = int(state.store.values(series_id).index.max())
-    answer = _scenario(client, series_id, figures=[{"year": last + 1, "value": 20000}])
+    published = state.store.values(series_id)
+    last = int(published.index.max())
+    value = round(1.5 * float(published.iloc[-1]))  # a sharp rise, in the series' own units
+    answer = _scenario(client, series_id, figures=[{"year": last + 1, "value": value}])
     assert answer.status_code == 200, answer.text
     body = answer.json()
     served = client.get(f"/v1/series/{series_id}/forecast").json()
     assert body["hypothetical"] is True
-    assert body["assumptions"] == [{"year": last + 1, "value": 20000.0}]
+    assert body["assumptions"] == [{"year": last + 1, "value": float(value)}]
     assert body["filled"] == []
     assert body["model"] == served["model"]  # the same champion, named as /forecast names it
     years = [point["year"] for point in body["forecast"]]
@@ -61,11 +63,11 @@ def test_the_hypothetical_figure_moves_the_projection_as_the_refitted_champion_s
     first, *projected = body["forecast"]
     assert first == {
         "year": last + 1,
-        "mean": 20000.0,
-        "lower": {"80": 20000.0, "95": 20000.0},
-        "upper": {"80": 20000.0, "95": 20000.0},
+        "mean": float(value),
+        "lower": {"80": float(value), "95": float(value)},
+        "upper": {"80": float(value), "95": float(value)},
     }
-    expected = _refitted_path(state, series_id, {last + 1: 20000.0})[: len(projected)]
+    expected = _refitted_path(state, series_id, {last + 1: float(value)})[: len(projected)]
     np.testing.assert_allclose([p["mean"] for p in projected], expected, rtol=1e-9)
     assert not np.allclose(expected, [p["mean"] for p in served["forecast"][1:]])
     # the champion's calibration is kept: k years after the last figure taken, an interval
@@ -79,7 +81,7 @@ def test_the_hypothetical_figure_moves_the_projection_as_the_refitted_champion_s
                 )
     end = projected[-1]
     words = (
-        f"with {'¥' if body['unit'] == 'JPY' else ''}20,000 in {last + 1}, the {end['year']} "
+        f"with {'¥' if body['unit'] == 'JPY' else ''}{value:,} in {last + 1}, the {end['year']} "
         f"projection is {scenarios.rounded(end['mean'], body['unit'])} instead of "
         f"{scenarios.rounded(served['forecast'][-1]['mean'], body['unit'])}"
     )
@@ -145,27 +147,37 @@ def test_a_scenario_writes_nothing_to_the_store_or_mlflow(client, state, trained
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ({"figures": [{"year": 2025, "value": 1}]}, "2025 is not after the last published figure"),
-        ({"figures": [{"year": 1990, "value": 1}]}, "1990 is not after the last published figure"),
+        (
+            {"figures": [{"year": 2025, "value": 15000}]},
+            "2025 is not after the last published figure",
+        ),
+        (
+            {"figures": [{"year": 1990, "value": 15000}]},
+            "1990 is not after the last published figure",
+        ),
         ({"figures": [{"year": 2026, "value": -1}]}, "figures[0].value must be >= 0"),
         (
-            {"figures": [{"year": 2026 + i, "value": 1} for i in range(11)]},
+            {"figures": [{"year": 2026 + i, "value": 15000} for i in range(11)]},
             "1 to 10 hypothetical years, one figure each; got 11",
         ),
         ({"figures": []}, "1 to 10 hypothetical years, one figure each; got 0"),
         (
-            {"figures": [{"year": 2026, "value": 1}, {"year": 2026, "value": 2}]},
+            {"figures": [{"year": 2026, "value": 15000}, {"year": 2026, "value": 16000}]},
             "figures[1].year 2026 is set twice",
         ),
-        ({"figures": [{"year": 2036, "value": 1}]}, "2036 is more than 10 years after"),
+        ({"figures": [{"year": 2036, "value": 15000}]}, "2036 is more than 10 years after"),
         (
-            {"figures": [{"year": 2026, "value": 1}, {"year": 2030, "value": 2}], "horizon": 5},
+            {
+                "figures": [{"year": 2026, "value": 15000}, {"year": 2030, "value": 16000}],
+                "horizon": 5,
+            },
             "ask for at least 6 years to see a projection after 2030",
         ),
         ({"horizon": 1}, "ask for at least 2 years to see a projection after 2026"),
         ({"horizon": 31}, "horizon must be between 1 and 30 years"),
         ({"levels": [100]}, "each level must be a number strictly between 0 and 100"),
         ({"figures": [{"year": 2026, "value": 1e300}]}, "over 1,000 times the largest published"),
+        ({"figures": [{"year": 2026, "value": 1e-3}]}, "under a 1,000th of the smallest published"),
         ({"figures": [{"year": 2026, "value": "many"}]}, "figures.0.value"),
         ({"figures": [{"year": 2026, "value": True}]}, "true is a boolean, not a number"),
         ({"figures": [{"year": 2026}]}, "figures.0.value: Field required"),
@@ -278,7 +290,7 @@ def test_the_command_prints_the_scenario_beside_the_projection(state, tmp_path):
     [
         (["no_such_series", "--set", "2026=1"], 2, "unknown series"),
         ([UNTRAINED, "--set", "2026=1"], 2, "train it first"),
-        ([SERIES, "--set", "2025=1"], 1, "not after the last published figure"),
+        ([SERIES, "--set", "2025=15000"], 1, "not after the last published figure"),
         ([SERIES, "--set", "2026"], 2, "YEAR=VALUE"),
     ],
 )
