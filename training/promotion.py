@@ -62,6 +62,12 @@ def interval_problems(forecast: CalibratedForecast) -> list[str]:
         if forecast.nonnegative and (lo < 0).any():
             problems.append(f"the {label}% interval goes below zero for a non-negative series")
         inner_lo, inner_hi = lo, hi
+    flat = frame["year"].to_numpy()[inner_hi <= mean + 1e-9 * np.maximum(np.abs(mean), 1.0)]
+    if flat.size:  # the widest interval: no room above the projection is no interval at all
+        years = ", ".join(str(int(year)) for year in flat[:3]) + (" …" if flat.size > 3 else "")
+        problems.append(
+            f"the {_CHECK_LEVELS[-1]:g}% interval has no room above the projection in {years}"
+        )
     scale = np.abs(mean).max(initial=0.0)
     if scale > 0 and np.isfinite(values).all() and np.abs(values).max() > IMPLAUSIBLE * scale:
         problems.append(

@@ -200,3 +200,16 @@ def test_a_combination_named_in_another_order_is_the_same_model_chosen_again() -
     assert verdict.reason.startswith("ridge+drift chosen again and refitted")
     other = decide("ridge+naive")
     assert other.promote and not other.again
+
+
+def test_intervals_with_no_room_above_the_projection_are_not_sane() -> None:
+    """A last figure typed in the wrong unit (¥141 billion as 1414.2) left the projection far
+    above the envelope of what series do from there: the served 80% and 95% upper bounds were
+    the mean itself, and the promotion gate let it through."""
+    billions = [36.4, 48.7, 56.6, 47.7, 43.0, 39.0, 35.7, 31.0, 27.8, 28.2, 37.1, 45.3, 71.9]
+    sound = pd.Series(np.array(billions) * 1e9, index=range(2012, 2025))
+    assert promotion.interval_problems(fit_series(sound, series_id="sound").champion) == []
+    typo = pd.concat([sound, pd.Series({2025: 1414.2})])
+    broken = fit_series(typo, series_id="typo", candidates=["damped"])
+    assert any("interval has no room above the projection" in p
+               for p in promotion.interval_problems(broken.champion))  # fmt: skip
