@@ -269,6 +269,8 @@ class PooledCalibration:
     figures: int
     #: share of them inside the central 80% interval
     inside_80: float
+    #: share of them inside the central 95% interval
+    inside_95: float
     #: ``models.calibration.recalibration_from`` of their PITs; None: kept as they are
     recalibration: np.ndarray | None
 
@@ -306,6 +308,7 @@ def calibration_from_pits(found: Sequence[np.ndarray]) -> PooledCalibration | No
     return PooledCalibration(
         figures=int(first.size),
         inside_80=float(np.mean(np.abs(first - 0.5) < 0.4)),
+        inside_95=float(np.mean(np.abs(first - 0.5) < 0.475)),
         recalibration=recalibration_from(steps.astype(np.int64), pits),
     )
 

@@ -394,7 +394,11 @@ def _pooled_interval_check(evidence: PopulationEvidence | None, fit: SeriesFit) 
     pooled = evidence.calibration_for(len(fit.history)) if evidence is not None else None
     if pooled is None:
         return {}
-    return {"inside_80_a_year_ahead": pooled.inside_80, "figures_a_year_ahead": pooled.figures}
+    return {
+        "inside_80_a_year_ahead": pooled.inside_80,
+        "inside_95_a_year_ahead": pooled.inside_95,
+        "figures_a_year_ahead": pooled.figures,
+    }
 
 
 def _same(forecast: pd.DataFrame, other: pd.DataFrame | None) -> bool:

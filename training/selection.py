@@ -400,9 +400,9 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
     champion.recalibration = pooled.recalibration
     kind = "short " if is_short(length) else ""
     return (
-        f", widened because only {pooled.inside_80:.0%} of {pooled.figures:,} figures a year "
-        f"ahead fell inside such 80% intervals in the pooled backtests of "
-        f"{evidence.stratum(length).series} {kind}series"
+        f", widened because in the pooled backtests of {evidence.stratum(length).series} "
+        f"{kind}series {pooled.inside_80:.0%} of {pooled.figures:,} figures a year ahead fell "
+        f"inside such 80% intervals and {pooled.inside_95:.0%} inside 95% ones"
     )
 
 
