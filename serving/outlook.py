@@ -226,6 +226,12 @@ def model_words(page: SeriesOutlook) -> list[str]:
     return words + [f"Note: {note}" for note in notes]
 
 
+#: What a MASE of 1 is. Not "below 1 beats guessing the last value": a burst makes the last
+#: value's own errors far larger than the changes before it, so a MASE of 2 can still be half
+#: of naive's (the reason says how it compares with naive).
+_MASE_SCALE = "1 means errors as large as the typical change up to the forecast"
+
+
 def _accuracy_words(card: schemas.ModelCard, backtest_mase: float | None) -> str:
     """The backtest MASE in words, as the page's model card puts it: one year ahead where the
     selected candidate's backtest measured it (the horizon a planner acts on first), else over
@@ -235,14 +241,13 @@ def _accuracy_words(card: schemas.ModelCard, backtest_mase: float | None) -> str
     if one_year is not None and math.isfinite(one_year):
         return (
             f"In backtests one year ahead, its errors were {one_year:.2f}× the typical "
-            f"year-to-year change in the figures (MASE at 1 year {one_year:.2f}; below 1 beats "
-            'guessing "same as last year").'
+            f"year-to-year change in the figures (MASE at 1 year {one_year:.2f}; {_MASE_SCALE})."
         )
     if backtest_mase is None or not math.isfinite(backtest_mase):
         return ""
     return (
         f"In backtests its errors were {backtest_mase:.2f}× the typical year-to-year change in "
-        f'the figures (MASE {backtest_mase:.2f}; below 1 beats guessing "same as last year").'
+        f"the figures (MASE {backtest_mase:.2f}; {_MASE_SCALE})."
     )
 
 

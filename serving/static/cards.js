@@ -51,11 +51,13 @@ function naiveComparison(metrics) {
   const oneYear = Number.isFinite(metrics.mase_h1);
   const value = oneYear ? metrics.mase_h1 : metrics.mase;
   if (!Number.isFinite(value)) return null;
-  // MASE divides the error by the series' typical year-to-year change before the forecast origin.
+  // MASE divides the error by the series' typical year-to-year change before the forecast origin;
+  // below 1 is not "beats guessing the last value": after a burst the last value's own errors
+  // dwarf the changes before it (the reason compares with naive's error itself).
   const ratio = value.toFixed(2);
   const when = oneYear ? "One year ahead, its" : "Its";
   return `${when} errors were ${ratio}× the typical year-to-year change in the figures ` +
-    `(MASE${oneYear ? " at 1 year" : ""} ${ratio}; below 1 beats guessing "same as last year").`;
+    `(MASE${oneYear ? " at 1 year" : ""} ${ratio}; 1 means errors as large as the typical change up to the forecast).`;
 }
 
 /** The plain-words model card: which model, how accurate, how honest its intervals, when. */

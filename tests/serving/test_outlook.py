@@ -54,7 +54,10 @@ def test_the_brief_quotes_the_same_error_ratio_as_the_pages_model_card(state: Se
     assert one_year != page.forecast.model.backtest_mase
     said = " ".join(model_words(page))
     assert f"In backtests one year ahead, its errors were {one_year:.2f}× the typical" in said
-    assert f"(MASE at 1 year {one_year:.2f};" in said
+    assert f"(MASE at 1 year {one_year:.2f}; 1 means errors as large as the typical" in said
+    # not "below 1 beats guessing the last value": a card read "errors were 2.18x the typical
+    # change ... below 1 beats guessing" beside "0.81 x naive's" error in its reason
+    assert "beats guessing" not in said
 
 
 def test_the_trend_is_read_along_the_projection_not_from_the_latest_figure(
