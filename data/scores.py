@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection
 
 from data.canonical import frame_records
@@ -106,3 +106,22 @@ def read_scores(connection: Connection, series_id: str | None = None) -> pd.Data
     )
     frame["scored_at"] = pd.to_datetime(frame["scored_at"]).dt.tz_localize(UTC)
     return frame
+
+
+def rescore_revised(connection: Connection, figures: dict[tuple[str, int], float]) -> int:
+    """Set the recorded scores of revised figures (``(series, year) -> new value``) against the
+    new value, each inside its own recorded bounds: a preliminary figure revised to its final
+    value is judged by the final one. Returns the rows changed."""
+    t = track_record_table
+    changed = 0
+    for (series_id, year), value in figures.items():
+        changed += connection.execute(
+            update(t)
+            .where(and_(t.c.series_id == series_id, t.c.year == year, t.c.actual != value))
+            .values(
+                actual=value,
+                inside_80=and_(t.c.lo_80 <= value, t.c.hi_80 >= value),
+                inside_95=and_(t.c.lo_95 <= value, t.c.hi_95 >= value),
+            )
+        ).rowcount
+    return changed

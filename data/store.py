@@ -24,7 +24,7 @@ from data.batches import (
 )
 from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
 from data.canonical import FIGURE_COLUMNS, series_values_hash
-from data.diff import PROVENANCE_COLUMNS
+from data.diff import PROVENANCE_COLUMNS, figure_key
 from data.errors import InvalidSeries, StoreBusy, UnknownRevision, UnknownSeries
 from data.records import AddResult, Revision, SchemaState, SeriesInfo, format_breaks
 from data.schema import (
@@ -37,7 +37,13 @@ from data.schema import (
     revisions_table,
     series_table,
 )
-from data.scores import SCORE_COLUMNS, insert_new_scores, read_scores, score_rows
+from data.scores import (
+    SCORE_COLUMNS,
+    insert_new_scores,
+    read_scores,
+    rescore_revised,
+    score_rows,
+)
 from data.settings import StoreSettings
 from data.states import SeriesState, read_states
 from data.validation import FigureRange, read_figures_csv, validate_figures
@@ -343,7 +349,16 @@ class FigureStore:
             with self._writing() as connection:
                 if latest_revision_id(connection) != plan.latest_revision:
                     plan = plan_batch(connection, clean)  # another batch landed meanwhile
-                return write_batch(connection, plan, source=source, message=message)
+                result = write_batch(connection, plan, source=source, message=message)
+                # forecasts already scored against a figure now revised are judged anew
+                value_changed = set(plan.diff.value_changed)
+                revised = {
+                    figure_key(row): float(row["value"])
+                    for row in plan.given
+                    if figure_key(row) in value_changed
+                }
+                rescore_revised(connection, revised)
+                return result
 
     def ensure_seeded(self) -> Revision | None:
         """Load the bundled series and figures once; None if the store was already seeded."""

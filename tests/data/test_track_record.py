@@ -9,6 +9,7 @@ import pytest
 
 from data.errors import UnknownSeries
 from data.store import SCORE_COLUMNS, FigureStore
+from tests.data.conftest import row
 
 
 def score(**changes: object) -> dict[str, object]:
@@ -104,3 +105,31 @@ def test_malformed_scores_are_refused_whole(
     with pytest.raises(ValueError, match=message):
         seeded_store.record_scores(bad)
     assert seeded_store.track_record().empty
+
+
+def test_a_revised_figure_is_judged_anew_in_the_track_record(seeded_store: FigureStore) -> None:
+    """A preliminary 19,800 scored as a surprise stayed one after its revision to a final
+    18,200, which the same forecast's 95% interval held."""
+    seeded_store.record_scores(
+        scores(
+            score(year=2026, actual=9000.0, inside_80=False, inside_95=False, model_version="3"),
+            score(year=2026, actual=9000.0, inside_80=False, inside_95=False, model_version="4",
+                  **{"lo-95": 1000.0, "hi-95": 2000.0}),
+            score(),  # 2024, whose figure stays as it is
+        )
+    )  # fmt: skip
+    seeded_store.add_figures(pd.DataFrame([row(year="2026", value="9000")]), source="prelim")
+    other = seeded_store.track_record("jp_ib_transfer_cases").query("year == 2024")
+
+    seeded_store.add_figures(pd.DataFrame([row(year="2026", value="7000")]), source="final")
+
+    record = seeded_store.track_record("jp_ib_transfer_cases").set_index(["year", "model_version"])
+    assert record.loc[(2026, "3"), ["actual", "inside_80", "inside_95"]].tolist() == [
+        7000.0, False, True
+    ]  # fmt: skip
+    assert record.loc[(2026, "4"), ["actual", "inside_80", "inside_95"]].tolist() == [
+        7000.0, False, False
+    ]  # fmt: skip
+    assert record.loc[(2026, "3"), "mean"] == 5200.0  # the forecast itself is as recorded
+    later = seeded_store.track_record("jp_ib_transfer_cases").query("year == 2024")
+    pd.testing.assert_frame_equal(later, other)  # nothing else was touched
