@@ -373,3 +373,33 @@ def test_the_api_docs_render_offline_under_their_content_security_policy(
     paths = page.locator(".opblock-summary-path").all_inner_texts()
     assert "/v1/figures" in paths and "/v1/series/{series_id}/forecast" in paths
     assert watch.clean(), watch
+
+
+def test_keyboard_focus_is_never_left_under_the_sticky_controls(
+    browser: Browser, base_url: str
+) -> None:
+    """Tab to a card's "Latest figure" source link scrolled it to 39 px from the top, under
+    the ~92 px sticky controls bar; the charts were also announced as images while holding
+    Plotly's toolbar buttons."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    assert page.locator(".chart[role=img]").count() == 0
+    links = page.locator("section.latest a")
+    assert links.count() > 3
+    target = links.nth(3)
+    # the link sits just under the top edge, where the bar covers it; focus the element just
+    # before it without scrolling, then Tab onto it as a keyboard user does
+    target.evaluate(
+        """link => {
+            window.scrollTo(0, link.getBoundingClientRect().top + window.scrollY - 20);
+            const all = [...document.querySelectorAll('a[href], button, input, select, summary')];
+            all[all.indexOf(link) - 1].focus({ preventScroll: true });
+        }"""
+    )
+    page.keyboard.press("Tab")
+    assert target.evaluate("link => link === document.activeElement")
+    bar = page.locator(".controls").bounding_box()
+    box = target.bounding_box()
+    assert bar is not None and box is not None
+    assert box["y"] >= bar["y"] + bar["height"], (box, bar)
+    assert watch.clean(), watch
