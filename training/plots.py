@@ -57,11 +57,11 @@ def _levels_in(forecast: pd.DataFrame) -> list[str]:
     return sorted(interval_labels(forecast.columns), key=float, reverse=True)
 
 
-def _compact(value: float, _pos: object = None) -> str:
+def _compact(value: float, _pos: object = None, digits: int = 6) -> str:
     for threshold, suffix in ((1e12, "T"), (1e9, "bn"), (1e6, "m"), (1e3, "k")):
         if abs(value) >= threshold:
-            return f"{value / threshold:g}{suffix}"
-    return f"{value:g}"
+            return f"{value / threshold:.{digits}g}{suffix}"
+    return f"{value:.{digits}g}"
 
 
 def fan_chart(
@@ -146,6 +146,19 @@ def _draw_fan(
     ax.set_ylabel(unit)
     _place_labels(ax)
     ax.set_ylim(bottom=0 if _all_nonnegative(history, forecast) else None)
+    top = clipped_top(history, forecast)
+    if top is not None:  # as the page draws it: the history stays readable
+        ax.set_ylim(0.0, top)
+        ax.text(
+            0.99,
+            0.97,
+            _clipped_words(forecast, top),
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+            color="#444444",
+        )
     ax.yaxis.set_major_formatter(FuncFormatter(_compact))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
@@ -164,6 +177,35 @@ def _place_labels(ax: Axes) -> None:
     ax.xaxis.set_label_coords(
         0.5, 0.0, transform=offset_copy(ax.transAxes, figure, y=-_XLABEL_GAP, units="points")
     )
+
+
+def clipped_top(history: pd.Series, forecast: pd.DataFrame) -> float | None:
+    """The top of the y axis when some interval is so wide that it would flatten the history:
+    twice the largest figure or forecast, as the page's chart (``serving/static/chart.js``,
+    ``clippedTop``); None when everything fits."""
+    labels = interval_labels(forecast.columns)
+    values = np.concatenate([history.to_numpy(dtype=float), forecast["mean"].to_numpy(float)])
+    if not values.size or not labels:
+        return None
+    lows = [forecast[bound_columns(label)[0]].to_numpy(float) for label in labels]
+    highs = [forecast[bound_columns(label)[1]].to_numpy(float) for label in labels]
+    reference = float(values.max())
+    lowest = min(float(values.min()), *(float(low.min()) for low in lows))
+    highest = max(float(high.max()) for high in highs)
+    if not reference > 0 or lowest < 0 or highest <= 2.5 * reference:
+        return None
+    return 2.0 * reference
+
+
+def _clipped_words(forecast: pd.DataFrame, top: float) -> str:
+    """What runs above a clipped chart, by the last year: "95% interval to 1.95T by 2030"."""
+    end = forecast.iloc[-1]
+    over = [
+        f"{label}% interval to {_compact(float(end[bound_columns(label)[1]]), digits=3)}"
+        for label in sorted(interval_labels(forecast.columns), key=float)
+        if float(end[bound_columns(label)[1]]) > top
+    ]
+    return f"above the chart by {int(end['year'])}: " + ", ".join(over)
 
 
 def _all_nonnegative(history: pd.Series, forecast: pd.DataFrame) -> bool:

@@ -12,7 +12,14 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
-from training.plots import LOGGED_DPI, ChartRenderer, fan_chart, residual_chart, to_png
+from training.plots import (
+    LOGGED_DPI,
+    ChartRenderer,
+    clipped_top,
+    fan_chart,
+    residual_chart,
+    to_png,
+)
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -110,3 +117,22 @@ def test_axis_labels_and_titles_clear_the_tick_labels_inside_the_figure(scale: f
         if x_label.width > 0:  # the residual plot's "years ahead"
             assert all(x_label.y1 < box.y0 for box in x_ticks)
             assert x_label.y0 >= page.y0
+
+
+def test_a_fan_too_wide_for_the_history_is_clipped_as_on_the_page_and_says_so() -> None:
+    """The PNG and the PDF drew special fraud losses' 95% interval to ¥1.95T, flattening 20
+    years of ¥28–72bn figures into a line, where the page clips the axis and says what runs off."""
+    history = _history(2016, [30e9, 28e9, 37e9, 45e9, 72e9, 141e9])
+    wide = pd.DataFrame({"year": [2026, 2027], "mean": [170e9, 200e9],
+                         "lo-80": [125e9, 120e9], "hi-80": [260e9, 1.17e12],
+                         "lo-95": [99e9, 90e9], "hi-95": [330e9, 1.95e12]})  # fmt: skip
+    assert clipped_top(history, wide) == pytest.approx(2 * 200e9)
+    figure = fan_chart(history, wide, title="Losses: comb", unit="JPY")
+    [ax] = figure.axes
+    assert ax.get_ylim() == pytest.approx((0.0, 400e9))
+    said = [text.get_text() for text in ax.texts]
+    assert "above the chart by 2027: 80% interval to 1.17T, 95% interval to 1.95T" in said
+    narrow = _forecast(2022, [150e9, 160e9], 10e9)
+    assert clipped_top(history, narrow) is None  # everything fits: nothing clipped
+    assert not [t for t in fan_chart(history, narrow, title="t").axes[0].texts
+                if "above the chart" in t.get_text()]  # fmt: skip
