@@ -210,7 +210,9 @@ async function refreshForecasts() {
     throw error;
   }
   const years = settings.horizon === 1 ? "1 year" : `${settings.horizon} years`;
-  const showing = `Showing ${years} ahead with ${settings.levels.join("% and ")}% intervals.`;
+  const levels = settings.levels.map((level) => `${level}%`);
+  const listed = levels.length > 1 ? `${levels.slice(0, -1).join(", ")} and ${levels.at(-1)}` : levels[0];
+  const showing = `Showing ${years} ahead with ${listed} intervals.`;
   setBusy(false, withRefusal(showing));
 }
 

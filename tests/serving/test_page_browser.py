@@ -151,6 +151,13 @@ def test_interval_levels_can_be_chosen_but_not_all_removed(browser: Browser, bas
                       && !d.some(t => t.name === '95% interval'); }""",
         timeout=30_000,
     )
+    page.check("input[name=level][value='95']")
+    page.wait_for_function(  # three levels read as a list, not "50% and 80% and 95%"
+        "() => document.querySelector('#status').textContent"
+        ".includes('Showing 4 years ahead with 50%, 80% and 95% intervals.')",
+        timeout=30_000,
+    )
+    page.uncheck("input[name=level][value='95']")
     page.uncheck("input[name=level][value='50']")
     page.click("input[name=level][value='80']")  # try to clear the last level
     assert page.is_checked("input[name=level][value='80']")  # the last level stays
