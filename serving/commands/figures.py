@@ -159,16 +159,11 @@ def history(
         if revisions.empty:
             stdout.print(f"No figure for {series} {year} in any revision.", highlight=False)
             return
-        table = Table(
-            "revision",
-            "created (UTC)",
-            "from",
-            "message",
-            "value",
-            "accessed_via",
-            "source",
-            title=f"{series} {year}",
-        )
+        table = Table(title=escape(f"{series} {year}"))
+        columns = ("revision", "created (UTC)", "from", "message", "value", "note")
+        for name in (*columns, "accessed_via", "source"):
+            # the value whole; the note (preliminary or final) folded, never cut
+            table.add_column(name, no_wrap=name in ("revision", "value"), overflow="fold")
         for row in frame_records(revisions):
             _add_row(
                 table,
@@ -177,6 +172,7 @@ def history(
                 str(row["revision_source"]),
                 str(row["revision_message"]),
                 format_value(row["value"]),
+                str(row["note"] or ""),
                 str(row["accessed_via"]),
                 f"{row['source_publisher']}: {row['source_title']}",
             )

@@ -111,7 +111,9 @@ def test_export_then_add_is_a_no_op(app: typer.Typer, runner: CliRunner, tmp_pat
 def test_add_reports_the_revision_and_history_shows_both_values(
     app: typer.Typer, runner: CliRunner, write_figures: WriteFigures
 ) -> None:
-    path = write_figures([row(series_id="jp_cybercrime_cleared", year="2018", value="9041")])
+    path = write_figures(
+        [row(series_id="jp_cybercrime_cleared", year="2018", value="9041", note="FINAL (確定値)")]
+    )
 
     added = runner.invoke(app, ["figures", "add", str(path), "--message", "NPA restated 2018"])
     history = runner.invoke(app, ["figures", "history", "jp_cybercrime_cleared", "2018"])
@@ -121,6 +123,7 @@ def test_add_reports_the_revision_and_history_shows_both_values(
     assert history.exit_code == 0
     assert "9040" in history.stdout and "9041" in history.stdout
     assert "NPA restated 2018" in history.stdout
+    assert "FINAL (確定値)" in history.stdout  # preliminary or final shows in the history
 
 
 def test_a_bad_file_fails_listing_every_bad_row_and_writes_nothing(
