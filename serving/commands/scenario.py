@@ -1,4 +1,5 @@
-"""`fraudcast scenario`: what the champion would project had hypothetical figures come in."""
+"""`fraudcast forecast`: a stored series' projection; `fraudcast scenario`: what the champion
+would project had hypothetical figures come in."""
 
 from __future__ import annotations
 
@@ -113,6 +114,66 @@ def scenario_table(answer: schemas.ScenarioResponse, served: dict[int, float]) -
     return table
 
 
+def forecast(
+    series_id: str = typer.Argument(..., metavar="SERIES", help="Series id."),
+    horizon: int = typer.Option(5, "--horizon", help="Years ahead of the last figure (1-30)."),
+    levels: str = typer.Option("80,95", "--levels", help="Interval levels, e.g. 80,95."),
+    csv: bool = typer.Option(
+        False, "--csv", help="Print the CSV GET /v1/series/{id}/forecast.csv gives instead."
+    ),
+) -> None:
+    """A series' projection and intervals, as the API serves them (no server needed)."""
+    from data.errors import UnknownSeries  # the store and MLflow load only when run
+    from data.store import FigureStore
+    from serving import services
+    from serving.champions import ChampionBoard, NoChampion
+    from serving.requests import InvalidRequest, check_horizon, parse_levels
+    from training.settings import TrainingSettings
+
+    store = FigureStore.from_settings()
+    store.ensure_seeded()
+    board = ChampionBoard(TrainingSettings())
+    try:
+        wanted = list(parse_levels(levels))
+        check_horizon(horizon, ServiceSettings().max_horizon)
+        store.get_series(series_id)
+        board.load(series_id)
+    except (UnknownSeries, NoChampion) as error:
+        hint = "; train it first: `fraudcast train`" if isinstance(error, NoChampion) else ""
+        stderr.print(f"[red]Error:[/red] {escape(str(error))}{hint}", highlight=False)
+        raise typer.Exit(EXIT_UNKNOWN) from None
+    except InvalidRequest as error:
+        stderr.print(f"[red]Refused:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    if csv:
+        typer.echo(services.forecast_csv(store, board, series_id, horizon, wanted), nl=False)
+        return
+    answer = services.forecast_response(store, board, series_id, horizon, wanted)
+    stdout.print(forecast_table(answer))
+    model = answer.model
+    stdout.print(
+        escape(f"{model.name} (version {model.version}), trained {model.trained_at[:10]}"),
+        style="dim",
+    )
+
+
+def forecast_table(answer: schemas.ForecastResponse) -> Table:
+    """Year by year: the projection and its intervals, as the page's table shows them."""
+    labels = list(answer.forecast[0].lower) if answer.forecast else []
+    table = Table(title=escape(f"{answer.series_id} ({answer.unit})"))
+    table.add_column("year")
+    table.add_column("projection", justify="right")
+    for label in labels:
+        table.add_column(f"{label}% interval", justify="right")
+    for point in answer.forecast:
+        bounds = [
+            f"{_value(point.lower[label], answer.unit)} – {_value(point.upper[label], answer.unit)}"
+            for label in labels
+        ]
+        table.add_row(str(point.year), _value(point.mean, answer.unit), *bounds)
+    return table
+
+
 def _value(value: float, unit: str) -> str:
     """A count in full, as the page shows it; money and others to 3 significant figures."""
     from serving.scenarios import rounded
@@ -121,5 +182,6 @@ def _value(value: float, unit: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `scenario` to the main app."""
+    """Add `forecast` and `scenario` to the main app."""
+    app.command("forecast")(forecast)
     app.command("scenario")(scenario)

@@ -299,3 +299,28 @@ def test_the_command_refuses_what_the_api_refuses(state, tmp_path, arguments, co
     result = runner.invoke(cli, ["scenario", *arguments])
     assert result.exit_code == code, result.output
     assert words in result.output
+
+
+def test_the_forecast_command_prints_what_the_api_serves(state, client, tmp_path):
+    """No command printed a stored series' projection: a planner at a terminal had to start the
+    server or write the whole brief."""
+    runner = CliRunner(env={**environment(tmp_path / "service"), "COLUMNS": "200"})
+    result = runner.invoke(cli, ["forecast", SERIES, "--horizon", "3"])
+    assert result.exit_code == 0, result.output
+    served = client.get(f"/v1/series/{SERIES}/forecast?horizon=3").json()
+    rows = [line.split("│")[1:-1] for line in result.stdout.splitlines() if line.startswith("│ 20")]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        [
+            str(point["year"]),
+            f"{point['mean']:,.0f}",
+            f"{point['lower']['80']:,.0f} – {point['upper']['80']:,.0f}",
+            f"{point['lower']['95']:,.0f} – {point['upper']['95']:,.0f}",
+        ]
+        for point in served["forecast"]
+    ]
+    as_csv = runner.invoke(cli, ["forecast", SERIES, "--horizon", "3", "--csv"])
+    assert as_csv.stdout == client.get(f"/v1/series/{SERIES}/forecast.csv?horizon=3").text
+    unknown = runner.invoke(cli, ["forecast", "no_such_series"])
+    assert unknown.exit_code == 2 and "unknown series" in unknown.output
+    untrained = runner.invoke(cli, ["forecast", UNTRAINED])
+    assert untrained.exit_code == 2 and "train it first" in untrained.output
