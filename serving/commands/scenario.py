@@ -3,6 +3,10 @@ would project had hypothetical figures come in."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -10,6 +14,10 @@ from rich.table import Table
 
 from serving import schemas
 from serving.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from data.store import FigureStore
+    from serving.champions import ChampionBoard
 
 EXIT_INVALID = 1
 EXIT_UNKNOWN = 2
@@ -33,6 +41,30 @@ def parse_assumption(text: str) -> schemas.HypotheticalFigure:
         ) from None
 
 
+@contextmanager
+def _champion_of(series_id: str) -> Iterator[tuple[FigureStore, ChampionBoard]]:
+    """The figure store and a champion board for a command about ``series_id``; an unknown
+    series or one without a champion exits 2, a refused request 1, each saying why."""
+    from data.errors import UnknownSeries  # the store and MLflow load only when run
+    from data.store import FigureStore
+    from serving.champions import ChampionBoard, NoChampion
+    from serving.requests import InvalidRequest
+    from training.settings import TrainingSettings
+
+    store = FigureStore.from_settings()
+    store.ensure_seeded()
+    try:
+        store.get_series(series_id)
+        yield store, ChampionBoard(TrainingSettings())
+    except (UnknownSeries, NoChampion) as error:
+        hint = "; train it first: `fraudcast train`" if isinstance(error, NoChampion) else ""
+        stderr.print(f"[red]Error:[/red] {escape(str(error))}{hint}", highlight=False)
+        raise typer.Exit(EXIT_UNKNOWN) from None
+    except InvalidRequest as error:
+        stderr.print(f"[red]Refused:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
 def scenario(
     series_id: str = typer.Argument(..., metavar="SERIES", help="Series id."),
     assumptions: list[str] = typer.Option(
@@ -49,30 +81,15 @@ def scenario(
 ) -> None:
     """What if: the champion's model refitted in memory on the published figures plus
     hypothetical ones (its calibration kept), beside its own projection. Nothing is stored."""
-    from data.errors import UnknownSeries  # the store and MLflow load only when run
-    from data.store import FigureStore
-    from serving.champions import ChampionBoard, NoChampion
-    from serving.requests import InvalidRequest, parse_levels
+    from serving.requests import parse_levels
     from serving.scenarios import scenario_response
-    from training.settings import TrainingSettings
 
     figures = [parse_assumption(text) for text in assumptions]
-    store = FigureStore.from_settings()
-    store.ensure_seeded()
-    board = ChampionBoard(TrainingSettings())
-    try:
+    with _champion_of(series_id) as (store, board):
         wanted = list(parse_levels(levels))
-        store.get_series(series_id)
         champion = board.load(series_id)
         request = schemas.ScenarioRequest(figures=figures, horizon=horizon, levels=wanted)
         answer = scenario_response(store, board, series_id, request, ServiceSettings().max_horizon)
-    except (UnknownSeries, NoChampion) as error:
-        hint = "; train it first: `fraudcast train`" if isinstance(error, NoChampion) else ""
-        stderr.print(f"[red]Error:[/red] {escape(str(error))}{hint}", highlight=False)
-        raise typer.Exit(EXIT_UNKNOWN) from None
-    except InvalidRequest as error:
-        stderr.print(f"[red]Refused:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_INVALID) from None
     served = champion.forecast(horizon, answer.levels)
     stdout.print(scenario_table(answer, dict(zip(served["year"], served["mean"], strict=True))))
     stdout.print(escape(answer.comparison[0].upper() + answer.comparison[1:]) + ".")
@@ -123,28 +140,13 @@ def forecast(
     ),
 ) -> None:
     """A series' projection and intervals, as the API serves them (no server needed)."""
-    from data.errors import UnknownSeries  # the store and MLflow load only when run
-    from data.store import FigureStore
     from serving import services
-    from serving.champions import ChampionBoard, NoChampion
-    from serving.requests import InvalidRequest, check_horizon, parse_levels
-    from training.settings import TrainingSettings
+    from serving.requests import check_horizon, parse_levels
 
-    store = FigureStore.from_settings()
-    store.ensure_seeded()
-    board = ChampionBoard(TrainingSettings())
-    try:
+    with _champion_of(series_id) as (store, board):
         wanted = list(parse_levels(levels))
         check_horizon(horizon, ServiceSettings().max_horizon)
-        store.get_series(series_id)
         board.load(series_id)
-    except (UnknownSeries, NoChampion) as error:
-        hint = "; train it first: `fraudcast train`" if isinstance(error, NoChampion) else ""
-        stderr.print(f"[red]Error:[/red] {escape(str(error))}{hint}", highlight=False)
-        raise typer.Exit(EXIT_UNKNOWN) from None
-    except InvalidRequest as error:
-        stderr.print(f"[red]Refused:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_INVALID) from None
     if csv:
         typer.echo(services.forecast_csv(store, board, series_id, horizon, wanted), nl=False)
         return
