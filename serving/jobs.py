@@ -27,7 +27,7 @@ class UnknownJob(LookupError):
         self.job_id = job_id
         super().__init__(
             f"unknown job {job_id!r}: jobs are kept in the server's memory and do not outlive "
-            "a restart; GET /v1/jobs lists the ones it has"
+            "a restart (the retrain's outcome is in MLflow and on the series' card)"
         )
 
 
