@@ -271,24 +271,17 @@ def evaluate_series(
         plan.names.append(BORROWED)  # short series: what comparable series did is a candidate
     notes += plan.notes
     origins = backtest_origins(history, plan.min_train, MAX_ORIGINS)
-    unpublished, last_year = prepared.filled_years, int(history.index[-1])
+    unpublished = prepared.filled_years
     results: list[CandidateResult] = []
     for name in plan.names:
         results.append(_evaluate(name, history, origins, checked_levels, results, unpublished))
     checked_filled = [year for year in unpublished if origins and year > origins[0]]
     if checked_filled:  # an origin checked only against filled years adds no evidence
-        skipped = set(checked_filled)
-        origins = [
-            origin
-            for origin in origins
-            if any(
-                year not in skipped
-                for year in range(origin + 1, min(origin + BACKTEST_HORIZON, last_year) + 1)
-            )
-        ]
+        kept = {int(o) for r in results if not r.backtest.empty for o in r.backtest["origin"]}
+        origins = [origin for origin in origins if origin in kept] if kept else origins
         notes.append(
             f"backtests are checked against published figures only, not against the filled "
-            f"year{'s' if len(skipped) != 1 else ''} {', '.join(map(str, checked_filled))}"
+            f"year{'s' if len(checked_filled) != 1 else ''} {', '.join(map(str, checked_filled))}"
         )
     for result in results:
         if result.error is not None:
