@@ -23,7 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import OperationalError
 
 #: Execution option that makes a transaction take the write lock when it begins.
@@ -166,15 +166,21 @@ def database_url_problem(url: str) -> str | None:
         return f"SQLAlchemy has no database {parsed.drivername!r}{hint}"
     except ArgumentError:
         return "not a SQLAlchemy URL, e.g. sqlite:///data/fraudcast.db or postgresql+psycopg://..."
-    given = parsed.query.get("timeout") if parsed.get_backend_name() == "sqlite" else None
-    if isinstance(given, str):
+    if parsed.get_backend_name() == "sqlite":
         try:
-            seconds = float(given)
+            seconds = _sqlite_timeout(parsed)
         except ValueError:
             seconds = float("nan")
-        if not seconds >= 0:
-            return f"timeout={given} is not a number of seconds"
+        if not seconds >= 0:  # not a number, negative or nan
+            return f"timeout={parsed.query.get('timeout')} is not a number of seconds"
     return None
+
+
+def _sqlite_timeout(parsed: URL) -> float:
+    """Seconds a SQLite write waits for another writer: the URL's ``timeout`` (ValueError when
+    it is not a number), else the default."""
+    given = parsed.query.get("timeout")
+    return float(given) if isinstance(given, str) else SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
 def make_engine(url: str) -> Engine:
@@ -185,9 +191,7 @@ def make_engine(url: str) -> Engine:
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    given = parsed.query.get("timeout")
-    timeout = float(given) if isinstance(given, str) else SQLITE_BUSY_TIMEOUT_MS / 1000
-    engine = create_engine(url, connect_args={"timeout": timeout})
+    engine = create_engine(url, connect_args={"timeout": _sqlite_timeout(parsed)})
     _configure_sqlite(engine)
     return engine
 
