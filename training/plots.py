@@ -117,9 +117,13 @@ def _draw_fan(
             label=f"{label}% interval",
         )
     if len(history):
+        # a line joins consecutive years only: across a year without a figure it would draw
+        # figures that were never published (the page shows figures as points alone)
+        every_year = history.reindex(np.arange(history.index.min(), history.index.max() + 1))
         ax.plot(
-            history.index, history.to_numpy(), "o-", color="#222222", ms=4, lw=1, label="figures"
-        )
+            every_year.index, every_year.to_numpy(), "o-", color="#222222", ms=4, lw=1,
+            label="figures",
+        )  # fmt: skip
         joined = np.concatenate([[history.index[-1]], years])
         path = np.concatenate([[history.iloc[-1]], forecast["mean"].to_numpy()])
         ax.plot(joined, path, "-", color="#08519c", lw=2, label="forecast")

@@ -136,3 +136,19 @@ def test_a_fan_too_wide_for_the_history_is_clipped_as_on_the_page_and_says_so() 
     assert clipped_top(history, narrow) is None  # everything fits: nothing clipped
     assert not [t for t in fan_chart(history, narrow, title="t").axes[0].texts
                 if "above the chart" in t.get_text()]  # fmt: skip
+
+
+def test_the_figures_line_never_crosses_a_year_without_a_figure() -> None:
+    # China's series: figures for 2016, 2019, 2020, 2022, 2023 and 2025 only
+    history = pd.Series(
+        [83e3, 200e3, 322e3, 464e3, 437e3, 258e3],
+        index=pd.Index([2016, 2019, 2020, 2022, 2023, 2025], name="year"),
+    )
+    chart = fan_chart(history, _forecast(2026, [252e3, 253e3], 4e4), title="Cases", unit="count")
+    (line,) = [line for line in chart.axes[0].get_lines() if line.get_label() == "figures"]
+    years, values = (np.asarray(data, dtype=float) for data in line.get_data())
+    drawn = years[np.isfinite(values)]
+    assert drawn.tolist() == history.index.tolist()  # every figure is marked
+    joined = np.isfinite(values[:-1]) & np.isfinite(values[1:])
+    assert set(np.diff(years)[joined]) == {1.0}  # segments only between consecutive years
+    assert joined.sum() == 2  # 2019-2020 and 2022-2023
