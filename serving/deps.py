@@ -6,6 +6,9 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
@@ -70,3 +73,32 @@ async def require_token(
     refusal = bearer_refusal(request.headers.get("authorization"), state.token)
     if refusal is not None:
         raise refusal
+
+
+async def known_query_only(request: Request) -> None:
+    """Refuse a query parameter the route does not take (422), naming the ones it does: a
+    mistyped ``horizn=10`` would otherwise be ignored, and the default served as if asked."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    taken = _query_names(route)
+    unknown = sorted(set(request.query_params) - set(taken))
+    if unknown:
+        offered = f"it takes {', '.join(taken)}" if taken else "it takes no query parameters"
+        raise RequestValidationError(
+            [
+                {"loc": ("query", name), "msg": f"not a parameter of this endpoint: {offered}"}
+                for name in unknown
+            ]
+        )
+
+
+def _query_names(route: APIRoute) -> tuple[str, ...]:
+    """The query parameters ``route`` takes, its dependencies' included."""
+    names: set[str] = set()
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(param.alias for param in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return tuple(sorted(names))

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from models.base import MAX_HORIZON
 from serving import changes, report, requests, scenarios, schemas, services
-from serving.deps import Board, State, Store, require_token
+from serving.deps import Board, State, Store, known_query_only, require_token
 from serving.guard import SLOT_POOL
 from serving.state import ServiceState
 
 router = APIRouter(
     prefix="/v1",
     tags=["v1"],
+    dependencies=[Depends(known_query_only)],
     # every 422 has the one Problem shape (serving/errors.py), not FastAPI's default
     responses={422: {"model": schemas.Problem, "description": "Invalid request"}},
 )

@@ -104,6 +104,22 @@ def test_bad_horizon_or_level_is_a_422_that_says_what_is_allowed(client, params,
     assert message in answer.json()["detail"]
 
 
+def test_a_mistyped_query_parameter_is_a_422_naming_the_ones_taken(client):
+    answer = client.get(f"/v1/series/{SERIES}/forecast", params={"horizn": 10})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["problems"] == [
+        {
+            "where": "query.horizn",
+            "reason": "not a parameter of this endpoint: it takes horizon, levels",
+        }
+    ]
+    figures = client.get(f"/v1/series/{SERIES}/figures", params={"year": 2020})
+    assert figures.status_code == 422
+    assert "it takes no query parameters" in figures.json()["detail"]
+    asked = client.get(f"/v1/series/{SERIES}/forecast", params={"horizon": 3, "levels": "50"})
+    assert asked.status_code == 200 and len(asked.json()["forecast"]) == 3
+
+
 def test_unknown_series_is_404_and_untrained_series_503_with_a_hint(client):
     unknown = client.get("/v1/series/no_such_series/forecast")
     assert unknown.status_code == 404
