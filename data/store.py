@@ -300,6 +300,12 @@ class FigureStore:
             frame[name] = frame[name].fillna("").astype(object)
         return frame
 
+    def series_set_since(self, revision_id: int) -> set[str]:
+        """The series a revision after ``revision_id`` set a figure of."""
+        query = select(figures_table.c.series_id).where(figures_table.c.revision_id > revision_id)
+        with self._reading() as connection:
+            return set(connection.execute(query.distinct()).scalars())
+
     def series_states(self, series_id: str) -> list[SeriesState]:
         """The series after each revision that set one of its figures, oldest first, each with
         the data revision hash a model trained on it records (``data.states``)."""

@@ -36,6 +36,7 @@ class RetrainScheduler:
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._backoff: dict[str, _Backoff] = {}
         self._seen_revision: int | None = None
+        self._looked = False  # whether a tick has read the store's revisions yet
         self._tick_lock = threading.Lock()
 
     def start(self) -> None:
@@ -100,20 +101,28 @@ class RetrainScheduler:
 
     def retrain_stale(self) -> list[str]:
         """Queue retrains of series whose figures changed since their last retrain (figures
-        added by the CLI or another process) and, after their backoff, of series that failed."""
+        added by the CLI or another process), of series without a champion whose figures
+        changed while the service looked (a series registered and filled by the CLI) and,
+        after their backoff, of series that failed."""
         store, board, jobs = self.state.store, self.state.board, self.state.jobs
         revisions = store.revisions()
         latest = revisions[-1].id if revisions else None
         candidates = set(self._due_retries())
         if latest != self._seen_revision:
             statuses = board.statuses
+            # a series never trained when the service started waits for `fraudcast train` or
+            # the full retrain, as it did; one given figures since is trained now
+            arrived = store.series_set_since(self._seen_revision or 0) if self._looked else set()
             for info in store.list_series():
                 status = statuses.get(info.id)
                 if status is None:
-                    continue  # never trained: `fraudcast train` or a full retrain does that
+                    if info.id in arrived:
+                        candidates.add(info.id)
+                    continue
                 if status.data_revision != store.data_revision_hash(info.id):
                     candidates.add(info.id)
             self._seen_revision = latest
+        self._looked = True
         wanted = sorted(sid for sid in candidates if not jobs.busy_with(sid))
         if wanted:
             jobs.submit(wanted, reason="figures changed since the last retrain, or a retry")

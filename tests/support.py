@@ -176,7 +176,14 @@ def make_state(root: Path, **service: Any) -> ServiceState:
         mlflow_artifacts=str(root / "artifacts"),
         retrain_lock=root / "retrain.lock",
     )
-    settings = {"api_token": TOKEN, "token_file": root / "token", "reload_interval": 0.5}
+    # no scheduler unless a test asks for one: servers on the session's shared stores must
+    # not retrain them behind the tests that read them
+    settings = {
+        "api_token": TOKEN,
+        "token_file": root / "token",
+        "reload_interval": 0.5,
+        "scheduler_enabled": False,
+    }
     settings.update(service)
     return ServiceState(
         service=ServiceSettings(**settings),

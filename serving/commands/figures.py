@@ -116,6 +116,14 @@ def add(
         stdout.print(result.summary(), highlight=False, markup=False)
         for warning in result.warnings:
             stderr.print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False)
+        if result.changed_series:
+            named = " ".join(f"-s {series_id}" for series_id in result.changed_series)
+            stdout.print(
+                "A running service retrains the changed series within seconds; without one, "
+                f"run `fraudcast train {named}`.",
+                highlight=False,
+                markup=False,
+            )
 
 
 @figures_app.command("list")

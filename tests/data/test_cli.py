@@ -120,6 +120,8 @@ def test_add_reports_the_revision_and_history_shows_both_values(
 
     assert added.exit_code == 0
     assert "Revision 2: 0 added, 1 changed, 0 unchanged (jp_cybercrime_cleared)" in added.stdout
+    # what retrains the series next is said
+    assert "run `fraudcast train -s jp_cybercrime_cleared`" in " ".join(added.stdout.split())
     assert history.exit_code == 0
     assert "9040" in history.stdout and "9041" in history.stdout
     assert "NPA restated 2018" in history.stdout

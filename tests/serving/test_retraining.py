@@ -18,13 +18,21 @@ from urllib.request import Request, urlopen
 import pandas as pd
 import pytest
 
+from data.records import SeriesInfo
 from serving.state import ServiceState
 from tests.serving.conftest import auth
 from tests.support import TRAINED, environment, make_state, running_server, yen_figure
 from training import registry, run_logging, tracking
 
 YEN, OTHER = TRAINED[1], TRAINED[0]
-FAST_TICKS = {"watch_interval": 0.3, "settle_seconds": 0.2, "retry_base_seconds": 0.5}
+#: A bundled series the session's stores have no champion for.
+UNTRAINED = "cn_telecom_fraud_cases_solved"
+FAST_TICKS = {
+    "scheduler_enabled": True,
+    "watch_interval": 0.3,
+    "settle_seconds": 0.2,
+    "retry_base_seconds": 0.5,
+}
 
 
 def _get(url: str) -> Any:
@@ -149,6 +157,33 @@ def test_a_surprising_figure_is_flagged_when_it_arrives(live):
     assert answer["surprises"] and "outside the 95% interval" in answer["surprises"][0]
     record = state.store.track_record(YEN)
     assert record["year"].tolist() == [2026] and not record["inside_95"].iloc[0]
+
+
+def test_a_series_registered_and_filled_by_the_cli_is_trained_by_the_running_service(live):
+    state, url = live
+    _wait_for(lambda: _status(f"{url}/readyz") == 200, 30, "the service to answer")
+    time.sleep(1.0)  # the scheduler has looked at the store (it ticks every 0.3 s)
+    state.store.add_series(SeriesInfo("uk_qr_code_fraud", "QR-code fraud reports", "count"))
+    figures = [
+        {**yen_figure(year, value), "series_id": "uk_qr_code_fraud", "unit": "count"}
+        for year, value in ((2023, 120), (2024, 480), (2025, 1900))
+    ]
+    state.store.add_figures(pd.DataFrame(figures), source="qr.csv")  # as `figures add` does
+    _wait_for(
+        lambda: _status(f"{url}/v1/series/uk_qr_code_fraud/forecast") == 200,
+        120,
+        "the new series to be trained and served",
+    )
+    # a series that had no champion when the service started still waits for `train`
+    assert _status(f"{url}/v1/series/{UNTRAINED}/forecast") == 503
+
+
+def _status(url: str) -> int:
+    try:
+        with urlopen(url, timeout=10) as answer:
+            return int(answer.status)
+    except HTTPError as error:
+        return int(error.code)
 
 
 def test_a_retrain_that_raises_keeps_figures_and_champion_and_is_retried(live, monkeypatch):
