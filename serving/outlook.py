@@ -22,6 +22,8 @@ from serving.requests import InvalidRequest
 LATEST_FIGURES = 3
 #: Growth below this share a year is "about flat".
 _FLAT = 0.005
+#: Below this chance of holding as few backtest forecasts, an interval's claim is contradicted.
+_CONTRADICTED = 0.05
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,33 @@ class SeriesOutlook:
         year to 2030; in backtests 80% intervals like this held 87% of the time"."""
         first = self.forecast.forecast[0]
         unit = self.forecast.unit
-        likely = format_range(first.lower[self.level], first.upper[self.level], unit)
-        words = f"{name}: likely {likely} in {first.year} ({self.level}%)"
+        bounds = format_range(first.lower[self.level], first.upper[self.level], unit)
+        if self.contradicted:
+            words = f"{name}: {bounds} in {first.year} by the {self.level}% interval"
+        else:
+            words = f"{name}: likely {bounds} in {first.year} ({self.level}%)"
         trend = self.trend()
         if trend:
             words += f", {trend}"
-        return f"{words}; {self.evidence()}{self.missing()}"
+        caution = ", fewer than such an interval should: read it with caution"
+        return f"{words}; {self.evidence()}{caution if self.contradicted else ''}{self.missing()}"
+
+    @property
+    def contradicted(self) -> bool:
+        """Whether the backtests contradict the headline's interval: it held so few of its
+        backtest forecasts that an interval covering as claimed would hold as few less than
+        once in ``_CONTRADICTED`` (a one-sided binomial test). "Likely" is not said of it: a
+        brief read "likely 5,450–10,900" beside intervals that "held 0 of the 3"."""
+        model = self.forecast.model
+        share, checked = model.coverage.get(self.level), model.backtest_forecasts
+        if share is None or not checked:
+            return False
+        held, claimed = round(share * checked), float(self.level) / 100.0
+        chance = sum(
+            math.comb(checked, k) * claimed**k * (1.0 - claimed) ** (checked - k)
+            for k in range(held + 1)
+        )
+        return chance < _CONTRADICTED
 
     def missing(self) -> str:
         """ "; no figure for 2023–2025 has been added yet" when the projection starts before

@@ -76,3 +76,25 @@ def test_the_trend_is_read_along_the_projection_not_from_the_latest_figure(
     surprise = latest.model_copy(update={"value": latest.value / 4})
     after = replace(page, figures=[*(f for f in page.figures if f is not latest), surprise])
     assert said in after.headline("Cybercrime cases cleared")
+
+
+def test_likely_is_not_said_of_an_interval_its_backtests_contradict(state: ServiceState) -> None:
+    """A 3-year series' brief read "likely 5,450-10,900 in 2026 (80%)" beside "80% intervals
+    like this held 0 of the 3 backtest forecasts"."""
+    state.board.refresh()
+    [page] = build_outlook(state.store, state.board, [CYBER], horizon=5, levels=(80, 95)).pages
+
+    def held(share: float, checked: int) -> str:
+        model = page.forecast.model.model_copy(
+            update={"coverage": {"80": share, "95": share}, "backtest_forecasts": checked}
+        )
+        forecast = page.forecast.model_copy(update={"model": model})
+        return replace(page, forecast=forecast).headline("Cybercrime cases cleared")
+
+    for share, checked in ((0.0, 3), (0.0, 2), (0.6, 40)):  # as likely as 1 in 25 or less
+        said = held(share, checked)
+        assert "likely" not in said and "by the 80% interval" in said, said
+        assert said.endswith(", fewer than such an interval should: read it with caution")
+    for share, checked in ((1 / 3, 3), (0.7, 40), (0.0, 1)):  # 1 in 10 or more: not shown
+        said = held(share, checked)
+        assert said.startswith("Cybercrime cases cleared: likely") and "caution" not in said
