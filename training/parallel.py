@@ -41,12 +41,15 @@ def _lines(mask: pd.Series, limit: int = 10) -> str:
 
 
 def parse_long_frame(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
-    """Check a long table and split it into one year-indexed series per ``unique_id``."""
+    """Check a long table and split it into one year-indexed series per ``unique_id``
+    (column names are read without surrounding spaces: ``unique_id, ds, y`` is a header)."""
+    frame = frame.rename(columns=lambda name: name.strip() if isinstance(name, str) else name)
     missing = [column for column in LONG_COLUMNS if column not in frame.columns]
     if missing:
+        found = ", ".join(repr(name) for name in frame.columns)
         raise InvalidInput(
             f"missing columns: {', '.join(missing)} (need {', '.join(LONG_COLUMNS)}; "
-            f"found {', '.join(map(str, frame.columns))})"
+            f"found {found}){_separator_hint(frame.columns)}"
         )
     frame = frame.reset_index(drop=True)
     problems = []
@@ -62,7 +65,13 @@ def parse_long_frame(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     values = pd.to_numeric(frame["y"], errors="coerce")
     bad_values = values.isna() | ~np.isfinite(values.fillna(0.0))
     if bad_values.any():
-        problems.append(f"y is missing or not a number on line(s) {_lines(bad_values)}")
+        first = frame["y"][bad_values].iloc[0]
+        line = int(np.flatnonzero(bad_values.to_numpy())[0]) + 2
+        shown = "" if pd.isna(first) else f"; {str(first)[:40]!r} on line {line}"
+        problems.append(
+            f"y is missing or not a number on line(s) {_lines(bad_values)} (a plain number: "
+            f"no thousands separators or units{shown})"
+        )
     if not problems:
         duplicated = frame.assign(ds=years).duplicated(["unique_id", "ds"], keep=False)
         if duplicated.any():
@@ -76,6 +85,16 @@ def parse_long_frame(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
         (str(series_id), group.set_index("ds")["y"].sort_index().rename_axis("year"))
         for series_id, group in tidy.groupby("unique_id", sort=False)
     ]
+
+
+def _separator_hint(columns: pd.Index) -> str:
+    """A hint when the one column read holds the expected names joined by another separator."""
+    if len(columns) != 1:
+        return ""
+    for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if separator in str(columns[0]):
+            return f": the file looks separated by {name}; forecast-file reads commas"
+    return ""
 
 
 def forecast_long(

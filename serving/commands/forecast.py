@@ -53,7 +53,14 @@ def forecast_file(
     interval_levels = _parse_levels(levels)
     try:
         frame = pd.read_csv(input_csv, dtype={"unique_id": "string"})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        typer.echo(
+            f"error: cannot read {input_csv}: the file is not UTF-8 text (save it as CSV in "
+            "UTF-8); nothing written",
+            err=True,
+        )
+        raise typer.Exit(code=2) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         typer.echo(f"error: cannot read {input_csv}: {exc}", err=True)
         raise typer.Exit(code=2) from None
     try:

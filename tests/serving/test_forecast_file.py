@@ -95,6 +95,45 @@ def test_duplicates_and_missing_columns(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (
+            'unique_id,ds,y\na,2019,"5,470"\na,2020,6\n',
+            "line(s) 2 (a plain number: no thousands separators or units; '5,470' on line 2)",
+        ),
+        ("unique_id;ds;y\na;2019;5\n", "the file looks separated by semicolons"),
+        ("unique_id\tds\ty\na\t2019\t5\n", "the file looks separated by tabs"),
+        ("id,year,value\na,2019,5\n", "found 'id', 'year', 'value')"),
+    ],
+)
+def test_a_spreadsheets_habits_are_named(tmp_path: Path, content: str, said: str) -> None:
+    out = tmp_path / "out.csv"
+    path = _write(tmp_path / "in.csv", content)
+    result = runner.invoke(
+        app, ["forecast-file", str(path), "--horizon", "2", "--output", str(out)]
+    )
+    assert result.exit_code == 2 and said in " ".join(result.output.split()), result.output
+    assert not out.exists()
+
+
+def test_a_header_with_spaces_and_utf16_text(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    spaced = _write(tmp_path / "spaced.csv", "unique_id, ds, y \na,2019,5\na,2020,6\na,2021,7\n")
+    result = runner.invoke(
+        app, ["forecast-file", str(spaced), "--horizon", "2", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out)["ds"].tolist() == [2022, 2023]
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_text("unique_id,ds,y\na,2019,5\n", encoding="utf-16")
+    result = runner.invoke(
+        app, ["forecast-file", str(utf16), "--horizon", "2", "--output", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "the file is not UTF-8 text (save it as CSV in UTF-8)" in " ".join(result.output.split())
+
+
 def test_bad_levels_and_horizon_are_rejected(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     good = _good_csv(tmp_path)
