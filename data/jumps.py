@@ -36,7 +36,7 @@ def jump_warnings(
         after = values_by_series[series_id][second]
         if _is_jump(before, after):
             if before == 0:
-                change = "up from zero"
+                change = "up from"
             elif after > before:
                 change = f"{after / before:,.1f}× up on"
             else:

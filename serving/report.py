@@ -120,7 +120,9 @@ def _draw_series(flow: PageFlow, page: SeriesOutlook, fonts: Fonts) -> None:
     summary = page.series
     flow.text(series_name(page, fonts), 15, weight="bold", colour=ACCENT)
     publisher = fonts.legible(summary.publisher, fallback=summary.country)
-    flow.text(f"{summary.id} · {publisher} · unit: {summary.unit}", 8.5, colour=MUTED)
+    # a series registered without publisher or country reads "id · unit: …", not "id · · unit"
+    parts = [summary.id, publisher, f"unit: {summary.unit}"]
+    flow.text(" · ".join(part for part in parts if part.strip()), 8.5, colour=MUTED)
     flow.space(0.1)
     flow.text(page.headline(english_name(page)) + ".", 10.5, weight="bold")
     flow.space(0.05)

@@ -427,3 +427,11 @@ def test_the_warning_threshold_is_five_times_either_way(seeded_store: FigureStor
     assert len(add(2012, "2500")) == 1  # 5.1× up on 2011
     assert add(2013, "510") == []  # 4.9× down
     assert len(add(2014, "100")) == 1  # 5.1× down
+
+
+def test_a_jump_from_or_to_zero_reads_as_a_sentence() -> None:
+    from data.jumps import jump_warnings
+
+    rise, fall = jump_warnings({"s": {2020: 0, 2021: 3, 2022: 0}}, [("s", 2021)])
+    assert rise.startswith("s: 2021 = 3 is up from the 2020 value 0 (more than 5× either way)")
+    assert fall.startswith("s: 2022 = 0 is down to zero from the 2021 value 3 (")

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,16 @@ def test_a_font_of_placeholder_boxes_is_never_taken_for_a_cjk_font() -> None:
         pytest.skip("this matplotlib ships no Last Resort font")
     assert first_cjk_font(boxes) is None
     assert not any(family.startswith("Last Resort") for family in report_fonts().families)
+
+
+def test_a_series_without_publisher_or_country_has_no_empty_field_under_its_name(
+    state: ServiceState, tmp_path: Path
+) -> None:
+    """A series registered with only an id, title and unit read "uk_fraud_rate · · unit: …"."""
+    state.board.refresh()
+    outlook = build_outlook(state.store, state.board, [CYBER], horizon=5, levels=(80, 95))
+    [page] = outlook.pages
+    bare = page.series.model_copy(update={"publisher": "", "country": ""})
+    drawn = replace(outlook, pages=[replace(page, series=bare)])
+    [_, text] = pdf_pages(report.render_pdf(drawn), tmp_path)
+    assert f"{CYBER} · unit: {bare.unit}" in text
