@@ -106,7 +106,7 @@ def projection_changes(
     unit = store.get_series(series_id).unit
     versions = registry.champion_history(series_id, client=client)
     if len(versions) < 2:
-        return ChangeHistory(series_id, [], _why_none(series_id, versions))
+        return ChangeHistory(series_id, [], _why_none(versions))
     states = store.series_states(series_id)
     record = store.track_record(series_id)
     projections = [_projection(version) for version in versions]
@@ -117,13 +117,13 @@ def projection_changes(
             continue
         pair = (versions[index - 1], versions[index])
         changes.append(_change(*pair, _years(before, after), states, record, unit))
-    message = None if changes else _why_none(series_id, versions)
+    message = None if changes else _why_none(versions)
     return ChangeHistory(series_id, changes[::-1], message)
 
 
-def _why_none(series_id: str, versions: list[ModelVersion]) -> str:
+def _why_none(versions: list[ModelVersion]) -> str:
     if not versions:
-        return f"{series_id} has no trained model yet, so there is no projection to compare."
+        return "This series has no trained model yet, so there is no projection to compare."
     first = versions[0]
     when = f"version {first.version}"
     trained = pd.to_datetime(first.tags.get("trained_at", ""), utc=True, errors="coerce")
@@ -131,12 +131,12 @@ def _why_none(series_id: str, versions: list[ModelVersion]) -> str:
         when += f", trained {trained:%d %B %Y at %H:%M} UTC"
     if len(versions) == 1:
         return (
-            f"{series_id} has been trained once ({when}): there is no earlier projection to "
+            f"This series has been trained once ({when}): there is no earlier projection to "
             "compare with yet."
         )
     again = len(versions) - 1
     return (
-        f"{series_id} was retrained {again} time{'s' if again > 1 else ''} since its first "
+        f"This series was retrained {again} time{'s' if again > 1 else ''} since its first "
         f"projection ({when}); none changed the projection."
     )
 
