@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC
 
 import pandas as pd
-from sqlalchemy import Engine, case, func, insert, select
+from sqlalchemy import Engine, case, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -223,6 +224,22 @@ class FigureStore:
         """
         with self._writing() as connection:
             return self._insert_series(connection, info)
+
+    def set_breaks(self, series_id: str, breaks: Sequence[int]) -> tuple[SeriesInfo, SeriesInfo]:
+        """Declare a series' definition breaks (replacing those it had): the series before and
+        after. A definition that changed is often found out years later, after the series was
+        registered. No figure changes; a retrain adjusts the level shift (``features.breaks``).
+        Raises ``UnknownSeries``, or ``InvalidSeries`` for a year outside 1900..2200."""
+        with self._writing() as connection:
+            before = self._require_series(connection, series_id)
+            after = replace(before, breaks=tuple(int(year) for year in breaks))
+            if after != before:
+                connection.execute(
+                    update(series_table)
+                    .where(series_table.c.id == series_id)
+                    .values(breaks=format_breaks(after.breaks))
+                )
+            return before, after
 
     @staticmethod
     def _insert_series(connection: Connection, info: SeriesInfo) -> bool:

@@ -15,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from data.incoming import IncomingOutcome, process_incoming
+from data.records import SeriesInfo, format_breaks
 from serving import services
 from serving.state import ServiceState
 from training.outcome import Outcome
@@ -37,6 +38,7 @@ class RetrainScheduler:
         self._backoff: dict[str, _Backoff] = {}
         self._seen_revision: int | None = None
         self._looked = False  # whether a tick has read the store's revisions yet
+        self._seen_series: list[SeriesInfo] = []
         self._tick_lock = threading.Lock()
 
     def start(self) -> None:
@@ -100,28 +102,32 @@ class RetrainScheduler:
         return outcomes
 
     def retrain_stale(self) -> list[str]:
-        """Queue retrains of series whose figures changed since their last retrain (figures
-        added by the CLI or another process), of series without a champion whose figures
-        changed while the service looked (a series registered and filled by the CLI) and,
-        after their backoff, of series that failed."""
+        """Queue retrains of series whose figures or definition breaks changed since their last
+        retrain (figures added by the CLI or another process, ``series breaks``), of series
+        without a champion whose figures changed while the service looked (a series registered
+        and filled by the CLI) and, after their backoff, of series that failed."""
         store, board, jobs = self.state.store, self.state.board, self.state.jobs
         revisions = store.revisions()
         latest = revisions[-1].id if revisions else None
         candidates = set(self._due_retries())
-        if latest != self._seen_revision:
+        series = store.list_series()
+        if latest != self._seen_revision or series != self._seen_series:
             statuses = board.statuses
             # a series never trained when the service started waits for `fraudcast train` or
             # the full retrain, as it did; one given figures since is trained now
             arrived = store.series_set_since(self._seen_revision or 0) if self._looked else set()
-            for info in store.list_series():
+            for info in series:
                 status = statuses.get(info.id)
                 if status is None:
                     if info.id in arrived:
                         candidates.add(info.id)
                     continue
-                if status.data_revision != store.data_revision_hash(info.id):
+                # breaks declared since (``series breaks``); a run from before breaks were
+                # recorded (None) is left to the full retrain, as a code change is
+                moved = status.breaks not in (None, format_breaks(info.breaks))
+                if moved or status.data_revision != store.data_revision_hash(info.id):
                     candidates.add(info.id)
-            self._seen_revision = latest
+            self._seen_revision, self._seen_series = latest, series
         self._looked = True
         wanted = sorted(sid for sid in candidates if not jobs.busy_with(sid))
         if wanted:

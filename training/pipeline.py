@@ -12,6 +12,7 @@ from mlflow.entities import RunInfo
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
+from data.records import format_breaks
 from data.store import FigureStore, SeriesInfo
 from training import promotion, registry, run_logging, track_record, tracking
 from training.backtest import calibrated_coverage
@@ -230,11 +231,12 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
         and last is not None
         and last.data_revision == prepared.data_revision
         and last.code_version == job.code
+        and last.breaks == format_breaks(prepared.info.breaks)
     ):
         return SeriesOutcome(
             series_id,
             Outcome.UNCHANGED,
-            "data revision and code version unchanged since the last retrain (to retrain "
+            "figures, definition breaks and code unchanged since the last retrain (to retrain "
             'anyway: `fraudcast train --force`, or "force": true in POST /v1/retrain)',
             data_revision=prepared.data_revision,
             run_id=last.run_id,
@@ -257,6 +259,7 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
             data_revision=prepared.data_revision,
             code_version=job.code,
             error=result.error,
+            breaks=prepared.info.breaks,
             source=job.source,
         )
         return SeriesOutcome(
@@ -349,6 +352,7 @@ def _track_and_promote(
         series_id=fit.series_id,
         data_revision=prepared.data_revision,
         code_version=job.code,
+        breaks=prepared.info.breaks,
         source=job.source,
     ) as run:
         step = _Retrain(fit, prepared, job, client, run.info, run_logging.candidates_table(fit))

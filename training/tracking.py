@@ -18,12 +18,15 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
 from sqlalchemy.engine import make_url
 
+from data.records import format_breaks
 from training.outcome import Outcome
 from training.settings import TrainingSettings
 
 log = logging.getLogger(__name__)
 
 ROLE_TAG = "fraudcast.role"
+#: Tag of a retrain run: the definition breaks declared when it ran (``2010;2018``; empty: none).
+BREAKS_TAG = "breaks"
 #: Why a run left RUNNING by a process that died was closed (MLflow's note shows it in the UI).
 ORPHAN_REASON = "process ended without finishing"
 #: The decision of a retrain closed that way: no outcome, so not the series' last retrain.
@@ -139,6 +142,9 @@ class RetrainRecord:
     data_revision: str
     code_version: str
     decision: str
+    #: the definition breaks it was given (``format_breaks``); None: a run from before they
+    #: were recorded (its code version differs from any that records them)
+    breaks: str | None = None
 
 
 def last_retrain(client: MlflowClient, experiment_id: str) -> RetrainRecord | None:
@@ -166,6 +172,7 @@ def last_retrain(client: MlflowClient, experiment_id: str) -> RetrainRecord | No
                     data_revision=tags.get("data_revision", ""),
                     code_version=tags.get("code_version", ""),
                     decision=tags.get("promotion.decision", ""),
+                    breaks=tags.get(BREAKS_TAG),
                 )
         token = page.token
         if not token:
@@ -221,9 +228,12 @@ def retrain_run(
     series_id: str,
     data_revision: str,
     code_version: str,
+    breaks: tuple[int, ...] = (),
     source: Mapping[str, str] | None = None,
 ) -> Iterator[Run]:
-    """A parent run for one retrain; if the body raises, the run ends FAILED with the reason."""
+    """A parent run for one retrain; if the body raises, the run ends FAILED with the reason.
+    It is tagged with what the retrain was given: figures (their hash), code and the
+    definition breaks declared then."""
     run = mlflow.start_run(
         experiment_id=experiment_id,
         run_name=f"retrain {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M:%S}",
@@ -233,6 +243,7 @@ def retrain_run(
             "series_id": series_id,
             "data_revision": data_revision,
             "code_version": code_version,
+            BREAKS_TAG: format_breaks(breaks),
         },
     )
     try:
@@ -256,6 +267,7 @@ def log_failed_retrain(
     data_revision: str,
     code_version: str,
     error: str,
+    breaks: tuple[int, ...] = (),
     source: Mapping[str, str] | None = None,
 ) -> None:
     """A parent run marked FAILED with the reason, so the failure shows where successes do."""
@@ -264,6 +276,7 @@ def log_failed_retrain(
         series_id=series_id,
         data_revision=data_revision,
         code_version=code_version,
+        breaks=breaks,
         source=source,
     ):
         mark_failed(error)
@@ -280,6 +293,8 @@ class RetrainStatus:
     status: str
     data_revision: str
     finished_at: pd.Timestamp | None
+    #: as ``RetrainRecord.breaks``
+    breaks: str | None = None
 
 
 def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
@@ -340,4 +355,5 @@ def _status(series_id: str, run: Run) -> RetrainStatus:
         status=run.info.status,
         data_revision=run.data.tags.get("data_revision", ""),
         finished_at=pd.Timestamp(finished, unit="ms", tz="UTC") if finished else None,
+        breaks=run.data.tags.get(BREAKS_TAG),
     )

@@ -27,7 +27,9 @@ EXIT_UNKNOWN = 2
 EXIT_BUSY = 75
 
 figures_app = typer.Typer(help="Yearly figures with their sources: list, add, export, history.")
-series_app = typer.Typer(help="The series the store knows: list them, add a new one.")
+series_app = typer.Typer(
+    help="The series the store knows: list them, add a new one, declare definition breaks."
+)
 
 # Wide enough that a figure never wraps mid-number, even under a test runner.
 stdout = Console(soft_wrap=False)
@@ -273,6 +275,33 @@ def add_series(
             stdout.print(escape(f"Added series {info.id} [{info.unit}]."), highlight=False)
         else:
             stdout.print(f"Series {info.id} already exists with this metadata.", highlight=False)
+
+
+@series_app.command("breaks")
+def set_breaks(
+    series_id: str = typer.Argument(..., help="Series id."),
+    years: str = typer.Argument(
+        ...,
+        help="Every definition-break year of the series, e.g. 2010,2021 (replacing those it "
+        "had); none to declare no break.",
+    ),
+) -> None:
+    """Declare the years a series' definition changed (a new counting rule, a wider scope):
+    levels before a break are scaled to the definition after it when the series is trained."""
+    with friendly_errors():
+        store = _open_store()
+        wanted = () if years.strip().lower() == "none" else parse_breaks(years)
+        before, after = store.set_breaks(series_id.strip(), wanted)
+        shown = ", ".join(map(str, after.breaks)) or "none"
+        if before == after:
+            stdout.print(f"{after.id} has breaks: {shown}; nothing changed.", highlight=False)
+            return
+        was = ", ".join(map(str, before.breaks)) or "none"
+        stdout.print(
+            f"{after.id} now has breaks: {shown} (was: {was}). A running service retrains it "
+            f"within seconds; without one, run `fraudcast train -s {after.id}`.",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -257,6 +257,27 @@ def test_series_add_then_list_and_take_figures(
     assert figures.exit_code == 0 and "1 added" in figures.stdout
 
 
+def test_series_breaks_declares_a_definition_change_and_keeps_every_figure(
+    app: typer.Typer, runner: CliRunner
+) -> None:
+    figures = runner.invoke(app, ["figures", "list", "jp_ib_transfer_cases"]).stdout
+    declared = runner.invoke(app, ["series", "breaks", "jp_ib_transfer_cases", "2021"])
+    said = " ".join(declared.stdout.split())
+    assert declared.exit_code == 0, declared.output
+    assert "jp_ib_transfer_cases now has breaks: 2021 (was: none)" in said
+    assert "run `fraudcast train -s jp_ib_transfer_cases`" in said
+    assert "2021" in runner.invoke(app, ["series", "list"]).stdout
+    again = runner.invoke(app, ["series", "breaks", "jp_ib_transfer_cases", "2021"])
+    assert "has breaks: 2021; nothing changed" in again.stdout
+    cleared = runner.invoke(app, ["series", "breaks", "jp_ib_transfer_cases", "none"])
+    assert "now has breaks: none (was: 2021)" in " ".join(cleared.stdout.split())
+    assert runner.invoke(app, ["figures", "list", "jp_ib_transfer_cases"]).stdout == figures
+    refused = runner.invoke(app, ["series", "breaks", "jp_ib_transfer_cases", "1850"])
+    assert refused.exit_code == 1 and "break years must lie in 1900..2200" in refused.stderr
+    unknown = runner.invoke(app, ["series", "breaks", "no_such_series", "2021"])
+    assert unknown.exit_code == 2 and "unknown series 'no_such_series'" in unknown.stderr
+
+
 def test_series_add_refuses_to_redefine_a_series(app: typer.Typer, runner: CliRunner) -> None:
     result = runner.invoke(
         app, ["series", "add", "--id", "jp_cybercrime_cleared", "--title", "X", "--unit", "JPY"]

@@ -209,6 +209,19 @@ def test_unchanged_data_and_code_trains_nothing_unless_forced(store, settings):
     assert len(_runs(settings, TREND)) > before
 
 
+def test_a_break_declared_after_training_retrains_the_series(store, settings):
+    """A definition change found out later (``fraudcast series breaks``) changes what the model
+    is given, though no figure changes: the next retrain must not skip it as unchanged."""
+    pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    years = store.values(TREND).index
+    store.set_breaks(TREND, [int(years[len(years) // 2])])
+    [after] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert after.status in {"promoted", "refreshed", "kept"}, after.reason
+    [again] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert again.status == "unchanged"
+    assert again.reason.startswith("figures, definition breaks and code unchanged")
+
+
 def test_a_series_without_figures_is_waited_for_not_failed(store, settings):
     """A registered series with no figures once failed every retrain ("the series is
     empty"): `train` exited 1 for good and the scheduler retried it forever."""
