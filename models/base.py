@@ -156,6 +156,12 @@ class Forecaster(ABC):
                 params[key] = value
         return params
 
+    def unsuitable(self, values: np.ndarray) -> str | None:
+        """Why this model cannot forecast from ``values`` as they now stand (None: it can),
+        found without fitting: a series whose backtests ran may still end where the model
+        cannot start (a count that fell to 0 under a model on the log scale)."""
+        return None
+
     @property
     def is_fitted(self) -> bool:
         """Whether ``fit`` has run."""

@@ -23,9 +23,15 @@ class LogScale(Forecaster):
         self.name = f"log_{inner.name}"
         self.min_length = inner.min_length
 
-    def _fit(self, values: np.ndarray) -> None:
+    def unsuitable(self, values: np.ndarray) -> str | None:
         if not is_strictly_positive(values):
-            raise UnsuitableSeries(f"{self.name} needs a strictly positive series")
+            return f"{self.name} needs a strictly positive series"
+        return None
+
+    def _fit(self, values: np.ndarray) -> None:
+        reason = self.unsuitable(values)
+        if reason:
+            raise UnsuitableSeries(reason)
         self.inner_ = copy.deepcopy(self.inner).fit(
             pd.Series(np.log(values), index=np.arange(len(values)))
         )

@@ -11,7 +11,7 @@ import pandas as pd
 
 from features.prepare import prepare_series
 from models.analogs import ReferenceClass
-from models.base import Forecaster, validate_levels
+from models.base import Forecaster, UnsuitableSeries, validate_levels
 from models.calibration import (
     MAX_HORIZON,
     CalibratedForecast,
@@ -133,6 +133,10 @@ def _evaluate(
     try:
         model = make_forecaster(name)
         params = model.get_params()
+        # backtests from earlier origins could run where the forecast itself cannot
+        reason = model.unsuitable(history.to_numpy(dtype=float))
+        if reason:
+            raise UnsuitableSeries(reason)
         members = _finished_members(model, done)
         if members:
             frame = _combine_backtests(members)

@@ -222,6 +222,18 @@ def test_a_break_declared_after_training_retrains_the_series(store, settings):
     assert again.reason.startswith("figures, definition breaks and code unchanged")
 
 
+def test_a_count_that_falls_to_zero_is_still_trained(store, settings):
+    """A figure of 0 is allowed, but every retrain of its series failed with "log_theta needs
+    a strictly positive series": the log-scale models' backtests, from earlier origins, ran."""
+    zero = _trend_figures(range(2020, 2021)).assign(value=0.0)
+    store.add_figures(zero, source="test", message="none this year")
+    [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert outcome.status == "promoted", outcome.reason
+    runs = _runs(settings, TREND)
+    [log_theta] = runs[runs["tags.mlflow.runName"] == "log_theta"]["tags.error"].tolist()
+    assert "needs a strictly positive series" in log_theta  # logged as unable to forecast it
+
+
 def test_a_series_without_figures_is_waited_for_not_failed(store, settings):
     """A registered series with no figures once failed every retrain ("the series is
     empty"): `train` exited 1 for good and the scheduler retried it forever."""
