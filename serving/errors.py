@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from data.errors import (
+    PROBLEMS_PER_KIND,
     InvalidFigures,
     InvalidSeries,
     StoreBusy,
@@ -62,14 +63,14 @@ async def _invalid_figures(request: Request, error: Exception) -> JSONResponse:
         }
         for problem in error.problems
     ]
-    count = len(problems)
-    return _answer(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        Problem(
-            detail=f"figures rejected, nothing was written: {count} {_plural(count, 'problem')}",
-            problems=problems,
-        ),
-    )
+    count = error.total  # every problem found; ``problems`` lists the first of each kind
+    detail = f"figures rejected, nothing was written: {count:,} {_plural(count, 'problem')}"
+    unlisted = [
+        f"{more:,} more {_plural(more, 'item')}: {kind}" for kind, more in error.omitted().items()
+    ]
+    if unlisted:
+        detail += f" (the first {PROBLEMS_PER_KIND} of each kind listed; {'; '.join(unlisted)})"
+    return _answer(status.HTTP_422_UNPROCESSABLE_CONTENT, Problem(detail=detail, problems=problems))
 
 
 def _item(line: int) -> int:

@@ -194,6 +194,20 @@ def test_invalid_figures_are_rejected_whole_with_every_problem(client, state):
     pd.testing.assert_frame_equal(state.store.figures(), before)
 
 
+def test_a_long_rejection_counts_every_problem_not_only_those_listed(client, state):
+    """10,000 bad items answered "100 problems": an operator fixed those and tried again."""
+    figures = [yen_figure(1900 + index % 120, -1) for index in range(10_000)]
+    answer = client.post("/v1/figures", json={"figures": figures}, headers=auth())
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["detail"].startswith("figures rejected, nothing was written: 19,880 problems")
+    assert (
+        "(the first 50 of each kind listed; 9,950 more items: value must be >= 0;"
+        in (body["detail"])
+    )
+    assert len(body["problems"]) == 100
+
+
 def test_a_figure_given_twice_names_both_items_not_lines(client, state):
     answer = client.post(
         "/v1/figures",
