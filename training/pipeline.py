@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -113,6 +115,24 @@ class _Job:
     source: dict[str, str]  # MLflow's user and source tags of the calling process
     #: the pooled backtest evidence of the store's series, which every series' choice blends in
     evidence: PopulationEvidence
+    #: the process that holds the retrain lock (``_owner_gone``)
+    owner: int = field(default_factory=os.getpid)
+
+
+class RetrainAbandoned(RuntimeError):
+    """The process that started a retrain ended; its workers stop before writing more."""
+
+
+def _check_owner(job: _Job) -> None:
+    """Raise ``RetrainAbandoned`` in a joblib worker whose retrain's process died (killed with
+    -9, it cannot stop its workers): they were re-parented and went on training and registering
+    champions outside the retrain lock, which died with that process. (A Dask worker was
+    started by its nanny, and the process that runs a retrain itself by no retrain.)"""
+    started_by = multiprocessing.parent_process()  # a joblib worker's: set when it was spawned
+    if started_by is not None and started_by.pid == job.owner and os.getppid() != job.owner:
+        raise RetrainAbandoned(
+            f"the retrain's process ({job.owner}) ended; this worker stops without writing"
+        )
 
 
 def _retrain_locked(
@@ -208,12 +228,15 @@ def _retrain_one(series_id: str, job: _Job) -> SeriesOutcome:
     try:
         with parallel_config(backend="sequential"):  # fit right here, never nested on a cluster
             return _retrain_series(series_id, job)
+    except RetrainAbandoned as error:  # nobody is left to hear the outcome, nor to log it
+        return SeriesOutcome(series_id, Outcome.FAILED, str(error))
     except Exception as error:
         reason = failure_reason(error, f"retraining {series_id}")
         return SeriesOutcome(series_id, Outcome.FAILED, reason)
 
 
 def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
+    _check_owner(job)
     store = _store(job.store_url)
     client = tracking.connect(job.settings)
     prepared = _prepare(store, client, job.settings, series_id)
@@ -420,6 +443,7 @@ def _register(
 ) -> _Served:
     """Step 3: register the winner; else refit the champion's own model on new figures; else
     keep the champion as it is."""
+    _check_owner(step.job)  # a fit takes seconds: the retrain may have been killed meanwhile
     if decision.promote:
         card = _card(step, selected, step.fit.reason)
         version = registry.register_champion(step.fit.champion, card, client=step.client).version

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
+import os
 import re
 import tempfile
+import types
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +236,27 @@ def test_a_count_that_falls_to_zero_is_still_trained(store, settings):
     runs = _runs(settings, TREND)
     [log_theta] = runs[runs["tags.mlflow.runName"] == "log_theta"]["tags.error"].tolist()
     assert "needs a strictly positive series" in log_theta  # logged as unable to forecast it
+
+
+def test_a_worker_whose_retrain_was_killed_stops_without_writing(store, settings, monkeypatch):
+    """`train --jobs 2` killed with -9 left its two joblib workers re-parented, training and
+    registering champions outside the retrain lock, which had died with it."""
+    from training.evidence import PopulationEvidence
+
+    job = pipeline._Job(
+        store.url, settings, "test", False, tuple(QUICK), {}, PopulationEvidence(), owner=4_000_000
+    )
+    started_by = types.SimpleNamespace(pid=4_000_000)  # a worker that process started
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: started_by)
+    outcome = pipeline._retrain_one(TREND, job)
+    assert outcome.failed and "ended; this worker stops without writing" in outcome.reason
+    assert (
+        tracking.connect(settings).get_experiment_by_name(tracking.experiment_name(TREND)) is None
+    )
+    # while that process lives (here: this one's parent), the worker trains as ever
+    alive = dataclasses.replace(job, owner=os.getppid())
+    started_by.pid = os.getppid()
+    assert pipeline._retrain_one(TREND, alive).status == "promoted"
 
 
 def test_a_series_without_figures_is_waited_for_not_failed(store, settings):
