@@ -40,6 +40,8 @@ class SeriesState:
     revision_id: int
     data_revision: str
     figures: Mapping[int, StoredFigure]
+    #: when that revision was written (UTC)
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,9 @@ def read_states(connection: Connection, series_id: str) -> list[SeriesState]:
         last_of_revision = index + 1 == len(rows) or rows[index + 1].revision_id != row.revision_id
         if last_of_revision:
             pairs = ((year, figure.value) for year, figure in current.items())
-            states.append(
-                SeriesState(row.revision_id, series_values_hash(series_id, pairs), dict(current))
-            )
+            data_revision = series_values_hash(series_id, pairs)
+            created = row.created_at.replace(tzinfo=UTC)  # stored as naive UTC
+            states.append(SeriesState(row.revision_id, data_revision, dict(current), created))
     return states
 
 
@@ -96,13 +98,24 @@ def _figure(row: Any) -> StoredFigure:
 
 
 def state_of(
-    states: Sequence[SeriesState], data_revision: str, *, up_to: int | None = None
+    states: Sequence[SeriesState],
+    data_revision: str,
+    *,
+    up_to: int | None = None,
+    trained_at: datetime | None = None,
 ) -> SeriesState | None:
-    """The latest state with these figures (at or before revision ``up_to``), or None."""
-    for state in reversed(states):
-        if state.data_revision == data_revision and (up_to is None or state.revision_id <= up_to):
-            return state
-    return None
+    """The latest state with these figures (at or before revision ``up_to``), or None. Given
+    when a model was ``trained_at``, the latest written by then: a later revision that changed
+    only a figure's source leaves the same figures, but no model trained before it saw it."""
+    matching = [
+        state
+        for state in states
+        if state.data_revision == data_revision and (up_to is None or state.revision_id <= up_to)
+    ]
+    if trained_at is not None:
+        seen = [s for s in matching if s.created_at is None or s.created_at <= trained_at]
+        matching = seen or matching
+    return matching[-1] if matching else None
 
 
 def figure_changes(before: SeriesState, after: SeriesState) -> list[FigureChange]:

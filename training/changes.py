@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -126,8 +127,8 @@ def _why_none(versions: list[ModelVersion]) -> str:
         return "This series has no trained model yet, so there is no projection to compare."
     first = versions[0]
     when = f"version {first.version}"
-    trained = pd.to_datetime(first.tags.get("trained_at", ""), utc=True, errors="coerce")
-    if not pd.isna(trained):
+    trained = _trained_at(first)
+    if trained is not None:
         when += f", trained {trained:%d %B %Y at %H:%M} UTC"
     if len(versions) == 1:
         return (
@@ -194,11 +195,22 @@ def _figures_between(
     states: list[SeriesState], previous: ModelVersion, current: ModelVersion
 ) -> list[FigureChange]:
     """The figures the new champion was trained on that the old one was not."""
-    after = state_of(states, current.tags.get("data_revision", ""))
+    after = state_of(states, current.tags.get("data_revision", ""), trained_at=_trained_at(current))
     if after is None:
         return []
-    before = state_of(states, previous.tags.get("data_revision", ""), up_to=after.revision_id)
+    before = state_of(
+        states,
+        previous.tags.get("data_revision", ""),
+        up_to=after.revision_id,
+        trained_at=_trained_at(previous),
+    )
     return [] if before is None else figure_changes(before, after)
+
+
+def _trained_at(version: ModelVersion) -> datetime | None:
+    """When a champion was trained (its ``trained_at`` tag), None if it does not say."""
+    trained = pd.to_datetime(version.tags.get("trained_at", ""), utc=True, errors="coerce")
+    return None if pd.isna(trained) else trained.to_pydatetime()
 
 
 def _forecast_of(record: pd.DataFrame, year: int, version: str) -> float | None:

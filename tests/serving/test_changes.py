@@ -165,6 +165,21 @@ def test_a_version_registered_before_projections_were_recorded_is_read_from_its_
         assert client.get(f"/v1/series/{YEN}/changes").json() == recorded
 
 
+def test_a_source_corrected_after_a_retrain_is_not_credited_to_that_retrain(changed, tmp_path):
+    """A revision that only corrected the 2026 figure's source, after the retrain, was shown
+    as the figure that retrain was given: its message and time, later than the training."""
+    root = tmp_path / "copy"
+    shutil.copytree(changed.root, root)
+    copy = make_state(root, **QUIET)
+    with TestClient(create_app(copy)) as client:
+        [before] = client.get(f"/v1/series/{YEN}/changes").json()["changes"]
+        corrected = yen_figure(2026, changed.arrived, source_title="NPA 2026 report, corrected")
+        copy.store.add_figures(pd.DataFrame([corrected]), source="test", message="source fixed")
+        [after] = client.get(f"/v1/series/{YEN}/changes").json()["changes"]
+    assert after == before
+    assert after["figures"][0]["message"] == "2026 release"
+
+
 def test_unknown_series_is_a_404_and_a_series_never_retrained_says_why_its_list_is_empty(
     changed_client,
 ):
