@@ -124,10 +124,17 @@ def decide(
             f"{champion_mase:.3f} for the champion's fit on the same data",
             again,
         )
+    # a choice a little behind on this series' own backtests is promoted for the evidence of
+    # the population it was chosen on; say so, or "promoted: 3.257 vs 3.233" reads as a slip
+    behind = (
+        f", within the {tolerance - 1:.0%} a new choice may trail it"
+        if candidate_mase > champion_mase
+        else ""
+    )
     return PromotionDecision(
         True,
         f"{candidate} promoted: backtest MASE {candidate_mase:.3f} vs champion {champion} "
-        f"{champion_mase:.3f} on the same data",
+        f"{champion_mase:.3f} on the same data{behind}",
     )
 
 

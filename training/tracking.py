@@ -207,7 +207,8 @@ def close_orphaned_runs(client: MlflowClient, experiment_id: str) -> int:
             client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
             client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
         closed += len(orphans)
-        log.warning("closed %d run(s) of experiment %s: %s", len(orphans), experiment_id, note)
+        series = orphans[0].data.tags.get("series_id") or f"experiment {experiment_id}"
+        log.warning("closed %d run(s) of %s: %s", len(orphans), series, note)
 
 
 #: Runs read per page when looking for a series' newest retrain (a retrain logs about ten:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -225,7 +227,7 @@ def test_a_retrain_that_raises_keeps_figures_and_champion_and_is_retried(live, m
     )
 
 
-def test_a_killed_training_process_leaves_champion_and_figures_intact(state):
+def test_a_killed_training_process_leaves_champion_and_figures_intact(state, caplog):
     root = Path(state.store.url.removeprefix("sqlite:///")).parent
     client = tracking.connect(state.training)
     champion = registry.champion_version(YEN, client=client)
@@ -260,8 +262,11 @@ def test_a_killed_training_process_leaves_champion_and_figures_intact(state):
     # the lock died with the process: the next retrain runs and ends cleanly
     from training.pipeline import retrain
 
-    [outcome] = retrain([YEN], store=state.store, settings=state.training, candidates=["naive"])
+    with caplog.at_level(logging.WARNING, logger="training.tracking"):
+        [outcome] = retrain([YEN], store=state.store, settings=state.training, candidates=["naive"])
     assert outcome.status in {"promoted", "refreshed", "kept", "unchanged"}
+    # the log names the series whose runs it closed, not an experiment number
+    assert re.search(rf"closed \d+ run\(s\) of {YEN}: process ended", caplog.text), caplog.text
     assert root.exists()
     # and it closed the killed retrain's runs, saying why
     runs = client.search_runs([experiment.experiment_id])

@@ -202,6 +202,28 @@ def test_a_combination_named_in_another_order_is_the_same_model_chosen_again() -
     assert other.promote and not other.again
 
 
+def test_a_promotion_behind_the_champion_says_it_is_within_the_tolerance() -> None:
+    """ "ridge+drift promoted: backtest MASE 3.257 vs champion ridge+drift+comb 3.233" read as
+    promoting a worse model by mistake."""
+    fit = fit_series(_growing(14), series_id="s", candidates=FAST)
+
+    def reason(candidate_mase: float) -> str:
+        return promotion.decide(
+            candidate="ridge+drift",
+            candidate_mase=candidate_mase,
+            candidate_forecast=fit.champion,
+            champion="ridge+drift+comb",
+            champion_mase=3.233,
+            tolerance=1.02,
+        ).reason
+
+    assert reason(3.257).endswith(
+        "3.257 vs champion ridge+drift+comb 3.233 on the same data, within the 2% a new "
+        "choice may trail it"
+    )
+    assert reason(3.1).endswith("3.100 vs champion ridge+drift+comb 3.233 on the same data")
+
+
 def test_intervals_with_no_room_above_the_projection_are_not_sane() -> None:
     """A last figure typed in the wrong unit (¥141 billion as 1414.2) left the projection far
     above the envelope of what series do from there: the served 80% and 95% upper bounds were
