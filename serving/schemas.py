@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from models.base import MAX_HORIZON
 
@@ -385,12 +385,19 @@ class AddFiguresResponse(BaseModel):
 
 
 class RetrainRequest(BaseModel):
-    """Which series to retrain (all when empty)."""
+    """Which series to retrain: those named, each once; every series when ``series`` is left
+    out (an empty list names none, and is refused)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    series: list[str] = Field(default_factory=list, max_length=10000)
-    force: bool = False
+    series: list[str] | None = Field(default=None, min_length=1, max_length=10000)
+    #: true or false only: "yes" or 1 had been taken for true and forced a full retrain
+    force: StrictBool = False
+
+    @field_validator("series")
+    @classmethod
+    def _each_once(cls, series: list[str] | None) -> list[str] | None:
+        return None if series is None else list(dict.fromkeys(series))
 
 
 class Job(BaseModel):

@@ -272,10 +272,10 @@ def start_retrain(state: State, request: schemas.RetrainRequest | None = None) -
     """Retrain all or the named series in the background (all without a body); poll the job
     for its outcome."""
     request = request or schemas.RetrainRequest()
-    for series_id in request.series:
+    for series_id in request.series or ():
         state.store.get_series(series_id)
     return state.jobs.submit(
-        request.series or None, force=request.force, reason="requested through the API"
+        request.series, force=request.force, reason="requested through the API"
     )
 
 

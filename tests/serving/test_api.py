@@ -266,11 +266,17 @@ def test_added_figures_schedule_a_retrain_and_the_new_champion_is_served(client,
 def test_retrain_endpoint_returns_a_job(client, state):
     unknown = client.post("/v1/retrain", json={"series": ["nope"]}, headers=auth())
     assert unknown.status_code == 404
-    answer = client.post("/v1/retrain", json={"series": [SERIES]}, headers=auth())
+    # an empty list names no series (it had retrained all); only true or false forces
+    for body, where in (({"series": []}, "body.series"), ({"force": "yes"}, "body.force")):
+        refused = client.post("/v1/retrain", json=body, headers=auth())
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["problems"][0]["where"] == where
+    answer = client.post("/v1/retrain", json={"series": [SERIES, SERIES]}, headers=auth())
     assert answer.status_code == 202
+    assert answer.json()["series"] == [SERIES]  # named twice, retrained once
     job = state.jobs.wait(answer.json()["id"], timeout=300)
     assert job.state == "succeeded"
-    assert job.outcomes[0]["status"] == "unchanged"
+    assert len(job.outcomes) == 1 and job.outcomes[0]["status"] == "unchanged"
     assert '"force": true in POST /v1/retrain' in job.outcomes[0]["reason"]
     gone = client.get("/v1/jobs/not-a-job")  # e.g. a job of the server before a restart
     assert gone.status_code == 404
