@@ -7,24 +7,21 @@ import logging
 from urllib.parse import unquote_plus
 
 REDACTED = "[redacted]"
-#: Query parameters whose values are credentials (compared in lower case).
-SECRET_NAMES = frozenset(
-    {
-        "token",
-        "access_token",
-        "api_key",
-        "apikey",
-        "key",
-        "password",
-        "passwd",
-        "secret",
-        "auth",
-        "authorization",
-        "bearer",
-        "credentials",
-        "signature",
-        "sig",
-    }
+#: A query parameter whose name holds any of these (in lower case) carries a credential:
+#: ``token``, ``access_token``, ``refresh_token``, ``api_key``, ``client_secret``, ``password``,
+#: ``X-Amz-Signature``, ``sessionid``, ``jwt``...
+SECRET_PARTS = (
+    "token",
+    "key",
+    "secret",
+    "pass",
+    "auth",
+    "bearer",
+    "credential",
+    "sig",
+    "session",
+    "jwt",
+    "cookie",
 )
 #: Statuses of a request refused for its credentials: its query may hold one under any name.
 _REFUSED = frozenset({401, 403})
@@ -40,7 +37,8 @@ def redact(path: str, status: int) -> str:
     pairs = []
     for pair in query.split("&"):
         name, equals, _value = pair.partition("=")
-        secret = equals and unquote_plus(name).strip().lower() in SECRET_NAMES
+        lowered = unquote_plus(name).strip().lower()
+        secret = equals and any(part in lowered for part in SECRET_PARTS)
         pairs.append(f"{name}={REDACTED}" if secret else pair)
     return f"{route}?{'&'.join(pairs)}"
 

@@ -12,6 +12,31 @@ from data.settings import StoreSettings
 from serving.settings import ServiceSettings
 from training.settings import TrainingSettings
 
+#: A token shorter than this can be guessed: ``secrets.token_urlsafe(32)`` gives 43 characters.
+SHORT_TOKEN = 16
+
+
+def token_notes(settings: ServiceSettings, token: str) -> list[str]:
+    """Where the write token in force comes from, and what about it is unsafe: a short token
+    set in the environment, a token file others can read."""
+    if settings.api_token is not None and settings.api_token.get_secret_value():
+        notes = ["write endpoints need the bearer token in FRAUDCAST_API_TOKEN"]
+        if len(token) < SHORT_TOKEN:
+            notes.append(
+                f"warning: FRAUDCAST_API_TOKEN is {len(token)} characters, short enough to "
+                "guess; use a random one: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'"
+            )
+        return notes
+    notes = [f"write endpoints need the bearer token in {settings.token_file}"]
+    mode = settings.token_file.stat().st_mode & 0o777
+    if mode & 0o077:
+        notes.append(
+            f"warning: {settings.token_file} can be read by others (mode {mode:o}): "
+            f"chmod 600 {settings.token_file}"
+        )
+    return notes
+
 
 def serve(
     host: str = typer.Option(None, help="Interface to listen on (default from settings)."),
@@ -27,11 +52,10 @@ def serve(
     TrainingSettings()
     host = host or settings.host
     port = port or settings.port
-    settings.resolved_token()  # create the token file before workers race to do it
+    token = settings.resolved_token()  # create the token file before workers race to do it
     typer.echo(f"fraudcast on http://{host}:{port}  (API docs at /docs)")
-    typer.echo(
-        f"write endpoints need the bearer token in FRAUDCAST_API_TOKEN or {settings.token_file}"
-    )
+    for line in token_notes(settings, token):
+        typer.echo(line)
     uvicorn.run(
         "serving.app:create_app",
         factory=True,

@@ -1,4 +1,5 @@
-"""A token sent in a query string never reaches the access log."""
+"""Credentials stay out of the access log; `serve` says which token is in force and what about
+it is unsafe."""
 
 from __future__ import annotations
 
@@ -31,3 +32,36 @@ def test_a_token_in_a_query_string_never_reaches_the_access_log(state, caplog):
     assert any("/v1/series?api_key=[redacted]&x=1" in line for line in lines), lines
     assert any("/v1/series?auth=[redacted]" in line for line in lines), lines
     assert any("/v1/retrain?[redacted]" in line and "401" in line for line in lines), lines
+
+
+def test_any_credential_named_like_one_is_redacted_whatever_its_exact_name() -> None:
+    """Exact names only had let client_secret, refresh_token or X-Amz-Signature through."""
+    from serving.access_log import REDACTED, redact
+
+    names = ["client_secret", "refresh_token", "id_token", "private_key", "jwt", "sessionid",
+             "X-Amz-Signature", "API_KEY", "password"]  # fmt: skip
+    for name in names:
+        logged = redact(f"/v1/series?horizon=5&{name}=s3cr3t&levels=80", 422)
+        assert logged == f"/v1/series?horizon=5&{name}={REDACTED}&levels=80", name
+    assert redact("/v1/series?horizon=5&levels=80", 200) == "/v1/series?horizon=5&levels=80"
+
+
+def test_serve_names_the_token_in_force_and_what_about_it_is_unsafe(tmp_path) -> None:
+    """The banner always said "FRAUDCAST_API_TOKEN or data/.api-token", and a token file any
+    user could read, or a three-letter token, went unremarked."""
+    from serving.commands.service import token_notes
+    from serving.settings import ServiceSettings
+
+    token_file = tmp_path / ".api-token"
+    from_env = ServiceSettings(api_token="abc", token_file=token_file)
+    assert token_notes(from_env, from_env.resolved_token())[0].endswith("in FRAUDCAST_API_TOKEN")
+    assert "is 3 characters, short enough to guess" in token_notes(from_env, "abc")[1]
+    generated = ServiceSettings(token_file=token_file)
+    token = generated.resolved_token()
+    assert token_notes(generated, token) == [
+        f"write endpoints need the bearer token in {token_file}"
+    ]
+    token_file.chmod(0o644)
+    assert token_notes(generated, token)[1] == (
+        f"warning: {token_file} can be read by others (mode 644): chmod 600 {token_file}"
+    )
