@@ -43,7 +43,9 @@ class UnknownSeries(FraudcastDataError, LookupError):
         self.series_id = series_id
         self.known = tuple(sorted(known))
         hint = f" Known series: {', '.join(self.known)}." if self.known else ""
-        super().__init__(f"unknown series {series_id!r}.{hint}")
+        # an id is 100 characters at most: a longer one is quoted only as far as that
+        shown = repr(series_id) if len(series_id) <= 100 else f"{series_id[:100]!r}…"
+        super().__init__(f"unknown series {shown}.{hint}")
 
 
 class UnknownRevision(FraudcastDataError, LookupError):
@@ -214,9 +216,11 @@ class FileTooLarge(FraudcastDataError, ValueError):
 class SchemaUpgradeFailed(FraudcastDataError):
     """The store's tables could not be brought to this release's schema; nothing was changed."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, attempted: bool = True) -> None:
         self.reason = reason
-        super().__init__(
-            f"could not upgrade the figure store's tables: {reason}. "
+        after = (
             "The upgrade was rolled back; the store is as it was."
+            if attempted
+            else "Nothing was tried; the store is as it was."
         )
+        super().__init__(f"could not upgrade the figure store's tables: {reason}. {after}")

@@ -137,7 +137,8 @@ def _starting_revision(state: SchemaState) -> str | None:
     if not state.known:
         raise SchemaUpgradeFailed(
             f"it is at revision {state.revision!r}, which this release does not know: "
-            f"{NEWER_RELEASE}"
+            f"{NEWER_RELEASE}",
+            attempted=False,
         )
     if not state.predates_migrations:
         return None
@@ -146,5 +147,6 @@ def _starting_revision(state: SchemaState) -> str | None:
             return revision
     raise SchemaUpgradeFailed(
         f"it has tables {', '.join(sorted(state.unversioned_tables))} and no revision, which "
-        "matches no schema fraudcast 0.1.0 made"
+        "matches no schema fraudcast 0.1.0 made",
+        attempted=False,
     )

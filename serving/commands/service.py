@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import socket
 from typing import Any
 
 import typer
@@ -52,6 +53,10 @@ def serve(
     TrainingSettings()
     host = host or settings.host
     port = port or settings.port
+    taken = _port_problem(host, port)
+    if taken:  # said before the banner, which would announce a server that never listens
+        typer.echo(f"error: {taken}", err=True)
+        raise typer.Exit(1)
     token = settings.resolved_token()  # create the token file before workers race to do it
     typer.echo(f"fraudcast on http://{host}:{port}  (API docs at /docs)")
     for line in token_notes(settings, token):
@@ -65,6 +70,21 @@ def serve(
         log_level=log_level,
         log_config=log_config(log_level),
     )
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (None when it can), found by listening
+    there for a moment as uvicorn will."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, port), family=family):
+            return None
+    except OSError as error:
+        return (
+            f"cannot listen on {host}:{port}: {error.strerror or error} (another process, maybe "
+            "an earlier `fraudcast serve`, may hold the port: give another with --port or "
+            "FRAUDCAST_PORT)"
+        )
 
 
 #: fraudcast's own loggers (one per top-level package).

@@ -140,6 +140,9 @@ def test_a_store_a_newer_release_upgraded_is_refused_untouched(
     with pytest.raises(SchemaUpgradeFailed, match="revision '0999', which this release does not"):
         FigureStore(seeded_store.url).figures()
     assert table_rows(seeded_store.url) == rows_before
+    # nothing was tried, so nothing was "rolled back"
+    with pytest.raises(SchemaUpgradeFailed, match="Nothing was tried; the store is as it was"):
+        FigureStore(seeded_store.url).figures()
 
 
 def test_an_upgrade_that_cannot_get_the_write_lock_raises_store_busy(

@@ -1,5 +1,5 @@
-"""Credentials stay out of the access log; `serve` says which token is in force and what about
-it is unsafe."""
+"""What `serve` and its access log say: no credential in the log, which token is in force and
+what about it is unsafe, and a port already in use."""
 
 from __future__ import annotations
 
@@ -65,3 +65,20 @@ def test_serve_names_the_token_in_force_and_what_about_it_is_unsafe(tmp_path) ->
     assert token_notes(generated, token)[1] == (
         f"warning: {token_file} can be read by others (mode 644): chmod 600 {token_file}"
     )
+
+
+def test_serve_on_a_port_in_use_says_so_before_announcing_itself(tmp_path) -> None:
+    """It printed "fraudcast on http://…", started the app, then failed with [Errno 98]."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+    from tests.support import environment
+
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        result = CliRunner(env=environment(tmp_path)).invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "fraudcast on http" not in result.stdout

@@ -124,6 +124,9 @@ def test_unknown_series_is_404_and_untrained_series_503_with_a_hint(client):
     unknown = client.get("/v1/series/no_such_series/forecast")
     assert unknown.status_code == 404
     assert "no_such_series" in unknown.json()["detail"]
+    long = client.get(f"/v1/series/{'x' * 5000}/forecast")  # quoted only as long as an id can be
+    assert long.status_code == 404 and f"unknown series '{'x' * 100}'…." in long.json()["detail"]
+    assert "x" * 101 not in long.json()["detail"]
     assert client.get("/v1/series/no_such_series/figures").status_code == 404
     untrained = client.get(f"/v1/series/{UNTRAINED}/forecast")
     assert untrained.status_code == 503
