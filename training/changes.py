@@ -187,7 +187,14 @@ def _change(
         previous_model=previous_model,
         figures=figures,
         years=years,
-        summary=summary(years, figures, unit=unit, model=model, previous_model=previous_model),
+        summary=summary(
+            years,
+            figures,
+            unit=unit,
+            model=model,
+            previous_model=previous_model,
+            new_release=current.tags.get("code_version") != previous.tags.get("code_version"),
+        ),
     )
 
 
@@ -229,12 +236,23 @@ def summary(
     unit: str,
     model: str,
     previous_model: str,
+    new_release: bool = False,
 ) -> str:
     """A retrain's change in plain words: "The 2027 projection rose 12%, from 16,100 to 18,000,
-    after the 2025 figure came in 9% above the projection. The model is still theta."."""
+    after the 2025 figure came in 9% above the projection. The model is still theta."; on the
+    same figures, what else moved it: a ``new_release`` of the forecasting code, or else the
+    evidence pooled from the other series."""
     moved = _moved(years[0], unit) if years else "the projection moved to other years"
     why = _because(figures, unit)
-    said = moved + (f", after {why}" if why else ", on the same figures")
+    if why:
+        said = f"{moved}, after {why}"
+    elif new_release:
+        said = f"{moved}, on the same figures, retrained by a new release of fraudcast"
+    else:
+        said = (
+            f"{moved}, on the same figures: the backtests of the other series it is chosen "
+            "with, or its definition breaks, changed"
+        )
     if not same_model(model, previous_model):
         return f"{said[0].upper()}{said[1:]}. The model changed from {previous_model} to {model}."
     return f"{said[0].upper()}{said[1:]}. The model is still {model}."

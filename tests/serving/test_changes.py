@@ -223,3 +223,15 @@ def test_a_combination_reranked_by_the_population_is_not_a_model_change() -> Non
     assert said.endswith("The model is still ridge+drift.")
     other = summary([], [], unit="count", model="ridge+naive", previous_model="drift+ridge")
     assert other.endswith("The model changed from drift+ridge to ridge+naive.")
+
+
+def test_a_change_on_the_same_figures_says_what_else_moved_it() -> None:
+    """ "The 2026 projection fell 2.4% ..., on the same figures" left the planner guessing: the
+    other series' figures had changed the evidence its choice blends in."""
+    pooled = summary([], [], unit="count", model="naive", previous_model="naive")
+    assert pooled.startswith(
+        "The projection moved to other years, on the same figures: the backtests of the other "
+        "series it is chosen with, or its definition breaks, changed."
+    )
+    release = summary([], [], unit="count", model="naive", previous_model="naive", new_release=True)
+    assert "on the same figures, retrained by a new release of fraudcast." in release
