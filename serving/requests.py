@@ -55,6 +55,19 @@ def _checked_levels(levels: Sequence[float]) -> tuple[float, ...]:
     return tuple(sorted(set(levels)))
 
 
+def fraction_note(levels: Sequence[float]) -> str | None:
+    """A warning for a command whose levels are all 1 or less: probabilities typed for
+    percentages (0.8 asks for a 0.8% interval, one that hugs the projection)."""
+    if not levels or max(levels) > 1:
+        return None
+    shown = ", ".join(f"{level:g}" for level in levels)
+    meant = ",".join(f"{level * 100:g}" for level in levels)
+    return (
+        f"warning: levels are percentages: {shown} asks for {shown}% intervals, which hug the "
+        f"projection; for {meant}% give --levels {meant}"
+    )
+
+
 def check_horizon(horizon: int, max_horizon: int) -> int:
     """The horizon if it lies in 1..max_horizon, else InvalidRequest."""
     if not 1 <= horizon <= max_horizon:

@@ -12,15 +12,19 @@ from models.base import MAX_HORIZON
 from serving.commands.backend import BACKEND_OPTION, SCHEDULER_OPTION, cli_backend
 
 
-def _parse_levels(text: str) -> list[float]:
+def levels_option(text: str) -> list[float]:
     """The levels as the API takes them (``serving.requests.parse_levels``): the same range,
     precision and count, sorted, each once."""
-    from serving.requests import InvalidRequest, parse_levels
+    from serving.requests import InvalidRequest, fraction_note, parse_levels
 
     try:
-        return list(parse_levels(text))
+        levels = list(parse_levels(text))
     except InvalidRequest as exc:
         raise typer.BadParameter(str(exc), param_hint="'--levels'") from None
+    note = fraction_note(levels)
+    if note:
+        typer.echo(note, err=True)
+    return levels
 
 
 def _check_jobs(jobs: int) -> int:
@@ -50,7 +54,7 @@ def forecast_file(
     """Forecast every series of a long CSV (unique_id, ds year, y) with calibrated intervals."""
     from training.parallel import InvalidInput, write_forecasts  # keeps start-up light
 
-    interval_levels = _parse_levels(levels)
+    interval_levels = levels_option(levels)
     try:
         frame = pd.read_csv(input_csv, dtype={"unique_id": "string"})
     except UnicodeDecodeError:

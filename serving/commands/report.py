@@ -22,14 +22,15 @@ def report(
     from data.errors import UnknownSeries  # keeps start-up light
     from data.store import FigureStore
     from serving.champions import ChampionBoard, NoChampion
+    from serving.commands.forecast import levels_option
     from serving.report import outlook_pdf
-    from serving.requests import InvalidRequest, check_horizon, parse_levels
+    from serving.requests import InvalidRequest, check_horizon
     from serving.settings import ServiceSettings
     from training.settings import TrainingSettings
 
     try:
         steps = check_horizon(horizon, ServiceSettings().max_horizon)
-        wanted = parse_levels(levels)
+        wanted = levels_option(levels)
     except InvalidRequest as error:
         raise typer.BadParameter(str(error)) from None
     store = FigureStore.from_settings()

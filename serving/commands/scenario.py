@@ -81,12 +81,12 @@ def scenario(
 ) -> None:
     """What if: the champion's model refitted in memory on the published figures plus
     hypothetical ones (its calibration kept), beside its own projection. Nothing is stored."""
-    from serving.requests import parse_levels
+    from serving.commands.forecast import levels_option
     from serving.scenarios import scenario_response
 
     figures = [parse_assumption(text) for text in assumptions]
     with _champion_of(series_id) as (store, board):
-        wanted = list(parse_levels(levels))
+        wanted = levels_option(levels)
         champion = board.load(series_id)
         request = schemas.ScenarioRequest(figures=figures, horizon=horizon, levels=wanted)
         answer = scenario_response(store, board, series_id, request, ServiceSettings().max_horizon)
@@ -141,10 +141,11 @@ def forecast(
 ) -> None:
     """A series' projection and intervals, as the API serves them (no server needed)."""
     from serving import services
-    from serving.requests import check_horizon, parse_levels
+    from serving.commands.forecast import levels_option
+    from serving.requests import check_horizon
 
     with _champion_of(series_id) as (store, board):
-        wanted = list(parse_levels(levels))
+        wanted = levels_option(levels)
         check_horizon(horizon, ServiceSettings().max_horizon)
         board.load(series_id)
     if csv:

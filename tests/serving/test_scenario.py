@@ -324,3 +324,16 @@ def test_the_forecast_command_prints_what_the_api_serves(state, client, tmp_path
     assert unknown.exit_code == 2 and "unknown series" in unknown.output
     untrained = runner.invoke(cli, ["forecast", UNTRAINED])
     assert untrained.exit_code == 2 and "train it first" in untrained.output
+
+
+def test_levels_typed_as_probabilities_are_warned_of(state, tmp_path):
+    """--levels 0.8,0.95 gave a "0.8% interval" hugging the projection without a word."""
+    runner = CliRunner(env={**environment(tmp_path / "service"), "COLUMNS": "200"})
+    result = runner.invoke(cli, ["forecast", SERIES, "--levels", "0.8,0.95"])
+    assert result.exit_code == 0, result.output
+    assert "warning: levels are percentages: 0.8, 0.95 asks for 0.8, 0.95% intervals" in (
+        " ".join(result.stderr.split())
+    )
+    assert "for 80,95% give --levels 80,95" in " ".join(result.stderr.split())
+    usual = runner.invoke(cli, ["forecast", SERIES, "--levels", "50,80"])
+    assert "warning" not in usual.stderr
