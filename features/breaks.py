@@ -78,3 +78,49 @@ def adjust_level_shifts(
         result.notes.append(text + " (definition change)")
     result.series = series
     return result
+
+
+#: A year-on-year change is taken for an undeclared level shift only beyond this many robust
+#: standard deviations of the series' other changes: every year is looked at, and yearly
+#: changes have heavy tails, so the bar is far higher than for a declared break (``BREAK_Z``).
+#: At 8, 4% of the reference corpus' series show one, and a series halving between two flat
+#: stretches is seen 81% of the time with 5% noise a year, 18% with 10%: a hint, not a test.
+SHIFT_Z = 8.0
+
+
+def undeclared_shift(
+    y: pd.Series, breaks: Sequence[int] = (), filled_years: Sequence[int] = ()
+) -> tuple[int, float, float] | None:
+    """The year of the largest jump that looks like a definition change nobody declared, with
+    the figures before and at it: far beyond the series' other year-on-year changes
+    (``SHIFT_Z``), with two changes before it to measure them by and at least one after, none
+    of which takes it back by half, nor it one before it (a one-off spike is not a shift).
+    None when there is none,
+    or the series has a break declared at it or figures filled around it."""
+    values = y.astype(float).to_numpy()
+    if values.size < 5:
+        return None
+    multiplicative = is_strictly_positive(values)
+    changes = np.diff(np.log(values) if multiplicative else values)
+    usual = float(np.median(changes))
+    found: tuple[int, float, float] | None = None
+    largest = 0.0
+    years = [int(year) for year in y.index]
+    for position in range(2, changes.size - 1):
+        year = years[position + 1]
+        if year in breaks or {year, year - 1} & set(filled_years):
+            continue
+        others = np.delete(changes, position)
+        swing = 1.4826 * float(np.median(np.abs(others - np.median(others))))
+        jump = float(changes[position] - usual)
+        if swing <= 0.0 or abs(jump) <= SHIFT_Z * swing:
+            continue
+        # a spike is two jumps, one taking the other back: neither is a new level
+        after = np.cumsum(changes[position + 1 : position + 3] - usual)
+        before = np.cumsum(changes[position - 2 : position][::-1] - usual)
+        around = np.r_[after, before]
+        if np.any((np.sign(around) == -np.sign(jump)) & (np.abs(around) >= abs(jump) / 2)):
+            continue
+        if abs(jump) > largest:
+            largest, found = abs(jump), (year, float(values[position]), float(values[position + 1]))
+    return found

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.breaks import adjust_level_shifts
+from features.breaks import adjust_level_shifts, undeclared_shift
 from features.gaps import fill_gaps
 
 
@@ -41,6 +41,15 @@ def prepare_series(y: pd.Series, breaks: Sequence[int] = ()) -> PreparedSeries:
     notes = list(gaps.notes)
     adjusted = adjust_level_shifts(gaps.series, breaks, gaps.filled_years)
     notes += adjusted.notes
+    shift = undeclared_shift(gaps.series, breaks, gaps.filled_years)
+    if shift is not None:
+        year, before, after = shift
+        notes.append(
+            f"the figures shifted in {year}, from {before:,.6g} to {after:,.6g}, and stayed, far "
+            "beyond the series' other year-to-year changes: if its definition changed that "
+            f"year, declare the break (`fraudcast series breaks <series> {year}`) so the years "
+            "before are put on the new basis"
+        )
     series = adjusted.series.astype(float)
     series.index.name = "year"
     return PreparedSeries(series, gaps.filled_years, notes)

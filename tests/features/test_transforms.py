@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.breaks import adjust_level_shifts
+from features.breaks import adjust_level_shifts, undeclared_shift
 from features.gaps import fill_gaps, missing_years
 from features.lags import lag_matrix
+from features.prepare import prepare_series
 
 
 @given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=3, max_size=30))
@@ -80,6 +81,29 @@ def test_a_jump_within_the_usual_swings_is_not_adjusted() -> None:
         "year-to-year swings around it"
     ]
     pd.testing.assert_series_equal(adjusted.series, y)
+
+
+def _years(values: list[float], start: int) -> pd.Series:
+    return pd.Series(values, index=pd.Index(range(start, start + len(values)), name="year"))
+
+
+def test_a_shift_nobody_declared_is_named_and_a_spike_or_a_trend_is_not() -> None:
+    """A series that halved in 2015 and stayed was projected to fall to a seventh of its level
+    (its trend through the shift); nothing suggested declaring the break that holds it flat."""
+    halved = _years([12000, 12000, 12050, 11950, 12100, 6000, 5950, 6100, 6020], start=2010)
+    prepared = prepare_series(halved)
+    assert undeclared_shift(halved) == (2015, 12100.0, 6000.0)
+    assert any(
+        note.startswith("the figures shifted in 2015, from 12,100 to 6,000, and stayed")
+        and "`fraudcast series breaks <series> 2015`" in note
+        for note in prepared.notes
+    ), prepared.notes
+    assert undeclared_shift(halved, breaks=[2015]) is None  # declared: adjusted instead
+    assert not [n for n in prepare_series(halved, [2015]).notes if "shifted" in n]
+    spike = _years([2400, 2500, 2310, 2790, 2600, 9850, 2500, 2450, 2700, 2600], start=2010)
+    assert undeclared_shift(spike) is None
+    decline = _years(list(8420 * 0.935 ** np.arange(15)), start=2010)
+    assert undeclared_shift(decline) is None
 
 
 def test_breaks_outside_the_series_change_nothing() -> None:
