@@ -4,6 +4,7 @@ the state of its schema."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,19 @@ class SeriesInfo:
             definition=row.definition,
             breaks=parse_breaks(row.breaks),
         )
+
+
+#: Units of a share of a whole (compared in lower case, spaces ignored).
+SHARE_UNITS = frozenset({"percent", "%", "percentage", "pct"})
+
+
+def share_ceiling(unit: str, values: Iterable[float]) -> float | None:
+    """100 for a series in percent whose figures all lie within 0-100 (a clearance rate: no
+    projection or interval of it may pass 100); None for any other series (a percent change
+    can exceed 100, and its figures show it)."""
+    if unit.strip().lower().replace(" ", "") not in SHARE_UNITS:
+        return None
+    return 100.0 if all(0.0 <= value <= 100.0 for value in values) else None
 
 
 def parse_breaks(text: str) -> tuple[int, ...]:

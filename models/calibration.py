@@ -140,6 +140,9 @@ class CalibratedForecast:
     #: looked up for each grid probability (columns), from how such intervals fared in the
     #: population's backtests (``recalibration_from``); None: the calibration as it is
     recalibration: np.ndarray | None = None
+    #: the most the series can be (100 for a share in percent): the projection and every bound
+    #: stop there; None: no ceiling
+    upper_limit: float | None = None
 
     @property
     def borrowed(self) -> bool:
@@ -160,6 +163,8 @@ class CalibratedForecast:
         horizon = validate_horizon(horizon, self.max_horizon)
         checked = validate_levels(levels)
         mean = self.point_path[:horizon]
+        if self.upper_limit is not None:
+            mean = np.minimum(mean, self.upper_limit)
         columns = {
             "year": np.arange(self.last_year + 1, self.last_year + 1 + horizon),
             "mean": mean,
@@ -185,6 +190,8 @@ class CalibratedForecast:
             lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
             if self.nonnegative:
                 lo = np.maximum(lo, 0.0)
+            if self.upper_limit is not None:
+                lo, hi = np.minimum(lo, self.upper_limit), np.minimum(hi, self.upper_limit)
             lo_name, hi_name = bound_columns(level)
             columns[lo_name], columns[hi_name] = lo, hi
         return {name: columns[name] for name in ["year", "mean", *interval_columns(checked)]}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from data.records import SeriesInfo
+from data.records import SeriesInfo, share_ceiling
 from data.store import FigureStore
 from data.validation import FigureRange, implausible_figure
 from models.base import level_label
@@ -163,10 +163,16 @@ def checked_assumptions(
         raise InvalidRequest(f"{info.id} has no published figures to add hypothetical ones to")
     positive = published[published > 0]
     known = FigureRange(float(positive.min()) if len(positive) else 0.0, float(published.max()))
+    ceiling = share_ceiling(info.unit, published)
     for index, figure in enumerate(figures):
         implausible = implausible_figure(figure.value, known, info.id)
         if implausible:
             raise InvalidRequest(f"figures[{index}].value {figure.value:g} is {implausible}")
+        if ceiling is not None and figure.value > ceiling:
+            raise InvalidRequest(
+                f"figures[{index}].value {figure.value:g} is over {ceiling:g}: {info.id} is a "
+                f"share in {info.unit}, and its projection stops at {ceiling:g}"
+            )
     years = [figure.year for figure in figures]
     for index, year in enumerate(years):
         if year in years[:index]:

@@ -14,7 +14,7 @@ from mlflow.entities import RunInfo
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from data.records import format_breaks
+from data.records import format_breaks, share_ceiling
 from data.store import FigureStore, SeriesInfo
 from training import promotion, registry, run_logging, track_record, tracking
 from training.backtest import calibrated_coverage
@@ -288,6 +288,8 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
         return SeriesOutcome(
             series_id, Outcome.FAILED, result.error, data_revision=prepared.data_revision
         )
+    # a share in percent stops at 100, whatever its trend (a clearance rate of 99.6 rising)
+    result.champion.upper_limit = share_ceiling(prepared.info.unit, prepared.values)
     return _track_and_promote(
         result, prepared, job, client=client, record=record, champion=champion
     )

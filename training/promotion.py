@@ -62,7 +62,10 @@ def interval_problems(forecast: CalibratedForecast) -> list[str]:
         if forecast.nonnegative and (lo < 0).any():
             problems.append(f"the {label}% interval goes below zero for a non-negative series")
         inner_lo, inner_hi = lo, hi
-    flat = frame["year"].to_numpy()[inner_hi <= mean + 1e-9 * np.maximum(np.abs(mean), 1.0)]
+    no_room = inner_hi <= mean + 1e-9 * np.maximum(np.abs(mean), 1.0)
+    if forecast.upper_limit is not None:  # a share projected at 100 has no room above it
+        no_room &= mean < forecast.upper_limit
+    flat = frame["year"].to_numpy()[no_room]
     if flat.size:  # the widest interval: no room above the projection is no interval at all
         years = ", ".join(str(int(year)) for year in flat[:3]) + (" …" if flat.size > 3 else "")
         problems.append(

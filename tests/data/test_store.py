@@ -435,3 +435,13 @@ def test_a_jump_from_or_to_zero_reads_as_a_sentence() -> None:
     rise, fall = jump_warnings({"s": {2020: 0, 2021: 3, 2022: 0}}, [("s", 2021)])
     assert rise.startswith("s: 2021 = 3 is up from the 2020 value 0 (more than 5× either way)")
     assert fall.startswith("s: 2022 = 0 is down to zero from the 2021 value 3 (")
+
+
+def test_only_a_percent_series_whose_figures_stay_within_0_to_100_is_a_share() -> None:
+    from data.records import share_ceiling
+
+    assert share_ceiling("percent", [94.1, 99.6]) == 100.0
+    assert share_ceiling(" Per Cent ".replace(" ", ""), [5.0]) == 100.0
+    assert share_ceiling("%", [0.0, 100.0]) == 100.0
+    assert share_ceiling("percent", [12.0, 140.0]) is None  # a change in percent can pass 100
+    assert share_ceiling("count", [94.1, 99.6]) is None

@@ -337,3 +337,20 @@ def test_levels_typed_as_probabilities_are_warned_of(state, tmp_path):
     assert "for 80,95% give --levels 80,95" in " ".join(result.stderr.split())
     usual = runner.invoke(cli, ["forecast", SERIES, "--levels", "50,80"])
     assert "warning" not in usual.stderr
+
+
+def test_a_share_in_percent_cannot_be_assumed_above_100() -> None:
+    """`scenario … --set 2026=150` projected "150 percent" for a clearance rate."""
+    from data.records import SeriesInfo
+    from serving import schemas
+    from serving.requests import InvalidRequest
+    from serving.scenarios import checked_assumptions
+
+    info = SeriesInfo(id="uk_clearance", title="Homicides cleared", unit="percent")
+    published = pd.Series([94.1, 97.0, 99.6], index=[2022, 2023, 2024])
+    with pytest.raises(InvalidRequest, match="over 100: uk_clearance is a share in percent"):
+        checked_assumptions([schemas.HypotheticalFigure(year=2025, value=150)], info, published)
+    [kept] = checked_assumptions(
+        [schemas.HypotheticalFigure(year=2025, value=99.9)], info, published
+    )
+    assert kept.value == 99.9

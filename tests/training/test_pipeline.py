@@ -259,6 +259,23 @@ def test_a_worker_whose_retrain_was_killed_stops_without_writing(store, settings
     assert pipeline._retrain_one(TREND, alive).status == "promoted"
 
 
+def test_a_share_in_percent_is_never_projected_above_100(store, settings):
+    """A clearance rate of 94.1 rising to 99.6 was projected at 100.98 in 2030, with 80% and
+    95% bounds up to 121 and 134 percent."""
+    rates = [94.1, 94.9, 95.6, 96.0, 96.8, 97.1, 97.9, 98.3, 98.6, 99.0, 99.2, 99.4, 99.6]
+    store.add_series(SeriesInfo(id="uk_clearance", title="Homicides cleared", unit="percent"))
+    frame = _trend_figures(range(2012, 2025)).assign(
+        series_id="uk_clearance", value=rates, unit="percent"
+    )
+    store.add_figures(frame, source="test", message="rates")
+    [outcome] = pipeline.retrain(["uk_clearance"], store=store, settings=settings, candidates=QUICK)
+    assert outcome.status == "promoted", outcome.reason
+    version = registry.champion_version("uk_clearance", client=_client(settings))
+    served = registry.load_champion(version).forecast.predict(10, (50, 80, 95, 99))
+    assert served.drop(columns="year").to_numpy().max() <= 100.0
+    assert served["hi-99"].iloc[0] > served["mean"].iloc[0]  # still an interval below 100
+
+
 def test_a_series_without_figures_is_waited_for_not_failed(store, settings):
     """A registered series with no figures once failed every retrain ("the series is
     empty"): `train` exited 1 for good and the scheduler retried it forever."""
