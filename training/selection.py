@@ -23,6 +23,7 @@ from models.catalog import CATALOG, make_forecaster
 from models.combination import Combination
 from training.backtest import _origin_scales, backtest, backtest_metrics, backtest_origins
 from training.evidence import (
+    BENCHMARK,
     Decision,
     PopulationEvidence,
     SeriesScores,
@@ -403,6 +404,31 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
     )
 
 
+#: A short series' own backtests are mentioned when another path's MASE there was below this
+#: share of the chosen one's: too few forecasts to choose by, worth a planner's knowing.
+OWN_EVIDENCE_SHARE = 0.5
+
+
+def _own_evidence(chosen: CandidateResult, usable: Sequence[CandidateResult]) -> str:
+    """What a short series' own few backtest forecasts said, where they favoured another path
+    markedly ("120, 480, 1,900" got naive's flat path; log_drift's backtest MASE was 0.11
+    against naive's 10.0, and nothing on the card said so)."""
+    own = chosen.metrics.get("mase", np.nan)
+    others = [r for r in usable if r.name not in (chosen.name, BORROWED)]
+    scored = [r for r in others if np.isfinite(r.metrics.get("mase", np.nan))]
+    if not scored or not np.isfinite(own):
+        return ""
+    best = min(scored, key=lambda r: r.metrics["mase"])
+    if best.metrics["mase"] >= OWN_EVIDENCE_SHARE * own:
+        return ""
+    forecasts = len(best.backtest)
+    return (
+        f"; its own {forecasts} backtest forecast{'s' if forecasts != 1 else ''} favoured "
+        f"{best.name} (MASE {best.metrics['mase']:.2f} against {own:.2f}), too few to choose a "
+        "path by"
+    )
+
+
 def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> SeriesFit:
     """The champion of a series too short to backtest: intervals borrowed from what the most
     similar reference series did next (``models.analogs``), around the point path the
@@ -425,7 +451,13 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     champion, reason = borrowed_forecast(history, notes, chosen)
     kind = "short " if stratum is evidence.short else ""
     reason += _widened(champion, evidence, len(history))
-    if decision is not None:
+    if decision is not None and chosen.name == BENCHMARK:
+        model = stratum.models[chosen.name]
+        reason += (
+            "; its point path carries the last figure forward (naive): no other path clearly "
+            f"beat that in the pooled backtests of {model.series} {kind}series"
+        )
+    elif decision is not None:
         model = stratum.models[chosen.name]
         reason += (
             f"; its point path comes from {chosen.name}, the choice of the pooled backtests of "
@@ -433,6 +465,7 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
         )
     else:
         reason += f"; its point path comes from {chosen.name}"
+    reason += _own_evidence(chosen, usable)
     return SeriesFit(
         evaluation.series_id,
         champion,

@@ -215,3 +215,25 @@ def test_longer_series_missing_more_than_claimed_in_pooled_backtests_get_wider_i
     assert "widened" not in plain[0].reason
     steady = population_evidence(_random_walks(60), candidates=candidates)
     assert steady.calibration is not None and not steady.calibration.widens
+
+
+def test_a_new_series_whose_own_backtests_disagree_with_the_pooled_choice_says_so() -> None:
+    """120, 480, 1,900, 7,600 got naive's flat path, "the choice of the pooled backtests of 5
+    short series (1.00 x naive's error there)": naive measured against itself, and nothing on
+    the card said its own backtests had favoured growth (log_drift 0.11 against 10.04)."""
+    rng = np.random.default_rng(7)
+    items = [
+        (f"new{index}", pd.Series(1000.0 * np.exp(np.cumsum(rng.normal(0, 0.2, 4))),
+                                  index=range(2022, 2026)), ())
+        for index in range(40)
+    ]  # fmt: skip
+    items.append(("qr", pd.Series([120.0, 480.0, 1900.0, 7600.0], index=range(2022, 2026)), ()))
+    evidence = population_evidence(items)
+    assert evidence.short is not None and evidence.short.choice == "naive"
+    [qr] = list(fit_many(items[-1:], evidence=evidence))
+    assert qr.selected == "naive"
+    assert "its point path carries the last figure forward (naive): no other path clearly beat " \
+        "that in the pooled backtests of 41 short series" in qr.reason  # fmt: skip
+    assert "x naive's error" not in qr.reason
+    assert re.search(r"its own 3 backtest forecasts favoured \w+ \(MASE 0\.\d\d against "
+                     r"\d+\.\d\d\), too few to choose a path by", qr.reason), qr.reason  # fmt: skip
