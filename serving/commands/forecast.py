@@ -81,7 +81,11 @@ def forecast_file(
         typer.echo(f"error: {input_csv}: {exc}; nothing written", err=True)
         raise typer.Exit(code=2) from None
     except OSError as exc:
-        typer.echo(f"error: cannot write {output}: {exc}; nothing written", err=True)
+        # the reason alone: the error names the hidden part file written beside the output
+        reason = exc.strerror or str(exc)
+        if not output.parent.is_dir():
+            reason = f"its folder {output.parent} does not exist"
+        typer.echo(f"error: cannot write {output}: {reason}; nothing written", err=True)
         raise typer.Exit(code=2) from None
     for failure in written.failures:
         typer.echo(f"warning: {failure.series_id} not forecast: {failure.error}", err=True)

@@ -293,3 +293,15 @@ def test_zero_workers_is_refused_with_what_to_give(tmp_path: Path) -> None:
         result.output
     )
     assert not out.exists()
+
+
+def test_an_output_in_a_missing_folder_names_the_folder_not_a_hidden_file(tmp_path: Path) -> None:
+    """The error quoted the part file written beside the output: '.o.csv.loryuh66.part'."""
+    out = tmp_path / "no_such_folder" / "out.csv"
+    result = runner.invoke(
+        app, ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "2", "--output", str(out)]
+    )
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert f"cannot write {out}: its folder {out.parent} does not exist; nothing written" in said
+    assert ".part" not in said
