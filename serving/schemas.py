@@ -348,7 +348,8 @@ class FigureIn(BaseModel):
 
     series_id: str
     year: Integer
-    value: Number
+    #: NaN in the JSON had read as a missing value ("value is required")
+    value: Number = Field(allow_inf_nan=False)
     unit: str
     source_publisher: str
     source_title: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import mlflow
 import pandas as pd
@@ -233,6 +234,20 @@ def test_a_boolean_is_not_a_number_and_names_its_row_and_field(client, state, fi
     assert answer.status_code == 422, answer.text
     assert [p["where"] for p in answer.json()["problems"]] == [where]
     assert "boolean" in answer.json()["detail"]
+    pd.testing.assert_frame_equal(state.store.figures(), before)
+
+
+def test_a_figure_of_nan_is_named_as_not_a_number_not_as_missing(client, state):
+    before = state.store.figures()
+    body = json.dumps({"figures": [yen_figure(2026, 1.0)]}).replace("1.0", "NaN")
+    answer = client.post(
+        "/v1/figures",
+        content=body,
+        headers={**auth(), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["problems"]
+    assert problem["where"] == "body.figures.0.value" and "finite number" in problem["reason"]
     pd.testing.assert_frame_equal(state.store.figures(), before)
 
 
