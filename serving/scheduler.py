@@ -23,6 +23,20 @@ from training.outcome import Outcome
 log = logging.getLogger(__name__)
 
 
+class _NoSkippedTicks(logging.Filter):
+    """Drops APScheduler's "skipped: maximum number of running instances reached": a look
+    that finds the one before it still at work (a big dropped file) is skipped by design, and
+    the line came every two seconds while the file was read."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+#: APScheduler's own log, under fraudcast's loggers (with their time and level on each line).
+SCHEDULER_LOG = logging.getLogger(f"{__name__}.apscheduler")
+SCHEDULER_LOG.addFilter(_NoSkippedTicks())
+
+
 @dataclass
 class _Backoff:
     attempts: int
@@ -34,7 +48,7 @@ class RetrainScheduler:
 
     def __init__(self, state: ServiceState) -> None:
         self.state = state
-        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._scheduler = BackgroundScheduler(timezone="UTC", logger=SCHEDULER_LOG)
         self._backoff: dict[str, _Backoff] = {}
         self._seen_revision: int | None = None
         self._looked = False  # whether a tick has read the store's revisions yet
