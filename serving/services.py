@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 
 import pandas as pd
@@ -279,9 +279,14 @@ def track_record_items(store: FigureStore, series_id: str) -> list[schemas.Track
 
 
 def score_incoming(
-    store: FigureStore, board: ChampionBoard, series_ids: Sequence[str]
+    store: FigureStore,
+    board: ChampionBoard,
+    series_ids: Sequence[str],
+    given: Collection[tuple[str, int]] | None = None,
 ) -> list[str]:
-    """Score the serving champions against newly added figures; returns the surprises."""
+    """Score the serving champions against newly added figures; returns the surprises, of the
+    ``given`` figures only when named (a figure scored before, its series not yet retrained,
+    was named a surprise again in the answer to every later write)."""
     found: list[str] = []
     for series_id in series_ids:
         champion = board.snapshot.get(series_id)
@@ -295,7 +300,11 @@ def score_incoming(
             model_version=champion.version,
             data_revision=champion.card.data_revision,
         )
-        found += track_record.record(store, scores)
+        surprising = track_record.record(store, scores)
+        if given is not None:
+            years = [year for named, year in given if named == series_id]
+            surprising = track_record.surprises(scores[scores["year"].isin(years)])
+        found += surprising
     return found
 
 
@@ -309,7 +318,8 @@ def after_figures_added(
     """Score the outgoing champions and queue a retrain of the series whose values changed."""
     if not result.changed_series:
         return [], None
-    surprises = score_incoming(store, board, result.changed_series)
+    given = {*result.added, *result.changed}
+    surprises = score_incoming(store, board, result.changed_series, given)
     return surprises, jobs.submit(result.changed_series, reason=reason)
 
 

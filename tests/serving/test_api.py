@@ -237,6 +237,23 @@ def test_a_boolean_is_not_a_number_and_names_its_row_and_field(client, state, fi
     pd.testing.assert_frame_equal(state.store.figures(), before)
 
 
+def test_a_surprise_is_named_in_the_answer_to_the_write_that_brought_it_only(
+    client, state, monkeypatch
+):
+    """With its series not retrained yet, the 2026 surprise was named again in the answer to
+    every later write, of whatever figure."""
+    monkeypatch.setattr(state.jobs, "submit", lambda *args, **kwargs: None)  # no retrain
+    first = client.post("/v1/figures", json={"figures": [yen_figure(2026, 9.0e12)]}, headers=auth())
+    assert first.status_code == 201, first.text
+    assert [s for s in first.json()["surprises"] if f"{YEN} 2026" in s]
+    revised = float(state.store.values(YEN)[2025]) * 1.01
+    later = client.post(
+        "/v1/figures", json={"figures": [yen_figure(2025, revised)]}, headers=auth()
+    )
+    assert later.status_code == 201, later.text
+    assert not [s for s in later.json()["surprises"] if "2026" in s], later.json()["surprises"]
+
+
 def test_a_figure_of_nan_is_named_as_not_a_number_not_as_missing(client, state):
     before = state.store.figures()
     body = json.dumps({"figures": [yen_figure(2026, 1.0)]}).replace("1.0", "NaN")
