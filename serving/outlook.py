@@ -294,8 +294,11 @@ def format_value(value: float, unit: str) -> str:
 
 
 def format_range(lower: float, upper: float, unit: str) -> str:
-    """``format_value`` of both bounds: 14,600–17,100."""
-    return f"{format_value(lower, unit)}–{format_value(upper, unit)}"
+    """``format_value`` of both bounds: 14,600–17,100; a unit written out once, after both
+    (99.4–116 per 100,000, not "99.4 per 100,000–116 per 100,000")."""
+    if unit in ("JPY", "count"):
+        return f"{format_value(lower, unit)}–{format_value(upper, unit)}"
+    return f"{_significant(lower, 3):,g}–{_significant(upper, 3):,g} {unit}"
 
 
 def _significant(value: float, digits: int) -> float:

@@ -128,13 +128,18 @@ def in_unit(number: str, unit: str) -> str:
 def rounded(value: float, unit: str) -> str:
     """A projection to 3 significant figures, as it is worth saying: ``24,100``, ``¥2.4
     billion``."""
+    return in_unit(rounded_number(value), unit)
+
+
+def rounded_number(value: float) -> str:
+    """``rounded`` without the unit: ``24,100``, ``2.4 billion``."""
     if value == 0:
-        return in_unit("0", unit)
+        return "0"
     value = round(value, 2 - math.floor(math.log10(abs(value))))
     for scale, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
         if abs(value) >= scale:
-            return in_unit(f"{value / scale:.3g} {word}", unit)
-    return in_unit(f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}", unit)
+            return f"{value / scale:.3g} {word}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def checked_assumptions(

@@ -178,10 +178,14 @@ def forecast_table(answer: schemas.ForecastResponse) -> Table:
 
 
 def _value(value: float, unit: str) -> str:
-    """A count in full, as the page shows it; money and others to 3 significant figures."""
-    from serving.scenarios import rounded
+    """A count in full, as the page shows it; money and others to 3 significant figures. A
+    unit other than yen is in the table's title, not in every cell ("95.9 percent – 104
+    percent" wrapped the table)."""
+    from serving.scenarios import rounded, rounded_number
 
-    return f"{value:,.0f}" if unit == "count" else rounded(value, unit)
+    if unit == "count":
+        return f"{value:,.0f}"
+    return rounded(value, unit) if unit == "JPY" else rounded_number(value)
 
 
 def register(app: typer.Typer) -> None:

@@ -98,3 +98,15 @@ def test_likely_is_not_said_of_an_interval_its_backtests_contradict(state: Servi
     for share, checked in ((1 / 3, 3), (0.7, 40), (0.0, 1)):  # 1 in 10 or more: not shown
         said = held(share, checked)
         assert said.startswith("Cybercrime cases cleared: likely") and "caution" not in said
+
+
+def test_a_unit_written_out_is_said_once_per_range() -> None:
+    """ "likely 95.9 percent–104 percent" and, in the CLI table, "99.4 per 100,000 – 116 per
+    100,000" (the table's title already names the unit)."""
+    from serving.commands.scenario import _value
+    from serving.outlook import format_range
+
+    assert format_range(99.43, 116.2, "per 100,000") == "99.4–116 per 100,000"
+    assert format_range(14_612, 17_149, "count") == "14,600–17,100"
+    assert format_range(8.7e9, 1.2e10, "JPY") == "¥8.7B–¥12B"
+    assert _value(99.43, "per 100,000") == "99.4" and _value(2.4e9, "JPY") == "¥2.4 billion"
