@@ -21,8 +21,12 @@ class PreparedSeries:
     notes: list[str] = field(default_factory=list)
 
 
-def prepare_series(y: pd.Series, breaks: Sequence[int] = ()) -> PreparedSeries:
-    """Sort by year, check values, fill or trim gaps, then adjust level shifts at ``breaks``."""
+def prepare_series(
+    y: pd.Series, breaks: Sequence[int] = (), series_id: str = "<series>"
+) -> PreparedSeries:
+    """Sort by year, check values, fill or trim gaps, then adjust level shifts at ``breaks``
+    (a shift nobody declared is noted, with the command that would declare it for
+    ``series_id``)."""
     if len(y) == 0:
         raise ValueError("the series is empty")
     index = pd.Index(y.index)
@@ -47,7 +51,7 @@ def prepare_series(y: pd.Series, breaks: Sequence[int] = ()) -> PreparedSeries:
         notes.append(
             f"the figures shifted in {year}, from {before:,.6g} to {after:,.6g}, and stayed, far "
             "beyond the series' other year-to-year changes: if its definition changed that "
-            f"year, declare the break (`fraudcast series breaks <series> {year}`) so the years "
+            f"year, declare the break (`fraudcast series breaks {series_id} {year}`) so the years "
             "before are put on the new basis"
         )
     series = adjusted.series.astype(float)

@@ -115,7 +115,7 @@ class _Job:
     source: dict[str, str]  # MLflow's user and source tags of the calling process
     #: the pooled backtest evidence of the store's series, which every series' choice blends in
     evidence: PopulationEvidence
-    #: the process that holds the retrain lock (``_owner_gone``)
+    #: the process that holds the retrain lock (``_check_owner``)
     owner: int = field(default_factory=os.getpid)
 
 

@@ -268,7 +268,7 @@ def evaluate_series(
     """Prepare ``y`` and backtest every candidate on the same rolling origins."""
     checked_levels = validate_levels(levels)
     np.random.seed(seed)  # every model is deterministic; this guards any that is not
-    prepared = prepare_series(y, breaks)
+    prepared = prepare_series(y, breaks, series_id)
     history = prepared.series
     notes = list(prepared.notes)
     plan = _plan(len(history), candidates)

@@ -91,11 +91,11 @@ def test_a_shift_nobody_declared_is_named_and_a_spike_or_a_trend_is_not() -> Non
     """A series that halved in 2015 and stayed was projected to fall to a seventh of its level
     (its trend through the shift); nothing suggested declaring the break that holds it flat."""
     halved = _years([12000, 12000, 12050, 11950, 12100, 6000, 5950, 6100, 6020], start=2010)
-    prepared = prepare_series(halved)
+    prepared = prepare_series(halved, series_id="uk_vehicle_theft")
     assert undeclared_shift(halved) == (2015, 12100.0, 6000.0)
     assert any(
         note.startswith("the figures shifted in 2015, from 12,100 to 6,000, and stayed")
-        and "`fraudcast series breaks <series> 2015`" in note
+        and "`fraudcast series breaks uk_vehicle_theft 2015`" in note
         for note in prepared.notes
     ), prepared.notes
     assert undeclared_shift(halved, breaks=[2015]) is None  # declared: adjusted instead
