@@ -93,8 +93,20 @@ async def known_query_only(request: Request) -> None:
         )
 
 
+#: ``_query_names`` by route (routes are not hashable; their ``unique_id`` is): the forecast
+#: endpoints answer thousands of requests a second, and a route's parameters never change.
+_QUERY_NAMES: dict[str, tuple[str, ...]] = {}
+
+
 def _query_names(route: APIRoute) -> tuple[str, ...]:
     """The query parameters ``route`` takes, its dependencies' included."""
+    known = _QUERY_NAMES.get(route.unique_id)
+    if known is None:
+        known = _QUERY_NAMES[route.unique_id] = _walk_query_names(route)
+    return known
+
+
+def _walk_query_names(route: APIRoute) -> tuple[str, ...]:
     names: set[str] = set()
     pending: list[Dependant] = [route.dependant]
     while pending:

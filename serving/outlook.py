@@ -57,7 +57,8 @@ class SeriesOutlook:
         first = self.forecast.forecast[0]
         unit = self.forecast.unit
         bounds = format_range(first.lower[self.level], first.upper[self.level], unit)
-        if self.contradicted:
+        contradicted = self.contradicted
+        if contradicted:
             words = f"{name}: {bounds} in {first.year} by the {self.level}% interval"
         else:
             words = f"{name}: likely {bounds} in {first.year} ({self.level}%)"
@@ -65,7 +66,7 @@ class SeriesOutlook:
         if trend:
             words += f", {trend}"
         caution = ", fewer than such an interval should: read it with caution"
-        return f"{words}; {self.evidence()}{caution if self.contradicted else ''}{self.missing()}"
+        return f"{words}; {self.evidence()}{caution if contradicted else ''}{self.missing()}"
 
     @property
     def contradicted(self) -> bool:

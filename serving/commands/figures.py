@@ -82,6 +82,12 @@ def _print_problems(error: InvalidFigures) -> None:
         stderr.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+def _retrain_hint(series_ids: list[str]) -> str:
+    """What retrains series whose figures or breaks a command changed."""
+    named = " ".join(f"-s {series_id}" for series_id in series_ids)
+    return f"within seconds; without one, run `fraudcast train {named}`."
+
+
 def _open_store() -> FigureStore:
     """The configured store, seeded from the bundled figures on first use."""
     store = FigureStore.from_settings()
@@ -119,10 +125,9 @@ def add(
         for warning in result.warnings:
             stderr.print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False)
         if result.changed_series:
-            named = " ".join(f"-s {series_id}" for series_id in result.changed_series)
+            hint = _retrain_hint(result.changed_series)
             stdout.print(
-                "A running service retrains the changed series within seconds; without one, "
-                f"run `fraudcast train {named}`.",
+                f"A running service retrains the changed series {hint}",
                 highlight=False,
                 markup=False,
             )
@@ -299,8 +304,9 @@ def set_breaks(
         was = ", ".join(map(str, before.breaks)) or "none"
         stdout.print(
             f"{after.id} now has breaks: {shown} (was: {was}). A running service retrains it "
-            f"within seconds; without one, run `fraudcast train -s {after.id}`.",
+            + _retrain_hint([after.id]),
             highlight=False,
+            markup=False,
         )
 
 
