@@ -82,6 +82,23 @@ def format_breaks(breaks: tuple[int, ...]) -> str:
     return ";".join(str(year) for year in breaks)
 
 
+def input_changed(
+    recorded_revision: str,
+    recorded_breaks: str | None,
+    data_revision: str,
+    breaks: tuple[int, ...],
+) -> bool:
+    """Whether a series' input moved since a model of it was trained: its figures (their
+    ``data_revision`` hash) or its definition breaks (as ``format_breaks`` writes them).
+
+    The one rule the retrain's skip, the scheduler and the champion's refit share. Breaks
+    recorded as None (a run or champion from before breaks were recorded) are not a change: it
+    came from older code, which retrains it anyway."""
+    if recorded_revision != data_revision:
+        return True
+    return recorded_breaks is not None and recorded_breaks != format_breaks(breaks)
+
+
 @dataclass(frozen=True)
 class Revision:
     """One accepted batch of figures: when, from where, why, and what it changed."""

@@ -15,7 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from data.incoming import IncomingOutcome, process_incoming
-from data.records import SeriesInfo, format_breaks
+from data.records import SeriesInfo, input_changed
 from serving import services
 from serving.state import ServiceState
 from training.outcome import Outcome
@@ -136,10 +136,9 @@ class RetrainScheduler:
                     if info.id in arrived:
                         candidates.add(info.id)
                     continue
-                # breaks declared since (``series breaks``); a run from before breaks were
-                # recorded (None) is left to the full retrain, as a code change is
-                moved = status.breaks not in (None, format_breaks(info.breaks))
-                if moved or status.data_revision != store.data_revision_hash(info.id):
+                # figures or breaks (``series breaks``) changed since
+                revision = store.data_revision_hash(info.id)
+                if input_changed(status.data_revision, status.breaks, revision, info.breaks):
                     candidates.add(info.id)
             self._seen_revision, self._seen_series = latest, series
         self._looked = True

@@ -14,7 +14,7 @@ from mlflow.entities import RunInfo
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from data.records import format_breaks, share_ceiling
+from data.records import format_breaks, input_changed, share_ceiling
 from data.store import FigureStore, SeriesInfo
 from training import promotion, registry, run_logging, track_record, tracking
 from training.backtest import calibrated_coverage
@@ -252,9 +252,10 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
     if (
         not job.force
         and last is not None
-        and last.data_revision == prepared.data_revision
         and last.code_version == job.code
-        and last.breaks == format_breaks(prepared.info.breaks)
+        and not input_changed(
+            last.data_revision, last.breaks, prepared.data_revision, prepared.info.breaks
+        )
     ):
         return SeriesOutcome(
             series_id,
@@ -455,7 +456,10 @@ def _register(
     on_same_data = incumbent.on_same_data if incumbent else None
     if incumbent is None or on_same_data is None:
         return _Served(Outcome.KEPT, decision.reason, selected)
-    if incumbent.data_revision != step.prepared.data_revision:
+    prepared = step.prepared
+    if input_changed(
+        incumbent.data_revision, incumbent.breaks, prepared.data_revision, prepared.info.breaks
+    ):
         refreshed = _refresh(step, incumbent, on_same_data, decision.reason)
         if refreshed is not None:
             return refreshed
@@ -472,7 +476,12 @@ def _refresh(
     forecast.recalibration = step.fit.champion.recalibration
     if promotion.interval_problems(forecast):
         return None
-    why = f"{reason}; the champion's model {incumbent.name} was refitted on the new figures"
+    given = (
+        "on the new figures"
+        if incumbent.data_revision != step.prepared.data_revision
+        else "with the definition breaks declared since"
+    )
+    why = f"{reason}; the champion's model {incumbent.name} was refitted {given}"
     version = registry.register_champion(forecast, _card(step, model, why), client=step.client)
     return _Served(Outcome.REFRESHED, why, model, str(version.version))
 
@@ -520,6 +529,7 @@ def _card(step: _Retrain, chosen: CandidateResult, reason: str) -> registry.Cham
         ],
         notes=list(step.fit.notes),
         run_id=step.run_id,
+        breaks=format_breaks(prepared.info.breaks),
     )
 
 

@@ -21,6 +21,7 @@ from training.selection import (
     fit_series,
     pooled_candidate,
 )
+from training.tracking import BREAKS_TAG
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -170,6 +171,9 @@ class Incumbent:
     data_revision: str
     on_same_data: CandidateResult | None
     history: pd.Series
+    #: the definition breaks it was trained with (``format_breaks``); None: registered before
+    #: champions recorded them
+    breaks: str | None = None
 
 
 def incumbent(
@@ -185,13 +189,14 @@ def incumbent(
         return None
     name = current.tags.get("model_name", "")
     revision = current.tags.get("data_revision", "")
+    trained_with = current.tags.get(BREAKS_TAG)
     for candidate in fit.candidates:
         if same_model(candidate.name, name) and candidate.error is None:
-            return Incumbent(name, revision, candidate, fit.history)
+            return Incumbent(name, revision, candidate, fit.history, trained_with)
     pooled = pooled_candidate(name, fit.candidates, fit.history, levels)
     if pooled is not None:  # a model pooled with the default that this retrain did not pool
         add_calibrated_coverage([pooled], fit.history, levels)
-        return Incumbent(name, revision, pooled, fit.history)
+        return Incumbent(name, revision, pooled, fit.history, trained_with)
     try:  # a mean combination is backtested through its members
         refit = fit_series(
             values,
@@ -203,10 +208,10 @@ def incumbent(
     except Exception as error:  # the champion's model left the catalog or cannot fit this data
         if not (isinstance(error, KeyError) or is_expected(error)):
             raise
-        return Incumbent(name, revision, None, fit.history)
+        return Incumbent(name, revision, None, fit.history, trained_with)
     same = next((c for c in refit.candidates if c.name == name and c.error is None), None)
     if same is None:
         same = pooled_candidate(name, refit.candidates, refit.history, levels)
     if same is not None:
         add_calibrated_coverage([same], refit.history, levels)
-    return Incumbent(name, revision, same, refit.history)
+    return Incumbent(name, revision, same, refit.history, trained_with)

@@ -30,6 +30,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
 from models.calibration import CalibratedForecast
+from training.tracking import BREAKS_TAG
 
 CHAMPION_ALIAS = "champion"
 _MODEL_NAME_PREFIX = "fraudcast."
@@ -63,6 +64,9 @@ class ChampionCard:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     run_id: str = ""
+    #: the definition breaks it was trained with (``format_breaks``); None on a card from
+    #: before they were recorded
+    breaks: str | None = None
 
 
 #: The champion's environment: this MLflow, which brings the pandas and numpy the model needs
@@ -176,6 +180,8 @@ def _card_tags(card: ChampionCard) -> dict[str, str]:
         "code_version": card.code_version,
         "trained_at": card.trained_at,
     }
+    if card.breaks is not None:
+        tags[BREAKS_TAG] = card.breaks
     tags.update({f"metric.{key}": f"{value:.6g}" for key, value in card.metrics.items()})
     return tags
 

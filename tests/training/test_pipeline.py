@@ -226,6 +226,27 @@ def test_a_break_declared_after_training_retrains_the_series(store, settings):
     assert again.reason.startswith("figures, definition breaks and code unchanged")
 
 
+def test_a_break_declared_after_training_is_served_even_when_the_champion_is_kept(
+    store, settings, monkeypatch
+):
+    """A retrain after ``series breaks`` whose gates keep the champion refits its model with
+    the breaks: "kept" had left the old fit serving, blind to the definition change that
+    triggered the retrain."""
+    from training import promotion
+
+    pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    champion = registry.champion_version(TREND, client=_client(settings))
+    store.set_breaks(TREND, [2012])
+    keep = promotion.PromotionDecision(False, "no candidate beat it by the required margin")
+    monkeypatch.setattr(promotion, "decide", lambda **_: keep)
+    [after] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert after.status == "refreshed", after.reason
+    assert after.reason.endswith("refitted with the definition breaks declared since")
+    served = registry.champion_version(TREND, client=_client(settings))
+    assert served.version != champion.version
+    assert served.tags[tracking.BREAKS_TAG] == "2012"
+
+
 def test_a_count_that_falls_to_zero_is_still_trained(store, settings):
     """A figure of 0 is allowed, but every retrain of its series failed with "log_theta needs
     a strictly positive series": the log-scale models' backtests, from earlier origins, ran."""
