@@ -48,11 +48,13 @@ def prepare_series(
     shift = undeclared_shift(gaps.series, breaks, gaps.filled_years)
     if shift is not None:
         year, before, after = shift
+        # `series breaks` replaces a series' breaks: the command keeps those declared
+        declare = ",".join(str(y) for y in sorted({*(int(b) for b in breaks), year}))
         notes.append(
-            f"the figures shifted in {year}, from {before:,.6g} to {after:,.6g}, and stayed, far "
-            "beyond the series' other year-to-year changes: if its definition changed that "
-            f"year, declare the break (`fraudcast series breaks {series_id} {year}`) so the years "
-            "before are put on the new basis"
+            f"the figures shifted in {year}, from {before:,.15g} to {after:,.15g}, and stayed, "
+            "far beyond the series' other year-to-year changes: if its definition changed that "
+            f"year, declare the break (`fraudcast series breaks {series_id} {declare}`) so the "
+            "years before are put on the new basis"
         )
     series = adjusted.series.astype(float)
     series.index.name = "year"

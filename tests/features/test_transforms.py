@@ -104,6 +104,19 @@ def test_a_shift_nobody_declared_is_named_and_a_spike_or_a_trend_is_not() -> Non
     assert undeclared_shift(spike) is None
     decline = _years(list(8420 * 0.935 ** np.arange(15)), start=2010)
     assert undeclared_shift(decline) is None
+    # a year reported as 0 that the next figure leaves again is not a new level
+    gap = _years([3e8, 4e8, 5.2e8, 6.1e8, 7e8, 0, 4.8e8, 5e8], start=2015)
+    assert undeclared_shift(gap) is None
+
+
+def test_the_shift_note_keeps_the_breaks_already_declared() -> None:
+    """``series breaks`` replaces a series' breaks: a command naming only the new year, copied
+    from the card, would have dropped the 2011 break already declared."""
+    years = [9e8, 9.1e8, 9.3e8, 9.2e8, 9.4e8, 9.3e8, 9.5e8, 4.6e8, 4.7e8, 4.65e8, 4.8e8]
+    halved = _years(years, start=2009)
+    [note] = [n for n in prepare_series(halved, [2011], series_id="x").notes if "shifted" in n]
+    assert "from 950,000,000 to 460,000,000" in note  # written out, not 9.5e+08
+    assert "`fraudcast series breaks x 2011,2016`" in note
 
 
 def test_breaks_outside_the_series_change_nothing() -> None:
