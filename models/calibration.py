@@ -171,7 +171,10 @@ class CalibratedForecast:
         }
         scale = self.step_scale[:horizon]
         inside = self._inside_envelope(horizon)
-        for level in checked:
+        # narrowest first, each interval made to hold the narrower ones: a bound a rounding
+        # error inside the next (a sqrt-scale bound of 4e-9 beside 0) must not cross it
+        inner_lo, inner_hi = mean, mean
+        for level in sorted(set(checked)):
             p_lo: float | np.ndarray = 0.5 - level / 200.0
             p_hi: float | np.ndarray = 1.0 - p_lo
             if inside is not None:  # each side's quantiles with its tail beyond cut off
@@ -192,6 +195,8 @@ class CalibratedForecast:
                 lo = np.maximum(lo, 0.0)
             if self.upper_limit is not None:
                 lo, hi = np.minimum(lo, self.upper_limit), np.minimum(hi, self.upper_limit)
+            lo, hi = np.minimum(lo, inner_lo), np.maximum(hi, inner_hi)
+            inner_lo, inner_hi = lo, hi
             lo_name, hi_name = bound_columns(level)
             columns[lo_name], columns[hi_name] = lo, hi
         return {name: columns[name] for name in ["year", "mean", *interval_columns(checked)]}

@@ -453,8 +453,11 @@ def _register(
         # the champion's own model chosen again serves refitted: a refresh, as the page says
         outcome = Outcome.REFRESHED if decision.again else Outcome.PROMOTED
         return _Served(outcome, decision.reason, selected, str(version))
-    on_same_data = incumbent.on_same_data if incumbent else None
-    if incumbent is None or on_same_data is None:
+    if incumbent is None:  # nothing was kept: the series has no champion to serve it
+        why = f"{decision.reason}; the series has no champion, so nothing serves it yet"
+        return _Served(Outcome.FAILED, why, selected)
+    on_same_data = incumbent.on_same_data
+    if on_same_data is None:
         return _Served(Outcome.KEPT, decision.reason, selected)
     prepared = step.prepared
     if input_changed(

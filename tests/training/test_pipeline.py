@@ -247,6 +247,19 @@ def test_a_break_declared_after_training_is_served_even_when_the_champion_is_kep
     assert served.tags[tracking.BREAKS_TAG] == "2012"
 
 
+def test_a_first_candidate_refused_by_the_gates_is_a_failure_not_kept(store, settings, monkeypatch):
+    """A series with no champion whose chosen model the gates refuse has nothing serving it:
+    the retrain read "kept", as if a champion went on serving."""
+    from training import promotion
+
+    refuse = promotion.PromotionDecision(False, "analogs rejected: the 95% interval is odd")
+    monkeypatch.setattr(promotion, "decide", lambda **_: refuse)
+    [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert outcome.status == "failed"
+    assert outcome.reason.endswith("the series has no champion, so nothing serves it yet")
+    assert registry.champion_version(TREND, client=_client(settings)) is None
+
+
 def test_a_count_that_falls_to_zero_is_still_trained(store, settings):
     """A figure of 0 is allowed, but every retrain of its series failed with "log_theta needs
     a strictly positive series": the log-scale models' backtests, from earlier origins, ran."""

@@ -235,3 +235,17 @@ def test_intervals_with_no_room_above_the_projection_are_not_sane() -> None:
     broken = fit_series(typo, series_id="typo", candidates=["damped"])
     assert any("interval has no room above the projection" in p
                for p in promotion.interval_problems(broken.champion))  # fmt: skip
+
+
+def test_a_new_series_whose_latest_figure_is_zero_gets_nested_intervals() -> None:
+    """Three yen figures ending in 0: the borrowed intervals' 80% bound came out 4e-9 where the
+    50% one was 0, a rounding error on the square-root scale, and the gates refused the model
+    as "the 80% interval does not contain the narrower ones": the series got no champion."""
+    y = pd.Series([5.2e8, 6.1e8, 0.0], index=pd.Index([2023, 2024, 2025], name="year"))
+    fit = fit_series(y, series_id="jp_new_losses", levels=[80, 95], candidates=["analogs"])
+    assert fit.selected == "analogs"
+    assert promotion.interval_problems(fit.champion) == []
+    frame = fit.champion.predict(5, [95, 50, 80])
+    for narrow, wide in ((50, 80), (80, 95)):
+        assert (frame[f"lo-{wide}"] <= frame[f"lo-{narrow}"]).all()
+        assert (frame[f"hi-{wide}"] >= frame[f"hi-{narrow}"]).all()
