@@ -104,6 +104,13 @@ export async function refreshScenario(entry, { horizon, levels }, signal) {
     return;
   }
   const { year, value } = entry.whatIf;
+  const last = entry.figures[entry.figures.length - 1];
+  const ahead = last ? year - last.year : 0; // the what-if and the years it skips
+  if (ahead >= horizon) { // the API would refuse it: say so without asking
+    showRefusal(entry, `The ${horizon}-year horizon ends in ${last.year + horizon}, within the ` +
+      `what-if's years: choose at least ${ahead + 1} years to see a projection after ${year}.`);
+    return;
+  }
   entry.element.dataset.scenario = "loading";
   const response = await fetch(`/v1/series/${encodeURIComponent(entry.series.id)}/scenario`, {
     method: "POST",
@@ -114,7 +121,11 @@ export async function refreshScenario(entry, { horizon, levels }, signal) {
     if (error.name === "AbortError") throw error;
     return null;
   });
-  const answer = response ? await response.json().catch(() => ({})) : {};
+  // a body cut off by a newer request (the horizon changed meanwhile) is not an answer
+  const answer = response ? await response.json().catch((error) => {
+    if (error.name === "AbortError") throw error;
+    return {};
+  }) : {};
   if (response && response.ok) {
     entry.scenario = answer;
     keepWhatIf(entry.series.id, entry.whatIf);

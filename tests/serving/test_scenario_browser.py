@@ -147,10 +147,12 @@ def test_a_what_if_outside_the_rules_says_why_and_clear_takes_it_away(
     page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
     assert "2026 filled by interpolation" in page.locator(f"{CARD} .what-if-basis").inner_text()
     assert "whatif=jp_cybercrime_cleared:2027:30000" in page.url
+    refusals = len(watch.errors)
     page.focus("#horizon")  # one year ahead ends within the what-if's years: it says so...
     page.keyboard.press("Home")
     page.wait_for_selector(f"{CARD}[data-scenario=refused]", timeout=30_000)
     assert "at least 3 years" in page.locator(f"{CARD} .what-if-result").inner_text()
+    assert len(watch.errors) == refusals  # ...without asking the API for a 422
     assert "whatif=jp_cybercrime_cleared:2027:30000" in page.url
     page.keyboard.press("ArrowRight")  # ...and draws it again with enough years
     page.keyboard.press("ArrowRight")
@@ -164,3 +166,38 @@ def test_a_what_if_outside_the_rules_says_why_and_clear_takes_it_away(
     # the browser itself reports the 422 it was given; nothing else may go wrong
     assert all("422" in error for error in watch.errors), watch
     assert not watch.outside_requests
+
+
+def test_a_what_if_answer_cut_off_by_a_newer_change_is_not_taken_for_an_answer(
+    browser: Browser, base_url: str
+) -> None:
+    """The horizon changed while a what-if's answer was being read: the read, aborted, was
+    taken for an empty answer, and drawing it threw "Cannot read properties of undefined
+    (reading 'map')". The page's own module is given an answer whose body read is aborted."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    outcome = page.evaluate(
+        """async () => {
+            const { refreshScenario } = await import('/static/scenario.js');
+            const card = document.createElement('div');
+            card.innerHTML = '<div class="what-if-result"></div>';
+            const entry = {
+                series: { id: 'x' }, figures: [{ year: 2025, value: 1 }], element: card,
+                whatIf: { year: 2026, value: 2 }, scenario: null,
+                whatIfParts: { result: card.firstChild, clear: {} },
+            };
+            const aborted = () => Promise.reject(new DOMException('cut off', 'AbortError'));
+            const realFetch = window.fetch;
+            window.fetch = async () => ({ ok: true, json: aborted });
+            try {
+                await refreshScenario(entry, { horizon: 5, levels: [80] }, undefined);
+                return `answered: ${JSON.stringify(entry.scenario)}`;
+            } catch (error) {
+                return `${error.name}: ${JSON.stringify(entry.scenario)}`;
+            } finally {
+                window.fetch = realFetch;
+            }
+        }"""
+    )
+    assert outcome == "AbortError: null"
+    assert watch.clean(), watch
