@@ -16,6 +16,8 @@ from pathlib import Path
 import plotly
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
+from serving import report
+
 router = APIRouter(include_in_schema=False)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -80,6 +82,7 @@ def _static_asset(name: str) -> Asset:
     body = path.read_bytes()
     if path.suffix == ".html":
         body = body.replace(b"{{plotly_version}}", plotly_version().encode())
+        body = body.replace(b"{{report_max_series}}", str(report.MAX_SERIES).encode())
     return file_asset(body, MEDIA_TYPES[path.suffix])
 
 

@@ -286,8 +286,21 @@ async function start() {
     showCardError(entry, `Could not load this series: ${error.message}`);
   })));
   const withModel = entries.filter((e) => e.series.champion).length;
+  offerBrief(withModel);
   setBusy(false, `${entries.length} series, ${withModel} with projections.`);
   showLinkedCard();
+}
+
+/** The PDF link, unless the brief would hold more series than one request may draw: the
+ * API would refuse it, and the browser save its refusal as the PDF. */
+function offerBrief(projected) {
+  const most = Number(document.querySelector(".header-actions").dataset.maxSeries);
+  if (!(projected > most)) return;
+  document.getElementById("outlook-pdf").hidden = true;
+  document.getElementById("outlook-pdf-note").replaceChildren(
+    `The outlook brief holds at most ${most} series and ${projected} have projections: `,
+    h("code", {}, "fraudcast report --output outlook.pdf"),
+    " writes one of them all, or ", h("code", {}, "--series"), " names those wanted.");
 }
 
 /** A link to one series (…/#series-ID) opens at its card: the cards did not exist when the

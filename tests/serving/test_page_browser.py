@@ -410,3 +410,30 @@ def test_keyboard_focus_is_never_left_under_the_sticky_controls(
     assert bar is not None and box is not None
     assert box["y"] >= bar["y"] + bar["height"], (box, bar)
     assert watch.clean(), watch
+
+
+def test_a_brief_too_large_to_draw_is_not_offered_as_a_download(
+    browser: Browser, trained_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With more series projected than one brief may hold, the PDF link answered 422, and the
+    browser saved that refusal as ``fraudcast-outlook.pdf``. The page says how to get it."""
+    from serving import report
+    from serving.routes import page as page_route
+
+    monkeypatch.setattr(report, "MAX_SERIES", len(TRAINED) - 1)
+    page_route._static_asset.cache_clear()
+    try:
+        with running_server(make_state(trained_root)) as url:
+            assert get_json(f"{url}/v1/series")  # the server is up
+            page, watch = open_page(browser, url)
+            load_page(page, url + "/")
+            assert page.locator("#outlook-pdf").is_hidden()
+            note = page.locator("#outlook-pdf-note").inner_text()
+            assert note.startswith(
+                f"The outlook brief holds at most {len(TRAINED) - 1} series and "
+                f"{len(TRAINED)} have projections: fraudcast report --output outlook.pdf"
+            ), note
+            assert watch.clean(), watch
+    finally:
+        monkeypatch.undo()
+        page_route._static_asset.cache_clear()
