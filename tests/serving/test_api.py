@@ -212,6 +212,21 @@ def test_a_long_rejection_counts_every_problem_not_only_those_listed(client, sta
     assert len(body["problems"]) == 100
 
 
+def test_a_body_of_many_malformed_figures_lists_the_first_of_each_kind(client, state):
+    """10,000 figures with a word for a value answered every one of the 10,000 reasons, 2 MB,
+    where the figures' own problems list the first 50 of each kind and count the rest."""
+    figures = [{**yen_figure(1900 + index % 120, 1.0), "value": "x"} for index in range(10_000)]
+    answer = client.post("/v1/figures", json={"figures": figures}, headers=auth())
+    assert answer.status_code == 422
+    body = answer.json()
+    assert len(body["problems"]) == 50
+    assert body["problems"][0]["where"] == "body.figures.0.value"
+    assert body["detail"].startswith(
+        "10,000 problems (the first 50 of each kind listed; 9,950 more: body.figures.value: "
+    ), body["detail"][:300]
+    assert len(answer.content) < 20_000
+
+
 def test_a_figure_given_twice_names_both_items_not_lines(client, state):
     answer = client.post(
         "/v1/figures",
