@@ -65,7 +65,7 @@ class SeriesOutlook:
         trend = self.trend()
         if trend:
             words += f", {trend}"
-        caution = ", fewer than such an interval should: read it with caution"
+        caution = ", fewer than such an interval should hold: read it with caution"
         return f"{words}; {self.evidence()}{caution if contradicted else ''}{self.missing()}"
 
     @property

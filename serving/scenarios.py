@@ -61,7 +61,7 @@ def scenario_response(
         filled=filled,
         comparison=(
             f"with {describe_assumptions(assumed, info.unit)}, the {end_year} projection is "
-            f"{rounded(end_mean, info.unit)}{_instead(champion, end_year, info.unit)}"
+            f"{rounded(end_mean, info.unit)}{_instead(champion, end_year, end_mean, info.unit)}"
         ),
         basis=(
             f"hypothetical, not stored: {refitted.model_name}, the champion (version "
@@ -107,13 +107,15 @@ def _taken_points(
     ]
 
 
-def _instead(champion: Champion, year: int, unit: str) -> str:
-    """`` instead of 18,100``: the champion's own projection of ``year`` ("" beyond its reach)."""
+def _instead(champion: Champion, year: int, projected: float, unit: str) -> str:
+    """`` instead of 18,100``: the champion's own projection of ``year`` ("" beyond its reach),
+    or ``, as without it`` where the two read the same (not "0 instead of 0")."""
     forecast = champion.model.forecast
     steps = year - forecast.last_year
     if not 1 <= steps <= forecast.max_horizon:
         return ""
-    return f" instead of {rounded(float(forecast.predict_arrays(steps, ())['mean'][-1]), unit)}"
+    own = rounded(float(forecast.predict_arrays(steps, ())["mean"][-1]), unit)
+    return ", as without it" if own == rounded(projected, unit) else f" instead of {own}"
 
 
 def in_unit(number: str, unit: str) -> str:

@@ -391,13 +391,17 @@ class RetrainRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    series: list[str] | None = Field(default=None, min_length=1, max_length=10000)
+    series: list[str] | None = Field(default=None, max_length=10000)
     #: true or false only: "yes" or 1 had been taken for true and forced a full retrain
     force: StrictBool = False
 
     @field_validator("series")
     @classmethod
     def _each_once(cls, series: list[str] | None) -> list[str] | None:
+        if series is not None and not series:
+            raise ValueError(
+                "an empty list names no series: leave series out to retrain every series"
+            )
         return None if series is None else list(dict.fromkeys(series))
 
 

@@ -16,7 +16,13 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from data.canonical import FIGURE_COLUMNS, format_value, frame_records, guard_formula
-from data.errors import FraudcastDataError, InvalidFigures, StoreBusy, UnknownSeries
+from data.errors import (
+    FraudcastDataError,
+    InvalidFigures,
+    InvalidSeries,
+    StoreBusy,
+    UnknownSeries,
+)
 from data.records import SeriesInfo, format_breaks, parse_breaks
 from data.store import FigureStore
 from data.validation import read_figures_csv
@@ -295,6 +301,8 @@ def set_breaks(
     levels before a break are scaled to the definition after it when the series is trained."""
     with friendly_errors():
         store = _open_store()
+        if not years.strip():  # a slip, perhaps an empty shell variable: not "no breaks"
+            raise InvalidSeries("give the break years, e.g. 2010,2021, or none to declare none")
         wanted = () if years.strip().lower() == "none" else parse_breaks(years)
         before, after = store.set_breaks(series_id.strip(), wanted)
         shown = ", ".join(map(str, after.breaks)) or "none"

@@ -321,6 +321,8 @@ def test_retrain_endpoint_returns_a_job(client, state):
         refused = client.post("/v1/retrain", json=body, headers=auth())
         assert refused.status_code == 422, refused.text
         assert refused.json()["problems"][0]["where"] == where
+        if where == "body.series":
+            assert "leave series out to retrain every series" in refused.json()["detail"]
     answer = client.post("/v1/retrain", json={"series": [SERIES, SERIES]}, headers=auth())
     assert answer.status_code == 202
     assert answer.json()["series"] == [SERIES]  # named twice, retrained once

@@ -94,7 +94,7 @@ def test_likely_is_not_said_of_an_interval_its_backtests_contradict(state: Servi
     for share, checked in ((0.0, 3), (0.0, 2), (0.6, 40)):  # as likely as 1 in 25 or less
         said = held(share, checked)
         assert "likely" not in said and "by the 80% interval" in said, said
-        assert said.endswith(", fewer than such an interval should: read it with caution")
+        assert said.endswith(", fewer than such an interval should hold: read it with caution")
     for share, checked in ((1 / 3, 3), (0.7, 40), (0.0, 1)):  # 1 in 10 or more: not shown
         said = held(share, checked)
         assert said.startswith("Cybercrime cases cleared: likely") and "caution" not in said

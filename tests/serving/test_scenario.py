@@ -354,3 +354,15 @@ def test_a_share_in_percent_cannot_be_assumed_above_100() -> None:
         [schemas.HypotheticalFigure(year=2025, value=99.9)], info, published
     )
     assert kept.value == 99.9
+
+
+def test_a_what_if_that_leaves_the_projection_as_it_was_says_so(client, state):
+    """A what-if on the champion's own path read "the 2030 projection is 18,100 instead of
+    18,100" (and "0 instead of 0" for a series projected at 0)."""
+    served = client.get(f"/v1/series/{SERIES}/forecast", params={"horizon": 5}).json()
+    own = served["forecast"][0]["mean"]
+    answer = _scenario(client, figures=[{"year": served["forecast"][0]["year"], "value": own}])
+    assert answer.status_code == 200, answer.text
+    comparison = answer.json()["comparison"]
+    assert comparison.endswith(", as without it"), comparison
+    assert "instead of" not in comparison
