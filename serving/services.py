@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Collection, Sequence
@@ -17,6 +18,8 @@ from serving.jobs import JobQueue
 from training import track_record
 from training.backtest import calibrated_coverage
 from training.plots import fan_chart, to_png
+
+log = logging.getLogger(__name__)
 
 _PRELIMINARY = re.compile(r"^\W*(preliminary|暫定)", re.IGNORECASE)
 
@@ -304,7 +307,28 @@ def score_incoming(
         if given is not None:
             years = [year for named, year in given if named == series_id]
             surprising = track_record.surprises(scores[scores["year"].isin(years)])
+            surprising += _revised_surprises(store, series_id, set(years) - set(scores["year"]))
         found += surprising
+    return found
+
+
+def _revised_surprises(store: FigureStore, series_id: str, years: set[int]) -> list[str]:
+    """Surprises among revised figures the serving champion was trained on: the store judged
+    the forecast made before each first came in anew (``rescore_revised``); it is a surprise
+    when the revised figure falls outside that forecast's 95% interval. A preliminary 16,500
+    revised to 12,000, far outside, had been said nothing of."""
+    if not years:
+        return []
+    record = store.track_record(series_id)
+    record = record[record["year"].isin(years)]
+    if record.empty:
+        return []
+    # the latest version that forecast each year: the one serving when its figure came in
+    latest = record.assign(version=pd.to_numeric(record["model_version"], errors="coerce"))
+    latest = latest.sort_values("version").groupby("year").tail(1)
+    found = track_record.surprises(latest)
+    for sentence in found:
+        log.warning("%s (a revised figure)", sentence)
     return found
 
 

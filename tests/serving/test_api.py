@@ -269,6 +269,32 @@ def test_a_surprise_is_named_in_the_answer_to_the_write_that_brought_it_only(
     assert not [s for s in later.json()["surprises"] if "2026" in s], later.json()["surprises"]
 
 
+def test_a_revised_figure_far_outside_the_forecast_made_before_it_is_a_surprise(
+    client, state, monkeypatch
+):
+    """The champion was trained on the preliminary 2025 figure, so it forecasts from 2026; the
+    forecast made before 2025 came in was judged anew against the revision, found outside its
+    95% interval, and nothing was said."""
+    monkeypatch.setattr(state.jobs, "submit", lambda *args, **kwargs: None)  # no retrain
+    preliminary = float(state.store.values(YEN)[2025])
+    earlier = {
+        "series_id": YEN, "year": 2025, "actual": preliminary, "mean": preliminary,
+        "lo-80": 0.95 * preliminary, "hi-80": 1.05 * preliminary,
+        "lo-95": 0.9 * preliminary, "hi-95": 1.1 * preliminary,
+        "inside_80": True, "inside_95": True,
+        "model_name": "drift", "model_version": "0", "data_revision": "before-2025",
+    }  # fmt: skip
+    state.store.record_scores(pd.DataFrame([earlier]))
+    answer = client.post(
+        "/v1/figures", json={"figures": [yen_figure(2025, 3 * preliminary)]}, headers=auth()
+    )
+    assert answer.status_code == 201, answer.text
+    [surprise] = [s for s in answer.json()["surprises"] if f"{YEN} 2025" in s]
+    assert "of drift (version 0" in surprise
+    [row] = state.store.track_record(YEN).query("year == 2025").to_dict("records")
+    assert not row["inside_95"]  # the track record judged it anew, as it did before
+
+
 def test_a_figure_of_nan_is_named_as_not_a_number_not_as_missing(client, state):
     before = state.store.figures()
     body = json.dumps({"figures": [yen_figure(2026, 1.0)]}).replace("1.0", "NaN")
