@@ -151,6 +151,8 @@ class Decision:
     chosen: str
     blended: dict[str, float]
     weights: dict[str, float]
+    #: the population's choice the series was weighed against
+    population: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,7 @@ class PopulationEvidence:
             return None
         # ties go to the population's choice
         chosen = min(blended, key=lambda name: (blended[name], name != self.choice))
-        return Decision(chosen, blended, weights)
+        return Decision(chosen, blended, weights, self.choice)
 
     def table(self) -> pd.DataFrame:
         """The pooled evidence as a table (logged with every retrain): one row per model."""

@@ -574,12 +574,19 @@ def _reason_pooled_evidence(
     options = f"{len(decision.blended) - combined} candidates" + (
         f" and {combined} mean combination{'s' if combined > 1 else ''} of them" if combined else ""
     )
-    return (
+    reason = (
         f"lowest expected error among {options}, {relative:.2f} x "
         f"naive's: the pooled backtests of {model.series} series ({np.exp(model.mean):.2f} x "
         f"naive's there) blended with this series' own {windows} rolling origins, which get "
         f"{weight:.0%} of the weight"
     )
+    population = decision.population
+    if population in decision.blended and population != chosen.name:  # a departure: say so
+        reason += (
+            f"; that weight took it from the population's choice, {population} "
+            f"({np.exp(decision.blended[population]):.2f} x naive's)"
+        )
+    return reason
 
 
 def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> CalibratedForecast:

@@ -237,3 +237,23 @@ def test_a_new_series_whose_own_backtests_disagree_with_the_pooled_choice_says_s
     assert "x naive's error" not in qr.reason
     assert re.search(r"its own 3 backtest forecasts favoured \w+ \(MASE 0\.\d\d against "
                      r"\d+\.\d\d\), too few to choose a path by", qr.reason), qr.reason  # fmt: skip
+
+
+def test_a_series_that_departs_from_the_population_choice_says_so_on_its_card() -> None:
+    """A steady trend against a population that favours naive: its own 10 origins carry it to
+    drift, and the card's reason had named only the blend, never the choice it left."""
+    evidence = PopulationEvidence(
+        PopulationEvidence.pool(
+            [_scores(f"s{i}", 10, {"naive": 1.0, "drift": 1.2}, seed=i) for i in range(60)]
+        ).models,
+        series=60,
+        k=2.0,
+        choice="naive",
+    )
+    trend = pd.Series(1000.0 + 50.0 * np.arange(16), index=range(2008, 2024))
+    trend += np.random.default_rng(3).normal(0.0, 5.0, 16)
+    fit = fit_series(trend, series_id="trend", candidates=["naive", "drift"], evidence=evidence)
+    assert fit.selected == "drift"
+    assert "that weight took it from the population's choice, naive (" in fit.reason, fit.reason
+    stays = fit_series(trend, series_id="trend", candidates=["naive", "drift"])
+    assert "population's choice" not in stays.reason  # no population: nothing to depart from
