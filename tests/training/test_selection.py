@@ -249,3 +249,25 @@ def test_a_new_series_whose_latest_figure_is_zero_gets_nested_intervals() -> Non
     for narrow, wide in ((50, 80), (80, 95)):
         assert (frame[f"lo-{wide}"] <= frame[f"lo-{narrow}"]).all()
         assert (frame[f"hi-{wide}"] >= frame[f"hi-{narrow}"]).all()
+
+
+def test_the_envelope_holds_what_the_series_itself_did() -> None:
+    """A count of about 100 that burst to 2,000 and more in 3 of its 15 years: the envelope,
+    counted from the reference corpus alone, held its 95% interval a year ahead to 423, and
+    an upper bound could be pinned to the projection itself."""
+    burst = [100, 110, 95, 105, 2000, 120, 100, 115, 3500, 110, 105, 98, 102, 100, 2500, 100]
+    history = pd.Series(burst, index=pd.Index(range(2008, 2024), name="year"), dtype=float)
+    fit = fit_series(history, series_id="bursts", levels=[80, 95])
+    frame = fit.champion.predict(3, [80, 95])
+    assert (frame["hi-95"] >= 2000).all(), frame
+    assert (frame["hi-80"] > frame["mean"] * 1.5).all(), frame
+
+
+def test_a_borrowed_interval_never_narrows_further_out() -> None:
+    """A flat 50, 50, 50 had its 95% interval narrow from 24-108 in 2026 to 23-101 in 2027,
+    fewer reference series reaching the far years."""
+    history = pd.Series([50.0, 50.0, 50.0], index=pd.Index([2023, 2024, 2025], name="year"))
+    frame = fit_series(history, series_id="flat", levels=[80, 95]).champion.predict(10, [80, 95])
+    for level in (80, 95):
+        assert (np.diff(frame[f"hi-{level}"]) >= 0).all(), frame
+        assert (np.diff(frame[f"lo-{level}"]) <= 0).all(), frame
