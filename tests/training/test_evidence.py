@@ -53,15 +53,20 @@ def test_a_population_that_favours_naive_gives_naive_to_a_series_with_weak_evide
     assert decision.weights["drift"] < 0.5
 
 
-def test_strong_own_evidence_departs_from_the_population_choice() -> None:
-    evidence = PopulationEvidence(
+def _naive_population(k: float) -> PopulationEvidence:
+    """60 series whose backtests favour naive over drift, with credibility ``k``."""
+    return PopulationEvidence(
         PopulationEvidence.pool(
             [_scores(f"s{i}", 10, {"naive": 1.0, "drift": 1.2}, seed=i) for i in range(60)]
         ).models,
         series=60,
-        k=20.0,
+        k=k,
         choice="naive",
     )
+
+
+def test_strong_own_evidence_departs_from_the_population_choice() -> None:
+    evidence = _naive_population(k=20.0)
     strong = _scores("strong", 40, {"naive": 3.0, "drift": 0.5}, seed=7)
     decision = evidence.decide(strong, ["naive", "drift"])
     assert decision is not None and decision.chosen == "drift"
@@ -242,14 +247,7 @@ def test_a_new_series_whose_own_backtests_disagree_with_the_pooled_choice_says_s
 def test_a_series_that_departs_from_the_population_choice_says_so_on_its_card() -> None:
     """A steady trend against a population that favours naive: its own 10 origins carry it to
     drift, and the card's reason had named only the blend, never the choice it left."""
-    evidence = PopulationEvidence(
-        PopulationEvidence.pool(
-            [_scores(f"s{i}", 10, {"naive": 1.0, "drift": 1.2}, seed=i) for i in range(60)]
-        ).models,
-        series=60,
-        k=2.0,
-        choice="naive",
-    )
+    evidence = _naive_population(k=2.0)
     trend = pd.Series(1000.0 + 50.0 * np.arange(16), index=range(2008, 2024))
     trend += np.random.default_rng(3).normal(0.0, 5.0, 16)
     fit = fit_series(trend, series_id="trend", candidates=["naive", "drift"], evidence=evidence)
