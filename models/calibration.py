@@ -199,8 +199,8 @@ class CalibratedForecast:
                 )
             lo, hi = self._apply(mean, error_lo), self._apply(mean, error_hi)
             lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
-            if self.nonnegative:
-                lo = np.maximum(lo, 0.0)
+            if self.nonnegative:  # and a rounding error off 0 is 0 (not a bound of ¥3.7e-09)
+                lo = np.where(lo < 1e-9 * np.maximum(np.abs(mean), 1.0), 0.0, lo)
             if self.upper_limit is not None:
                 lo, hi = np.minimum(lo, self.upper_limit), np.minimum(hi, self.upper_limit)
             lo, hi = np.minimum(lo, inner_lo), np.maximum(hi, inner_hi)

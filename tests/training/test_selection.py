@@ -249,6 +249,9 @@ def test_a_new_series_whose_latest_figure_is_zero_gets_nested_intervals() -> Non
     for narrow, wide in ((50, 80), (80, 95)):
         assert (frame[f"lo-{wide}"] <= frame[f"lo-{narrow}"]).all()
         assert (frame[f"hi-{wide}"] >= frame[f"hi-{narrow}"]).all()
+    # and a bound a rounding error off 0 is 0: the CLI had shown a 2026 bound of ¥3.73e-09
+    lows = fit.champion.predict(5, [80, 95]).filter(like="lo-").to_numpy()
+    assert ((lows == 0.0) | (lows > 1.0)).all(), lows
 
 
 def test_the_envelope_holds_what_the_series_itself_did() -> None:
