@@ -17,7 +17,8 @@ from training.pipeline import SeriesOutcome
 log = logging.getLogger(__name__)
 _KEEP_JOBS = 200
 
-RetrainFunction = Callable[[Sequence[str] | None, bool], list[SeriesOutcome]]
+#: retrain(series, force, trigger): the series named (all when None), forced or not, and why
+RetrainFunction = Callable[[Sequence[str] | None, bool, str], list[SeriesOutcome]]
 
 
 class UnknownJob(LookupError):
@@ -57,7 +58,7 @@ class JobQueue:
             self._jobs[job.id] = job
             while len(self._jobs) > _KEEP_JOBS:
                 self._jobs.popitem(last=False)
-            future = self._executor.submit(self._run, job.id, series, force)
+            future = self._executor.submit(self._run, job.id, series, force, reason)
             self._futures[job.id] = future
         future.add_done_callback(lambda _: self._forget_future(job.id))
         return job
@@ -100,10 +101,10 @@ class JobQueue:
         with self._lock:
             self._jobs[job_id] = self._jobs[job_id].model_copy(update=changes)
 
-    def _run(self, job_id: str, series: Sequence[str] | None, force: bool) -> None:
+    def _run(self, job_id: str, series: Sequence[str] | None, force: bool, reason: str) -> None:
         self._update(job_id, state="running", started_at=datetime.now(UTC))
         try:
-            outcomes = self._retrain(series, force)
+            outcomes = self._retrain(series, force, f"{reason} (job {job_id})")
         except Exception as error:  # the job fails; figures and champions are left as they were
             log.exception("retrain job %s failed", job_id)
             self._update(

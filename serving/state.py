@@ -31,8 +31,12 @@ class ServiceState:
         self.token = self.service.resolved_token()
         self.jobs = JobQueue(self._retrain, on_done=self.board.refresh)
 
-    def _retrain(self, series: Sequence[str] | None, force: bool) -> list[SeriesOutcome]:
-        return retrain(series, force=force, store=self.store, settings=self.training)
+    def _retrain(
+        self, series: Sequence[str] | None, force: bool, trigger: str
+    ) -> list[SeriesOutcome]:
+        return retrain(
+            series, force=force, store=self.store, settings=self.training, trigger=trigger
+        )
 
     @classmethod
     def from_settings(

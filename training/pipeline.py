@@ -87,20 +87,25 @@ def retrain(
     settings: TrainingSettings | None = None,
     jobs: int = 1,
     on_outcome: ProgressCallback | None = None,
+    trigger: str = "",
 ) -> list[SeriesOutcome]:
     """Retrain the named series (all by default); one series' failure never stops the others.
 
     Each series is retrained whole (figures, backtests, MLflow runs, promotion) by one of
     ``jobs`` worker processes, or on the Dask cluster of an active ``compute_backend``; workers
     talk to the figure store and MLflow themselves and send back only a ``SeriesOutcome``, which
-    ``on_outcome`` sees as it arrives. Retrains run one at a time, across processes and, with
-    the figure store on PostgreSQL, across hosts (``training.locking``); a retrain that raises
-    or is killed leaves figures and champions as they were.
+    ``on_outcome`` sees as it arrives. Every run is tagged with the ``trigger`` (why this
+    retrain ran) and whether it was forced, for whoever audits it in MLflow. Retrains run one
+    at a time, across processes and, with the figure store on PostgreSQL, across hosts
+    (``training.locking``); a retrain that raises or is killed leaves figures and champions as
+    they were.
     """
     settings = settings or TrainingSettings()
     store = store or FigureStore.from_settings()
     with retrain_lock(store.url, settings):
-        return _retrain_locked(series_ids, force, candidates, store, settings, jobs, on_outcome)
+        return _retrain_locked(
+            series_ids, force, candidates, store, settings, jobs, on_outcome, trigger
+        )
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ class _Job:
     code: str
     force: bool
     candidates: tuple[str, ...] | None
-    source: dict[str, str]  # MLflow's user and source tags of the calling process
+    #: MLflow's user and source tags of the calling process, and why it retrains
+    source: dict[str, str]
     #: the pooled backtest evidence of the store's series, which every series' choice blends in
     evidence: PopulationEvidence
     #: the process that holds the retrain lock (``_check_owner``)
@@ -143,6 +149,7 @@ def _retrain_locked(
     settings: TrainingSettings,
     jobs: int,
     on_outcome: ProgressCallback | None,
+    trigger: str,
 ) -> list[SeriesOutcome]:
     store.ensure_seeded()
     tracking.connect(settings)  # creates or upgrades the tracking store before any worker
@@ -159,7 +166,11 @@ def _retrain_locked(
         code_version(),
         force,
         tuple(candidates) if candidates is not None else None,
-        tracking.source_tags(),
+        {
+            **tracking.source_tags(),
+            tracking.TRIGGER_TAG: trigger or "not given",
+            tracking.FORCED_TAG: str(force).lower(),
+        },
         evidence,
     )
     outcomes: dict[str, SeriesOutcome] = {}

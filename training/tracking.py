@@ -25,6 +25,10 @@ from training.settings import TrainingSettings
 log = logging.getLogger(__name__)
 
 ROLE_TAG = "fraudcast.role"
+#: why a retrain ran (``fraudcast train``, figures through the API, the weekly schedule, …)
+TRIGGER_TAG = "fraudcast.trigger"
+#: "true" when it retrained whatever had changed (``--force``)
+FORCED_TAG = "fraudcast.forced"
 #: Tag of a retrain run: the definition breaks declared when it ran (``2010;2018``; empty: none).
 BREAKS_TAG = "breaks"
 #: Why a run left RUNNING by a process that died was closed (MLflow's note shows it in the UI).

@@ -140,7 +140,13 @@ def run_with_progress(
 
         try:
             outcomes = retrain(
-                series, force=force, store=store, settings=settings, jobs=jobs, on_outcome=advance
+                series,
+                force=force,
+                store=store,
+                settings=settings,
+                jobs=jobs,
+                on_outcome=advance,
+                trigger="fraudcast train",
             )
         except KeyboardInterrupt:
             progress.stop()
@@ -253,7 +259,12 @@ def watch(
                     changed.update(outcome.result.changed_series)
             if changed:
                 try:
-                    outcomes = retrain(sorted(changed), store=store, settings=settings)
+                    outcomes = retrain(
+                        sorted(changed),
+                        store=store,
+                        settings=settings,
+                        trigger="figures from the drop folder (fraudcast watch)",
+                    )
                 except RetrainBusy as error:  # the figures are in; retrain on the next look
                     errors.print(f"[yellow]Retrain postponed:[/yellow] {escape(str(error))}")
                 else:

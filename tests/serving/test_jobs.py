@@ -10,7 +10,7 @@ from serving.jobs import _KEEP_JOBS, JobQueue, UnknownJob
 from training.pipeline import SeriesOutcome
 
 
-def _retrain(series: Sequence[str] | None, force: bool) -> list[SeriesOutcome]:
+def _retrain(series: Sequence[str] | None, force: bool, trigger: str) -> list[SeriesOutcome]:
     return [SeriesOutcome(series_id=name, status="unchanged", reason="") for name in series or []]
 
 
@@ -28,3 +28,21 @@ def test_a_long_running_service_keeps_only_recent_jobs_and_no_finished_work() ->
             queue.get(jobs[0].id)  # the oldest are forgotten
     finally:
         queue.shutdown()
+
+
+def test_a_job_tells_the_retrain_why_it_runs() -> None:
+    """An auditor in MLflow could not tell a weekly retrain from one figures started: the
+    job's reason goes to the retrain, which tags every run with it."""
+    told: list[str] = []
+
+    def retrain(series: Sequence[str] | None, force: bool, trigger: str) -> list[SeriesOutcome]:
+        told.append(trigger)
+        return _retrain(series, force, trigger)
+
+    queue = JobQueue(retrain, on_done=lambda: None)
+    try:
+        job = queue.submit(["s"], reason="figures added through the API")
+        queue.wait(job.id, timeout=30)
+    finally:
+        queue.shutdown()
+    assert told == [f"figures added through the API (job {job.id})"]

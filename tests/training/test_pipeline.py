@@ -200,6 +200,15 @@ def test_registered_champion_loads_as_pyfunc_with_requested_intervals(store, set
     assert answer["mean"].iloc[0] > 2800
 
 
+def test_every_run_of_a_retrain_says_why_it_ran_and_whether_it_was_forced(store, settings):
+    pipeline.retrain(
+        [TREND], store=store, settings=settings, candidates=QUICK, trigger="fraudcast train"
+    )
+    runs = _runs(settings, TREND)
+    assert set(runs[f"tags.{tracking.TRIGGER_TAG}"]) == {"fraudcast train"}
+    assert set(runs[f"tags.{tracking.FORCED_TAG}"]) == {"false"}  # parent and candidates
+
+
 def test_unchanged_data_and_code_trains_nothing_unless_forced(store, settings):
     pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
     before = len(_runs(settings, TREND))
