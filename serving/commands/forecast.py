@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -52,7 +53,8 @@ def forecast_file(
     scheduler: str | None = SCHEDULER_OPTION,
 ) -> None:
     """Forecast every series of a long CSV (unique_id, ds year, y) with calibrated intervals."""
-    from training.parallel import InvalidInput, write_forecasts  # keeps start-up light
+    # imported here: keeps start-up light
+    from training.parallel import InvalidInput, parse_long_frame, write_forecasts
 
     interval_levels = levels_option(levels)
     try:
@@ -89,8 +91,30 @@ def forecast_file(
         raise typer.Exit(code=2) from None
     for failure in written.failures:
         typer.echo(f"warning: {failure.series_id} not forecast: {failure.error}", err=True)
+    for warning in thin_evidence(parse_long_frame(frame)):
+        typer.echo(f"warning: {warning}", err=True)
     if sys.stderr.isatty():
         typer.echo(f"wrote {written.rows} rows, {written.series} series: {output}", err=True)
+
+
+def thin_evidence(series: Sequence[tuple[str, pd.Series]]) -> list[str]:
+    """Series of a forecast-file input (``parse_long_frame``) whose forecast rests on less than
+    its years suggest: a single figure, or years mostly filled by interpolation between a few
+    figures (three figures over 40 years had been forecast as if all 41 were published)."""
+    found = []
+    for series_id, values in sorted(series, key=lambda item: item[0]):
+        count, span = len(values), int(values.index.max() - values.index.min()) + 1
+        if count == 1:
+            found.append(
+                f"{series_id}: one figure only, nothing of its own to learn from; its "
+                "intervals are borrowed from what reference series did next"
+            )
+        elif span - count > count:
+            found.append(
+                f"{series_id}: {count} figures over {span} years; the {span - count} years "
+                "between them are filled by interpolation and fitted as if published"
+            )
+    return found
 
 
 def register(app: typer.Typer) -> None:

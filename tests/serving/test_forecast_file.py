@@ -305,3 +305,24 @@ def test_an_output_in_a_missing_folder_names_the_folder_not_a_hidden_file(tmp_pa
     said = " ".join(result.output.split())
     assert f"cannot write {out}: its folder {out.parent} does not exist; nothing written" in said
     assert ".part" not in said
+
+
+def test_series_that_rest_on_a_single_or_a_few_spread_figures_are_named(tmp_path: Path) -> None:
+    """Three figures over 41 years were forecast as if every year were published, and a single
+    figure got intervals, with nothing said; a series of consecutive years is not named."""
+    text = "unique_id,ds,y\nalone,2020,5\nspread,1985,3\nspread,2005,4\nspread,2025,6\n"
+    text += "".join(f"steady,{2015 + i},{10 + i}\n" for i in range(8))
+    out = tmp_path / "out.csv"
+    given = _write(tmp_path / "in.csv", text)
+    result = runner.invoke(
+        app, ["forecast-file", str(given), "--horizon", "3", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(out)["unique_id"]) == {"alone", "spread", "steady"}
+    said = result.stderr.splitlines()
+    assert said == [
+        "warning: alone: one figure only, nothing of its own to learn from; its intervals are "
+        "borrowed from what reference series did next",
+        "warning: spread: 3 figures over 41 years; the 38 years between them are filled by "
+        "interpolation and fitted as if published",
+    ]
