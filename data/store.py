@@ -323,6 +323,17 @@ class FigureStore:
         with self._reading() as connection:
             return set(connection.execute(query.distinct()).scalars())
 
+    def figures_revision(self, series_id: str) -> int | None:
+        """The latest revision that wrote one of this series' figures (None without figures):
+        the store revision a model trained on its current figures is trained "as of"."""
+        f = figures_table
+        with self._reading() as connection:
+            self._require_series(connection, series_id)
+            latest = connection.execute(
+                select(func.max(f.c.revision_id)).where(f.c.series_id == series_id)
+            ).scalar()
+        return None if latest is None else int(latest)
+
     def series_states(self, series_id: str) -> list[SeriesState]:
         """The series after each revision that set one of its figures, oldest first, each with
         the data revision hash a model trained on it records (``data.states``)."""

@@ -223,6 +223,13 @@ def build_outlook(
     )
 
 
+def figures_as_of(model: schemas.ChampionSummary) -> str:
+    """What a champion was trained on: "the figures as of revision 7 (a1b2c3d4e5f6)"."""
+    revision = model.figures_revision
+    as_of = f" as of revision {revision}" if revision is not None else ""
+    return f"the figures{as_of} ({model.data_revision[:12]})"
+
+
 def model_words(page: SeriesOutlook) -> list[str]:
     """The model card in sentences: which model, why, how it did in backtests, what it notes."""
     model = page.forecast.model
@@ -230,7 +237,7 @@ def model_words(page: SeriesOutlook) -> list[str]:
     trained = model.trained_at[:10]
     words = [
         f"Model: {model.name}{described} (registered version {model.version}, trained "
-        f"{trained} on data revision {model.data_revision[:12]})."
+        f"{trained} on {figures_as_of(model)})."
     ]
     if page.card.reason:
         words.append(f"Why this model: {page.card.reason}.")

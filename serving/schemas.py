@@ -70,7 +70,15 @@ class ChampionSummary(BaseModel):
     description: str = Field(default="", description="What the model does, in plain words.")
     version: str
     trained_at: str
-    data_revision: str
+    data_revision: str = Field(
+        description="Hash of the series' figures it was trained on (year and value pairs)."
+    )
+    figures_revision: int | None = Field(
+        default=None,
+        description="The store revision those figures stood as of (`fraudcast figures "
+        "history`; the brief's cover names the latest); null for a champion trained before it "
+        "was kept.",
+    )
     backtest_mase: float | None = None
     backtest_forecasts: int | None = Field(
         default=None,

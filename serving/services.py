@@ -65,6 +65,7 @@ def champion_summary(champion: Champion) -> schemas.ChampionSummary:
         version=champion.version,
         trained_at=card.trained_at,
         data_revision=card.data_revision,
+        figures_revision=card.figures_revision,
         backtest_mase=_finite(card.metrics.get("mase")),
         backtest_forecasts=_count(card.metrics.get("backtest_forecasts")),
         intervals_borrowed=champion.model.forecast.borrowed,

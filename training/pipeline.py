@@ -66,6 +66,8 @@ class _SeriesInput:
     values: pd.Series
     data_revision: str
     experiment_id: str
+    #: the store revision these figures stand as of (``FigureStore.figures_revision``)
+    figures_revision: int | None = None
 
 
 ProgressCallback = Callable[[SeriesOutcome], None]
@@ -316,6 +318,7 @@ def _prepare(
         values=store.values(series_id),
         data_revision=store.data_revision_hash(series_id),
         experiment_id=tracking.ensure_experiment(client, settings, series_id),
+        figures_revision=store.figures_revision(series_id),
     )
 
 
@@ -544,6 +547,7 @@ def _card(step: _Retrain, chosen: CandidateResult, reason: str) -> registry.Cham
         notes=list(step.fit.notes),
         run_id=step.run_id,
         breaks=format_breaks(prepared.info.breaks),
+        figures_revision=prepared.figures_revision,
     )
 
 

@@ -67,6 +67,8 @@ class ChampionCard:
     #: the definition breaks it was trained with (``format_breaks``); None on a card from
     #: before they were recorded
     breaks: str | None = None
+    #: the store revision its figures stood as of (None on a card from before it was kept)
+    figures_revision: int | None = None
 
 
 #: The champion's environment: this MLflow, which brings the pandas and numpy the model needs
@@ -182,6 +184,8 @@ def _card_tags(card: ChampionCard) -> dict[str, str]:
     }
     if card.breaks is not None:
         tags[BREAKS_TAG] = card.breaks
+    if card.figures_revision is not None:
+        tags["figures_revision"] = str(card.figures_revision)
     tags.update({f"metric.{key}": f"{value:.6g}" for key, value in card.metrics.items()})
     return tags
 

@@ -81,8 +81,12 @@ export function modelCardSection(card, champion) {
     items.push(h("li", {}, `In backtests, ${label}% intervals ${kind} like this one contained ` +
       "the figure that came in ", h("strong", {}, formatShare(share)), ` of the time${count}.`));
   }
-  items.push(h("li", {}, `Trained ${formatWhen(model.trained_at)} on data revision `,
-    h("code", { title: model.data_revision }, String(model.data_revision).slice(0, 12)), "."));
+  // the store revision its figures stood as of, as the brief's cover and `figures history`
+  // name revisions; the hash of its figures beside it
+  const asOf = model.figures_revision == null ? "" : ` as of revision ${model.figures_revision}`;
+  items.push(h("li", {}, `Trained ${formatWhen(model.trained_at)} on the figures${asOf} `,
+    h("code", { title: `hash of the figures: ${model.data_revision}` },
+      String(model.data_revision).slice(0, 12)), "."));
   const parts = [
     h("h3", {}, "About this projection"),
     h("p", { class: "model-name" }, "Model: ", h("strong", {}, model.name),

@@ -333,6 +333,9 @@ def test_added_figures_schedule_a_retrain_and_the_new_champion_is_served(client,
     new = client.get(f"/v1/series/{YEN}/forecast").json()
     if outcome["status"] in {"promoted", "refreshed"}:
         assert new["model"]["data_revision"] != old["data_revision"]
+        # the store revision the figures stood as of: the one this write made
+        assert new["model"]["figures_revision"] == body["revision_id"]
+        assert old["figures_revision"] < body["revision_id"]
         assert new["forecast"][0]["year"] == 2027
     else:
         assert new["model"] == old

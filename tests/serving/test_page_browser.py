@@ -87,6 +87,8 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
             checked = item["champion"]["backtest_forecasts"]
             assert f" of {checked} backtest forecasts)" in words
             assert item["champion"]["data_revision"][:12] in words
+            revision = item["champion"]["figures_revision"]  # as the brief's cover names them
+            assert f"on the figures as of revision {revision} " in words
             # the chart's toolbar offers nothing that sends the chart away (plotly.js 3 offers
             # "Share chart" to Plotly Cloud unless told not to)
             card.locator(".chart").first.hover()
