@@ -317,6 +317,8 @@ def test_a_share_in_percent_is_never_projected_above_100(store, settings):
     served = registry.load_champion(version).forecast.predict(10, (50, 80, 95, 99))
     assert served.drop(columns="year").to_numpy().max() <= 100.0
     assert served["hi-99"].iloc[0] > served["mean"].iloc[0]  # still an interval below 100
+    card = registry.load_champion(version).card  # bounds at 100 are explained where they show
+    assert "a share in percent: the projection and its intervals stop at 100" in card.notes
 
 
 def test_a_series_without_figures_is_waited_for_not_failed(store, settings):
