@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import pandas as pd
+from mlflow.tracking import MlflowClient
 
 from training import registry, tracking
 from training.registry import ChampionCard, ChampionModel
@@ -19,11 +20,18 @@ _CACHE_LIMIT = 2048
 
 
 class NoChampion(LookupError):
-    """A known series that has no champion yet."""
+    """A known series that has no champion yet, or whose champion could not be loaded."""
 
-    def __init__(self, series_id: str) -> None:
+    def __init__(self, series_id: str, unloadable: str | None = None) -> None:
         self.series_id = series_id
-        super().__init__(f"series {series_id!r} has no champion model yet")
+        #: why its registered champion could not be loaded (None: it has none)
+        self.unloadable = unloadable
+        if unloadable is None:
+            super().__init__(f"series {series_id!r} has no champion model yet")
+        else:
+            super().__init__(
+                f"the champion of series {series_id!r} could not be loaded: {unloadable}"
+            )
 
 
 @dataclass
@@ -67,6 +75,8 @@ class ChampionBoard:
         self._refresh_lock = threading.Lock()
         self.loaded = False
         self.last_error: str | None = None
+        #: series whose registered champion could not be loaded, and why (the others serve)
+        self.load_errors: Mapping[str, str] = MappingProxyType({})
 
     @property
     def snapshot(self) -> Mapping[str, Champion]:
@@ -82,8 +92,15 @@ class ChampionBoard:
         """The champion of a series, or NoChampion."""
         champion = self._snapshot.get(series_id)
         if champion is None:
-            raise NoChampion(series_id)
+            raise NoChampion(series_id, self.load_errors.get(series_id))
         return champion
+
+    @staticmethod
+    def _load(client: MlflowClient, series_id: str, version: str) -> Champion:
+        model_version = registry.get_version(series_id, version, client=client)
+        model = registry.load_champion(model_version)
+        experiment_id = tracking.experiment_of_run(client, model_version.run_id)
+        return Champion(series_id, version, model, experiment_id)
 
     def load(self, series_id: str) -> Champion:
         """Load one series' champion now and serve it (a command that answers for one series
@@ -116,14 +133,19 @@ class ChampionBoard:
                 current = self._snapshot
                 updated = dict(current)
                 changed = []
+                failed: dict[str, str] = {}
                 for series_id, version in wanted.items():
                     held = current.get(series_id)
                     if held is not None and held.version == version:
                         continue
-                    model_version = registry.get_version(series_id, version, client=client)
-                    model = registry.load_champion(model_version)
-                    experiment_id = tracking.experiment_of_run(client, model_version.run_id)
-                    updated[series_id] = Champion(series_id, version, model, experiment_id)
+                    try:  # one champion that cannot be loaded must not keep the others out
+                        updated[series_id] = self._load(client, series_id, version)
+                    except Exception as error:
+                        failed[series_id] = f"version {version}: {type(error).__name__}: {error}"
+                        if self.load_errors.get(series_id) != failed[series_id]:
+                            log.error("could not load the champion of %s (%s); it is not served "
+                                      "until it loads", series_id, failed[series_id])  # fmt: skip
+                        continue
                     changed.append(series_id)
                 for series_id in set(updated) - set(wanted):
                     del updated[series_id]
@@ -139,8 +161,18 @@ class ChampionBoard:
                 return []
             self._snapshot = MappingProxyType(updated)
             self._statuses = MappingProxyType(dict(latest))
+            self.load_errors = MappingProxyType(failed)
             self.loaded = True
-            self.last_error = None
+            self.last_error = _load_error_summary(failed)
             if changed:
                 log.info("champions swapped in: %s", ", ".join(sorted(changed)))
             return sorted(changed)
+
+
+def _load_error_summary(failed: Mapping[str, str]) -> str | None:
+    """``last_error`` for champions that could not be loaded: the first few, by series."""
+    if not failed:
+        return None
+    named = [f"{series_id} ({reason})" for series_id, reason in sorted(failed.items())[:3]]
+    more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+    return f"champions that could not be loaded, not served: {'; '.join(named)}{more}"

@@ -32,13 +32,19 @@ async def _unknown(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _no_champion(request: Request, error: Exception) -> JSONResponse:
-    return _answer(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        Problem(
-            detail=str(error),
-            hint="train it first: `fraudcast train` (or POST /v1/retrain with the token)",
-        ),
-    )
+    assert isinstance(error, NoChampion)
+    hint = "train it first: `fraudcast train` (or POST /v1/retrain with the token)"
+    if error.unloadable is not None:
+        hint = UNLOADABLE_HINT.format(series_id=error.series_id)
+    return _answer(status.HTTP_503_SERVICE_UNAVAILABLE, Problem(detail=str(error), hint=hint))
+
+
+#: What to do about a registered champion the service cannot load.
+UNLOADABLE_HINT = (
+    "its model's files in MLflow's artifact store are missing or unreadable: restore them "
+    "where MLflow recorded them (the service loads it within seconds), or register a new one "
+    "with `fraudcast train --force -s {series_id}`"
+)
 
 
 async def _store_busy(request: Request, error: Exception) -> JSONResponse:

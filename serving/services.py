@@ -13,7 +13,7 @@ import pandas as pd
 from data.store import AddResult, FigureStore, SeriesInfo
 from models.base import bound_columns, level_label
 from serving import schemas
-from serving.champions import Champion, ChampionBoard, NoChampion
+from serving.champions import Champion, ChampionBoard
 from serving.jobs import JobQueue
 from training import track_record
 from training.backtest import calibrated_coverage
@@ -137,7 +137,7 @@ def _champion_for(store: FigureStore, board: ChampionBoard, series_id: str) -> C
     champion = board.snapshot.get(series_id)
     if champion is None:
         store.get_series(series_id)  # raises UnknownSeries for a series nobody knows
-        raise NoChampion(series_id)
+        return board.get(series_id)  # NoChampion, saying why when it could not be loaded
     return champion
 
 

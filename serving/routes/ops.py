@@ -8,7 +8,9 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from serving.champions import ChampionBoard
 from serving.deps import State
+from serving.errors import UNLOADABLE_HINT
 from serving.schemas import Alive, Health
 from training.outcome import Outcome
 
@@ -36,11 +38,20 @@ def readyz(state: State) -> JSONResponse:
                 series_id: status.decision for series_id, status in sorted(board.statuses.items())
             },
             "reload_error": board.last_error,
-            "hint": None if ready else "no champions loaded yet: run `fraudcast train`",
+            "load_errors": dict(board.load_errors),
+            "hint": _readiness_hint(board) if not ready else None,
         },
     )
     code = status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE
     return JSONResponse(health.model_dump(), status_code=code)
+
+
+def _readiness_hint(board: ChampionBoard) -> str:
+    if board.load_errors:  # registered but unloadable: training anew changes nothing
+        return "champions are registered but could not be loaded (load_errors): " + (
+            UNLOADABLE_HINT.format(series_id="<series>")
+        )
+    return "no champions loaded yet: run `fraudcast train`"
 
 
 @router.get("/metrics", response_class=Response)

@@ -419,3 +419,33 @@ def test_not_ready_until_champions_are_loaded(tmp_path):
         assert "fraudcast train" in ready.json()["details"]["hint"]
         assert untrained.get("/healthz").status_code == 200
         assert untrained.get(f"/v1/series/{SERIES}/forecast").status_code == 503
+
+
+def test_a_champion_that_cannot_be_loaded_keeps_only_itself_out(state, monkeypatch):
+    """One series' model files gone from the artifact store took every series down: /readyz
+    said 0 champions and told the operator to train, which changes nothing."""
+    from training import registry
+
+    real = registry.load_champion
+
+    def load(version):
+        if version.tags.get("series_id") == YEN:
+            raise OSError(f"No such file: artifacts of {YEN}")
+        return real(version)
+
+    monkeypatch.setattr(registry, "load_champion", load)
+    with TestClient(create_app(state)) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        details = ready.json()["details"]
+        assert YEN not in details["champions"] and SERIES in details["champions"]
+        assert details["load_errors"][YEN].endswith(f"OSError: No such file: artifacts of {YEN}")
+        assert client.get(f"/v1/series/{SERIES}/forecast").status_code == 200
+        broken = client.get(f"/v1/series/{YEN}/forecast")
+        assert broken.status_code == 503
+        assert broken.json()["detail"].startswith(f"the champion of series '{YEN}' could not")
+        assert "restore them where MLflow recorded them" in broken.json()["hint"]
+        monkeypatch.setattr(registry, "load_champion", real)  # the files are back
+        state.board.refresh()
+        assert client.get(f"/v1/series/{YEN}/forecast").status_code == 200
+        assert client.get("/readyz").json()["details"]["load_errors"] == {}
