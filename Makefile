@@ -10,7 +10,7 @@ MLFLOW_PORT ?= 5000
 # MLflow's usage telemetry would fetch and send over the internet; fraudcast does neither.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres pdf-tools bench-scaling bench-train-scaling bench-train-soak bench-train-profile bench-dask bench-serving bench-ingest bench-abuse clean help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres pdf-tools bench-scaling bench-train-scaling bench-train-soak bench-train-profile bench-dask bench-serving bench-ingest bench-abuse clean clean-data help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -21,7 +21,8 @@ help:
 	@echo "make bench      run the benchmarks and rewrite benchmarks/RESULTS.md, SCALING.md, SERVING.md and INGEST.md"
 	@echo "make bench-abuse  probe every item of issue 19 on a live server; writes benchmarks/ABUSE.md"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) against mlruns/ (MLFLOW_PORT=5001 for another)"
-	@echo "make clean      remove the venv, caches and generated stores"
+	@echo "make clean      remove the venv and caches (figures and trained models stay)"
+	@echo "make clean-data CONFIRM=yes  delete every figure added and every trained model"
 
 venv: $(STAMP)
 
@@ -133,7 +134,16 @@ bench-serving: $(STAMP)
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
 
+# The venv and caches only: the figure store and MLflow hold what users added and trained.
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
-	rm -f data/*.db
+
+# Every figure added, its history and the track record, and every run and model in MLflow:
+# gone for good, so it asks first (a running service would go on writing to deleted files).
+clean-data:
+	@if [ "$(CONFIRM)" != "yes" ]; then \
+	  echo "make clean-data deletes data/*.db (every figure added, its history, the track record)"; \
+	  echo "and everything under mlruns/ (every run and trained model). Stop the service first,"; \
+	  echo "then run: make clean-data CONFIRM=yes"; exit 2; fi
+	rm -f data/*.db data/*.db-wal data/*.db-shm
 	find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

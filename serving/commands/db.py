@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
 import typer
 from sqlalchemy.engine import make_url
 
 from data.migrations import NEWER_RELEASE
 from data.records import SchemaState
 from data.store import FigureStore
-from serving.commands.figures import friendly_errors, stdout
+from serving.commands.figures import friendly_errors, stderr, stdout
+from training.settings import TrainingSettings
 
 db_app = typer.Typer(
     help="The figure store's schema: upgrade it to this release's, or show where it stands."
@@ -68,6 +74,134 @@ def _status(state: SchemaState, where: str) -> str:
         f"{where}: {state.describe()}; this release's is revision {state.head}. "
         "`fraudcast db upgrade` (or any first use) upgrades it."
     )
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (``sqlite:///path``); None for any other database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database, its write-ahead log included (SQLite's
+    online backup): a plain file copy misses what is still in the ``-wal`` file."""
+    live, copy = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        live.backup(copy)
+    finally:
+        copy.close()
+        live.close()
+
+
+@db_app.command("backup")
+def backup(
+    folder: Path = typer.Argument(..., help="A new or empty folder to write the backup into."),
+) -> None:
+    """Back up what fraudcast holds: the figure store (every figure, its history, the track
+    record), MLflow's runs and registry, the models' artifacts and the API token file.
+
+    SQLite databases are copied consistently while the service runs; the retrain lock is held
+    meanwhile, so no retrain writes half of a model into it. RESTORE.txt in the folder says how
+    to put it back. A store on PostgreSQL or a tracking server is named, not copied: back those
+    up with their own tools (pg_dump).
+    """
+    from serving.settings import ServiceSettings
+    from training.locking import retrain_lock
+    from training.settings import TrainingSettings
+
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        stderr.print(f"[red]Error:[/red] {folder} exists and is not an empty folder; nothing "
+                     "written (give a new folder)", highlight=False)  # fmt: skip
+        raise typer.Exit(code=2)
+    training, service = TrainingSettings(), ServiceSettings()
+    with friendly_errors():
+        store = FigureStore.from_settings()
+        store_url = store.url
+        store.close()
+        folder.mkdir(parents=True, exist_ok=True)
+        done: list[str] = []
+        elsewhere: list[str] = []
+        with retrain_lock(store_url, training):
+            figures = _sqlite_path(store_url)
+            if figures is not None:
+                _copy_sqlite(figures, folder / "fraudcast.db")
+                done.append(f"fraudcast.db   <- {figures}")
+            else:
+                elsewhere.append(f"the figure store at {_where(store)}: back it up with pg_dump")
+            tracking = _sqlite_path(training.mlflow_tracking_uri)
+            if tracking is not None and not tracking.is_file():
+                elsewhere.append(f"MLflow at {tracking}: nothing trained yet")
+            elif tracking is not None:
+                _copy_sqlite(tracking, folder / "mlflow.db")
+                done.append(f"mlflow.db      <- {tracking}")
+            else:
+                elsewhere.append(
+                    f"MLflow at {training.mlflow_tracking_uri}: back up its database and "
+                    "artifact store with their own tools"
+                )
+            if tracking is not None and tracking.is_file():
+                done += _copy_artifacts(training, folder / "artifacts")
+        if service.token_file.is_file():
+            shutil.copy2(service.token_file, folder / "api-token")
+            (folder / "api-token").chmod(0o600)
+            done.append(f"api-token      <- {service.token_file}")
+        (folder / "RESTORE.txt").write_text(_restore_text(done, elsewhere), encoding="utf-8")
+    for line in [*done, *(f"not copied: {text}" for text in elsewhere)]:
+        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
+    stdout.print(f"Backup written to {folder} (RESTORE.txt says how to restore it).",
+                 highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+
+
+def _copy_artifacts(training: TrainingSettings, target: Path) -> list[str]:
+    """Copy the artifact folder of every fraudcast experiment, wherever MLflow recorded it
+    (``FRAUDCAST_MLFLOW_ARTIFACTS`` names only where new ones go); the lines to report."""
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    from training import tracking
+
+    client = tracking.connect(training)
+    found: dict[Path, Path] = {}
+    token: str | None = None
+    while True:
+        page = client.search_experiments(
+            filter_string="name LIKE 'fraudcast/%'", max_results=1000, page_token=token
+        )
+        for experiment in page:
+            location = experiment.artifact_location
+            if location.startswith("file:"):
+                path = Path(local_file_uri_to_path(location))
+                found[path] = target / path.name
+        token = page.token
+        if not token:
+            break
+    copied = [(source, copy) for source, copy in sorted(found.items()) if source.is_dir()]
+    for source, copy in copied:
+        shutil.copytree(source, copy)
+    if not copied:
+        return []
+    parents = sorted({str(source.parent) for source, _ in copied})
+    return [f"artifacts/     <- {len(copied)} experiment folders under {', '.join(parents)}"]
+
+
+def _restore_text(done: list[str], elsewhere: list[str]) -> str:
+    made = datetime.now(UTC).isoformat(timespec="seconds")
+    lines = [
+        f"fraudcast backup made {made}. Each file, and where it was copied from:",
+        "",
+        *(f"  {line}" for line in done),
+        *(f"  not copied: {text}" for text in elsewhere),
+        "",
+        "To restore: stop the service (and any `fraudcast train` or `watch`), then copy each",
+        "file back to the path it came from, replacing what is there, and delete any",
+        "fraudcast.db-wal, fraudcast.db-shm, mlflow.db-wal and mlflow.db-shm left beside them.",
+        "Restore into the same paths: MLflow records where each model's artifacts lie as an",
+        "absolute path, so a copy served from another folder finds no champion. Then start the",
+        "service: it serves the restored champions and figures as they were at the backup.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:

@@ -95,3 +95,32 @@ def test_current_on_a_store_a_newer_release_upgraded_says_to_run_that_release(
     ) in current.stdout
     assert "db upgrade" not in current.stdout
     assert stored_revision(url) == "0999"
+
+
+def test_backup_copies_figures_models_and_artifacts_and_says_how_to_restore(
+    runner: CliRunner, isolated_stores
+) -> None:
+    """The README had no backup, and a plain copy of a live SQLite store misses what is still
+    in its write-ahead log: the copy's newest revision was 1 where the live store's was 2."""
+    from mlflow.tracking import MlflowClient
+
+    from tests.support import QUICK_CANDIDATES
+    from training.pipeline import retrain
+
+    store = FigureStore.from_settings()
+    [outcome] = retrain(["jp_cybercrime_cleared"], store=store, candidates=QUICK_CANDIDATES)
+    assert outcome.status == "promoted", outcome.reason
+    target = isolated_stores / "backup"
+    made = runner.invoke(app, ["db", "backup", str(target)])
+    assert made.exit_code == 0, made.output
+    copy = FigureStore(f"sqlite:///{target / 'fraudcast.db'}")
+    assert copy.figures().equals(store.figures())
+    assert [r.id for r in copy.revisions()] == [r.id for r in store.revisions()]
+    models = MlflowClient(tracking_uri=f"sqlite:///{target / 'mlflow.db'}")
+    [model] = models.search_registered_models()
+    assert model.name == "fraudcast.jp_cybercrime_cleared"
+    assert (target / "artifacts" / "fraudcast_jp_cybercrime_cleared").is_dir()
+    assert "Restore into the same paths" in (target / "RESTORE.txt").read_text()
+    assert "artifacts/     <- 1 experiment folders under" in made.stdout
+    again = runner.invoke(app, ["db", "backup", str(target)])  # never over an earlier backup
+    assert again.exit_code == 2 and "not an empty folder; nothing written" in again.stderr
