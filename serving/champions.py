@@ -7,13 +7,16 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from mlflow.tracking import MlflowClient
 
 from training import registry, tracking
 from training.registry import ChampionCard, ChampionModel
 from training.settings import TrainingSettings
+
+if TYPE_CHECKING:  # every MLflow import goes through ``training``, which turns telemetry off
+    from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 _CACHE_LIMIT = 2048
