@@ -144,7 +144,10 @@ class RetrainScheduler:
         self._looked = True
         wanted = sorted(sid for sid in candidates if not jobs.busy_with(sid))
         if wanted:
-            jobs.submit(wanted, reason="figures changed since the last retrain, or a retry")
+            jobs.submit(
+                wanted,
+                reason="figures or definition breaks changed since the last retrain, or a retry",
+            )
         return wanted
 
     def _due_retries(self) -> list[str]:

@@ -112,8 +112,9 @@ def backup(
     from training.settings import TrainingSettings
 
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        stderr.print(f"[red]Error:[/red] {folder} exists and is not an empty folder; nothing "
-                     "written (give a new folder)", highlight=False)  # fmt: skip
+        what = "a folder with files in it" if folder.is_dir() else "a file"
+        stderr.print(f"[red]Error:[/red] {folder} is {what}; nothing written (give a new or "
+                     "empty folder)", highlight=False)  # fmt: skip
         raise typer.Exit(code=2)
     training, service = TrainingSettings(), ServiceSettings()
     with friendly_errors():
@@ -123,11 +124,13 @@ def backup(
         folder.mkdir(parents=True, exist_ok=True)
         done: list[str] = []
         elsewhere: list[str] = []
+        restore: list[str] = []  # the commands that put each part back
         with retrain_lock(store_url, training):
             figures = _sqlite_path(store_url)
             if figures is not None:
                 _copy_sqlite(figures, folder / "fraudcast.db")
                 done.append(f"fraudcast.db   <- {figures}")
+                restore.append(_put_back("fraudcast.db", figures))
             else:
                 elsewhere.append(f"the figure store at {_where(store)}: back it up with pg_dump")
             tracking = _sqlite_path(training.mlflow_tracking_uri)
@@ -136,27 +139,38 @@ def backup(
             elif tracking is not None:
                 _copy_sqlite(tracking, folder / "mlflow.db")
                 done.append(f"mlflow.db      <- {tracking}")
+                restore.append(_put_back("mlflow.db", tracking))
             else:
                 elsewhere.append(
                     f"MLflow at {training.mlflow_tracking_uri}: back up its database and "
                     "artifact store with their own tools"
                 )
             if tracking is not None and tracking.is_file():
-                done += _copy_artifacts(training, folder / "artifacts")
+                for parent in _copy_artifacts(training, folder / "artifacts"):
+                    done.append(f"artifacts/     <- the series' folders under {parent}")
+                    restore.append(f"mkdir -p '{parent}' && cp -a artifacts/. '{parent}/'")
         if service.token_file.is_file():
             shutil.copy2(service.token_file, folder / "api-token")
             (folder / "api-token").chmod(0o600)
             done.append(f"api-token      <- {service.token_file}")
-        (folder / "RESTORE.txt").write_text(_restore_text(done, elsewhere), encoding="utf-8")
+            restore.append(f"cp -p api-token '{service.token_file}'")
+        text = _restore_text(done, elsewhere, restore)
+        (folder / "RESTORE.txt").write_text(text, encoding="utf-8")
     for line in [*done, *(f"not copied: {text}" for text in elsewhere)]:
         stdout.print(line, highlight=False, markup=False, soft_wrap=True)
     stdout.print(f"Backup written to {folder} (RESTORE.txt says how to restore it).",
                  highlight=False, markup=False, soft_wrap=True)  # fmt: skip
 
 
-def _copy_artifacts(training: TrainingSettings, target: Path) -> list[str]:
+def _put_back(name: str, path: Path) -> str:
+    """The command restoring one database: the copy over it, its stale WAL files removed."""
+    return f"cp {name} '{path}' && rm -f '{path}-wal' '{path}-shm'"
+
+
+def _copy_artifacts(training: TrainingSettings, target: Path) -> list[Path]:
     """Copy the artifact folder of every fraudcast experiment, wherever MLflow recorded it
-    (``FRAUDCAST_MLFLOW_ARTIFACTS`` names only where new ones go); the lines to report."""
+    (``FRAUDCAST_MLFLOW_ARTIFACTS`` names only where new ones go), into ``target``; the
+    folders they came from."""
     from mlflow.utils.file_utils import local_file_uri_to_path
 
     from training import tracking
@@ -179,23 +193,23 @@ def _copy_artifacts(training: TrainingSettings, target: Path) -> list[str]:
     copied = [(source, copy) for source, copy in sorted(found.items()) if source.is_dir()]
     for source, copy in copied:
         shutil.copytree(source, copy)
-    if not copied:
-        return []
-    parents = sorted({str(source.parent) for source, _ in copied})
-    return [f"artifacts/     <- {len(copied)} experiment folders under {', '.join(parents)}"]
+    return sorted({source.parent for source, _ in copied})
 
 
-def _restore_text(done: list[str], elsewhere: list[str]) -> str:
+def _restore_text(done: list[str], elsewhere: list[str], restore: list[str]) -> str:
     made = datetime.now(UTC).isoformat(timespec="seconds")
     lines = [
-        f"fraudcast backup made {made}. Each file, and where it was copied from:",
+        f"fraudcast backup made {made}. Each part, and where it was copied from:",
         "",
         *(f"  {line}" for line in done),
         *(f"  not copied: {text}" for text in elsewhere),
         "",
-        "To restore: stop the service (and any `fraudcast train` or `watch`), then copy each",
-        "file back to the path it came from, replacing what is there, and delete any",
-        "fraudcast.db-wal, fraudcast.db-shm, mlflow.db-wal and mlflow.db-shm left beside them.",
+        "To restore: stop the service (and any `fraudcast train` or `watch`), then, in this",
+        "folder, put each part back where it came from (the databases replace what is there,",
+        "their stale -wal and -shm files removed):",
+        "",
+        *(f"  {command}" for command in restore),
+        "",
         "Restore into the same paths: MLflow records where each model's artifacts lie as an",
         "absolute path, so a copy served from another folder finds no champion. Then start the",
         "service: it serves the restored champions and figures as they were at the backup.",

@@ -301,9 +301,10 @@ def set_breaks(
     levels before a break are scaled to the definition after it when the series is trained."""
     with friendly_errors():
         store = _open_store()
-        if not years.strip():  # a slip, perhaps an empty shell variable: not "no breaks"
+        none = years.strip().lower() == "none"
+        wanted = () if none else parse_breaks(years)
+        if not none and not wanted:  # "", "," or "$A,$B" with both empty: a slip, not "none"
             raise InvalidSeries("give the break years, e.g. 2010,2021, or none to declare none")
-        wanted = () if years.strip().lower() == "none" else parse_breaks(years)
         before, after = store.set_breaks(series_id.strip(), wanted)
         shown = ", ".join(map(str, after.breaks)) or "none"
         if before == after:

@@ -277,8 +277,9 @@ def test_series_breaks_declares_a_definition_change_and_keeps_every_figure(
     unknown = runner.invoke(app, ["series", "breaks", "no_such_series", "2021"])
     assert unknown.exit_code == 2 and "unknown series 'no_such_series'" in unknown.stderr
     runner.invoke(app, ["series", "breaks", "jp_ib_transfer_cases", "2021"])
-    empty = runner.invoke(app, ["series", "breaks", "jp_ib_transfer_cases", " "])  # "$YEARS"
-    assert empty.exit_code == 1 and "or none to declare none" in empty.stderr
+    for slip in (" ", ",", ";"):  # "$YEARS", "$A,$B" with empty variables
+        empty = runner.invoke(app, ["series", "breaks", "jp_ib_transfer_cases", slip])
+        assert empty.exit_code == 1 and "or none to declare none" in empty.stderr
     assert "2021" in runner.invoke(app, ["series", "list"]).stdout  # not cleared
 
 

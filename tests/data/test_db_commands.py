@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from collections.abc import Callable
 
 import pytest
@@ -121,6 +122,25 @@ def test_backup_copies_figures_models_and_artifacts_and_says_how_to_restore(
     assert model.name == "fraudcast.jp_cybercrime_cleared"
     assert (target / "artifacts" / "fraudcast_jp_cybercrime_cleared").is_dir()
     assert "Restore into the same paths" in (target / "RESTORE.txt").read_text()
-    assert "artifacts/     <- 1 experiment folders under" in made.stdout
+    assert "artifacts/     <- the series' folders under" in made.stdout
     again = runner.invoke(app, ["db", "backup", str(target)])  # never over an earlier backup
-    assert again.exit_code == 2 and "not an empty folder; nothing written" in again.stderr
+    assert again.exit_code == 2 and "a folder with files in it; nothing written" in again.stderr
+
+    # the commands RESTORE.txt gives put the stores back as they were at the backup
+    backed_up = store.figures()
+    columns = ["series_id", "year", "value", "unit", "source_publisher", "source_title"]
+    columns += ["source_url", "accessed_via", "note"]
+    latest = backed_up[backed_up["series_id"] == "jp_cybercrime_cleared"].tail(1)[columns]
+    later = latest.assign(year=2026, value=round(float(latest["value"].iloc[0]) * 1.1))
+    assert not store.add_figures(later, source="test", message="after the backup").no_op
+    store.close()
+    commands = [
+        line.strip()
+        for line in (target / "RESTORE.txt").read_text().splitlines()
+        if line.strip().startswith(("cp ", "mkdir "))
+    ]
+    assert len(commands) == 3  # the two databases and the artifacts (no token made yet)
+    for command in commands:
+        subprocess.run(["bash", "-c", command], cwd=target, check=True)
+    restored = FigureStore.from_settings()
+    assert restored.figures().equals(backed_up)
