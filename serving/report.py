@@ -90,9 +90,11 @@ def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: 
         flow.text(f"Page {start + cover_pages}   {series_name(page, fonts)}", 9.5, weight="bold")
         flow.text(page.headline(english_name(page)) + ".", 8, colour=MUTED, indent=0.6)
     if outlook.unprojected:
-        flow.heading("Not projected (no model trained yet)")
+        flow.heading("Not projected")
         for summary in outlook.unprojected:
-            flow.text(f"{fonts.legible(summary.title, fallback=summary.id)} ({summary.id})", 9)
+            why = "its model could not be loaded" if summary.champion_problem else "no model yet"
+            title = fonts.legible(summary.title, fallback=summary.id)
+            flow.text(f"{title} ({summary.id}): {why}", 9)
     flow.heading("How to read it")
     for line in _HOW_TO_READ:
         flow.text(line, 9)

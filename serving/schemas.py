@@ -135,6 +135,11 @@ class SeriesSummary(BaseModel):
     latest: Figure | None
     champion: ChampionSummary | None
     last_retrain: RetrainStatus | None = None
+    champion_problem: str | None = Field(
+        default=None,
+        description="Why its registered champion is not served: its model could not be loaded "
+        "(files missing or unreadable in MLflow's artifact store); null otherwise.",
+    )
 
 
 class ForecastPoint(BaseModel):

@@ -115,6 +115,7 @@ def list_series(store: FigureStore, board: ChampionBoard) -> list[schemas.Series
                 latest=latest,
                 champion=champion_summary(champion) if champion else None,
                 last_retrain=_retrain_status(board, info.id),
+                champion_problem=None if champion else board.load_errors.get(info.id),
             )
         )
     return summaries

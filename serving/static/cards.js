@@ -106,7 +106,16 @@ export function modelCardSection(card, champion) {
 
 /** What to show instead of a model card when a series has no champion yet: without figures,
  * there is nothing to train until they are added. */
-export function noModelSection(hint, hasFigures = true) {
+export function noModelSection(hint, hasFigures = true, series = {}) {
+  if (series.champion_problem) { // registered, but its model could not be loaded: not "untrained"
+    return [
+      h("h3", {}, "Projection unavailable"),
+      h("p", {}, `Its model is registered but could not be loaded (${series.champion_problem}), ` +
+        "so only its figures are shown."),
+      h("p", { class: "hint" }, "Restore its files in MLflow's artifact store where MLflow recorded " +
+        `them (they are served within seconds), or retrain it: \`fraudcast train --force -s ${series.id}\`.`),
+    ];
+  }
   if (!hasFigures) {
     return [
       h("h3", {}, "No figures yet"),

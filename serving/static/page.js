@@ -140,7 +140,7 @@ function renderModel(entry, hint) {
   const { element, series, card } = entry;
   const section = element.querySelector(".model-card");
   section.replaceChildren(...(series.champion ? modelCardSection(card, series.champion)
-    : noModelSection(hint, Boolean(entry.figures && entry.figures.length))));
+    : noModelSection(hint, Boolean(entry.figures && entry.figures.length), series)));
   const record = (card && card.track_record) || series.track_record || [];
   const recordDetails = element.querySelector(".track-record-details");
   recordDetails.hidden = !record.length;

@@ -445,6 +445,10 @@ def test_a_champion_that_cannot_be_loaded_keeps_only_itself_out(state, monkeypat
         assert broken.status_code == 503
         assert broken.json()["detail"].startswith(f"the champion of series '{YEN}' could not")
         assert "restore them where MLflow recorded them" in broken.json()["hint"]
+        listed = {item["id"]: item for item in client.get("/v1/series").json()}
+        assert listed[YEN]["champion"] is None  # not "never trained": the page says why
+        assert listed[YEN]["champion_problem"] == details["load_errors"][YEN]
+        assert listed[SERIES]["champion_problem"] is None
         monkeypatch.setattr(registry, "load_champion", real)  # the files are back
         state.board.refresh()
         assert client.get(f"/v1/series/{YEN}/forecast").status_code == 200
