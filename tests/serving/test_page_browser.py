@@ -439,3 +439,32 @@ def test_a_brief_too_large_to_draw_is_not_offered_as_a_download(
     finally:
         monkeypatch.undo()
         page_route._static_asset.cache_clear()
+
+
+def test_a_series_whose_model_cannot_be_loaded_says_so_not_that_it_was_never_trained(
+    browser: Browser, trained_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its card read "No model has been trained for this series yet" beside a last retrain
+    that promoted one: the model's files were gone from the artifact store."""
+    from training import registry
+
+    broken, real = TRAINED[1], registry.load_champion
+
+    def load(version: Any) -> Any:
+        if version.tags.get("series_id") == broken:
+            raise OSError("No such artifact")
+        return real(version)
+
+    monkeypatch.setattr(registry, "load_champion", load)
+    with running_server(make_state(trained_root)) as url:
+        page, watch = open_page(browser, url)
+        load_page(page, url + "/")
+        words = page.locator(f"#series-{broken} .model-card").inner_text()
+        assert words.startswith("Projection unavailable"), words
+        assert "could not be loaded (version" in words and "No such artifact" in words
+        assert f"fraudcast train --force -s {broken}" in words
+        assert "No model has been trained" not in words
+        assert page.locator(f"#series-{TRAINED[0]} .model-card h3").first.inner_text() != (
+            "Projection unavailable"
+        )
+        assert watch.clean(), watch
