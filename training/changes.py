@@ -23,6 +23,7 @@ from data.states import FigureChange, SeriesState, figure_changes, state_of
 from data.store import FigureStore
 from training import registry
 from training.evidence import same_model
+from training.tracking import BREAKS_TAG
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,7 @@ def _change(
             model=model,
             previous_model=previous_model,
             new_release=current.tags.get("code_version") != previous.tags.get("code_version"),
+            breaks=(previous.tags.get(BREAKS_TAG), current.tags.get(BREAKS_TAG)),
         ),
     )
 
@@ -237,17 +239,27 @@ def summary(
     model: str,
     previous_model: str,
     new_release: bool = False,
+    breaks: tuple[str | None, str | None] = (None, None),
 ) -> str:
     """A retrain's change in plain words: "The 2027 projection rose 12%, from 16,100 to 18,000,
     after the 2025 figure came in 9% above the projection. The model is still theta."; on the
     same figures, what else moved it: a ``new_release`` of the forecasting code, or else the
-    evidence pooled from the other series."""
+    evidence pooled from the other series, or the definition ``breaks`` (before, after, as the
+    champions record them; None for one registered before they were recorded)."""
     moved = _moved(years[0], unit) if years else "the projection moved to other years"
     why = _because(figures, unit)
     if why:
         said = f"{moved}, after {why}"
     elif new_release:
         said = f"{moved}, on the same figures, retrained by a new release of fraudcast"
+    elif None not in breaks and breaks[0] != breaks[1]:
+        before, after = (_breaks_words(b) for b in breaks)
+        said = f"{moved}, on the same figures, with definition breaks {after} (were {before})"
+    elif None not in breaks:
+        said = (
+            f"{moved}, on the same figures: the backtests of the other series it is chosen "
+            "with changed"
+        )
     else:
         said = (
             f"{moved}, on the same figures: the backtests of the other series it is chosen "
@@ -256,6 +268,12 @@ def summary(
     if not same_model(model, previous_model):
         return f"{said[0].upper()}{said[1:]}. The model changed from {previous_model} to {model}."
     return f"{said[0].upper()}{said[1:]}. The model is still {model}."
+
+
+def _breaks_words(recorded: str | None) -> str:
+    """Break years as a champion's tag records them (``2010;2020``), in words."""
+    years = [year for year in (recorded or "").split(";") if year]
+    return "at " + ", ".join(years) if years else "none"
 
 
 def _moved(year: YearChange, unit: str) -> str:

@@ -235,3 +235,13 @@ def test_a_change_on_the_same_figures_says_what_else_moved_it() -> None:
     )
     release = summary([], [], unit="count", model="naive", previous_model="naive", new_release=True)
     assert "on the same figures, retrained by a new release of fraudcast." in release
+    # champions that record their breaks say which it was
+    declared = summary([], [], unit="count", model="naive", previous_model="naive",
+                       breaks=("", "2020"))  # fmt: skip
+    assert "on the same figures, with definition breaks at 2020 (were none)." in declared
+    others = summary([], [], unit="count", model="naive", previous_model="naive",
+                     breaks=("2020", "2020"))  # fmt: skip
+    assert others.startswith(
+        "The projection moved to other years, on the same figures: the backtests of the other "
+        "series it is chosen with changed."
+    )
