@@ -16,6 +16,7 @@ from training.registry import ChampionCard, ChampionModel
 from training.settings import TrainingSettings
 
 if TYPE_CHECKING:  # every MLflow import goes through ``training``, which turns telemetry off
+    from mlflow.entities.model_registry import ModelVersion
     from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
@@ -99,11 +100,14 @@ class ChampionBoard:
         return champion
 
     @staticmethod
-    def _load(client: MlflowClient, series_id: str, version: str) -> Champion:
-        model_version = registry.get_version(series_id, version, client=client)
-        model = registry.load_champion(model_version)
-        experiment_id = tracking.experiment_of_run(client, model_version.run_id)
-        return Champion(series_id, version, model, experiment_id)
+    def _load(client: MlflowClient, series_id: str, version: ModelVersion) -> Champion:
+        """A registered version loaded to serve (its model, and its retrain's experiment)."""
+        return Champion(
+            series_id,
+            str(version.version),
+            registry.load_champion(version),
+            tracking.experiment_of_run(client, version.run_id),
+        )
 
     def load(self, series_id: str) -> Champion:
         """Load one series' champion now and serve it (a command that answers for one series
@@ -113,12 +117,7 @@ class ChampionBoard:
             version = registry.champion_version(series_id, client=client)
             if version is None:
                 raise NoChampion(series_id)
-            champion = Champion(
-                series_id,
-                str(version.version),
-                registry.load_champion(version),
-                tracking.experiment_of_run(client, version.run_id),
-            )
+            champion = self._load(client, series_id, version)
             self._snapshot = MappingProxyType({**self._snapshot, series_id: champion})
             return champion
 
@@ -142,7 +141,8 @@ class ChampionBoard:
                     if held is not None and held.version == version:
                         continue
                     try:  # one champion that cannot be loaded must not keep the others out
-                        updated[series_id] = self._load(client, series_id, version)
+                        registered = registry.get_version(series_id, version, client=client)
+                        updated[series_id] = self._load(client, series_id, registered)
                     except Exception as error:
                         failed[series_id] = f"version {version}: {type(error).__name__}: {error}"
                         if self.load_errors.get(series_id) != failed[series_id]:

@@ -19,6 +19,7 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
+from data.records import parse_breaks
 from data.states import FigureChange, SeriesState, figure_changes, state_of
 from data.store import FigureStore
 from training import registry
@@ -272,8 +273,8 @@ def summary(
 
 def _breaks_words(recorded: str | None) -> str:
     """Break years as a champion's tag records them (``2010;2020``), in words."""
-    years = [year for year in (recorded or "").split(";") if year]
-    return "at " + ", ".join(years) if years else "none"
+    years = parse_breaks(recorded or "")
+    return "at " + ", ".join(map(str, years)) if years else "none"
 
 
 def _moved(year: YearChange, unit: str) -> str:

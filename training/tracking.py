@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.entities import Run, RunStatus, RunTag
+from mlflow.entities import Experiment, Run, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
@@ -310,7 +310,7 @@ def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
     reports it) or its process was killed, and then the run before it is what stands; so are
     the runs of killed retrains that a later one closed (``ABANDONED``).
     """
-    experiments = _fraudcast_experiments(client)
+    experiments = [experiment.experiment_id for experiment in fraudcast_experiments(client)]
     if not experiments:
         return {}
     statuses: dict[str, RetrainStatus] = {}
@@ -338,14 +338,15 @@ def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
 _PAGE_SIZE = 5000
 
 
-def _fraudcast_experiments(client: MlflowClient) -> list[str]:
-    found: list[str] = []
+def fraudcast_experiments(client: MlflowClient) -> list[Experiment]:
+    """Every series' experiment (``fraudcast/<series_id>``), in pages."""
+    found: list[Experiment] = []
     token: str | None = None
     while True:
         page = client.search_experiments(
             filter_string="name LIKE 'fraudcast/%'", max_results=_PAGE_SIZE, page_token=token
         )
-        found += [experiment.experiment_id for experiment in page]
+        found += list(page)
         token = page.token
         if not token:
             return found

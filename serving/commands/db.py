@@ -109,7 +109,6 @@ def backup(
     """
     from serving.settings import ServiceSettings
     from training.locking import retrain_lock
-    from training.settings import TrainingSettings
 
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         what = "a folder with files in it" if folder.is_dir() else "a file"
@@ -175,21 +174,12 @@ def _copy_artifacts(training: TrainingSettings, target: Path) -> list[Path]:
 
     from training import tracking
 
-    client = tracking.connect(training)
     found: dict[Path, Path] = {}
-    token: str | None = None
-    while True:
-        page = client.search_experiments(
-            filter_string="name LIKE 'fraudcast/%'", max_results=1000, page_token=token
-        )
-        for experiment in page:
-            location = experiment.artifact_location
-            if location.startswith("file:"):
-                path = Path(local_file_uri_to_path(location))
-                found[path] = target / path.name
-        token = page.token
-        if not token:
-            break
+    for experiment in tracking.fraudcast_experiments(tracking.connect(training)):
+        location = experiment.artifact_location
+        if location.startswith("file:"):
+            path = Path(local_file_uri_to_path(location))
+            found[path] = target / path.name
     copied = [(source, copy) for source, copy in sorted(found.items()) if source.is_dir()]
     for source, copy in copied:
         shutil.copytree(source, copy)
