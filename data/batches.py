@@ -30,7 +30,8 @@ CURRENT_COLUMNS: tuple[str, ...] = (*FIGURE_COLUMNS, "revision_id")
 
 
 def current_query(series_ids: list[str] | None = None) -> Select[Any]:
-    """The current view: per (series, year), the row of the latest revision that set it."""
+    """The current view: per (series, year), the row of the latest revision that set it,
+    unless that row withdrew the figure (no value)."""
     f = figures_table
     latest = select(f.c.series_id, f.c.year, func.max(f.c.revision_id).label("revision_id"))
     if series_ids is not None:
@@ -54,6 +55,7 @@ def current_query(series_ids: list[str] | None = None) -> Select[Any]:
             ),
         )
         .join(series_table, series_table.c.id == f.c.series_id)
+        .where(f.c.value.is_not(None))
         .order_by(f.c.series_id, f.c.year)
     )
 

@@ -83,3 +83,8 @@ def series_values_hash(series_id: str, year_values: Iterable[tuple[int, float]])
     """sha256 over one series' (year, value) pairs: what a model trained on that series saw."""
     pairs = sorted((int(year), format_value(float(value))) for year, value in year_values)
     return _digest(["fraudcast-series-v1", series_id, pairs])
+
+
+def withdrawal_hash(series_id: str, years: Iterable[int]) -> str:
+    """sha256 naming a withdrawal of one series' figures (a revision's ``content_hash``)."""
+    return _digest(["fraudcast-withdrawal-v1", series_id, sorted(int(year) for year in years)])

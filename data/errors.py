@@ -75,6 +75,11 @@ class InvalidSeries(FraudcastDataError, ValueError):
     """Series metadata that cannot be stored (bad id, empty unit, clash with a stored series)."""
 
 
+class InvalidWithdrawal(FraudcastDataError, ValueError):
+    """Figures that cannot be withdrawn (none stored for a year, every figure of the series, no
+    reason given); nothing was withdrawn."""
+
+
 @dataclass(frozen=True)
 class RowProblem:
     """One thing wrong with one cell of a figures file.

@@ -70,11 +70,17 @@ def share_ceiling(unit: str, values: Iterable[float]) -> float | None:
 
 def parse_breaks(text: str) -> tuple[int, ...]:
     """Read break years written as ``2010,2018`` or ``2010;2018`` (empty means none)."""
+    return parse_years(text, what="breaks")
+
+
+def parse_years(text: str, *, what: str = "years") -> tuple[int, ...]:
+    """Read years written as ``2010,2018`` or ``2010;2018`` (empty means none); ``what`` names
+    them in the error ("breaks must be years ...")."""
     parts = [part.strip() for part in re.split(r"[;,\s]+", text.strip()) if part.strip()]
     try:
         return tuple(int(part) for part in parts)
     except ValueError:
-        raise InvalidSeries(f"breaks must be years separated by ',' or ';', got {text!r}") from None
+        raise InvalidSeries(f"{what} must be years separated by ',' or ';', got {text!r}") from None
 
 
 def format_breaks(breaks: tuple[int, ...]) -> str:
@@ -132,7 +138,8 @@ FigureKey = tuple[str, int]
 
 @dataclass(frozen=True)
 class AddResult:
-    """What ``FigureStore.add_figures`` did with a batch of figures."""
+    """What ``FigureStore.add_figures`` did with a batch of figures, or
+    ``FigureStore.withdraw_figures`` with the figures it withdrew."""
 
     revision: Revision | None
     added: list[FigureKey] = field(default_factory=list)
@@ -140,6 +147,7 @@ class AddResult:
     unchanged: list[FigureKey] = field(default_factory=list)
     changed_series: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    withdrawn: list[FigureKey] = field(default_factory=list)
 
     @property
     def no_op(self) -> bool:
@@ -159,6 +167,9 @@ class AddResult:
                 "created."
             )
         series = ", ".join(self.changed_series) or "provenance only"
+        if self.withdrawn:
+            years = ", ".join(str(year) for _, year in self.withdrawn)
+            return f"Revision {self.revision.id}: withdrew {series} {years}."
         return (
             f"Revision {self.revision.id}: {len(self.added)} added, {len(self.changed)} changed, "
             f"{len(self.unchanged)} unchanged ({series})."

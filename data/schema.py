@@ -67,14 +67,15 @@ revisions_table = Table(
     Column("unchanged", Integer, nullable=False),
 )
 
-# Append-only: a new value for an existing (series, year) is a new row in a later revision.
+# Append-only: a new value for an existing (series, year) is a new row in a later revision; a
+# row without a value withdraws the figure (``FigureStore.withdraw_figures``).
 figures_table = Table(
     "figures",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("series_id", String(100), ForeignKey("series.id"), nullable=False),
     Column("year", Integer, nullable=False),
-    Column("value", Float(precision=53), nullable=False),
+    Column("value", Float(precision=53), nullable=True),
     Column("source_publisher", Text, nullable=False),
     Column("source_title", Text, nullable=False),
     Column("source_url", Text, nullable=True),

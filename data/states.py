@@ -3,8 +3,9 @@ such states: what arrived or was revised between two trainings."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,23 +43,28 @@ class SeriesState:
     figures: Mapping[int, StoredFigure]
     #: when that revision was written (UTC)
     created_at: datetime | None = None
+    #: the figures withdrawn and not given again, each as its withdrawal (value NaN)
+    withdrawn: Mapping[int, StoredFigure] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class FigureChange:
-    """A figure that arrived (``previous_value`` None) or whose value was revised."""
+    """A figure that arrived (``previous_value`` None), whose value was revised, or that was
+    withdrawn (``figure`` is its withdrawal: value NaN, the withdrawal's revision and message)."""
 
     figure: StoredFigure
     previous_value: float | None
 
     @property
     def kind(self) -> str:
-        """``arrived`` or ``revised``."""
-        return "arrived" if self.previous_value is None else "revised"
+        """``arrived``, ``revised`` or ``withdrawn``."""
+        if self.previous_value is None:
+            return "arrived"
+        return "withdrawn" if math.isnan(self.figure.value) else "revised"
 
 
 def read_states(connection: Connection, series_id: str) -> list[SeriesState]:
-    """The series after each revision that set one of its figures, oldest first."""
+    """The series after each revision that set or withdrew one of its figures, oldest first."""
     f, r = figures_table, revisions_table
     rows = connection.execute(
         select(
@@ -75,21 +81,30 @@ def read_states(connection: Connection, series_id: str) -> list[SeriesState]:
     ).all()
     states: list[SeriesState] = []
     current: dict[int, StoredFigure] = {}
+    withdrawn: dict[int, StoredFigure] = {}
     for index, row in enumerate(rows):
-        current[int(row.year)] = _figure(row)
+        year = int(row.year)
+        if row.value is None:
+            current.pop(year, None)
+            withdrawn[year] = _figure(row)
+        else:
+            current[year] = _figure(row)
+            withdrawn.pop(year, None)
         last_of_revision = index + 1 == len(rows) or rows[index + 1].revision_id != row.revision_id
         if last_of_revision:
             pairs = ((year, figure.value) for year, figure in current.items())
             data_revision = series_values_hash(series_id, pairs)
             created = row.created_at.replace(tzinfo=UTC)  # stored as naive UTC
-            states.append(SeriesState(row.revision_id, data_revision, dict(current), created))
+            states.append(
+                SeriesState(row.revision_id, data_revision, dict(current), created, dict(withdrawn))
+            )
     return states
 
 
 def _figure(row: Any) -> StoredFigure:
     return StoredFigure(
         year=int(row.year),
-        value=float(row.value),
+        value=math.nan if row.value is None else float(row.value),
         **{name: getattr(row, name) or "" for name in PROVENANCE_COLUMNS},
         revision_id=int(row.revision_id),
         revised_at=row.created_at.replace(tzinfo=UTC),  # stored as naive UTC
@@ -119,11 +134,17 @@ def state_of(
 
 
 def figure_changes(before: SeriesState, after: SeriesState) -> list[FigureChange]:
-    """The figures of ``after`` that ``before`` lacked or held another value for, newest year
-    first. A change of provenance alone is not listed: no model saw it."""
+    """The figures of ``after`` that ``before`` lacked or held another value for, and those of
+    ``before`` withdrawn in ``after``, newest year first. A change of provenance alone is not
+    listed: no model saw it."""
     changes = []
-    for year in sorted(after.figures, reverse=True):
-        figure, earlier = after.figures[year], before.figures.get(year)
-        if earlier is None or earlier.value != figure.value:
+    for year in sorted({*after.figures, *before.figures}, reverse=True):
+        figure, earlier = after.figures.get(year), before.figures.get(year)
+        if figure is None:
+            assert earlier is not None
+            withdrawal = after.withdrawn.get(year)
+            if withdrawal is not None:
+                changes.append(FigureChange(withdrawal, earlier.value))
+        elif earlier is None or earlier.value != figure.value:
             changes.append(FigureChange(figure, None if earlier is None else earlier.value))
     return changes

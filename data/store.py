@@ -6,10 +6,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, case, func, insert, select, update
+from sqlalchemy import Engine, and_, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -24,9 +24,15 @@ from data.batches import (
     write_batch,
 )
 from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
-from data.canonical import FIGURE_COLUMNS, series_values_hash
+from data.canonical import FIGURE_COLUMNS, series_values_hash, withdrawal_hash
 from data.diff import PROVENANCE_COLUMNS, figure_key
-from data.errors import InvalidSeries, StoreBusy, UnknownRevision, UnknownSeries
+from data.errors import (
+    InvalidSeries,
+    InvalidWithdrawal,
+    StoreBusy,
+    UnknownRevision,
+    UnknownSeries,
+)
 from data.records import AddResult, Revision, SchemaState, SeriesInfo, format_breaks
 from data.schema import (
     BUSY_RETRY_AFTER_S,
@@ -37,6 +43,7 @@ from data.schema import (
     make_engine,
     revisions_table,
     series_table,
+    track_record_table,
 )
 from data.scores import (
     SCORE_COLUMNS,
@@ -393,6 +400,83 @@ class FigureStore:
                 }
                 rescore_revised(connection, revised)
                 return result
+
+    def withdraw_figures(
+        self, series_id: str, years: Sequence[int], *, source: str, message: str
+    ) -> AddResult:
+        """Withdraw figures that should never have been stored (a year typed wrong, a figure
+        given to the wrong series), as one new revision: the series reads as if they had never
+        been given, and ``history`` keeps every value they had. A figure given again later
+        comes back as added. The track record's scores against them go: nothing came in to
+        judge a forecast by.
+
+        Raises ``UnknownSeries``, or ``InvalidWithdrawal`` (nothing withdrawn) for a year
+        without a current figure, for every figure of the series at once (its model would keep
+        serving a projection from them), or for a ``message`` that gives no reason.
+        """
+        wanted = sorted({int(year) for year in years})
+        if not message.strip():
+            raise InvalidWithdrawal(
+                "say why the figures are withdrawn (a message): it is kept in their history"
+            )
+        if not wanted:
+            raise InvalidWithdrawal("name the years whose figures are withdrawn")
+        with self._writing() as connection:
+            self._require_series(connection, series_id)
+            current = figures_frame(list(connection.execute(current_query([series_id])).all()))
+            stored = {int(row["year"]): row for row in current.to_dict(orient="records")}
+            missing = [year for year in wanted if year not in stored]
+            if missing:
+                have = f"{min(stored)}–{max(stored)}" if stored else "none"
+                raise InvalidWithdrawal(
+                    f"{series_id} holds no figure for {', '.join(map(str, missing))} "
+                    f"(years held: {have}); nothing was withdrawn"
+                )
+            if len(wanted) == len(stored):
+                raise InvalidWithdrawal(
+                    f"withdrawing every figure of {series_id} would leave nothing to forecast "
+                    "from while its model still serves them; withdraw the wrong years and add "
+                    "the right figures, or keep one; nothing was withdrawn"
+                )
+            revision_id = connection.execute(
+                insert(revisions_table)
+                .values(
+                    content_hash=withdrawal_hash(series_id, wanted),
+                    created_at=datetime.now(UTC).replace(tzinfo=None),
+                    source=source,
+                    message=message.strip(),
+                    added=0,
+                    changed=len(wanted),
+                    unchanged=0,
+                )
+                .returning(revisions_table.c.id)
+            ).scalar_one()
+            connection.execute(
+                insert(figures_table),
+                [
+                    {
+                        "series_id": series_id,
+                        "year": year,
+                        "value": None,  # withdrawn; its source stays, for the history
+                        **{name: stored[year][name] or None for name in PROVENANCE_COLUMNS},
+                        "accessed_via": stored[year]["accessed_via"],
+                        "revision_id": revision_id,
+                    }
+                    for year in wanted
+                ],
+            )
+            t = track_record_table
+            connection.execute(
+                delete(t).where(and_(t.c.series_id == series_id, t.c.year.in_(wanted)))
+            )
+            revision_row = connection.execute(
+                select(revisions_table).where(revisions_table.c.id == revision_id)
+            ).one()
+        return AddResult(
+            revision=Revision.from_row(revision_row),
+            changed_series=[series_id],
+            withdrawn=[(series_id, year) for year in wanted],
+        )
 
     def ensure_seeded(self) -> Revision | None:
         """Load the bundled series and figures once; None if the store was already seeded."""

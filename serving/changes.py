@@ -45,7 +45,7 @@ def _figure(changed: ChangedFigure, unit: str) -> schemas.ChangedFigure:
     return schemas.ChangedFigure(
         year=figure.year,
         kind=changed.change.kind,
-        value=figure.value,
+        value=None if changed.change.kind == "withdrawn" else figure.value,
         previous_value=changed.change.previous_value,
         unit=unit,
         source=schemas.Source(

@@ -12,6 +12,7 @@ from data.errors import (
     PROBLEMS_PER_KIND,
     InvalidFigures,
     InvalidSeries,
+    InvalidWithdrawal,
     StoreBusy,
     UnknownRevision,
     UnknownSeries,
@@ -150,4 +151,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreBusy, _store_busy)
     app.add_exception_handler(InvalidRequest, _invalid_request)
     app.add_exception_handler(InvalidSeries, _invalid_request)
+    app.add_exception_handler(InvalidWithdrawal, _invalid_request)
     app.add_exception_handler(InvalidFigures, _invalid_figures)

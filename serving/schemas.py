@@ -305,12 +305,17 @@ class ProjectionYearChange(BaseModel):
 
 
 class ChangedFigure(BaseModel):
-    """A figure that arrived or was revised before a retrain, with its source."""
+    """A figure that arrived, was revised or was withdrawn before a retrain, with its source."""
 
     year: int
-    kind: str = Field(description="arrived (a year not in the data before) or revised")
-    value: float
-    previous_value: float | None = Field(description="The value before a revision; null if new.")
+    kind: str = Field(
+        description="arrived (a year not in the data before), revised, or withdrawn (stored by "
+        "mistake; the revision, time and message are the withdrawal's)"
+    )
+    value: float | None = Field(description="The figure now; null when withdrawn.")
+    previous_value: float | None = Field(
+        description="The value before a revision or withdrawal; null if new."
+    )
     unit: str
     source: Source
     revision_id: int
@@ -380,8 +385,20 @@ class AddFiguresRequest(BaseModel):
     message: str = Field(default="", max_length=2000)
 
 
+class WithdrawFiguresRequest(BaseModel):
+    """Figures of one series to withdraw: stored by mistake (a wrong year, the wrong series)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    series_id: str = Field(max_length=100)
+    years: list[int] = Field(min_length=1, max_length=300)
+    message: str = Field(
+        min_length=1, max_length=2000, description="Why they go (kept in their history)."
+    )
+
+
 class AddFiguresResponse(BaseModel):
-    """What adding figures did, and the retrain it scheduled."""
+    """What adding (or withdrawing) figures did, and the retrain it scheduled."""
 
     revision_id: int | None
     no_op: bool
@@ -391,6 +408,7 @@ class AddFiguresResponse(BaseModel):
     unchanged: int
     changed_series: list[str]
     warnings: list[str]
+    withdrawn: int = 0
     surprises: list[str] = Field(
         default_factory=list,
         description="Figures that fell outside the current champion's 95% interval.",

@@ -360,9 +360,28 @@ def add_figures(
     """Add figures all or nothing, flag surprises, and schedule a retrain of what changed."""
     frame = pd.DataFrame([figure.model_dump() for figure in request.figures])
     result = store.add_figures(frame, source=source, message=request.message)
-    surprises, job = after_figures_added(
-        store, board, jobs, result, reason=f"figures added through the {source}"
+    return _figures_response(store, board, jobs, result, f"figures added through the {source}")
+
+
+def withdraw_figures(
+    store: FigureStore,
+    board: ChampionBoard,
+    jobs: JobQueue,
+    request: schemas.WithdrawFiguresRequest,
+    *,
+    source: str,
+) -> schemas.AddFiguresResponse:
+    """Withdraw figures of one series and schedule its retrain."""
+    result = store.withdraw_figures(
+        request.series_id, request.years, source=source, message=request.message
     )
+    return _figures_response(store, board, jobs, result, f"figures withdrawn through the {source}")
+
+
+def _figures_response(
+    store: FigureStore, board: ChampionBoard, jobs: JobQueue, result: AddResult, reason: str
+) -> schemas.AddFiguresResponse:
+    surprises, job = after_figures_added(store, board, jobs, result, reason=reason)
     return schemas.AddFiguresResponse(
         revision_id=result.revision.id if result.revision else None,
         no_op=result.no_op,
@@ -372,6 +391,7 @@ def add_figures(
         unchanged=len(result.unchanged),
         changed_series=result.changed_series,
         warnings=result.warnings,
+        withdrawn=len(result.withdrawn),
         surprises=surprises,
         retrain_job_id=job.id if job else None,
     )

@@ -39,8 +39,9 @@ _ROUNDS_TO_ZERO = 0.0005
 
 @dataclass(frozen=True)
 class ChangedFigure:
-    """A figure that arrived or was revised before a retrain, and what had been forecast for
-    it (the replaced champion's forecast of that year, from the track record, when it made one)."""
+    """A figure that arrived, was revised or was withdrawn before a retrain, and what had been
+    forecast for it (the replaced champion's forecast of that year, from the track record,
+    when it made one)."""
 
     change: FigureChange
     projected: float | None
@@ -48,7 +49,7 @@ class ChangedFigure:
     @property
     def surprise(self) -> float | None:
         """How far the figure came in from the forecast, as a fraction of the forecast."""
-        if self.projected is None or self.projected == 0:
+        if self.projected is None or self.projected == 0 or self.change.kind == "withdrawn":
             return None
         return (self.change.figure.value - self.projected) / abs(self.projected)
 
@@ -302,6 +303,9 @@ def _because(figures: list[ChangedFigure], unit: str) -> str:
 def _figure_words(figure: ChangedFigure, unit: str) -> str:
     change = figure.change
     year, value = change.figure.year, change.figure.value
+    if change.kind == "withdrawn" and change.previous_value is not None:
+        [old] = _amounts(unit, change.previous_value)
+        return f"the {year} figure of {old} was withdrawn"
     if change.previous_value is not None:
         before = change.previous_value
         direction = "up" if value > before else "down"

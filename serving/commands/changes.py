@@ -58,7 +58,7 @@ def _print_change(change: schemas.ProjectionChange, unit: str) -> None:
             source = f"{figure.source.publisher}: {figure.source.title}"
             figures.add_row(
                 str(figure.year),
-                _value(figure.value, unit),
+                "withdrawn" if figure.value is None else _value(figure.value, unit),
                 "new" if figure.previous_value is None else _value(figure.previous_value, unit),
                 escape(source),
                 f"{figure.added_at:%Y-%m-%d} (revision {figure.revision_id})",

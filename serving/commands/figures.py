@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from data.errors import (
     StoreBusy,
     UnknownSeries,
 )
-from data.records import SeriesInfo, format_breaks, parse_breaks
+from data.records import SeriesInfo, format_breaks, parse_breaks, parse_years
 from data.store import FigureStore
 from data.validation import read_figures_csv
 
@@ -139,6 +140,33 @@ def add(
             )
 
 
+@figures_app.command("withdraw")
+def withdraw(
+    series: str = typer.Argument(..., help="Series id."),
+    years: str = typer.Argument(..., help="The years whose figures go, e.g. 2019 or 2019,2020."),
+    message: str = typer.Option(
+        ..., "--message", "-m", help="Why they go (kept in their history)."
+    ),
+) -> None:
+    """Withdraw figures that should never have been stored (a wrong year, the wrong series).
+
+    The series reads as if they had never been given; `figures history` keeps every value they
+    had, and adding them again brings them back. To correct a value, add the right one instead:
+    that keeps the old one as an earlier revision."""
+    with friendly_errors():
+        store = _open_store()
+        wanted = parse_years(years, what="the years to withdraw")
+        result = store.withdraw_figures(
+            series.strip(), wanted, source="fraudcast figures withdraw", message=message
+        )
+        stdout.print(result.summary(), highlight=False, markup=False)
+        stdout.print(
+            "A running service retrains it " + _retrain_hint(result.changed_series),
+            highlight=False,
+            markup=False,
+        )
+
+
 @figures_app.command("list")
 def list_figures(
     series: str | None = typer.Argument(None, help="Series id; all series when left out."),
@@ -192,7 +220,7 @@ def history(
                 row["created_at"].strftime("%Y-%m-%d %H:%M"),
                 str(row["revision_source"]),
                 str(row["revision_message"]),
-                format_value(row["value"]),
+                "withdrawn" if math.isnan(row["value"]) else format_value(row["value"]),
                 str(row["note"] or ""),
                 str(row["accessed_via"]),
                 f"{row['source_publisher']}: {row['source_title']}",

@@ -262,6 +262,35 @@ def add_figures(request: schemas.AddFiguresRequest, state: State) -> schemas.Add
 
 
 @router.post(
+    "/figures/withdrawals",
+    response_model=schemas.AddFiguresResponse,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_token)],
+    responses={
+        **_WRITE_ERRORS,
+        **_NOT_FOUND,
+        422: {
+            "model": schemas.Problem,
+            "description": "Nothing to withdraw (a year without a figure, every figure of the "
+            "series, no message); nothing was withdrawn",
+        },
+        503: {
+            "model": schemas.Problem,
+            "description": "The store is busy with another write: nothing was withdrawn, "
+            "send it again after Retry-After seconds",
+        },
+    },
+)
+def withdraw_figures(
+    request: schemas.WithdrawFiguresRequest, state: State
+) -> schemas.AddFiguresResponse:
+    """Withdraw figures stored by mistake (a wrong year, the wrong series): the series reads as
+    if they had never been given, their history keeps them, and its retrain is scheduled. To
+    correct a value, add the right one instead."""
+    return services.withdraw_figures(state.store, state.board, state.jobs, request, source="API")
+
+
+@router.post(
     "/retrain",
     response_model=schemas.Job,
     status_code=status.HTTP_202_ACCEPTED,

@@ -45,6 +45,11 @@ function changeItem(series, change) {
 
 function figureItem(series, figure) {
   const value = formatValue(figure.value, series.unit);
+  if (figure.kind === "withdrawn") {
+    const was = formatValue(figure.previous_value, series.unit);
+    return h("li", {}, h("strong", {}, `${figure.year}: ${was} withdrawn`),
+      ` ${formatWhen(figure.added_at)} — ${figure.message}`);
+  }
   const what = figure.kind === "revised"
     ? `${figure.year}: revised from ${formatValue(figure.previous_value, series.unit)} to ${value}`
     : `${figure.year}: ${value} came in`;

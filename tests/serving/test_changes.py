@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from serving.app import create_app
 from serving.cli import app
 from serving.state import ServiceState
-from tests.serving.conftest import QUIET, Changed, retrain_yen, yen_forecast
+from tests.serving.conftest import QUIET, Changed, auth, retrain_yen, yen_forecast
 from tests.support import TRAINED, environment, make_state, yen_figure
 from training import registry, tracking
 from training.changes import summary
@@ -125,6 +125,46 @@ def test_a_figure_below_the_projection_makes_it_fall_and_changes_list_newest_fir
     assert changes[1] == fell
     assert changes[0]["previous_version"] == fell["version"]
     assert int(changes[0]["version"]) > int(fell["version"])
+
+
+def test_a_withdrawn_figure_is_named_with_its_reason_on_the_change_it_made(service):
+    state, client = service
+    values = state.store.values(YEN)
+    year = int(values.index[-2])
+    refused = client.post(
+        "/v1/figures/withdrawals", json={"series_id": YEN, "years": [year], "message": "typo"}
+    )
+    assert refused.status_code == 401  # a write, as adding figures is
+    for body, status, said in (
+        ({"series_id": YEN, "years": [1990], "message": "x"}, 422, "holds no figure for 1990"),
+        ({"series_id": "jp_nope", "years": [year], "message": "x"}, 404, "unknown series"),
+        ({"series_id": YEN, "years": [year], "message": ""}, 422, "message"),
+    ):
+        answer = client.post("/v1/figures/withdrawals", json=body, headers=auth())
+        assert answer.status_code == status, answer.text
+        assert said in answer.text
+    assert state.store.values(YEN).equals(values)  # refused: nothing withdrawn
+
+    answer = client.post(
+        "/v1/figures/withdrawals",
+        json={"series_id": YEN, "years": [year], "message": "a typo: belongs to another series"},
+        headers=auth(),
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert (body["withdrawn"], body["changed_series"]) == (1, [YEN])
+    assert body["retrain_job_id"] and f"withdrew {YEN} {year}" in body["summary"]
+    job = state.jobs.wait(body["retrain_job_id"], timeout=300)
+    assert job.state == "succeeded", job.error
+    assert year not in {figure["year"] for figure in client.get(f"/v1/series/{YEN}/figures").json()}
+
+    [change] = client.get(f"/v1/series/{YEN}/changes").json()["changes"]
+    [withdrawn] = change["figures"]
+    assert (withdrawn["year"], withdrawn["kind"], withdrawn["value"]) == (year, "withdrawn", None)
+    assert withdrawn["previous_value"] == values[year]
+    assert withdrawn["message"] == "a typo: belongs to another series"
+    assert f"after the {year} figure of ¥" in change["summary"]
+    assert "was withdrawn" in change["summary"] and "on the same figures" not in change["summary"]
 
 
 def test_a_retrain_that_did_not_change_the_projection_is_not_listed(service):

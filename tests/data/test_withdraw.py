@@ -1,0 +1,134 @@
+"""Withdrawing figures stored by mistake: the series reads as if they had never been given, their
+history keeps them, and a refused withdrawal changes nothing."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from data.errors import InvalidWithdrawal, UnknownSeries
+from data.states import figure_changes
+from data.store import FigureStore
+from serving.commands import figures as figures_commands
+from tests.data.conftest import row
+from tests.data.test_track_record import score, scores
+
+SERIES = "jp_ib_transfer_cases"
+
+
+def test_a_withdrawn_figure_leaves_the_series_and_stays_in_its_history(
+    seeded_store: FigureStore,
+) -> None:
+    before = seeded_store.values(SERIES)
+    hash_before = seeded_store.data_revision_hash(SERIES)
+    seeded_store.add_figures(
+        pd.DataFrame([row(year="2024", value="5000")]), source="typo.csv", message="2024"
+    )
+
+    result = seeded_store.withdraw_figures(
+        SERIES, [2024], source="cli", message="2024 is not out yet: a typo for 2023"
+    )
+
+    assert result.withdrawn == [(SERIES, 2024)] and result.changed_series == [SERIES]
+    assert result.revision is not None
+    assert result.summary() == f"Revision {result.revision.id}: withdrew {SERIES} 2024."
+    assert seeded_store.values(SERIES).equals(before)
+    assert 2024 not in seeded_store.figures()["year"][seeded_store.figures()["series_id"] == SERIES]
+    # a model trained on the series now records what one trained before the typo did
+    assert seeded_store.data_revision_hash(SERIES) == hash_before
+    assert seeded_store.figures_revision(SERIES) == result.revision.id
+    history = seeded_store.history(SERIES, 2024)
+    assert history["value"].iloc[0] == 5000 and math.isnan(history["value"].iloc[1])
+    assert history["revision_message"].tolist()[1] == "2024 is not out yet: a typo for 2023"
+    assert history["source_publisher"].iloc[1] == history["source_publisher"].iloc[0]
+
+    # what changed between the two states names the withdrawal with its reason
+    states = seeded_store.series_states(SERIES)
+    [change] = figure_changes(states[-2], states[-1])
+    assert (change.kind, change.figure.year, change.previous_value) == ("withdrawn", 2024, 5000)
+    assert change.figure.revision_message == "2024 is not out yet: a typo for 2023"
+
+    # given again, it comes back as a figure that arrived
+    again = seeded_store.add_figures(
+        pd.DataFrame([row(year="2024", value="5100")]), source="npa.csv"
+    )
+    assert again.added == [(SERIES, 2024)]
+    assert seeded_store.values(SERIES).loc[2024] == 5100
+    [back] = figure_changes(states[-1], seeded_store.series_states(SERIES)[-1])
+    assert (back.kind, back.figure.value) == ("arrived", 5100)
+
+
+def test_a_withdrawal_drops_the_scores_against_the_figure(seeded_store: FigureStore) -> None:
+    seeded_store.record_scores(
+        scores(score(series_id=SERIES, year=2023), score(series_id=SERIES, year=2022))
+    )
+    seeded_store.withdraw_figures(SERIES, [2023], source="cli", message="wrong year")
+    assert seeded_store.track_record(SERIES)["year"].tolist() == [2022]
+
+
+@pytest.mark.parametrize(
+    ("series_id", "years", "message", "error", "said"),
+    [
+        (
+            SERIES,
+            [2008, 2031],
+            "x",
+            InvalidWithdrawal,
+            "holds no figure for 2008, 2031 (years held",
+        ),
+        (SERIES, [2020], " ", InvalidWithdrawal, "say why the figures are withdrawn"),
+        (SERIES, [], "x", InvalidWithdrawal, "name the years"),
+        ("jp_nope", [2020], "x", UnknownSeries, "unknown series 'jp_nope'"),
+    ],
+)
+def test_a_refused_withdrawal_says_why_and_writes_nothing(
+    seeded_store: FigureStore,
+    series_id: str,
+    years: list[int],
+    message: str,
+    error: type[Exception],
+    said: str,
+) -> None:
+    revisions = seeded_store.revisions()
+    with pytest.raises(error, match=said.replace("(", r"\(")):
+        seeded_store.withdraw_figures(series_id, years, source="cli", message=message)
+    assert seeded_store.revisions() == revisions
+
+
+def test_every_figure_of_a_series_cannot_be_withdrawn_at_once(seeded_store: FigureStore) -> None:
+    years = seeded_store.values(SERIES).index.tolist()
+    with pytest.raises(InvalidWithdrawal, match="would leave nothing to forecast from"):
+        seeded_store.withdraw_figures(SERIES, years, source="cli", message="wrong series")
+    assert seeded_store.values(SERIES).index.tolist() == years
+
+
+def test_the_command_withdraws_and_history_and_export_show_it(seeded_store: FigureStore) -> None:
+    app = typer.Typer()
+    figures_commands.register(app)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    *_, kept, year = (int(held) for held in seeded_store.values(SERIES).index)
+
+    done = runner.invoke(app, ["figures", "withdraw", SERIES, str(year), "-m", "not final"])
+    assert done.exit_code == 0, done.output
+    assert f"withdrew {SERIES} {year}." in done.stdout
+    assert f"fraudcast train -s {SERIES}" in done.stdout
+
+    history = runner.invoke(app, ["figures", "history", SERIES, str(year)])
+    assert history.exit_code == 0, history.output
+    assert "withdrawn" in history.stdout and "not final" in history.stdout
+    exported = runner.invoke(app, ["figures", "export", SERIES])
+    assert f"{SERIES},{year}," not in exported.stdout
+    assert f"{SERIES},{kept}," in exported.stdout
+
+    again = runner.invoke(app, ["figures", "withdraw", SERIES, str(year), "-m", "twice"])
+    assert again.exit_code == 1
+    assert f"holds no figure for {year}" in again.stderr
+    typo = runner.invoke(app, ["figures", "withdraw", SERIES, "20l9", "-m", "x"])
+    assert typo.exit_code == 1
+    assert "the years to withdraw must be years separated by ',' or ';', got '20l9'" in (
+        typo.stderr
+    )
