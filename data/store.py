@@ -248,6 +248,24 @@ class FigureStore:
                 )
             return before, after
 
+    def remove_series(self, series_id: str) -> SeriesInfo:
+        """Remove a series registered by mistake, before any figure was given for it; returns
+        what it was. Raises ``UnknownSeries``, or ``InvalidSeries`` for a series that has had
+        figures: its history stays (withdraw wrong figures with ``withdraw_figures``)."""
+        with self._writing() as connection:
+            info = self._require_series(connection, series_id)
+            f = figures_table
+            rows = connection.execute(
+                select(func.count()).select_from(f).where(f.c.series_id == series_id)
+            ).scalar_one()
+            if rows:
+                raise InvalidSeries(
+                    f"{series_id} has had figures ({rows} in its history), so it stays with its "
+                    "history; withdraw wrong figures with `fraudcast figures withdraw`"
+                )
+            connection.execute(delete(series_table).where(series_table.c.id == series_id))
+            return info
+
     @staticmethod
     def _insert_series(connection: Connection, info: SeriesInfo) -> bool:
         row = connection.execute(

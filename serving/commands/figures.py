@@ -35,7 +35,8 @@ EXIT_BUSY = 75
 
 figures_app = typer.Typer(help="Yearly figures with their sources: list, add, export, history.")
 series_app = typer.Typer(
-    help="The series the store knows: list them, add a new one, declare definition breaks."
+    help="The series the store knows: list them, add a new one, declare definition breaks, "
+    "remove one registered by mistake."
 )
 
 # Wide enough that a figure never wraps mid-number, even under a test runner.
@@ -314,6 +315,15 @@ def add_series(
             stdout.print(escape(f"Added series {info.id} [{info.unit}]."), highlight=False)
         else:
             stdout.print(f"Series {info.id} already exists with this metadata.", highlight=False)
+
+
+@series_app.command("remove")
+def remove_series(series_id: str = typer.Argument(..., help="Series id.")) -> None:
+    """Remove a series registered by mistake, before any figure was given for it (a series
+    that has had figures keeps its history: withdraw wrong figures instead)."""
+    with friendly_errors():
+        info = _open_store().remove_series(series_id.strip())
+        stdout.print(escape(f"Removed series {info.id} ({info.title})."), highlight=False)
 
 
 @series_app.command("breaks")

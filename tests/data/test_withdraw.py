@@ -1,5 +1,6 @@
 """Withdrawing figures stored by mistake: the series reads as if they had never been given, their
-history keeps them, and a refused withdrawal changes nothing."""
+history keeps them, and a refused withdrawal changes nothing. A series registered by mistake is
+removed while it has had no figure."""
 
 from __future__ import annotations
 
@@ -132,3 +133,25 @@ def test_the_command_withdraws_and_history_and_export_show_it(seeded_store: Figu
     assert "the years to withdraw must be years separated by ',' or ';', got '20l9'" in (
         typo.stderr
     )
+
+
+def test_a_series_registered_by_mistake_is_removed_until_it_has_had_figures(
+    seeded_store: FigureStore,
+) -> None:
+    app = typer.Typer()
+    figures_commands.register(app)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    typo = ["series", "add", "--id", "jp_phising_reports", "--title", "Phishing", "--unit", "count"]
+    assert runner.invoke(app, typo).exit_code == 0
+
+    removed = runner.invoke(app, ["series", "remove", "jp_phising_reports"])
+    assert removed.exit_code == 0, removed.output
+    assert "Removed series jp_phising_reports (Phishing)." in removed.stdout
+    assert "jp_phising_reports" not in {info.id for info in seeded_store.list_series()}
+    again = runner.invoke(app, ["series", "remove", "jp_phising_reports"])
+    assert again.exit_code == 2 and "unknown series 'jp_phising_reports'" in again.stderr
+
+    kept = runner.invoke(app, ["series", "remove", SERIES])
+    assert kept.exit_code == 1
+    assert f"{SERIES} has had figures" in kept.stderr and "figures withdraw" in kept.stderr
+    assert len(seeded_store.values(SERIES)) > 0
