@@ -139,11 +139,12 @@ clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
 
 # Every figure added, its history and the track record, and every run and model in MLflow:
-# gone for good, so it asks first (a running service would go on writing to deleted files).
+# gone for good, so it asks first, and it refuses while any fraudcast command runs (a running
+# service went on writing to deleted files: figures it acknowledged were lost; data/in_use.py).
 clean-data:
 	@if [ "$(CONFIRM)" != "yes" ]; then \
 	  echo "make clean-data deletes data/*.db (every figure added, its history, the track record)"; \
 	  echo "and everything under mlruns/ (every run and trained model). Stop the service first,"; \
 	  echo "then run: make clean-data CONFIRM=yes"; exit 2; fi
-	rm -f data/*.db data/*.db-wal data/*.db-shm
-	find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+	$(PYTHON) data/in_use.py sh -c 'rm -f data/*.db data/*.db-wal data/*.db-shm && \
+	  find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +'

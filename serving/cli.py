@@ -33,11 +33,15 @@ changes_commands.register(app)
 
 def main() -> None:
     """Entry point of the ``fraudcast`` console script. A ``FRAUDCAST_*`` setting that cannot
-    be used is named with what is wrong with it, not shown as a traceback."""
+    be used is named with what is wrong with it, not shown as a traceback. The command holds
+    ``data.in_use`` while it runs."""
     from pydantic import ValidationError
 
+    from data.in_use import in_use
+
     try:
-        app()
+        with in_use():  # `make clean-data` refuses while any command runs
+            app()
     except ValidationError as error:
         for problem in error.errors(include_url=False):
             name = "FRAUDCAST_" + "_".join(str(part) for part in problem["loc"]).upper()

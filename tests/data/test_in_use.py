@@ -1,0 +1,85 @@
+"""`make clean-data` deletes the stores only while no fraudcast command uses them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import data.in_use
+from data.in_use import run_exclusive
+
+pytestmark = pytest.mark.skipif(data.in_use.fcntl is None, reason="no flock on this system")
+
+
+def _holder(lock: Path) -> subprocess.Popen[str]:
+    """A process that holds the shared lock as every `fraudcast` command does, until its stdin
+    closes."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        import data.in_use
+        data.in_use.IN_USE = Path({str(lock)!r})
+        with data.in_use.in_use():
+            print("held", flush=True)
+            sys.stdin.read()
+        """
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_the_stores_are_deleted_only_when_no_fraudcast_process_uses_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = tmp_path / ".in-use"
+    monkeypatch.setattr(data.in_use, "IN_USE", lock)
+    store = tmp_path / "fraudcast.db"
+    store.write_text("figures")
+    delete = ["rm", "-f", str(store)]
+
+    holder = _holder(lock)
+    try:
+        assert run_exclusive(delete) == 1
+        assert store.exists()  # nothing was deleted under the running service
+        assert "stop it first; nothing was deleted" in capsys.readouterr().err
+    finally:
+        holder.communicate("")  # the service stops
+    assert run_exclusive(delete) == 0
+    assert not store.exists()
+
+
+def test_two_fraudcast_processes_use_the_stores_at_once(tmp_path: Path) -> None:
+    lock = tmp_path / ".in-use"
+    first, second = _holder(lock), _holder(lock)  # the second did not wait for the first
+    first.communicate("")
+    second.communicate("")
+
+
+def test_every_fraudcast_command_holds_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import serving.cli
+
+    held: list[object] = []
+    monkeypatch.setattr(serving.cli, "app", lambda: held.append(True))
+    monkeypatch.setattr(data.in_use, "in_use", _recording(held))
+    serving.cli.main()
+    assert held == ["entered", True, "left"]
+
+
+def _recording(held: list[object]):  # type: ignore[no-untyped-def]
+    from contextlib import contextmanager
+
+    @contextmanager
+    def in_use():  # type: ignore[no-untyped-def]
+        held.append("entered")
+        yield
+        held.append("left")
+
+    return in_use
