@@ -60,8 +60,8 @@ def scenario_response(
         assumptions=assumed,
         filled=filled,
         comparison=(
-            f"with {describe_assumptions(assumed, info.unit)}, the {end_year} projection is "
-            f"{rounded(end_mean, info.unit)}{_instead(champion, end_year, end_mean, info.unit)}"
+            f"With {describe_assumptions(assumed, info.unit)}, the {end_year} projection is "
+            f"{rounded(end_mean, info.unit)}{_instead(champion, end_year, end_mean, info.unit)}."
         ),
         basis=(
             f"hypothetical, not stored: {refitted.model_name}, the champion (version "

@@ -223,8 +223,8 @@ class ScenarioResponse(ForecastResponse):
     )
     comparison: str = Field(
         description="The last year's projection with the assumptions against the champion's "
-        "own, in plain words (e.g. 'with 20,000 in 2026, the 2030 projection is 24,100 "
-        "instead of 18,100')."
+        "own, as a sentence (e.g. 'With 20,000 in 2026, the 2030 projection is 24,100 "
+        "instead of 18,100.')."
     )
     basis: str = Field(description="What was refitted on what, in plain words.")
 

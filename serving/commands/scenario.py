@@ -92,7 +92,7 @@ def scenario(
         answer = scenario_response(store, board, series_id, request, ServiceSettings().max_horizon)
     served = champion.forecast(horizon, answer.levels)
     stdout.print(scenario_table(answer, dict(zip(served["year"], served["mean"], strict=True))))
-    stdout.print(escape(answer.comparison[0].upper() + answer.comparison[1:]) + ".")
+    stdout.print(escape(answer.comparison))
     stdout.print(escape(answer.basis[0].upper() + answer.basis[1:]) + ".", style="dim")
 
 

@@ -150,7 +150,7 @@ function show(entry) {
   result.replaceChildren(
     h("p", { class: "what-if-comparison" },
       h("span", { class: "swatch what-if-line", style: `border-color:${SCENARIO_COLOUR}` }), " ",
-      sentence(scenario.comparison)),
+      scenario.comparison),
     h("p", { class: "muted what-if-basis" }, sentence(scenario.basis), " On the chart: ◇ the ",
       "assumed figure, dash-dot the projection with it, dotted its ",
       `${levelLabel(Math.max(...scenario.levels))}% interval.`),

@@ -81,9 +81,9 @@ def test_the_hypothetical_figure_moves_the_projection_as_the_refitted_champion_s
                 )
     end = projected[-1]
     words = (
-        f"with {'¥' if body['unit'] == 'JPY' else ''}{value:,} in {last + 1}, the {end['year']} "
+        f"With {'¥' if body['unit'] == 'JPY' else ''}{value:,} in {last + 1}, the {end['year']} "
         f"projection is {scenarios.rounded(end['mean'], body['unit'])} instead of "
-        f"{scenarios.rounded(served['forecast'][-1]['mean'], body['unit'])}"
+        f"{scenarios.rounded(served['forecast'][-1]['mean'], body['unit'])}."
     )
     assert body["comparison"] == words
     assert body["basis"].startswith("hypothetical, not stored: ")
@@ -364,5 +364,5 @@ def test_a_what_if_that_leaves_the_projection_as_it_was_says_so(client, state):
     answer = _scenario(client, figures=[{"year": served["forecast"][0]["year"], "value": own}])
     assert answer.status_code == 200, answer.text
     comparison = answer.json()["comparison"]
-    assert comparison.endswith(", as without it"), comparison
+    assert comparison.endswith(", as without it."), comparison
     assert "instead of" not in comparison

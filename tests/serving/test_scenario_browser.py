@@ -82,7 +82,7 @@ def _expect_scenario(page: Page, base_url: str, horizon: int) -> None:
     assert drawn["What if"] == [last_figure] + [p["mean"] for p in api["forecast"]]
     assert drawn["What if: 95% interval"][1:] == [p["upper"]["95"] for p in api["forecast"][1:]]
     words = page.locator(f"{CARD} .what-if-comparison").inner_text().strip()
-    assert words == api["comparison"][0].upper() + api["comparison"][1:] + "."
+    assert words == api["comparison"]
     assert words.startswith(f"With 20,000 in 2026, the {2025 + horizon} projection is ")
     assert "Hypothetical, not stored" in page.locator(f"{CARD} .what-if-basis").inner_text()
     assert chart_traces(page, SERIES)["Forecast"] == horizon  # the projection stays drawn
