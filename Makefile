@@ -10,7 +10,7 @@ MLFLOW_PORT ?= 5000
 # MLflow's usage telemetry would fetch and send over the internet; fraudcast does neither.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres pdf-tools bench-scaling bench-train-scaling bench-train-soak bench-train-profile bench-dask bench-serving bench-ingest bench-abuse clean clean-data help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres pdf-tools wrk bench-scaling bench-train-scaling bench-train-soak bench-train-profile bench-dask bench-serving bench-ingest bench-abuse clean clean-data help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -18,8 +18,12 @@ help:
 	@echo "make lint       ruff lint + format check"
 	@echo "make train      train every series (MLflow runs under mlruns/)"
 	@echo "make serve      serve the API and web page without training"
-	@echo "make bench      run the benchmarks and rewrite benchmarks/RESULTS.md, SCALING.md, SERVING.md and INGEST.md"
-	@echo "make bench-abuse  probe every item of issue 19 on a live server; writes benchmarks/ABUSE.md"
+	@echo "make typecheck  mypy only; make pytest: the tests only"
+	@echo "make bench      accuracy (M3, M1, Tourism, ...), then bench-scaling, bench-train-scaling, bench-dask,"
+	@echo "                bench-serving and bench-ingest, each also alone (several hours in all; needs wrk,"
+	@echo "                installed as root); rewrites benchmarks/RESULTS.md, SCALING.md, SERVING.md, INGEST.md"
+	@echo "make bench-train-soak, bench-train-profile  10,000-series train soak; where train time goes"
+	@echo "make bench-abuse  probe every hardening item (issue 19) on a live server; writes benchmarks/ABUSE.md"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) against mlruns/ (MLFLOW_PORT=5001 for another)"
 	@echo "make clean      remove the venv and caches (figures and trained models stay)"
 	@echo "make clean-data CONFIRM=yes  delete every figure added and every trained model"
@@ -77,6 +81,15 @@ postgres:
 	      || echo "postgresql could not be installed: the tracking-server test will skip"; \
 	  else echo "postgresql absent and not root: the tracking-server test will skip"; fi; }
 
+# The serving benchmark loads the server with Debian's wrk; install it where we may (root with
+# apt), else stop before any benchmark runs.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian wrk for the serving benchmark"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "make bench-serving needs wrk (Debian: apt-get install wrk)"; exit 1; fi; }
+
 # The outlook PDF tests read the PDF with poppler's pdftotext, and draw its Japanese and Chinese
 # titles where a CJK font is installed; install both where we may (root with apt), else they skip.
 pdf-tools:
@@ -87,7 +100,8 @@ pdf-tools:
 	      || echo "poppler-utils or fonts-noto-cjk could not be installed: the outlook PDF tests that need them will skip"; \
 	  else echo "poppler-utils or a CJK font absent and not root: the outlook PDF tests that need them will skip"; fi; }
 
-bench: $(STAMP)
+# Every benchmark in turn (several hours on 2 cores); wrk is checked first, not after hours.
+bench: $(STAMP) wrk
 	$(BIN)/python -m benchmarks.m3 --output benchmarks/RESULTS.md
 	$(MAKE) --no-print-directory bench-scaling
 	$(MAKE) --no-print-directory bench-train-scaling
@@ -120,7 +134,7 @@ bench-train-profile: $(STAMP)
 bench-dask: $(STAMP)
 	$(BIN)/python benchmarks/dask_scaling.py --sizes 100,1000 --workers 2 --output benchmarks/SCALING.md
 
-# Load on the forecast endpoint (one uvicorn worker) and on mlflow models serve; needs Debian's wrk.
+# From a figures file dropped in the incoming folder to the projection served from it, per series.
 bench-ingest: $(STAMP)
 	$(BIN)/python benchmarks/ingest_latency.py --output benchmarks/INGEST.md
 
@@ -128,7 +142,8 @@ bench-ingest: $(STAMP)
 bench-abuse: $(STAMP)
 	$(BIN)/python benchmarks/abuse.py --output benchmarks/ABUSE.md
 
-bench-serving: $(STAMP)
+# Load on the forecast endpoint (one uvicorn worker) and on mlflow models serve; needs Debian's wrk.
+bench-serving: $(STAMP) wrk
 	$(BIN)/python benchmarks/serving_load.py --output benchmarks/SERVING.md
 
 mlflow-ui: $(STAMP)

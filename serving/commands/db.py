@@ -17,7 +17,8 @@ from serving.commands.figures import friendly_errors, stderr, stdout
 from training.settings import TrainingSettings
 
 db_app = typer.Typer(
-    help="The figure store's schema: upgrade it to this release's, or show where it stands."
+    help="The stores: upgrade the figure store's schema, show where it stands, back up the "
+    "figures, models and token."
 )
 
 

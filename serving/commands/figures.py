@@ -33,7 +33,9 @@ EXIT_UNKNOWN = 2
 #: EX_TEMPFAIL, as `fraudcast train` when the retrain lock is taken: try again later.
 EXIT_BUSY = 75
 
-figures_app = typer.Typer(help="Yearly figures with their sources: list, add, export, history.")
+figures_app = typer.Typer(
+    help="Yearly figures with their sources: seed, list, add, withdraw, export, history."
+)
 series_app = typer.Typer(
     help="The series the store knows: list them, add a new one, declare definition breaks, "
     "remove one registered by mistake."
