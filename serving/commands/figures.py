@@ -98,7 +98,7 @@ def _retrain_hint(series_ids: list[str]) -> str:
     return f"within seconds; without one, run `fraudcast train {named}`."
 
 
-def _open_store() -> FigureStore:
+def open_store() -> FigureStore:
     """The configured store, seeded from the bundled figures on first use."""
     store = FigureStore.from_settings()
     store.ensure_seeded()
@@ -128,7 +128,7 @@ def add(
 ) -> None:
     """Add figures from a CSV file: all rows or none; the same file twice is a no-op."""
     with friendly_errors():
-        store = _open_store()
+        store = open_store()
         frame = read_figures_csv(file)
         result = store.add_figures(frame, source=file.name, message=message)
         stdout.print(result.summary(), highlight=False, markup=False)
@@ -157,7 +157,7 @@ def withdraw(
     had, and adding them again brings them back. To correct a value, add the right one instead:
     that keeps the old one as an earlier revision."""
     with friendly_errors():
-        store = _open_store()
+        store = open_store()
         wanted = parse_years(years, what="the years to withdraw")
         result = store.withdraw_figures(
             series.strip(), wanted, source="fraudcast figures withdraw", message=message
@@ -176,7 +176,7 @@ def list_figures(
 ) -> None:
     """Show the current figures with their sources."""
     with friendly_errors():
-        store = _open_store()
+        store = open_store()
         current = store.figures(series)
         title = None
         if series is not None:
@@ -206,7 +206,7 @@ def history(
 ) -> None:
     """Show every value one figure has had, oldest revision first."""
     with friendly_errors():
-        store = _open_store()
+        store = open_store()
         revisions = store.history(series, year)
         if revisions.empty:
             stdout.print(f"No figure for {series} {year} in any revision.", highlight=False)
@@ -256,7 +256,7 @@ def export(
     `figures add` drops again, so an export added back changes nothing.
     """
     with friendly_errors():
-        current = _open_store().figures(series)
+        current = open_store().figures(series)
     # The csv module's default CRLF line ends, as in RFC 4180 and the bundled file.
     writer = csv.writer(sys.stdout)
     try:
@@ -272,7 +272,7 @@ def export(
 def list_series() -> None:
     """Show every series with its unit, breaks and the years it covers."""
     with friendly_errors():
-        store = _open_store()
+        store = open_store()
         current = store.figures()
         table = Table("id", "title", "unit", "country", "breaks", "figures", "years")
         for info in store.list_series():
@@ -303,7 +303,7 @@ def add_series(
 ) -> None:
     """Register a new series so figures for it can be added."""
     with friendly_errors():
-        store = _open_store()
+        store = open_store()
         info = SeriesInfo(
             id=series_id.strip(),
             title=title.strip(),
@@ -324,7 +324,7 @@ def remove_series(series_id: str = typer.Argument(..., help="Series id.")) -> No
     """Remove a series registered by mistake, before any figure was given for it (a series
     that has had figures keeps its history: withdraw wrong figures instead)."""
     with friendly_errors():
-        info = _open_store().remove_series(series_id.strip())
+        info = open_store().remove_series(series_id.strip())
         stdout.print(escape(f"Removed series {info.id} ({info.title})."), highlight=False)
 
 
@@ -340,7 +340,7 @@ def set_breaks(
     """Declare the years a series' definition changed (a new counting rule, a wider scope):
     levels before a break are scaled to the definition after it when the series is trained."""
     with friendly_errors():
-        store = _open_store()
+        store = open_store()
         none = years.strip().lower() == "none"
         wanted = () if none else parse_breaks(years)
         if not none and not wanted:  # "", "," or "$A,$B" with both empty: a slip, not "none"

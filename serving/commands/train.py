@@ -24,6 +24,7 @@ from data.incoming import process_incoming
 from data.settings import StoreSettings
 from data.store import FigureStore
 from serving.commands.backend import BACKEND_OPTION, SCHEDULER_OPTION, cli_backend
+from serving.commands.figures import friendly_errors, open_store
 from serving.settings import ServiceSettings
 from training.locking import RetrainBusy
 from training.outcome import Outcome
@@ -73,6 +74,11 @@ def train(
 
     logging.basicConfig(level=logging.WARNING)
     settings = TrainingSettings()
+    if series:  # a typo is named in one line, as by every command, not as a failed retrain
+        with friendly_errors():
+            store = open_store()
+            for series_id in series:
+                store.get_series(series_id)
     if if_no_champions and has_champions(settings):
         console.print("Champions already registered; skipping training (run `fraudcast train`).")
         return

@@ -11,6 +11,14 @@ from serving.commands.train import where_to_compare
 from tests.support import said
 from training.settings import TrainingSettings
 
+#: Four of the bundled series.
+FOUR = (
+    "jp_cybercrime_cleared",
+    "jp_ib_transfer_cases",
+    "jp_special_fraud_cases",
+    "jp_unauthorized_access_cleared",
+)
+
 
 @pytest.fixture
 def trains_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,15 +90,25 @@ def test_ctrl_c_says_how_many_series_finished_and_how_to_train_the_rest(
     from training.outcome import Outcome
 
     def two_series_then_ctrl_c(*args, on_outcome, **kwargs):
-        for series_id in ("a", "b"):
+        for series_id in FOUR[:2]:
             on_outcome(pipeline.SeriesOutcome(series_id, Outcome.PROMOTED, "better"))
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "retrain", two_series_then_ctrl_c)
 
-    result = CliRunner().invoke(app, ["train", "-s", "a", "-s", "b", "-s", "c", "-s", "d"])
+    result = CliRunner().invoke(app, ["train", *(f"-s{series_id}" for series_id in FOUR)])
 
     assert result.exit_code == 130, result.output
     text = said(result.output)
     assert "Interrupted: 2 of 4 series finished and are in MLflow" in text
     assert "finished series are skipped as unchanged" in text
+
+
+@pytest.mark.usefixtures("trains_nothing")
+def test_an_unknown_series_is_named_in_one_line_before_anything_is_trained() -> None:
+    result = CliRunner().invoke(app, ["train", "-s", "jp_cybercrime_cleared", "-s", "nope"])
+
+    assert result.exit_code == 2, result.output
+    text = said(result.output)
+    assert text.startswith("Error: unknown series 'nope'. Known series: cn_telecom")
+    assert "training summary" not in text and "MLflow:" not in text
