@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, and_, case, delete, func, insert, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -192,19 +192,14 @@ class FigureStore:
             return self._series_map(connection)
 
     def _figure_ranges(self, series_ids: list[str]) -> dict[str, FigureRange]:
-        """The smallest positive and the largest current figure of each of ``series_ids`` that
-        has any."""
+        """The range and the current figures of each of ``series_ids`` that has any."""
         current = current_query(series_ids).subquery()
-        value = current.c.value
-        positive = case((value > 0, value))
-        query = select(current.c.series_id, func.min(positive), func.max(value)).group_by(
-            current.c.series_id
-        )
+        query = select(current.c.series_id, current.c.year, current.c.value)
+        by_series: dict[str, dict[int, float]] = {}
         with self._reading() as connection:
-            return {
-                series_id: FigureRange(float(smallest or 0.0), float(largest))
-                for series_id, smallest, largest in connection.execute(query)
-            }
+            for series_id, year, value in connection.execute(query):
+                by_series.setdefault(series_id, {})[int(year)] = float(value)
+        return {series_id: FigureRange.of(values) for series_id, values in by_series.items()}
 
     def _series_map(self, connection: Connection) -> dict[str, SeriesInfo]:
         rows = connection.execute(select(series_table)).all()

@@ -13,7 +13,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, overload
@@ -44,21 +44,47 @@ DUPLICATE = "duplicate figures (a series and year given twice)"
 #: series moves like that; a unit or a few zeros slipped (the reference corpus' widest move is
 #: x111 over ten years). 0 stays allowed: a count can be none.
 IMPLAUSIBLE_RISE = 1000.0
+#: A figure this many times above or below the published figure of its nearest year on each
+#: side is refused too: unit slips come in factors of 1,000 (thousands, millions of yen), and
+#: a 1,000x slip on a year whose true figure moved up to 3.3x still stands 300x or more off. The
+#: reference corpus' widest one-year move between figures of 10 or more is 67x. Across a break
+#: the neighbour is not compared: a new definition may count differently.
+SLIP_FACTOR = 300.0
+#: The neighbour rule leaves alone a move from or to a figure under this: a new offence's 3
+#: cases may become 2,000 the next year.
+SLIP_FLOOR = 10.0
 #: The unit of series whose figures are whole numbers of cases.
 COUNT_UNIT = "count"
 
 
 @dataclass(frozen=True)
 class FigureRange:
-    """The smallest positive and the largest published figure of a series."""
+    """The smallest positive and the largest published figure of a series, and its published
+    figures by year."""
 
     smallest: float
     largest: float
+    by_year: Mapping[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, by_year: Mapping[int, float]) -> FigureRange:
+        """The range of published figures given by year (at least one)."""
+        values = list(by_year.values())
+        positive = [value for value in values if value > 0]
+        return cls(min(positive, default=0.0), max(values), dict(by_year))
 
 
-def implausible_figure(value: float, known: FigureRange | None, series_id: str) -> str | None:
+def implausible_figure(
+    value: float,
+    known: FigureRange | None,
+    series_id: str,
+    year: int | None = None,
+    breaks: tuple[int, ...] = (),
+) -> str | None:
     """Why ``value`` cannot be a figure of ``series_id``, whose published figures span
-    ``known`` (None when it has none yet); None when it can."""
+    ``known`` (None when it has none yet); None when it can. Given its ``year``, a value
+    ``SLIP_FACTOR`` times off the nearest published year on each side (outside the series'
+    definition ``breaks``) cannot either."""
     if known is None:
         return None
     if known.largest > 0 and value > IMPLAUSIBLE_RISE * known.largest:
@@ -73,7 +99,41 @@ def implausible_figure(value: float, known: FigureRange | None, series_id: str) 
             f"({known.smallest:,.15g}): no yearly series moves like that; check the number's "
             "unit and zeros"
         )
+    if year is not None:
+        return _slipped(value, known.by_year, series_id, year, breaks)
     return None
+
+
+def _slipped(
+    value: float,
+    by_year: Mapping[int, float],
+    series_id: str,
+    year: int,
+    breaks: tuple[int, ...],
+) -> str | None:
+    earlier = max((other for other in by_year if other < year), default=None)
+    later = min((other for other in by_year if other > year), default=None)
+    neighbours = [
+        other
+        for other in (earlier, later)
+        if other is not None and not any(min(other, year) < b <= max(other, year) for b in breaks)
+    ]
+    if not neighbours:
+        return None
+    for other in neighbours:
+        small, big = sorted((value, by_year[other]))
+        if small < SLIP_FLOOR or big < SLIP_FACTOR * small:
+            return None
+    nearest = neighbours[0]
+    published = by_year[nearest]
+    factor = value / published if value > published else published / value
+    side = "above" if value > published else "below"
+    return (
+        f"{factor:,.0f} times {side} the {nearest} figure of {series_id} ({published:,.15g}): "
+        "no yearly series moves like that in a year; check the number's unit and zeros (if "
+        f"the definition changed, declare it first: `fraudcast series breaks {series_id} "
+        f"{year}`)"
+    )
 
 
 Check = tuple[str, Callable[[str], bool]]
@@ -320,15 +380,18 @@ def _check_values(
 ) -> None:
     """Values a series cannot take: a fraction of a count, or a rise or fall no yearly series
     makes (checked only where the value itself is a valid number of a known series)."""
-    columns = [text[name].tolist() for name in ("series_id", "value")]
-    for line, series_id, cell in zip(text.index, *columns, strict=True):
+    columns = [text[name].tolist() for name in ("series_id", "year", "value")]
+    for line, series_id, year, cell in zip(text.index, *columns, strict=True):
         series = known_series.get(series_id)
         if series is None or not _is_number(cell) or not math.isfinite(value := float(cell)):
             continue
         if series.unit == COUNT_UNIT and value != round(value):
             reason = f"{series.id} counts cases ({COUNT_UNIT}): value must be a whole number"
             report.add(RowProblem(int(line), "value", cell, reason))
-        implausible = implausible_figure(value, ranges.get(series.id), series.id)
+        given_year = int(year) if year.isascii() and year.isdigit() else None
+        implausible = implausible_figure(
+            value, ranges.get(series.id), series.id, given_year, series.breaks
+        )
         if implausible:
             report.add(RowProblem(int(line), "value", cell, f"value is {implausible}"))
 

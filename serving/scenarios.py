@@ -168,11 +168,11 @@ def checked_assumptions(
             )
     if published.empty:
         raise InvalidRequest(f"{info.id} has no published figures to add hypothetical ones to")
-    positive = published[published > 0]
-    known = FigureRange(float(positive.min()) if len(positive) else 0.0, float(published.max()))
+    years = published.index.astype("int64").tolist()
+    known = FigureRange.of(dict(zip(years, published.astype("float64").tolist(), strict=True)))
     ceiling = share_ceiling(info.unit, published)
     for index, figure in enumerate(figures):
-        implausible = implausible_figure(figure.value, known, info.id)
+        implausible = implausible_figure(figure.value, known, info.id, figure.year, info.breaks)
         if implausible:
             raise InvalidRequest(f"figures[{index}].value {figure.value:g} is {implausible}")
         if ceiling is not None and figure.value > ceiling:

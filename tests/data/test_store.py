@@ -184,10 +184,60 @@ def test_a_rise_no_yearly_series_makes_is_refused_and_nothing_changes(
     )
     pd.testing.assert_frame_equal(seeded_store.figures(), before)
     assert len(seeded_store.revisions()) == 1
-    # just under the line is a sharp jump, accepted with a warning
+    # just under the line, and after a declared definition break, a sharp jump is accepted
+    # with a warning
+    seeded_store.set_breaks("jp_ib_transfer_cases", [2026])
     result = seeded_store.add_figures(frame_of(row(year="2026", value="5578000")), source="b")
     assert seeded_store.values("jp_ib_transfer_cases").loc[2026] == 5_578_000
     assert "is 1,175.1× up on the 2025 value 4,747" in result.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("series_id", "year", "value", "said"),
+    [
+        # ¥11.25 billion typed in thousands of yen; 924x down is within the series' range
+        (
+            "jp_ib_transfer_losses_jpy",
+            "2026",
+            "11250000",
+            "value is 924 times below the 2025 figure of jp_ib_transfer_losses_jpy "
+            "(10,397,000,000): no yearly series moves like that in a year",
+        ),
+        # a revision between two years is compared with both
+        (
+            "jp_ib_transfer_cases",
+            "2020",
+            "1734000",
+            "value is 926 times above the 2019 figure of jp_ib_transfer_cases (1,872)",
+        ),
+    ],
+)
+def test_a_figure_hundreds_of_times_off_its_neighbouring_year_is_refused(
+    seeded_store: FigureStore, series_id: str, year: str, value: str, said: str
+) -> None:
+    before = seeded_store.figures()
+    unit = "JPY" if series_id.endswith("_jpy") else "count"
+    typo = row(series_id=series_id, year=year, value=value, unit=unit)
+    with pytest.raises(InvalidFigures) as caught:
+        seeded_store.add_figures(frame_of(typo), source="thousands.csv")
+
+    (problem,) = caught.value.problems
+    assert problem.reason.startswith(said), problem.reason
+    assert problem.reason.endswith(f"`fraudcast series breaks {series_id} {year}`)")
+    pd.testing.assert_frame_equal(seeded_store.figures(), before)
+
+
+def test_a_new_offence_may_rise_hundreds_of_times_from_a_handful_of_cases(
+    seeded_store: FigureStore,
+) -> None:
+    seeded_store.add_series(NEW_SERIES)
+    given = [row(series_id=NEW_SERIES.id, year="2023", value="3")]
+    seeded_store.add_figures(frame_of(*given), source="first.csv")
+    result = seeded_store.add_figures(
+        frame_of(row(series_id=NEW_SERIES.id, year="2024", value="2000")), source="next.csv"
+    )
+    assert seeded_store.values(NEW_SERIES.id).tolist() == [3, 2000]
+    assert "666.7× up" in result.warnings[0]
 
 
 def test_a_fall_no_yearly_series_makes_is_refused_and_nothing_changes(

@@ -178,6 +178,8 @@ def test_a_scenario_writes_nothing_to_the_store_or_mlflow(client, state, trained
         ({"levels": [100]}, "each level must be a number strictly between 0 and 100"),
         ({"figures": [{"year": 2026, "value": 1e300}]}, "over 1,000 times the largest published"),
         ({"figures": [{"year": 2026, "value": 1e-3}]}, "under a 1,000th of the smallest published"),
+        # cybercrime cases cleared in thousands: within the range, hundreds of times off 2025
+        ({"figures": [{"year": 2026, "value": 13}]}, "times below the 2025 figure of"),
         ({"figures": [{"year": 2026, "value": "many"}]}, "figures.0.value"),
         ({"figures": [{"year": 2026, "value": True}]}, "true is a boolean, not a number"),
         ({"figures": [{"year": 2026}]}, "figures.0.value: Field required"),
