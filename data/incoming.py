@@ -18,8 +18,9 @@ is written from exactly those bytes, and the drop removed. If the file changed a
 that only the part read was added; a writer that appends after that writes to a removed file, so
 writers should rename. A rejected file is moved (``os.replace``, same filesystem) to
 ``rejected/<UTC timestamp>-<name>`` with ``<that name>.error.txt`` (readable by its owner only)
-beside it giving the reason. A file is rejected for what it is or holds; when the store itself
-fails (busy, down) the file stays where it is for the next tick.
+beside it giving the reason; a file added with warnings (a sharp jump against a neighbouring
+year) has ``<its processed name>.warnings.txt`` beside it. A file is rejected for what it is or
+holds; when the store itself fails (busy, down) the file stays where it is for the next tick.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 PROCESSED = "processed"
 REJECTED = "rejected"
 ERROR_SUFFIX = ".error.txt"
+#: Beside a processed file whose figures were added with warnings (a sharp jump), saying which.
+WARNINGS_SUFFIX = ".warnings.txt"
 #: Failures of the store or the disk rather than of a file: the file waits for the next tick.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (StoreBusy, OperationalError, OSError)
 
@@ -172,6 +175,11 @@ def _accept(
     logger.info("added %r -> %s/%r: %s", path.name, PROCESSED, target.name, result.summary())
     for warning in result.warnings:
         logger.warning("%r: %s", path.name, warning)
+    if result.warnings:  # beside the copy, where whoever dropped the file looks, not only the log
+        when = datetime.now(UTC).isoformat()
+        header = f"{path.name!r} was added at {when}: {result.summary()} Check these figures:"
+        report = "\n".join([header, "", *result.warnings, ""]).encode()
+        _write_atomically(target.with_name(target.name + WARNINGS_SUFFIX), report)
     now = _still_there(path, read)
     if now is not None and _changed(read, now):
         logger.warning("%r changed after it was read; only what was read was added", path.name)

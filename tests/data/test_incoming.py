@@ -37,6 +37,25 @@ def test_a_valid_file_is_added_and_moved_to_processed(
     assert outcome.moved_to.exists()
     assert not (incoming / "npa-2024.csv").exists()
     assert list((incoming / "rejected").iterdir()) == []
+    # nothing to check: no warnings file beside it
+    assert [path.name for path in (incoming / "processed").iterdir()] == [outcome.moved_to.name]
+
+
+def test_figures_added_with_warnings_say_so_beside_the_processed_copy(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures
+) -> None:
+    """The warnings had gone to the service's log only, which whoever dropped the file rarely
+    reads."""
+    drop([row(value="50000")])
+
+    [outcome] = process(seeded_store, incoming)
+
+    assert outcome.accepted and outcome.result is not None
+    beside = outcome.moved_to.with_name(outcome.moved_to.name + ".warnings.txt")
+    text = beside.read_text()
+    assert text.startswith("'npa-2024.csv' was added at ")
+    assert "2024 = 50,000 is 9.0× up on the 2023 value 5,578" in text
+    assert "2025 = 4,747 is 10.5× down on the 2024 value 50,000" in text
 
 
 def test_a_file_with_one_bad_row_last_is_rejected_whole_with_reasons(
