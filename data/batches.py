@@ -154,6 +154,10 @@ def write_batch(connection: Connection, plan: BatchPlan, *, source: str, message
         unchanged=diff.unchanged,
         changed_series=sorted({series_id for series_id, _ in touched}),
         warnings=jump_warnings(merged, touched),
+        revised=[
+            (key, float(plan.stored[key]["value"]), merged[key[0]][key[1]])
+            for key in diff.value_changed
+        ],
     )
 
 

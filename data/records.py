@@ -134,6 +134,13 @@ class Revision:
 
 
 FigureKey = tuple[str, int]
+#: Revised figures a summary names with their old and new value; the rest are counted.
+REVISED_SHOWN = 5
+
+
+def _figure(value: float) -> str:
+    """A figure with thousands separators, as written: 15,108 or 1,414.2."""
+    return f"{value:,.15g}"
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,8 @@ class AddResult:
     changed_series: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     withdrawn: list[FigureKey] = field(default_factory=list)
+    #: the figures whose value changed, with the value before and after
+    revised: list[tuple[FigureKey, float, float]] = field(default_factory=list)
 
     @property
     def no_op(self) -> bool:
@@ -170,10 +179,20 @@ class AddResult:
         if self.withdrawn:
             years = ", ".join(str(year) for _, year in self.withdrawn)
             return f"Revision {self.revision.id}: withdrew {series} {years}."
-        return (
+        said = (
             f"Revision {self.revision.id}: {len(self.added)} added, {len(self.changed)} changed, "
             f"{len(self.unchanged)} unchanged ({series})."
         )
+        if not self.revised:
+            return said
+        # a published figure replaced is named with both values: a year typed wrong shows
+        shown = [
+            f"{series_id} {year}: {_figure(before)} → {_figure(after)}"
+            for (series_id, year), before, after in self.revised[:REVISED_SHOWN]
+        ]
+        rest = len(self.revised) - len(shown)
+        more = f" and {rest:,} more" if rest else ""
+        return f"{said} Revised: {'; '.join(shown)}{more}."
 
 
 @dataclass(frozen=True)

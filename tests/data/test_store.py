@@ -39,6 +39,11 @@ def test_a_changed_value_makes_a_new_revision_and_keeps_the_old(
     assert result.changed == [("jp_cybercrime_cleared", 2018)]
     assert result.changed_series == ["jp_cybercrime_cleared"]
     assert seeded_store.values("jp_cybercrime_cleared").loc[2018] == 9041
+    # the figure replaced is named with both values: a year typed wrong shows at once
+    assert result.summary() == (
+        "Revision 2: 0 added, 1 changed, 0 unchanged (jp_cybercrime_cleared). "
+        "Revised: jp_cybercrime_cleared 2018: 9,040 → 9,041."
+    )
     history = seeded_store.history("jp_cybercrime_cleared", 2018)
     assert history["value"].tolist() == [9040, 9041]
     assert history["revision_id"].tolist() == [1, 2]
