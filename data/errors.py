@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ class FraudcastDataError(Exception):
     """Base of every error the data package raises on purpose."""
 
 
+def closest_series(series_id: str, known: Iterable[str]) -> str | None:
+    """The known series id ``series_id`` was most likely a typo of, if one is close."""
+    found = difflib.get_close_matches(series_id, list(known), n=1, cutoff=0.85)
+    return found[0] if found else None
+
+
 class UnknownSeries(FraudcastDataError, LookupError):
     """A series id that the store does not know."""
 
@@ -45,7 +52,9 @@ class UnknownSeries(FraudcastDataError, LookupError):
         hint = f" Known series: {', '.join(self.known)}." if self.known else ""
         # an id is 100 characters at most: a longer one is quoted only as far as that
         shown = repr(series_id) if len(series_id) <= 100 else f"{series_id[:100]!r}…"
-        super().__init__(f"unknown series {shown}.{hint}")
+        close = closest_series(series_id[:100], self.known)
+        meant = f" (did you mean {close!r}?)" if close else ""
+        super().__init__(f"unknown series {shown}{meant}.{hint}")
 
 
 class UnknownRevision(FraudcastDataError, LookupError):

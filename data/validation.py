@@ -21,7 +21,7 @@ from typing import IO, overload
 import pandas as pd
 
 from data.canonical import ACCESS_MODES, FIGURE_COLUMNS, OPTIONAL_COLUMNS, unguard_formula
-from data.errors import FileTooLarge, InvalidFigures, ProblemReport, RowProblem
+from data.errors import FileTooLarge, InvalidFigures, ProblemReport, RowProblem, closest_series
 from data.records import SeriesInfo
 from data.settings import StoreSettings
 
@@ -39,6 +39,7 @@ CsvInput = str | Path | bytes | IO[str] | IO[bytes]
 READ_PROBLEMS = "fraudcast_read_problems"
 WRONG_FIELD_COUNT = "rows with the wrong number of fields"
 DUPLICATE = "duplicate figures (a series and year given twice)"
+UNKNOWN_SERIES = "unknown series"
 #: A figure over this many times the largest published figure of its series, or under the
 #: smallest positive one divided by it, is refused, in the store as in a what-if: no yearly
 #: series moves like that; a unit or a few zeros slipped (the reference corpus' widest move is
@@ -111,6 +112,8 @@ def _slipped(
     year: int,
     breaks: tuple[int, ...],
 ) -> str | None:
+    if by_year.get(year) == value:  # stored already (an export added back): nothing moves
+        return None
     earlier = max((other for other in by_year if other < year), default=None)
     later = min((other for other in by_year if other > year), default=None)
     neighbours = [
@@ -266,13 +269,7 @@ def _element_checks(
         return (f"{column} is required", lambda text: text != "")
 
     return {
-        "series_id": [
-            required("series_id"),
-            (
-                "unknown series: add its metadata first (`fraudcast series add`)",
-                lambda text: text == "" or text in known_series,
-            ),
-        ],
+        "series_id": [required("series_id")],
         "year": [
             required("year"),
             (
@@ -360,6 +357,9 @@ def _check_rows(
     for line, series_id, year, unit in zip(text.index, *columns, strict=True):
         series = known_series.get(series_id)
         if series is None:
+            if series_id:
+                reason = _unknown_series(series_id, known_series)
+                report.add(RowProblem(int(line), "series_id", series_id, reason, UNKNOWN_SERIES))
             continue
         if unit not in ("", series.unit):
             reason = f"unit must be {series.unit!r} for series {series.id}"
@@ -370,6 +370,19 @@ def _check_rows(
         if first != line:
             reason = f"duplicate figure for {series.id} {year}"
             report.add(RowProblem(int(line), "year", year, reason, DUPLICATE, earlier=first))
+
+
+def _unknown_series(series_id: str, known_series: Mapping[str, SeriesInfo]) -> str:
+    close = closest_series(series_id[:100], known_series)
+    if close:
+        return (
+            f"unknown series: did you mean {close}? A new series is registered first "
+            "(`fraudcast series add`)"
+        )
+    return (
+        "unknown series: register it first (`fraudcast series add`); `fraudcast series list` "
+        "shows the known ones"
+    )
 
 
 def _check_values(

@@ -23,6 +23,7 @@ from data.errors import (
     InvalidSeries,
     StoreBusy,
     UnknownSeries,
+    closest_series,
 )
 from data.records import SeriesInfo, format_breaks, parse_breaks, parse_years
 from data.store import FigureStore
@@ -315,6 +316,15 @@ def add_series(
         )
         if store.add_series(info):
             stdout.print(escape(f"Added series {info.id} [{info.unit}]."), highlight=False)
+            others = [known.id for known in store.list_series() if known.id != info.id]
+            close = closest_series(info.id, others)
+            if close:
+                stderr.print(
+                    f"[yellow]Note:[/yellow] {escape(info.id)} is close to the existing "
+                    f"{escape(close)}; if you meant that one, `fraudcast series remove "
+                    f"{escape(info.id)}` undoes this while it has no figures.",
+                    highlight=False,
+                )
         else:
             stdout.print(f"Series {info.id} already exists with this metadata.", highlight=False)
 

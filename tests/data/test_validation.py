@@ -35,7 +35,9 @@ def rejection(write_figures: WriteFigures, rows: list[dict[str, str]]) -> Invali
     ("bad_cell", "column", "reason"),
     [
         ({"series_id": ""}, "series_id", "series_id is required"),
-        ({"series_id": "jp_nonexistent"}, "series_id", "unknown series"),
+        ({"series_id": "jp_nonexistent"}, "series_id", "unknown series: register it first"),
+        # a typo of a known id is named with the id it was likely meant to be
+        ({"series_id": "jp_ib_transfer_case"}, "series_id", "did you mean jp_ib_transfer_cases?"),
         ({"year": ""}, "year", "year is required"),
         ({"year": "20x4"}, "year", "year must be a whole number between 1900"),
         ({"year": "2024.5"}, "year", "year must be a whole number between 1900"),

@@ -143,6 +143,11 @@ def test_a_series_registered_by_mistake_is_removed_until_it_has_had_figures(
     runner = CliRunner(env={"COLUMNS": "200"})
     typo = ["series", "add", "--id", "jp_phising_reports", "--title", "Phishing", "--unit", "count"]
     assert runner.invoke(app, typo).exit_code == 0
+    near = ["series", "add", "--id", "jp_ib_transfer_case", "--title", "IB", "--unit", "count"]
+    noted = runner.invoke(app, near)
+    assert noted.exit_code == 0
+    assert "jp_ib_transfer_case is close to the existing jp_ib_transfer_cases" in noted.stderr
+    assert runner.invoke(app, ["series", "remove", "jp_ib_transfer_case"]).exit_code == 0
 
     removed = runner.invoke(app, ["series", "remove", "jp_phising_reports"])
     assert removed.exit_code == 0, removed.output
@@ -150,6 +155,10 @@ def test_a_series_registered_by_mistake_is_removed_until_it_has_had_figures(
     assert "jp_phising_reports" not in {info.id for info in seeded_store.list_series()}
     again = runner.invoke(app, ["series", "remove", "jp_phising_reports"])
     assert again.exit_code == 2 and "unknown series 'jp_phising_reports'" in again.stderr
+    typo = runner.invoke(app, ["figures", "list", "jp_ib_transfer_case"])
+    assert "unknown series 'jp_ib_transfer_case' (did you mean 'jp_ib_transfer_cases'?)." in (
+        typo.stderr
+    )
 
     kept = runner.invoke(app, ["series", "remove", SERIES])
     assert kept.exit_code == 1
