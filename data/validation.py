@@ -361,7 +361,7 @@ def _check_rows(
                 reason = _unknown_series(series_id, known_series)
                 report.add(RowProblem(int(line), "series_id", series_id, reason, UNKNOWN_SERIES))
             continue
-        if unit not in ("", series.unit):
+        if unit and unit.lower() != series.unit.lower():
             reason = f"unit must be {series.unit!r} for series {series.id}"
             report.add(RowProblem(int(line), "unit", unit, reason))
         if not _is_year(year, last_year):

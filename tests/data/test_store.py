@@ -500,3 +500,15 @@ def test_only_a_percent_series_whose_figures_stay_within_0_to_100_is_a_share() -
     assert share_ceiling("%", [0.0, 100.0]) == 100.0
     assert share_ceiling("percent", [12.0, 140.0]) is None  # a change in percent can pass 100
     assert share_ceiling("count", [94.1, 99.6]) is None
+
+
+def test_a_count_typed_in_capitals_is_still_a_count(seeded_store: FigureStore) -> None:
+    """Registered as "Count", a series had taken fractions and been charted as "14.44 Count"."""
+    info = SeriesInfo("jp_phishing_sites", "Phishing sites", " Count ")
+    assert info.unit == "count" and SeriesInfo("jp_x_jpy", "X", "jpy").unit == "JPY"
+    seeded_store.add_series(info)
+    half = row(series_id=info.id, year="2024", value="10.5", unit="Count")
+    with pytest.raises(InvalidFigures, match="value must be a whole number"):
+        seeded_store.add_figures(frame_of(half), source="half.csv")
+    seeded_store.add_figures(frame_of({**half, "value": "10"}), source="whole.csv")
+    assert seeded_store.values(info.id).tolist() == [10]
