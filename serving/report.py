@@ -135,12 +135,12 @@ def _draw_series(flow: PageFlow, page: SeriesOutlook, fonts: Fonts) -> None:
         flow.text(line, 8.5, weight="bold" if line.startswith("Surprise") else "normal")
     flow.heading("Latest figures")
     for figure in page.latest:
-        status = "preliminary" if figure.preliminary else "final"
+        status = "" if figure.status == "not stated" else f" ({figure.status})"
         source = figure.source
         title = fonts.legible(source.title, fallback=f"(title in CJK script: {_NO_CJK})")
         publisher = fonts.legible(source.publisher, fallback=source.accessed_via)
         flow.text(
-            f"{figure.year}: {format_exact(figure.value, figure.unit)} ({status}). Source: "
+            f"{figure.year}: {format_exact(figure.value, figure.unit)}{status}. Source: "
             f"{publisher}, {title} [{source.accessed_via}]",
             8.5,
         )

@@ -61,6 +61,9 @@ class Figure(BaseModel):
     source: Source
     revision_id: int
     preliminary: bool = Field(description="True when the source marks the figure preliminary.")
+    status: str = Field(
+        description="preliminary or final as the figure's note says, else 'not stated'."
+    )
 
 
 class ChampionSummary(BaseModel):

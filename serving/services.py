@@ -29,6 +29,17 @@ def is_preliminary(note: str | None) -> bool:
     return bool(note) and bool(_PRELIMINARY.match(str(note)))
 
 
+_FINAL = re.compile(r"\bfinal\b|確定", re.IGNORECASE)
+
+
+def figure_status(note: str | None) -> str:
+    """``preliminary`` or ``final`` as a figure's note says, else ``not stated``: a figure
+    whose source said neither had been shown as final."""
+    if is_preliminary(note):
+        return "preliminary"
+    return "final" if note and _FINAL.search(note) else "not stated"
+
+
 def _figure(row: pd.Series) -> schemas.Figure:
     def text(name: str) -> str | None:
         value = row.get(name)
@@ -47,6 +58,7 @@ def _figure(row: pd.Series) -> schemas.Figure:
         ),
         revision_id=int(row["revision_id"]),
         preliminary=is_preliminary(text("note")),
+        status=figure_status(text("note")),
     )
 
 

@@ -171,7 +171,7 @@ export function figuresTable(series, figures) {
   const rows = [...figures].reverse().map((f) => [
     String(f.year),
     formatExact(f.value, series.unit),
-    f.preliminary ? "preliminary" : "final",
+    f.status,
     h("span", {}, sourceLink(f.source.url, f.source.title), h("br"), h("span", { class: "muted" }, f.source.publisher)),
     f.source.accessed_via,
     f.source.note || "",

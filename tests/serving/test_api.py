@@ -59,6 +59,19 @@ def test_figures_carry_provenance(client):
     assert by_year[2018]["value"] == 9040
     assert by_year[2018]["source"]["accessed_via"] == "seed"
     assert all(f["source"]["publisher"] and f["source"]["title"] for f in figures)
+    # preliminary or final only as the note says: a figure whose source said neither had been
+    # shown as final
+    for figure in figures:
+        note = (figure["source"]["note"] or "").lower()
+        expected = (
+            "preliminary"
+            if figure["preliminary"]
+            else "final"
+            if "final" in note or "確定" in note
+            else "not stated"
+        )
+        assert figure["status"] == expected, figure
+    assert {f["status"] for f in figures} >= {"final", "not stated"}
 
 
 def test_forecast_has_nested_intervals_and_matches_the_registered_model(client, state):
