@@ -271,7 +271,7 @@ def test_a_surprise_is_named_in_the_answer_to_the_write_that_brought_it_only(
     """With its series not retrained yet, the 2026 surprise was named again in the answer to
     every later write, of whatever figure."""
     monkeypatch.setattr(state.jobs, "submit", lambda *args, **kwargs: None)  # no retrain
-    first = client.post("/v1/figures", json={"figures": [yen_figure(2026, 9.0e12)]}, headers=auth())
+    first = client.post("/v1/figures", json={"figures": [yen_figure(2026, 2.0e11)]}, headers=auth())
     assert first.status_code == 201, first.text
     assert [s for s in first.json()["surprises"] if f"{YEN} 2026" in s]
     revised = float(state.store.values(YEN)[2025]) * 1.01

@@ -110,14 +110,14 @@ def test_a_figure_that_came_in_outside_its_95_interval_is_named_a_surprise(
     state: ServiceState, tmp_path: Path
 ) -> None:
     state.board.refresh()
-    state.store.add_figures(pd.DataFrame([yen_figure(2026, 9.0e12)]), source="test")
+    state.store.add_figures(pd.DataFrame([yen_figure(2026, 2.0e11)]), source="test")
     assert score_incoming(state.store, state.board, [YEN])  # as adding figures does
     outlook = build_outlook(state.store, state.board, [YEN], horizon=5, levels=(80, 95))
     page = _joined(pdf_pages(report.render_pdf(outlook), tmp_path)[1])
     scored = state.store.track_record(YEN).iloc[0]
     outside = format_range(scored["lo-95"], scored["hi-95"], "JPY")
     assert (
-        f"Surprise: the 2026 figure came in at ¥9,000,000,000,000, outside the 95% interval "
+        f"Surprise: the 2026 figure came in at ¥200,000,000,000, outside the 95% interval "
         f"of {outside} that {scored['model_name']} (version {scored['model_version']})"
     ) in page
     assert "0 of 1 figure came in inside the 80% interval forecast for it." in page

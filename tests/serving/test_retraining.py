@@ -155,7 +155,7 @@ def test_a_rejected_file_adds_nothing_and_says_why(live):
 
 def test_a_surprising_figure_is_flagged_when_it_arrives(live):
     state, url = live
-    answer = _post(f"{url}/v1/figures", {"figures": [yen_figure(2026, 9.0e12)]})
+    answer = _post(f"{url}/v1/figures", {"figures": [yen_figure(2026, 2.0e11)]})
     assert answer["surprises"] and "outside the 95% interval" in answer["surprises"][0]
     record = state.store.track_record(YEN)
     assert record["year"].tolist() == [2026] and not record["inside_95"].iloc[0]
