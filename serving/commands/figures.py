@@ -367,6 +367,34 @@ def set_breaks(
             highlight=False,
             markup=False,
         )
+        years_held = sorted(int(year) for year in store.values(after.id).index)
+        for note in _break_notes(after.breaks, years_held):
+            stderr.print(f"[yellow]Note:[/yellow] {escape(note)}", highlight=False)
+
+
+def _break_notes(breaks: tuple[int, ...], years: list[int]) -> list[str]:
+    """What a user should know of break years that the figures cannot use (yet)."""
+    if not years:
+        return []
+    first, last = years[0], years[-1]
+    notes = []
+    for year in breaks:
+        if year <= first:
+            notes.append(
+                f"break {year} is at or before the first figure ({first}): there is nothing "
+                "before it to scale, so it changes nothing"
+            )
+        elif year > last:
+            notes.append(
+                f"break {year} is after the last figure ({last}): it changes nothing until "
+                f"figures from {year} on arrive"
+            )
+        elif sum(held >= year for held in years) == 1:
+            notes.append(
+                f"break {year}: only one figure ({last}) stands after it, so the level shift "
+                "rests on that one year"
+            )
+    return notes
 
 
 def register(app: typer.Typer) -> None:

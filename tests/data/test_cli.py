@@ -283,6 +283,19 @@ def test_series_breaks_declares_a_definition_change_and_keeps_every_figure(
     assert "2021" in runner.invoke(app, ["series", "list"]).stdout  # not cleared
 
 
+def test_break_years_the_figures_cannot_use_are_noted(app: typer.Typer, runner: CliRunner) -> None:
+    """A break after the last figure, or at the first, had been taken without a word."""
+    said = runner.invoke(app, ["series", "breaks", "jp_ib_transfer_cases", "2011,2025,2030"])
+
+    assert said.exit_code == 0, said.output
+    notes = " ".join(said.stderr.split())
+    assert "break 2011 is at or before the first figure (2011): there is nothing before it" in notes
+    assert "break 2025: only one figure (2025) stands after it" in notes
+    assert "break 2030 is after the last figure (2025): it changes nothing until figures" in notes
+    quiet = runner.invoke(app, ["series", "breaks", "jp_ib_transfer_cases", "2020"])
+    assert quiet.exit_code == 0 and "Note:" not in quiet.stderr
+
+
 def test_series_add_refuses_to_redefine_a_series(app: typer.Typer, runner: CliRunner) -> None:
     result = runner.invoke(
         app, ["series", "add", "--id", "jp_cybercrime_cleared", "--title", "X", "--unit", "JPY"]
