@@ -73,9 +73,15 @@ def _ensure_folders(folder: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
 
 
+#: Files a spreadsheet writes that are not CSV, by extension: refused with what to do rather
+#: than left in the folder without a word.
+NOT_CSV_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".numbers", ".tsv"})
+
+
 def _is_candidate(path: Path) -> bool:
     # "name.csv.part" and "name.tmp" end otherwise, so the suffix test leaves them out.
-    return not path.name.startswith(".") and path.suffix.lower() == ".csv"
+    suffix = path.suffix.lower()
+    return not path.name.startswith(".") and (suffix == ".csv" or suffix in NOT_CSV_SUFFIXES)
 
 
 def _not_regular(status: os.stat_result) -> str | None:
@@ -93,7 +99,8 @@ def _not_regular(status: os.stat_result) -> str | None:
 def ready_files(folder: Path, *, settle_seconds: float = 1.0) -> list[Path]:
     """The ``*.csv`` entries directly in ``folder`` untouched for ``settle_seconds``, oldest first.
 
-    Creates ``folder`` and its ``processed/`` and ``rejected/`` subfolders if missing. Hidden
+    Creates ``folder`` and its ``processed/`` and ``rejected/`` subfolders if missing. A
+    spreadsheet's other formats (``NOT_CSV_SUFFIXES``) are listed too, to be refused. Hidden
     files, ``*.part``, ``*.tmp``, folders and anything else are ignored. Links are not followed:
     a link is listed by its own mtime (and refused when processed), as are pipes and devices.
     """
@@ -229,6 +236,14 @@ def _open_regular(path: Path) -> int | str:
 
 def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcome | None:
     """Add one file or reject it; None when it must stay in place for the next tick."""
+    if path.suffix.lower() in NOT_CSV_SUFFIXES:
+        return _reject(
+            path,
+            folder,
+            f"{path.name!r} is not a .csv file: the drop folder reads CSV only and read "
+            "nothing from it; save it from the spreadsheet as 'CSV UTF-8 (comma delimited)' "
+            "and drop that",
+        )
     try:
         opened = _open_regular(path)
     except PermissionError:

@@ -21,7 +21,14 @@ from typing import IO, overload
 import pandas as pd
 
 from data.canonical import ACCESS_MODES, FIGURE_COLUMNS, OPTIONAL_COLUMNS, unguard_formula
-from data.errors import FileTooLarge, InvalidFigures, ProblemReport, RowProblem, closest_series
+from data.errors import (
+    FileTooLarge,
+    InvalidFigures,
+    ProblemReport,
+    RowProblem,
+    closest_series,
+    cut,
+)
 from data.records import SeriesInfo
 from data.settings import StoreSettings
 
@@ -192,12 +199,41 @@ def read_figures_csv(source: CsvInput) -> pd.DataFrame:
     return _read_text(io.StringIO(text.removeprefix("\ufeff"), newline=""))
 
 
+#: Files that are not text at all, by their first bytes, and what to do instead.
+_NOT_CSV = {
+    b"PK\x03\x04": "the file is a ZIP archive, as an Excel workbook (.xlsx) is",
+    b"\xd0\xcf\x11\xe0": "the file is an Excel 97-2003 workbook (.xls)",
+}
+#: How to write a figures file from a spreadsheet.
+SAVE_AS_CSV = "save it from the spreadsheet as 'CSV UTF-8 (comma delimited)' and add that"
+
+
 def _decoded(raw: bytes) -> str:
+    for magic, what in _NOT_CSV.items():
+        if raw.startswith(magic):
+            raise InvalidFigures([RowProblem(1, "", "", f"{what}, not CSV text: {SAVE_AS_CSV}")])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
-        raise InvalidFigures([RowProblem(line, "", "", "the file is not UTF-8 text")]) from None
+        try:
+            raw.decode("cp932")
+            why = "it reads as Shift_JIS, Japanese Excel's default for CSV"
+        except UnicodeDecodeError:
+            why = "it is in another encoding"
+        reason = f"the file is not UTF-8 text ({why}): {SAVE_AS_CSV}"
+        raise InvalidFigures([RowProblem(line, "", "", reason)]) from None
+
+
+def _split_thousands(header: list[str], record: list[str]) -> bool:
+    """Whether a row has one field too many because its value was written as ``12,479``."""
+    if "value" not in header or len(record) < len(header) + 1:
+        return False
+    at = header.index("value")
+    digits = record[at : at + len(record) - len(header) + 1]
+    return digits[0].strip().isdigit() and all(
+        len(group.strip()) == 3 and group.strip().isdigit() for group in digits[1:]
+    )
 
 
 def _read_text(handle: IO[str]) -> pd.DataFrame:
@@ -220,6 +256,11 @@ def _read_text(handle: IO[str]) -> pd.DataFrame:
                 continue
             if len(record) != len(header):
                 found = f"expected {len(header)} fields like the header, found {len(record)}"
+                if _split_thousands(header, record):
+                    found += (
+                        " (a value written with a thousands separator, 12,479, splits in two: "
+                        "write 12479)"
+                    )
                 problems.add(RowProblem(start_line, "", "", found, kind=WRONG_FIELD_COUNT))
                 continue
             lines.append(start_line)
@@ -316,19 +357,34 @@ def _element_checks(
 
 
 def _column_problems(text: pd.DataFrame) -> list[RowProblem]:
-    present = set(text.columns)
+    names = [str(name) for name in text.columns]
+    if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+        separator = "';'" if ";" in names[0] else "tabs"
+        reason = (
+            f"the header is separated by {separator}, not commas: {SAVE_AS_CSV} (in a "
+            "spreadsheet set to use ',' as decimal mark, choose the comma-delimited format)"
+        )
+        return [RowProblem(1, "", cut(names[0], 40), reason)]
+    # a column named in other letter case ("Series_ID") is that column, misspelt
+    cased = {name.strip().lower(): name for name in names if name not in FIGURE_COLUMNS}
+    present = set(names)
     required = [name for name in FIGURE_COLUMNS if name not in OPTIONAL_COLUMNS]
     problems = [
         RowProblem(1, name, "", "required column is missing from the header")
         for name in required
-        if name not in present
+        if name not in present and name not in cased
     ]
     expected = ", ".join(FIGURE_COLUMNS)
-    problems += [
-        RowProblem(1, str(name), "", f"unknown column (expected: {expected})")
-        for name in text.columns
-        if name not in FIGURE_COLUMNS
-    ]
+    for name in names:
+        if name in FIGURE_COLUMNS:
+            continue
+        lower = name.strip().lower()
+        reason = (
+            f"column names are lower case: write {lower!r}"
+            if lower in FIGURE_COLUMNS
+            else f"unknown column (expected: {expected})"
+        )
+        problems.append(RowProblem(1, name, "", reason))
     return problems
 
 

@@ -127,6 +127,27 @@ def test_partial_hidden_and_fresh_files_are_not_picked_up(
     ]
 
 
+def test_a_workbook_dropped_instead_of_a_csv_is_refused_saying_what_to_do(
+    seeded_store: FigureStore, incoming: Path
+) -> None:
+    """An .xlsx in the folder had been left there for ever without a word."""
+    workbook = age_file(incoming / "figures-2026.xlsx", b"PK\x03\x04 a workbook")
+
+    [outcome] = process(seeded_store, incoming)
+
+    assert not outcome.accepted and not workbook.exists()
+    assert "'figures-2026.xlsx' is not a .csv file" in (outcome.error or "")
+    assert "save it from the spreadsheet as 'CSV UTF-8 (comma delimited)'" in (outcome.error or "")
+    assert outcome.moved_to.parent == incoming / "rejected"
+    assert len(seeded_store.revisions()) == 1
+
+
+def age_file(path: Path, content: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return age(path)
+
+
 def test_ready_files_are_oldest_first_and_folders_are_created(tmp_path: Path) -> None:
     folder = tmp_path / "new" / "incoming"
     assert ready_files(folder, settle_seconds=SETTLE) == []

@@ -253,5 +253,49 @@ def test_a_file_that_is_not_utf8_is_refused_clearly(tmp_path: Path) -> None:
     path = tmp_path / "shift_jis.csv"
     path.write_bytes((",".join(FIGURE_COLUMNS) + "\n警察庁\n").encode("shift_jis"))
 
-    with pytest.raises(InvalidFigures, match="not UTF-8 text"):
+    with pytest.raises(InvalidFigures, match="not UTF-8 text") as caught:
         read_figures_csv(path)
+    # Japanese Excel's default is named, with what to do
+    assert "it reads as Shift_JIS, Japanese Excel's default for CSV): save it from the " in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"PK\x03\x04\x14\x00junk", "the file is a ZIP archive, as an Excel workbook (.xlsx) is"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1junk", "the file is an Excel 97-2003 workbook (.xls)"),
+        (
+            (";".join(FIGURE_COLUMNS) + "\n").encode(),
+            "the header is separated by ';', not commas: save it from the spreadsheet as 'CSV",
+        ),
+    ],
+)
+def test_a_workbook_or_a_semicolon_file_is_named_for_what_it_is(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    path = tmp_path / "figures.csv"
+    path.write_bytes(content + ("\n" + ";".join(GOOD_ROW.values())).encode())
+
+    with pytest.raises(InvalidFigures) as caught:
+        validate_figures(read_figures_csv(path), KNOWN)
+    assert caught.value.total == 1  # one reason, not one per column
+    assert said in caught.value.problems[0].reason
+
+
+def test_capitalised_column_names_and_a_thousands_separator_are_named(
+    write_figures: WriteFigures,
+) -> None:
+    header = ",".join(name.title() if name == "series_id" else name for name in FIGURE_COLUMNS)
+    row_cells = [GOOD_ROW[name] for name in FIGURE_COLUMNS]
+    row_cells[FIGURE_COLUMNS.index("value")] = "12,479"
+    path = write_figures([])
+    path.write_text(header + "\n" + ",".join(row_cells) + "\n")
+
+    with pytest.raises(InvalidFigures) as caught:
+        validate_figures(read_figures_csv(path), KNOWN)
+    reasons = [problem.reason for problem in caught.value.problems]
+    assert "column names are lower case: write 'series_id'" in reasons
+    assert not any("required column" in reason for reason in reasons)
+    assert any(reason.endswith("splits in two: write 12479)") for reason in reasons)
