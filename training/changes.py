@@ -328,6 +328,8 @@ def _percent(fraction: float) -> str:
         return "less than 0.1%"
     value = abs(fraction) * 100
     text = f"{value:.1f}".removesuffix(".0") if value < 10 else f"{value:.0f}"
+    if text == "100" and value != 100:  # a fall of 99.7% is not a fall to nothing
+        text = f"{value:.1f}"
     return f"{text}%"
 
 

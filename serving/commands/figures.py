@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from data.canonical import FIGURE_COLUMNS, format_value, frame_records, guard_formula
@@ -275,7 +275,10 @@ def list_series() -> None:
     with friendly_errors():
         store = open_store()
         current = store.figures()
-        table = Table("id", "title", "unit", "country", "breaks", "figures", "years")
+        # the id whole on a narrow terminal too: it is what a user types next
+        table = Table(Column("id", no_wrap=True), "title", "unit", "country", "breaks")
+        table.add_column("figures")
+        table.add_column("years", no_wrap=True)
         for info in store.list_series():
             years = current.loc[current["series_id"] == info.id, "year"]
             span = f"{years.min()}–{years.max()}" if len(years) else "-"

@@ -311,3 +311,10 @@ def test_list_without_a_series_shows_every_figure(app: typer.Typer, runner: CliR
     assert result.exit_code == 0
     table_rows = [line for line in result.stdout.splitlines() if FIGURE_ROW.match(line)]
     assert len(table_rows) == 116
+
+
+def test_series_list_shows_each_id_whole_on_a_narrow_terminal(app: typer.Typer) -> None:
+    listed = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["series", "list"])
+
+    assert listed.exit_code == 0, listed.output
+    assert "│ jp_sns_investment_fraud_losses_jpy " in listed.stdout

@@ -19,7 +19,7 @@ from serving.state import ServiceState
 from tests.serving.conftest import QUIET, Changed, auth, retrain_yen, yen_forecast
 from tests.support import TRAINED, environment, make_state, yen_figure
 from training import registry, tracking
-from training.changes import summary
+from training.changes import YearChange, summary
 from training.evidence import same_model
 
 YEN = TRAINED[1]
@@ -284,4 +284,17 @@ def test_a_change_on_the_same_figures_says_what_else_moved_it() -> None:
     assert others.startswith(
         "The projection moved to other years, on the same figures: the backtests of the other "
         "series it is chosen with changed."
+    )
+
+
+def test_a_fall_of_nearly_all_is_not_rounded_to_all() -> None:
+    """A fall of 99.7% had read "fell 100%", as if to nothing."""
+    fall = YearChange(2027, before={"mean": 1000.0}, after={"mean": 3.0})
+    said = summary(
+        [fall], [], unit="count", model="naive", previous_model="naive", new_release=True
+    )
+    assert said.startswith("The 2027 projection fell 99.7%, from 1,000 to 3.00, on the same")
+    gone = YearChange(2027, before={"mean": 1000.0}, after={"mean": 0.0})
+    assert "fell 100%" in summary(
+        [gone], [], unit="count", model="naive", previous_model="naive", new_release=True
     )
