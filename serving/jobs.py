@@ -115,6 +115,17 @@ class JobQueue:
             )
             return
         failed = [o for o in outcomes if o.failed]
+        # one line per series in the service's log: what the retrain did and why it ran
+        for outcome in outcomes:
+            log.log(
+                logging.WARNING if outcome.failed else logging.INFO,
+                "retrain job %s (%s): %s %s: %s",
+                job_id,
+                reason,
+                outcome.series_id,
+                str(outcome.status),
+                outcome.reason,
+            )
         self._update(
             job_id,
             state="failed" if failed else "succeeded",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import pytest
 
 from serving.jobs import _KEEP_JOBS, JobQueue, UnknownJob
+from training.outcome import Outcome
 from training.pipeline import SeriesOutcome
 
 
@@ -46,3 +48,27 @@ def test_a_job_tells_the_retrain_why_it_runs() -> None:
     finally:
         queue.shutdown()
     assert told == [f"figures added through the API (job {job.id})"]
+
+
+def test_each_series_outcome_is_logged_with_why_the_job_ran(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The service's log had said only "champions swapped in" after a retrain."""
+
+    def retrain(series: Sequence[str] | None, force: bool, trigger: str) -> list[SeriesOutcome]:
+        return [
+            SeriesOutcome("a", Outcome.PROMOTED, "ridge beat naive"),
+            SeriesOutcome("b", Outcome.FAILED, "UnsuitableSeries: too short"),
+        ]
+
+    queue = JobQueue(retrain, on_done=lambda: None)
+    with caplog.at_level(logging.INFO, logger="serving.jobs"):
+        try:
+            job = queue.submit(["a", "b"], reason="figures from incoming/x.csv")
+            queue.wait(job.id, timeout=30)
+        finally:
+            queue.shutdown()
+    said = {(record.levelno, record.getMessage()) for record in caplog.records}
+    prefix = f"retrain job {job.id} (figures from incoming/x.csv)"
+    assert (logging.INFO, f"{prefix}: a promoted: ridge beat naive") in said
+    assert (logging.WARNING, f"{prefix}: b failed: UnsuitableSeries: too short") in said
