@@ -241,6 +241,8 @@ def watch(
     from training.pipeline import retrain
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # each file's line is printed below; the drop folder's log adds only warnings and reasons
+    logging.getLogger("data.incoming").setLevel(logging.WARNING)
     store_settings = StoreSettings()
     service_settings = ServiceSettings()
     settings = TrainingSettings()
@@ -275,7 +277,8 @@ def watch(
                     errors.print(f"[yellow]Retrain postponed:[/yellow] {escape(str(error))}")
                 else:
                     changed.clear()
-                    console.print(summary(outcomes))
+                    if outcomes:
+                        console.print(summary(outcomes))
             if once:
                 return
             time.sleep(pause)
