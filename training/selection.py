@@ -399,8 +399,9 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
     kind = "short " if is_short(length) else ""
     return (
         f", widened because in the pooled backtests of {evidence.stratum(length).series} "
-        f"{kind}series {pooled.inside_80:.0%} of {pooled.figures:,} figures a year ahead fell "
-        f"inside such 80% intervals and {pooled.inside_95:.0%} inside 95% ones"
+        f"{kind}series {pooled.inside_80:.1%} of {pooled.figures:,} figures a year ahead fell "
+        f"inside such 80% intervals and {pooled.inside_95:.1%} inside 95% ones, short of the "
+        "80% and 95% claimed"
     )
 
 
