@@ -98,7 +98,12 @@ def test_a_streamed_body_over_the_limit_is_413_and_writes_nothing(capped_client,
 def test_the_guard_covers_exactly_the_operations_that_require_the_token():
     guarded = guarded_operations(create_app())
     paths = {(regex.pattern, methods) for regex, methods in guarded}
-    assert paths == {("^/v1/figures$", frozenset({"POST"})), ("^/v1/retrain$", frozenset({"POST"}))}
+    post = frozenset({"POST"})
+    assert paths == {
+        ("^/v1/figures$", post),
+        ("^/v1/figures/withdrawals$", post),
+        ("^/v1/retrain$", post),
+    }
 
 
 def test_a_body_under_the_limit_is_served(capped_client):
