@@ -36,6 +36,14 @@ _WRITE_ERRORS: Responses = {
     401: {"model": schemas.Problem, "description": "No bearer token"},
     403: {"model": schemas.Problem, "description": "Wrong bearer token"},
 }
+#: A figures write the store was too busy for.
+_STORE_BUSY: Responses = {
+    503: {
+        "model": schemas.Problem,
+        "description": "The store is busy with another write: nothing was written, send it "
+        "again after Retry-After seconds",
+    },
+}
 # Bounds are checked by the service (for a message that says what is allowed) and shown here.
 Horizon = Annotated[
     int,
@@ -248,12 +256,8 @@ def series_changes(series_id: str, state: State) -> schemas.ChangesResponse:
     dependencies=[Depends(require_token)],
     responses={
         **_WRITE_ERRORS,
+        **_STORE_BUSY,
         422: {"model": schemas.Problem, "description": "Invalid figures"},
-        503: {
-            "model": schemas.Problem,
-            "description": "The store is busy with another write: nothing was written, "
-            "send it again after Retry-After seconds",
-        },
     },
 )
 def add_figures(request: schemas.AddFiguresRequest, state: State) -> schemas.AddFiguresResponse:
@@ -268,16 +272,12 @@ def add_figures(request: schemas.AddFiguresRequest, state: State) -> schemas.Add
     dependencies=[Depends(require_token)],
     responses={
         **_WRITE_ERRORS,
+        **_STORE_BUSY,
         **_NOT_FOUND,
         422: {
             "model": schemas.Problem,
             "description": "Nothing to withdraw (a year without a figure, every figure of the "
             "series, no message); nothing was withdrawn",
-        },
-        503: {
-            "model": schemas.Problem,
-            "description": "The store is busy with another write: nothing was withdrawn, "
-            "send it again after Retry-After seconds",
         },
     },
 )
