@@ -372,6 +372,12 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
         raise ValueError(f"{series_id}: no candidate could be fitted to the full series")
     if decision is not None and chosen.name == decision.chosen:
         reason = _reason_pooled_evidence(chosen, decision, evidence, windows)
+        # the card's table shows each candidate's own backtest MASE: where one beat the
+        # champion there by half, the reason says why it was not taken (China telecom's card
+        # had read "0.81 x naive's" above a table where naive's MASE was half the champion's)
+        reason += _own_evidence(
+            chosen, usable, "not enough to outweigh the pooled evidence at that weight"
+        )
     elif scored:
         reason = _reason_lowest(chosen, scored, windows)
     else:
@@ -410,10 +416,14 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
 OWN_EVIDENCE_SHARE = 0.5
 
 
-def _own_evidence(chosen: CandidateResult, usable: Sequence[CandidateResult]) -> str:
-    """What a short series' own few backtest forecasts said, where they favoured another path
-    markedly ("120, 480, 1,900" got naive's flat path; log_drift's backtest MASE was 0.11
-    against naive's 10.0, and nothing on the card said so)."""
+def _own_evidence(
+    chosen: CandidateResult,
+    usable: Sequence[CandidateResult],
+    why_not: str = "too few to choose a path by",
+) -> str:
+    """What a series' own backtest forecasts said, where they favoured another model markedly
+    and ``why_not`` it was not taken ("120, 480, 1,900" got naive's flat path; log_drift's
+    backtest MASE was 0.11 against naive's 10.0, and nothing on the card said so)."""
     own = chosen.metrics.get("mase", np.nan)
     others = [r for r in usable if r.name not in (chosen.name, BORROWED)]
     scored = [r for r in others if np.isfinite(r.metrics.get("mase", np.nan))]
@@ -425,8 +435,7 @@ def _own_evidence(chosen: CandidateResult, usable: Sequence[CandidateResult]) ->
     forecasts = len(best.backtest)
     return (
         f"; its own {forecasts} backtest forecast{'s' if forecasts != 1 else ''} favoured "
-        f"{best.name} (MASE {best.metrics['mase']:.2f} against {own:.2f}), too few to choose a "
-        "path by"
+        f"{best.name} (MASE {best.metrics['mase']:.2f} against {own:.2f}), {why_not}"
     )
 
 

@@ -250,6 +250,21 @@ def test_a_new_series_whose_own_backtests_disagree_with_the_pooled_choice_says_s
                      r"\d+\.\d\d\), too few to choose a path by", qr.reason), qr.reason  # fmt: skip
 
 
+def test_a_series_whose_own_backtests_favour_another_model_says_why_it_was_not_taken() -> None:
+    """China telecom's card read "0.81 x naive's" beside a table where naive's own backtest
+    MASE was half the champion's, and said nothing of it."""
+    evidence = _naive_population(k=500.0)  # the series' own origins weigh next to nothing
+    trend = pd.Series(1000.0 + 50.0 * np.arange(16), index=range(2008, 2024))
+    trend += np.random.default_rng(3).normal(0.0, 5.0, 16)
+    fit = fit_series(trend, series_id="trend", candidates=["naive", "drift"], evidence=evidence)
+    assert fit.selected == "naive"
+    assert re.search(
+        r"its own \d+ backtest forecasts favoured drift \(MASE 0\.\d\d against \d+\.\d\d\), "
+        r"not enough to outweigh the pooled evidence at that weight",
+        fit.reason,
+    ), fit.reason
+
+
 def test_a_series_that_departs_from_the_population_choice_says_so_on_its_card() -> None:
     """A steady trend against a population that favours naive: its own 10 origins carry it to
     drift, and the card's reason had named only the blend, never the choice it left."""
