@@ -13,7 +13,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, overload
@@ -88,11 +88,14 @@ def implausible_figure(
     series_id: str,
     year: int | None = None,
     breaks: tuple[int, ...] = (),
+    *,
+    break_hint: bool = True,
 ) -> str | None:
     """Why ``value`` cannot be a figure of ``series_id``, whose published figures span
     ``known`` (None when it has none yet); None when it can. Given its ``year``, a value
-    ``SLIP_FACTOR`` times off the nearest published year on each side (outside the series'
-    definition ``breaks``) cannot either."""
+    ``SLIP_FACTOR`` times off the figure of the nearest year on each side in ``known.by_year``
+    (outside the series' definition ``breaks``) cannot either; ``break_hint`` adds how to
+    declare a break there (not for a what-if, which changes nothing stored)."""
     if known is None:
         return None
     if known.largest > 0 and value > IMPLAUSIBLE_RISE * known.largest:
@@ -108,7 +111,7 @@ def implausible_figure(
             "unit and zeros"
         )
     if year is not None:
-        return _slipped(value, known.by_year, series_id, year, breaks)
+        return _slipped(value, known.by_year, series_id, year, breaks, break_hint)
     return None
 
 
@@ -118,9 +121,8 @@ def _slipped(
     series_id: str,
     year: int,
     breaks: tuple[int, ...],
+    break_hint: bool,
 ) -> str | None:
-    if by_year.get(year) == value:  # stored already (an export added back): nothing moves
-        return None
     earlier = max((other for other in by_year if other < year), default=None)
     later = min((other for other in by_year if other > year), default=None)
     neighbours = [
@@ -138,11 +140,17 @@ def _slipped(
     published = by_year[nearest]
     factor = value / published if value > published else published / value
     side = "above" if value > published else "below"
-    return (
+    said = (
         f"{factor:,.0f} times {side} the {nearest} figure of {series_id} ({published:,.15g}): "
-        "no yearly series moves like that in a year; check the number's unit and zeros (if "
-        f"the definition changed, declare it first: `fraudcast series breaks {series_id} "
-        f"{year}`)"
+        "no yearly series moves like that in a year; check the number's unit and zeros"
+    )
+    if not break_hint:
+        return said
+    # the command replaces every break: it names those the series has, and this one
+    every = ",".join(str(b) for b in sorted({*breaks, year}))
+    return (
+        f"{said} (if the definition changed, declare it first: `fraudcast series breaks "
+        f"{series_id} {every}`)"
     )
 
 
@@ -450,19 +458,33 @@ def _check_values(
     """Values a series cannot take: a fraction of a count, or a rise or fall no yearly series
     makes (checked only where the value itself is a valid number of a known series)."""
     columns = [text[name].tolist() for name in ("series_id", "year", "value")]
-    for line, series_id, year, cell in zip(text.index, *columns, strict=True):
+    rows = [
+        (int(line), series_id, int(year) if year.isascii() and year.isdigit() else None, cell)
+        for line, series_id, year, cell in zip(text.index, *columns, strict=True)
+    ]
+    # each figure is set against its neighbours as they will stand: stored ones, or the
+    # file's own where it gives them (a file correcting a slipped year, a new series' first)
+    given: dict[str, dict[int, float]] = {}
+    for _, series_id, year, cell in rows:
+        if year is not None and _is_number(cell) and math.isfinite(float(cell)):
+            given.setdefault(series_id, {})[year] = float(cell)
+    for line, series_id, given_year, cell in rows:
         series = known_series.get(series_id)
         if series is None or not _is_number(cell) or not math.isfinite(value := float(cell)):
             continue
         if series.unit == COUNT_UNIT and value != round(value):
             reason = f"{series.id} counts cases ({COUNT_UNIT}): value must be a whole number"
-            report.add(RowProblem(int(line), "value", cell, reason))
-        given_year = int(year) if year.isascii() and year.isdigit() else None
-        implausible = implausible_figure(
-            value, ranges.get(series.id), series.id, given_year, series.breaks
+            report.add(RowProblem(line, "value", cell, reason))
+        stored = ranges.get(series.id)
+        known = replace(
+            stored or FigureRange(0.0, 0.0),
+            by_year={**(stored.by_year if stored else {}), **given.get(series.id, {})},
         )
+        if stored is not None and stored.by_year.get(given_year or -1) == value:
+            given_year = None  # stored already as given (an export added back): nothing moves
+        implausible = implausible_figure(value, known, series.id, given_year, series.breaks)
         if implausible:
-            report.add(RowProblem(int(line), "value", cell, f"value is {implausible}"))
+            report.add(RowProblem(line, "value", cell, f"value is {implausible}"))
 
 
 def validate_figures(

@@ -172,7 +172,9 @@ def checked_assumptions(
     known = FigureRange.of(dict(zip(years, published.astype("float64").tolist(), strict=True)))
     ceiling = share_ceiling(info.unit, published)
     for index, figure in enumerate(figures):
-        implausible = implausible_figure(figure.value, known, info.id, figure.year, info.breaks)
+        implausible = implausible_figure(
+            figure.value, known, info.id, figure.year, info.breaks, break_hint=False
+        )
         if implausible:
             raise InvalidRequest(f"figures[{index}].value {figure.value:g} is {implausible}")
         if ceiling is not None and figure.value > ceiling:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import data.batches
@@ -230,6 +230,32 @@ def test_a_figure_hundreds_of_times_off_its_neighbouring_year_is_refused(
     assert problem.reason.startswith(said), problem.reason
     assert problem.reason.endswith(f"`fraudcast series breaks {series_id} {year}`)")
     pd.testing.assert_frame_equal(seeded_store.figures(), before)
+
+
+def test_the_neighbour_rule_reads_the_file_as_it_will_stand(seeded_store: FigureStore) -> None:
+    """A file correcting a slipped year had its right figure refused against the wrong one
+    still stored; a new series' first file was never checked; the break hint named only the
+    new year, and following it would have wiped the series' other breaks."""
+    seeded_store.add_series(NEW_SERIES)
+    first = [row(series_id=NEW_SERIES.id, year="2024", value="950")]
+    seeded_store.add_figures(frame_of(*first), source="first.csv")
+    slipped = row(series_id=NEW_SERIES.id, year="2025", value="950000")
+    seeded_store.set_breaks(NEW_SERIES.id, [2025])  # the only way the slip got in
+    seeded_store.add_figures(frame_of(slipped), source="slip.csv")
+    seeded_store.set_breaks(NEW_SERIES.id, [])
+    fixed = [{**slipped, "value": "950"}, row(series_id=NEW_SERIES.id, year="2026", value="1000")]
+    seeded_store.add_figures(frame_of(*fixed), source="fix.csv")
+    assert seeded_store.values(NEW_SERIES.id).tolist() == [950, 950, 1000]
+
+    fresh = SeriesInfo("jp_test_fresh", "Fresh", "count", breaks=(2010, 2015))
+    seeded_store.add_series(fresh)
+    rows = [row(series_id=fresh.id, year="2021", value="120")]
+    rows.append(row(series_id=fresh.id, year="2022", value="50000"))
+    with pytest.raises(InvalidFigures) as caught:
+        seeded_store.add_figures(frame_of(*rows), source="fresh.csv")
+    by_line = {problem.line: problem.reason for problem in caught.value.problems}
+    assert by_line[3].startswith("value is 417 times above the 2021 figure of jp_test_fresh (120)")
+    assert by_line[3].endswith("`fraudcast series breaks jp_test_fresh 2010,2015,2022`)")
 
 
 def test_a_new_offence_may_rise_hundreds_of_times_from_a_handful_of_cases(
@@ -461,7 +487,11 @@ def test_current_figures_added_back_are_always_a_no_op(values: dict[int, float])
             for year, value in values.items()
         )
     )
-    store.add_figures(batch, source="first.csv")
+    try:
+        store.add_figures(batch, source="first.csv")
+    except InvalidFigures as refused:  # a year 300x off its neighbour: refused whole
+        assert all("times" in problem.reason for problem in refused.problems)
+        assume(False)
 
     again = store.add_figures(store.figures().drop(columns="revision_id"), source="again.csv")
 
