@@ -25,6 +25,7 @@ from training.backtest import _origin_scales, backtest, backtest_metrics, backte
 from training.evidence import (
     BENCHMARK,
     Decision,
+    PooledCalibration,
     PopulationEvidence,
     SeriesScores,
     error_matrix,
@@ -406,9 +407,21 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
     return (
         f", widened because in the pooled backtests of {evidence.stratum(length).series} "
         f"{kind}series {pooled.inside_80:.1%} of {pooled.figures:,} figures a year ahead fell "
-        f"inside such 80% intervals and {pooled.inside_95:.1%} inside 95% ones, short of the "
-        "80% and 95% claimed"
+        f"inside such 80% intervals and {pooled.inside_95:.1%} inside 95% ones{_short(pooled)}"
     )
+
+
+def _short(pooled: PooledCalibration) -> str:
+    """Which claimed levels the pooled coverage fell short of ("" when neither: the tails
+    alone were too thin)."""
+    short = [
+        f"{level}%"
+        for level, inside in ((80, pooled.inside_80), (95, pooled.inside_95))
+        if inside < level / 100
+    ]
+    if not short:
+        return ", their tails further out than such intervals allow"
+    return f", short of the {' and '.join(short)} claimed"
 
 
 #: A short series' own backtests are mentioned when another path's MASE there was below this
