@@ -39,7 +39,11 @@ class FraudcastDataError(Exception):
 
 def closest_series(series_id: str, known: Iterable[str]) -> str | None:
     """The known series id ``series_id`` was most likely a typo of, if one is close."""
-    found = difflib.get_close_matches(series_id, list(known), n=1, cutoff=0.85)
+    known = list(known)
+    lower = {name.lower(): name for name in known}
+    if series_id.lower() in lower:  # JP_SPECIAL_FRAUD_CASES
+        return lower[series_id.lower()]
+    found = difflib.get_close_matches(series_id.lower(), known, n=1, cutoff=0.85)
     return found[0] if found else None
 
 

@@ -90,6 +90,17 @@ def parse_years(text: str, *, what: str = "years") -> tuple[int, ...]:
         raise InvalidSeries(f"{what} must be years separated by ',' or ';', got {text!r}") from None
 
 
+def year_spans(years: Iterable[int]) -> str:
+    """Years as runs: "2016, 2019–2020, 2022–2023, 2025" (gaps show)."""
+    runs: list[list[int]] = []
+    for year in sorted(set(years)):
+        if runs and year == runs[-1][1] + 1:
+            runs[-1][1] = year
+        else:
+            runs.append([year, year])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
 def format_breaks(breaks: tuple[int, ...]) -> str:
     """Write break years the way ``series.csv`` does: ``2010;2018``."""
     return ";".join(str(year) for year in breaks)

@@ -33,7 +33,14 @@ from data.errors import (
     UnknownRevision,
     UnknownSeries,
 )
-from data.records import AddResult, Revision, SchemaState, SeriesInfo, format_breaks
+from data.records import (
+    AddResult,
+    Revision,
+    SchemaState,
+    SeriesInfo,
+    format_breaks,
+    year_spans,
+)
 from data.schema import (
     BUSY_RETRY_AFTER_S,
     WRITE_OPTION,
@@ -440,7 +447,7 @@ class FigureStore:
             stored = {int(row["year"]): row for row in current.to_dict(orient="records")}
             missing = [year for year in wanted if year not in stored]
             if missing:
-                have = f"{min(stored)}–{max(stored)}" if stored else "none"
+                have = year_spans(stored) or "none"
                 raise InvalidWithdrawal(
                     f"{series_id} holds no figure for {', '.join(map(str, missing))} "
                     f"(years held: {have}); nothing was withdrawn"

@@ -29,15 +29,17 @@ def is_preliminary(note: str | None) -> bool:
     return bool(note) and bool(_PRELIMINARY.match(str(note)))
 
 
-_FINAL = re.compile(r"\bfinal\b|確定", re.IGNORECASE)
+#: A note that opens by calling the figure final, as one opening "preliminary" marks it so; a
+#: "final" further in may be about another figure ("Lead 871.1億 (final) not seen", 未確定).
+_FINAL = re.compile(r"^\W*(final\b|確定)", re.IGNORECASE)
 
 
 def figure_status(note: str | None) -> str:
-    """``preliminary`` or ``final`` as a figure's note says, else ``not stated``: a figure
-    whose source said neither had been shown as final."""
+    """``preliminary`` or ``final`` as a figure's note opens by saying, else ``not stated``:
+    a figure whose source said neither had been shown as final."""
     if is_preliminary(note):
         return "preliminary"
-    return "final" if note and _FINAL.search(note) else "not stated"
+    return "final" if note and _FINAL.match(note) else "not stated"
 
 
 def _figure(row: pd.Series) -> schemas.Figure:

@@ -100,6 +100,16 @@ def test_a_refused_withdrawal_says_why_and_writes_nothing(
     assert seeded_store.revisions() == revisions
 
 
+def test_a_year_without_a_figure_is_refused_naming_the_years_held(
+    seeded_store: FigureStore,
+) -> None:
+    """The refusal had said "years held: 2016–2025" of a series with gaps in between."""
+    series = "cn_telecom_fraud_cases_solved"
+    with pytest.raises(InvalidWithdrawal) as caught:
+        seeded_store.withdraw_figures(series, [2017], source="cli", message="x")
+    assert "(years held: 2016, 2019–2020, 2022–2023, 2025)" in str(caught.value)
+
+
 def test_every_figure_of_a_series_cannot_be_withdrawn_at_once(seeded_store: FigureStore) -> None:
     years = seeded_store.values(SERIES).index.tolist()
     with pytest.raises(InvalidWithdrawal, match="would leave nothing to forecast from"):
@@ -159,6 +169,8 @@ def test_a_series_registered_by_mistake_is_removed_until_it_has_had_figures(
     assert "unknown series 'jp_ib_transfer_case' (did you mean 'jp_ib_transfer_cases'?)." in (
         typo.stderr
     )
+    capitals = runner.invoke(app, ["figures", "list", "JP_IB_TRANSFER_CASES"])
+    assert "(did you mean 'jp_ib_transfer_cases'?)" in capitals.stderr
 
     kept = runner.invoke(app, ["series", "remove", SERIES])
     assert kept.exit_code == 1

@@ -67,7 +67,7 @@ def test_figures_carry_provenance(client):
             "preliminary"
             if figure["preliminary"]
             else "final"
-            if "final" in note or "確定" in note
+            if note.lstrip(" (").startswith(("final", "確定"))
             else "not stated"
         )
         assert figure["status"] == expected, figure
