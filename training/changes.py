@@ -292,9 +292,14 @@ def _moved(year: YearChange, unit: str) -> str:
 
 def _because(figures: list[ChangedFigure], unit: str) -> str:
     named = [_figure_words(figure, unit) for figure in figures[:_FIGURES_IN_WORDS]]
-    rest = len(figures) - len(named)
+    rest = figures[len(named) :]
     if rest:
-        named.append(f"{rest} more figure{'s' if rest > 1 else ''} changed")
+        kinds = {figure.change.kind for figure in rest}
+        how = {"arrived": "came in", "withdrawn": "were withdrawn"}.get(kinds.pop(), "changed")
+        how = how if not kinds else "changed"  # one kind, said as it is; mixed kinds "changed"
+        if len(rest) == 1:
+            how = how.replace("were", "was")
+        named.append(f"{len(rest)} more figure{'s' if len(rest) > 1 else ''} {how}")
     if len(named) <= 1:
         return "".join(named)
     return ", ".join(named[:-1]) + " and " + named[-1]

@@ -53,7 +53,7 @@ def _print_change(change: schemas.ProjectionChange, unit: str) -> None:
     )
     stdout.print(change.summary, highlight=False, markup=False, soft_wrap=True)
     if change.figures:
-        figures = Table("year", "figure", "was", "source", "added", title="Figures")
+        figures = Table("year", "figure", "was", "source", "on", title="Figures")
         for figure in change.figures:
             source = f"{figure.source.publisher}: {figure.source.title}"
             figures.add_row(

@@ -166,6 +166,20 @@ def test_a_withdrawn_figure_is_named_with_its_reason_on_the_change_it_made(servi
     assert f"after the {year} figure of ¥" in change["summary"]
     assert "was withdrawn" in change["summary"] and "on the same figures" not in change["summary"]
 
+    # four at once: the one past the three named is withdrawn too, not "changed"
+    years = [int(held) for held in state.store.values(YEN).index[-6:-2]]
+    answer = client.post(
+        "/v1/figures/withdrawals",
+        json={"series_id": YEN, "years": years, "message": "another series' figures"},
+        headers=auth(),
+    )
+    assert answer.status_code == 201, answer.text
+    job = state.jobs.wait(answer.json()["retrain_job_id"], timeout=300)
+    assert job.state == "succeeded", job.error
+    latest = client.get(f"/v1/series/{YEN}/changes").json()["changes"][0]
+    assert [figure["kind"] for figure in latest["figures"]] == ["withdrawn"] * 4
+    assert "and 1 more figure was withdrawn" in latest["summary"], latest["summary"]
+
 
 def test_a_retrain_that_did_not_change_the_projection_is_not_listed(service):
     state, client = service
