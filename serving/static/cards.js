@@ -28,14 +28,14 @@ export function typicalError(metrics) {
   const oneYear = [["smape_h1", "sMAPE one year ahead"], ["mape_h1", "MAPE one year ahead"]];
   for (const [key, name] of oneYear) {
     if (Number.isFinite(metrics[key])) {
-      return { text: `${typically(metrics[key], key.startsWith("smape"))} one year ahead`, basis: name };
+      return { text: typically(metrics[key], key.startsWith("smape"), "one year ahead"), basis: name };
     }
   }
   if (Number.isFinite(metrics.smape)) {
     const closer = Number.isFinite(metrics.mase_h1) && Number.isFinite(metrics.mase) &&
       metrics.mase_h1 < metrics.mase;
     return {
-      text: `${typically(metrics.smape, true)} of the figure that came in`,
+      text: typically(metrics.smape, true, "of the figure that came in", "from the figure that came in"),
       basis: "sMAPE averaged over every backtest horizon" +
         (closer ? "; one year ahead its errors were smaller than this average" : ""),
     };
@@ -47,10 +47,12 @@ export function typicalError(metrics) {
  * A typical percentage error in words. A large sMAPE is not "within N%": sMAPE 61% means off by
  * a factor of about 1.9 either way (|a - f| / mean(a, f) = 0.61), so it is said as that factor.
  */
-function typically(percent, symmetric) {
-  if (!symmetric || percent < 20) return `Typically within ${roundPercent(percent)}`;
+function typically(percent, symmetric, within, off = within) {
+  if (!symmetric || percent < 20) return `Typically within ${roundPercent(percent)} ${within}`;
+  // sMAPE is at most 200%: near it the factor is beyond telling
+  if (percent >= 180) return `Typically off by more than a factor of 10 ${off}`;
   const factor = (200 + percent) / (200 - percent);
-  return `Typically off by a factor of about ${factor.toFixed(1)}`;
+  return `Typically off by a factor of about ${factor.toFixed(1)} ${off}`;
 }
 
 function roundPercent(value) {
