@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 from models.base import MAX_HORIZON
 
@@ -394,7 +402,8 @@ class WithdrawFiguresRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     series_id: str = Field(max_length=100)
-    years: list[int] = Field(min_length=1, max_length=300)
+    #: whole numbers only: true had been read as year 1, "2016" as 2016
+    years: list[StrictInt] = Field(min_length=1, max_length=300)
     message: str = Field(
         min_length=1, max_length=2000, description="Why they go (kept in their history)."
     )

@@ -139,6 +139,8 @@ def test_a_withdrawn_figure_is_named_with_its_reason_on_the_change_it_made(servi
         ({"series_id": YEN, "years": [1990], "message": "x"}, 422, "holds no figure for 1990"),
         ({"series_id": "jp_nope", "years": [year], "message": "x"}, 404, "unknown series"),
         ({"series_id": YEN, "years": [year], "message": ""}, 422, "message"),
+        ({"series_id": YEN, "years": [True], "message": "x"}, 422, "body.years.0"),
+        ({"series_id": YEN, "years": [str(year)], "message": "x"}, 422, "body.years.0"),
     ):
         answer = client.post("/v1/figures/withdrawals", json=body, headers=auth())
         assert answer.status_code == status, answer.text
