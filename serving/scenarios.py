@@ -176,10 +176,10 @@ def checked_assumptions(
             figure.value, known, info.id, figure.year, info.breaks, break_hint=False
         )
         if implausible:
-            raise InvalidRequest(f"figures[{index}].value {figure.value:g} is {implausible}")
+            raise InvalidRequest(f"figures[{index}].value {figure.value:,.15g} is {implausible}")
         if ceiling is not None and figure.value > ceiling:
             raise InvalidRequest(
-                f"figures[{index}].value {figure.value:g} is over {ceiling:g}: {info.id} is a "
+                f"figures[{index}].value {figure.value:,.15g} is over {ceiling:g}: {info.id} is a "
                 f"share in {info.unit}, and its projection stops at {ceiling:g}"
             )
     years = [figure.year for figure in figures]
