@@ -360,6 +360,7 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
         ranking = [first, *sorted((r for r in usable if r is not first), key=_blended(decision))]
     else:
         ranking = scored or usable
+    passed_over = ""
     for chosen in ranking:
         try:
             path = _champion_path(chosen, history)
@@ -368,9 +369,19 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
                 raise
             notes.append(f"{chosen.name} could not be refitted on the full series: {exc}")
             continue
+        reached = _reaches_zero(path, history)
+        if reached is not None and chosen is not ranking[-1]:
+            passed_over = passed_over or (
+                f"{chosen.name}, the first choice, was passed over: its path reaches 0 by "
+                f"{reached} for a series that has never been 0 (a straight line run past "
+                "its floor, not a forecast)"
+            )
+            continue
         break
     else:
         raise ValueError(f"{series_id}: no candidate could be fitted to the full series")
+    if passed_over:
+        notes.append(passed_over)
     if decision is not None and chosen.name == decision.chosen:
         reason = _reason_pooled_evidence(chosen, decision, evidence, windows)
         # the card's table shows each candidate's own backtest MASE: where one beat the
@@ -379,6 +390,8 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
         reason += _own_evidence(
             chosen, usable, "not enough to outweigh the pooled evidence at that weight"
         )
+    elif decision is not None and passed_over:
+        reason = f"{chosen.name}, next by the pooled evidence: {passed_over}"
     elif scored:
         reason = _reason_lowest(chosen, scored, windows)
     else:
@@ -630,6 +643,18 @@ def model_path(name: str, history: pd.Series) -> np.ndarray:
     if len(members) < 2 or not all(member in CATALOG for member in members):
         raise ValueError(f"{name!r} is neither a catalog model nor a mean combination of them")
     return _combined_path(members, "mean", history)
+
+
+def _reaches_zero(path: np.ndarray, history: pd.Series) -> int | None:
+    """The first year ``path`` is at or below 0, for a history that never was (None when it
+    stays above 0, or the history has been 0). Such a path is a straight line run past the
+    series' floor: a declining count of 1,000 ... 30, 15, 6 was projected at 0 for every year
+    by the population's linear choice, where its own backtests favoured constant decline."""
+    values = history.to_numpy(dtype=float)
+    if values.size == 0 or not np.all(values > 0):
+        return None
+    at = np.flatnonzero(np.asarray(path, dtype=float) <= 0)
+    return None if at.size == 0 else int(history.index[-1]) + int(at[0]) + 1
 
 
 def _champion_path(chosen: CandidateResult, history: pd.Series) -> np.ndarray:

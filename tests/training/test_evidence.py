@@ -291,3 +291,31 @@ def test_the_widening_reason_names_only_the_levels_that_fell_short() -> None:
     assert said(0.70, 0.90) == ", short of the 80% and 95% claimed"
     assert said(0.78, 0.96) == ", short of the 80% claimed"
     assert said(0.81, 0.96) == ", their tails further out than such intervals allow"
+
+
+def test_a_choice_whose_path_falls_to_zero_is_passed_over_for_a_positive_series() -> None:
+    """A count falling 1,000 … 30, 15, 6 was projected at 0 for every year by the
+    population's straight-line choice, which had run past the series' floor."""
+    population = [
+        _scores(f"s{i}", 10, {"naive": 1.0, "drift": 0.7, "log_drift": 0.9}, seed=i)
+        for i in range(60)
+    ]
+    evidence = PopulationEvidence(
+        PopulationEvidence.pool(population).models, series=60, k=500.0, choice="drift"
+    )
+    falling = pd.Series([1000, 700, 450, 300, 180, 110, 60, 30, 15, 6.0], index=range(2016, 2026))
+    candidates = ["naive", "drift", "log_drift"]
+    fit = fit_series(falling, series_id="falling", candidates=candidates, evidence=evidence)
+
+    assert fit.selected == "log_drift"
+    assert fit.reason.startswith(
+        "log_drift, next by the pooled evidence: drift, the first choice, was passed over: its "
+        "path reaches 0 by 2026 for a series that has never been 0"
+    ), fit.reason
+    assert (fit.champion.predict(6, (80,))["mean"] > 0).all()
+    # a series that has been 0 keeps the population's choice
+    zero = falling.copy()
+    zero.iloc[3] = 0.0
+    assert fit_series(zero, series_id="z", candidates=candidates, evidence=evidence).selected == (
+        "drift"
+    )
