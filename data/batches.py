@@ -7,7 +7,7 @@ and inserts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,46 +109,27 @@ def write_batch(connection: Connection, plan: BatchPlan, *, source: str, message
     diff = plan.diff
     if diff.is_empty:
         return plan.unchanged_result()
-    revision_id = connection.execute(
-        insert(revisions_table)
-        .values(
-            content_hash=plan.content_hash,
-            created_at=datetime.now(UTC).replace(tzinfo=None),
-            source=source,
-            message=message,
-            added=len(diff.added),
-            changed=len(diff.changed),
-            unchanged=len(diff.unchanged),
-        )
-        .returning(revisions_table.c.id)
-    ).scalar_one()
     to_write = diff.to_write
-    connection.execute(
-        insert(figures_table),
+    revision = write_revision(
+        connection,
         [
-            {
-                "series_id": row["series_id"],
-                "year": int(row["year"]),
-                "value": float(row["value"]),
-                **{name: row[name] or None for name in PROVENANCE_COLUMNS},
-                "accessed_via": row["accessed_via"],
-                "revision_id": revision_id,
-            }
+            figure_row(row["series_id"], int(row["year"]), float(row["value"]), row)
             for row in plan.given
             if figure_key(row) in to_write
         ],
+        content_hash=plan.content_hash,
+        source=source,
+        message=message,
+        counts=(len(diff.added), len(diff.changed), len(diff.unchanged)),
     )
     merged: dict[str, dict[int, float]] = {series_id: {} for series_id, _ in plan.stored}
     for (series_id, year), row in plan.stored.items():
         merged[series_id][year] = float(row["value"])
     for row in plan.given:
         merged.setdefault(row["series_id"], {})[int(row["year"])] = float(row["value"])
-    revision_row = connection.execute(
-        select(revisions_table).where(revisions_table.c.id == revision_id)
-    ).one()
     touched = [*diff.added, *diff.value_changed]
     return AddResult(
-        revision=Revision.from_row(revision_row),
+        revision=revision,
         added=diff.added,
         changed=diff.changed,
         unchanged=diff.unchanged,
@@ -159,6 +140,53 @@ def write_batch(connection: Connection, plan: BatchPlan, *, source: str, message
             for key in diff.value_changed
         ],
     )
+
+
+def figure_row(
+    series_id: str, year: int, value: float | None, provenance: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A ``figures`` row of one figure with the provenance of ``provenance`` (a figures-file
+    or stored row); a value of None withdraws the figure."""
+    return {
+        "series_id": series_id,
+        "year": year,
+        "value": value,
+        **{name: provenance[name] or None for name in PROVENANCE_COLUMNS},
+        "accessed_via": provenance["accessed_via"],
+    }
+
+
+def write_revision(
+    connection: Connection,
+    rows: list[dict[str, Any]],
+    *,
+    content_hash: str,
+    source: str,
+    message: str,
+    counts: tuple[int, int, int],
+) -> Revision:
+    """Append one revision holding ``rows`` (``figure_row``) and return it as stored;
+    ``counts`` are its figures added, changed and unchanged. ``connection`` must hold the
+    write lock."""
+    added, changed, unchanged = counts
+    revision_id = connection.execute(
+        insert(revisions_table)
+        .values(
+            content_hash=content_hash,
+            created_at=datetime.now(UTC).replace(tzinfo=None),
+            source=source,
+            message=message,
+            added=added,
+            changed=changed,
+            unchanged=unchanged,
+        )
+        .returning(revisions_table.c.id)
+    ).scalar_one()
+    connection.execute(insert(figures_table), [{**row, "revision_id": revision_id} for row in rows])
+    stored = connection.execute(
+        select(revisions_table).where(revisions_table.c.id == revision_id)
+    ).one()
+    return Revision.from_row(stored)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from data.canonical import frame_records
@@ -125,3 +125,13 @@ def rescore_revised(connection: Connection, figures: dict[tuple[str, int], float
             )
         ).rowcount
     return changed
+
+
+def drop_scores(connection: Connection, series_id: str, years: list[int]) -> int:
+    """Forget the recorded scores of withdrawn figures: nothing came in to judge a forecast
+    by. Returns the rows removed."""
+    t = track_record_table
+    removed: int = connection.execute(
+        delete(t).where(and_(t.c.series_id == series_id, t.c.year.in_(years)))
+    ).rowcount
+    return removed

@@ -6,10 +6,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC
 
 import pandas as pd
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -17,14 +17,16 @@ from data import migrations
 from data.batches import (
     CURRENT_COLUMNS,
     current_query,
+    figure_row,
     figures_frame,
     latest_revision_id,
     plan_batch,
     refusals_as_rejections,
     write_batch,
+    write_revision,
 )
 from data.bundled import BUNDLED_FIGURES, SEED_SOURCE, read_series_csv
-from data.canonical import FIGURE_COLUMNS, series_values_hash, withdrawal_hash
+from data.canonical import FIGURE_COLUMNS, frame_records, series_values_hash, withdrawal_hash
 from data.diff import PROVENANCE_COLUMNS, figure_key
 from data.errors import (
     InvalidSeries,
@@ -50,10 +52,10 @@ from data.schema import (
     make_engine,
     revisions_table,
     series_table,
-    track_record_table,
 )
 from data.scores import (
     SCORE_COLUMNS,
+    drop_scores,
     insert_new_scores,
     read_scores,
     rescore_revised,
@@ -444,7 +446,7 @@ class FigureStore:
         with self._writing() as connection:
             self._require_series(connection, series_id)
             current = figures_frame(list(connection.execute(current_query([series_id])).all()))
-            stored = {int(row["year"]): row for row in current.to_dict(orient="records")}
+            stored = {int(row["year"]): row for row in frame_records(current)}
             missing = [year for year in wanted if year not in stored]
             if missing:
                 have = year_spans(stored) or "none"
@@ -458,42 +460,18 @@ class FigureStore:
                     "from while its model still serves them; withdraw the wrong years and add "
                     "the right figures, or keep one; nothing was withdrawn"
                 )
-            revision_id = connection.execute(
-                insert(revisions_table)
-                .values(
-                    content_hash=withdrawal_hash(series_id, wanted),
-                    created_at=datetime.now(UTC).replace(tzinfo=None),
-                    source=source,
-                    message=message.strip(),
-                    added=0,
-                    changed=len(wanted),
-                    unchanged=0,
-                )
-                .returning(revisions_table.c.id)
-            ).scalar_one()
-            connection.execute(
-                insert(figures_table),
-                [
-                    {
-                        "series_id": series_id,
-                        "year": year,
-                        "value": None,  # withdrawn; its source stays, for the history
-                        **{name: stored[year][name] or None for name in PROVENANCE_COLUMNS},
-                        "accessed_via": stored[year]["accessed_via"],
-                        "revision_id": revision_id,
-                    }
-                    for year in wanted
-                ],
+            revision = write_revision(
+                connection,
+                # each withdrawn with the provenance it had, for its history
+                [figure_row(series_id, year, None, stored[year]) for year in wanted],
+                content_hash=withdrawal_hash(series_id, wanted),
+                source=source,
+                message=message.strip(),
+                counts=(0, len(wanted), 0),
             )
-            t = track_record_table
-            connection.execute(
-                delete(t).where(and_(t.c.series_id == series_id, t.c.year.in_(wanted)))
-            )
-            revision_row = connection.execute(
-                select(revisions_table).where(revisions_table.c.id == revision_id)
-            ).one()
+            drop_scores(connection, series_id, wanted)
         return AddResult(
-            revision=Revision.from_row(revision_row),
+            revision=revision,
             changed_series=[series_id],
             withdrawn=[(series_id, year) for year in wanted],
         )
