@@ -88,3 +88,13 @@ def series_values_hash(series_id: str, year_values: Iterable[tuple[int, float]])
 def withdrawal_hash(series_id: str, years: Iterable[int]) -> str:
     """sha256 naming a withdrawal of one series' figures (a revision's ``content_hash``)."""
     return _digest(["fraudcast-withdrawal-v1", series_id, sorted(int(year) for year in years)])
+
+
+def written_out(value: float) -> str:
+    """A figure in full with thousands separators, so a slip of a zero shows: 300,000,000,000."""
+    text = format_value(value)
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, point, fraction = digits.partition(".")
+    if not whole.isdigit():  # an exponent or not finite: as written
+        return text
+    return f"{sign}{int(whole):,}{point}{fraction}"

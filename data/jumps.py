@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from data.canonical import format_value
+from data.canonical import written_out
 
 #: A figure more than this many times (or less than its inverse) its neighbour gets a warning.
 JUMP_FACTOR = 5.0
@@ -42,18 +42,8 @@ def jump_warnings(
             else:
                 change = f"{before / after:,.1f}× down on" if after else "down to zero from"
             warnings.append(
-                f"{series_id}: {second} = {_digits(after)} is {change} the {first} value "
-                f"{_digits(before)} (more than {JUMP_FACTOR:g}× either way); accepted, "
+                f"{series_id}: {second} = {written_out(after)} is {change} the {first} value "
+                f"{written_out(before)} (more than {JUMP_FACTOR:g}× either way); accepted, "
                 "but check it is not a typo or a unit slip"
             )
     return warnings
-
-
-def _digits(value: float) -> str:
-    """A figure in full with thousands separators, so a slip of a zero shows: 300,000,000,000."""
-    text = format_value(value)
-    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
-    whole, point, fraction = digits.partition(".")
-    if not whole.isdigit():  # an exponent or not finite: as written
-        return text
-    return f"{sign}{int(whole):,}{point}{fraction}"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from data.canonical import written_out
 from data.errors import InvalidSeries
 
 _SERIES_ID = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
@@ -156,11 +157,6 @@ FigureKey = tuple[str, int]
 REVISED_SHOWN = 5
 
 
-def _figure(value: float) -> str:
-    """A figure with thousands separators, as written: 15,108 or 1,414.2."""
-    return f"{value:,.15g}"
-
-
 @dataclass(frozen=True)
 class AddResult:
     """What ``FigureStore.add_figures`` did with a batch of figures, or
@@ -205,7 +201,7 @@ class AddResult:
             return said
         # a published figure replaced is named with both values: a year typed wrong shows
         shown = [
-            f"{series_id} {year}: {_figure(before)} → {_figure(after)}"
+            f"{series_id} {year}: {written_out(before)} → {written_out(after)}"
             for (series_id, year), before, after in self.revised[:REVISED_SHOWN]
         ]
         rest = len(self.revised) - len(shown)
