@@ -459,7 +459,7 @@ def _check_values(
     makes (checked only where the value itself is a valid number of a known series)."""
     columns = [text[name].tolist() for name in ("series_id", "year", "value")]
     rows = [
-        (int(line), series_id, int(year) if year.isascii() and year.isdigit() else None, cell)
+        (int(line), series_id, int(year) if _YEAR.fullmatch(year) else None, cell)
         for line, series_id, year, cell in zip(text.index, *columns, strict=True)
     ]
     # each figure is set against its neighbours as they will stand: stored ones, or the
@@ -468,6 +468,10 @@ def _check_values(
     for _, series_id, year, cell in rows:
         if year is not None and _is_number(cell) and math.isfinite(float(cell)):
             given.setdefault(series_id, {})[year] = float(cell)
+    standing: dict[str, FigureRange] = {}
+    for series_id, figures in given.items():
+        base = ranges.get(series_id) or FigureRange(0.0, 0.0)
+        standing[series_id] = replace(base, by_year={**base.by_year, **figures})
     for line, series_id, given_year, cell in rows:
         series = known_series.get(series_id)
         if series is None or not _is_number(cell) or not math.isfinite(value := float(cell)):
@@ -476,12 +480,9 @@ def _check_values(
             reason = f"{series.id} counts cases ({COUNT_UNIT}): value must be a whole number"
             report.add(RowProblem(line, "value", cell, reason))
         stored = ranges.get(series.id)
-        known = replace(
-            stored or FigureRange(0.0, 0.0),
-            by_year={**(stored.by_year if stored else {}), **given.get(series.id, {})},
-        )
         if stored is not None and stored.by_year.get(given_year or -1) == value:
             given_year = None  # stored already as given (an export added back): nothing moves
+        known = standing.get(series.id, stored)
         implausible = implausible_figure(value, known, series.id, given_year, series.breaks)
         if implausible:
             report.add(RowProblem(line, "value", cell, f"value is {implausible}"))
