@@ -59,8 +59,8 @@ def _figure(row: pd.Series) -> schemas.Figure:
             note=text("note"),
         ),
         revision_id=int(row["revision_id"]),
-        preliminary=is_preliminary(text("note")),
-        status=figure_status(text("note")),
+        preliminary=(status := figure_status(text("note"))) == "preliminary",
+        status=status,
     )
 
 

@@ -295,10 +295,9 @@ def _because(figures: list[ChangedFigure], unit: str) -> str:
     rest = figures[len(named) :]
     if rest:
         kinds = {figure.change.kind for figure in rest}
-        how = {"arrived": "came in", "withdrawn": "were withdrawn"}.get(kinds.pop(), "changed")
-        how = how if not kinds else "changed"  # one kind, said as it is; mixed kinds "changed"
-        if len(rest) == 1:
-            how = how.replace("were", "was")
+        kind = kinds.pop() if len(kinds) == 1 else "mixed"  # mixed kinds say "changed"
+        withdrawn = "was withdrawn" if len(rest) == 1 else "were withdrawn"
+        how = {"arrived": "came in", "withdrawn": withdrawn}.get(kind, "changed")
         named.append(f"{len(rest)} more figure{'s' if len(rest) > 1 else ''} {how}")
     if len(named) <= 1:
         return "".join(named)

@@ -425,8 +425,8 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
 
 
 def _short(pooled: PooledCalibration) -> str:
-    """Which claimed levels the pooled coverage fell short of ("" when neither: the tails
-    alone were too thin)."""
+    """Which claimed levels the pooled coverage fell short of, or, when neither, that the
+    tails alone were too thin."""
     short = [
         f"{level}%"
         for level, inside in ((80, pooled.inside_80), (95, pooled.inside_95))
