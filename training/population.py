@@ -65,11 +65,19 @@ def fit_one(
 #: At most this many series (a seeded sample) are backtested for the population's evidence: a
 #: few hundred pin the pooled means down, and more would only repeat work.
 EVIDENCE_SAMPLE = 300
-#: A population of fewer series than this (a store of a dozen fraud series) is topped up with
-#: REFERENCE_TOP_UP series of the bundled reference corpus, so its choice rests on more than a
-#: handful of backtests; its own series still count as much each.
+#: A population of fewer series than SMALL_POPULATION (a store of a dozen fraud series) is
+#: topped up with series of the bundled reference corpus, so its choice rests on more than a
+#: handful of backtests; its own series still count as much each. One series is topped up with
+#: REFERENCE_TOP_UP of them, and fewer the more series it has, none at SMALL_POPULATION: 29
+#: series had been topped up with 100 and 30 with none, so one more series in a file could
+#: change another's projection by half.
 SMALL_POPULATION = 30
 REFERENCE_TOP_UP = 100
+
+
+def reference_top_up(series: int) -> int:
+    """How many reference series top up a population of ``series`` (``SMALL_POPULATION``)."""
+    return max(0, round(REFERENCE_TOP_UP * (SMALL_POPULATION - series) / (SMALL_POPULATION - 1)))
 
 
 def _score_item(
@@ -120,8 +128,7 @@ def population_evidence(
         work = [work[index] for index in sorted(picked)]
     # the population's own series are kept when asked; a reference top-up never is
     tasks = [(*item, evaluations is not None) for item in work]
-    if len(work) < SMALL_POPULATION:
-        tasks += [(*item, False) for item in _reference_items(REFERENCE_TOP_UP, seed)]
+    tasks += [(*item, False) for item in _reference_items(reference_top_up(len(work)), seed)]
     chosen = tuple(candidates) if candidates is not None else None
     score = functools.partial(_score_item, seed=seed, candidates=chosen, levels=tuple(levels))
     scores, longer = [], []
@@ -146,13 +153,14 @@ def population_evidence(
 
 
 def _reference_items(count: int, seed: int) -> list[tuple[str, pd.Series, Sequence[int]]]:
-    """A seeded sample of the bundled reference corpus as population members."""
+    """A seeded sample of ``count`` series of the bundled reference corpus (none for 0 or
+    less) as population members; a smaller count's sample is part of a larger one's."""
+    if count <= 0:
+        return []
     from data.reference import reference_series
 
     corpus = reference_series()
-    picked = np.random.default_rng(seed).choice(
-        len(corpus), size=min(count, len(corpus)), replace=False
-    )
+    picked = np.random.default_rng(seed).permutation(len(corpus))[:count]
     return [
         (f"reference:{index}", pd.Series(corpus[index], index=np.arange(len(corpus[index]))), ())
         for index in sorted(picked)

@@ -225,10 +225,10 @@ def test_series_backtested_for_the_evidence_are_not_backtested_again(
     named like a reference series topping up a small population keeps its own backtests."""
     from training import population, selection
     from training.parallel import forecast_long
-    from training.population import REFERENCE_TOP_UP, _reference_items, population_evidence
+    from training.population import _reference_items, population_evidence, reference_top_up
     from training.selection import fit_series
 
-    clash = _reference_items(REFERENCE_TOP_UP, 0)[0][0]  # a top-up series' name
+    clash = _reference_items(reference_top_up(12), 0)[0][0]  # a top-up series' name
     rng = np.random.default_rng(7)
     frame = pd.concat(
         pd.DataFrame(

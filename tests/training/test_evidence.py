@@ -319,3 +319,33 @@ def test_a_choice_whose_path_falls_to_zero_is_passed_over_for_a_positive_series(
     assert fit_series(zero, series_id="z", candidates=candidates, evidence=evidence).selected == (
         "drift"
     )
+
+
+def test_one_more_series_takes_only_a_few_reference_series_out_of_a_small_population(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A small population is topped up with reference series, fewer the larger it is: one more
+    series of its own takes a few of them out, never all of them at once (29 series had been
+    topped up with 100 and 30 with none, and a series' projection moved by half)."""
+    from training import population
+
+    backtested: list[str] = []
+
+    def recorded(item: tuple, **_: object) -> tuple[None, None]:
+        backtested.append(item[0])
+        return None, None
+
+    monkeypatch.setattr(population, "_score_item", recorded)
+
+    def references(count: int) -> set[str]:
+        backtested.clear()
+        population_evidence(_random_walks(count))
+        return {name for name in backtested if name.startswith("reference:")}
+
+    alone = references(1)
+    sizes = {count: references(count) for count in (11, 28, 29, 30, 31)}
+    assert len(alone) == 100
+    for smaller, larger in [(11, 28), (28, 29), (29, 30), (30, 31)]:
+        assert sizes[larger] <= sizes[smaller] <= alone
+        assert len(sizes[smaller]) - len(sizes[larger]) <= 6 * (larger - smaller)
+    assert 0 < len(sizes[29]) <= 6 and not sizes[30]
