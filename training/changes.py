@@ -308,17 +308,17 @@ def _figure_words(figure: ChangedFigure, unit: str) -> str:
     change = figure.change
     year, value = change.figure.year, change.figure.value
     if change.kind == "withdrawn" and change.previous_value is not None:
-        [old] = _amounts(unit, change.previous_value)
+        [old] = _figures(unit, change.previous_value)
         return f"the {year} figure of {old} was withdrawn"
     if change.previous_value is not None:
         before = change.previous_value
         direction = "up" if value > before else "down"
         share = f" {_percent((value - before) / abs(before))}" if before else ""
-        old, new = _amounts(unit, before, value)
+        old, new = _figures(unit, before, value)
         return f"the {year} figure was revised {direction}{share}, from {old} to {new}"
     surprise = figure.surprise
     if surprise is None:
-        [came] = _amounts(unit, value)
+        [came] = _figures(unit, value)
         return f"the {year} figure came in at {came}"
     if abs(surprise) < _ROUNDS_TO_ZERO:
         return f"the {year} figure came in as projected"
@@ -345,6 +345,23 @@ def _amounts(unit: str, *values: float) -> list[str]:
         if len(set(texts)) == len(set(values)):
             break
     return texts
+
+
+def _figures(unit: str, *values: float) -> list[str]:
+    """Published figures in their unit, each exactly as given (13,150, not 13,200 as a
+    projection would be rounded), at least 3 significant digits."""
+    return [_amount(value, unit, _digits_of(value)) for value in values]
+
+
+def _digits_of(value: float) -> int:
+    """The significant digits that write ``value`` exactly (at least 3, at most 15)."""
+    if value == 0 or not math.isfinite(value):
+        return 3
+    for digits in range(3, 16):
+        decimals = digits - 1 - math.floor(math.log10(abs(value)))
+        if round(value, decimals) == value:
+            return digits
+    return 15
 
 
 def _amount(value: float, unit: str, digits: int) -> str:

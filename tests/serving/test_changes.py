@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -13,13 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from data.states import FigureChange, StoredFigure
 from serving.app import create_app
 from serving.cli import app
 from serving.state import ServiceState
 from tests.serving.conftest import QUIET, Changed, auth, retrain_yen, yen_forecast
 from tests.support import TRAINED, environment, make_state, yen_figure
 from training import registry, tracking
-from training.changes import YearChange, summary
+from training.changes import ChangedFigure, YearChange, summary
 from training.evidence import same_model
 
 YEN = TRAINED[1]
@@ -37,9 +39,12 @@ def service(trained_root: Path, tmp_path: Path) -> Iterator[tuple[ServiceState, 
 
 
 def _percent(fraction: float) -> str:
-    """A percentage as the plain words round it: whole above 10%, one decimal below."""
+    """A percentage as the plain words round it: whole above 10%, one decimal below, and one
+    decimal where a whole number would read 100% for a change that is not 100%."""
     value = abs(fraction) * 100
-    return f"{value:.0f}%" if value >= 10 else f"{value:.1f}%".replace(".0%", "%")
+    if value >= 10 and not (f"{value:.0f}" == "100" and value != 100):
+        return f"{value:.0f}%"
+    return f"{value:.1f}%".replace(".0%", "%")
 
 
 @pytest.fixture
@@ -314,3 +319,22 @@ def test_a_fall_of_nearly_all_is_not_rounded_to_all() -> None:
     assert "fell 100%" in summary(
         [gone], [], unit="count", model="naive", previous_model="naive", new_release=True
     )
+
+
+def _figure(year: int, value: float) -> StoredFigure:
+    return StoredFigure(
+        year, value, "NPA", "press release", "", "", "", 2, datetime(2026, 3, 1, tzinfo=UTC), "fix"
+    )
+
+
+def test_published_figures_are_quoted_exactly_and_projections_rounded() -> None:
+    """A revision from 13,100 to 13,150 had read "from 13,100 to 13,200": figures are quoted
+    as given (yen too), projections to three significant digits."""
+    moved = YearChange(2027, before={"mean": 16123.4}, after={"mean": 16187.9})
+    revised = ChangedFigure(FigureChange(_figure(2026, 13150.0), 13100.0), projected=None)
+    said = summary([moved], [revised], unit="count", model="naive", previous_model="naive")
+    assert said.startswith("The 2027 projection rose 0.4%, from 16,100 to 16,200, after the 2026")
+    assert "the 2026 figure was revised up 0.4%, from 13,100 to 13,150." in said
+    yen = ChangedFigure(FigureChange(_figure(2025, 10_397_000_000.0), None), projected=None)
+    said = summary([moved], [yen], unit="JPY", model="naive", previous_model="naive")
+    assert "after the 2025 figure came in at ¥10.397 billion." in said
