@@ -15,7 +15,18 @@ from data.errors import InvalidSeries
 _SERIES_ID = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 #: Units with a meaning (whole numbers of cases; yen amounts written in full), by their lower
 #: case: a series registered as "Count" had taken fractions and been charted as "14.44 Count".
-CANONICAL_UNITS = {"count": "count", "jpy": "JPY"}
+CANONICAL_UNITS = {
+    **dict.fromkeys(("count", "counts", "cases", "件"), "count"),
+    **dict.fromkeys(("jpy", "yen", "円", "¥", "￥"), "JPY"),
+}
+
+
+def canonical_unit(unit: str) -> str:
+    """``unit`` as fraudcast reads it: "count" or "JPY" however those were typed ("Count",
+    "yen", "円"; a series registered as "yen" had been charted as "1,080,000,000.00 yen"),
+    any other unit as given, stripped."""
+    text = unit.strip()
+    return CANONICAL_UNITS.get(text.lower(), text)
 
 
 @dataclass(frozen=True)
@@ -40,10 +51,9 @@ class SeriesInfo:
             raise InvalidSeries(f"series {self.id!r} needs a title")
         if not self.unit.strip():
             raise InvalidSeries(f"series {self.id!r} needs a unit (for example 'count' or 'JPY')")
-        # the units fraudcast reads a meaning into, however they were typed ("Count", "jpy")
-        canonical = CANONICAL_UNITS.get(self.unit.strip().lower())
-        if canonical is not None:
-            object.__setattr__(self, "unit", canonical)
+        # the units fraudcast reads a meaning into, however they were typed ("Count", "yen")
+        if self.unit.strip().lower() in CANONICAL_UNITS:
+            object.__setattr__(self, "unit", canonical_unit(self.unit))
         if any(not 1900 <= year <= 2200 for year in self.breaks):
             raise InvalidSeries(f"series {self.id!r}: break years must lie in 1900..2200")
         # Breaks are a set of years; keep them sorted so equal metadata compares equal.

@@ -29,7 +29,7 @@ from data.errors import (
     closest_series,
     cut,
 )
-from data.records import SeriesInfo
+from data.records import SeriesInfo, canonical_unit
 from data.settings import StoreSettings
 
 FIRST_YEAR = 1900
@@ -425,7 +425,7 @@ def _check_rows(
                 reason = _unknown_series(series_id, known_series)
                 report.add(RowProblem(int(line), "series_id", series_id, reason, UNKNOWN_SERIES))
             continue
-        if unit and unit.lower() != series.unit.lower():
+        if unit and canonical_unit(unit).lower() != series.unit.lower():
             reason = f"unit must be {series.unit!r} for series {series.id}"
             report.add(RowProblem(int(line), "unit", unit, reason))
         if not _is_year(year, last_year):

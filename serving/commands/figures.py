@@ -299,7 +299,11 @@ def list_series() -> None:
 def add_series(
     series_id: str = typer.Option(..., "--id", help="Lower-case id, e.g. jp_phishing_reports."),
     title: str = typer.Option(..., "--title", help="What the series counts."),
-    unit: str = typer.Option(..., "--unit", help="Unit of every figure, e.g. count or JPY."),
+    unit: str = typer.Option(
+        ...,
+        "--unit",
+        help="Unit of every figure: count (cases, 件) or JPY (yen, 円), or another unit as typed.",
+    ),
     country: str = typer.Option("", "--country", help="ISO country code, e.g. JP."),
     publisher: str = typer.Option("", "--publisher", help="Who publishes the statistic."),
     definition: str = typer.Option("", "--definition", help="What exactly is counted."),

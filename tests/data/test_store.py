@@ -542,3 +542,18 @@ def test_a_count_typed_in_capitals_is_still_a_count(seeded_store: FigureStore) -
         seeded_store.add_figures(frame_of(half), source="half.csv")
     seeded_store.add_figures(frame_of({**half, "value": "10"}), source="whole.csv")
     assert seeded_store.values(info.id).tolist() == [10]
+
+
+def test_yen_typed_as_yen_or_in_japanese_is_a_yen_series(seeded_store: FigureStore) -> None:
+    """Registered as "yen", a losses series had been charted as "1,080,000,000.00 yen" with
+    no ¥, and could never be put right: once it had figures it could not be removed."""
+    for typed in ("yen", "Yen", "円", "¥"):
+        assert SeriesInfo("jp_x_jpy", "X", typed).unit == "JPY"
+    assert SeriesInfo("jp_x", "X", "件").unit == "count"
+    assert SeriesInfo("jp_x", "X", "per 100,000 people").unit == "per 100,000 people"
+    info = SeriesInfo("jp_fake_shop_losses_jpy", "Fake-shop losses", "yen")
+    seeded_store.add_series(info)
+    figure = row(series_id=info.id, year="2024", value="1080000000", unit="円")
+    seeded_store.add_figures(frame_of(figure), source="losses.csv")
+    assert seeded_store.get_series(info.id).unit == "JPY"
+    assert seeded_store.values(info.id).tolist() == [1_080_000_000]
