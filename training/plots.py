@@ -48,8 +48,12 @@ _NON_LATIN = re.compile(r"[^\x00-\u024f\u2010-\u2014]+")
 
 def chart_title(text: str) -> str:
     """A title matplotlib's bundled fonts can draw: asides in other scripts are dropped
-    (the page and API keep the full bilingual titles)."""
-    return _NON_LATIN.sub("", _NON_LATIN_ASIDE.sub("", text)).strip()
+    (the page and API keep the full bilingual titles), and an English aside after a name in
+    another script is the title, out of its brackets ("偽サイト詐欺 (Fake-shop fraud)" had
+    been drawn as "(Fake-shop fraud)")."""
+    latin = _NON_LATIN.sub("", _NON_LATIN_ASIDE.sub("", text)).strip()
+    aside = re.fullmatch(r"[(（]\s*([^()（）]*?)\s*[)）]", latin)
+    return aside.group(1) if aside else latin
 
 
 def _levels_in(forecast: pd.DataFrame) -> list[str]:

@@ -250,10 +250,20 @@ function onSettingsChange(event) {
   onSettingsChange.timer = setTimeout(refreshForecasts, 150);
 }
 
+// A series' short name for the contents: its title before an aside in brackets, or the whole
+// title where nothing stands before one; its id too where two series would read the same.
+function navLabels(seriesList) {
+  const short = seriesList.map((s) => s.title.replace(/\s*[(（].*$/, "").trim() || s.title);
+  const seen = new Map();
+  short.forEach((label) => seen.set(label, (seen.get(label) || 0) + 1));
+  return short.map((label, index) => (seen.get(label) > 1 ? `${label} (${seriesList[index].id})` : label));
+}
+
 function buildNav(seriesList) {
   const nav = document.getElementById("series-nav");
-  nav.querySelector("ul").replaceChildren(...seriesList.map((s) =>
-    h("li", {}, h("a", { href: `#series-${s.id}` }, s.title.replace(/\s*[(（].*$/, ""),
+  const labels = navLabels(seriesList);
+  nav.querySelector("ul").replaceChildren(...seriesList.map((s, index) =>
+    h("li", {}, h("a", { href: `#series-${s.id}`, title: s.title }, labels[index],
       s.champion ? null : h("span", { class: "muted" }, " · figures only")))));
   nav.hidden = false;
 }

@@ -348,6 +348,36 @@ def test_a_series_without_figures_says_to_add_them_not_to_train(
     assert not watch.errors and not watch.outside_requests, watch
 
 
+def test_the_contents_name_japanese_first_titles_and_tell_equal_ones_apart(
+    browser: Browser, base_url: str
+) -> None:
+    """A title written Japanese first, its English name in brackets, is listed by its
+    Japanese name; two series whose names read the same are told apart by their ids (two
+    losses series had both been listed as "偽ショッピングサイト詐欺 被害額")."""
+    page, watch = open_page(browser, base_url)
+    same = "偽ショッピングサイト詐欺 被害額 (Fake-shop fraud losses)"
+    titles = {TRAINED[0]: same, TRAINED[1]: same, TRAINED[2]: "(Untitled aside)"}
+
+    def retitled(route: Route) -> None:
+        response = route.fetch()
+        listed = response.json()
+        for item in listed:
+            item["title"] = titles.get(item["id"], item["title"])
+        route.fulfill(response=response, json=listed)
+
+    page.route("**/v1/series", retitled)
+    load_page(page, base_url + "/")
+    links = page.locator("#series-nav a")
+    labels = {
+        links.nth(index).get_attribute("href"): links.nth(index).inner_text()
+        for index in range(links.count())
+    }
+    for series_id in TRAINED[:2]:
+        assert labels[f"#series-{series_id}"] == f"偽ショッピングサイト詐欺 被害額 ({series_id})"
+    assert labels[f"#series-{TRAINED[2]}"] == "(Untitled aside)"
+    assert not watch.errors and not watch.outside_requests, watch
+
+
 def test_a_link_to_a_series_opens_at_its_card(browser: Browser, base_url: str) -> None:
     """The cards are built after the page loads, so the browser's own jump to the anchor
     found nothing and the page stayed at the top."""

@@ -15,6 +15,7 @@ from matplotlib.transforms import Bbox
 from training.plots import (
     LOGGED_DPI,
     ChartRenderer,
+    chart_title,
     clipped_top,
     fan_chart,
     residual_chart,
@@ -152,3 +153,24 @@ def test_the_figures_line_never_crosses_a_year_without_a_figure() -> None:
     joined = np.isfinite(values[:-1]) & np.isfinite(values[1:])
     assert set(np.diff(years)[joined]) == {1.0}  # segments only between consecutive years
     assert joined.sum() == 2  # 2019-2020 and 2022-2023
+
+
+def test_a_title_written_japanese_first_is_drawn_by_its_english_aside() -> None:
+    """ "偽ショッピングサイト詐欺 認知件数 (Fake-shopping-site fraud cases)" had been drawn as
+    "(Fake-shopping-site fraud cases)", brackets and all; English-first titles drop the aside."""
+    japanese_first = (
+        "偽ショッピングサイト詐欺 認知件数 (Fake-shopping-site fraud cases, prefecture)"
+    )
+    assert chart_title(japanese_first) == "Fake-shopping-site fraud cases, prefecture"
+    assert chart_title("偽サイト詐欺（Fake-shop fraud）") == "Fake-shop fraud"
+    assert (
+        chart_title("Cybercrime cases cleared (サイバー犯罪 検挙件数)")
+        == "Cybercrime cases cleared"
+    )
+    assert chart_title("SNS fraud (losses)") == "SNS fraud (losses)"
+    figure = fan_chart(
+        pd.Series([1210.0, 2480.0, 3950.0], index=[2023, 2024, 2025]),
+        pd.DataFrame({"year": [2026], "mean": [4457.0], "lo-80": [3100.0], "hi-80": [6340.0]}),
+        title=japanese_first,
+    )
+    assert figure.axes[0].get_title() == "Fake-shopping-site fraud cases, prefecture"
