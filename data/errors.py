@@ -47,13 +47,21 @@ def closest_series(series_id: str, known: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
+#: An unknown id's message lists this many known series at most: a store of thousands would
+#: have answered every 404 with all of their ids.
+KNOWN_LISTED = 20
+
+
 class UnknownSeries(FraudcastDataError, LookupError):
     """A series id that the store does not know."""
 
     def __init__(self, series_id: str, known: Iterable[str] = ()) -> None:
         self.series_id = series_id
         self.known = tuple(sorted(known))
-        hint = f" Known series: {', '.join(self.known)}." if self.known else ""
+        listed = ", ".join(self.known[:KNOWN_LISTED])
+        more = len(self.known) - KNOWN_LISTED
+        listed += f" and {more} more (`fraudcast series list`, GET /v1/series)" if more > 0 else ""
+        hint = f" Known series: {listed}." if self.known else ""
         # an id is 100 characters at most: a longer one is quoted only as far as that
         shown = repr(series_id) if len(series_id) <= 100 else f"{series_id[:100]!r}…"
         close = closest_series(series_id[:100], self.known)

@@ -129,7 +129,9 @@ class JobQueue:
         self._update(
             job_id,
             state="failed" if failed else "succeeded",
-            outcomes=[asdict(o) for o in outcomes],
+            outcomes=[
+                schemas.JobOutcome(**{**asdict(o), "status": str(o.status)}) for o in outcomes
+            ],
             error="; ".join(f"{o.series_id}: {o.reason}" for o in failed) or None,
             finished_at=datetime.now(UTC),
         )

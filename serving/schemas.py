@@ -110,10 +110,24 @@ class ChampionSummary(BaseModel):
     )
 
 
+#: How a series' retrain ended (``training.outcome.Outcome``): a new model serves (promoted),
+#: the champion's model refitted on new figures serves (refreshed), the champion serves as it
+#: was (kept), nothing to do (unchanged: figures and code as at the last retrain), or the
+#: retrain raised and everything is as it was (failed).
+RetrainOutcome = Literal["promoted", "refreshed", "kept", "unchanged", "failed"]
+_OUTCOMES = (
+    "promoted (a new model serves), refreshed (the champion's model refitted on new figures "
+    "serves), kept (the champion serves as it was), unchanged (figures and code as at the "
+    "last retrain: nothing done) or failed (figures and champion as they were)"
+)
+
+
 class RetrainStatus(BaseModel):
     """How the last retrain of a series ended."""
 
-    status: str = Field(description="promoted, kept, failed or running")
+    status: Literal[RetrainOutcome, "running"] = Field(
+        description=f"{_OUTCOMES}; running while a retrain of it is under way"
+    )
     reason: str
     data_revision: str
     finished_at: datetime | None = None
@@ -448,17 +462,38 @@ class RetrainRequest(BaseModel):
         return None if series is None else list(dict.fromkeys(series))
 
 
+class JobOutcome(BaseModel):
+    """How a job's retrain of one series ended; ``model``, ``mase`` and ``coverage`` describe
+    the model that serves afterwards."""
+
+    series_id: str
+    status: RetrainOutcome = Field(description=_OUTCOMES)
+    reason: str
+    model: str | None = None
+    mase: float | None = Field(default=None, description="its backtest MASE")
+    coverage: dict[str, float] = Field(
+        default_factory=dict,
+        description="share (0-1) of its backtest figures inside its calibrated intervals, by "
+        "level in percent",
+    )
+    version: str | None = Field(default=None, description="its registered version")
+    run_id: str | None = Field(default=None, description="the MLflow run of this retrain")
+    data_revision: str | None = Field(default=None, description="hash of the figures used")
+
+
 class Job(BaseModel):
     """A background retrain and how it is going."""
 
     id: str
-    state: str = Field(description="queued, running, succeeded or failed")
-    series: list[str]
+    state: Literal["queued", "running", "succeeded", "failed"]
+    series: list[str] = Field(description="the series asked for; empty: every series")
     reason: str
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    outcomes: list[dict[str, Any]] = Field(default_factory=list)
+    outcomes: list[JobOutcome] = Field(
+        default_factory=list, description="one per series retrained, once the job has ended"
+    )
     error: str | None = None
 
 

@@ -557,3 +557,16 @@ def test_yen_typed_as_yen_or_in_japanese_is_a_yen_series(seeded_store: FigureSto
     seeded_store.add_figures(frame_of(figure), source="losses.csv")
     assert seeded_store.get_series(info.id).unit == "JPY"
     assert seeded_store.values(info.id).tolist() == [1_080_000_000]
+
+
+def test_an_unknown_id_in_a_large_store_lists_a_few_known_series_not_all() -> None:
+    """Every 404 had listed every known id: thousands of them in a store of thousands."""
+    from data.errors import KNOWN_LISTED, UnknownSeries
+
+    known = [f"series_{index:04d}" for index in range(3000)]
+    message = str(UnknownSeries("series_12345", known))
+    assert len(message) < 800
+    assert f"and {3000 - KNOWN_LISTED} more (`fraudcast series list`, GET /v1/series)" in message
+    assert "series_0000, series_0001" in message and "series_2999" not in message
+    few = str(UnknownSeries("nope", ["a_cases", "b_cases"]))
+    assert few.endswith("Known series: a_cases, b_cases.")

@@ -342,9 +342,9 @@ def test_added_figures_schedule_a_retrain_and_the_new_champion_is_served(client,
     job = state.jobs.wait(body["retrain_job_id"], timeout=300)
     assert job.state == "succeeded", job.error
     [outcome] = job.outcomes
-    assert outcome["series_id"] == YEN
+    assert outcome.series_id == YEN
     new = client.get(f"/v1/series/{YEN}/forecast").json()
-    if outcome["status"] in {"promoted", "refreshed"}:
+    if outcome.status in {"promoted", "refreshed"}:
         assert new["model"]["data_revision"] != old["data_revision"]
         # the store revision the figures stood as of: the one this write made
         assert new["model"]["figures_revision"] == body["revision_id"]
@@ -370,8 +370,8 @@ def test_retrain_endpoint_returns_a_job(client, state):
     assert answer.json()["series"] == [SERIES]  # named twice, retrained once
     job = state.jobs.wait(answer.json()["id"], timeout=300)
     assert job.state == "succeeded"
-    assert len(job.outcomes) == 1 and job.outcomes[0]["status"] == "unchanged"
-    assert '"force": true in POST /v1/retrain' in job.outcomes[0]["reason"]
+    assert len(job.outcomes) == 1 and job.outcomes[0].status == "unchanged"
+    assert '"force": true in POST /v1/retrain' in job.outcomes[0].reason
     gone = client.get("/v1/jobs/not-a-job")  # e.g. a job of the server before a restart
     assert gone.status_code == 404
     assert "do not outlive a restart" in gone.json()["detail"]

@@ -44,3 +44,22 @@ def test_api_never_answers_5xx_or_off_schema(case: schemathesis.Case, base_url: 
         response,
         checks=[response_schema_conformance, status_code_conformance, content_type_conformance],
     )
+
+
+def test_the_documented_retrain_statuses_are_the_ones_answered() -> None:
+    """The schema had said "promoted, kept, failed or running" while the answers said
+    "refreshed" and "unchanged", and a job's outcomes were free-form objects: a client
+    alerting on the documented values would have keyed on the wrong list."""
+    from training.outcome import Outcome
+
+    components = create_app().openapi()["components"]["schemas"]
+    status = components["RetrainStatus"]["properties"]["status"]
+    assert set(status["enum"]) == {str(outcome) for outcome in Outcome} | {"running"}
+    outcome = components["JobOutcome"]["properties"]
+    assert set(outcome["status"]["enum"]) == {str(outcome) for outcome in Outcome}
+    assert components["Job"]["properties"]["outcomes"]["items"] == {
+        "$ref": "#/components/schemas/JobOutcome"
+    }
+    assert set(components["Job"]["properties"]["state"]["enum"]) == {
+        "queued", "running", "succeeded", "failed"
+    }  # fmt: skip

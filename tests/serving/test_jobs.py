@@ -25,7 +25,7 @@ def test_a_long_running_service_keeps_only_recent_jobs_and_no_finished_work() ->
         assert queue.wait(jobs[-1].id, timeout=30).state == "succeeded"
         queue.shutdown()
         assert queue.unfinished == 0
-        assert queue.get(jobs[-1].id).outcomes[0]["series_id"] == f"s{_KEEP_JOBS + 49}"
+        assert queue.get(jobs[-1].id).outcomes[0].series_id == f"s{_KEEP_JOBS + 49}"
         with pytest.raises(UnknownJob):
             queue.get(jobs[0].id)  # the oldest are forgotten
     finally:
