@@ -26,11 +26,17 @@ _CACHE_LIMIT = 2048
 class NoChampion(LookupError):
     """A known series that has no champion yet, or whose champion could not be loaded."""
 
-    def __init__(self, series_id: str, unloadable: str | None = None) -> None:
+    def __init__(
+        self, series_id: str, unloadable: str | None = None, *, without_figures: bool = False
+    ) -> None:
         self.series_id = series_id
         #: why its registered champion could not be loaded (None: it has none)
         self.unloadable = unloadable
-        if unloadable is None:
+        #: it has none because it has no figures yet (training it would do nothing)
+        self.without_figures = without_figures
+        if without_figures:
+            super().__init__(f"series {series_id!r} has no figures yet, so no projection")
+        elif unloadable is None:
             super().__init__(f"series {series_id!r} has no champion model yet")
         else:
             super().__init__(

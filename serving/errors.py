@@ -33,11 +33,24 @@ async def _unknown(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _no_champion(request: Request, error: Exception) -> JSONResponse:
+    """409 for a series with no champion yet, a lasting state of the series until it is
+    trained (not a fault to retry: a 503 had set off 5xx alerts and retry loops); 503 for a
+    registered champion the service cannot load, a fault of the service."""
     assert isinstance(error, NoChampion)
-    hint = "train it first: `fraudcast train` (or POST /v1/retrain with the token)"
     if error.unloadable is not None:
         hint = UNLOADABLE_HINT.format(series_id=error.series_id)
-    return _answer(status.HTTP_503_SERVICE_UNAVAILABLE, Problem(detail=str(error), hint=hint))
+        return _answer(status.HTTP_503_SERVICE_UNAVAILABLE, Problem(detail=str(error), hint=hint))
+    hint = "train it first: `fraudcast train` (or POST /v1/retrain with the token)"
+    if error.without_figures:
+        hint = NO_FIGURES_HINT
+    return _answer(status.HTTP_409_CONFLICT, Problem(detail=str(error), hint=hint))
+
+
+#: What to do about a series registered without figures.
+NO_FIGURES_HINT = (
+    "add its figures first (`fraudcast figures add`, POST /v1/figures or the drop folder); a "
+    "running service trains it when they arrive"
+)
 
 
 #: What to do about a registered champion the service cannot load.

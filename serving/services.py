@@ -13,7 +13,7 @@ import pandas as pd
 from data.store import AddResult, FigureStore, SeriesInfo
 from models.base import bound_columns, level_label
 from serving import schemas
-from serving.champions import Champion, ChampionBoard
+from serving.champions import Champion, ChampionBoard, NoChampion
 from serving.jobs import JobQueue
 from training import track_record
 from training.backtest import calibrated_coverage
@@ -148,11 +148,17 @@ def _retrain_status(board: ChampionBoard, series_id: str) -> schemas.RetrainStat
 
 
 def _champion_for(store: FigureStore, board: ChampionBoard, series_id: str) -> Champion:
-    """The champion, or UnknownSeries (404) / NoChampion (503) as the case is."""
+    """The champion, or UnknownSeries (404) / NoChampion (409, or 503 for one that could not
+    be loaded) as the case is."""
     champion = board.snapshot.get(series_id)
     if champion is None:
         store.get_series(series_id)  # raises UnknownSeries for a series nobody knows
-        return board.get(series_id)  # NoChampion, saying why when it could not be loaded
+        try:
+            return board.get(series_id)  # NoChampion, saying why when it could not be loaded
+        except NoChampion as error:
+            if error.unloadable is None and store.values(series_id).empty:
+                raise NoChampion(series_id, without_figures=True) from None
+            raise
     return champion
 
 

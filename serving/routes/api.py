@@ -25,7 +25,8 @@ _NOT_FOUND: Responses = {404: {"model": schemas.Problem, "description": "Unknown
 _FORECAST_ERRORS: Responses = {
     **_NOT_FOUND,
     422: {"model": schemas.Problem, "description": "Horizon or levels outside what is allowed"},
-    503: {"model": schemas.Problem, "description": "The series has no champion yet"},
+    409: {"model": schemas.Problem, "description": "The series has no champion yet"},
+    503: {"model": schemas.Problem, "description": "The series' champion cannot be loaded"},
 }
 _BAD_BODY: Responses = {
     400: {"model": schemas.Problem, "description": "Body is not JSON"},
@@ -176,7 +177,7 @@ def batch_forecasts(
         200: {"content": {"application/pdf": {}}},
         422: {"model": schemas.Problem, "description": "Bad horizon, levels or series count"},
         429: {"model": schemas.Problem, "description": "Other briefs are being drawn: Retry-After"},
-        503: {"model": schemas.Problem, "description": "A named series has no champion yet"},
+        409: {"model": schemas.Problem, "description": "A named series has no champion yet"},
     },
     response_class=Response,
     openapi_extra={SLOT_POOL: "report"},

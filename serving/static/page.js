@@ -169,9 +169,11 @@ async function loadCard(entry) {
   entry.card = card.status === "fulfilled" ? card.value : null;
   entry.forecast = forecast.status === "fulfilled" ? forecast.value : null;
   const failed = [figures, card, forecast].find((r) => r.status === "rejected");
-  if (failed && failed.reason.status === 503) entry.series = { ...entry.series, champion: null };
+  // 409: no champion yet; 503: one that cannot be loaded (the hint says which)
+  const noModel = failed && [409, 503].includes(failed.reason.status);
+  if (noModel) entry.series = { ...entry.series, champion: null };
   renderModel(entry, failed && failed.reason.hint);
-  if (failed && failed.reason.status !== 503) showCardError(entry, `Could not load everything: ${failed.reason.message}`);
+  if (failed && !noModel) showCardError(entry, `Could not load everything: ${failed.reason.message}`);
   renderForecast(entry);
   setUpWhatIf(entry, { settings: () => settings, redraw: () => renderChart(entry) });
   await refreshScenario(entry, settings);

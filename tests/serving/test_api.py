@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from data.records import SeriesInfo
 from serving.app import create_app
 from serving.services import describe_model
 from tests.serving.conftest import auth
@@ -134,7 +135,10 @@ def test_a_mistyped_query_parameter_is_a_422_naming_the_ones_taken(client):
     assert asked.status_code == 200 and len(asked.json()["forecast"]) == 3
 
 
-def test_unknown_series_is_404_and_untrained_series_503_with_a_hint(client):
+def test_unknown_series_is_404_and_untrained_series_409_with_a_hint(client, state):
+    """A series without a champion is a lasting state until it is trained, not a fault: it had
+    answered 503, which sets off 5xx alerts and retry loops; one without figures says to add
+    them (training it does nothing)."""
     unknown = client.get("/v1/series/no_such_series/forecast")
     assert unknown.status_code == 404
     assert "no_such_series" in unknown.json()["detail"]
@@ -143,8 +147,16 @@ def test_unknown_series_is_404_and_untrained_series_503_with_a_hint(client):
     assert "x" * 101 not in long.json()["detail"]
     assert client.get("/v1/series/no_such_series/figures").status_code == 404
     untrained = client.get(f"/v1/series/{UNTRAINED}/forecast")
-    assert untrained.status_code == 503
+    assert untrained.status_code == 409
     assert "fraudcast train" in untrained.json()["hint"]
+    state.store.add_series(SeriesInfo("jp_phishing_reports", "Phishing reports", "count"))
+    empty = client.get("/v1/series/jp_phishing_reports/forecast")
+    assert empty.status_code == 409
+    assert (
+        empty.json()["detail"]
+        == "series 'jp_phishing_reports' has no figures yet, so no projection"
+    )
+    assert empty.json()["hint"].startswith("add its figures first (`fraudcast figures add`")
 
 
 def test_csv_download_has_the_same_numbers_as_json(client):
@@ -431,7 +443,7 @@ def test_not_ready_until_champions_are_loaded(tmp_path):
         assert ready.status_code == 503
         assert "fraudcast train" in ready.json()["details"]["hint"]
         assert untrained.get("/healthz").status_code == 200
-        assert untrained.get(f"/v1/series/{SERIES}/forecast").status_code == 503
+        assert untrained.get(f"/v1/series/{SERIES}/forecast").status_code == 409
 
 
 def test_a_champion_that_cannot_be_loaded_keeps_only_itself_out(state, monkeypatch):

@@ -38,7 +38,7 @@ def base_url(trained_root: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 )
 def test_api_never_answers_5xx_or_off_schema(case: schemathesis.Case, base_url: str) -> None:
     response = case.call(base_url=base_url)
-    # 503 is the documented answer for a series without a champion, not a server fault.
+    # 503 is the documented answer for a write the store is too busy for, not a server fault.
     assert response.status_code < 500 or response.status_code == 503, response.text
     case.validate_response(
         response,

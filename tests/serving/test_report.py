@@ -199,7 +199,7 @@ def test_the_cli_writes_the_brief_the_api_serves(
     ("params", "code", "words"),
     [
         ({"series": "nope"}, 404, "unknown series 'nope'"),
-        ({"series": f"{CYBER},{UNTRAINED}"}, 503, "has no champion"),
+        ({"series": f"{CYBER},{UNTRAINED}"}, 409, "has no champion"),
         ({"horizon": 31}, 422, "horizon must be between 1 and 30"),
         ({"levels": "80,100"}, 422, "strictly between 0 and 100"),
         ({"series": ",".join(TRAINED)}, 422, "at most 2 series and this one would have 3"),

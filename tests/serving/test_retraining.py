@@ -177,7 +177,7 @@ def test_a_series_registered_and_filled_by_the_cli_is_trained_by_the_running_ser
         "the new series to be trained and served",
     )
     # a series that had no champion when the service started still waits for `train`
-    assert _status(f"{url}/v1/series/{UNTRAINED}/forecast") == 503
+    assert _status(f"{url}/v1/series/{UNTRAINED}/forecast") == 409
 
 
 def _status(url: str) -> int:

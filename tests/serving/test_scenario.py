@@ -228,8 +228,8 @@ def test_a_value_that_is_not_finite_is_422(client, literal):
     assert "figures[0].value must be a finite number" in answer.json()["detail"]
 
 
-def test_an_unknown_series_is_404_and_one_without_champion_503_as_for_a_forecast(client):
-    for series_id, code in (("no_such_series", 404), (UNTRAINED, 503)):
+def test_an_unknown_series_is_404_and_one_without_champion_409_as_for_a_forecast(client):
+    for series_id, code in (("no_such_series", 404), (UNTRAINED, 409)):
         scenario = _scenario(client, series_id)
         forecast = client.get(f"/v1/series/{series_id}/forecast")
         assert scenario.status_code == forecast.status_code == code
