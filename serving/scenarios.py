@@ -53,6 +53,7 @@ def scenario_response(
     return schemas.ScenarioResponse(
         series_id=info.id,
         unit=info.unit,
+        last_figure_year=last_published,
         horizon=horizon,
         levels=list(levels),
         model=services.champion_summary(champion),

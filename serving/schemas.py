@@ -181,7 +181,11 @@ class ForecastResponse(BaseModel):
 
     series_id: str
     unit: str
-    horizon: int
+    last_figure_year: int = Field(
+        description="The year of the last figure the model was trained on: the projection "
+        "starts the year after, and the horizon counts from it, not from today."
+    )
+    horizon: int = Field(description="Years projected after last_figure_year.")
     levels: list[float]
     model: ChampionSummary
     forecast: list[ForecastPoint]

@@ -176,6 +176,7 @@ def _render(
     return schemas.ForecastResponse(
         series_id=info.id,
         unit=info.unit,
+        last_figure_year=champion.model.forecast.last_year,
         horizon=horizon,
         levels=list(levels),
         model=champion_summary(champion),

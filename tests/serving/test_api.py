@@ -80,6 +80,10 @@ def test_forecast_has_nested_intervals_and_matches_the_registered_model(client, 
     assert answer.status_code == 200
     body = answer.json()
     assert body["horizon"] == 5 and len(body["forecast"]) == 5
+    # the horizon counts from the last figure, which the answer names (it had said nothing of
+    # how old its figures were: a series last published in 2022 was "projected" for 2023)
+    last = int(state.store.values(SERIES).index.max())
+    assert body["last_figure_year"] == last and body["forecast"][0]["year"] == last + 1
     for point in body["forecast"]:
         assert 0 <= point["lower"]["95"] <= point["lower"]["80"] <= point["mean"]
         assert point["mean"] <= point["upper"]["80"] <= point["upper"]["95"]
