@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from data.incoming import IncomingOutcome, process_incoming
 from data.records import SeriesInfo, input_changed
 from serving import services
+from serving.cron import cron_trigger
 from serving.state import ServiceState
 from training.outcome import Outcome
 
@@ -68,12 +68,18 @@ class RetrainScheduler:
         )
         self._scheduler.add_job(
             self.full_retrain,
-            CronTrigger.from_crontab(settings.retrain_cron, timezone="UTC"),
+            cron_trigger(settings.retrain_cron),
             id="full-retrain",
             max_instances=1,
             coalesce=True,
         )
         self._scheduler.start()
+        weekly = self._scheduler.get_job("full-retrain")
+        log.info(
+            "full retrain on cron %r (UTC): next on %s",
+            settings.retrain_cron,
+            f"{weekly.next_run_time:%A %d %B %Y at %H:%M %Z}" if weekly else "never",
+        )
 
     def shutdown(self) -> None:
         """Stop ticking (a running tick finishes)."""

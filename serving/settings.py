@@ -53,10 +53,10 @@ class ServiceSettings(BaseSettings):
     @field_validator("retrain_cron")
     @classmethod
     def _a_cron_expression(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from serving.cron import cron_trigger
 
         try:
-            CronTrigger.from_crontab(value, timezone="UTC")
+            cron_trigger(value)
         except ValueError as error:
             raise ValueError(
                 "not a cron expression: five fields, minute hour day month weekday, in UTC "

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from serving.cron import cron_trigger
 from serving.scheduler import RetrainScheduler
+from serving.settings import ServiceSettings
 from serving.state import ServiceState
 from tests.support import TRAINED
 
@@ -55,3 +59,41 @@ def test_a_skipped_look_is_not_logged_and_the_schedulers_lines_carry_a_time(
         )
         logger.warning("another warning")
     assert [record.getMessage() for record in caplog.records] == ["another warning"]
+
+
+def _next(expression: str, after: datetime) -> datetime:
+    fire = cron_trigger(expression).get_next_fire_time(None, after)
+    assert fire is not None
+    return fire
+
+
+def test_weekdays_are_numbered_as_cron_numbers_them() -> None:
+    """APScheduler numbers weekdays from 0 = Monday: the default "0 3 * * 1", Mondays at 03:00
+    as the README says, had fired on Tuesdays, and "1-5" meant Tuesday to Saturday."""
+    friday = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    assert f"{_next('0 3 * * 1', friday):%A %H:%M}" == "Monday 03:00"
+    assert f"{_next(ServiceSettings().retrain_cron, friday):%A %d}" == "Monday 07"
+    for sunday in ("0", "7", "sun", "SUN"):
+        assert f"{_next(f'0 3 * * {sunday}', friday):%A}" == "Sunday"
+    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    assert f"{_next('0 3 * * 1-5', saturday):%A}" == "Monday"
+    assert f"{_next('0 3 * * 5-7', saturday):%A}" == "Sunday"
+    assert f"{_next('0 3 * * */2', saturday):%A}" == "Sunday"  # 0, 2, 4, 6: Sun Tue Thu Sat
+    for wrong, words in [
+        ("0 3 * * 8", "weekday '8'"),
+        ("0 3 * * 5-1", "runs backwards"),
+        ("0 3 * *", "expected 5"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            cron_trigger(wrong)
+
+
+def test_the_service_logs_when_the_next_full_retrain_runs(
+    state: ServiceState, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler = RetrainScheduler(state)
+    with caplog.at_level(logging.INFO, logger="serving.scheduler"):
+        scheduler.start()
+        scheduler.shutdown()
+    said = [r.getMessage() for r in caplog.records if "full retrain on cron" in r.getMessage()]
+    assert len(said) == 1 and re.search(r"next on Monday \d\d \w+ \d{4} at 03:00 UTC", said[0])
