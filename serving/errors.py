@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from data.errors import (
     PROBLEMS_PER_KIND,
@@ -22,6 +24,8 @@ from serving.champions import NoChampion
 from serving.jobs import UnknownJob
 from serving.requests import InvalidRequest
 from serving.schemas import Problem
+
+log = logging.getLogger(__name__)
 
 
 def _answer(code: int, problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -67,6 +71,31 @@ async def _store_busy(request: Request, error: Exception) -> JSONResponse:
         status.HTTP_503_SERVICE_UNAVAILABLE,
         Problem(detail=str(error), hint=f"send the same request again in {error.retry_after} s"),
         headers={"Retry-After": str(error.retry_after)},
+    )
+
+
+#: Seconds a client is asked to wait after the store could not be used (a full disk, a store
+#: made read-only, a database server gone): an outage someone must see to, not a lock.
+STORE_DOWN_RETRY_AFTER_S = 60
+
+
+async def _store_failed(request: Request, error: Exception) -> JSONResponse:
+    """503 for a store that cannot be read or written (a full disk, a read-only file, a lost
+    database server): a bare 500 and a traceback had answered. The transaction was rolled
+    back, so nothing was written. The driver's words only: SQLAlchemy's own text quotes the
+    statement and its rows."""
+    assert isinstance(error, SQLAlchemyError)
+    said = str(getattr(error, "orig", None) or error).strip() or type(error).__name__
+    log.error("figure store error on %s %s: %s", request.method, request.url.path, said)
+    return _answer(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        Problem(
+            detail=f"the figure store could not be used: {said}; nothing was written",
+            hint="the store's disk may be full or read-only, or its database server "
+            "unreachable: the service's log says more; send the request again once it is "
+            "fixed",
+        ),
+        headers={"Retry-After": str(STORE_DOWN_RETRY_AFTER_S)},
     )
 
 
@@ -162,6 +191,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownRevision, _unknown)
     app.add_exception_handler(NoChampion, _no_champion)
     app.add_exception_handler(StoreBusy, _store_busy)
+    app.add_exception_handler(SQLAlchemyError, _store_failed)
     app.add_exception_handler(InvalidRequest, _invalid_request)
     app.add_exception_handler(InvalidSeries, _invalid_request)
     app.add_exception_handler(InvalidWithdrawal, _invalid_request)

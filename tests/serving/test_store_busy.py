@@ -41,3 +41,33 @@ def test_a_write_while_another_holds_the_store_is_503_with_retry_after(state):
             "/v1/figures", json={"figures": [yen_figure(2026, 9.1e9)]}, headers=auth()
         )
         assert again.status_code == 201, again.text
+
+
+def test_a_store_that_cannot_be_written_is_503_with_the_drivers_words(state, monkeypatch):
+    """A full disk or a read-only store file had answered a bare 500 "Internal Server Error"
+    and a traceback; nothing was written then either."""
+    from sqlalchemy.exc import OperationalError
+
+    before = state.store.revisions()
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OperationalError(
+            "INSERT INTO figures (series_id, value) VALUES (?, ?)",
+            ("secret_row", 1.0),
+            sqlite3.OperationalError("database or disk is full"),
+        )
+
+    monkeypatch.setattr(state.store, "add_figures", full)
+    with TestClient(create_app(state)) as client:
+        answer = client.post(
+            "/v1/figures", json={"figures": [yen_figure(2026, 9.1e9)]}, headers=auth()
+        )
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "60"
+    body = answer.json()
+    assert body["detail"] == (
+        "the figure store could not be used: database or disk is full; nothing was written"
+    )
+    assert "disk may be full or read-only" in body["hint"]
+    assert "INSERT" not in answer.text and "secret_row" not in answer.text
+    assert state.store.revisions() == before
