@@ -150,8 +150,11 @@ mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 # The venv and caches only: the figure store and MLflow hold what users added and trained.
+# Refuses, as clean-data does, while any fraudcast command runs from this clone: a service
+# whose venv was deleted under it answered 500 to charts, briefs and writes (data/in_use.py).
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	$(PYTHON) data/in_use.py sh -c 'rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache \
+	  .hypothesis build *.egg-info'
 
 # Every figure added, its history and the track record, and every run and model in MLflow:
 # gone for good, so it asks first, and it refuses while any fraudcast command runs (a running

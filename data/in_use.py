@@ -62,8 +62,9 @@ def run_exclusive(command: list[str]) -> int:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             print(
-                "a fraudcast process is using data/ and mlruns/ (the service, a retrain, "
-                "`fraudcast watch`, or another command): stop it first; nothing was deleted",
+                "a fraudcast process is running from this clone and using it (the service, "
+                "a retrain, `fraudcast watch`, or another command): stop it first; nothing "
+                "was deleted",
                 file=sys.stderr,
             )
             return 1

@@ -83,3 +83,31 @@ def _recording(held: list[object]):  # type: ignore[no-untyped-def]
         held.append("left")
 
     return in_use
+
+
+def test_make_clean_leaves_the_venv_of_a_running_service_alone(tmp_path: Path) -> None:
+    """`make clean` had deleted .venv under a running service, which then answered 500 to
+    charts, briefs and writes."""
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "data").mkdir()
+    for name in ("Makefile", "data/in_use.py"):
+        (tmp_path / name).write_text((root / name).read_text())
+    venv = tmp_path / ".venv"
+    venv.mkdir()
+    clean = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(tmp_path),
+        "clean",
+        f"PYTHON={sys.executable}",
+    ]
+    holder = _holder(tmp_path / "data" / ".in-use")
+    try:
+        refused = subprocess.run(clean, capture_output=True, text=True)
+        assert refused.returncode != 0 and venv.exists()
+        assert "stop it first; nothing was deleted" in refused.stderr
+    finally:
+        holder.communicate("")
+    assert subprocess.run(clean, capture_output=True, text=True).returncode == 0
+    assert not venv.exists()
