@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ from serving.settings import ServiceSettings
 from training.pipeline import SeriesOutcome, retrain
 from training.settings import TrainingSettings
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class ServiceState:
@@ -25,11 +28,46 @@ class ServiceState:
     board: ChampionBoard
     incoming_dir: Path = field(default_factory=lambda: StoreSettings().incoming_dir)
     jobs: JobQueue = field(init=False)
-    token: str = field(init=False, repr=False)
+    _token: str = field(init=False, repr=False)
+    #: (modification time, inode) of the token file as last read; None: the token is set by
+    #: FRAUDCAST_API_TOKEN, not read from the file
+    _token_stamp: tuple[int, int] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
-        self.token = self.service.resolved_token()
+        self._token = self.service.resolved_token()
+        if not self.service.api_token or not self.service.api_token.get_secret_value():
+            self._token_stamp = self._stamp() or (0, 0)
         self.jobs = JobQueue(self._retrain, on_done=self.board.refresh)
+
+    @property
+    def token(self) -> str:
+        """The write token: FRAUDCAST_API_TOKEN's, or the token file's as it stands now. A
+        token written into the file (rotated, or restored from a backup) takes effect with
+        the next request; services had kept the old one until restarted. An emptied or
+        removed file leaves the token in force as it was."""
+        if self._token_stamp is None:
+            return self._token
+        stamp = self._stamp()
+        if stamp is not None and stamp != self._token_stamp:
+            try:
+                text = self.service.token_file.read_text().strip()
+            except OSError:
+                text = ""
+            if text:
+                if text != self._token:
+                    log.info(
+                        "the write token changed in %s; the new one is in force",
+                        self.service.token_file,
+                    )
+                self._token, self._token_stamp = text, stamp
+        return self._token
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            found = self.service.token_file.stat()
+        except OSError:
+            return None
+        return found.st_mtime_ns, found.st_ino
 
     def _retrain(
         self, series: Sequence[str] | None, force: bool, trigger: str

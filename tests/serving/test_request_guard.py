@@ -111,3 +111,28 @@ def test_a_body_under_the_limit_is_served(capped_client):
         "/v1/figures", json={"figures": [yen_figure(2026, 9.1e9)]}, headers=auth()
     )
     assert answer.status_code == 201, answer.text
+
+
+def test_a_token_written_into_the_token_file_takes_effect_without_a_restart(tmp_path):
+    """Rotating the token (or restoring a backup's) by writing the token file had no effect
+    until the service restarted: the old token kept writing and the new one was refused."""
+    state = make_state(tmp_path, api_token=None)
+    old = (tmp_path / "token").read_text().strip()
+    body = {"figures": []}  # refused for what it holds (422) only once the token passed
+
+    def answer(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return client.post("/v1/figures", json=body, headers=headers).status_code
+
+    with TestClient(create_app(state)) as client:
+        assert answer(old) == 422
+        new = "a-rotated-token-of-enough-length"
+        replacement = tmp_path / "token.new"
+        replacement.write_text(new + "\n")
+        replacement.replace(tmp_path / "token")  # written atomically, as an operator would
+        assert answer(new) == 422 and answer(old) == 403
+        (tmp_path / "token").write_text("")  # an emptied file keeps the token in force
+        assert answer(new) == 422
+    pinned = make_state(tmp_path, api_token="set-by-the-environment-0123")
+    (tmp_path / "token").write_text("in-the-file-but-not-in-force\n")
+    assert pinned.token == "set-by-the-environment-0123"
