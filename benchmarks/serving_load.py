@@ -314,7 +314,7 @@ def start_fraudcast(
     uvicorn's access log when ``access_log``, in ``workdir/fraudcast.log``)."""
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     command += ["--log-level", "info"] if access_log else ["--log-level", "warning"]
     command += [] if access_log else ["--no-access-log"]
     return Server("fraudcast", command, env, workdir / "fraudcast.log"), f"http://127.0.0.1:{port}"
@@ -348,7 +348,7 @@ def measure_bare(workdir: Path, body: bytes, duration_s: int) -> LoadResult:
     (workdir / "bare_app.py").write_text(_BARE_APP)
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(workdir)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     command += ["--log-level", "warning", "--no-access-log"]
     server = Server("bare FastAPI", command, {}, workdir / "bare.log")
     base = f"http://127.0.0.1:{port}/v1/series/{SERIES_ID}/forecast?horizon={HORIZON}&levels=80,95"

@@ -42,10 +42,11 @@ def token_notes(settings: ServiceSettings, token: str) -> list[str]:
 def serve(
     host: str = typer.Option(None, help="Interface to listen on (default from settings)."),
     port: int = typer.Option(None, help="Port (default from settings, 8000)."),
-    workers: int = typer.Option(1, min=1, help="uvicorn worker processes."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
-    """Serve the API and the planner web page (champions load at start-up)."""
+    """Serve the API and the planner web page (champions load at start-up). One process: more
+    behind one port could not be told apart, and each keeps its own retrain jobs, metrics and
+    scheduler (README, "Scale beyond one machine", for several processes)."""
     settings = ServiceSettings()
     # every setting read before the server starts: one that cannot be used is named (cli.main),
     # not a traceback in the middle of start-up
@@ -66,7 +67,6 @@ def serve(
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         log_level=log_level,
         log_config=log_config(log_level),
     )
