@@ -157,7 +157,7 @@ def database_url_problem(url: str) -> str | None:
 
     try:
         parsed = make_url(url)
-        parsed.get_dialect()
+        dialect = parsed.get_dialect()
     except NoSuchModuleError:  # an ArgumentError too: first
         hint = (
             " (SQLAlchemy names PostgreSQL postgresql+psycopg://)"
@@ -167,6 +167,13 @@ def database_url_problem(url: str) -> str | None:
         return f"SQLAlchemy has no database {parsed.drivername!r}{hint}"
     except ArgumentError:
         return "not a SQLAlchemy URL, e.g. sqlite:///data/fraudcast.db or postgresql+psycopg://..."
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:  # mysql:// without MySQLdb had crashed the service's start
+        return (
+            f"the Python driver for {parsed.drivername!r} is not installed ({error}); "
+            "fraudcast installs SQLite's and PostgreSQL's (postgresql+psycopg://)"
+        )
     if parsed.get_backend_name() == "sqlite":
         try:
             seconds = _sqlite_timeout(parsed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -10,6 +11,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: The repository root when fraudcast runs from a clone (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+
+
+def without_password(uri: str) -> str:
+    """``uri`` with the password of its user, if any, shown as *** (a database URL or an
+    MLflow tracking URI, for messages, logs and backup notes)."""
+    try:
+        parts = urlsplit(uri)
+        password = parts.password
+    except ValueError:  # not a URL that can be split (a bad port): shown as given
+        return uri
+    if password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 class StoreSettings(BaseSettings):

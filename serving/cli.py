@@ -38,6 +38,7 @@ def main() -> None:
     from pydantic import ValidationError
 
     from data.in_use import in_use
+    from data.settings import without_password
 
     try:
         with in_use():  # `make clean-data` refuses while any command runs
@@ -46,7 +47,9 @@ def main() -> None:
         for problem in error.errors(include_url=False):
             name = "FRAUDCAST_" + "_".join(str(part) for part in problem["loc"]).upper()
             reason = plain_reason(str(problem["msg"]))
-            typer.echo(f"error: {name}={problem['input']!r}: {reason}", err=True)
+            given = problem["input"]  # a database URL's password is not echoed
+            shown = without_password(given) if isinstance(given, str) else given
+            typer.echo(f"error: {name}={shown!r}: {reason}", err=True)
         raise SystemExit(2) from None
 
 

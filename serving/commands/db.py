@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from data.migrations import NEWER_RELEASE
 from data.records import SchemaState
+from data.settings import without_password
 from data.store import FigureStore
 from serving.commands.figures import friendly_errors, stderr, stdout
 from training.settings import TrainingSettings
@@ -142,8 +143,8 @@ def backup(
                 restore.append(_put_back("mlflow.db", tracking))
             else:
                 elsewhere.append(
-                    f"MLflow at {training.mlflow_tracking_uri}: back up its database and "
-                    "artifact store with their own tools"
+                    f"MLflow at {without_password(training.mlflow_tracking_uri)}: back up its "
+                    "database and artifact store with their own tools"
                 )
             if tracking is not None and tracking.is_file():
                 for parent in _copy_artifacts(training, folder / "artifacts"):

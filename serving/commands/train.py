@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich.console import Console, Group
@@ -21,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from data.incoming import process_incoming
-from data.settings import StoreSettings
+from data.settings import StoreSettings, without_password
 from data.store import FigureStore
 from serving.commands.backend import BACKEND_OPTION, SCHEDULER_OPTION, cli_backend
 from serving.commands.figures import friendly_errors, open_store
@@ -99,7 +98,7 @@ def train(
 def where_to_compare(tracking_uri: str, ui_url: str = "") -> str:
     """Where the runs went and where a modeller compares them: ``FRAUDCAST_MLFLOW_UI_URL``
     when set, else a tracking server's own UI, else the UI started on the local store."""
-    shown = _without_password(tracking_uri)
+    shown = without_password(tracking_uri)
     if ui_url:
         where = f"compare runs at {ui_url}"
     elif tracking_uri.startswith(("http://", "https://")):
@@ -109,15 +108,6 @@ def where_to_compare(tracking_uri: str, ui_url: str = "") -> str:
     else:
         where = f"`.venv/bin/mlflow ui --backend-store-uri {shown}` to compare runs"
     return f"MLflow: {shown}  ({where})"
-
-
-def _without_password(uri: str) -> str:
-    """``uri`` with the password of its user, if any, shown as ***."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def run_with_progress(

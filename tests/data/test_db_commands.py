@@ -144,3 +144,19 @@ def test_backup_copies_figures_models_and_artifacts_and_says_how_to_restore(
         subprocess.run(["bash", "-c", command], cwd=target, check=True)
     restored = FigureStore.from_settings()
     assert restored.figures().equals(backed_up)
+
+
+def test_a_backup_names_a_tracking_server_without_its_password(
+    runner: CliRunner, isolated_stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backup had printed "not copied: MLflow at http://u:MlPw99@..." and written the
+    same line, password and all, into RESTORE.txt."""
+    monkeypatch.setenv("FRAUDCAST_MLFLOW_TRACKING_URI", "http://ops:MlPw99secret@127.0.0.1:1")
+    FigureStore.from_settings().ensure_seeded()
+    target = isolated_stores / "backup"
+    made = runner.invoke(app, ["db", "backup", str(target)])
+    assert made.exit_code == 0, made.output
+    assert "MLflow at http://ops:***@127.0.0.1:1" in made.stdout
+    written = "".join(path.read_text() for path in target.iterdir() if path.suffix == ".txt")
+    assert "http://ops:***@127.0.0.1:1" in written
+    assert "MlPw99secret" not in made.output + written

@@ -61,6 +61,12 @@ def test_the_command_line_starts_without_mlflow_or_matplotlib() -> None:
             "sqlite:///data/fraudcast.db?timeout=abc",
             "timeout=abc is not a number of seconds",
         ),
+        (  # a dialect SQLAlchemy has, whose driver is not installed: the service had crashed
+            "FRAUDCAST_DATABASE_URL",
+            "mysql://fraudcast@db/figures",
+            "the Python driver for 'mysql' is not installed (No module named 'MySQLdb'); "
+            "fraudcast installs SQLite's and PostgreSQL's (postgresql+psycopg://)",
+        ),
     ],
 )
 def test_a_setting_that_cannot_be_used_is_named_not_a_traceback(
@@ -108,3 +114,14 @@ def test_serve_logs_fraudcast_lines_with_time_and_level(capsys: pytest.CaptureFi
     assert len(lines) == 1, lines
     pattern = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* INFO serving\.jobs: retrain job 3 finished"
     assert re.fullmatch(pattern, lines[0]), lines
+
+
+def test_a_database_url_that_cannot_be_used_is_echoed_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FRAUDCAST_DATABASE_URL", "postgres://fraudcast:PW123secret@db/figures")
+    monkeypatch.setattr(sys, "argv", ["fraudcast", "serve"])
+    with pytest.raises(SystemExit):
+        main()
+    error = capsys.readouterr().err
+    assert "postgres://fraudcast:***@db/figures" in error and "PW123secret" not in error
