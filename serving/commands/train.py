@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -159,8 +160,31 @@ def run_with_progress(
 def summary(outcomes: list[SeriesOutcome]) -> Group:
     """What a retrain did: a row per series when few, else a row per outcome and the failures."""
     if len(outcomes) <= FULL_TABLE_MAX:
-        return Group(summary_table(outcomes), *_failure_lines(outcomes))
+        return Group(_SeriesRows(outcomes), *_failure_lines(outcomes))
     return Group(outcome_table(outcomes), *_failure_lines(outcomes, limit=FAILURES_SHOWN))
+
+
+#: Below this many columns the per-series table leaves out its reasons, which follow it as
+#: lines: at 80 columns `make run`'s summary had split every id ("jp_sns_in / vestment_").
+WIDE_SUMMARY = 140
+
+
+class _SeriesRows:
+    """The per-series summary as wide as the console allows: ``summary_table`` with each
+    reason in its row on a wide console, else the table without them and the reasons below."""
+
+    def __init__(self, outcomes: list[SeriesOutcome]) -> None:
+        self.outcomes = outcomes
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Table | str]:
+        if options.max_width >= WIDE_SUMMARY:
+            yield summary_table(self.outcomes)
+            return
+        yield summary_table(self.outcomes, narrow=True)
+        yield "coverage: share of backtest figures inside the calibrated 80% and 95% intervals"
+        for outcome in self.outcomes:
+            if not outcome.failed:  # a failure's reason is in the lines after the summary
+                yield f"[bold]{escape(outcome.series_id)}[/]: {escape(outcome.reason)}"
 
 
 def outcome_table(outcomes: list[SeriesOutcome]) -> Table:
@@ -199,22 +223,32 @@ def _failure_lines(outcomes: list[SeriesOutcome], limit: int | None = None) -> l
     return lines
 
 
-def summary_table(outcomes: list[SeriesOutcome]) -> Table:
-    """One row per series: champion, backtest MASE, coverage, and what happened."""
+def summary_table(outcomes: list[SeriesOutcome], *, narrow: bool = False) -> Table:
+    """One row per series: champion, backtest MASE, coverage, what happened and why; ids are
+    never split. ``narrow`` leaves out the model and the reason (``_SeriesRows`` writes them
+    below) and heads the coverage columns "80%" and "95%"."""
     table = Table(title="fraudcast training summary")
-    for column in ("series", "model", "MASE", "coverage 80%", "coverage 95%", "outcome", "why"):
-        table.add_column(column, overflow="fold")
+    table.add_column("series", no_wrap=True)
+    if not narrow:
+        table.add_column("model", overflow="fold")
+    table.add_column("MASE", justify="right")
+    for level in ("80%", "95%"):
+        table.add_column(level if narrow else f"coverage {level}", justify="right")
+    table.add_column("outcome", no_wrap=True)
+    if not narrow:
+        table.add_column("why", overflow="fold")
     for outcome in outcomes:
         style = _STATUS_STYLE[outcome.status]
-        table.add_row(
-            outcome.series_id,
-            outcome.model or "",
+        scores = [
             f"{outcome.mase:.3f}" if outcome.mase is not None else "",
             _percent(outcome.coverage.get("80")),
             _percent(outcome.coverage.get("95")),
             f"[{style}]{outcome.status}[/]",
-            outcome.reason,
-        )
+        ]
+        if narrow:
+            table.add_row(outcome.series_id, *scores)
+        else:
+            table.add_row(outcome.series_id, outcome.model or "", *scores, outcome.reason)
     return table
 
 

@@ -112,3 +112,28 @@ def test_an_unknown_series_is_named_in_one_line_before_anything_is_trained() -> 
     text = said(result.output)
     assert text.startswith("Error: unknown series 'nope'. Known series: cn_telecom")
     assert "training summary" not in text and "MLflow:" not in text
+
+
+def test_the_summary_keeps_every_id_whole_on_an_80_column_terminal() -> None:
+    """`make run`'s summary at 80 columns had split ids ("jp_sns_in / vestment_ / …") to make
+    room for the reasons; narrow, the reasons follow the table, one line each."""
+    from rich.console import Console
+
+    from training.outcome import Outcome
+    from training.pipeline import SeriesOutcome
+
+    long_id = "jp_sns_investment_fraud_losses_jpy"
+    outcomes = [
+        SeriesOutcome(long_id, Outcome.REFRESHED, "analogs chosen again and refitted", "analogs"),
+        SeriesOutcome("jp_cybercrime_cleared", Outcome.KEPT, "champion kept: comb was worse"),
+    ]
+    outcomes[0].mase, outcomes[0].coverage = 0.528, {"80": 0.33, "95": 0.33}
+    shown = {}
+    for width in (80, 200):
+        console = Console(width=width, record=True, color_system=None)
+        console.print(train_command.summary(outcomes))
+        shown[width] = console.export_text()
+        assert long_id in shown[width] and "jp_cybercrime_cleared" in shown[width], shown[width]
+        assert all(len(line) <= width for line in shown[width].splitlines())
+    assert f"{long_id}: analogs chosen again and refitted" in shown[80].splitlines()
+    assert "why" not in shown[80] and "why" in shown[200]  # wide, the reasons stay in the rows
