@@ -103,6 +103,12 @@ class JobQueue:
 
     def _run(self, job_id: str, series: Sequence[str] | None, force: bool, reason: str) -> None:
         self._update(job_id, state="running", started_at=datetime.now(UTC))
+        log.info(
+            "retrain job %s started (%s): %s",
+            job_id,
+            reason,
+            ", ".join(series) if series else "every series",
+        )
         try:
             outcomes = self._retrain(series, force, f"{reason} (job {job_id})")
         except Exception as error:  # the job fails; figures and champions are left as they were

@@ -72,3 +72,6 @@ def test_each_series_outcome_is_logged_with_why_the_job_ran(
     prefix = f"retrain job {job.id} (figures from incoming/x.csv)"
     assert (logging.INFO, f"{prefix}: a promoted: ridge beat naive") in said
     assert (logging.WARNING, f"{prefix}: b failed: UnsuitableSeries: too short") in said
+    # and when it started: nothing had been logged until the whole job ended
+    started = f"retrain job {job.id} started (figures from incoming/x.csv): a, b"
+    assert [r.getMessage() for r in caplog.records][0] == started
