@@ -164,17 +164,15 @@ class CalibratedForecast:
         horizon = validate_horizon(horizon, self.max_horizon)
         checked = validate_levels(levels)
         mean = self.point_path[:horizon]
-        if self.upper_limit is not None:
-            mean = np.minimum(mean, self.upper_limit)
         columns = {
             "year": np.arange(self.last_year + 1, self.last_year + 1 + horizon),
-            "mean": mean,
+            "mean": self._below_ceiling(mean),
         }
         scale = self.step_scale[:horizon]
         inside = self._inside_envelope(horizon)
         # narrowest first, each interval made to hold the narrower ones: a bound a rounding
         # error inside the next (a sqrt-scale bound of 4e-9 beside 0) must not cross it
-        inner_lo, inner_hi = mean, mean
+        inner_lo, inner_hi = columns["mean"], columns["mean"]
         for level in sorted(set(checked)):
             p_lo: float | np.ndarray = 0.5 - level / 200.0
             p_hi: float | np.ndarray = 1.0 - p_lo
@@ -201,13 +199,30 @@ class CalibratedForecast:
             lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
             if self.nonnegative:  # and a rounding error off 0 is 0 (not a bound of ¥3.7e-09)
                 lo = np.where(lo < 1e-9 * np.maximum(np.abs(mean), 1.0), 0.0, lo)
-            if self.upper_limit is not None:
-                lo, hi = np.minimum(lo, self.upper_limit), np.minimum(hi, self.upper_limit)
+            lo, hi = self._below_ceiling(lo), self._below_ceiling(hi)
             lo, hi = np.minimum(lo, inner_lo), np.maximum(hi, inner_hi)
             inner_lo, inner_hi = lo, hi
             lo_name, hi_name = bound_columns(level)
             columns[lo_name], columns[hi_name] = lo, hi
         return {name: columns[name] for name in ["year", "mean", *interval_columns(checked)]}
+
+    def _below_ceiling(self, values: np.ndarray) -> np.ndarray:
+        """Figures of the path or its bounds as served under ``upper_limit`` (a share in
+        percent): above the last figure, the room left below the ceiling shrinks in
+        proportion to the way up, never to nothing, as a series modelled on the log of that
+        room (or its logit, near the ceiling; Hyndman & Athanasopoulos, "Forecasting:
+        principles and practice", 3rd ed., 13.3) is; a rise of d from a last figure with room
+        r left keeps r exp(-d / r) of it. A clearance rate of 99.6 rising had been projected
+        at exactly 100 for every year. Below the last figure, as given. Without a last figure
+        to count from (a what-if), cut at the ceiling."""
+        if self.upper_limit is None:
+            return values
+        limit, anchor = self.upper_limit, self.last_value
+        if anchor is None or not anchor < limit:
+            return np.minimum(values, limit)
+        room = limit - anchor
+        eased = limit - room * np.exp(-np.maximum(values - anchor, 0.0) / room)
+        return np.where(values > anchor, eased, np.minimum(values, limit))
 
     def recentred(self, last_year: int, point_path: np.ndarray) -> CalibratedForecast:
         """The same calibration (error quantiles, their growth, envelope) around another point

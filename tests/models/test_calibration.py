@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from models import calibration
+from models.base import MAX_HORIZON
 from models.calibration import (
     MIN_PITS,
     CalibratedForecast,
@@ -346,3 +347,30 @@ def test_recalibration_needs_enough_figures_and_later_steps_reuse_the_last_row()
     assert table is not None and table.shape == (2, grid_probabilities().size)
     frame = _standard_normal_forecast(table).predict(6, [80])
     assert np.all(frame["hi-80"][2:] == frame["hi-80"][1])
+
+
+def test_a_share_rising_to_its_ceiling_keeps_some_room_and_its_intervals_stay_nested() -> None:
+    """A clearance rate of 99.6 rising by half a point a year had been projected at exactly 100
+    from the first year on, and its upper bounds with it: the room left below 100 now shrinks
+    in proportion to the way up, as on the log of that room. Below the last figure nothing
+    changes."""
+    values = np.array([97.1, 97.9, 98.3, 98.6, 99.0, 99.2, 99.4, 99.6])
+    path = 99.6 + 0.5 * np.arange(1, MAX_HORIZON + 1)
+    rng = np.random.default_rng(3)
+    steps = np.tile(np.arange(1, 7), 10)
+    predicted = np.full(steps.size, 99.0)
+    actual = predicted * np.exp(0.002 * steps * rng.standard_normal(steps.size))
+    forecast = CalibratedForecast.from_errors(
+        "drift", values, 2025, path, (actual, predicted, steps)
+    )
+    forecast.upper_limit = 100.0
+    served = forecast.predict(6, (80, 95))
+    assert (served["mean"] < 100.0).all() and (served.drop(columns="year").to_numpy() <= 100).all()
+    assert served["mean"].is_monotonic_increasing and served["mean"].iloc[0] > 99.6
+    assert served["mean"].iloc[0] == pytest.approx(100 - 0.4 * np.exp(-0.5 / 0.4))
+    assert (served["lo-95"] < served["lo-80"]).all() and (served["lo-80"] < served["mean"]).all()
+    assert (served["mean"] < served["hi-80"]).all() and (served["hi-80"] <= served["hi-95"]).all()
+    assert served["hi-80"].iloc[0] < served["hi-95"].iloc[0] < 100.0  # distinct, a year ahead
+    falling = forecast.recentred(2025, 99.6 - 0.5 * np.arange(1, MAX_HORIZON + 1))
+    falling.last_value = 99.6  # a champion whose own path falls: served as it is
+    assert falling.predict(3)["mean"].tolist() == pytest.approx([99.1, 98.6, 98.1])

@@ -74,4 +74,4 @@ def test_each_series_outcome_is_logged_with_why_the_job_ran(
     assert (logging.WARNING, f"{prefix}: b failed: UnsuitableSeries: too short") in said
     # and when it started: nothing had been logged until the whole job ended
     started = f"retrain job {job.id} started (figures from incoming/x.csv): a, b"
-    assert [r.getMessage() for r in caplog.records][0] == started
+    assert caplog.records[0].getMessage() == started

@@ -317,6 +317,10 @@ def test_a_share_in_percent_is_never_projected_above_100(store, settings):
     served = registry.load_champion(version).forecast.predict(10, (50, 80, 95, 99))
     assert served.drop(columns="year").to_numpy().max() <= 100.0
     assert served["hi-99"].iloc[0] > served["mean"].iloc[0]  # still an interval below 100
+    # and a rising rate is not projected at exactly 100: the room left shrinks, never to none
+    # (it had read 100 for every year once the trend reached the ceiling)
+    assert (served["mean"] < 100.0).all() and (served["mean"].diff().dropna() >= 0).all()
+    assert served["mean"].iloc[0] > 99.6 or outcome.model in {"naive", "analogs"}
     card = registry.load_champion(version).card  # bounds at 100 are explained where they show
     assert "a share in percent: the projection and its intervals stop at 100" in card.notes
 
