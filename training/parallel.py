@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.records import share_ceiling
 from models.base import MAX_HORIZON, interval_columns, validate_horizon, validate_levels
 from training.distributed import map_in_chunks
 from training.evidence import PopulationEvidence
@@ -199,7 +200,12 @@ def iter_forecasts(
     )
     columns = ["unique_id", "ds", "mean", *interval_columns(checked)]
     forecast: Callable[[Item], Any] = functools.partial(
-        _forecast_one, horizon=horizon, levels=tuple(checked), seed=seed, evidence=evidence
+        _forecast_one,
+        horizon=horizon,
+        levels=tuple(checked),
+        seed=seed,
+        evidence=evidence,
+        ceilings=share_ceilings(frame, dict(series)),
     )
     if as_csv:
         forecast = functools.partial(_forecast_csv, forecast=forecast, columns=tuple(columns))
@@ -218,17 +224,44 @@ class CsvRows:
     text: str
 
 
+def share_ceilings(frame: pd.DataFrame, series: dict[str, pd.Series]) -> dict[str, float]:
+    """The ceiling of each series that the input's optional ``unit`` column gives as a share in
+    percent (``percent`` or ``%``, every figure within 0-100: ``data.records.share_ceiling``,
+    as for a series of the store): its forecast stays below 100. Without the column, none: a
+    rate of 99.6 rising had been forecast at 108, its 95% bound at 144."""
+    frame = frame.rename(columns=lambda name: name.strip() if isinstance(name, str) else name)
+    if "unit" not in frame.columns:
+        return {}
+    units = (
+        frame.assign(
+            unique_id=frame["unique_id"].astype("string"), unit=frame["unit"].astype("string")
+        )
+        .dropna(subset=["unit"])
+        .groupby("unique_id", sort=False)["unit"]
+        .first()
+    )
+    ceilings = {}
+    for series_id, unit in units.items():
+        values = series.get(str(series_id))
+        ceiling = share_ceiling(str(unit), values) if values is not None else None
+        if ceiling is not None:
+            ceilings[str(series_id)] = ceiling
+    return ceilings
+
+
 def _forecast_one(
     item: Item,
     horizon: int,
     levels: tuple[float, ...],
     seed: int,
     evidence: PopulationEvidence,
+    ceilings: dict[str, float] | None = None,
 ) -> pd.DataFrame | SeriesFailure:
     series_id, y, evaluation = item
     outcome = fit_one(series_id, y, (), levels, seed, None, evidence, evaluation)
     if isinstance(outcome, SeriesFailure):
         return outcome
+    outcome.champion.upper_limit = (ceilings or {}).get(series_id)
     forecast = outcome.champion.predict(horizon, levels).rename(columns={"year": "ds"})
     forecast.insert(0, "unique_id", series_id)
     return forecast

@@ -326,3 +326,28 @@ def test_series_that_rest_on_a_single_or_a_few_spread_figures_are_named(tmp_path
         "warning: spread: 3 figures over 41 years; the 38 years between them are filled by "
         "interpolation and fitted as if published",
     ]
+
+
+def test_a_series_given_in_percent_is_forecast_below_100(tmp_path: Path) -> None:
+    """A clearance rate of 99.6 rising had been forecast at 108 with a 95% bound of 144: the
+    input had no way to say it was a share. An optional unit column says so, as for a
+    series of the store; the same figures without it (a change in percent) are not bounded."""
+    rates = [80.2, 84.0, 87.0, 90.0, 92.0, 94.0, 95.5, 97.0, 98.5, 99.6]
+    years = list(range(2016, 2026))
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": "cleared", "ds": years, "y": rates, "unit": "percent"}),
+            pd.DataFrame({"unique_id": "change", "ds": years, "y": rates, "unit": ""}),
+        ]
+    )
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    frame.to_csv(source, index=False)
+    result = runner.invoke(
+        app, ["forecast-file", str(source), "--horizon", "6", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    forecasts = pd.read_csv(out).set_index("unique_id")
+    share, change = forecasts.loc["cleared"], forecasts.loc["change"]
+    assert (share["mean"] < 100).all() and (share.drop(columns="ds").to_numpy() <= 100).all()
+    assert share["mean"].is_monotonic_increasing
+    assert change["mean"].max() > 100 and change["hi-95"].max() > 120
