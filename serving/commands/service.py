@@ -91,6 +91,10 @@ def _port_problem(host: str, port: int) -> str | None:
 PACKAGES = ("data", "features", "models", "training", "serving")
 
 
+#: The time on every line of the service's log: ISO 8601 with the offset.
+LOG_TIME = "%Y-%m-%dT%H:%M:%S%z"
+
+
 def log_config(level: str) -> dict[str, Any]:
     """uvicorn's logging, plus fraudcast's own loggers at ``level`` with the time and level on
     every line: without them the scheduler's retrains logged nothing (INFO was dropped) and
@@ -100,8 +104,13 @@ def log_config(level: str) -> dict[str, Any]:
     config = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"]["fraudcast"] = {
         "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
-        "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        "datefmt": LOG_TIME,
     }
+    # uvicorn's own lines and the access log with the time too: they had none, beside
+    # fraudcast's lines that had one
+    for name in ("default", "access"):
+        formatter = config["formatters"][name]
+        formatter["fmt"], formatter["datefmt"] = f"%(asctime)s {formatter['fmt']}", LOG_TIME
     config["handlers"]["fraudcast"] = {
         "class": "logging.StreamHandler",
         "formatter": "fraudcast",

@@ -106,14 +106,20 @@ def test_serve_logs_fraudcast_lines_with_time_and_level(capsys: pytest.CaptureFi
         logging.config.dictConfig(log_config("info"))
         logging.getLogger("serving.jobs").info("retrain job 3 finished")
         logging.getLogger("models.base").debug("not at info")
+        access = ("127.0.0.1:5", "GET", "/readyz", "1.1", 200)
+        logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', *access)
     finally:
         for name, (handlers, level, propagate) in saved.items():
             logger = logging.getLogger(name)
             logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
-    lines = capsys.readouterr().err.splitlines()
+    written = capsys.readouterr()
+    lines = written.err.splitlines()
     assert len(lines) == 1, lines
     pattern = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* INFO serving\.jobs: retrain job 3 finished"
     assert re.fullmatch(pattern, lines[0]), lines
+    # the access log's lines carry the time too (they had none)
+    [request] = written.out.splitlines()
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* INFO: +127\.0\.0\.1:5 - ", request), request
 
 
 def test_a_database_url_that_cannot_be_used_is_echoed_without_its_password(
