@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -296,6 +297,31 @@ def test_page_fits_the_screen_and_screenshots(
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(target) / shot.name)
     assert watch.clean(), watch
+
+
+def test_the_printed_page_shows_the_projections_not_the_controls(
+    browser: Browser, base_url: str
+) -> None:
+    """Printed from the browser, the page had come out as 20 pages with its slider, checkboxes,
+    what-if forms and buttons, and cards split between a header and its chart."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    page.emulate_media(media="print")
+    for hidden in ("#controls", ".what-if", ".downloads", "#series-nav", "#outlook-pdf"):
+        shown = page.locator(hidden)
+        assert all(not shown.nth(i).is_visible() for i in range(shown.count())), hidden
+    for series_id in TRAINED:
+        assert page.locator(f"#series-{series_id} .chart").is_visible()
+    # each card after the first starts a page, and no chart is split across two
+    breaks = page.evaluate(
+        "() => [...document.querySelectorAll('.card')].map(card => [getComputedStyle(card)"
+        ".breakBefore, getComputedStyle(card.querySelector('.chart-col')).breakInside])"
+    )
+    assert len(breaks) >= len(TRAINED)
+    assert breaks == [["auto", "avoid"]] + [["page", "avoid"]] * (len(breaks) - 1), breaks
+    printed = page.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", printed)) >= len(breaks)
+    assert not watch.errors, watch
 
 
 @pytest.mark.parametrize("code", [409, 503])
