@@ -114,8 +114,8 @@ class SeriesOutlook:
         checked = model.backtest_forecasts
         if model.intervals_borrowed:
             borrowed = (
-                "too few years to calibrate on its own: the intervals are borrowed from what "
-                "comparable series did next"
+                "a rough indication, too few years to calibrate on its own: the intervals are "
+                "borrowed from what comparable series did next"
             )
             if share is None or not checked:
                 return borrowed
@@ -244,17 +244,36 @@ def model_words(page: SeriesOutlook) -> list[str]:
     accuracy = _accuracy_words(page.card, model.backtest_mase)
     if accuracy:
         words.append(accuracy)
-    kind = "borrowed" if model.intervals_borrowed else "calibrated"
     checked = model.backtest_forecasts
-    for label, share in sorted(model.coverage.items(), key=lambda item: float(item[0])):
+    levels = sorted(model.coverage.items(), key=lambda item: float(item[0]))
+    if model.intervals_borrowed:  # counted, not a rate: "0% of the time" read as a verdict
+        words.append(borrowed_evidence(levels, checked))
+    for label, share in [] if model.intervals_borrowed else levels:
         count = f" ({round(share * checked)} of {checked} backtest forecasts)" if checked else ""
         words.append(
-            f"{label}% intervals {kind} like this one contained the figure that came in "
+            f"{label}% intervals calibrated like this one contained the figure that came in "
             f"{share:.0%} of the time{count}."
         )
     # a note that the reason already says (a short series' borrowed intervals) is not repeated
     notes = [note for note in page.card.notes if note not in page.card.reason]
     return words + [f"Note: {note}" for note in notes]
+
+
+def borrowed_evidence(levels: list[tuple[str, float]], checked: int | None) -> str:
+    """What a borrowed (short) series' own backtests can say, as the page's card says it: a
+    count, and that it is too few to judge by."""
+    if not checked or not levels:
+        return (
+            "A rough indication: too few years to test its intervals on its own figures; they "
+            "are borrowed from comparable series."
+        )
+    held = [f"{round(share * checked)} inside the {label}% interval" for label, share in levels]
+    listed = ", ".join(held[:-1]) + " and " + held[-1] if len(held) > 1 else held[0]
+    return (
+        f"A rough indication: of the {checked} backtest forecast{'s' if checked != 1 else ''} "
+        f"its years allow, {listed}: too few to judge its intervals by. They are borrowed from "
+        "comparable series."
+    )
 
 
 #: What a MASE of 1 is. Not "below 1 beats guessing the last value": a burst makes the last

@@ -6,6 +6,18 @@ import {
 } from "./format.js";
 
 /** The latest figure with its source. */
+// What a borrowed (short) series' own backtests can say: a count, and that it is too few.
+function borrowedEvidence(levels, checked) {
+  const start = h("strong", {}, "A rough indication: ");
+  if (!checked || !levels.length) {
+    return [start, "too few years to test its intervals on its own figures; they are borrowed from comparable series."];
+  }
+  const held = levels.map(([label, share]) => `${Math.round(share * checked)} inside the ${label}% interval`);
+  const list = held.length > 1 ? `${held.slice(0, -1).join(", ")} and ${held[held.length - 1]}` : held[0];
+  return [start, `of the ${checked} backtest forecast${checked === 1 ? "" : "s"} its years allow, ${list}: ` +
+    "too few to judge its intervals by. They are borrowed from comparable series."];
+}
+
 export function latestFigure(series) {
   const latest = series.latest;
   if (!latest) return [h("h3", {}, "Latest figure"), h("p", {}, "No figures yet.")];
@@ -84,13 +96,17 @@ export function modelCardSection(card, champion) {
   const naive = naiveComparison(metrics);
   if (naive) items.push(h("li", {}, naive));
   const checked = Number.isInteger(model.backtest_forecasts) ? model.backtest_forecasts : null;
-  // a short series' intervals are borrowed from comparable series, not calibrated on its own
-  const kind = model.intervals_borrowed ? "borrowed" : "calibrated";
-  for (const [label, share] of Object.entries(model.coverage || {}).sort((a, b) => a[0] - b[0])) {
+  const levels = Object.entries(model.coverage || {}).sort((a, b) => a[0] - b[0]);
+  if (model.intervals_borrowed) {
+    // a short series' intervals are borrowed from comparable series; its own few backtest
+    // forecasts are counted, not given as a rate ("0% of the time" read as a verdict)
+    items.push(h("li", {}, borrowedEvidence(levels, checked)));
+  }
+  for (const [label, share] of model.intervals_borrowed ? [] : levels) {
     // the coverage of calibrated intervals, each backtest origin held out of its calibration;
     // the count says how much evidence the share rests on (3 of 3 is not 30 of 30)
     const count = checked ? ` (${Math.round(share * checked)} of ${checked} backtest forecasts)` : "";
-    items.push(h("li", {}, `In backtests, ${label}% intervals ${kind} like this one contained ` +
+    items.push(h("li", {}, "In backtests, " + `${label}% intervals calibrated like this one contained ` +
       "the figure that came in ", h("strong", {}, formatShare(share)), ` of the time${count}.`));
   }
   // the store revision its figures stood as of, as the brief's cover and `figures history`
