@@ -19,13 +19,17 @@ from models.base import MAX_HORIZON
 
 
 def _not_boolean(value: object) -> object:
-    """JSON's true and false are not numbers, though Python would take them as 1 and 0."""
+    """JSON's true and false are not numbers, though Python would take them as 1 and 0; nor
+    is a string, though pydantic would read "13100" as one: a request meant to be refused had
+    been stored."""
     if isinstance(value, bool):
         raise ValueError(f"{str(value).lower()} is a boolean, not a number")
+    if isinstance(value, str):
+        raise ValueError(f"{value[:20]!r} is a string, not a number: write it without quotes")
     return value
 
 
-#: Numbers in request bodies: what pydantic takes for int and float, less booleans.
+#: Numbers in request bodies: what pydantic takes for int and float, less booleans and strings.
 Integer = Annotated[int, BeforeValidator(_not_boolean)]
 Number = Annotated[float, BeforeValidator(_not_boolean)]
 

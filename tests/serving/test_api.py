@@ -269,15 +269,24 @@ def test_a_figure_given_twice_names_both_items_not_lines(client, state):
 
 
 @pytest.mark.parametrize(
-    ("field", "where"), [("value", "body.figures.0.value"), ("year", "body.figures.0.year")]
+    ("field", "given", "said"),
+    [
+        ("value", True, "true is a boolean, not a number"),
+        ("year", True, "true is a boolean, not a number"),
+        # a string is not a number either: "13100" had been stored by a request meant to fail
+        ("value", "9100000000", "'9100000000' is a string, not a number: write it without quotes"),
+        ("year", "2026", "'2026' is a string, not a number"),
+    ],
 )
-def test_a_boolean_is_not_a_number_and_names_its_row_and_field(client, state, field, where):
+def test_a_boolean_or_a_string_is_not_a_number_and_names_its_row_and_field(
+    client, state, field, given, said
+):
     before = state.store.figures()
-    figures = [{**yen_figure(2026, 9.1e9), field: True}]
+    figures = [{**yen_figure(2026, 9.1e9), field: given}]
     answer = client.post("/v1/figures", json={"figures": figures}, headers=auth())
     assert answer.status_code == 422, answer.text
-    assert [p["where"] for p in answer.json()["problems"]] == [where]
-    assert "boolean" in answer.json()["detail"]
+    assert [p["where"] for p in answer.json()["problems"]] == [f"body.figures.0.{field}"]
+    assert said in answer.json()["detail"]
     pd.testing.assert_frame_equal(state.store.figures(), before)
 
 
