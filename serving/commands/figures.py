@@ -84,11 +84,8 @@ def _print_problems(error: InvalidFigures) -> None:
         f"[red]Rejected:[/red] {count:,} problem{'s' if count != 1 else ''}; nothing was written.",
         highlight=False,
     )
-    table = Table("line", "column", "value", "reason")
-    for problem in error.problems:
-        _add_row(table, str(problem.line), problem.column, problem.value, problem.said)
-    stderr.print(table)
-    # Plain lines too, so the problems survive copy-paste and grep.
+    # one plain line per problem, whole: they survive copy-paste and grep, and a table of the
+    # same problems above them had said each twice and cut the "did you mean" id short
     for line in [*map(str, error.problems), *error.omitted_lines()]:
         stderr.print(line, highlight=False, markup=False, soft_wrap=True)
 

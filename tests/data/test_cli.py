@@ -318,3 +318,19 @@ def test_series_list_shows_each_id_whole_on_a_narrow_terminal(app: typer.Typer) 
 
     assert listed.exit_code == 0, listed.output
     assert "│ jp_sns_investment_fraud_losses_jpy " in listed.stdout
+
+
+def test_a_rejected_file_names_each_problem_once_and_whole(
+    app: typer.Typer, write_figures: WriteFigures
+) -> None:
+    """A table of the problems and the same problems as lines had said each one twice, and
+    the table cut the "did you mean" id short at 80 columns."""
+    bad = write_figures([row(series_id="jp_ib_transfer_case"), row(year="2024", value="-5")])
+    for columns in ("80", "200"):
+        result = CliRunner(env={"COLUMNS": columns}).invoke(app, ["figures", "add", str(bad)])
+        assert result.exit_code != 0
+        said = result.stderr
+        assert said.count("did you mean jp_ib_transfer_cases?") == 1, said
+        assert said.count("line 2,") == 1 and said.count("line 3,") == 1, said
+        assert said.count("value must be >= 0") == 1, said
+        assert "Rejected: 2 problems; nothing was written." in said
