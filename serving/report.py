@@ -19,7 +19,15 @@ from data.store import FigureStore
 from models.base import level_label
 from serving.champions import ChampionBoard
 from serving.fonts import Fonts, report_fonts
-from serving.outlook import Outlook, SeriesOutlook, build_outlook, format_exact, model_words
+from serving.outlook import (
+    Outlook,
+    SeriesOutlook,
+    build_outlook,
+    format_exact,
+    format_range,
+    format_value,
+    model_words,
+)
 from serving.pdf_pages import ACCENT, MUTED, PageFlow, number_pages
 from training.plots import chart_title, draw_fan_chart
 
@@ -85,10 +93,16 @@ def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: 
         flow.text(f"Data revision {revision.id} of {revision.created_at:%-d %B %Y} ({said}).", 10)
     levels = " and ".join(f"{level_label(level)}%" for level in outlook.levels)
     flow.text(f"Every projection: {outlook.horizon} years ahead, with {levels} intervals.", 10)
-    flow.heading("Inside")
-    for start, page in zip(starts, outlook.pages, strict=True):
-        flow.text(f"Page {start + cover_pages}   {series_name(page, fonts)}", 9.5, weight="bold")
-        flow.text(page.headline(english_name(page)) + ".", 8, colour=MUTED, indent=0.6)
+    if outlook.pages:  # one table a reader can hand on: every series' last projected year
+        flow.heading("At a glance")
+        header = ["Series", "Latest figure", "Projection", "Likely range", "Page"]
+        rows = [
+            _glance_row(page, start + cover_pages)
+            for start, page in zip(starts, outlook.pages, strict=True)
+        ]
+        flow.table(header, rows)
+        flow.space(0.05)
+        flow.text(_GLANCE_NOTE, 8, colour=MUTED)
     if outlook.unprojected:
         flow.heading("Not projected")
         for summary in outlook.unprojected:
@@ -99,6 +113,33 @@ def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: 
     for line in _HOW_TO_READ:
         flow.text(line, 9)
     return flow
+
+
+#: Series names in the cover's table are cut to this many characters.
+_GLANCE_NAME = 56
+_GLANCE_NOTE = (
+    "Projection: the last year projected, and the range the series' page calls likely (its "
+    "80% interval, or the level nearest it). Each series' page gives every year, the trend and "
+    "how far to trust it."
+)
+
+
+def _glance_row(page: SeriesOutlook, number: int) -> list[str]:
+    """A series' row in the cover's table: name, latest figure, last projected year, page."""
+    name = english_name(page)
+    if len(name) > _GLANCE_NAME:
+        name = name[: _GLANCE_NAME - 1].rstrip() + "…"
+    unit = page.forecast.unit
+    latest = page.latest[0] if page.latest else None
+    last = page.forecast.forecast[-1]
+    level = page.level
+    return [
+        name,
+        f"{format_value(latest.value, unit)} in {latest.year}" if latest else "-",
+        f"{format_value(last.mean, unit)} in {last.year}",
+        f"{format_range(last.lower[level], last.upper[level], unit)} ({level}%)",
+        str(number),
+    ]
 
 
 _HOW_TO_READ = (

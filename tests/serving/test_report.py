@@ -5,6 +5,7 @@ Needs Debian's ``poppler-utils`` (``make test`` installs it when run as root); s
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from serving import report
 from serving.cli import app as cli
 from serving.fonts import first_cjk_font, latin_fonts, report_fonts
 from serving.outlook import build_outlook, format_range
+from serving.pdf_pages import MARGIN, PAGE_WIDTH
 from serving.services import describe_model, score_incoming
 from serving.state import ServiceState
 from tests.support import TRAINED, environment, yen_figure
@@ -72,9 +74,19 @@ def test_the_brief_has_a_cover_and_a_page_per_series_with_outlook_sources_model_
     assert re.search(r"Made \d{1,2} \w+ 20\d\d, \d\d:\d\d UTC", cover)
     assert "Data revision 1 of" in cover
     assert "Every projection: 5 years ahead, with 80% and 95% intervals." in cover
-    for number, series_id in enumerate(TRAINED, start=2):  # in the API's order, with its page
+    # one table a reader can hand on: each series' latest figure, last projected year, the
+    # range its page calls likely and its page, in the API's order (the cover had listed only
+    # headlines, and its contents ran onto a second page)
+    assert "At a glance" in cover
+    rows = [line.split() for line in cover.splitlines()]
+    for number, series_id in enumerate(TRAINED, start=2):
         english = series[series_id]["title"].split(" (")[0]
-        assert f"Page {number} {english}" in _joined(cover), series_id
+        [row] = [row for row in rows if " ".join(row).startswith(english)]
+        latest = series[series_id]["latest"]
+        assert row[-1] == str(number) and row[-2] == "(80%)", row
+        assert f"in {latest['year']}" in " ".join(row) and f"in {latest['year'] + 5}" in " ".join(
+            row
+        )
     assert "Not projected" in cover
     assert f"({UNTRAINED}): no model yet" in _joined(cover)  # named, though it has no page
     for series_id in TRAINED:
@@ -277,3 +289,32 @@ def test_a_series_without_publisher_or_country_has_no_empty_field_under_its_name
     drawn = replace(outlook, pages=[replace(page, series=bare)])
     [_, text] = pdf_pages(report.render_pdf(drawn), tmp_path)
     assert f"{CYBER} · unit: {bare.unit}" in text
+
+
+def test_no_text_runs_past_the_right_margin(client: TestClient, tmp_path: Path) -> None:
+    """Text was measured at 72 dpi, where hinting rounds each glyph's advance: the PDF drew it
+    up to 16% wider, and the cover's table ran its columns into each other and off the page."""
+    path = tmp_path / "outlook.pdf"
+    path.write_bytes(brief(client))
+    boxes = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    right = (PAGE_WIDTH - MARGIN) * 72 + 1.0  # points, a point of slack for rounding
+    words = re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)"[^>]*>([^<]*)<', boxes
+    )
+    assert words
+    beyond = [(text, float(x_max)) for _, _, x_max, text in words if float(x_max) > right]
+    assert not beyond, beyond
+    # and no two words of a line overlap (columns running into each other)
+    by_line: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for page, block in enumerate(boxes.split("<page ")[1:]):
+        for x_min, y_min, x_max, _ in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)"[^>]*>([^<]*)<', block
+        ):
+            by_line.setdefault((page, f"{float(y_min):.0f}"), []).append(
+                (float(x_min), float(x_max))
+            )
+    for spans in by_line.values():
+        spans.sort()
+        assert all(left[1] <= after[0] + 0.5 for left, after in itertools.pairwise(spans)), spans
