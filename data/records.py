@@ -181,6 +181,8 @@ class AddResult:
     withdrawn: list[FigureKey] = field(default_factory=list)
     #: the figures whose value changed, with the value before and after
     revised: list[tuple[FigureKey, float, float]] = field(default_factory=list)
+    #: figures a withdrawal named that had been withdrawn before (left as they were)
+    already_withdrawn: list[FigureKey] = field(default_factory=list)
 
     @property
     def no_op(self) -> bool:
@@ -189,6 +191,12 @@ class AddResult:
 
     def summary(self) -> str:
         """One human sentence saying what happened."""
+        if self.revision is None and self.already_withdrawn:
+            years = ", ".join(str(year) for _, year in self.already_withdrawn)
+            were = "s were" if len(self.already_withdrawn) > 1 else " was"
+            return (
+                f"No change: the {years} figure{were} withdrawn already; no revision was created."
+            )
         if self.revision is None:
             given = (
                 "the figure is"
@@ -202,7 +210,9 @@ class AddResult:
         series = ", ".join(self.changed_series) or "provenance only"
         if self.withdrawn:
             years = ", ".join(str(year) for _, year in self.withdrawn)
-            return f"Revision {self.revision.id}: withdrew {series} {years}."
+            before = ", ".join(str(year) for _, year in self.already_withdrawn)
+            also = f" ({before} withdrawn already)" if before else ""
+            return f"Revision {self.revision.id}: withdrew {series} {years}{also}."
         said = (
             f"Revision {self.revision.id}: {len(self.added)} added, {len(self.changed)} changed, "
             f"{len(self.unchanged)} unchanged ({series})."

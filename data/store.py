@@ -432,9 +432,12 @@ class FigureStore:
         comes back as added. The track record's scores against them go: nothing came in to
         judge a forecast by.
 
-        Raises ``UnknownSeries``, or ``InvalidWithdrawal`` (nothing withdrawn) for a year
-        without a current figure, for every figure of the series at once (its model would keep
-        serving a projection from them), or for a ``message`` that gives no reason.
+        A year withdrawn already is left as it is: the same request sent again (a client
+        retrying after a timeout) is a no-op, as adding the same figures again is.
+
+        Raises ``UnknownSeries``, or ``InvalidWithdrawal`` (nothing withdrawn) for a year never
+        given a figure, for every figure of the series at once (its model would keep serving a
+        projection from them), or for a ``message`` that gives no reason.
         """
         wanted = sorted({int(year) for year in years})
         if not message.strip():
@@ -448,12 +451,24 @@ class FigureStore:
             current = figures_frame(list(connection.execute(current_query([series_id])).all()))
             stored = {int(row["year"]): row for row in frame_records(current)}
             missing = [year for year in wanted if year not in stored]
-            if missing:
+            f = figures_table
+            given = {
+                int(year)
+                for (year,) in connection.execute(
+                    select(f.c.year).where(f.c.series_id == series_id).distinct()
+                )
+            }
+            never = [year for year in missing if year not in given]
+            if never:
                 have = year_spans(stored) or "none"
                 raise InvalidWithdrawal(
-                    f"{series_id} holds no figure for {', '.join(map(str, missing))} "
+                    f"{series_id} holds no figure for {', '.join(map(str, never))} "
                     f"(years held: {have}); nothing was withdrawn"
                 )
+            already = [(series_id, year) for year in missing]  # withdrawn before
+            wanted = [year for year in wanted if year in stored]
+            if not wanted:
+                return AddResult(revision=None, already_withdrawn=already)
             if len(wanted) == len(stored):
                 raise InvalidWithdrawal(
                     f"withdrawing every figure of {series_id} would leave nothing to forecast "
@@ -474,6 +489,7 @@ class FigureStore:
             revision=revision,
             changed_series=[series_id],
             withdrawn=[(series_id, year) for year in wanted],
+            already_withdrawn=already,
         )
 
     def ensure_seeded(self) -> Revision | None:

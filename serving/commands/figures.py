@@ -161,6 +161,8 @@ def withdraw(
             series.strip(), wanted, source="fraudcast figures withdraw", message=message
         )
         stdout.print(result.summary(), highlight=False, markup=False)
+        if result.no_op:  # withdrawn already: nothing to retrain
+            return
         stdout.print(
             "A running service retrains it " + _retrain_hint(result.changed_series),
             highlight=False,

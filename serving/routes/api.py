@@ -37,6 +37,8 @@ _WRITE_ERRORS: Responses = {
     401: {"model": schemas.Problem, "description": "No bearer token"},
     403: {"model": schemas.Problem, "description": "Wrong bearer token"},
 }
+#: A write that found the store as asked already.
+_NO_OP = "Nothing to do: the store holds the figures as asked already; no revision was created"
 #: A figures write the store was too busy for.
 _STORE_BUSY: Responses = {
     503: {
@@ -258,12 +260,19 @@ def series_changes(series_id: str, state: State) -> schemas.ChangesResponse:
     responses={
         **_WRITE_ERRORS,
         **_STORE_BUSY,
+        200: {"model": schemas.AddFiguresResponse, "description": _NO_OP},
         422: {"model": schemas.Problem, "description": "Invalid figures"},
     },
 )
-def add_figures(request: schemas.AddFiguresRequest, state: State) -> schemas.AddFiguresResponse:
-    """Add figures, all or nothing; a retrain of the affected series is scheduled."""
-    return services.add_figures(state.store, state.board, state.jobs, request, source="API")
+def add_figures(
+    request: schemas.AddFiguresRequest, state: State, response: Response
+) -> schemas.AddFiguresResponse:
+    """Add figures, all or nothing; a retrain of the affected series is scheduled. 201 with
+    the new revision; 200 when every figure was stored as given already (nothing created)."""
+    answer = services.add_figures(state.store, state.board, state.jobs, request, source="API")
+    if answer.no_op:
+        response.status_code = status.HTTP_200_OK
+    return answer
 
 
 @router.post(
@@ -275,6 +284,7 @@ def add_figures(request: schemas.AddFiguresRequest, state: State) -> schemas.Add
         **_WRITE_ERRORS,
         **_STORE_BUSY,
         **_NOT_FOUND,
+        200: {"model": schemas.AddFiguresResponse, "description": _NO_OP},
         422: {
             "model": schemas.Problem,
             "description": "Nothing to withdraw (a year without a figure, every figure of the "
@@ -283,12 +293,16 @@ def add_figures(request: schemas.AddFiguresRequest, state: State) -> schemas.Add
     },
 )
 def withdraw_figures(
-    request: schemas.WithdrawFiguresRequest, state: State
+    request: schemas.WithdrawFiguresRequest, state: State, response: Response
 ) -> schemas.AddFiguresResponse:
     """Withdraw figures stored by mistake (a wrong year, the wrong series): the series reads as
     if they had never been given, their history keeps them, and its retrain is scheduled. To
-    correct a value, add the right one instead."""
-    return services.withdraw_figures(state.store, state.board, state.jobs, request, source="API")
+    correct a value, add the right one instead. 201 with the new revision; 200 when every year
+    named was withdrawn already (the same request sent again)."""
+    answer = services.withdraw_figures(state.store, state.board, state.jobs, request, source="API")
+    if answer.no_op:
+        response.status_code = status.HTTP_200_OK
+    return answer
 
 
 @router.post(

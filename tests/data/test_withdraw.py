@@ -127,6 +127,7 @@ def test_the_command_withdraws_and_history_and_export_show_it(seeded_store: Figu
     assert done.exit_code == 0, done.output
     assert f"withdrew {SERIES} {year}." in done.stdout
     assert f"fraudcast train -s {SERIES}" in done.stdout
+    withdrawn_revision = seeded_store.revisions()[-1].id
 
     history = runner.invoke(app, ["figures", "history", SERIES, str(year)])
     assert history.exit_code == 0, history.output
@@ -135,9 +136,15 @@ def test_the_command_withdraws_and_history_and_export_show_it(seeded_store: Figu
     assert f"{SERIES},{year}," not in exported.stdout
     assert f"{SERIES},{kept}," in exported.stdout
 
+    # the same withdrawal sent again (a retry) changes nothing and says so; a year never given
+    # a figure is refused
     again = runner.invoke(app, ["figures", "withdraw", SERIES, str(year), "-m", "twice"])
-    assert again.exit_code == 1
-    assert f"holds no figure for {year}" in again.stderr
+    assert again.exit_code == 0, again.output
+    assert f"No change: the {year} figure was withdrawn already" in again.stdout
+    assert "retrains" not in again.stdout
+    assert [r.id for r in seeded_store.revisions()][-1] == withdrawn_revision
+    never = runner.invoke(app, ["figures", "withdraw", SERIES, "1990", "-m", "typo"])
+    assert never.exit_code == 1 and "holds no figure for 1990" in never.stderr
     typo = runner.invoke(app, ["figures", "withdraw", SERIES, "20l9", "-m", "x"])
     assert typo.exit_code == 1
     assert "the years to withdraw must be years separated by ',' or ';', got '20l9'" in (

@@ -491,3 +491,16 @@ def test_a_champion_that_cannot_be_loaded_keeps_only_itself_out(state, monkeypat
         state.board.refresh()
         assert client.get(f"/v1/series/{YEN}/forecast").status_code == 200
         assert client.get("/readyz").json()["details"]["load_errors"] == {}
+
+
+def test_figures_sent_again_answer_200_not_201(client, state):
+    """A second send of the same figures (a retry after a timeout) creates nothing: it had
+    answered 201 Created with no revision."""
+    body = {"figures": [yen_figure(2026, 9.1e9)]}
+    first = client.post("/v1/figures", json=body, headers=auth())
+    assert first.status_code == 201 and not first.json()["no_op"], first.text
+    revisions = state.store.revisions()
+    again = client.post("/v1/figures", json=body, headers=auth())
+    assert again.status_code == 200, again.text
+    assert again.json()["no_op"] and again.json()["revision_id"] is None
+    assert state.store.revisions() == revisions

@@ -164,6 +164,15 @@ def test_a_withdrawn_figure_is_named_with_its_reason_on_the_change_it_made(servi
     job = state.jobs.wait(body["retrain_job_id"], timeout=300)
     assert job.state == "succeeded", job.error
     assert year not in {figure["year"] for figure in client.get(f"/v1/series/{YEN}/figures").json()}
+    # the same request again (a client retrying after a timeout) changes nothing: 200, not 422
+    retried = client.post(
+        "/v1/figures/withdrawals",
+        json={"series_id": YEN, "years": [year], "message": "a typo: belongs to another series"},
+        headers=auth(),
+    )
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["no_op"] and retried.json()["retrain_job_id"] is None
+    assert retried.json()["summary"].startswith(f"No change: the {year} figure was withdrawn")
 
     [change] = client.get(f"/v1/series/{YEN}/changes").json()["changes"]
     [withdrawn] = change["figures"]
