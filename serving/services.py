@@ -215,12 +215,16 @@ def forecast_json(
 def forecast_csv(
     store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
 ) -> str:
-    """The forecast as CSV: ``series_id,year,mean,lo-<L>,hi-<L>,...,model,model_version``."""
+    """The forecast as CSV: ``series_id,year,mean,lo-<L>,hi-<L>,...,model,model_version,unit,
+    last_figure_year``: each file says what its numbers count and from which year its horizon
+    runs (a download of yen losses and one of cases had looked alike)."""
     champion = _champion_for(store, board, series_id)
     frame = champion.forecast(horizon, levels)
     frame.insert(0, "series_id", series_id)
     frame["model"] = champion.card.model_name
     frame["model_version"] = champion.version
+    frame["unit"] = store.get_series(series_id).unit
+    frame["last_figure_year"] = champion.model.forecast.last_year
     return str(frame.to_csv(index=False))
 
 

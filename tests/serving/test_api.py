@@ -172,6 +172,9 @@ def test_csv_download_has_the_same_numbers_as_json(client):
     assert table["year"].tolist() == [p["year"] for p in body["forecast"]]
     assert table["lo-80"].tolist() == pytest.approx([p["lower"]["80"] for p in body["forecast"]])
     assert table["mean"].tolist() == pytest.approx([p["mean"] for p in body["forecast"]])
+    # what the numbers count and where the horizon starts, as the JSON says (it had not)
+    assert set(table["unit"]) == {body["unit"]}
+    assert set(table["last_figure_year"]) == {body["last_figure_year"]}
 
 
 def test_png_fan_chart(client):
