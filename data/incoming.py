@@ -295,25 +295,55 @@ def process_incoming(
 
     Never raises for one file. A file that is refused or fails for any reason of its own is
     moved to ``rejected/`` with the reason, once; only an outage (the store locked, down or
-    out of disk, the folder not writable) leaves it in place for the next tick, with one log
-    line a tick. Files left in place are not in the returned list.
+    out of disk, the folder not writable) leaves it in place, tried again after a wait that
+    doubles with each failure (``RETRY_FIRST_S`` up to ``RETRY_LONGEST_S``), with one log line
+    a try: a full disk had logged a warning every 2 s per file. Files left in place are not in
+    the returned list.
     """
     outcomes = []
+    now = time.monotonic()
     for path in ready_files(folder, settle_seconds=settle_seconds):
+        key = _retry_key(path)
+        waiting = _RETRIES.get(key)
+        if waiting is not None and now < waiting[1]:
+            continue  # failed for an outage not long ago: its next try is not due
         try:
             outcome = _process_one(store, folder, path)
         except FileNotFoundError:
             logger.info("%r vanished before it was processed (another watcher?)", path.name)
             continue
         except TRANSIENT_ERRORS as error:
+            wait = min(RETRY_LONGEST_S, RETRY_FIRST_S * 2 ** (waiting[0] if waiting else 0))
+            _RETRIES[key] = ((waiting[0] if waiting else 0) + 1, now + wait)
             logger.warning(
-                "could not process %r now (%s); leaving it for the next tick",
+                "could not process %r now (%s); trying it again in %.0f s",
                 path.name,
                 _one_line(error),
+                wait,
             )
             continue
         except Exception as error:
             outcome = _give_up(path, folder, error)
+        _RETRIES.pop(key, None)
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes
+
+
+#: Seconds before a file that failed for an outage is tried again, doubling with each failure,
+#: at most RETRY_LONGEST_S (one look in five minutes; a changed file is tried at once).
+RETRY_FIRST_S = 2.0
+RETRY_LONGEST_S = 300.0
+#: Files waiting to be tried again, by ``_retry_key``: (failures so far, when the next try is
+#: due on ``time.monotonic``).
+_RETRIES: dict[tuple[str, int, int], tuple[int, float]] = {}
+
+
+def _retry_key(path: Path) -> tuple[str, int, int]:
+    """A dropped file as it stands: its path, size and modification time (a file written
+    anew is a new file, tried at once)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), found.st_size, found.st_mtime_ns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -178,28 +179,43 @@ def test_the_same_file_dropped_again_is_an_accepted_no_op(
     assert len(seeded_store.revisions()) == 2
 
 
-def test_a_store_failure_leaves_the_file_in_place_for_the_next_tick(
+def test_a_store_failure_leaves_the_file_in_place_and_tries_it_again_less_often(
     seeded_store: FigureStore,
     incoming: Path,
     drop: WriteFigures,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A store outage leaves the file where it is, tried again after 2 s, then 4, 8 ... up to
+    5 minutes, with one line a try: a full disk had logged a warning every 2 s per file."""
+    from data import incoming as incoming_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(incoming_module.time, "monotonic", lambda: clock[0])
     dropped = drop([row()])
+    tries = []
 
     def store_down(*args: object, **kwargs: object) -> None:
+        tries.append(clock[0])
         raise OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
 
     with monkeypatch.context() as patch:
         patch.setattr(seeded_store, "add_figures", store_down)
-        assert process(seeded_store, incoming) == []
+        for _ in range(300):  # a look every 2 s for 10 minutes
+            assert process(seeded_store, incoming) == []
+            clock[0] += 2.0
+    assert [round(at - tries[0]) for at in tries[:6]] == [0, 2, 6, 14, 30, 62]
+    assert len(tries) <= 10 and max(b - a for a, b in itertools.pairwise(tries)) <= 302
 
     assert dropped.exists()
     assert list((incoming / "rejected").iterdir()) == []
     assert list((incoming / "processed").iterdir()) == []
     assert "disk I/O error" in caplog.text and "npa-2024.csv" in caplog.text
-    assert "Traceback" not in caplog.text  # a store outage is one line a tick, not a traceback
+    assert "trying it again in 2 s" in caplog.text
+    assert caplog.text.count("could not process") == len(tries)  # one line a try
+    assert "Traceback" not in caplog.text  # a store outage is one line a try, not a traceback
 
+    clock[0] += 300.0
     [outcome] = process(seeded_store, incoming)
     assert outcome.accepted and not dropped.exists()
     assert seeded_store.values("jp_ib_transfer_cases").loc[2024] == 4369
