@@ -186,7 +186,9 @@ def _draw_series(flow: PageFlow, page: SeriesOutlook, fonts: Fonts) -> None:
             8.5,
         )
         details = [source.url or ""]
-        if source.note:
+        # a note that only says the status is not said again under it ("(preliminary)", then
+        # "preliminary" on the next line)
+        if source.note and source.note.strip(" .。").lower() != figure.status:
             details.append(fonts.legible(source.note, f"(note in CJK script: {_NO_CJK})"))
         flow.text("  ".join(detail for detail in details if detail), 7.5, colour=MUTED, indent=0.2)
     flow.heading("The model")

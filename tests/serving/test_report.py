@@ -318,3 +318,26 @@ def test_no_text_runs_past_the_right_margin(client: TestClient, tmp_path: Path) 
     for spans in by_line.values():
         spans.sort()
         assert all(left[1] <= after[0] + 0.5 for left, after in itertools.pairwise(spans)), spans
+
+
+def test_a_note_that_only_gives_the_status_is_not_said_twice(
+    state: ServiceState, tmp_path: Path
+) -> None:
+    """A preliminary figure read "(preliminary)" and then "preliminary" again on the line
+    below, its note."""
+    latest = int(state.store.values(YEN).index.max())
+    state.store.add_figures(
+        pd.DataFrame([yen_figure(2026, 9.1e9, note="preliminary")]), source="test"
+    )
+    state.store.add_figures(
+        pd.DataFrame([yen_figure(latest, 9.3e9, note="preliminary: revised in June")]),
+        source="t",
+    )
+    state.board.refresh()
+    outlook = build_outlook(state.store, state.board, [YEN], horizon=3, levels=(80, 95))
+    page = _joined(pdf_pages(report.render_pdf(outlook), tmp_path)[1])
+    latest_figures = page.split("Latest figures")[1].split("The model")[0]
+    assert "2026: ¥9,100,000,000 (preliminary). Source:" in latest_figures
+    # 2026's status, the other year's status and its note, which says more than the status
+    assert latest_figures.count("preliminary") == 3, latest_figures
+    assert "preliminary: revised in June" in latest_figures
