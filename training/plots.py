@@ -52,8 +52,9 @@ def chart_title(text: str) -> str:
     another script is the title, out of its brackets ("偽サイト詐欺 (Fake-shop fraud)" had
     been drawn as "(Fake-shop fraud)")."""
     latin = _NON_LATIN.sub("", _NON_LATIN_ASIDE.sub("", text)).strip()
-    aside = re.fullmatch(r"[(（]\s*([^()（）]*?)\s*[)）]", latin)
-    return aside.group(1) if aside else latin
+    # with whatever follows it ("(Fake-shop fraud) — comb" in a chart's title)
+    aside = re.fullmatch(r"[(（]\s*([^()（）]*?)\s*[)）](.*)", latin, flags=re.DOTALL)
+    return (aside.group(1) + aside.group(2)).strip() if aside else latin
 
 
 def _levels_in(forecast: pd.DataFrame) -> list[str]:

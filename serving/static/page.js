@@ -270,8 +270,17 @@ function buildNav(seriesList) {
   nav.hidden = false;
 }
 
+// Printed, every folded section shows (the projected figures had printed folded away), and
+// each is folded back as it was once printing is done.
+function unfoldForPrinting() {
+  const folded = [...document.querySelectorAll("details:not([open])")];
+  folded.forEach((details) => { details.open = true; });
+  window.addEventListener("afterprint", () => folded.forEach((details) => { details.open = false; }), { once: true });
+}
+
 async function start() {
   syncControls();
+  window.addEventListener("beforeprint", unfoldForPrinting);
   const form = document.getElementById("controls");
   form.addEventListener("input", onSettingsChange);
   form.addEventListener("submit", (event) => event.preventDefault());

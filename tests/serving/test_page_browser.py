@@ -310,8 +310,18 @@ def test_the_printed_page_shows_the_projections_not_the_controls(
     what-if forms and buttons, and cards split between a header and its chart."""
     page, watch = open_page(browser, base_url)
     load_page(page, base_url + "/")
+    # the browser unfolds every section as it prints (the projected figures had printed folded)
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+    assert page.locator("details:not([open])").count() == 0
     page.emulate_media(media="print")
-    for hidden in ("#controls", ".what-if", ".downloads", "#series-nav", "#outlook-pdf"):
+    for hidden in (
+        "#controls",
+        ".what-if",
+        ".downloads",
+        "#series-nav",
+        "#outlook-pdf",
+        ".modebar",
+    ):
         shown = page.locator(hidden)
         assert all(not shown.nth(i).is_visible() for i in range(shown.count())), hidden
     for series_id in TRAINED:

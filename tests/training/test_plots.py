@@ -168,6 +168,10 @@ def test_a_title_written_japanese_first_is_drawn_by_its_english_aside() -> None:
         == "Cybercrime cases cleared"
     )
     assert chart_title("SNS fraud (losses)") == "SNS fraud (losses)"
+    # as the PNG download and MLflow title it, with the model after it
+    assert chart_title(f"{japanese_first} — comb") == (
+        "Fake-shopping-site fraud cases, prefecture — comb"
+    )
     figure = fan_chart(
         pd.Series([1210.0, 2480.0, 3950.0], index=[2023, 2024, 2025]),
         pd.DataFrame({"year": [2026], "mean": [4457.0], "lo-80": [3100.0], "hi-80": [6340.0]}),
