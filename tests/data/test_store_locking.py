@@ -76,7 +76,12 @@ def test_the_drop_folder_keeps_a_file_for_the_next_tick_while_the_store_is_busy(
     incoming: Path,
     drop: WriteFigures,
     short_busy_timeout: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from data import incoming as incoming_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(incoming_module.time, "monotonic", lambda: clock[0])
     dropped = drop([row()])
     holder = sqlite3.connect(database_file(seeded_store), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
@@ -89,6 +94,7 @@ def test_the_drop_folder_keeps_a_file_for_the_next_tick_while_the_store_is_busy(
 
     assert dropped.exists()
     assert list((incoming / "rejected").iterdir()) == []
+    clock[0] += incoming_module.RETRY_FIRST_S  # its next try is due
     [outcome] = process(waiting, incoming)
     assert outcome.accepted and seeded_store.values("jp_ib_transfer_cases").loc[2024] == 4369
     waiting.close()
