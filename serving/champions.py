@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 _CACHE_LIMIT = 2048
 
 
+#: What to do about a series registered without figures (API and commands alike).
+NO_FIGURES_HINT = (
+    "add its figures first (`fraudcast figures add`, POST /v1/figures or the drop folder); a "
+    "running service trains it when they arrive"
+)
+
+
 class NoChampion(LookupError):
     """A known series that has no champion yet, or whose champion could not be loaded."""
 

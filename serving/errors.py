@@ -20,7 +20,7 @@ from data.errors import (
     UnknownSeries,
     plain_reason,
 )
-from serving.champions import NoChampion
+from serving.champions import NO_FIGURES_HINT, NoChampion
 from serving.jobs import UnknownJob
 from serving.requests import InvalidRequest
 from serving.schemas import Problem
@@ -48,13 +48,6 @@ async def _no_champion(request: Request, error: Exception) -> JSONResponse:
     if error.without_figures:
         hint = NO_FIGURES_HINT
     return _answer(status.HTTP_409_CONFLICT, Problem(detail=str(error), hint=hint))
-
-
-#: What to do about a series registered without figures.
-NO_FIGURES_HINT = (
-    "add its figures first (`fraudcast figures add`, POST /v1/figures or the drop folder); a "
-    "running service trains it when they arrive"
-)
 
 
 #: What to do about a registered champion the service cannot load.

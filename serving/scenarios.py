@@ -30,7 +30,7 @@ def scenario_response(
     """The champion's projection had ``request.figures`` been published: UnknownSeries,
     NoChampion, or InvalidRequest saying which rule a figure, the horizon or the levels break."""
     info = store.get_series(series_id)
-    champion = board.get(series_id)
+    champion = services.champion_for(store, board, series_id)
     horizon = requests.check_horizon(request.horizon, max_horizon)
     levels = requests.parse_levels(request.levels)
     published = store.values(series_id)

@@ -147,7 +147,7 @@ def _retrain_status(board: ChampionBoard, series_id: str) -> schemas.RetrainStat
     )
 
 
-def _champion_for(store: FigureStore, board: ChampionBoard, series_id: str) -> Champion:
+def champion_for(store: FigureStore, board: ChampionBoard, series_id: str) -> Champion:
     """The champion, or UnknownSeries (404) / NoChampion (409, or 503 for one that could not
     be loaded) as the case is."""
     champion = board.snapshot.get(series_id)
@@ -166,7 +166,7 @@ def forecast_response(
     store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
 ) -> schemas.ForecastResponse:
     """The champion's forecast as a response schema."""
-    champion = _champion_for(store, board, series_id)
+    champion = champion_for(store, board, series_id)
     return _render(champion, store.get_series(series_id), horizon, levels)
 
 
@@ -202,7 +202,7 @@ def forecast_json(
     store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
 ) -> bytes:
     """The forecast as JSON bytes, computed once per champion, horizon and level set."""
-    champion = _champion_for(store, board, series_id)
+    champion = champion_for(store, board, series_id)
     key = (horizon, tuple(levels))
     body = champion.cached(key)
     if body is None:
@@ -218,7 +218,7 @@ def forecast_csv(
     """The forecast as CSV: ``series_id,year,mean,lo-<L>,hi-<L>,...,model,model_version,unit,
     last_figure_year``: each file says what its numbers count and from which year its horizon
     runs (a download of yen losses and one of cases had looked alike)."""
-    champion = _champion_for(store, board, series_id)
+    champion = champion_for(store, board, series_id)
     frame = champion.forecast(horizon, levels)
     frame.insert(0, "series_id", series_id)
     frame["model"] = champion.card.model_name
@@ -232,7 +232,7 @@ def forecast_png(
     store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
 ) -> bytes:
     """A fan chart: history, mean, shaded bands per level, definition breaks marked."""
-    champion = _champion_for(store, board, series_id)
+    champion = champion_for(store, board, series_id)
     info = store.get_series(series_id)
     figures = store.figures(series_id)
     history = pd.Series(figures["value"].to_numpy(float), index=figures["year"].astype(int))
@@ -254,7 +254,7 @@ def model_card(
     store: FigureStore, board: ChampionBoard, series_id: str, mlflow_ui_url: str = ""
 ) -> schemas.ModelCard:
     """How the champion was chosen and how every candidate did in backtests."""
-    champion = _champion_for(store, board, series_id)
+    champion = champion_for(store, board, series_id)
     card = champion.card
     candidates = [
         schemas.CandidateMetrics(

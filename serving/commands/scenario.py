@@ -47,7 +47,7 @@ def _champion_of(series_id: str) -> Iterator[tuple[FigureStore, ChampionBoard]]:
     series or one without a champion exits 2, a refused request 1, each saying why."""
     from data.errors import UnknownSeries  # the store and MLflow load only when run
     from data.store import FigureStore
-    from serving.champions import ChampionBoard, NoChampion
+    from serving.champions import NO_FIGURES_HINT, ChampionBoard, NoChampion
     from serving.requests import InvalidRequest
     from training.settings import TrainingSettings
 
@@ -57,7 +57,13 @@ def _champion_of(series_id: str) -> Iterator[tuple[FigureStore, ChampionBoard]]:
         store.get_series(series_id)
         yield store, ChampionBoard(TrainingSettings())
     except (UnknownSeries, NoChampion) as error:
-        hint = "; train it first: `fraudcast train`" if isinstance(error, NoChampion) else ""
+        hint = ""
+        if isinstance(error, NoChampion):
+            hint = (
+                f"; {NO_FIGURES_HINT}"
+                if error.without_figures
+                else "; train it first: `fraudcast train`"
+            )
         stderr.print(f"[red]Error:[/red] {escape(str(error))}{hint}", highlight=False)
         raise typer.Exit(EXIT_UNKNOWN) from None
     except InvalidRequest as error:

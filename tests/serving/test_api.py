@@ -161,6 +161,12 @@ def test_unknown_series_is_404_and_untrained_series_409_with_a_hint(client, stat
         == "series 'jp_phishing_reports' has no figures yet, so no projection"
     )
     assert empty.json()["hint"].startswith("add its figures first (`fraudcast figures add`")
+    # a what-if of it says the same (it had said "train it first")
+    what_if = client.post(
+        "/v1/series/jp_phishing_reports/scenario",
+        json={"figures": [{"year": 2026, "value": 10}], "horizon": 3},
+    )
+    assert what_if.status_code == 409 and what_if.json() == empty.json()
 
 
 def test_csv_download_has_the_same_numbers_as_json(client):
