@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import typer
 
 from data.errors import plain_reason
@@ -36,6 +39,7 @@ def main() -> None:
     be used is named with what is wrong with it, not shown as a traceback. The command holds
     ``data.in_use`` while it runs."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from data.in_use import in_use
     from data.settings import without_password
@@ -43,6 +47,16 @@ def main() -> None:
     try:
         with in_use():  # `make clean-data` refuses while any command runs
             app()
+    except SettingsError as error:  # a list or table setting that is not JSON
+        found = re.search(r'field "(\w+)"', str(error))
+        name = f"FRAUDCAST_{found.group(1).upper()}" if found else "a FRAUDCAST_ setting"
+        given = os.environ.get(name, "")
+        typer.echo(
+            f"error: {name}={without_password(given)!r}: not JSON; a list setting is written "
+            "as a JSON list, e.g. [80, 95]",
+            err=True,
+        )
+        raise SystemExit(2) from None
     except ValidationError as error:
         for problem in error.errors(include_url=False):
             name = "FRAUDCAST_" + "_".join(str(part) for part in problem["loc"]).upper()

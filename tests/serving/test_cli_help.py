@@ -61,6 +61,11 @@ def test_the_command_line_starts_without_mlflow_or_matplotlib() -> None:
             "sqlite:///data/fraudcast.db?timeout=abc",
             "timeout=abc is not a number of seconds",
         ),
+        (  # a list setting not written as JSON had printed a 148-line traceback
+            "FRAUDCAST_LEVELS",
+            "80,95",
+            "not JSON; a list setting is written as a JSON list, e.g. [80, 95]",
+        ),
         (  # a dialect SQLAlchemy has, whose driver is not installed: the service had crashed
             "FRAUDCAST_DATABASE_URL",
             "mysql://fraudcast@db/figures",
