@@ -18,6 +18,8 @@ _SERIES_ID = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 CANONICAL_UNITS = {
     **dict.fromkeys(("count", "counts", "cases", "件"), "count"),
     **dict.fromkeys(("jpy", "yen", "円", "¥", "￥"), "JPY"),
+    # a figure row in "%" for a series in "percent" had been refused as the wrong unit
+    **dict.fromkeys(("percent", "%", "percentage", "pct", "per cent"), "percent"),
 }
 
 

@@ -550,6 +550,9 @@ def test_yen_typed_as_yen_or_in_japanese_is_a_yen_series(seeded_store: FigureSto
     for typed in ("yen", "Yen", "円", "¥"):
         assert SeriesInfo("jp_x_jpy", "X", typed).unit == "JPY"
     assert SeriesInfo("jp_x", "X", "件").unit == "count"
+    assert {SeriesInfo("jp_x", "X", typed).unit for typed in ("%", "Percent", "per cent")} == {
+        "percent"
+    }
     assert SeriesInfo("jp_x", "X", "per 100,000 people").unit == "per 100,000 people"
     info = SeriesInfo("jp_fake_shop_losses_jpy", "Fake-shop losses", "yen")
     seeded_store.add_series(info)
@@ -557,6 +560,12 @@ def test_yen_typed_as_yen_or_in_japanese_is_a_yen_series(seeded_store: FigureSto
     seeded_store.add_figures(frame_of(figure), source="losses.csv")
     assert seeded_store.get_series(info.id).unit == "JPY"
     assert seeded_store.values(info.id).tolist() == [1_080_000_000]
+    rate = SeriesInfo("jp_fake_shop_cleared", "Fake-shop cases cleared", "percent")
+    seeded_store.add_series(rate)
+    seeded_store.add_figures(
+        frame_of(row(series_id=rate.id, year="2024", value="41.5", unit="%")), source="rate.csv"
+    )
+    assert seeded_store.values(rate.id).tolist() == [41.5]
 
 
 def test_an_unknown_id_in_a_large_store_lists_a_few_known_series_not_all() -> None:
