@@ -91,7 +91,8 @@ def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: 
     if revision is not None:
         said = fonts.legible(revision.message or revision.source, fallback=revision.source)
         flow.text(f"Data revision {revision.id} of {revision.created_at:%-d %B %Y} ({said}).", 10)
-    levels = " and ".join(f"{level_label(level)}%" for level in outlook.levels)
+    labels = [f"{level_label(level)}%" for level in outlook.levels]
+    levels = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
     flow.text(f"Every projection: {outlook.horizon} years ahead, with {levels} intervals.", 10)
     if outlook.pages:  # one table a reader can hand on: every series' last projected year
         flow.heading("At a glance")
@@ -100,6 +101,10 @@ def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: 
             _glance_row(page, start + cover_pages)
             for start, page in zip(starts, outlook.pages, strict=True)
         ]
+        names = [row[0] for row in rows]  # two series whose names read the same: their ids too
+        for row, page in zip(rows, outlook.pages, strict=True):
+            if names.count(row[0]) > 1:
+                row[0] = f"{row[0]} ({page.series.id})"
         flow.table(header, rows)
         flow.space(0.05)
         flow.text(_GLANCE_NOTE, 8, colour=MUTED)
@@ -135,7 +140,7 @@ def _glance_row(page: SeriesOutlook, number: int) -> list[str]:
     level = page.level
     return [
         name,
-        f"{format_value(latest.value, unit)} in {latest.year}" if latest else "-",
+        f"{format_exact(latest.value, unit)} in {latest.year}" if latest else "-",  # as published
         f"{format_value(last.mean, unit)} in {last.year}",
         f"{format_range(last.lower[level], last.upper[level], unit)} ({level}%)",
         str(number),
