@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 #: Weekday names by cron's numbers (0 and 7 are Sunday), as APScheduler spells them.
@@ -17,21 +19,25 @@ _NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _PART = re.compile(r"^(?:(\*)|([0-7a-z]+)(?:-([0-7a-z]+))?)(?:/(\d+))?$")
 
 
-def cron_trigger(expression: str) -> CronTrigger:
+def cron_trigger(expression: str) -> BaseTrigger:
     """The trigger of a five-field cron expression (minute hour day month weekday) in UTC,
-    weekdays as cron numbers them. Raises ``ValueError`` saying what is wrong."""
+    weekdays as cron numbers them, and, as in cron, a day of the month and a weekday both
+    given fire on either ("0 3 15 * 1": the 15th and every Monday; APScheduler alone would
+    wait for a Monday the 15th). Raises ``ValueError`` saying what is wrong."""
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
     minute, hour, day, month, weekday = fields
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_weekdays(weekday),
-        timezone="UTC",
-    )
+    days = _weekdays(weekday)
+
+    def trigger(day: str, days: str) -> CronTrigger:
+        return CronTrigger(
+            minute=minute, hour=hour, day=day, month=month, day_of_week=days, timezone="UTC"
+        )
+
+    if day != "*" and weekday != "*":
+        return OrTrigger([trigger(day, "*"), trigger("*", days)])
+    return trigger(day, days)
 
 
 def _weekdays(field: str) -> str:

@@ -79,6 +79,9 @@ def test_weekdays_are_numbered_as_cron_numbers_them() -> None:
     assert f"{_next('0 3 * * 1-5', saturday):%A}" == "Monday"
     assert f"{_next('0 3 * * 5-7', saturday):%A}" == "Sunday"
     assert f"{_next('0 3 * * */2', saturday):%A}" == "Sunday"  # 0, 2, 4, 6: Sun Tue Thu Sat
+    # a day of the month and a weekday: either, as in cron (not a Monday the 15th)
+    assert f"{_next('0 3 15 * 1', friday):%A %d}" == "Monday 07"
+    assert f"{_next('0 3 5 * 1', friday):%A %d}" == "Saturday 05"
     for wrong, words in [
         ("0 3 * * 8", "weekday '8'"),
         ("0 3 * * 5-1", "runs backwards"),
