@@ -65,7 +65,10 @@ def _levels_in(forecast: pd.DataFrame) -> list[str]:
 def _compact(value: float, _pos: object = None, digits: int = 6) -> str:
     for threshold, suffix in ((1e12, "T"), (1e9, "bn"), (1e6, "m"), (1e3, "k")):
         if abs(value) >= threshold:
-            return f"{value / threshold:.{digits}g}{suffix}"
+            scaled = value / threshold
+            # beyond ``digits`` places "g" writes 7.27e+04T: whole numbers instead, 72,700T
+            shown = f"{scaled:,.0f}" if abs(scaled) >= 10**digits else f"{scaled:.{digits}g}"
+            return f"{shown}{suffix}"
     return f"{value:.{digits}g}"
 
 

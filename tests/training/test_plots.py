@@ -178,3 +178,11 @@ def test_a_title_written_japanese_first_is_drawn_by_its_english_aside() -> None:
         title=japanese_first,
     )
     assert figure.axes[0].get_title() == "Fake-shopping-site fraud cases, prefecture"
+
+
+def test_huge_amounts_are_written_out_not_in_exponent_notation() -> None:
+    """A yen bound of 7.27e16 was labelled "7.27e+04T" above a brief's chart."""
+    from training.plots import _compact
+
+    assert _compact(7.27e16, digits=3) == "72,700T"
+    assert _compact(2.5e9) == "2.5bn" and _compact(1234.5, digits=3) == "1.23k"
