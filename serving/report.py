@@ -154,6 +154,9 @@ _HOW_TO_READ = (
     "An 80% interval is where the figure is expected to land four years in five. Intervals are "
     "calibrated on each model's own backtests: forecasts made from earlier years and checked "
     "against the figures that came in.",
+    "Words used: a backtest forecasts years already published from the years before them; "
+    "MASE is a model's typical error as a multiple of the typical change from one year to the "
+    "next (1: as large); naive is the last figure carried forward, the simplest forecast.",
     "The numbers are the API's: GET /v1/series/{id}/forecast with the same horizon and levels "
     "answers the same projections.",
 )
@@ -212,10 +215,10 @@ def _projection_tables(flow: PageFlow, page: SeriesOutlook) -> None:
         rows = [
             [
                 str(point.year),
-                _table_value(point.mean, in_millions),
+                _table_value(point.mean, unit),
                 *(
-                    f"{_table_value(point.lower[label], in_millions)} – "
-                    f"{_table_value(point.upper[label], in_millions)}"
+                    f"{_table_value(point.lower[label], unit)} – "
+                    f"{_table_value(point.upper[label], unit)}"
                     for label in shown
                 ),
             ]
@@ -225,9 +228,12 @@ def _projection_tables(flow: PageFlow, page: SeriesOutlook) -> None:
         flow.space(0.05)
 
 
-def _table_value(value: float, in_millions: bool) -> str:
-    """A projected figure to the unit (counts) or to the million yen."""
-    return f"{value / 1e6:,.0f}" if in_millions else f"{value:,.0f}"
+def _table_value(value: float, unit: str) -> str:
+    """A projected figure to the unit (counts), to the million yen, or to one decimal in any
+    other unit: a rate of 99.9 percent, or 3.4 per 100,000, had been printed as 100 and 3."""
+    if unit == "JPY":
+        return f"{value / 1e6:,.0f}"
+    return f"{value:,.0f}" if unit == "count" else f"{value:,.1f}"
 
 
 def _fan(axes: Axes, page: SeriesOutlook) -> None:

@@ -78,6 +78,7 @@ def test_the_brief_has_a_cover_and_a_page_per_series_with_outlook_sources_model_
     # range its page calls likely and its page, in the API's order (the cover had listed only
     # headlines, and its contents ran onto a second page)
     assert "At a glance" in cover
+    assert "MASE is a model's typical error as a multiple of" in _joined(cover)  # words explained
     rows = [line.split() for line in cover.splitlines()]
     for number, series_id in enumerate(TRAINED, start=2):
         english = series[series_id]["title"].split(" (")[0]
@@ -342,3 +343,13 @@ def test_a_note_that_only_gives_the_status_is_not_said_twice(
     # 2026's status, the other year's status and its note, which says more than the status
     assert latest_figures.count("preliminary") == 3, latest_figures
     assert "preliminary: revised in June" in latest_figures
+
+
+def test_the_projected_figures_keep_a_decimal_in_units_other_than_counts_and_yen() -> None:
+    """A share of 99.94 percent had been printed as 100, a rate of 3.4 per 100,000 as 3."""
+    from serving.report import _table_value
+
+    assert _table_value(99.94, "percent") == "99.9"
+    assert _table_value(3.4, "per 100,000") == "3.4"
+    assert _table_value(15812.4, "count") == "15,812"
+    assert _table_value(8.73e9, "JPY") == "8,730"
