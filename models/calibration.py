@@ -144,6 +144,9 @@ class CalibratedForecast:
     #: the most the series can be (100 for a share in percent): the projection and every bound
     #: stop there; None: no ceiling
     upper_limit: float | None = None
+    #: the fastest the projection's room below ``upper_limit`` shrinks, as a log change a year:
+    #: the series' own average (``under_ceiling``); None: as fast as the path rises
+    ceiling_pace: float | None = None
 
     @property
     def borrowed(self) -> bool:
@@ -166,7 +169,7 @@ class CalibratedForecast:
         mean = self.point_path[:horizon]
         columns = {
             "year": np.arange(self.last_year + 1, self.last_year + 1 + horizon),
-            "mean": self._below_ceiling(mean),
+            "mean": self._below_ceiling(mean, paced=True),
         }
         scale = self.step_scale[:horizon]
         inside = self._inside_envelope(horizon)
@@ -206,22 +209,39 @@ class CalibratedForecast:
             columns[lo_name], columns[hi_name] = lo, hi
         return {name: columns[name] for name in ["year", "mean", *interval_columns(checked)]}
 
-    def _below_ceiling(self, values: np.ndarray) -> np.ndarray:
+    def under_ceiling(self, limit: float | None, history: pd.Series) -> None:
+        """Serve this forecast below ``limit`` (a share's 100; None: no ceiling), its
+        projection's room below it shrinking no faster than the series' own did on average
+        from its first figure to its last (a random walk with drift on the log of the room):
+        a rate of 99.6 rising a point a year had been projected at 99.99 a year on."""
+        self.upper_limit, self.ceiling_pace = limit, None
+        if limit is None or len(history) < 2:
+            return
+        rooms = limit - np.asarray(history, dtype=float)
+        years = float(history.index[-1] - history.index[0])
+        if years > 0 and np.all(rooms > 0):
+            self.ceiling_pace = max(float(np.log(rooms[0] / rooms[-1])) / years, 0.0)
+
+    def _below_ceiling(self, values: np.ndarray, paced: bool = False) -> np.ndarray:
         """Figures of the path or its bounds as served under ``upper_limit`` (a share in
         percent): above the last figure, the room left below the ceiling shrinks in
         proportion to the way up, never to nothing, as a series modelled on the log of that
         room (or its logit, near the ceiling; Hyndman & Athanasopoulos, "Forecasting:
         principles and practice", 3rd ed., 13.3) is; a rise of d from a last figure with room
         r left keeps r exp(-d / r) of it. A clearance rate of 99.6 rising had been projected
-        at exactly 100 for every year. Below the last figure, as given. Without a last figure
-        to count from (a what-if), cut at the ceiling."""
+        at exactly 100 for every year. The projection (``paced``) shrinks it no faster than
+        ``ceiling_pace`` a year. Below the last figure, as given. Without a last figure to count
+        from (a what-if), cut at the ceiling."""
         if self.upper_limit is None:
             return values
         limit, anchor = self.upper_limit, self.last_value
         if anchor is None or not anchor < limit:
             return np.minimum(values, limit)
         room = limit - anchor
-        eased = limit - room * np.exp(-np.maximum(values - anchor, 0.0) / room)
+        shrink = np.maximum(values - anchor, 0.0) / room
+        if paced and self.ceiling_pace is not None:
+            shrink = np.minimum(shrink, self.ceiling_pace * np.arange(1, len(values) + 1))
+        eased = limit - room * np.exp(-shrink)
         return np.where(values > anchor, eased, np.minimum(values, limit))
 
     def recentred(self, last_year: int, point_path: np.ndarray) -> CalibratedForecast:

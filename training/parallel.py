@@ -261,7 +261,7 @@ def _forecast_one(
     outcome = fit_one(series_id, y, (), levels, seed, None, evidence, evaluation)
     if isinstance(outcome, SeriesFailure):
         return outcome
-    outcome.champion.upper_limit = (ceilings or {}).get(series_id)
+    outcome.champion.under_ceiling((ceilings or {}).get(series_id), y)
     forecast = outcome.champion.predict(horizon, levels).rename(columns={"year": "ds"})
     forecast.insert(0, "unique_id", series_id)
     return forecast

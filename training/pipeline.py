@@ -303,7 +303,9 @@ def _retrain_series(series_id: str, job: _Job) -> SeriesOutcome:
             series_id, Outcome.FAILED, result.error, data_revision=prepared.data_revision
         )
     # a share in percent stops at 100, whatever its trend (a clearance rate of 99.6 rising)
-    result.champion.upper_limit = share_ceiling(prepared.info.unit, prepared.values)
+    result.champion.under_ceiling(
+        share_ceiling(prepared.info.unit, prepared.values), prepared.values
+    )
     if result.champion.upper_limit is not None:  # the card says why its bounds stop there
         result.notes.append(
             f"a share in {prepared.info.unit}: the projection and its intervals stop at 100"

@@ -371,6 +371,14 @@ def test_a_share_rising_to_its_ceiling_keeps_some_room_and_its_intervals_stay_ne
     assert (served["lo-95"] < served["lo-80"]).all() and (served["lo-80"] < served["mean"]).all()
     assert (served["mean"] < served["hi-80"]).all() and (served["hi-80"] <= served["hi-95"]).all()
     assert served["hi-80"].iloc[0] < served["hi-95"].iloc[0] < 100.0  # distinct, a year ahead
+    # and no faster than the series' own room shrank on average: 2.9 to 0.4 in 7 years
+    forecast.under_ceiling(100.0, pd.Series(values, index=range(2018, 2026)))
+    pace = np.log(2.9 / 0.4) / 7
+    paced = forecast.predict(6, (80, 95))
+    assert paced["mean"].tolist() == pytest.approx(
+        [100 - 0.4 * np.exp(-min(0.5 * k / 0.4, pace * k)) for k in range(1, 7)]
+    )
+    assert paced["mean"].iloc[0] < 99.75 and (paced["mean"] < paced["hi-80"]).all()
     falling = forecast.recentred(2025, 99.6 - 0.5 * np.arange(1, MAX_HORIZON + 1))
     falling.last_value = 99.6  # a champion whose own path falls: served as it is
     assert falling.predict(3)["mean"].tolist() == pytest.approx([99.1, 98.6, 98.1])

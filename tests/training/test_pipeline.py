@@ -321,6 +321,8 @@ def test_a_share_in_percent_is_never_projected_above_100(store, settings):
     # (it had read 100 for every year once the trend reached the ceiling)
     assert (served["mean"] < 100.0).all() and (served["mean"].diff().dropna() >= 0).all()
     assert served["mean"].iloc[0] > 99.6 or outcome.model in {"naive", "analogs"}
+    # at most as fast as the series' own room shrank: 5.9 to 0.4 in 12 years, not 99.99 at once
+    assert served["mean"].iloc[0] < 100 - 0.4 * np.exp(-np.log(5.9 / 0.4) / 12) + 1e-9
     card = registry.load_champion(version).card  # bounds at 100 are explained where they show
     assert "a share in percent: the projection and its intervals stop at 100" in card.notes
 
