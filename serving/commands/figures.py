@@ -274,13 +274,29 @@ def list_series() -> None:
     with friendly_errors():
         store = open_store()
         current = store.figures()
+        rows = []
+        for info in store.list_series():
+            years = current.loc[current["series_id"] == info.id, "year"]
+            span = f"{years.min()}–{years.max()}" if len(years) else "-"
+            rows.append((info, str(len(years)), span))
+        if stdout.width < WIDE_LIST:
+            # narrow, a table of seven columns had left each title one word a line ("Te…"):
+            # a line of what a user types next and a line of what it is, per series
+            for info, count, span in rows:
+                breaks = f"  breaks {', '.join(map(str, info.breaks))}" if info.breaks else ""
+                country = f"  {info.country}" if info.country else ""
+                stdout.print(
+                    f"[bold]{escape(info.id)}[/]  {escape(info.unit)}  {count} figures  {span}"
+                    f"{escape(country)}{escape(breaks)}",
+                    highlight=False,
+                )
+                stdout.print(f"  {escape(info.title)}", highlight=False, soft_wrap=True)
+            return
         # the id whole on a narrow terminal too: it is what a user types next
         table = Table(Column("id", no_wrap=True), "title", "unit", "country", "breaks")
         table.add_column("figures")
         table.add_column("years", no_wrap=True)
-        for info in store.list_series():
-            years = current.loc[current["series_id"] == info.id, "year"]
-            span = f"{years.min()}–{years.max()}" if len(years) else "-"
+        for info, count, span in rows:
             _add_row(
                 table,
                 info.id,
@@ -288,10 +304,14 @@ def list_series() -> None:
                 info.unit,
                 info.country,
                 format_breaks(info.breaks),
-                str(len(years)),
+                count,
                 span,
             )
         stdout.print(table)
+
+
+#: Below this many columns `series list` lists each series on two lines instead of a table.
+WIDE_LIST = 120
 
 
 @series_app.command("add")

@@ -313,13 +313,6 @@ def test_list_without_a_series_shows_every_figure(app: typer.Typer, runner: CliR
     assert len(table_rows) == 116
 
 
-def test_series_list_shows_each_id_whole_on_a_narrow_terminal(app: typer.Typer) -> None:
-    listed = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["series", "list"])
-
-    assert listed.exit_code == 0, listed.output
-    assert "│ jp_sns_investment_fraud_losses_jpy " in listed.stdout
-
-
 def test_a_rejected_file_names_each_problem_once_and_whole(
     app: typer.Typer, write_figures: WriteFigures
 ) -> None:
@@ -334,3 +327,17 @@ def test_a_rejected_file_names_each_problem_once_and_whole(
         assert said.count("line 2,") == 1 and said.count("line 3,") == 1, said
         assert said.count("value must be >= 0") == 1, said
         assert "Rejected: 2 problems; nothing was written." in said
+
+
+def test_series_list_on_a_narrow_terminal_keeps_ids_and_titles_whole(app: typer.Typer) -> None:
+    """At 80 columns a table of seven columns had left each title a word a line ("Te…",
+    "co…"); narrow, each series is a line of its id, unit, figures and years and a line of its
+    title."""
+    listed = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["series", "list"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert "jp_cybercrime_cleared  count  23 figures  2002–2025  JP  breaks 2003, 2011" in lines
+    assert "  Cybercrime cases cleared by police (サイバー犯罪 検挙件数)" in lines
+    assert all(len(line) <= 80 or line.startswith("  ") for line in lines)
+    wide = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["series", "list"])
+    assert "│ jp_cybercrime_cleared " in wide.stdout  # wide, the table
