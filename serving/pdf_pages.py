@@ -133,20 +133,13 @@ class PageFlow:
         gap = 0.25
 
         def widths_at(points: float) -> list[float]:
-            # measured in the font each column is drawn in: ``Fonts.properties`` picks it for
-            # the column's whole text (a ¥ in it may call for another font than its letters)
-            found = []
-            for column in range(len(header)):
-                cells = [str(row[column]) for row in rows]
-                drawn = self.fonts.properties(points, "normal", "\n".join(cells))
-                bold = self.fonts.properties(points, "bold", str(header[column]))
-                found.append(
-                    max(
-                        _drawn_width(str(header[column]), bold),
-                        *map(lambda cell: _drawn_width(cell, drawn), cells),
-                    )
+            return [
+                max(
+                    _width(str(header[column]), self.fonts, points, "bold"),
+                    *(_width(str(row[column]), self.fonts, points, "normal") for row in rows),
                 )
-            return found
+                for column in range(len(header))
+            ]
 
         widths = widths_at(size)
         room = PAGE_WIDTH - 2 * MARGIN - gap * (len(header) - 1)
@@ -177,12 +170,6 @@ def _char_width(char: str, families: tuple[str, ...], size: float, weight: str) 
     """Width of one character in inches (measured once: wrapping sums them)."""
     properties = FontProperties(family=list(families), size=size, weight=weight)
     width, _, _ = _renderer().get_text_width_height_descent(char, properties, ismath=False)
-    return float(width) / _MEASURE_DPI
-
-
-def _drawn_width(text: str, properties: FontProperties) -> float:
-    """Width in inches of ``text`` drawn with ``properties`` (kerning and all)."""
-    width, _, _ = _renderer().get_text_width_height_descent(text, properties, ismath=False)
     return float(width) / _MEASURE_DPI
 
 
