@@ -75,15 +75,11 @@ class SeriesInfo:
         )
 
 
-#: Units of a share of a whole (compared in lower case, spaces ignored).
-SHARE_UNITS = frozenset({"percent", "%", "percentage", "pct"})
-
-
 def share_ceiling(unit: str, values: Iterable[float]) -> float | None:
     """100 for a series in percent whose figures all lie within 0-100 (a clearance rate: no
     projection or interval of it may pass 100); None for any other series (a percent change
     can exceed 100, and its figures show it)."""
-    if unit.strip().lower().replace(" ", "") not in SHARE_UNITS:
+    if canonical_unit(unit) != "percent":  # "%", "pct", "per cent" alike
         return None
     return 100.0 if all(0.0 <= value <= 100.0 for value in values) else None
 

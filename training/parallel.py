@@ -44,7 +44,7 @@ def _lines(mask: pd.Series, limit: int = 10) -> str:
 def parse_long_frame(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     """Check a long table and split it into one year-indexed series per ``unique_id``
     (column names are read without surrounding spaces: ``unique_id, ds, y`` is a header)."""
-    frame = frame.rename(columns=lambda name: name.strip() if isinstance(name, str) else name)
+    frame = _stripped_columns(frame)
     missing = [column for column in LONG_COLUMNS if column not in frame.columns]
     if missing:
         found = ", ".join(repr(name) for name in frame.columns)
@@ -86,6 +86,12 @@ def parse_long_frame(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
         (str(series_id), group.set_index("ds")["y"].sort_index().rename_axis("year"))
         for series_id, group in tidy.groupby("unique_id", sort=False)
     ]
+
+
+def _stripped_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its column names read without surrounding spaces (``unique_id, ds, y``
+    is a header)."""
+    return frame.rename(columns=lambda name: name.strip() if isinstance(name, str) else name)
 
 
 def _separator_hint(columns: pd.Index) -> str:
@@ -229,7 +235,7 @@ def share_ceilings(frame: pd.DataFrame, series: dict[str, pd.Series]) -> dict[st
     percent (``percent`` or ``%``, every figure within 0-100: ``data.records.share_ceiling``,
     as for a series of the store): its forecast stays below 100. Without the column, none: a
     rate of 99.6 rising had been forecast at 108, its 95% bound at 144."""
-    frame = frame.rename(columns=lambda name: name.strip() if isinstance(name, str) else name)
+    frame = _stripped_columns(frame)
     if "unit" not in frame.columns:
         return {}
     units = (
