@@ -33,6 +33,14 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return repr(cut(text, limit))
 
 
+def driver_words(error: BaseException) -> str:
+    """What a store error says in the database driver's own words (SQLAlchemy keeps them as
+    ``orig``), never SQLAlchemy's own text, which quotes the statement and its rows (figures,
+    notes, sources); the error's type when it says nothing."""
+    said = str(getattr(error, "orig", None) or error).strip()
+    return said or type(error).__name__
+
+
 class FraudcastDataError(Exception):
     """Base of every error the data package raises on purpose."""
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from data.errors import FraudcastDataError, StoreBusy, cut
+from data.errors import FraudcastDataError, StoreBusy, cut, driver_words
 from data.records import AddResult
 from data.store import FigureStore
 from data.validation import read_bounded, read_figures_csv
@@ -272,9 +272,8 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
 
 
 def _one_line(error: BaseException) -> str:
-    """An error as one short line: its type and the driver's own words, never a statement."""
-    said = str(getattr(error, "orig", None) or error).strip()
-    return f"{type(error).__name__}: {cut(said.splitlines()[0] if said else '', 200)}"
+    """An error as one short line: its type and the first line of ``driver_words``."""
+    return f"{type(error).__name__}: {cut(driver_words(error).splitlines()[0], 200)}"
 
 
 def _give_up(path: Path, folder: Path, error: Exception) -> IncomingOutcome | None:

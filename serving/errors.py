@@ -18,6 +18,7 @@ from data.errors import (
     StoreBusy,
     UnknownRevision,
     UnknownSeries,
+    driver_words,
     plain_reason,
 )
 from serving.champions import NO_FIGURES_HINT, NoChampion
@@ -75,10 +76,9 @@ STORE_DOWN_RETRY_AFTER_S = 60
 async def _store_failed(request: Request, error: Exception) -> JSONResponse:
     """503 for a store that cannot be read or written (a full disk, a read-only file, a lost
     database server): a bare 500 and a traceback had answered. The transaction was rolled
-    back, so nothing was written. The driver's words only: SQLAlchemy's own text quotes the
-    statement and its rows."""
+    back, so nothing was written."""
     assert isinstance(error, SQLAlchemyError)
-    said = str(getattr(error, "orig", None) or error).strip() or type(error).__name__
+    said = driver_words(error)
     log.error("figure store error on %s %s: %s", request.method, request.url.path, said)
     return _answer(
         status.HTTP_503_SERVICE_UNAVAILABLE,

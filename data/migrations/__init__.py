@@ -21,7 +21,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
-from data.errors import SchemaUpgradeFailed
+from data.errors import SchemaUpgradeFailed, driver_words
 from data.records import SchemaState
 from data.schema import is_busy
 
@@ -121,7 +121,7 @@ def upgrade_schema(connection: Connection) -> SchemaState:
 
 
 def _failed(before: SchemaState, error: Exception) -> SchemaUpgradeFailed:
-    said = str(getattr(error, "orig", None) or error).strip().rstrip(".")  # no SQL
+    said = driver_words(error).rstrip(".")
     return SchemaUpgradeFailed(
         f"upgrading from {before.describe()} to {before.head} failed: {said}"
     )

@@ -24,6 +24,7 @@ from data.errors import (
     StoreBusy,
     UnknownSeries,
     closest_series,
+    driver_words,
 )
 from data.records import SeriesInfo, format_breaks, parse_breaks, parse_years
 from data.store import FigureStore
@@ -67,8 +68,7 @@ def friendly_errors() -> Iterator[None]:
         stderr.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
     except SQLAlchemyError as error:
-        # The driver's words only: SQLAlchemy's own text quotes the statement and its rows.
-        said = str(getattr(error, "orig", None) or error)
+        said = driver_words(error)
         stderr.print(f"[red]Figure store error:[/red] {escape(said)}", highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
 
