@@ -301,8 +301,11 @@ def process_incoming(
     """
     outcomes = []
     now = time.monotonic()
-    for path in ready_files(folder, settle_seconds=settle_seconds):
-        key = _retry_key(path)
+    listed = {_retry_key(path): path for path in ready_files(folder, settle_seconds=settle_seconds)}
+    for gone in [key for key in _RETRIES if key[0].startswith(f"{folder}{os.sep}")]:
+        if gone not in listed:  # removed or written anew while it waited: forget its failures
+            del _RETRIES[gone]
+    for key, path in listed.items():
         waiting = _RETRIES.get(key)
         if waiting is not None and now < waiting[1]:
             continue  # failed for an outage not long ago: its next try is not due

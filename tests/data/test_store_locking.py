@@ -138,3 +138,30 @@ def test_a_batch_planned_before_another_write_landed_is_planned_again_under_the_
     assert result.no_op and result.unchanged == [("jp_ib_transfer_cases", 2024)]
     assert [revision.source for revision in seeded_store.revisions()][1:] == ["API"]
     other.close()
+
+
+def test_a_waiting_file_taken_away_during_an_outage_is_forgotten(
+    seeded_store: FigureStore,
+    incoming: Path,
+    drop: WriteFigures,
+    short_busy_timeout: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from data import incoming as incoming_module
+
+    monkeypatch.setattr(incoming_module, "_RETRIES", {})
+    dropped = drop([row()])
+    holder = sqlite3.connect(database_file(seeded_store), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    waiting = FigureStore(seeded_store.url)
+    try:
+        assert process(waiting, incoming) == []
+        assert len(incoming_module._RETRIES) == 1  # waiting for its next try
+        dropped.unlink()  # the steward took it back
+        assert process(waiting, incoming) == []
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        waiting.close()
+
+    assert incoming_module._RETRIES == {}
