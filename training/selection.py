@@ -276,8 +276,14 @@ def evaluate_series(
     if is_short(len(history)) and BORROWED not in plan.names and candidates is None:
         plan.names.append(BORROWED)  # short series: what comparable series did is a candidate
     notes += plan.notes
-    origins = backtest_origins(history, plan.min_train, MAX_ORIGINS)
     unpublished = prepared.filled_years
+    # no backtest starts from a filled year: its value was drawn towards the figure after
+    # the gap, which the forecast from it was then checked against
+    origins = [
+        origin
+        for origin in backtest_origins(history, plan.min_train, MAX_ORIGINS)
+        if origin not in unpublished
+    ]
     results: list[CandidateResult] = []
     for name in plan.names:
         results.append(_evaluate(name, history, origins, checked_levels, results, unpublished))
@@ -288,6 +294,7 @@ def evaluate_series(
         notes.append(
             f"backtests are checked against published figures only, not against the filled "
             f"year{'s' if len(checked_filled) != 1 else ''} {', '.join(map(str, checked_filled))}"
+            ", and never forecast from one"
         )
     for result in results:
         if result.error is not None:

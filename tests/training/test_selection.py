@@ -120,9 +120,12 @@ def test_backtests_are_checked_against_published_figures_only() -> None:
     for candidate in fit.candidates:
         assert not candidate.backtest.empty
         assert not set(candidate.backtest["year"]) & {2011, 2013}, candidate.name
+        # nor forecast from them: a filled 2011 was drawn towards 2012, which it then forecast
+        assert not set(candidate.backtest["origin"]) & {2011, 2013}, candidate.name
         assert candidate.metrics["backtest_forecasts"] == len(candidate.backtest)
     assert any(
-        "published figures only, not against the filled years 2011, 2013" in note
+        "published figures only, not against the filled years 2011, 2013, and never forecast "
+        "from one" in note
         for note in fit.notes
     )
     whole = fit_series(_growing(16), series_id="whole", candidates=FAST)
