@@ -617,13 +617,21 @@ def _reason_pooled_evidence(
     options = f"{len(decision.blended) - combined} candidates" + (
         f" and {combined} mean combination{'s' if combined > 1 else ''} of them" if combined else ""
     )
+    population = decision.population
+    best = evidence.ranking()[0]
+    pooled = f"{np.exp(model.mean):.2f} x naive's there"
+    if chosen.name == population and best.name != population:
+        # the population's choice is scored as its best (``PopulationEvidence._decide_from``):
+        # the card must say so, or its figures do not add up
+        pooled += (
+            f", counted as the best there, {best.name} at {np.exp(best.mean):.2f} x: "
+            "not clearly better, so the population kept its default"
+        )
     reason = (
         f"lowest expected error among {options}, {relative:.2f} x "
-        f"naive's: the pooled backtests of {model.series} series ({np.exp(model.mean):.2f} x "
-        f"naive's there) blended with this series' own {windows} rolling origins, which get "
-        f"{weight:.0%} of the weight"
+        f"naive's: the pooled backtests of {model.series} series ({pooled}) blended with this "
+        f"series' own {windows} rolling origins, which get {weight:.0%} of the weight"
     )
-    population = decision.population
     if population in decision.blended and population != chosen.name:  # a departure: say so
         reason += (
             f"; that weight took it from the population's choice, {population} "
