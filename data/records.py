@@ -4,6 +4,7 @@ the state of its schema."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,8 +17,8 @@ _SERIES_ID = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 #: Units with a meaning (whole numbers of cases; yen amounts written in full), by their lower
 #: case: a series registered as "Count" had taken fractions and been charted as "14.44 Count".
 CANONICAL_UNITS = {
-    **dict.fromkeys(("count", "counts", "cases", "件"), "count"),
-    **dict.fromkeys(("jpy", "yen", "円", "¥", "￥"), "JPY"),
+    **dict.fromkeys(("count", "counts", "cases", "件", "件数"), "count"),
+    **dict.fromkeys(("jpy", "yen", "円", "¥"), "JPY"),
     # a figure row in "%" for a series in "percent" had been refused as the wrong unit
     **dict.fromkeys(("percent", "%", "percentage", "pct", "per cent"), "percent"),
 }
@@ -26,9 +27,16 @@ CANONICAL_UNITS = {
 def canonical_unit(unit: str) -> str:
     """``unit`` as fraudcast reads it: "count" or "JPY" however those were typed ("Count",
     "yen", "円"; a series registered as "yen" had been charted as "1,080,000,000.00 yen"),
-    any other unit as given, stripped."""
+    any other unit as given, stripped. Full-width forms read as their ASCII ones (NFKC): a
+    rate typed "％" on a Japanese keyboard had not been read as a percent, and was projected
+    past 100."""
     text = unit.strip()
-    return CANONICAL_UNITS.get(text.lower(), text)
+    return CANONICAL_UNITS.get(_unit_key(text), text)
+
+
+def _unit_key(unit: str) -> str:
+    """``unit`` as ``CANONICAL_UNITS`` is keyed: NFKC-normalised, stripped, lower case."""
+    return unicodedata.normalize("NFKC", unit).strip().lower()
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ class SeriesInfo:
         if not self.unit.strip():
             raise InvalidSeries(f"series {self.id!r} needs a unit (for example 'count' or 'JPY')")
         # the units fraudcast reads a meaning into, however they were typed ("Count", "yen")
-        if self.unit.strip().lower() in CANONICAL_UNITS:
+        if _unit_key(self.unit) in CANONICAL_UNITS:
             object.__setattr__(self, "unit", canonical_unit(self.unit))
         if any(not 1900 <= year <= 2200 for year in self.breaks):
             raise InvalidSeries(f"series {self.id!r}: break years must lie in 1900..2200")

@@ -550,9 +550,12 @@ def test_yen_typed_as_yen_or_in_japanese_is_a_yen_series(seeded_store: FigureSto
     for typed in ("yen", "Yen", "円", "¥"):
         assert SeriesInfo("jp_x_jpy", "X", typed).unit == "JPY"
     assert SeriesInfo("jp_x", "X", "件").unit == "count"
-    assert {SeriesInfo("jp_x", "X", typed).unit for typed in ("%", "Percent", "per cent")} == {
-        "percent"
-    }
+    assert SeriesInfo("jp_x", "X", "件数").unit == "count"  # the usual Japanese header
+    assert SeriesInfo("jp_x_jpy", "X", "￥").unit == "JPY"
+    # typed on a Japanese keyboard, full width: read as "%", not kept as a unit of no meaning
+    assert {
+        SeriesInfo("jp_x", "X", typed).unit for typed in ("%", "Percent", "per cent", "％")
+    } == {"percent"}
     assert SeriesInfo("jp_x", "X", "per 100,000 people").unit == "per 100,000 people"
     info = SeriesInfo("jp_fake_shop_losses_jpy", "Fake-shop losses", "yen")
     seeded_store.add_series(info)

@@ -338,6 +338,8 @@ def test_a_series_given_in_percent_is_forecast_below_100(tmp_path: Path) -> None
         [
             pd.DataFrame({"unique_id": "cleared", "ds": years, "y": rates, "unit": "percent"}),
             pd.DataFrame({"unique_id": "change", "ds": years, "y": rates, "unit": ""}),
+            # the full-width sign of a Japanese keyboard had gone unread: forecast past 100
+            pd.DataFrame({"unique_id": "zenkaku", "ds": years, "y": rates, "unit": "％"}),
         ]
     )
     source, out = tmp_path / "in.csv", tmp_path / "out.csv"
@@ -350,4 +352,5 @@ def test_a_series_given_in_percent_is_forecast_below_100(tmp_path: Path) -> None
     share, change = forecasts.loc["cleared"], forecasts.loc["change"]
     assert (share["mean"] < 100).all() and (share.drop(columns="ds").to_numpy() <= 100).all()
     assert share["mean"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(forecasts.loc["zenkaku"].set_index(share.index), share)
     assert change["mean"].max() > 100 and change["hi-95"].max() > 120
