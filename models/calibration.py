@@ -134,8 +134,9 @@ class CalibratedForecast:
     #: per step, the lowest and highest log change from ``last_value`` served
     #: (``reference_envelope``); None: no cap
     envelope: np.ndarray | None = None
-    #: the last figure the envelope counts its changes from; None (champions calibrated before
-    #: it was kept): the envelope is counted from the point path instead
+    #: the last figure: the envelope counts its changes from it, and a share's room below its
+    #: ceiling is measured from it; None (champions calibrated before it was kept, what-ifs):
+    #: the envelope is counted from the point path, and a share is cut at its ceiling
     last_value: float | None = None
     #: per step ahead from 1 (rows; the last row serves every later step), the probability
     #: looked up for each grid probability (columns), from how such intervals fared in the
@@ -437,7 +438,7 @@ class CalibratedForecast:
             notes=list(notes),
             max_horizon=max_horizon,
             envelope=_envelope(max_horizon, values) if scale == "log" else None,
-            last_value=float(values[-1]) if scale == "log" and values.size else None,
+            last_value=float(values[-1]) if values.size else None,
         )
 
 
@@ -516,6 +517,7 @@ def from_quantile_paths(
         nonnegative=nonnegative,
         notes=list(notes),
         max_horizon=max_horizon,
+        last_value=float(values[-1]) if values.size else None,
     )
 
 

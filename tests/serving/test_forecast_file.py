@@ -354,3 +354,24 @@ def test_a_series_given_in_percent_is_forecast_below_100(tmp_path: Path) -> None
     assert share["mean"].is_monotonic_increasing
     pd.testing.assert_frame_equal(forecasts.loc["zenkaku"].set_index(share.index), share)
     assert change["mean"].max() > 100 and change["hi-95"].max() > 120
+
+
+def test_a_share_in_whole_percents_is_projected_below_100_at_its_own_pace(tmp_path: Path) -> None:
+    """80, 82, ... 96 %: whole numbers, so calibrated as a small count, and its projection had
+    reached exactly 100 from the second year on (the room below the ceiling was measured only
+    for series calibrated on the log scale)."""
+    years = list(range(2015, 2024))
+    rates = [80 + 2 * index for index in range(len(years))]
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"unique_id": "r", "ds": years, "y": rates, "unit": "%"}).to_csv(
+        source, index=False
+    )
+    result = runner.invoke(
+        app, ["forecast-file", str(source), "--horizon", "6", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    path = pd.read_csv(out)["mean"].to_numpy()
+    # the room left went from 20 to 4 in 8 years: it shrinks at most that fast, ~18% a year
+    room = 100.0 - path
+    assert room[0] >= 4.0 * np.exp(-np.log(5.0) / 8) - 1e-9
+    assert np.all(np.diff(path) > 0) and np.all(room > 1.0)
