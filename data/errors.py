@@ -41,6 +41,13 @@ def driver_words(error: BaseException) -> str:
     return said or type(error).__name__
 
 
+def one_line(error: BaseException, limit: int = 200) -> str:
+    """An error as one short line: its type and the first line of ``driver_words``, without
+    a statement quoted after it (MLflow's errors carry SQLAlchemy's "[SQL: INSERT ...]")."""
+    said = driver_words(error).splitlines()[0].split(" [SQL:")[0].strip()
+    return f"{type(error).__name__}: {cut(said, limit)}"
+
+
 class FraudcastDataError(Exception):
     """Base of every error the data package raises on purpose."""
 

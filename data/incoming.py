@@ -36,7 +36,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from data.errors import FraudcastDataError, StoreBusy, cut, driver_words
+from data.errors import FraudcastDataError, StoreBusy, one_line
 from data.records import AddResult
 from data.store import FigureStore
 from data.validation import read_bounded, read_figures_csv
@@ -271,19 +271,14 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
     return _accept(path, folder, result, content, read)
 
 
-def _one_line(error: BaseException) -> str:
-    """An error as one short line: its type and the first line of ``driver_words``."""
-    return f"{type(error).__name__}: {cut(driver_words(error).splitlines()[0], 200)}"
-
-
 def _give_up(path: Path, folder: Path, error: Exception) -> IncomingOutcome | None:
     """Reject a file that failed in a way retrying will not mend (a bug, not an outage)."""
     logger.exception("could not process %r; rejecting it", path.name)
-    reason = f"{path.name!r} could not be processed ({_one_line(error)}); nothing was added"
+    reason = f"{path.name!r} could not be processed ({one_line(error)}); nothing was added"
     try:
         return _reject(path, folder, reason)
     except OSError as failure:
-        logger.warning("could not reject %r either (%s)", path.name, _one_line(failure))
+        logger.warning("could not reject %r either (%s)", path.name, one_line(failure))
         return None
 
 
@@ -320,7 +315,7 @@ def process_incoming(
             logger.warning(
                 "could not process %r now (%s); trying it again in %.0f s",
                 path.name,
-                _one_line(error),
+                one_line(error),
                 wait,
             )
             continue

@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from data.errors import one_line
 from serving import schemas
 from training.pipeline import SeriesOutcome
 
@@ -42,6 +43,7 @@ class JobQueue:
         self._jobs: OrderedDict[str, schemas.Job] = OrderedDict()
         self._lock = threading.Lock()
         self._futures: dict[str, Future[None]] = {}
+        self._crashed = 0
 
     def submit(
         self, series: Sequence[str] | None, *, force: bool = False, reason: str
@@ -62,6 +64,13 @@ class JobQueue:
             self._futures[job.id] = future
         future.add_done_callback(lambda _: self._forget_future(job.id))
         return job
+
+    @property
+    def crashed(self) -> int:
+        """Jobs that failed as a whole (the retrain raised; no series' outcome was recorded,
+        e.g. MLflow's store was locked): the scheduler looks at their series again."""
+        with self._lock:
+            return self._crashed
 
     @property
     def unfinished(self) -> int:
@@ -113,10 +122,12 @@ class JobQueue:
             outcomes = self._retrain(series, force, f"{reason} (job {job_id})")
         except Exception as error:  # the job fails; figures and champions are left as they were
             log.exception("retrain job %s failed", job_id)
+            with self._lock:
+                self._crashed += 1
             self._update(
                 job_id,
                 state="failed",
-                error=f"{type(error).__name__}: {error}",
+                error=one_line(error),
                 finished_at=datetime.now(UTC),
             )
             return

@@ -54,6 +54,9 @@ class RetrainScheduler:
         self._looked = False  # whether a tick has read the store's revisions yet
         self._seen_series: list[SeriesInfo] = []
         self._tick_lock = threading.Lock()
+        #: jobs seen failing as a whole, and when their series are looked at again
+        self._crashes_seen = 0
+        self._recheck: _Backoff | None = None
 
     def start(self) -> None:
         """Start the folder watch, the stale-series check and the cron retrain."""
@@ -131,7 +134,8 @@ class RetrainScheduler:
         latest = revisions[-1].id if revisions else None
         candidates = set(self._due_retries())
         series = store.list_series()
-        if latest != self._seen_revision or series != self._seen_series:
+        recheck = self._recheck_due()
+        if recheck or latest != self._seen_revision or series != self._seen_series:
             statuses = board.statuses
             # a series never trained when the service started waits for `fraudcast train` or
             # the full retrain, as it did; one given figures since is trained now
@@ -149,12 +153,40 @@ class RetrainScheduler:
             self._seen_revision, self._seen_series = latest, series
         self._looked = True
         wanted = sorted(sid for sid in candidates if not jobs.busy_with(sid))
+        if recheck and not wanted:  # every series is in step again
+            self._recheck = None
         if wanted:
             jobs.submit(
                 wanted,
                 reason="figures or definition breaks changed since the last retrain, or a retry",
             )
         return wanted
+
+    def _recheck_due(self) -> bool:
+        """Whether to compare every series with its last retrain although no figure arrived:
+        after a retrain job failed as a whole (MLflow's store locked, a crash), no series'
+        outcome was recorded, so neither a new revision nor a failed status would ever bring
+        its series back; they are looked at again after a backoff that doubles with each
+        such failure (``retry_base_seconds`` up to ``retry_max_seconds``)."""
+        now, settings = time.monotonic(), self.state.service
+        crashed = self.state.jobs.crashed
+        if crashed > self._crashes_seen:
+            attempts = self._recheck.attempts if self._recheck is not None else 0
+            delay = min(settings.retry_base_seconds * 2**attempts, settings.retry_max_seconds)
+            self._recheck = _Backoff(attempts + 1, now + delay)
+            self._crashes_seen = crashed
+            log.warning("a retrain job failed; its series are looked at again in %.0f s", delay)
+            return False
+        if self._recheck is None:
+            return False
+        if self._recheck.next_try == float("inf"):  # looked again after the last failure
+            if self.state.jobs.unfinished == 0:  # and what that queued ran without one
+                self._recheck = None
+            return False
+        if now < self._recheck.next_try:
+            return False
+        self._recheck = _Backoff(self._recheck.attempts, float("inf"))  # one look a failure
+        return True
 
     def _due_retries(self) -> list[str]:
         now = time.monotonic()

@@ -75,3 +75,28 @@ def test_each_series_outcome_is_logged_with_why_the_job_ran(
     # and when it started: nothing had been logged until the whole job ended
     started = f"retrain job {job.id} started (figures from incoming/x.csv): a, b"
     assert caplog.records[0].getMessage() == started
+
+
+def test_a_retrain_that_raises_fails_its_job_with_one_line_and_no_statement() -> None:
+    """MLflow's locked store failed a job with SQLAlchemy's whole text: the INSERT statement,
+    its parameters and an autoflush hint, as the job's error a client polls."""
+    from sqlalchemy.exc import OperationalError
+
+    def locked(series: Sequence[str] | None, force: bool, trigger: str) -> list[SeriesOutcome]:
+        cause = OperationalError(
+            "INSERT INTO runs (run_uuid, name) VALUES (?, ?)", ("3e78", "x"), Exception("x")
+        )
+        raise RuntimeError(
+            f"(raised as a result of Query-invoked autoflush) {cause}".replace(
+                "(builtins.Exception) x", "(sqlite3.OperationalError) database is locked"
+            )
+        )
+
+    queue = JobQueue(locked, on_done=lambda: None)
+    try:
+        job = queue.wait(queue.submit(["s"], reason="test").id, timeout=30)
+    finally:
+        queue.shutdown()
+    assert job.state == "failed" and queue.crashed == 1
+    assert job.error is not None and "database is locked" in job.error
+    assert "INSERT" not in job.error and "\n" not in job.error

@@ -13,7 +13,7 @@ from serving.cron import cron_trigger
 from serving.scheduler import RetrainScheduler
 from serving.settings import ServiceSettings
 from serving.state import ServiceState
-from tests.support import TRAINED
+from tests.support import TRAINED, yen_figure
 
 _, YEN, _ = TRAINED
 
@@ -100,3 +100,37 @@ def test_the_service_logs_when_the_next_full_retrain_runs(
         scheduler.shutdown()
     said = [r.getMessage() for r in caplog.records if "full retrain on cron" in r.getMessage()]
     assert len(said) == 1 and re.search(r"next on Monday \d\d \w+ \d{4} at 03:00 UTC", said[0])
+
+
+def test_series_of_a_retrain_that_failed_as_a_whole_are_retrained_after_a_backoff(
+    state: ServiceState, queued: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retrain that raised (MLflow's store locked) recorded no series' outcome: neither a
+    new revision nor a failed status brought its series back, and a projection for a year
+    already published was served until the next figures, a restart or Monday's retrain."""
+    import pandas as pd
+
+    from serving import scheduler as scheduler_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(scheduler_module.time, "monotonic", lambda: clock[0])
+    scheduler = RetrainScheduler(state)
+    assert scheduler.retrain_stale() == []
+    last = int(state.store.values(YEN).index[-1])
+    state.store.add_figures(pd.DataFrame([yen_figure(last + 1, 5.0e9)]), source="new.csv")
+    assert scheduler.retrain_stale() == [YEN]
+    state.jobs._crashed += 1  # that job raised: nothing was recorded
+    assert scheduler.retrain_stale() == []  # not at once: the store may still be locked
+    clock[0] += state.service.retry_base_seconds
+    assert scheduler.retrain_stale() == [YEN]
+    state.jobs._crashed += 1  # failed again: the wait doubles
+    assert scheduler.retrain_stale() == []
+    clock[0] += state.service.retry_base_seconds
+    assert scheduler.retrain_stale() == []
+    clock[0] += state.service.retry_base_seconds
+    assert scheduler.retrain_stale() == [YEN]
+    # that one ran without failing (the status it records is current): no further looks
+    assert scheduler.retrain_stale() == []
+    clock[0] += state.service.retry_max_seconds
+    assert scheduler.retrain_stale() == []
+    assert queued == [[YEN], [YEN], [YEN]]
