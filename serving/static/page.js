@@ -90,17 +90,22 @@ function renderChart(entry) {
   }
   const top = clippedTop(figures, forecast);
   if (top) note.append(h("p", { class: "muted" }, clippedWords(series, forecast, top)));
-  const missing = missingWords(forecast, new Date().getUTCFullYear());
+  const missing = missingWords(series, forecast, new Date().getUTCFullYear());
   if (missing) note.append(h("p", { class: "muted missing-years" }, missing));
   return drawChart(chart, entry, scenarioTraces(entry));
 }
 
 /** The years a projection starts before this one covers have no figure yet: said as the
  * outlook brief says it (serving/outlook.py, ``missing``), so a 2023 projection of a series
- * last published for 2022 does not read as next year's. */
-function missingWords(forecast, thisYear) {
+ * last published for 2022 does not read as next year's. Where the store holds a figure for a
+ * year the projection covers, no retrain has taken it in: said so (``stale_words``). */
+function missingWords(series, forecast, thisYear) {
   if (!forecast || !forecast.forecast.length) return "";
   const first = forecast.forecast[0].year;
+  if (series.latest && series.latest.year >= first) {
+    return `This projection is from figures up to ${first - 1}: the ${series.latest.year} ` +
+      "figure added since is not in it (no retrain has replaced it yet).";
+  }
   const last = thisYear - 1;
   if (first > last) return "";
   const years = first === last ? String(first) : `${first}–${last}`;

@@ -110,3 +110,29 @@ def test_a_unit_written_out_is_said_once_per_range() -> None:
     assert format_range(14_612, 17_149, "count") == "14,600–17,100"
     assert format_range(8.7e9, 1.2e10, "JPY") == "¥8.7B–¥12B"
     assert _value(99.43, "per 100,000") == "99.4" and _value(2.4e9, "JPY") == "¥2.4 billion"
+
+
+def test_a_projection_older_than_a_stored_figure_says_so_not_that_it_is_missing(
+    state: ServiceState,
+) -> None:
+    """A retrain refused after a surprise figure left the card reading "no figure for 2025
+    has been added yet" beside "latest figure 35 in 2025"."""
+    import pandas as pd
+
+    from tests.support import yen_figure
+
+    yen = TRAINED[1]
+    first = int(state.store.figures(yen)["year"].max()) + 1
+    state.store.add_figures(pd.DataFrame([yen_figure(first, 5.0e9)]), source="late")
+    state.board.refresh()
+    made_at = datetime(first + 3, 6, 1, tzinfo=UTC)
+    [page] = build_outlook(
+        state.store, state.board, [yen], horizon=5, levels=(80, 95), made_at=made_at
+    ).pages
+    headline = page.headline("Losses")
+    assert page.forecast.forecast[0].year == first  # not retrained
+    assert headline.endswith(
+        f"; this projection is from figures up to {first - 1}: the {first} figure added "
+        "since is not in it (no retrain has replaced it yet)"
+    )
+    assert "has been added yet" not in headline

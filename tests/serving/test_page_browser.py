@@ -549,3 +549,31 @@ def test_a_series_whose_model_cannot_be_loaded_says_so_not_that_it_was_never_tra
             "Projection unavailable"
         )
         assert watch.clean(), watch
+
+
+def test_a_projection_older_than_a_stored_figure_says_so_on_its_card(
+    browser: Browser, trained_root: Path, tmp_path: Path
+) -> None:
+    """After a retrain was refused, a card read "No figure for 2025 has been added yet" beside
+    "Latest figure 35 in 2025"."""
+    import pandas as pd
+
+    from tests.serving.conftest import QUIET
+    from tests.support import yen_figure
+
+    root = tmp_path / "service"
+    shutil.copytree(trained_root, root)
+    state = make_state(root, **QUIET)  # no scheduler: the figure stays untrained
+    yen = TRAINED[1]
+    first = int(state.store.figures(yen)["year"].max()) + 1
+    state.store.add_figures(pd.DataFrame([yen_figure(first, 5.0e9)]), source="late")
+    with running_server(state) as url:
+        page, watch = open_page(browser, url)
+        page.clock.set_fixed_time(datetime(first + 3, 6, 1, tzinfo=UTC))
+        load_page(page, url + "/")
+        note = page.locator(f"#series-{yen} .missing-years").inner_text()
+        assert note == (
+            f"This projection is from figures up to {first - 1}: the {first} figure added "
+            "since is not in it (no retrain has replaced it yet)."
+        )
+        assert not watch.errors, watch

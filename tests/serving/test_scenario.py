@@ -368,3 +368,23 @@ def test_a_what_if_that_leaves_the_projection_as_it_was_says_so(client, state):
     comparison = answer.json()["comparison"]
     assert comparison.endswith(", as without it."), comparison
     assert "instead of" not in comparison
+
+
+def test_the_forecast_command_says_when_a_figure_came_after_its_projection(state, tmp_path):
+    """A figure added with `figures add` and no retrain since: `forecast` printed the
+    projection for that year with nothing to say it was already published."""
+    import pandas as pd
+
+    from tests.support import yen_figure
+
+    yen = TRAINED[1]
+    first = int(state.store.figures(yen)["year"].max()) + 1
+    runner = CliRunner(env={**environment(tmp_path / "service"), "COLUMNS": "200"})
+    assert "Note:" not in runner.invoke(cli, ["forecast", yen]).stdout
+    state.store.add_figures(pd.DataFrame([yen_figure(first, 5.0e9)]), source="late")
+    result = runner.invoke(cli, ["forecast", yen])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"Note: This projection is from figures up to {first - 1}: the {first} figure added "
+        "since is not in it (no retrain has replaced it yet)."
+    ) in " ".join(result.stdout.split())
