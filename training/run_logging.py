@@ -317,7 +317,7 @@ def _write_candidate_artifacts(
         # pooled backtests called for it (and its chart is then the parent run's too)
         served = candidate.name == fit.selected
         calibrated = fit.champion if served else calibrated_forecast(candidate, fit.history)
-        forecast = calibrated.predict(chart_horizon, (80.0, 95.0))
+        forecast = calibrated.predict(chart_horizon, fit.levels)
         forecast.to_csv(folder / "forecast.csv", index=False)
     if charts and forecast is not None:
         chart = renderer().fan_png(
@@ -357,7 +357,7 @@ def log_retrain_result(
     selected = next(c for c in fit.candidates if c.name == fit.selected)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        forecast = fit.champion.predict(chart_horizon, (80.0, 95.0))
+        forecast = fit.champion.predict(chart_horizon, fit.levels)
         chart = candidates.selected_chart
         if chart is None or not _same(forecast, candidates.selected_forecast):
             title = f"{series.title}: {fit.selected}"

@@ -77,6 +77,9 @@ class SeriesFit:
     history: pd.Series
     #: the population's evidence blended with the series' own, when it decided
     decision: Decision | None = None
+    #: the interval levels it was calibrated at (``FRAUDCAST_LEVELS``), which its logged
+    #: forecasts and charts show
+    levels: tuple[float, ...] = (80.0, 95.0)
 
 
 @dataclass
@@ -411,7 +414,17 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
         chosen.name, history, path, chosen.backtest, notes=notes
     )
     reason += _widened(champion, evidence, len(history))
-    return SeriesFit(series_id, champion, chosen.name, reason, results, notes, history, decision)
+    return SeriesFit(
+        series_id,
+        champion,
+        chosen.name,
+        reason,
+        results,
+        notes,
+        history,
+        decision,
+        tuple(evaluation.levels),
+    )
 
 
 def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length: int) -> str:
@@ -518,6 +531,7 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
         champion.notes,
         history,
         decision,
+        tuple(evaluation.levels),
     )
 
 

@@ -181,7 +181,8 @@ class _SeriesRows:
             yield summary_table(self.outcomes)
             return
         yield summary_table(self.outcomes, narrow=True)
-        yield "coverage: share of backtest figures inside the calibrated 80% and 95% intervals"
+        levels = " and ".join(f"{label}%" for label in _coverage_labels(self.outcomes))
+        yield f"coverage: share of backtest figures inside the calibrated {levels} intervals"
         for outcome in self.outcomes:
             if not outcome.failed:  # a failure's reason is in the lines after the summary
                 yield f"[bold]{escape(outcome.series_id)}[/]: {escape(outcome.reason)}"
@@ -232,8 +233,9 @@ def summary_table(outcomes: list[SeriesOutcome], *, narrow: bool = False) -> Tab
     if not narrow:
         table.add_column("model", overflow="fold")
     table.add_column("MASE", justify="right")
-    for level in ("80%", "95%"):
-        table.add_column(level if narrow else f"coverage {level}", justify="right")
+    labels = _coverage_labels(outcomes)
+    for label in labels:
+        table.add_column(f"{label}%" if narrow else f"coverage {label}%", justify="right")
     table.add_column("outcome", no_wrap=True)
     if not narrow:
         table.add_column("why", overflow="fold")
@@ -241,8 +243,7 @@ def summary_table(outcomes: list[SeriesOutcome], *, narrow: bool = False) -> Tab
         style = _STATUS_STYLE[outcome.status]
         scores = [
             f"{outcome.mase:.3f}" if outcome.mase is not None else "",
-            _percent(outcome.coverage.get("80")),
-            _percent(outcome.coverage.get("95")),
+            *(_percent(outcome.coverage.get(label)) for label in labels),
             f"[{style}]{outcome.status}[/]",
         ]
         if narrow:
@@ -250,6 +251,13 @@ def summary_table(outcomes: list[SeriesOutcome], *, narrow: bool = False) -> Tab
         else:
             table.add_row(outcome.series_id, outcome.model or "", *scores, outcome.reason)
     return table
+
+
+def _coverage_labels(outcomes: list[SeriesOutcome]) -> list[str]:
+    """The interval levels the outcomes' coverage was measured at ("80", "95" unless
+    ``FRAUDCAST_LEVELS`` says otherwise: columns headed 80% and 95% had stood empty)."""
+    labels = {label for outcome in outcomes for label in outcome.coverage}
+    return sorted(labels, key=float) if labels else ["80", "95"]
 
 
 def _percent(value: float | None) -> str:

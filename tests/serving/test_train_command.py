@@ -137,3 +137,23 @@ def test_the_summary_keeps_every_id_whole_on_an_80_column_terminal() -> None:
         assert all(len(line) <= width for line in shown[width].splitlines())
     assert f"{long_id}: analogs chosen again and refitted" in shown[80].splitlines()
     assert "why" not in shown[80] and "why" in shown[200]  # wide, the reasons stay in the rows
+
+
+def test_the_summary_heads_its_coverage_columns_with_the_levels_trained_at() -> None:
+    """With FRAUDCAST_LEVELS=[50,90] the summary's columns stood headed 80% and 95%, empty,
+    under a line that still said "80% and 95%"."""
+    from rich.console import Console
+
+    from training.outcome import Outcome
+    from training.pipeline import SeriesOutcome
+
+    outcome = SeriesOutcome("jp_cybercrime_cleared", Outcome.PROMOTED, "first champion", "comb")
+    outcome.mase, outcome.coverage = 0.9, {"50": 0.52, "90": 0.88}
+    for width in (80, 200):
+        console = Console(width=width, record=True, color_system=None)
+        console.print(train_command.summary([outcome]))
+        text = console.export_text()
+        assert "52%" in text and "88%" in text, text
+        assert "80%" not in text and "95%" not in text, text
+        if width == 80:
+            assert "inside the calibrated 50% and 90% intervals" in " ".join(text.split())

@@ -579,3 +579,18 @@ def test_the_selected_candidates_forecast_and_chart_are_the_served_ones_when_wid
     assert np.allclose(written["hi-80"], served["hi-80"])
     own = run_logging.calibrated_forecast(selected, y).predict(6, (80.0, 95.0))
     assert (served["hi-80"] > own["hi-80"]).all()  # the served ones are the wider ones
+
+
+def test_the_logged_forecasts_are_at_the_levels_trained_at(store):
+    """FRAUDCAST_LEVELS=[50,90] was calibrated and measured at 50 and 90, but every logged
+    forecast.csv and fan chart was still drawn at 80 and 95."""
+    settings = TrainingSettings(levels=(50.0, 90.0))
+    [outcome] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert outcome.status == "promoted", outcome.reason
+    runs = _runs(settings, TREND)
+    client = _client(settings)
+    selected = runs[runs["tags.selected"] == "true"]["run_id"].iloc[0]
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(selected, "forecast.csv", folder)
+        columns = list(pd.read_csv(path).columns)
+    assert columns == ["year", "mean", "lo-50", "hi-50", "lo-90", "hi-90"]
