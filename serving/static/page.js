@@ -283,8 +283,17 @@ function unfoldForPrinting() {
   window.addEventListener("afterprint", () => folded.forEach((details) => { details.open = false; }), { once: true });
 }
 
+/** Keep the page's scroll padding the height of the sticky controls bar, which wraps to more
+ * rows as the screen narrows: focus moved under a taller bar had been hidden by it. */
+function padForControls() {
+  const bar = document.getElementById("controls");
+  const root = document.documentElement;
+  new ResizeObserver(() => root.style.setProperty("--controls-height", `${bar.offsetHeight}px`)).observe(bar);
+}
+
 async function start() {
   syncControls();
+  padForControls();
   window.addEventListener("beforeprint", unfoldForPrinting);
   const form = document.getElementById("controls");
   form.addEventListener("input", onSettingsChange);

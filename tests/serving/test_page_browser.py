@@ -495,6 +495,40 @@ def test_keyboard_focus_is_never_left_under_the_sticky_controls(
     assert watch.clean(), watch
 
 
+@pytest.mark.parametrize(
+    "viewport",
+    [{"width": 640, "height": 360}, {"width": 560, "height": 900}],
+    ids=["short", "narrow"],
+)
+def test_focus_moved_backwards_is_not_left_under_the_controls(
+    browser: Browser, base_url: str, viewport: ViewportSize
+) -> None:
+    """At 200% zoom (640x360 CSS px) the sticky bar took 182 of 360 px, and Shift+Tab left the
+    focused link under it; where the bar wraps to more rows than the scroll padding allowed
+    for, it did the same."""
+    page, watch = open_page(browser, base_url, viewport)
+    load_page(page, base_url + "/")
+    target = page.locator("section.latest a").nth(2)
+    # the link sits just under the top edge; focus the element after it without scrolling,
+    # then Shift+Tab back onto it as a keyboard user does
+    target.evaluate(
+        """link => {
+            window.scrollTo(0, link.getBoundingClientRect().top + window.scrollY - 20);
+            const all = [...document.querySelectorAll('a[href], button, input, select, summary')];
+            all[all.indexOf(link) + 1].focus({ preventScroll: true });
+        }"""
+    )
+    page.keyboard.press("Shift+Tab")
+    assert target.evaluate("link => link === document.activeElement")
+    bar = page.locator(".controls").bounding_box()
+    box = target.bounding_box()
+    assert bar is not None and box is not None
+    assert box["y"] >= bar["y"] + bar["height"], (box, bar)
+    if viewport["height"] < 400:  # on a short screen the bar scrolls away with the page
+        assert bar["y"] + bar["height"] <= 0, bar
+    assert watch.clean(), watch
+
+
 def test_a_brief_too_large_to_draw_is_not_offered_as_a_download(
     browser: Browser, trained_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
