@@ -188,7 +188,25 @@ export function drawChart(element, { series, figures, forecast }, extra = []) {
     showSendToCloud: false,
     toImageButtonOptions: { filename: `${series.id}-fan-chart`, scale: 2 },
   };
-  return window.Plotly.react(element, traces, layout, config);
+  return window.Plotly.react(element, traces, layout, config).then(() => {
+    if (!toolbarsKeptOut.has(element)) { // plotly redraws (and may rebuild) it on a mouse zoom
+      element.on("plotly_afterplot", () => keepToolbarOutOfTabOrder(element));
+      toolbarsKeptOut.add(element);
+    }
+    keepToolbarOutOfTabOrder(element);
+  });
+}
+
+/** Charts whose toolbar is kept out of the tab order after each of plotly's redraws. */
+const toolbarsKeptOut = new WeakSet();
+
+/**
+ * Plotly's toolbar stays for the mouse but out of the tab order: its 7 buttons a chart (77 on
+ * the page) came before each card's own controls, faded out until hovered. A keyboard user
+ * has the projected-figures table and the download links instead.
+ */
+function keepToolbarOutOfTabOrder(element) {
+  for (const button of element.querySelectorAll(".modebar-btn")) button.tabIndex = -1;
 }
 
 /** Words that say what the chart shows, for screen readers (the numbers are in the tables). */

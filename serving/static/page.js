@@ -118,7 +118,7 @@ function clippedWords(series, forecast, top) {
     .filter((label) => end.upper[label] > top)
     .map((label) => `the ${label}% interval ${formatValue(end.upper[label], series.unit)}`);
   return `The intervals run above the top of the chart: by ${end.year} ${over.join(" and ")}. ` +
-    "The projected figures below list every bound; the chart's autoscale button shows them whole.";
+    "The projected figures below list every bound.";
 }
 
 function renderForecast(entry) {

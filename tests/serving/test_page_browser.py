@@ -529,6 +529,26 @@ def test_focus_moved_backwards_is_not_left_under_the_controls(
     assert watch.clean(), watch
 
 
+def test_the_charts_toolbars_are_not_in_the_tab_order(browser: Browser, base_url: str) -> None:
+    """Each chart's plotly toolbar put 7 buttons (77 on the page), faded out until hovered,
+    before the card's own controls."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    assert page.locator(".chart .modebar-btn").count() > 0
+    stops = page.evaluate(
+        "() => [...document.querySelectorAll('.chart *')].filter(e => e.tabIndex >= 0).length"
+    )
+    assert stops == 0
+    page.locator(f"#series-{TRAINED[0]} .chart").hover()  # a redraw keeps them out too
+    page.locator(f"#series-{TRAINED[0]} .modebar-btn[data-title='Zoom in']").click()
+    page.wait_for_timeout(300)
+    stops = page.evaluate(
+        "() => [...document.querySelectorAll('.chart *')].filter(e => e.tabIndex >= 0).length"
+    )
+    assert stops == 0
+    assert watch.clean(), watch
+
+
 def test_a_brief_too_large_to_draw_is_not_offered_as_a_download(
     browser: Browser, trained_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
