@@ -549,6 +549,36 @@ def test_the_charts_toolbars_are_not_in_the_tab_order(browser: Browser, base_url
     assert watch.clean(), watch
 
 
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two CSS colours given as rgb(...) or #rrggbb."""
+
+    def luminance(colour: str) -> float:
+        if colour.startswith("#"):
+            channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        else:
+            channels = [float(c) / 255 for c in re.findall(r"[\d.]+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    lighter, darker = sorted([luminance(first), luminance(second)], reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_focus_ring_stands_out_on_the_cards_and_the_page(
+    browser: Browser, base_url: str
+) -> None:
+    """The amber ring (#f59e0b) had 2.15:1 on the white cards; WCAG 1.4.11 asks for 3:1."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    page.locator("#horizon").focus()
+    page.keyboard.press("Tab")  # keyboard focus, so :focus-visible applies
+    ring = page.evaluate("() => getComputedStyle(document.activeElement).outlineColor")
+    assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    for background in ("#ffffff", "#f3f4f6"):
+        assert contrast(ring, background) >= 3, (ring, background)
+    assert watch.clean(), watch
+
+
 def test_a_brief_too_large_to_draw_is_not_offered_as_a_download(
     browser: Browser, trained_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
