@@ -65,8 +65,9 @@ function buildCard(series) {
   const title = element.querySelector(".card-title");
   title.id = `title-${series.id}`;
   title.textContent = series.title;
+  // a series without a country or publisher read "· · unit: percent": only what it has is joined
   element.querySelector(".card-meta").append(
-    `${series.country} · ${series.publisher} · unit: ${series.unit}`,
+    [series.country, series.publisher, `unit: ${series.unit}`].filter(Boolean).join(" · "),
     series.definition ? h("span", { class: "definition" }, `What is counted: ${series.definition}`) : "",
   );
   element.querySelector(".latest").append(...latestFigure(series));

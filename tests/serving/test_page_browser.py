@@ -421,6 +421,33 @@ def test_the_contents_name_japanese_first_titles_and_tell_equal_ones_apart(
     assert not watch.errors and not watch.outside_requests, watch
 
 
+def test_a_card_names_only_the_country_and_publisher_it_has(
+    browser: Browser, base_url: str, series: list[dict[str, Any]]
+) -> None:
+    """A series without a country or publisher read "· · unit: percent" under its title."""
+    page, watch = open_page(browser, base_url)
+    blanks = {TRAINED[0]: {"country": "", "publisher": ""}, TRAINED[1]: {"publisher": ""}}
+
+    def blanked(route: Route) -> None:
+        response = route.fetch()
+        listed = response.json()
+        for item in listed:
+            item.update(blanks.get(item["id"], {}))
+        route.fulfill(response=response, json=listed)
+
+    page.route("**/v1/series", blanked)
+    load_page(page, base_url + "/")
+    units = {item["id"]: item["unit"] for item in series}
+    countries = {item["id"]: item["country"] for item in series}
+
+    def meta(series_id: str) -> str:
+        return page.locator(f"#series-{series_id} .card-meta").inner_text().splitlines()[0]
+
+    assert meta(TRAINED[0]) == f"unit: {units[TRAINED[0]]}"
+    assert meta(TRAINED[1]) == f"{countries[TRAINED[1]]} · unit: {units[TRAINED[1]]}"
+    assert watch.clean(), watch
+
+
 def test_a_link_to_a_series_opens_at_its_card(browser: Browser, base_url: str) -> None:
     """The cards are built after the page loads, so the browser's own jump to the anchor
     found nothing and the page stayed at the top."""
