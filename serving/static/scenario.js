@@ -29,10 +29,20 @@ function keepWhatIf(seriesId, whatIf) {
     whatIf ? [`${PARAM}=${seriesId}:${whatIf.year}:${whatIf.value}`] : []);
 }
 
-/** A figure as typed: "20000", "20,000" or "2e4"; NaN when it is not a number. */
+/** Japanese multipliers a figure may be typed with: 2万 is 20,000, 1億2000万 120,000,000. */
+const MYRIADS = /^(?:([0-9.]+)億)?(?:([0-9.]+)万)?([0-9.eE+-]*)$/;
+
+/**
+ * A figure as typed: "20000", "20,000", "2e4", or as a Japanese IME gives it: full-width
+ * "２００００" (NFKC makes it "20000"), "20,000件", "2万", "3億円"; NaN when it is not a number.
+ */
 function parseValue(text) {
-  const plain = String(text ?? "").replace(/[\s,_]/g, "");
-  return plain && /^[0-9.eE+-]+$/.test(plain) ? Number(plain) : Number.NaN;
+  const plain = String(text ?? "").normalize("NFKC").replace(/[\s,_]/g, "").replace(/[件円]$/, "");
+  const parts = MYRIADS.exec(plain);
+  if (!plain || !parts) return Number.NaN;
+  const [, oku, man, rest] = parts;
+  if (!oku && !man) return /^[0-9.eE+-]+$/.test(rest) ? Number(rest) : Number.NaN;
+  return Number(oku || 0) * 1e8 + Number(man || 0) * 1e4 + Number(rest || 0);
 }
 
 function sentence(text) {
@@ -78,8 +88,9 @@ export function setUpWhatIf(entry, { settings, redraw }) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const typed = parseValue(value.value);
+    value.setAttribute("aria-invalid", String(!Number.isFinite(typed)));
     if (!Number.isFinite(typed)) {
-      showRefusal(entry, "Type the figure as a number, e.g. 20000.");
+      showRefusal(entry, "Type the figure as a number, e.g. 20000 or 2万.");
       return;
     }
     entry.whatIf = { year: Number(year.value), value: typed };
@@ -91,6 +102,7 @@ export function setUpWhatIf(entry, { settings, redraw }) {
     entry.whatIf = null;
     entry.scenario = null;
     value.value = "";
+    value.removeAttribute("aria-invalid");
     keepWhatIf(id, null);
     show(entry);
     redraw();

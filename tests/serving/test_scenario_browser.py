@@ -130,6 +130,19 @@ def test_a_typed_what_if_is_drawn_beside_the_projection_and_a_link_reproduces_it
     assert watch_again.clean(), watch_again
 
 
+@pytest.mark.parametrize("typed", ["２００００", "20,000件", "2万", "２万"])
+def test_a_what_if_typed_with_a_japanese_ime_is_read_as_the_number(
+    browser: Browser, base_url: str, typed: str
+) -> None:
+    """Full-width digits, a counter word and 万 had been refused as "not a number"."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    _what_if(page, "2026", typed)
+    _expect_scenario(page, base_url, horizon=5)
+    assert page.locator(f"{CARD} input[name=value]").get_attribute("aria-invalid") == "false"
+    assert watch.clean(), watch
+
+
 def test_a_what_if_outside_the_rules_says_why_and_clear_takes_it_away(
     browser: Browser, base_url: str
 ) -> None:
@@ -143,6 +156,8 @@ def test_a_what_if_outside_the_rules_says_why_and_clear_takes_it_away(
     assert "whatif" not in page.url  # nor does a link bring either back
     _what_if(page, "2026", "lots")
     assert "as a number" in page.locator(f"{CARD} .what-if-result").inner_text()
+    value = page.locator(f"{CARD} input[name=value]")
+    assert value.get_attribute("aria-invalid") == "true"  # said to a screen reader too
     _what_if(page, "2027", "30000")  # 2026 is filled in between
     page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
     assert "2026 filled by interpolation" in page.locator(f"{CARD} .what-if-basis").inner_text()
