@@ -203,23 +203,29 @@ def read_figures_csv(source: CsvInput) -> pd.DataFrame:
         raw = source
     else:
         raw = read_bounded(source)
-    text = raw if isinstance(raw, str) else _decoded(raw)
+    text = raw if isinstance(raw, str) else decoded(raw)
     return _read_text(io.StringIO(text.removeprefix("\ufeff"), newline=""))
 
 
-#: Files that are not text at all, by their first bytes, and what to do instead.
+#: Files that are not UTF-8 CSV text, by their first bytes, and what they are instead.
 _NOT_CSV = {
-    b"PK\x03\x04": "the file is a ZIP archive, as an Excel workbook (.xlsx) is",
-    b"\xd0\xcf\x11\xe0": "the file is an Excel 97-2003 workbook (.xls)",
+    b"PK\x03\x04": "the file is a ZIP archive, as an Excel workbook (.xlsx) is, not CSV text",
+    b"\xd0\xcf\x11\xe0": "the file is an Excel 97-2003 workbook (.xls), not CSV text",
+    # a UTF-16 file had been taken for Shift_JIS
+    b"\xff\xfe": "the file is UTF-16 text, as Excel's 'Unicode Text' saves it, not UTF-8",
+    b"\xfe\xff": "the file is UTF-16 text, as Excel's 'Unicode Text' saves it, not UTF-8",
 }
 #: How to write a figures file from a spreadsheet.
-SAVE_AS_CSV = "save it from the spreadsheet as 'CSV UTF-8 (comma delimited)' and add that"
+SAVE_AS_CSV = "save it from the spreadsheet as 'CSV UTF-8 (comma delimited)' and use that"
 
 
-def _decoded(raw: bytes) -> str:
+def decoded(raw: bytes) -> str:
+    """A CSV file's bytes as text (UTF-8, with or without a byte-order mark); raises
+    ``InvalidFigures`` naming what the file is when it is not UTF-8 text (a workbook, UTF-16,
+    Shift_JIS) and how to save it as CSV."""
     for magic, what in _NOT_CSV.items():
         if raw.startswith(magic):
-            raise InvalidFigures([RowProblem(1, "", "", f"{what}, not CSV text: {SAVE_AS_CSV}")])
+            raise InvalidFigures([RowProblem(1, "", "", f"{what}: {SAVE_AS_CSV}")])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

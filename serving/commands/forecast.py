@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,21 +55,25 @@ def forecast_file(
 ) -> None:
     """Forecast every series of a long CSV (unique_id, ds year, y) with calibrated intervals."""
     # imported here: keeps start-up light
+    from data.errors import InvalidFigures
+    from data.validation import decoded
     from training.parallel import InvalidInput, parse_long_frame, write_forecasts
 
     interval_levels = levels_option(levels)
     try:
-        frame = pd.read_csv(input_csv, dtype={"unique_id": "string"})
-    except UnicodeDecodeError:
-        typer.echo(
-            f"error: cannot read {input_csv}: the file is not UTF-8 text (save it as CSV in "
-            "UTF-8); nothing written",
-            err=True,
-        )
+        # decoded as a figures file is: a workbook, UTF-16 or Shift_JIS is named as such
+        text = decoded(input_csv.read_bytes())
+        frame = pd.read_csv(io.StringIO(text), dtype={"unique_id": "string"})
+    except InvalidFigures as exc:
+        said = "; ".join(problem.reason for problem in exc.problems)
+        typer.echo(f"error: cannot read {input_csv}: {said}; nothing written", err=True)
         raise typer.Exit(code=2) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         typer.echo(f"error: cannot read {input_csv}: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    # a spreadsheet's trailing empty rows (",,,") are no series: three problems each had been
+    # reported for them, and nothing written
+    frame = frame.dropna(how="all")
     try:
         with cli_backend(backend, scheduler):
             written = write_forecasts(

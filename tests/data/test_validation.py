@@ -266,6 +266,8 @@ def test_a_file_that_is_not_utf8_is_refused_clearly(tmp_path: Path) -> None:
     [
         (b"PK\x03\x04\x14\x00junk", "the file is a ZIP archive, as an Excel workbook (.xlsx) is"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1junk", "the file is an Excel 97-2003 workbook (.xls)"),
+        # a UTF-16 file had been taken for Shift_JIS
+        ("\ufeffseries_id\n".encode("utf-16-le"), "the file is UTF-16 text, as Excel's"),
         (
             (";".join(FIGURE_COLUMNS) + "\n").encode(),
             "the header is separated by ';', not commas: save it from the spreadsheet as 'CSV",

@@ -131,7 +131,31 @@ def test_a_header_with_spaces_and_utf16_text(tmp_path: Path) -> None:
         app, ["forecast-file", str(utf16), "--horizon", "2", "--output", str(out)]
     )
     assert result.exit_code == 2
-    assert "the file is not UTF-8 text (save it as CSV in UTF-8)" in " ".join(result.output.split())
+    # named for what it is (it had been "not UTF-8 text"; the store had said Shift_JIS)
+    assert "the file is UTF-16 text, as Excel's 'Unicode Text' saves it, not UTF-8: save it " in (
+        " ".join(result.output.split())
+    )
+    shift_jis = tmp_path / "sjis.csv"
+    shift_jis.write_bytes("unique_id,ds,y\n不正送金,2019,5\n".encode("cp932"))
+    result = runner.invoke(
+        app, ["forecast-file", str(shift_jis), "--horizon", "2", "--output", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "it reads as Shift_JIS, Japanese Excel's default for CSV" in result.output
+
+
+def test_a_spreadsheets_trailing_empty_rows_are_no_series(tmp_path: Path) -> None:
+    """Excel writes ",,,," lines after the data: three problems each had been reported and
+    nothing written; `figures add` takes the same lines."""
+    out = tmp_path / "out.csv"
+    source = _write(
+        tmp_path / "excel.csv", "unique_id,ds,y\r\na,2019,5\r\na,2020,6\r\na,2021,7\r\n,,\r\n,,\r\n"
+    )
+    result = runner.invoke(
+        app, ["forecast-file", str(source), "--horizon", "2", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out)["unique_id"].tolist() == ["a", "a"]
 
 
 def test_bad_levels_and_horizon_are_rejected(tmp_path: Path) -> None:
