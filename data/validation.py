@@ -490,8 +490,9 @@ def _check_values(
             given_year = None  # stored already as given (an export added back): nothing moves
         known = standing.get(series.id, stored)
         implausible = implausible_figure(value, known, series.id, given_year, series.breaks)
-        if implausible:
-            report.add(RowProblem(line, "value", cell, f"value is {implausible}"))
+        if implausible:  # one kind, however many numbers the reasons quote
+            kind = f"implausible value of {series.id}"
+            report.add(RowProblem(line, "value", cell, f"value is {implausible}", kind=kind))
 
 
 def validate_figures(

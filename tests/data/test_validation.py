@@ -301,3 +301,19 @@ def test_capitalised_column_names_and_a_thousands_separator_are_named(
     assert "column names are lower case: write 'series_id'" in reasons
     assert not any("required column" in reason for reason in reasons)
     assert any(reason.endswith("splits in two: write 12479)") for reason in reasons)
+
+
+def test_a_file_of_slipped_figures_lists_the_first_few_and_counts_the_rest(
+    write_figures: WriteFigures,
+) -> None:
+    """102 figures alternating 2,000 and 2,000,000 printed every "1,000 times above" line
+    (1,063 for a 20 MB file): each quoted other numbers, so each counted as its own kind."""
+    from data.errors import PROBLEMS_PER_KIND
+
+    rows = [
+        row(year=str(year), value="2000" if year % 2 else "2000000") for year in range(1900, 2002)
+    ]
+    caught = rejection(write_figures, rows)
+    assert caught.total == 102  # each is 1,000 times off its neighbours
+    assert len(caught.problems) == PROBLEMS_PER_KIND
+    assert all("times" in problem.reason for problem in caught.problems)
