@@ -99,12 +99,12 @@ class StoreBusy(FraudcastDataError):
     ``Retry-After``; the drop folder keeps the file for its next look).
     """
 
+    #: what happened, without when to try again (the drop folder says its own wait)
+    SITUATION = "the figure store is busy with another write; nothing was written"
+
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
-        super().__init__(
-            "the figure store is busy with another write; nothing was written. "
-            f"Try again in {retry_after} s."
-        )
+        super().__init__(f"{self.SITUATION}. Try again in {retry_after} s.")
 
 
 class InvalidSeries(FraudcastDataError, ValueError):

@@ -312,11 +312,10 @@ def process_incoming(
         except TRANSIENT_ERRORS as error:
             wait = min(RETRY_LONGEST_S, RETRY_FIRST_S * 2 ** (waiting[0] if waiting else 0))
             _RETRIES[key] = ((waiting[0] if waiting else 0) + 1, now + wait)
+            # a busy store's own "Try again in 5 s" beside this wait had read as a contradiction
+            said = StoreBusy.SITUATION if isinstance(error, StoreBusy) else one_line(error)
             logger.warning(
-                "could not process %r now (%s); trying it again in %.0f s",
-                path.name,
-                one_line(error),
-                wait,
+                "could not process %r now (%s); trying it again in %.0f s", path.name, said, wait
             )
             continue
         except Exception as error:

@@ -77,6 +77,7 @@ def test_the_drop_folder_keeps_a_file_for_the_next_tick_while_the_store_is_busy(
     drop: WriteFigures,
     short_busy_timeout: None,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from data import incoming as incoming_module
 
@@ -94,6 +95,9 @@ def test_the_drop_folder_keeps_a_file_for_the_next_tick_while_the_store_is_busy(
 
     assert dropped.exists()
     assert list((incoming / "rejected").iterdir()) == []
+    # its own wait only: "(StoreBusy: ... Try again in 5 s.); trying it again in 2 s" had read
+    assert "busy with another write; nothing was written); trying it again in 2 s" in caplog.text
+    assert "Try again in" not in caplog.text
     clock[0] += incoming_module.RETRY_FIRST_S  # its next try is due
     [outcome] = process(waiting, incoming)
     assert outcome.accepted and seeded_store.values("jp_ib_transfer_cases").loc[2024] == 4369
