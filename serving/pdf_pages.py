@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
-from serving.fonts import Fonts
+from training.fonts import Fonts
 
 PAGE_WIDTH, PAGE_HEIGHT = 8.27, 11.69  # A4, inches
 MARGIN = 0.6

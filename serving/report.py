@@ -2,13 +2,14 @@
 
 The words and numbers come from ``serving.outlook`` (the API's own answers); this module only
 places them on A4 pages (``serving.pdf_pages``): the fan chart of ``training.plots``, tables.
-Nothing is fetched: the fonts are matplotlib's and the system's (``serving.fonts``).
+Nothing is fetched: the fonts are matplotlib's and the system's (``training.fonts``).
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -18,7 +19,6 @@ from matplotlib.text import Text
 from data.store import FigureStore
 from models.base import level_label
 from serving.champions import ChampionBoard
-from serving.fonts import Fonts, report_fonts
 from serving.outlook import (
     Outlook,
     SeriesOutlook,
@@ -29,6 +29,7 @@ from serving.outlook import (
     model_words,
 )
 from serving.pdf_pages import ACCENT, MUTED, PageFlow, number_pages
+from training.fonts import Fonts, chart_fonts
 from training.plots import chart_title, draw_fan_chart
 
 CHART_HEIGHT = 2.8
@@ -41,7 +42,8 @@ MAX_SERIES = 50
 
 def render_pdf(outlook: Outlook, fonts: Fonts | None = None) -> bytes:
     """The brief as PDF bytes: the cover, then each series from a new page."""
-    fonts = fonts or report_fonts()
+    fonts = fonts or chart_fonts()
+    outlook = replace(outlook, pages=[_drawable_unit(page, fonts) for page in outlook.pages])
     series = PageFlow(fonts)
     starts = []
     for page in outlook.pages:
@@ -61,6 +63,20 @@ def render_pdf(outlook: Outlook, fonts: Fonts | None = None) -> bytes:
         for figure in pages:
             pdf.savefig(figure)
     return buffer.getvalue()
+
+
+def _drawable_unit(page: SeriesOutlook, fonts: Fonts) -> SeriesOutlook:
+    """``page`` with its unit as ``fonts`` can draw it wherever it is written ("百万円" as
+    "million yen" without a CJK font), not as empty boxes."""
+    unit = fonts.unit(page.series.unit)
+    if unit == page.series.unit:
+        return page
+    return replace(
+        page,
+        series=page.series.model_copy(update={"unit": unit}),
+        forecast=page.forecast.model_copy(update={"unit": unit}),
+        figures=[figure.model_copy(update={"unit": unit}) for figure in page.figures],
+    )
 
 
 def _metadata(outlook: Outlook) -> dict[str, object]:
@@ -177,7 +193,7 @@ def _draw_series(flow: PageFlow, page: SeriesOutlook, fonts: Fonts) -> None:
     flow.space(0.1)
     flow.text(page.headline(english_name(page)) + ".", 10.5, weight="bold")
     flow.space(0.05)
-    flow.chart(CHART_HEIGHT, lambda axes: _fan(axes, page))
+    flow.chart(CHART_HEIGHT, lambda axes: _fan(axes, page, fonts))
     _projection_tables(flow, page)
     flow.heading("Track record")
     for line in page.track_record_words():
@@ -236,7 +252,7 @@ def _table_value(value: float, unit: str) -> str:
     return f"{value:,.0f}" if unit == "count" else f"{value:,.1f}"
 
 
-def _fan(axes: Axes, page: SeriesOutlook) -> None:
+def _fan(axes: Axes, page: SeriesOutlook, fonts: Fonts) -> None:
     """The fan chart of the served forecast, as ``GET …/forecast.png`` draws it."""
     figures = page.figures
     history = pd.Series(
@@ -265,6 +281,7 @@ def _fan(axes: Axes, page: SeriesOutlook) -> None:
         unit=page.forecast.unit,
         breaks=page.series.breaks,
         preliminary_years=[figure.year for figure in figures if figure.preliminary],
+        fonts=fonts,
     )
 
 

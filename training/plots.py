@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import offset_copy
 
 from models.base import bound_columns, interval_labels
+from training.fonts import Fonts, chart_fonts
 
 _BAND_COLOURS = ("#9ecae1", "#3182bd")  # wider band lighter
 _DPI = 100
@@ -40,6 +41,7 @@ _TITLE_Y = 1.0
 #: them that short), the x label one line of tick labels.
 _YLABEL_GAP = 49.0
 _XLABEL_GAP = 21.0
+_LABEL_SIZE = 10.0  # matplotlib's "medium": a label given font properties takes its size from them
 
 
 _NON_LATIN_ASIDE = re.compile(r"\s*\([^)]*[^\x00-\u024f\u2010-\u2014][^)]*\)")
@@ -80,10 +82,12 @@ def fan_chart(
     unit: str = "",
     breaks: Sequence[int] = (),
     preliminary_years: Sequence[int] = (),
+    fonts: Fonts | None = None,
 ) -> Figure:
-    """History as points, the forecast mean, shaded bands per level and dashed lines at breaks."""
+    """History as points, the forecast mean, shaded bands per level and dashed lines at breaks;
+    text in CJK script is drawn with ``fonts`` (``chart_fonts()`` unless given)."""
     fig, ax = plt.subplots(figsize=_FAN_SIZE, dpi=_DPI)
-    _draw_fan(ax, history, forecast, title, unit, breaks, preliminary_years)
+    _draw_fan(ax, history, forecast, title, unit, breaks, preliminary_years, fonts)
     return fig
 
 
@@ -96,9 +100,10 @@ def draw_fan_chart(
     unit: str = "",
     breaks: Sequence[int] = (),
     preliminary_years: Sequence[int] = (),
+    fonts: Fonts | None = None,
 ) -> None:
     """``fan_chart`` drawn on an axes placed in a larger figure (a page of the outlook PDF)."""
-    _draw_fan(ax, history, forecast, title, unit, breaks, preliminary_years)
+    _draw_fan(ax, history, forecast, title, unit, breaks, preliminary_years, fonts)
 
 
 def _draw_fan(
@@ -109,7 +114,9 @@ def _draw_fan(
     unit: str,
     breaks: Sequence[int],
     preliminary_years: Sequence[int],
+    fonts: Fonts | None,
 ) -> None:
+    fonts = fonts or chart_fonts()
     years = forecast["year"].to_numpy()
     labels = _levels_in(forecast)
     for index, label in enumerate(labels):
@@ -155,7 +162,8 @@ def _draw_fan(
             color="#d95f02",
         )
     ax.set_title(chart_title(title), fontsize=10, y=_TITLE_Y)
-    ax.set_ylabel(unit)
+    label = fonts.unit(unit)
+    ax.set_ylabel(label, fontproperties=fonts.properties(_LABEL_SIZE, text=label))
     _place_labels(ax)
     ax.set_ylim(bottom=0 if _all_nonnegative(history, forecast) else None)
     top = clipped_top(history, forecast)
@@ -281,7 +289,7 @@ class ChartRenderer:
     ) -> bytes:
         """``fan_chart`` rendered to PNG."""
         _clear(self._fan)
-        _draw_fan(self._fan, history, forecast, title, unit, breaks, ())
+        _draw_fan(self._fan, history, forecast, title, unit, breaks, (), None)
         return _png(self._fan_figure)
 
     def residual_png(self, backtest: pd.DataFrame, *, title: str) -> bytes:

@@ -22,12 +22,12 @@ from typer.testing import CliRunner
 
 from serving import report
 from serving.cli import app as cli
-from serving.fonts import first_cjk_font, latin_fonts, report_fonts
 from serving.outlook import build_outlook, format_range
 from serving.pdf_pages import MARGIN, PAGE_WIDTH
 from serving.services import describe_model, score_incoming
 from serving.state import ServiceState
 from tests.support import TRAINED, environment, yen_figure
+from training.fonts import chart_fonts, first_cjk_font, latin_fonts
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pdftotext") is None,
@@ -238,7 +238,7 @@ def test_a_brief_that_cannot_be_made_says_why(
 def test_cjk_titles_and_sources_are_drawn_where_a_cjk_font_is_installed(
     client: TestClient, tmp_path: Path
 ) -> None:
-    if not report_fonts().has_cjk:
+    if not chart_fonts().has_cjk:
         pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk): nothing to draw")
     pages = pdf_pages(brief(client, series=CYBER), tmp_path)
     assert "Cybercrime cases cleared by police (サイバー犯罪 検挙件数)" in pages[1]
@@ -277,7 +277,7 @@ def test_a_font_of_placeholder_boxes_is_never_taken_for_a_cjk_font() -> None:
     if not boxes:
         pytest.skip("this matplotlib ships no Last Resort font")
     assert first_cjk_font(boxes) is None
-    assert not any(family.startswith("Last Resort") for family in report_fonts().families)
+    assert not any(family.startswith("Last Resort") for family in chart_fonts().families)
 
 
 def test_a_series_without_publisher_or_country_has_no_empty_field_under_its_name(
@@ -353,3 +353,30 @@ def test_the_projected_figures_keep_a_decimal_in_units_other_than_counts_and_yen
     assert _table_value(3.4, "per 100,000") == "3.4"
     assert _table_value(15812.4, "count") == "15,812"
     assert _table_value(8.73e9, "JPY") == "8,730"
+
+
+def test_a_unit_in_cjk_script_is_never_drawn_as_empty_boxes(
+    state: ServiceState, tmp_path: Path
+) -> None:
+    """A series in "百万円" had its chart's y label drawn as empty boxes, with a CJK font
+    installed or not."""
+    state.board.refresh()
+    outlook = build_outlook(state.store, state.board, [CYBER], horizon=5, levels=(80, 95))
+    [page] = outlook.pages
+    drawn = replace(
+        outlook,
+        pages=[
+            replace(
+                page,
+                series=page.series.model_copy(update={"unit": "百万円"}),
+                forecast=page.forecast.model_copy(update={"unit": "百万円"}),
+                figures=[figure.model_copy(update={"unit": "百万円"}) for figure in page.figures],
+            )
+        ],
+    )
+    for fonts in {latin_fonts(), chart_fonts()}:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # matplotlib warns of every glyph it draws as a box
+            body = report.render_pdf(drawn, fonts)
+        [_, text] = pdf_pages(body, tmp_path)
+        assert ("百万円" in text) == fonts.has_cjk

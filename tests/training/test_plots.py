@@ -4,6 +4,7 @@ axis labels and titles are readable at every magnitude."""
 from __future__ import annotations
 
 import io
+import warnings
 
 import matplotlib.image
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
+from training.fonts import chart_fonts, latin_fonts
 from training.plots import (
     LOGGED_DPI,
     ChartRenderer,
@@ -186,3 +188,23 @@ def test_huge_amounts_are_written_out_not_in_exponent_notation() -> None:
 
     assert _compact(7.27e16, digits=3) == "72,700T"
     assert _compact(2.5e9) == "2.5bn" and _compact(1234.5, digits=3) == "1.23k"
+
+
+def test_a_unit_in_cjk_script_is_drawn_with_the_cjk_font_or_named_in_english() -> None:
+    """The y label "百万円" was drawn as three empty boxes (matplotlib warning "Glyph 30334
+    missing from font(s) DejaVu Sans") even with fonts-noto-cjk installed, in the PNG download
+    and the brief alike; the README promises never an empty box."""
+    history = _history(2021, [410.0, 455.0, 501.0])
+    forecast = _forecast(2024, [530.0, 560.0], 40.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of every glyph it draws as a box
+        if chart_fonts().has_cjk:
+            chart = fan_chart(history, forecast, title="Transfer fraud", unit="百万円")
+            assert chart.axes[0].get_ylabel() == "百万円"
+            to_png(chart)
+        latin = latin_fonts()  # a machine without a CJK font
+        known = fan_chart(history, forecast, title="t", unit="百万円", fonts=latin)
+        assert known.axes[0].get_ylabel() == "million yen"
+        other = fan_chart(history, forecast, title="t", unit="口座", fonts=latin)
+        assert other.axes[0].get_ylabel() == "(unit in CJK script)"
+        to_png(known), to_png(other)

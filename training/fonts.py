@@ -1,6 +1,6 @@
-"""Fonts for the outlook PDF: matplotlib's own DejaVu Sans, and a CJK font where one is installed.
+"""Fonts for charts and the outlook PDF: matplotlib's DejaVu Sans, and a CJK font where installed.
 
-The titles and sources of the bundled series are partly Japanese and Chinese. DejaVu Sans has
+The titles, units and sources of series are partly Japanese and Chinese. DejaVu Sans has
 no glyphs for them, so they are drawn with a CJK font when the system has one (Debian's
 ``fonts-noto-cjk``, or any font matplotlib finds that covers them). Without one, text that
 cannot be drawn is replaced by an English name or a plain notice, never by empty boxes.
@@ -25,6 +25,15 @@ _CJK_SAMPLE = "警察庁検挙件数詐欺被害額公安部破获电信网络�
 #: Asides in brackets, e.g. the Japanese name after an English title.
 _ASIDE = re.compile(r"\s*[(（][^()（）]*[)）]")
 _lock = threading.Lock()
+#: Units in CJK script named in English where no CJK font can draw them.
+_UNIT_WORDS = {
+    "百万円": "million yen",
+    "千円": "thousand yen",
+    "億円": "100 million yen",
+    "万円": "10,000 yen",
+    "人": "persons",
+}
+UNDRAWN_UNIT = "(unit in CJK script)"
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,11 @@ class Fonts:
         kept = _ASIDE.sub(lambda aside: aside[0] if self.drawable(aside[0]) else "", text).strip()
         return kept if kept and self.drawable(kept) else fallback
 
+    def unit(self, unit: str) -> str:
+        """``unit`` if it can be drawn, else its English name ("百万円": "million yen"), else
+        ``UNDRAWN_UNIT``."""
+        return self.legible(unit, fallback=_UNIT_WORDS.get(unit.strip(), UNDRAWN_UNIT))
+
 
 @cache
 def _codepoints(path: str) -> frozenset[int]:
@@ -73,18 +87,18 @@ def latin_fonts() -> Fonts:
     return Fonts((LATIN_FAMILY,), codepoints, codepoints)
 
 
-def report_fonts() -> Fonts:
+def chart_fonts() -> Fonts:
     """DejaVu Sans with the first installed CJK font that draws the bundled titles, if any."""
     with _lock:
-        return _report_fonts()
+        return _chart_fonts()
 
 
 @cache
-def _report_fonts() -> Fonts:
+def _chart_fonts() -> Fonts:
     latin = latin_fonts()
     found = _cjk_font()
     if found is None:
-        log.info("no CJK font found: the outlook PDF shows English titles only")
+        log.info("no CJK font found: charts and the outlook PDF show English titles only")
         return latin
     name, path = found
     return Fonts((LATIN_FAMILY, name), latin.codepoints | _codepoints(path), latin.codepoints)
