@@ -114,7 +114,7 @@ def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: 
         flow.heading("At a glance")
         header = ["Series", "Latest figure", "Projection", "Likely range", "Page"]
         rows = [
-            _glance_row(page, start + cover_pages)
+            _glance_row(page, start + cover_pages, fonts)
             for start, page in zip(starts, outlook.pages, strict=True)
         ]
         names = [row[0] for row in rows]  # two series whose names read the same: their ids too
@@ -145,9 +145,9 @@ _GLANCE_NOTE = (
 )
 
 
-def _glance_row(page: SeriesOutlook, number: int) -> list[str]:
+def _glance_row(page: SeriesOutlook, number: int, fonts: Fonts) -> list[str]:
     """A series' row in the cover's table: name, latest figure, last projected year, page."""
-    name = english_name(page)
+    name = english_name(page, fonts)
     if len(name) > _GLANCE_NAME:
         name = name[: _GLANCE_NAME - 1].rstrip() + "…"
     unit = page.forecast.unit
@@ -178,9 +178,10 @@ _HOW_TO_READ = (
 )
 
 
-def english_name(page: SeriesOutlook) -> str:
-    """The series' English name for a sentence: its title without asides in other scripts."""
-    return chart_title(page.series.title) or page.series.id
+def english_name(page: SeriesOutlook, fonts: Fonts) -> str:
+    """The series' name for a sentence: its title without asides in other scripts; a title
+    with no English words in full where ``fonts`` draw it, else the series id."""
+    return chart_title(page.series.title, page.series.id, fonts)
 
 
 def _draw_series(flow: PageFlow, page: SeriesOutlook, fonts: Fonts) -> None:
@@ -191,7 +192,7 @@ def _draw_series(flow: PageFlow, page: SeriesOutlook, fonts: Fonts) -> None:
     parts = [summary.id, publisher, f"unit: {summary.unit}"]
     flow.text(" · ".join(part for part in parts if part.strip()), 8.5, colour=MUTED)
     flow.space(0.1)
-    flow.text(page.headline(english_name(page)) + ".", 10.5, weight="bold")
+    flow.text(page.headline(english_name(page, fonts)) + ".", 10.5, weight="bold")
     flow.space(0.05)
     flow.chart(CHART_HEIGHT, lambda axes: _fan(axes, page, fonts))
     _projection_tables(flow, page)

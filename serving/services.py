@@ -17,7 +17,7 @@ from serving.champions import Champion, ChampionBoard, NoChampion
 from serving.jobs import JobQueue
 from training import track_record
 from training.backtest import calibrated_coverage
-from training.plots import fan_chart, to_png
+from training.plots import chart_title, fan_chart, to_png
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def forecast_png(
     chart = fan_chart(
         history,
         champion.forecast(horizon, levels),
-        title=f"{info.title} — {champion.card.model_name}",
+        title=f"{chart_title(info.title, series_id)} — {champion.card.model_name}",
         unit=info.unit,
         breaks=info.breaks,
         preliminary_years=preliminary,

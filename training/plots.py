@@ -36,6 +36,7 @@ _RESIDUAL_SIZE = (6.0, 3.5)
 #: to keep clear of ticks above the axes, which these charts never have, and cost a seventh of
 #: drawing a chart; the title lands where it did.
 _TITLE_Y = 1.0
+_TITLE_SIZE = 10.0
 #: Axis labels at a set distance from the axes (points), likewise unmeasured, another tenth: the
 #: y label clears tick labels of six characters ("-1.25k", "2.75bn": the compact format keeps
 #: them that short), the x label one line of tick labels.
@@ -48,15 +49,34 @@ _NON_LATIN_ASIDE = re.compile(r"\s*\([^)]*[^\x00-\u024f\u2010-\u2014][^)]*\)")
 _NON_LATIN = re.compile(r"[^\x00-\u024f\u2010-\u2014]+")
 
 
-def chart_title(text: str) -> str:
-    """A title matplotlib's bundled fonts can draw: asides in other scripts are dropped
-    (the page and API keep the full bilingual titles), and an English aside after a name in
-    another script is the title, out of its brackets ("偽サイト詐欺 (Fake-shop fraud)" had
-    been drawn as "(Fake-shop fraud)")."""
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def chart_title(title: str, series_id: str, fonts: Fonts | None = None) -> str:
+    """A series' title for a chart: its English words (asides in other scripts dropped; the
+    page and API keep the full bilingual titles); a title with none ("不正送金 被害額",
+    "2点系列") in full where ``fonts`` (``chart_fonts()`` unless given) draw it, else
+    ``series_id`` (such titles had been reduced to nothing, or to "2")."""
+    latin = _latin(title)
+    if _LATIN_LETTER.search(latin):
+        return latin
+    return title if (fonts or chart_fonts()).drawable(title) else series_id
+
+
+def _latin(text: str) -> str:
+    """``text`` without what matplotlib's bundled fonts cannot draw, and an English aside after
+    a name in another script out of its brackets ("偽サイト詐欺 (Fake-shop fraud)" had been
+    drawn as "(Fake-shop fraud)")."""
     latin = _NON_LATIN.sub("", _NON_LATIN_ASIDE.sub("", text)).strip()
     # with whatever follows it ("(Fake-shop fraud) — comb" in a chart's title)
     aside = re.fullmatch(r"[(（]\s*([^()（）]*?)\s*[)）](.*)", latin, flags=re.DOTALL)
     return (aside.group(1) + aside.group(2)).strip() if aside else latin
+
+
+def _set_title(ax: Axes, title: str, fonts: Fonts) -> None:
+    """``title`` (as ``chart_title`` made it, with the model after it) in what ``fonts`` draw."""
+    shown = fonts.legible(title, fallback=_latin(title))
+    ax.set_title(shown, fontproperties=fonts.properties(_TITLE_SIZE, text=shown), y=_TITLE_Y)
 
 
 def _levels_in(forecast: pd.DataFrame) -> list[str]:
@@ -161,7 +181,7 @@ def _draw_fan(
             fontsize=7,
             color="#d95f02",
         )
-    ax.set_title(chart_title(title), fontsize=10, y=_TITLE_Y)
+    _set_title(ax, title, fonts)
     label = fonts.unit(unit)
     ax.set_ylabel(label, fontproperties=fonts.properties(_LABEL_SIZE, text=label))
     _place_labels(ax)
@@ -253,7 +273,7 @@ def _draw_residuals(ax: Axes, backtest: pd.DataFrame, title: str) -> None:
     _place_labels(ax)
     ax.yaxis.set_major_formatter(FuncFormatter(_compact))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(chart_title(title), fontsize=10, y=_TITLE_Y)
+    _set_title(ax, title, chart_fonts())
     ax.grid(alpha=0.3)
     ax.figure.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.14)
 

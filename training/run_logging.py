@@ -35,7 +35,7 @@ from sqlalchemy import insert
 
 from data.store import SeriesInfo
 from training.evidence import PopulationEvidence
-from training.plots import renderer
+from training.plots import chart_title, renderer
 from training.selection import CandidateResult, SeriesFit, calibrated_forecast
 from training.tracking import ROLE_TAG
 
@@ -308,7 +308,7 @@ def _write_candidate_artifacts(
     ``charts`` a residual plot and fan chart too; returns the forecast and the fan chart."""
     forecast, chart = None, None
     candidate.backtest.to_csv(folder / "backtest.csv", index=False)
-    title = f"{series.title}: {candidate.name}"
+    title = f"{chart_title(series.title, series.id)}: {candidate.name}"
     if charts:
         residuals = renderer().residual_png(candidate.backtest, title=title)
         (folder / "residuals.png").write_bytes(residuals)
@@ -360,7 +360,7 @@ def log_retrain_result(
         forecast = fit.champion.predict(chart_horizon, fit.levels)
         chart = candidates.selected_chart
         if chart is None or not _same(forecast, candidates.selected_forecast):
-            title = f"{series.title}: {fit.selected}"
+            title = f"{chart_title(series.title, series.id)}: {fit.selected}"
             chart = renderer().fan_png(
                 observed, forecast, title=title, unit=series.unit, breaks=series.breaks
             )

@@ -380,3 +380,21 @@ def test_a_unit_in_cjk_script_is_never_drawn_as_empty_boxes(
             body = report.render_pdf(drawn, fonts)
         [_, text] = pdf_pages(body, tmp_path)
         assert ("百万円" in text) == fonts.has_cjk
+
+
+def test_a_title_with_no_english_words_is_drawn_in_cjk_or_named_by_its_id(
+    state: ServiceState, tmp_path: Path
+) -> None:
+    """A series titled "2点系列" was "2" in the cover's table and in its outlook sentence
+    ("2: likely 125–240 in 2025")."""
+    state.board.refresh()
+    outlook = build_outlook(state.store, state.board, [CYBER], horizon=5, levels=(80, 95))
+    [page] = outlook.pages
+    titled = page.series.model_copy(update={"title": "2点系列"})
+    drawn = replace(outlook, pages=[replace(page, series=titled)])
+    for fonts in {latin_fonts(), chart_fonts()}:
+        name = "2点系列" if fonts.has_cjk else CYBER
+        cover, text = pdf_pages(report.render_pdf(drawn, fonts), tmp_path)
+        assert re.search(rf"^\s*{name}\s+\S", cover, flags=re.MULTILINE), cover
+        assert f"{name}: " in text, text
+        assert not re.search(r"^\s*2\s", cover, flags=re.MULTILINE)

@@ -163,23 +163,41 @@ def test_a_title_written_japanese_first_is_drawn_by_its_english_aside() -> None:
     japanese_first = (
         "偽ショッピングサイト詐欺 認知件数 (Fake-shopping-site fraud cases, prefecture)"
     )
-    assert chart_title(japanese_first) == "Fake-shopping-site fraud cases, prefecture"
-    assert chart_title("偽サイト詐欺（Fake-shop fraud）") == "Fake-shop fraud"
+    assert chart_title(japanese_first, "x") == "Fake-shopping-site fraud cases, prefecture"
+    assert chart_title("偽サイト詐欺（Fake-shop fraud）", "x") == "Fake-shop fraud"
     assert (
-        chart_title("Cybercrime cases cleared (サイバー犯罪 検挙件数)")
+        chart_title("Cybercrime cases cleared (サイバー犯罪 検挙件数)", "x")
         == "Cybercrime cases cleared"
     )
-    assert chart_title("SNS fraud (losses)") == "SNS fraud (losses)"
-    # as the PNG download and MLflow title it, with the model after it
-    assert chart_title(f"{japanese_first} — comb") == (
-        "Fake-shopping-site fraud cases, prefecture — comb"
-    )
+    assert chart_title("SNS fraud (losses)", "x") == "SNS fraud (losses)"
     figure = fan_chart(
         pd.Series([1210.0, 2480.0, 3950.0], index=[2023, 2024, 2025]),
         pd.DataFrame({"year": [2026], "mean": [4457.0], "lo-80": [3100.0], "hi-80": [6340.0]}),
-        title=japanese_first,
+        # as the PNG download and MLflow title it, with the model after it
+        title=f"{chart_title(japanese_first, 'x')} — comb",
     )
-    assert figure.axes[0].get_title() == "Fake-shopping-site fraud cases, prefecture"
+    assert figure.axes[0].get_title() == "Fake-shopping-site fraud cases, prefecture — comb"
+
+
+def test_a_title_with_no_english_words_is_drawn_in_cjk_or_named_by_the_series_id() -> None:
+    """A series titled "不正送金 被害額" had a chart titled "— comb", and "2点系列" was "2"."""
+    latin = latin_fonts()  # a machine without a CJK font
+    assert chart_title("不正送金 被害額", "jp_transfer_losses", latin) == "jp_transfer_losses"
+    assert chart_title("2点系列", "two_points", latin) == "two_points"
+    history = _history(2021, [410.0, 455.0, 501.0])
+    forecast = _forecast(2024, [530.0, 560.0], 40.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of every glyph it draws as a box
+        if chart_fonts().has_cjk:
+            assert chart_title("不正送金 被害額", "jp_transfer_losses") == "不正送金 被害額"
+            title = f"{chart_title('不正送金 被害額', 'jp_transfer_losses')} — comb"
+            chart = fan_chart(history, forecast, title=title, unit="百万円")
+            assert chart.axes[0].get_title() == "不正送金 被害額 — comb"
+            to_png(chart)
+        # a title no font here draws loses what cannot be drawn, not into boxes
+        chart = fan_chart(history, forecast, title="不正送金 — comb", fonts=latin)
+        assert chart.axes[0].get_title() == "— comb"
+        to_png(chart)
 
 
 def test_huge_amounts_are_written_out_not_in_exponent_notation() -> None:
