@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from functools import cache
 
@@ -88,13 +89,26 @@ def latin_fonts() -> Fonts:
 
 
 def chart_fonts() -> Fonts:
-    """DejaVu Sans with the first installed CJK font that draws the bundled titles, if any."""
+    """DejaVu Sans with the first installed CJK font that draws the bundled titles, if any.
+
+    A found CJK font is kept for the life of the process; without one the system is looked at
+    again at most every ``_RECHECK_SECONDS``, so that a service started before fonts-noto-cjk
+    was installed draws CJK text without a restart."""
+    global _found, _checked_at
     with _lock:
-        return _chart_fonts()
+        now = time.monotonic()
+        if _found is None or (not _found.has_cjk and now - _checked_at >= _RECHECK_SECONDS):
+            _found, _checked_at = _look_for_fonts(), now
+        return _found
 
 
-@cache
-def _chart_fonts() -> Fonts:
+#: How long a search that found no CJK font is trusted (it lists the system's font files).
+_RECHECK_SECONDS = 60.0
+_found: Fonts | None = None
+_checked_at = 0.0
+
+
+def _look_for_fonts() -> Fonts:
     latin = latin_fonts()
     found = _cjk_font()
     if found is None:

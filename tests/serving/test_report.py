@@ -27,6 +27,7 @@ from serving.pdf_pages import MARGIN, PAGE_WIDTH
 from serving.services import describe_model, score_incoming
 from serving.state import ServiceState
 from tests.support import TRAINED, environment, yen_figure
+from training import fonts as font_search
 from training.fonts import chart_fonts, first_cjk_font, latin_fonts
 
 pytestmark = pytest.mark.skipif(
@@ -398,3 +399,27 @@ def test_a_title_with_no_english_words_is_drawn_in_cjk_or_named_by_its_id(
         assert re.search(rf"^\s*{name}\s+\S", cover, flags=re.MULTILINE), cover
         assert f"{name}: " in text, text
         assert not re.search(r"^\s*2\s", cover, flags=re.MULTILINE)
+
+
+def test_a_cjk_font_installed_while_the_service_runs_is_used_within_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The search for a CJK font was cached for the life of the process: a service started
+    before fonts-noto-cjk was installed went on saying "no CJK font is installed" until
+    restarted, while the CLI run afterwards drew the titles."""
+    dejavu = font_manager.findfont("DejaVu Sans")
+    installed: list[tuple[str, str]] = []
+    monkeypatch.setattr(font_search, "_cjk_font", lambda: installed[0] if installed else None)
+    monkeypatch.setattr(font_search, "_found", None)
+    assert not chart_fonts().has_cjk
+    installed.append(("Noto Sans CJK JP", dejavu))  # apt-get install fonts-noto-cjk
+    assert not chart_fonts().has_cjk  # not looked for again at once: it lists the font files
+    monkeypatch.setattr(
+        font_search, "_checked_at", font_search._checked_at - font_search._RECHECK_SECONDS
+    )
+    assert chart_fonts().has_cjk
+    installed.clear()  # a font found is kept: no further searches
+    monkeypatch.setattr(
+        font_search, "_checked_at", font_search._checked_at - font_search._RECHECK_SECONDS
+    )
+    assert chart_fonts().has_cjk
