@@ -262,13 +262,23 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
             return None
     try:
         result = store.add_figures(
-            frame, source=f"incoming/{path.name}", message=f"dropped into {folder}"
+            frame, source=f"{DROPPED_SOURCE}{path.name}", message=dropped_message(path.name)
         )
     except StoreBusy:
         raise  # a FraudcastDataError, but about the store, not the file: see TRANSIENT_ERRORS
     except FraudcastDataError as error:  # InvalidFigures, UnknownSeries, ...: bad content
         return _reject(path, folder, error)
     return _accept(path, folder, result, content, read)
+
+
+#: How a revision's source names a file from the drop folder: "incoming/npa-2024.csv".
+DROPPED_SOURCE = "incoming/"
+
+
+def dropped_message(file_name: str) -> str:
+    """A dropped file's revision message: its name and where it came, not the server's path
+    to the folder ("dropped into /tmp/walk62/data/incoming" went out in forwarded briefs)."""
+    return f"{file_name}, dropped into the drop folder"
 
 
 def _give_up(path: Path, folder: Path, error: Exception) -> IncomingOutcome | None:

@@ -16,6 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.text import Text
 
+from data.incoming import DROPPED_SOURCE, dropped_message
+from data.records import Revision
 from data.store import FigureStore
 from models.base import level_label
 from serving.champions import ChampionBoard
@@ -79,6 +81,14 @@ def _drawable_unit(page: SeriesOutlook, fonts: Fonts) -> SeriesOutlook:
     )
 
 
+def _revision_words(revision: Revision) -> str:
+    """What a revision was, for a brief that is forwarded: a dropped file by its name, whatever
+    its stored message says (those of earlier versions name the server's folder)."""
+    if revision.source.startswith(DROPPED_SOURCE):
+        return dropped_message(revision.source.removeprefix(DROPPED_SOURCE))
+    return revision.message or revision.source
+
+
 def _metadata(outlook: Outlook) -> dict[str, object]:
     return {
         "Title": "fraudcast outlook",
@@ -105,7 +115,7 @@ def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: 
     flow.text(f"Made {outlook.made_at:%-d %B %Y, %H:%M} UTC by fraudcast.", 10)
     revision = outlook.revision
     if revision is not None:
-        said = fonts.legible(revision.message or revision.source, fallback=revision.source)
+        said = fonts.legible(_revision_words(revision), fallback=revision.source)
         flow.text(f"Data revision {revision.id} of {revision.created_at:%-d %B %Y} ({said}).", 10)
     labels = [f"{level_label(level)}%" for level in outlook.levels]
     levels = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)

@@ -32,6 +32,8 @@ def test_a_valid_file_is_added_and_moved_to_processed(
     assert outcome.result.changed_series == ["jp_cybercrime_cleared", "jp_ib_transfer_cases"]
     assert seeded_store.values("jp_ib_transfer_cases").loc[2024] == 4369
     assert seeded_store.revisions()[-1].source == "incoming/npa-2024.csv"
+    # the message goes out in forwarded briefs: the file's name, not the server's path to it
+    assert seeded_store.revisions()[-1].message == "npa-2024.csv, dropped into the drop folder"
     assert outcome.name == "npa-2024.csv"
     assert outcome.moved_to.parent == incoming / "processed"
     assert outcome.moved_to.name.endswith("-npa-2024.csv")

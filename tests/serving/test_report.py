@@ -423,3 +423,21 @@ def test_a_cjk_font_installed_while_the_service_runs_is_used_within_a_minute(
         font_search, "_checked_at", font_search._checked_at - font_search._RECHECK_SECONDS
     )
     assert chart_fonts().has_cjk
+
+
+def test_the_cover_names_a_dropped_file_not_the_servers_folder(
+    state: ServiceState, tmp_path: Path
+) -> None:
+    """The cover read "Data revision 10 … (dropped into /tmp/walk62/data/incoming)": a brief
+    meant for forwarding gave away the server's paths (revisions stored so still do not)."""
+    state.board.refresh()
+    outlook = build_outlook(state.store, state.board, [CYBER], horizon=5, levels=(80, 95))
+    assert outlook.revision is not None
+    dropped = replace(
+        outlook.revision,
+        source="incoming/npa-2025.csv",
+        message="dropped into /tmp/walk62/data/incoming",
+    )
+    cover = _joined(pdf_pages(report.render_pdf(replace(outlook, revision=dropped)), tmp_path)[0])
+    assert "npa-2025.csv, dropped into the drop folder" in cover
+    assert "/tmp/" not in cover
