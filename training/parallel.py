@@ -204,7 +204,7 @@ def iter_forecasts(
         levels=checked,
         evaluations=evaluations,
     )
-    columns = ["unique_id", "ds", "mean", *interval_columns(checked)]
+    columns = ["unique_id", "ds", "mean", *interval_columns(checked), "model"]
     forecast: Callable[[Item], Any] = functools.partial(
         _forecast_one,
         horizon=horizon,
@@ -270,6 +270,8 @@ def _forecast_one(
     outcome.champion.under_ceiling((ceilings or {}).get(series_id), y)
     forecast = outcome.champion.predict(horizon, levels).rename(columns={"year": "ds"})
     forecast.insert(0, "unique_id", series_id)
+    # which model forecast it, as the store's forecast.csv says: the output had not said
+    forecast["model"] = outcome.selected
     return forecast
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from models.catalog import CATALOG
 from serving.cli import app
 from tests.support import said
 from training.parallel import write_forecasts
@@ -47,7 +48,11 @@ def test_forecast_file_end_to_end(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert list(frame.columns) == [
+        "unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95", "model"
+    ]  # fmt: skip
+    # the model that forecast each series, one of the catalog's or a mean combination of them
+    assert all(set(name.split("+")) <= set(CATALOG) for name in frame["model"]), frame["model"]
     assert frame.groupby("unique_id")["ds"].apply(list).to_dict() == {
         "a": [2008, 2009, 2010],
         "b": [2025, 2026, 2027],
@@ -64,7 +69,7 @@ def test_figures_are_written_without_floating_point_noise(tmp_path: Path) -> Non
         app, ["forecast-file", str(_good_csv(tmp_path)), "--horizon", "3", "--output", str(out)]
     )
     assert result.exit_code == 0, result.output
-    cells = [cell for line in out.read_text().splitlines()[1:] for cell in line.split(",")[2:]]
+    cells = [cell for line in out.read_text().splitlines()[1:] for cell in line.split(",")[2:-1]]
     digits = [
         len(cell.split("e")[0].replace(".", "").replace("-", "").strip("0")) for cell in cells
     ]
@@ -196,7 +201,7 @@ def test_levels_are_written_once_each_from_the_narrowest(tmp_path: Path) -> None
     result, out = _forecast_good(tmp_path, "--levels", "95,80,95")
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(out).columns) == [
-        "unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"
+        "unique_id", "ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95", "model"
     ]  # fmt: skip
 
 
@@ -374,7 +379,9 @@ def test_a_series_given_in_percent_is_forecast_below_100(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     forecasts = pd.read_csv(out).set_index("unique_id")
     share, change = forecasts.loc["cleared"], forecasts.loc["change"]
-    assert (share["mean"] < 100).all() and (share.drop(columns="ds").to_numpy() <= 100).all()
+    assert (share["mean"] < 100).all() and (
+        share.drop(columns=["ds", "model"]).to_numpy() <= 100
+    ).all()
     assert share["mean"].is_monotonic_increasing
     pd.testing.assert_frame_equal(forecasts.loc["zenkaku"].set_index(share.index), share)
     assert change["mean"].max() > 100 and change["hi-95"].max() > 120
