@@ -2,7 +2,7 @@
 
 import { COLOURS, bandColour, bandOpacities, levelLabel } from "./chart.js";
 import {
-  formatExact, formatRange, formatShare, formatValue, formatWhen, h, sourceLink, table,
+  formatExact, formatRange, formatShare, formatValue, formatWhen, h, markCjk, sourceLink, table,
 } from "./format.js";
 
 /** The latest figure with its source. */
@@ -28,7 +28,8 @@ export function latestFigure(series) {
       ` in ${latest.year}`,
       latest.preliminary ? h("span", { class: "badge" }, "preliminary") : null),
     h("p", { class: "latest-source" }, "Source: ",
-      sourceLink(latest.source.url, latest.source.title), ` (${latest.source.publisher})`),
+      sourceLink(latest.source.url, markCjk(latest.source.title, series)),
+      " (", markCjk(latest.source.publisher, series), ")"),
   ];
 }
 
@@ -187,7 +188,7 @@ export function forecastTable(series, forecast) {
     ...labels.map((l) => formatRange(p.lower[l], p.upper[l], series.unit)),
   ]);
   return table(
-    `Projections for ${series.title} by ${forecast.model.name}`,
+    ["Projections for ", ...markCjk(series.title, series), ` by ${forecast.model.name}`],
     ["Year", "Projection", ...labels.map((l) => `${l}% interval`)],
     rows,
     { numeric: [1, ...labels.map((_, i) => i + 2)] },
@@ -200,13 +201,14 @@ export function figuresTable(series, figures) {
     String(f.year),
     formatExact(f.value, series.unit),
     f.status,
-    h("span", {}, sourceLink(f.source.url, f.source.title), h("br"), h("span", { class: "muted" }, f.source.publisher)),
+    h("span", {}, sourceLink(f.source.url, markCjk(f.source.title, series)), h("br"),
+      h("span", { class: "muted" }, markCjk(f.source.publisher, series))),
     f.source.accessed_via,
-    f.source.note || "",
+    markCjk(f.source.note || "", series),
     String(f.revision_id),
   ]);
   return table(
-    `Figures for ${series.title}, newest first`,
+    ["Figures for ", ...markCjk(series.title, series), ", newest first"],
     ["Year", "Figure", "Status", "Source", "Via", "Note", "Revision"],
     rows,
     { numeric: [1, 6] },
@@ -267,7 +269,7 @@ export function trackRecordTable(series, record) {
   return [
     h("p", {}, `${inside} of ${record.length} figure${record.length === 1 ? "" : "s"} came in inside the 80% interval forecast before it was published.`),
     table(
-      `Track record of ${series.title}: what was forecast before each figure came in`,
+      ["Track record of ", ...markCjk(series.title, series), ": what was forecast before each figure came in"],
       ["Year", "Figure that came in", "Forecast", "80% interval", "95% interval", "Result"],
       rows,
       { numeric: [1, 2, 3, 4] },

@@ -2,7 +2,7 @@
 // GET /v1/series/{id}/changes — the figures that arrived or were revised, the change in words,
 // and the old and new projection for the same years.
 
-import { formatValue, formatWhen, h, sourceLink, table } from "./format.js";
+import { formatValue, formatWhen, h, markCjk, sourceLink, table } from "./format.js";
 
 /** Fill the card's "What changed" section; a series without a model has none. */
 export async function showChanges(element, series) {
@@ -56,7 +56,8 @@ function figureItem(series, figure) {
   const forecast = Number.isFinite(figure.projected)
     ? ` (forecast ${formatValue(figure.projected, series.unit)})` : "";
   return h("li", {}, h("strong", {}, what), forecast, " — ",
-    sourceLink(figure.source.url, figure.source.title), ` (${figure.source.publisher}), added ${formatWhen(figure.added_at)}`);
+    sourceLink(figure.source.url, markCjk(figure.source.title, series)),
+    " (", markCjk(figure.source.publisher, series), `), added ${formatWhen(figure.added_at)}`);
 }
 
 function projectionTable(series, change) {
@@ -67,7 +68,7 @@ function projectionTable(series, change) {
     Number.isFinite(year.change) ? `${year.change > 0 ? "+" : ""}${(year.change * 100).toFixed(1)}%` : "—",
   ]);
   return table(
-    `Projection of ${series.title} before and after version ${change.version}`,
+    ["Projection of ", ...markCjk(series.title, series), ` before and after version ${change.version}`],
     ["Year", `Before (version ${change.previous_version})`, `After (version ${change.version})`, "Change"],
     rows,
     { numeric: [1, 2, 3] },

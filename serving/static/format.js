@@ -72,13 +72,37 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+// Han, kana, and the CJK punctuation and full-width forms written with them; a run goes on
+// across the spaces, digits and ASCII punctuation between two such characters ("20万起").
+const CJK = "\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\u3000-\\u303f\\u30fb\\u30fc\\uff00-\\uffef";
+const CJK_RUN = new RegExp(`[${CJK}](?:[\\s\\d.,:/-]*[${CJK}])*`, "gu");
+
+/**
+ * ``text`` as nodes for h() or append(), each run of Japanese or Chinese in a span whose lang
+ * is the series' (zh-CN for China's, ja otherwise): under <html lang="en"> a screen reader
+ * read 警察庁 or 公安部 with its English voice.
+ */
+export function markCjk(text, series) {
+  const words = String(text);
+  const lang = series.country === "CN" ? "zh-CN" : "ja";
+  const nodes = [];
+  let end = 0;
+  for (const run of words.matchAll(CJK_RUN)) {
+    if (run.index > end) nodes.push(words.slice(end, run.index));
+    nodes.push(h("span", { lang }, run[0]));
+    end = run.index + run[0].length;
+  }
+  if (end < words.length) nodes.push(words.slice(end));
+  return nodes;
+}
+
 /** A link only when there is a URL; external links open in a new tab. */
 export function sourceLink(url, text) {
   if (!url) return text;
   return h("a", { href: url, rel: "noopener noreferrer", target: "_blank" }, text);
 }
 
-/** A table with a caption, header row and body rows (cells may be nodes or text). */
+/** A table with a caption, header row and body rows (caption and cells may be nodes or text). */
 export function table(caption, headers, rows, { numeric = [] } = {}) {
   const head = h("tr", {}, headers.map((text, i) =>
     h("th", { scope: "col", class: numeric.includes(i) ? "num" : null }, text)));

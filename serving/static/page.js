@@ -6,7 +6,7 @@ import {
 } from "./cards.js";
 import { showChanges } from "./changes.js";
 import { clippedTop, describeChart, drawChart, levelLabel } from "./chart.js";
-import { formatValue, h, keepInAddress } from "./format.js";
+import { formatValue, h, keepInAddress, markCjk } from "./format.js";
 import { refreshScenario, scenarioTraces, setUpWhatIf } from "./scenario.js";
 
 const DEFAULTS = { horizon: 5, levels: [80, 95] };
@@ -64,11 +64,11 @@ function buildCard(series) {
   element.setAttribute("aria-labelledby", `title-${series.id}`);
   const title = element.querySelector(".card-title");
   title.id = `title-${series.id}`;
-  title.textContent = series.title;
+  title.replaceChildren(...markCjk(series.title, series));
   // a series without a country or publisher read "· · unit: percent": only what it has is joined
   element.querySelector(".card-meta").append(
-    [series.country, series.publisher, `unit: ${series.unit}`].filter(Boolean).join(" · "),
-    series.definition ? h("span", { class: "definition" }, `What is counted: ${series.definition}`) : "",
+    ...markCjk([series.country, series.publisher, `unit: ${series.unit}`].filter(Boolean).join(" · "), series),
+    series.definition ? h("span", { class: "definition" }, "What is counted: ", markCjk(series.definition, series)) : "",
   );
   element.querySelector(".latest").append(...latestFigure(series));
   return { series, element, figures: [], forecast: null, card: null, controller: null };
@@ -271,7 +271,7 @@ function buildNav(seriesList) {
   const nav = document.getElementById("series-nav");
   const labels = navLabels(seriesList);
   nav.querySelector("ul").replaceChildren(...seriesList.map((s, index) =>
-    h("li", {}, h("a", { href: `#series-${s.id}`, title: s.title }, labels[index],
+    h("li", {}, h("a", { href: `#series-${s.id}`, title: s.title }, markCjk(labels[index], s),
       s.champion ? null : h("span", { class: "muted" }, " · figures only")))));
   nav.hidden = false;
 }

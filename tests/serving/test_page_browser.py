@@ -688,3 +688,39 @@ def test_a_projection_older_than_a_stored_figure_says_so_on_its_card(
             "since is not in it (no retrain has replaced it yet)."
         )
         assert not watch.errors, watch
+
+
+def test_japanese_and_chinese_text_is_marked_with_its_language(
+    browser: Browser, base_url: str, series: list[dict[str, Any]]
+) -> None:
+    """About 232 text nodes of titles, publishers, sources, notes and captions in Japanese or
+    Chinese sat under <html lang="en">: a screen reader read them with its English voice."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    chinese = {item["id"] for item in series if item["country"] == "CN"}
+    assert chinese  # the bundled figures hold China's Ministry of Public Security series
+    unmarked = page.evaluate(
+        r"""chinese => {
+            const cjk = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+            const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            const wrong = [];
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                if (!cjk.test(node.data)) continue;
+                const card = node.parentElement.closest('.card');
+                const link = node.parentElement.closest('#series-nav a');
+                const id = card ? card.dataset.seriesId
+                    : link ? link.getAttribute('href').slice('#series-'.length) : '';
+                const want = chinese.includes(id) ? 'zh-CN' : 'ja';
+                const lang = node.parentElement.closest('[lang]').lang;
+                if (lang !== want) wrong.push(`${lang} (want ${want}): ${node.data}`);
+            }
+            return wrong;
+        }""",
+        sorted(chinese),
+    )
+    assert unmarked == [], unmarked[:10]
+    # only the Japanese is marked: the English of a title stays in the page's language
+    title = page.locator("#series-jp_cybercrime_cleared .card-title")
+    assert title.locator("[lang=ja]").all_inner_texts() == ["サイバー犯罪 検挙件数"]
+    assert title.inner_text() == "Cybercrime cases cleared by police (サイバー犯罪 検挙件数)"
+    assert watch.clean(), watch
