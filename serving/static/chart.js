@@ -189,27 +189,30 @@ export function drawChart(element, { series, figures, forecast }, extra = []) {
     toImageButtonOptions: { filename: `${series.id}-fan-chart`, scale: 2 },
   };
   return window.Plotly.react(element, traces, layout, config).then(() => {
-    if (!toolbarsKeptOut.has(element)) { // plotly redraws (and may rebuild) it on a mouse zoom
-      element.on("plotly_afterplot", () => keepToolbarOutOfTabOrder(element));
-      toolbarsKeptOut.add(element);
+    if (!chartsKeptQuiet.has(element)) { // plotly redraws (and may rebuild) it on a mouse zoom
+      element.on("plotly_afterplot", () => keepPlotlyQuiet(element));
+      chartsKeptQuiet.add(element);
     }
-    keepToolbarOutOfTabOrder(element);
+    keepPlotlyQuiet(element);
   });
 }
 
-/** Charts whose toolbar is kept out of the tab order after each of plotly's redraws. */
-const toolbarsKeptOut = new WeakSet();
+/** Charts whose plotly parts are kept quiet after each of plotly's redraws. */
+const chartsKeptQuiet = new WeakSet();
 
 /**
  * Plotly's toolbar stays for the mouse but out of the tab order: its 7 buttons a chart (77 on
- * the page) came before each card's own controls, faded out until hovered. A keyboard user
- * has the projected-figures table and the download links instead.
+ * the page) came before each card's own controls, faded out until hovered. Its SVG is hidden
+ * from screen readers, which read its axis ticks as "img: 2005 2010 ...": the figure's label
+ * and the projected-figures table it points to say what it shows. A keyboard user has that
+ * table and the download links instead.
  */
-function keepToolbarOutOfTabOrder(element) {
+function keepPlotlyQuiet(element) {
   for (const button of element.querySelectorAll(".modebar-btn")) button.tabIndex = -1;
+  for (const container of element.querySelectorAll(".svg-container")) container.setAttribute("aria-hidden", "true");
 }
 
-/** Words that say what the chart shows, for screen readers (the numbers are in the tables). */
+/** Words that say what the chart shows, for screen readers (every number is in the tables). */
 export function describeChart(series, figures, forecast) {
   const parts = [`Fan chart of ${series.title}.`];
   if (figures.length) {
@@ -219,7 +222,11 @@ export function describeChart(series, figures, forecast) {
   }
   if (forecast && forecast.forecast.length) {
     const end = forecast.forecast[forecast.forecast.length - 1];
-    parts.push(`Forecast to ${end.year}: ${formatValue(end.mean, series.unit)}.`);
+    // the 80% interval where it is shown, else the narrowest shown
+    const level = forecast.levels.includes(80) ? 80 : Math.min(...forecast.levels);
+    const label = levelLabel(level);
+    const range = formatRange(end.lower[label], end.upper[label], series.unit);
+    parts.push(`Forecast to ${end.year}: ${formatValue(end.mean, series.unit)} (${label}% interval ${range}).`);
   }
   return parts.join(" ");
 }

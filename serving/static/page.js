@@ -64,6 +64,7 @@ function buildCard(series) {
   element.setAttribute("aria-labelledby", `title-${series.id}`);
   const title = element.querySelector(".card-title");
   title.id = `title-${series.id}`;
+  element.querySelector(".forecast-table").id = `forecast-table-${series.id}`;
   title.replaceChildren(...markCjk(series.title, series));
   // a series without a country or publisher read "· · unit: percent": only what it has is joined
   element.querySelector(".card-meta").append(
@@ -82,6 +83,8 @@ function renderChart(entry) {
     return Promise.resolve();
   }
   chart.setAttribute("aria-label", describeChart(series, figures, forecast));
+  if (forecast) chart.setAttribute("aria-describedby", `forecast-table-${series.id}`);
+  else chart.removeAttribute("aria-describedby");
   const note = entry.element.querySelector(".chart-note");
   note.replaceChildren(chartLegend(figures, forecast));
   const breaks = series.breaks.filter((y) => figures.some((f) => f.year < y));

@@ -724,3 +724,38 @@ def test_japanese_and_chinese_text_is_marked_with_its_language(
     assert title.locator("[lang=ja]").all_inner_texts() == ["サイバー犯罪 検挙件数"]
     assert title.inner_text() == "Cybercrime cases cleared by police (サイバー犯罪 検挙件数)"
     assert watch.clean(), watch
+
+
+def test_the_chart_is_one_labelled_figure_described_by_its_projected_figures(
+    browser: Browser, base_url: str
+) -> None:
+    """The figure's label gave no interval, and plotly's SVG read as "img: 2005 2010 ..."."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/?horizon=5&levels=80,95")
+    for series_id in TRAINED:
+        chart = page.locator(f"#series-{series_id} .chart")
+        end = get_json(f"{base_url}/v1/series/{series_id}/forecast?horizon=5&levels=80,95")[
+            "forecast"
+        ][-1]
+        label = chart.get_attribute("aria-label") or ""
+        assert re.search(rf"Forecast to {end['year']}: [^(]+ \(80% interval [^)]+–[^)]+\)", label)
+        described = chart.get_attribute("aria-describedby")
+        table = page.locator(f"#{described} table")
+        assert table.count() == 1
+        assert str(end["year"]) in (table.text_content() or "")
+    spoken = """() => [...document.querySelectorAll('.chart')].flatMap(chart => {
+        const walker = document.createTreeWalker(chart, NodeFilter.SHOW_TEXT);
+        const said = [];
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            if (node.data.trim() && !node.parentElement.closest('[aria-hidden=true]')) {
+                said.push(node.data);
+            }
+        }
+        return said;
+    })"""
+    assert page.evaluate(spoken) == []
+    page.locator(f"#series-{TRAINED[0]} .chart").hover()  # a redraw keeps them hidden too
+    page.locator(f"#series-{TRAINED[0]} .modebar-btn[data-title='Zoom in']").click()
+    page.wait_for_timeout(300)
+    assert page.evaluate(spoken) == []
+    assert watch.clean(), watch
