@@ -86,10 +86,13 @@ class PageWatch:
 
 
 def open_page(
-    browser: Browser, base_url: str, viewport: ViewportSize = DESKTOP
+    browser: Browser, base_url: str, viewport: ViewportSize = DESKTOP, *, javascript: bool = True
 ) -> tuple[Page, PageWatch]:
-    """A new page that records console errors and refuses every request off the server."""
-    context = browser.new_context(viewport=viewport, accept_downloads=True)
+    """A new page that records console errors and refuses every request off the server
+    (``javascript=False``: as a browser with scripts turned off shows it)."""
+    context = browser.new_context(
+        viewport=viewport, accept_downloads=True, java_script_enabled=javascript
+    )
     page = context.new_page()
     watch = PageWatch()
 

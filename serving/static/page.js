@@ -296,6 +296,7 @@ function padForControls() {
 }
 
 async function start() {
+  document.documentElement.classList.remove("no-js");
   syncControls();
   padForControls();
   window.addEventListener("beforeprint", unfoldForPrinting);

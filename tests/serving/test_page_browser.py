@@ -759,3 +759,25 @@ def test_the_chart_is_one_labelled_figure_described_by_its_projected_figures(
     page.wait_for_timeout(300)
     assert page.evaluate(spoken) == []
     assert watch.clean(), watch
+
+
+def test_without_javascript_the_page_offers_the_brief_and_the_csv_not_inert_controls(
+    browser: Browser, base_url: str
+) -> None:
+    """Without JavaScript the slider and checkboxes showed and did nothing, "Loading series…"
+    stayed, and the note sent readers to the API's /docs."""
+    page, watch = open_page(browser, base_url, javascript=False)
+    page.goto(base_url + "/")
+    assert not page.locator("#horizon").is_visible()
+    assert not page.locator("input[name=level]").first.is_visible()
+    assert not page.locator(".loading").is_visible()
+    note = page.locator("main .notice").first
+    assert note.is_visible()
+    assert "/v1/series/id/forecast.csv" in note.inner_text()
+    assert note.locator("a[href='/v1/report.pdf']").is_visible()
+    assert watch.clean(), watch
+    page, watch = open_page(browser, base_url)  # with it, the controls are there
+    load_page(page, base_url + "/")
+    assert page.locator("#horizon").is_visible()
+    assert page.locator("input[name=level]").first.is_visible()
+    assert watch.clean(), watch
