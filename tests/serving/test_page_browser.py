@@ -781,3 +781,27 @@ def test_without_javascript_the_page_offers_the_brief_and_the_csv_not_inert_cont
     assert page.locator("#horizon").is_visible()
     assert page.locator("input[name=level]").first.is_visible()
     assert watch.clean(), watch
+
+
+def test_the_edges_of_fields_buttons_and_contents_links_stand_out(
+    browser: Browser, base_url: str
+) -> None:
+    """The what-if field's border (#9ca3af) had 2.54:1 on white and the contents' pills
+    1.47:1; WCAG 1.4.11 asks 3:1 of what shows where a control is."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    card = f"#series-{TRAINED[0]}"
+    edges = {
+        selector: page.locator(selector).first.evaluate("e => getComputedStyle(e).borderTopColor")
+        for selector in (
+            f"{card} .what-if-form input",
+            f"{card} .what-if-form select",
+            f"{card} .what-if-form .button.quiet",
+            "#series-nav a",
+        )
+    }
+    # the field's own white, the what-if box's lilac and the page's grey around the pills
+    for selector, edge in edges.items():
+        for background in ("#ffffff", "#faf5ff", "#f3f4f6"):
+            assert contrast(edge, background) >= 3, (selector, edge, background)
+    assert watch.clean(), watch
