@@ -11,11 +11,12 @@ import { refreshScenario, scenarioTraces, setUpWhatIf } from "./scenario.js";
 
 const DEFAULTS = { horizon: 5, levels: [80, 95] };
 const MAX_HORIZON = 15;
+const LEVELS = [50, 80, 90, 95, 99];
 const cards = new Map();
+/** Why the last change of the controls, or what the address asked, was refused ("" when not). */
+let refusal = "";
 let settings = readSettings();
 let pending = null;
-/** Why the last change of the controls was refused ("" when it was not). */
-let refusal = "";
 
 class ApiError extends Error {
   constructor(status, problem) {
@@ -34,16 +35,44 @@ async function getJson(url, signal) {
   return response.json();
 }
 
-/** Horizon and levels from the address (so a link shares the view), else the defaults. */
+/** Horizon and levels from the address (so a link shares the view), else the defaults; what
+ * the address asked that the page cannot show is said in ``refusal`` (it had silently shown
+ * 5 years under ?horizon=99). */
 function readSettings() {
   const query = new URLSearchParams(window.location.search);
-  const horizon = Number.parseInt(query.get("horizon"), 10);
-  const levels = (query.get("levels") || "").split(",").map(Number)
-    .filter((l) => [50, 80, 90, 95, 99].includes(l));
-  return {
-    horizon: horizon >= 1 && horizon <= MAX_HORIZON ? horizon : DEFAULTS.horizon,
-    levels: levels.length ? [...new Set(levels)].sort((a, b) => a - b) : DEFAULTS.levels,
-  };
+  const refused = [];
+  let horizon = DEFAULTS.horizon;
+  const askedHorizon = query.get("horizon");
+  if (askedHorizon !== null) {
+    const asked = Number(askedHorizon);
+    if (!/^-?\d+$/.test(askedHorizon.trim())) {
+      refused.push(`Horizon "${askedHorizon}" in the address is not a whole number of years: showing ${horizon}.`);
+    } else if (asked < 1 || asked > MAX_HORIZON) {
+      refused.push(`Horizon ${asked} in the address is beyond the page's 1–${MAX_HORIZON} years: showing ${horizon}.`);
+    } else {
+      horizon = asked;
+    }
+  }
+  let levels = DEFAULTS.levels;
+  const askedLevels = query.get("levels");
+  if (askedLevels !== null) {
+    const parts = askedLevels.split(",").map((part) => part.trim());
+    const offered = parts.filter((part) => /^\d+$/.test(part) && LEVELS.includes(Number(part))).map(Number);
+    const others = parts.filter((part) => !(/^\d+$/.test(part) && LEVELS.includes(Number(part))));
+    if (offered.length) levels = [...new Set(offered)].sort((a, b) => a - b);
+    if (others.length) {
+      refused.push(`Interval levels ${others.map((part) => `"${part}"`).join(", ")} in the address are not ` +
+        `among the page's ${percents(LEVELS, "or")}: showing ${percents(levels)} intervals.`);
+    }
+  }
+  refusal = refused.join(" ");
+  return { horizon, levels };
+}
+
+/** Levels read as a list: "50%, 80% and 95%" (or "... or 95%"), not "50% and 80% and 95%". */
+function percents(levels, joiner = "and") {
+  const words = levels.map((level) => `${level}%`);
+  return words.length > 1 ? `${words.slice(0, -1).join(", ")} ${joiner} ${words.at(-1)}` : words[0];
 }
 
 function query() {
@@ -221,15 +250,17 @@ async function refreshForecasts() {
     throw error;
   }
   const years = settings.horizon === 1 ? "1 year" : `${settings.horizon} years`;
-  const levels = settings.levels.map((level) => `${level}%`);
-  const listed = levels.length > 1 ? `${levels.slice(0, -1).join(", ")} and ${levels.at(-1)}` : levels[0];
-  const showing = `Showing ${years} ahead with ${listed} intervals.`;
+  const showing = `Showing ${years} ahead with ${percents(settings.levels)} intervals.`;
   setBusy(false, withRefusal(showing));
 }
 
 /** A refused change stays said while refreshes for accepted ones start and end. */
 function withRefusal(message) {
   return refusal ? `${message} ${refusal}` : message;
+}
+
+function keepSettingsInAddress() {
+  keepInAddress((part) => /^(horizon|levels)=/.test(part), query().split("&"));
 }
 
 function syncControls() {
@@ -256,7 +287,7 @@ function onSettingsChange(event) {
   refusal = "";
   settings = { horizon, levels };
   syncControls();
-  keepInAddress((part) => /^(horizon|levels)=/.test(part), query().split("&"));
+  keepSettingsInAddress();
   clearTimeout(onSettingsChange.timer);
   onSettingsChange.timer = setTimeout(refreshForecasts, 150);
 }
@@ -298,6 +329,10 @@ function padForControls() {
 async function start() {
   document.documentElement.classList.remove("no-js");
   syncControls();
+  if (refusal) { // the address says what is shown, not what was refused
+    keepSettingsInAddress();
+    document.getElementById("status").textContent = refusal;
+  }
   padForControls();
   window.addEventListener("beforeprint", unfoldForPrinting);
   const form = document.getElementById("controls");
@@ -327,7 +362,7 @@ async function start() {
   })));
   const withModel = entries.filter((e) => e.series.champion).length;
   offerBrief(withModel);
-  setBusy(false, `${entries.length} series, ${withModel} with projections.`);
+  setBusy(false, withRefusal(`${entries.length} series, ${withModel} with projections.`));
   showLinkedCard();
 }
 

@@ -805,3 +805,41 @@ def test_the_edges_of_fields_buttons_and_contents_links_stand_out(
         for background in ("#ffffff", "#faf5ff", "#f3f4f6"):
             assert contrast(edge, background) >= 3, (selector, edge, background)
     assert watch.clean(), watch
+
+
+@pytest.mark.parametrize(
+    ("asked", "said", "shown"),
+    [
+        (
+            "horizon=99&levels=7",
+            [
+                "Horizon 99 in the address is beyond the page's 1–15 years: showing 5.",
+                'Interval levels "7" in the address are not among the page\'s 50%, 80%, 90%, '
+                "95% or 99%: showing 80% and 95% intervals.",
+            ],
+            "horizon=5&levels=80,95",
+        ),
+        (
+            "horizon=3x&levels=90,abc",
+            [
+                'Horizon "3x" in the address is not a whole number of years: showing 5.',
+                'Interval levels "abc" in the address are not among the page\'s 50%, 80%, 90%, '
+                "95% or 99%: showing 90% intervals.",
+            ],
+            "horizon=5&levels=90",
+        ),
+    ],
+)
+def test_settings_the_page_cannot_show_are_said_and_the_address_shows_what_is_shown(
+    browser: Browser, base_url: str, asked: str, said: list[str], shown: str
+) -> None:
+    """?horizon=99&levels=7 silently showed 5 years while the address kept horizon=99."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, f"{base_url}/?{asked}#series-{TRAINED[0]}")
+    status = page.inner_text("#status")
+    for words in said:
+        assert words in status, status
+    assert page.url == f"{base_url}/?{shown}#series-{TRAINED[0]}"
+    horizon = int(shown.split("&")[0].split("=")[1])
+    page.wait_for_selector(f"#series-{TRAINED[0]}[data-forecast-points='{horizon}']")
+    assert watch.clean(), watch
