@@ -29,7 +29,12 @@ from mlflow.store.tracking.dbmodels.models import (
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
+from mlflow.utils.mlflow_tags import (
+    MLFLOW_PARENT_RUN_ID,
+    MLFLOW_RUN_NAME,
+    MLFLOW_RUN_NOTE,
+    MLFLOW_USER,
+)
 from mlflow.utils.uri import append_to_uri_path
 from sqlalchemy import insert
 
@@ -83,7 +88,6 @@ def log_candidates(
             "series_id": fit.series_id,
             "data_revision": data_revision,
             "code_version": code_version,
-            "selection_reason": fit.reason[:5000],
         }
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,9 +106,13 @@ def log_candidates(
             )
             if candidate.name == fit.selected:
                 logged.selected_chart, logged.selected_forecast = chart, forecast
+            selected = candidate.name == fit.selected
             tags = {
                 **shared,
-                "selected": str(candidate.name == fit.selected).lower(),
+                "selected": str(selected).lower(),
+                # why it was chosen, on its own run only: every candidate's run had read
+                # "lowest expected error ...", naive's too
+                **({"selection_reason": fit.reason[:5000]} if selected else {}),
                 **({"error": candidate.error[:5000]} if candidate.error else {}),
                 **(
                     {}
@@ -375,6 +383,10 @@ def log_retrain_result(
         "promotion.decision": decision,
         "promotion.reason": reason[:5000],
         "selected_model": fit.selected,
+        "selection_reason": fit.reason[:5000],
+        # the run's description in the MLflow UI: what the retrain decided, and why the
+        # model was chosen (its tags alone had said only "comb is the first champion")
+        MLFLOW_RUN_NOTE: f"{decision}: {reason}\n\n{fit.selected} chosen: {fit.reason}"[:5000],
     }
     pooled = _pooled_interval_check(evidence, fit)
     if pooled:

@@ -98,6 +98,15 @@ def test_retrain_logs_parent_and_candidate_runs_with_metrics_and_artifacts(store
     # the population's pooled evidence that drove the choice is logged with the retrain
     parent = parents["run_id"].iloc[0]
     assert "population_evidence.csv" in {item.path for item in client.list_artifacts(parent)}
+    # why the model was chosen is on the retrain's run and its description, and on the
+    # chosen candidate's run only (every candidate's had read "lowest expected error ...")
+    reason = parents["tags.selection_reason"].iloc[0]
+    assert reason and reason in parents["tags.mlflow.note.content"].iloc[0]
+    assert parents["tags.mlflow.note.content"].iloc[0].startswith("promoted: ")
+    assert children["tags.selection_reason"].notna().sum() == 1
+    assert (
+        children.loc[children["tags.selected"] == "true", "tags.selection_reason"] == reason
+    ).all()
     evidence = pd.read_csv(client.download_artifacts(parent, "population_evidence.csv"))
     assert evidence["population_choice"].sum() == 1
     assert evidence.loc[evidence["selected"], "model"].tolist() == [outcome.model]
