@@ -333,7 +333,11 @@ def _element_checks(
             ),
         ],
         "value": [
-            required("value"),
+            # a blank value reads as a year left missing, which is done by leaving out its row
+            (
+                "value is required (to leave a year missing, leave out its row: gaps are fine)",
+                lambda text: text != "",
+            ),
             (
                 "value must be a plain number in ASCII digits, e.g. 12479, 2.5 or 2.78e10 (no "
                 "thousands separators or units)",

@@ -71,7 +71,8 @@ def parse_long_frame(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
         shown = "" if pd.isna(first) else f"; {str(first)[:40]!r} on line {line}"
         problems.append(
             f"y is missing or not a number on line(s) {_lines(bad_values)} (a plain number: "
-            f"no thousands separators or units{shown})"
+            f"no thousands separators or units{shown}; to leave a year missing, leave out its "
+            "row)"
         )
     if not problems:
         duplicated = frame.assign(ds=years).duplicated(["unique_id", "ds"], keep=False)

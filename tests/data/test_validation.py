@@ -43,7 +43,8 @@ def rejection(write_figures: WriteFigures, rows: list[dict[str, str]]) -> Invali
         ({"year": "2024.5"}, "year", "year must be a whole number between 1900"),
         ({"year": "1899"}, "year", "year must be a whole number between 1900"),
         ({"year": NEXT_YEAR}, "year", "year must be a whole number between 1900"),
-        ({"value": ""}, "value", "value is required"),
+        # a blank is no way to leave a year missing: the message says what is
+        ({"value": ""}, "value", "value is required (to leave a year missing, leave out its row"),
         ({"value": "lots"}, "value", "value must be a plain number"),
         ({"value": "4,369"}, "value", "no thousands separators"),
         ({"value": "nan"}, "value", "value must be finite"),

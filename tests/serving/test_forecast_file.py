@@ -83,6 +83,7 @@ def test_malformed_input_names_lines_and_writes_nothing(tmp_path: Path) -> None:
     result = runner.invoke(app, ["forecast-file", str(bad), "--horizon", "2", "--output", str(out)])
     assert result.exit_code == 2
     assert "y is missing or not a number on line(s) 3" in result.output
+    assert "to leave a year missing, leave out its row" in " ".join(result.output.split())
     assert "ds is not an integer year on line(s) 5" in result.output
     assert not out.exists()
 
