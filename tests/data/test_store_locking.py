@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +34,18 @@ def database_file(store: FigureStore) -> Path:
     return Path(store.url.removeprefix("sqlite:///"))
 
 
+@contextmanager
+def write_lock_held(store: FigureStore) -> Iterator[None]:
+    """Another process mid-write on ``store`` for as long as the block runs."""
+    holder = sqlite3.connect(database_file(store), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 def test_another_write_goes_through_while_a_batch_is_being_validated(
     seeded_store: FigureStore, monkeypatch: pytest.MonkeyPatch, short_busy_timeout: None
 ) -> None:
@@ -54,15 +68,11 @@ def test_a_batch_that_cannot_get_the_write_lock_raises_store_busy(
     seeded_store: FigureStore, short_busy_timeout: None
 ) -> None:
     before = seeded_store.figures()
-    holder = sqlite3.connect(database_file(seeded_store), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another process, mid-write, for longer than we wait
     waiting = FigureStore(seeded_store.url)
     try:
-        with pytest.raises(data.errors.StoreBusy) as caught:
+        with write_lock_held(seeded_store), pytest.raises(data.errors.StoreBusy) as caught:
             waiting.add_figures(pd.DataFrame([row()]), source="late.csv")
     finally:
-        holder.execute("ROLLBACK")
-        holder.close()
         waiting.close()
 
     assert isinstance(caught.value, data.errors.FraudcastDataError)
@@ -84,14 +94,9 @@ def test_the_drop_folder_keeps_a_file_for_the_next_tick_while_the_store_is_busy(
     clock = [1000.0]
     monkeypatch.setattr(incoming_module.time, "monotonic", lambda: clock[0])
     dropped = drop([row()])
-    holder = sqlite3.connect(database_file(seeded_store), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
     waiting = FigureStore(seeded_store.url)
-    try:
+    with write_lock_held(seeded_store):
         assert process(waiting, incoming) == []
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
     assert dropped.exists()
     assert list((incoming / "rejected").iterdir()) == []
@@ -109,13 +114,8 @@ def test_figures_add_on_a_busy_store_says_so_and_exits_75(
 ) -> None:
     app = typer.Typer()
     figures_commands.register(app)
-    holder = sqlite3.connect(database_file(seeded_store), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    with write_lock_held(seeded_store):
         result = CliRunner().invoke(app, ["figures", "add", str(write_figures([row()]))])
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
     assert result.exit_code == 75, result.output
     assert "busy with another write; nothing was written. Try again in 5 s" in result.stderr
@@ -155,17 +155,14 @@ def test_a_waiting_file_taken_away_during_an_outage_is_forgotten(
 
     monkeypatch.setattr(incoming_module, "_RETRIES", {})
     dropped = drop([row()])
-    holder = sqlite3.connect(database_file(seeded_store), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
     waiting = FigureStore(seeded_store.url)
     try:
-        assert process(waiting, incoming) == []
-        assert len(incoming_module._RETRIES) == 1  # waiting for its next try
-        dropped.unlink()  # the steward took it back
-        assert process(waiting, incoming) == []
+        with write_lock_held(seeded_store):
+            assert process(waiting, incoming) == []
+            assert len(incoming_module._RETRIES) == 1  # waiting for its next try
+            dropped.unlink()  # the steward took it back
+            assert process(waiting, incoming) == []
     finally:
-        holder.execute("ROLLBACK")
-        holder.close()
         waiting.close()
 
     assert incoming_module._RETRIES == {}

@@ -75,15 +75,19 @@ def test_strong_own_evidence_departs_from_the_population_choice() -> None:
     assert weak_decision is not None and weak_decision.chosen == "naive"
 
 
-def test_the_default_holds_unless_the_population_clearly_beats_it() -> None:
-    # drift looks a little better than the default on these 40 series, but which of the two
-    # does better differs from series to series far more than that: not a clear win
+def _tied_with_the_default() -> list[SeriesScores]:
+    """40 series on which drift looks a little better than the default, but which of the two
+    does better differs from series to series far more than that: not a clear win."""
     rng = np.random.default_rng(0)
     tied = []
     for i in range(40):
         drift, default = 0.76 * np.exp(rng.normal(0, 0.4)), 0.80 * np.exp(rng.normal(0, 0.4))
         tied.append(_scores(f"s{i}", 10, {"naive": 1.0, DEFAULT: default, "drift": drift}, i))
-    evidence = PopulationEvidence.pool(tied)
+    return tied
+
+
+def test_the_default_holds_unless_the_population_clearly_beats_it() -> None:
+    evidence = PopulationEvidence.pool(_tied_with_the_default())
     assert evidence.ranking()[0].name != DEFAULT  # the pooled means alone would leave it
     assert evidence.choice == DEFAULT
     beaten = [
@@ -355,12 +359,7 @@ def test_a_kept_default_says_which_better_looking_model_it_is_counted_as() -> No
     """The card read "0.75 x naive's: the pooled backtests (0.77 x naive's there) ... own
     origins get 0% of the weight": figures that do not add up without the rule that the kept
     default counts as the best."""
-    rng = np.random.default_rng(0)
-    tied = []
-    for i in range(40):
-        drift, default = 0.76 * np.exp(rng.normal(0, 0.4)), 0.80 * np.exp(rng.normal(0, 0.4))
-        tied.append(_scores(f"s{i}", 10, {"naive": 1.0, DEFAULT: default, "drift": drift}, i))
-    evidence = PopulationEvidence.pool(tied)
+    evidence = PopulationEvidence.pool(_tied_with_the_default())
     best = evidence.ranking()[0]
     assert evidence.choice == DEFAULT and best.name != DEFAULT
     items = [("line", pd.Series(5.0 + 3.0 * np.arange(15), index=range(2000, 2015)), ())]
