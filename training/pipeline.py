@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -411,7 +412,7 @@ def _track_and_promote(
         served.outcome,
         served.reason,
         model=served.model.name,
-        mase=served.model.metrics.get("mase"),
+        mase=_scored(served.model.metrics.get("mase")),
         coverage=calibrated_coverage(served.model.metrics),
         version=served.version,
         run_id=step.run_id,
@@ -561,3 +562,9 @@ def has_champions(settings: TrainingSettings | None = None) -> bool:
     """True when at least one series has a registered champion."""
     client = tracking.connect(settings or TrainingSettings())
     return bool(registry.champion_series(client=client))
+
+
+def _scored(mase: float | None) -> float | None:
+    """A backtest MASE as the summary shows it: None where no backtest forecast could be
+    scaled (one figure before the only origin), which the summary had printed as "nan"."""
+    return mase if mase is not None and math.isfinite(mase) else None

@@ -603,3 +603,17 @@ def test_the_logged_forecasts_are_at_the_levels_trained_at(store):
         path = client.download_artifacts(selected, "forecast.csv", folder)
         columns = list(pd.read_csv(path).columns)
     assert columns == ["year", "mean", "lo-50", "hi-50", "lo-90", "hi-90"]
+
+
+def test_a_series_whose_backtest_cannot_be_scaled_has_no_mase_not_nan(store, settings):
+    """Figures for 2023 and 2025 only: its one backtest forecast starts from a single figure,
+    which gives no scale, and the train summary printed "nan" in its MASE column."""
+    store.add_series(SeriesInfo(id="jp_gappy", title="Gappy", unit="count"))
+    store.add_figures(
+        _trend_figures(range(2000, 2020)).assign(series_id="jp_gappy").iloc[[0, 2]],
+        source="test",
+        message="two figures",
+    )
+    [outcome] = pipeline.retrain(["jp_gappy"], store=store, settings=settings)
+    assert outcome.status == "promoted", outcome.reason
+    assert outcome.mase is None
