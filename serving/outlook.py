@@ -318,12 +318,13 @@ def _accuracy_words(card: schemas.ModelCard, backtest_mase: float | None) -> str
 
 
 def format_exact(value: float, unit: str) -> str:
-    """A figure to the unit, as the projection table prints it: 15,812 or ¥8,730,000,000."""
+    """A figure to the unit, as published: 15,812, ¥8,730,000,000, 88.16 percent; no digits
+    it does not have ("700.00 百万円" and "96.00 percent" had stood beside "974 百万円")."""
     if unit == "JPY":
         return f"¥{value:,.0f}"
     if unit == "count":
         return f"{value:,.0f}"
-    return f"{value:,.2f} {unit}"
+    return f"{value:,.15g} {unit}"
 
 
 def format_value(value: float, unit: str) -> str:

@@ -5,7 +5,9 @@ const yenCompact = new Intl.NumberFormat("en", {
   style: "currency", currency: "JPY", notation: "compact", maximumFractionDigits: 1,
 });
 const yenFull = new Intl.NumberFormat("en", { style: "currency", currency: "JPY" });
-const plain = new Intl.NumberFormat("en", { maximumFractionDigits: 2 });
+// another unit (percent, 百万円, per 100,000): whole numbers from 100, one decimal below it,
+// so a column reads alike ("2,080" beside "4,074", not "4,074.49"; "98.0" beside "88.2")
+const oneDecimal = new Intl.NumberFormat("en", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const percent = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
 
 /** A figure in its unit, short enough for a chart label or a table cell. */
@@ -13,7 +15,7 @@ export function formatValue(value, unit) {
   if (value === null || value === undefined || !Number.isFinite(value)) return "—";
   if (unit === "JPY") return Math.abs(value) >= 1e6 ? yenCompact.format(value) : yenFull.format(value);
   if (unit === "count") return counts.format(value);
-  return `${plain.format(value)} ${unit}`;
+  return `${(Math.abs(value) >= 100 ? counts : oneDecimal).format(value)} ${unit}`;
 }
 
 /** The full figure, e.g. for a hover label: "¥8,730,000,000" rather than "¥8.7B". */

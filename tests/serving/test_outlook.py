@@ -136,3 +136,16 @@ def test_a_projection_older_than_a_stored_figure_says_so_not_that_it_is_missing(
         "since is not in it (no retrain has replaced it yet)"
     )
     assert "has been added yet" not in headline
+
+
+def test_a_published_figure_in_another_unit_is_quoted_with_its_own_digits() -> None:
+    """The brief printed "700.00 百万円" and "96.00 percent" beside a projection of
+    "974 百万円", and 61 stored as 60.99999999999999 would have been 61.00."""
+    from serving.outlook import format_exact
+
+    assert format_exact(700.0, "百万円") == "700 百万円"
+    assert format_exact(96.0, "percent") == "96 percent"
+    assert format_exact(88.16, "percent") == "88.16 percent"
+    assert format_exact(12345.5, "per 100,000") == "12,345.5 per 100,000"
+    assert format_exact(60.99999999999999, "percent") == "61 percent"
+    assert format_exact(8.73e9, "JPY") == "¥8,730,000,000"

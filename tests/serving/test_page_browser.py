@@ -843,3 +843,24 @@ def test_settings_the_page_cannot_show_are_said_and_the_address_shows_what_is_sh
     horizon = int(shown.split("&")[0].split("=")[1])
     page.wait_for_selector(f"#series-{TRAINED[0]}[data-forecast-points='{horizon}']")
     assert watch.clean(), watch
+
+
+def test_a_figure_in_another_unit_reads_alike_across_a_column(
+    browser: Browser, base_url: str
+) -> None:
+    """One card read "the 80% interval 2,080 百万円 and the 95% interval 4,074.49 百万円",
+    a percent table "98 percent" beside "88.16 percent", and 61 was "60.99999999999999"."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    shown = page.evaluate(
+        """async () => {
+          const { formatValue } = await import("/static/format.js");
+          return [2080, 4074.49, 98, 88.16, 60.99999999999999, 0.5].map(
+            (value) => formatValue(value, value > 100 ? "百万円" : "percent"));
+        }"""
+    )
+    assert shown == [
+        "2,080 百万円", "4,074 百万円", "98.0 percent", "88.2 percent", "61.0 percent",
+        "0.5 percent",
+    ]  # fmt: skip
+    assert watch.clean(), watch
