@@ -395,9 +395,32 @@ def log_retrain_result(
         run.run_id,
         metrics=_metrics(selected.metrics, "selected.")
         + (_metrics(record_summary) if not record.empty else [])
-        + _metrics(pooled, "population."),
+        + _metrics(pooled, "population.")
+        + _metrics(_pooled_choice(evidence, fit), "population."),
         tags=[RunTag(key, value) for key, value in tags.items()],
     )
+
+
+def _pooled_choice(evidence: PopulationEvidence | None, fit: SeriesFit) -> dict[str, float]:
+    """The pooled evidence that decided, as metrics a modeller can chart across retrains in
+    the MLflow UI (``population_evidence.csv`` holds the whole table, one file a retrain):
+    how many series were pooled, the mean error relative to naive's of the population's
+    choice, of its best-looking model and of the selected model there, and the weight this
+    series' own backtests got; empty without evidence."""
+    if evidence is None or not evidence.models:
+        return {}
+    stratum = evidence.stratum(len(fit.history))
+    found = {
+        "series": float(stratum.series),
+        "best_error_vs_naive": float(np.exp(stratum.ranking()[0].mean)),
+    }
+    if stratum.choice in stratum.models:
+        found["choice_error_vs_naive"] = float(np.exp(stratum.models[stratum.choice].mean))
+    if fit.selected in stratum.models:
+        found["selected_error_vs_naive"] = float(np.exp(stratum.models[fit.selected].mean))
+    if fit.decision is not None and fit.selected in fit.decision.weights:
+        found["own_weight"] = float(fit.decision.weights[fit.selected])
+    return found
 
 
 def _pooled_interval_check(evidence: PopulationEvidence | None, fit: SeriesFit) -> dict[str, float]:

@@ -104,6 +104,9 @@ def test_retrain_logs_parent_and_candidate_runs_with_metrics_and_artifacts(store
     assert reason and reason in parents["tags.mlflow.note.content"].iloc[0]
     assert parents["tags.mlflow.note.content"].iloc[0].startswith("promoted: ")
     assert children["tags.selection_reason"].notna().sum() == 1
+    # the pooled numbers behind the choice, as metrics to chart across retrains
+    for metric in ("series", "best_error_vs_naive", "choice_error_vs_naive"):
+        assert parents[f"metrics.population.{metric}"].notna().all(), metric
     assert (
         children.loc[children["tags.selected"] == "true", "tags.selection_reason"] == reason
     ).all()
