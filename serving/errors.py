@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections import Counter
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from data.errors import (
     PROBLEMS_PER_KIND,
@@ -176,8 +179,29 @@ def _plural(count: int, noun: str) -> str:
     return noun if count == 1 else f"{noun}s"
 
 
+async def _not_found(request: Request, error: Exception) -> Response:
+    """An address that is no page, said in a page to a person's browser (it had answered
+    ``{"detail":"Not Found"}``); the API's and every other client's answer stays as FastAPI
+    gives it."""
+    assert isinstance(error, StarletteHTTPException)
+    wanted = request.headers.get("accept", "")
+    api = request.url.path.startswith(("/v1/", "/docs", "/openapi", "/metrics", "/static/"))
+    if error.status_code != status.HTTP_404_NOT_FOUND or api or "text/html" not in wanted:
+        return await http_exception_handler(request, error)
+    path = html.escape(request.url.path[:200])
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found · '
+        "fraudcast</title></head><body><h1>Not found</h1><p>fraudcast has no page at "
+        f'<code>{path}</code>.</p><p>The projections are on the <a href="/">planner page'
+        '</a>; the outlook brief is <a href="/v1/report.pdf">/v1/report.pdf</a>, and the API '
+        'is described at <a href="/docs">/docs</a>.</p></body></html>'
+    )
+    return HTMLResponse(body, status_code=status.HTTP_404_NOT_FOUND)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every typed domain error to its status code."""
+    app.add_exception_handler(StarletteHTTPException, _not_found)
     app.add_exception_handler(RequestValidationError, _invalid_input)
     app.add_exception_handler(UnknownSeries, _unknown)
     app.add_exception_handler(UnknownJob, _unknown)

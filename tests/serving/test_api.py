@@ -513,3 +513,17 @@ def test_figures_sent_again_answer_200_not_201(client, state):
     assert again.status_code == 200, again.text
     assert again.json()["no_op"] and again.json()["revision_id"] is None
     assert state.store.revisions() == revisions
+
+
+def test_an_address_that_is_no_page_is_said_in_a_page_to_a_browser(client) -> None:
+    """A person who mistyped an address got {"detail":"Not Found"} in their browser."""
+    page = client.get("/forecasts", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "fraudcast has no page at <code>/forecasts</code>" in page.text
+    assert '<a href="/">planner page</a>' in page.text
+    # the API and any client that does not ask for a page keep the JSON answer
+    assert client.get("/forecasts").json() == {"detail": "Not Found"}
+    api = client.get("/v1/nothing", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    escaped = client.get("/<script>", headers={"Accept": "text/html"})
+    assert "<script>" not in escaped.text and "&lt;script&gt;" in escaped.text
