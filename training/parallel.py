@@ -69,10 +69,11 @@ def parse_long_frame(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
         first = frame["y"][bad_values].iloc[0]
         line = int(np.flatnonzero(bad_values.to_numpy())[0]) + 2
         shown = "" if pd.isna(first) else f"; {str(first)[:40]!r} on line {line}"
+        # a blank is no way to leave a year missing: said where a cell is blank
+        blank = "; to leave a year missing, leave out its row" if frame["y"].isna().any() else ""
         problems.append(
             f"y is missing or not a number on line(s) {_lines(bad_values)} (a plain number: "
-            f"no thousands separators or units{shown}; to leave a year missing, leave out its "
-            "row)"
+            f"no thousands separators or units{shown}{blank})"
         )
     if not problems:
         duplicated = frame.assign(ds=years).duplicated(["unique_id", "ds"], keep=False)

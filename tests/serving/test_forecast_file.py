@@ -83,9 +83,16 @@ def test_malformed_input_names_lines_and_writes_nothing(tmp_path: Path) -> None:
     result = runner.invoke(app, ["forecast-file", str(bad), "--horizon", "2", "--output", str(out)])
     assert result.exit_code == 2
     assert "y is missing or not a number on line(s) 3" in result.output
-    assert "to leave a year missing, leave out its row" in " ".join(result.output.split())
+    assert "leave out its row" not in result.output  # 'x' is no blank
     assert "ds is not an integer year on line(s) 5" in result.output
     assert not out.exists()
+    blank = _write(tmp_path / "blank.csv", "unique_id,ds,y\na,2000,1\na,2001,\na,2002,3\n")
+    result = runner.invoke(
+        app, ["forecast-file", str(blank), "--horizon", "2", "--output", str(out)]
+    )
+    assert result.exit_code == 2
+    # a blank is no way to leave a year missing: the message says what is
+    assert "to leave a year missing, leave out its row" in " ".join(result.output.split())
 
 
 def test_duplicates_and_missing_columns(tmp_path: Path) -> None:
