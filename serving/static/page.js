@@ -48,7 +48,7 @@ function readSettings() {
     if (!/^-?\d+$/.test(askedHorizon.trim())) {
       refused.push(`Horizon "${askedHorizon}" in the address is not a whole number of years: showing ${horizon}.`);
     } else if (asked < 1 || asked > MAX_HORIZON) {
-      refused.push(`Horizon ${asked} in the address is beyond the page's 1–${MAX_HORIZON} years: showing ${horizon}.`);
+      refused.push(`Horizon ${asked} in the address is outside the page's 1–${MAX_HORIZON} years: showing ${horizon}.`);
     } else {
       horizon = asked;
     }

@@ -34,10 +34,10 @@ const MYRIADS = /^(?:([0-9.]+)億)?(?:([0-9.]+)万)?([0-9.eE+-]*)$/;
 
 /**
  * A figure as typed: "20000", "20,000", "2e4", or as a Japanese IME gives it: full-width
- * "２００００" (NFKC makes it "20000"), "20,000件", "2万", "3億円"; NaN when it is not a number.
+ * "２００００" (NFKC makes it "20000"), "20,000件", "2万", "3億円", "97％"; NaN when it is not a number.
  */
 function parseValue(text) {
-  const plain = String(text ?? "").normalize("NFKC").replace(/[\s,_]/g, "").replace(/[件円]$/, "");
+  const plain = String(text ?? "").normalize("NFKC").replace(/[\s,_]/g, "").replace(/[件円%]$/, "");
   const parts = MYRIADS.exec(plain);
   if (!plain || !parts) return Number.NaN;
   const [, oku, man, rest] = parts;
@@ -95,7 +95,10 @@ export function setUpWhatIf(entry, { settings, redraw }) {
     }
     entry.whatIf = { year: Number(year.value), value: typed };
     await refreshScenario(entry, settings());
-    if (!entry.scenario) keepWhatIf(id, null); // a link must not bring back what was refused
+    if (!entry.scenario) { // refused: a link must not bring it back, and a screen reader hears it
+      keepWhatIf(id, null);
+      value.setAttribute("aria-invalid", "true");
+    }
     redraw();
   });
   clear.addEventListener("click", () => {

@@ -813,7 +813,7 @@ def test_the_edges_of_fields_buttons_and_contents_links_stand_out(
         (
             "horizon=99&levels=7",
             [
-                "Horizon 99 in the address is beyond the page's 1–15 years: showing 5.",
+                "Horizon 99 in the address is outside the page's 1–15 years: showing 5.",
                 'Interval levels "7" in the address are not among the page\'s 50%, 80%, 90%, '
                 "95% or 99%: showing 80% and 95% intervals.",
             ],

@@ -130,7 +130,8 @@ def test_a_typed_what_if_is_drawn_beside_the_projection_and_a_link_reproduces_it
     assert watch_again.clean(), watch_again
 
 
-@pytest.mark.parametrize("typed", ["２００００", "20,000件", "2万", "２万"])
+# "％" as a rate would be typed: the sign is dropped as 件 and 円 are
+@pytest.mark.parametrize("typed", ["２００００", "20,000件", "2万", "２万", "20000％"])
 def test_a_what_if_typed_with_a_japanese_ime_is_read_as_the_number(
     browser: Browser, base_url: str, typed: str
 ) -> None:
@@ -152,6 +153,8 @@ def test_a_what_if_outside_the_rules_says_why_and_clear_takes_it_away(
     _what_if(page, "2026", "-5")
     page.wait_for_selector(f"{CARD}[data-scenario=refused]", timeout=30_000)
     assert "The value must be >= 0" in page.locator(f"{CARD} .what-if-result").inner_text()
+    # refused by the service, not only unreadable: said to a screen reader too
+    assert page.locator(f"{CARD} input[name=value]").get_attribute("aria-invalid") == "true"
     assert not _drawn(page, SERIES)  # the refused what-if is not drawn, nor the one before
     assert "whatif" not in page.url  # nor does a link bring either back
     _what_if(page, "2026", "lots")
