@@ -245,24 +245,35 @@ class CalibratedForecast:
         eased = limit - room * np.exp(-shrink)
         return np.where(values > anchor, eased, np.minimum(values, limit))
 
-    def recentred(self, last_year: int, point_path: np.ndarray) -> CalibratedForecast:
+    def recentred(
+        self, last_year: int, point_path: np.ndarray, last_value: float | None = None
+    ) -> CalibratedForecast:
         """The same calibration (error quantiles, their growth, envelope) around another point
-        path from ``last_year``: the model refitted on other figures, e.g. a what-if. Its
-        intervals stand in the same proportion to the path as the champion's own: the envelope
-        goes along as it stood around the champion's path (a hypothetical last figure is not a
-        published one to count changes from)."""
+        path from ``last_year``: the model refitted on other figures, e.g. a what-if whose last
+        figure is ``last_value``. Its intervals stand in the same proportion to the path as the
+        champion's own: the envelope goes along as it stood around the champion's path (a
+        hypothetical last figure is not a published one to count changes from); a share's
+        room below its ceiling is measured from ``last_value`` (without it, a what-if of 97
+        percent had been cut at exactly 100 two years on)."""
         path = np.asarray(point_path, dtype=float)[: self.max_horizon]
         if len(path) < self.max_horizon:
             raise ValueError(f"point_path needs {self.max_horizon} steps, got {len(path)}")
         if self.nonnegative:
             path = np.maximum(path, 0.0)
+        envelope = self._envelope_around_path(self.max_horizon)
+        if envelope is not None:
+            if last_value is not None and last_value > 0:
+                # stored as changes from ``last_value``: served around the path as it stood
+                envelope = envelope + np.log(np.maximum(path, 1e-300) / last_value)[:, None]
+            else:
+                last_value = None
         return replace(
             self,
             last_year=int(last_year),
             point_path=path,
             notes=list(self.notes),
-            envelope=self._envelope_around_path(self.max_horizon),
-            last_value=None,
+            envelope=envelope,
+            last_value=last_value,
         )
 
     def _envelope_around_path(self, horizon: int) -> np.ndarray | None:

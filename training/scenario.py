@@ -44,4 +44,4 @@ def refit_champion(
     history = prepare_series(figures, breaks).series
     with np.errstate(over="ignore", invalid="ignore"):  # the caller checks the path is finite
         path = model_path(champion.model_name, history)
-    return champion.recentred(int(history.index[-1]), path)
+    return champion.recentred(int(history.index[-1]), path, float(history.iloc[-1]))

@@ -388,3 +388,27 @@ def test_the_forecast_command_says_when_a_figure_came_after_its_projection(state
         f"Note: This projection is from figures up to {first - 1}: the {first} figure added "
         "since is not in it (no retrain has replaced it yet)."
     ) in " ".join(result.stdout.split())
+
+
+def test_a_what_if_on_a_share_keeps_its_room_below_100() -> None:
+    """A what-if of 96.7 percent, about the champion's own next projection, went 98.1, 99.5,
+    then exactly 100 for every later year, its 80% upper bound 100 from the first: the room
+    below the ceiling was measured only from a published last figure."""
+    from training.scenario import refit_champion
+    from training.selection import fit_series
+
+    years = range(2014, 2024)
+    rates = pd.Series([80.0 + 2 * index for index in range(len(years))], index=years)
+    fit = fit_series(rates, series_id="rate")
+    fit.champion.under_ceiling(100.0, rates)
+    what_if = pd.concat([rates, pd.Series([96.7], index=[2024])])
+    forecast = refit_champion(fit.champion, what_if).predict(5, (80, 95))
+    assert (forecast["mean"] < 100).all() and forecast["mean"].is_monotonic_increasing
+    assert (forecast["hi-80"] < 100).all()
+    # a longer series' envelope is served around the path as before: unchanged for a count
+    long = pd.Series(np.linspace(1_000.0, 5_000.0, 12).round(), index=range(2012, 2024))
+    counted = fit_series(long, series_id="count").champion
+    figures = pd.concat([long, pd.Series([5_400.0], index=[2024])])
+    before = counted.recentred(2024, refit_champion(counted, figures).point_path)
+    after = refit_champion(counted, figures)
+    pd.testing.assert_frame_equal(before.predict(6, (80, 95)), after.predict(6, (80, 95)))
