@@ -48,6 +48,7 @@ function readSettings() {
     if (!/^-?\d+$/.test(askedHorizon.trim())) {
       refused.push(`Horizon "${askedHorizon}" in the address is not a whole number of years: showing ${horizon}.`);
     } else if (asked < 1 || asked > MAX_HORIZON) {
+      horizon = Math.min(Math.max(asked, 1), MAX_HORIZON); // the nearest the page shows
       refused.push(`Horizon ${asked} in the address is outside the page's 1–${MAX_HORIZON} years: showing ${horizon}.`);
     } else {
       horizon = asked;

@@ -775,11 +775,16 @@ def test_without_javascript_the_page_offers_the_brief_and_the_csv_not_inert_cont
     assert note.is_visible()
     assert "/v1/series/id/forecast.csv" in note.inner_text()
     assert note.locator("a[href='/v1/report.pdf']").is_visible()
+    # nor does the header speak of the hidden controls
+    assert "chosen below" not in page.locator("#outlook-pdf-note").inner_text()
     assert watch.clean(), watch
     page, watch = open_page(browser, base_url)  # with it, the controls are there
     load_page(page, base_url + "/")
     assert page.locator("#horizon").is_visible()
     assert page.locator("input[name=level]").first.is_visible()
+    assert (
+        "for the years and intervals chosen below" in page.locator("#outlook-pdf-note").inner_text()
+    )
     assert watch.clean(), watch
 
 
@@ -813,11 +818,12 @@ def test_the_edges_of_fields_buttons_and_contents_links_stand_out(
         (
             "horizon=99&levels=7",
             [
-                "Horizon 99 in the address is outside the page's 1–15 years: showing 5.",
+                # the nearest it shows, not the default
+                "Horizon 99 in the address is outside the page's 1–15 years: showing 15.",
                 'Interval levels "7" in the address are not among the page\'s 50%, 80%, 90%, '
                 "95% or 99%: showing 80% and 95% intervals.",
             ],
-            "horizon=5&levels=80,95",
+            "horizon=15&levels=80,95",
         ),
         (
             "horizon=3x&levels=90,abc",
