@@ -320,8 +320,8 @@ def _element_checks(
 ) -> dict[str, list[Check]]:
     """Per column, (reason, passes) pairs; each reason covers exactly one way a cell goes wrong."""
 
-    def required(column: str) -> Check:
-        return (f"{column} is required", lambda text: text != "")
+    def required(column: str, how: str = "") -> Check:
+        return (f"{column} is required{f' ({how})' if how else ''}", lambda text: text != "")
 
     return {
         "series_id": [required("series_id")],
@@ -334,10 +334,7 @@ def _element_checks(
         ],
         "value": [
             # a blank value reads as a year left missing, which is done by leaving out its row
-            (
-                "value is required (to leave a year missing, leave out its row: gaps are fine)",
-                lambda text: text != "",
-            ),
+            required("value", "to leave a year missing, leave out its row: gaps are fine"),
             (
                 "value must be a plain number in ASCII digits, e.g. 12479, 2.5 or 2.78e10 (no "
                 "thousands separators or units)",
