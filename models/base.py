@@ -187,8 +187,7 @@ class Forecaster(ABC):
         if fast is None:
             return self._refit_each(series, ends, horizon, checked_levels)
         mean, quantiles = fast
-        nonnegative = np.array([[bool(np.all(values[:end] >= 0))] for end in ends])
-        return _bounded(mean, quantiles, checked_levels, nonnegative)
+        return _bounded(mean, quantiles, checked_levels, [values[:end] for end in ends])
 
     def _refit_each(
         self, series: pd.Series, ends: list[int], horizon: int, levels: list[float]
@@ -200,8 +199,7 @@ class Forecaster(ABC):
             clone = copy.deepcopy(self)
             clone.fit(series.iloc[:end])
             mean, quantiles = clone._predict_quantiles(horizon, levels)
-            nonnegative = np.array(bool(np.all(values[:end] >= 0)))
-            mean, bounded = _bounded(mean, quantiles, levels, nonnegative)
+            mean, bounded = _bounded(mean, quantiles, levels, [values[:end]])
             means.append(mean)
             bounds.append(bounded)
         quantile_arrays = {
@@ -248,7 +246,7 @@ class Forecaster(ABC):
         levels: list[float],
     ) -> pd.DataFrame:
         last_year = int(self.y_.index[-1])
-        mean, bounds = _bounded(mean, quantiles, levels, np.array(self.nonnegative_))
+        mean, bounds = _bounded(mean, quantiles, levels, [self.y_.to_numpy()])
         frame = pd.DataFrame({"year": np.arange(last_year + 1, last_year + 1 + horizon)})
         frame["mean"] = mean
         for level in levels:
@@ -303,11 +301,24 @@ def _bounded(
     mean: np.ndarray,
     quantiles: dict[float, tuple[np.ndarray, np.ndarray]],
     levels: list[float],
-    nonnegative: np.ndarray,
+    prefixes: Sequence[np.ndarray],
 ) -> tuple[np.ndarray, dict[float, tuple[np.ndarray, np.ndarray]]]:
-    """Enforce lo <= mean <= hi, nesting across levels and, where ``nonnegative``, no value
-    below zero (``nonnegative`` broadcasts against the arrays)."""
-    mean = np.where(nonnegative, np.maximum(mean, 0.0), mean)
+    """Enforce lo <= mean <= hi, nesting across levels, no value below zero for a prefix that
+    never went below zero, and a point path within what real yearly series did
+    (``models.calibration.within_reference``). ``mean`` and the bounds hold one row per
+    prefix (or are a single path for a single prefix)."""
+    from models.calibration import within_reference
+
+    single = np.ndim(mean) == 1
+    rows = np.atleast_2d(np.asarray(mean, dtype=float))
+    nonnegative = np.array([[bool(np.all(values >= 0))] for values in prefixes])
+    rows = np.where(nonnegative, np.maximum(rows, 0.0), rows)
+    rows = np.array(
+        [within_reference(row, values) for row, values in zip(rows, prefixes, strict=True)]
+    )
+    mean = rows[0] if single else rows
+    if single:
+        nonnegative = nonnegative[0]
     bounds = {}
     previous_lo, previous_hi = mean, mean
     for level in sorted(levels):  # each wider level contains the narrower one

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models import calibration
 from models.base import (
     NotFittedError,
     Predictor,
@@ -223,6 +224,31 @@ def test_gaps_are_refused(name: str) -> None:
     gappy = pd.Series(np.linspace(1, 20, 12), index=[*range(2000, 2006), *range(2007, 2013)])
     with pytest.raises(ValueError, match="contiguous"):
         model.fit(gappy)
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_a_projection_moves_no_further_than_real_yearly_series_did(name: str) -> None:
+    """A new fraud type's cases 5, 40, 300, 2,000, 15,000 (x7.5 a year; 6 years for the
+    models that need them): drift on the log scale projected 7.4e12 ten years on. Every
+    point path, served or backtested, stays within the reference corpus' changes over as many
+    years from the last figure (x5.0 a year ahead, x111 ten years ahead)."""
+    values = 15_000 * 7.5 ** np.arange(-5.0, 1.0)
+    y = pd.Series(values, index=range(2020, 2026))
+    envelope = np.exp(calibration.reference_envelope()[:10])
+    if name == "champion":
+        predictor: Predictor = fit_series(y, series_id="new-fraud").champion
+    elif name == "borrowed champion":
+        predictor = fit_series(y.iloc[-3:], series_id="new-fraud-short").champion
+    else:
+        model = make_forecaster(name)
+        if model.min_length > len(y):
+            pytest.skip(f"{name} needs {model.min_length} years")
+        predictor = model.fit(y)
+        mean, _ = make_forecaster(name).rolling_forecasts(y, [len(y)], 10)
+        assert (mean[0] <= 15_000 * envelope[:, 1] * (1 + 1e-9)).all()
+    path = predictor.predict(10, LEVELS)["mean"].to_numpy()
+    assert (path <= 15_000 * envelope[:, 1] * (1 + 1e-9)).all(), path
+    assert (path >= 15_000 * envelope[:, 0] * (1 - 1e-9)).all(), path
 
 
 @pytest.mark.parametrize("name", list(CATALOG))

@@ -250,7 +250,9 @@ def test_a_new_series_whose_own_backtests_disagree_with_the_pooled_choice_says_s
     assert "its point path carries the last figure forward (naive): no other path clearly beat " \
         "that in the pooled backtests of 41 short series" in qr.reason  # fmt: skip
     assert "x naive's error" not in qr.reason
-    assert re.search(r"its own 3 backtest forecasts favoured \w+ \(MASE 0\.\d\d against "
+    # (log_drift's backtests held within the corpus' changes: x4 a year is x16 in two years,
+    # beyond its x8.2, so MASE 3.40 rather than 0.11; still far below naive's)
+    assert re.search(r"its own 3 backtest forecasts favoured \w+ \(MASE \d\.\d\d against "
                      r"\d+\.\d\d\), too few to choose a path by", qr.reason), qr.reason  # fmt: skip
 
 
