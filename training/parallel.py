@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -148,37 +149,52 @@ def write_forecasts(
     jobs: int = 1,
     progress: bool = False,
     seed: int = 0,
+    reasons: Path | None = None,
 ) -> Written:
     """``forecast_long`` streamed to a CSV: each series' rows are written as they arrive, so
     memory does not grow with the number of series. The file appears whole or not at all: rows
-    go to a temporary file beside ``output``, renamed over it only when every series is done."""
+    go to a temporary file beside ``output``, renamed over it only when every series is done.
+    With ``reasons``, each series' model and the reason it was chosen go there (unique_id,
+    model, reason), written the same way once the forecasts are."""
     columns, outcomes = iter_forecasts(
         frame, horizon=horizon, levels=levels, jobs=jobs, progress=progress, seed=seed, as_csv=True
     )
-    output = Path(output)
-    rows, series, failures = 0, 0, []
+    rows, series, failures, why = 0, 0, [], ["unique_id,model,reason\n"]
+    with _whole_file(Path(output)) as handle:
+        handle.write(",".join(columns) + "\n")
+        for outcome in outcomes:
+            if isinstance(outcome, SeriesFailure):
+                failures.append(outcome)
+                continue
+            handle.write(outcome.text)
+            why.append(outcome.reason)
+            rows, series = rows + outcome.rows, series + 1
+    if reasons is not None:
+        with _whole_file(Path(reasons)) as handle:
+            handle.write("".join(why))
+    return Written(rows, series, failures)
+
+
+@contextlib.contextmanager
+def _whole_file(path: Path) -> Iterator[IO[str]]:
+    """A text file that appears at ``path`` whole or not at all: written to a temporary file
+    beside it, renamed over it when the block ends; removed if the block or the rename fails
+    (e.g. ``path`` is a folder), so no stray rows are left beside it."""
     with tempfile.NamedTemporaryFile(
-        "w", dir=output.parent, prefix=f".{output.name}.", suffix=".part", delete=False
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
     ) as handle:
         part = Path(handle.name)
         try:
-            handle.write(",".join(columns) + "\n")
-            for outcome in outcomes:
-                if isinstance(outcome, SeriesFailure):
-                    failures.append(outcome)
-                    continue
-                handle.write(outcome.text)
-                rows, series = rows + outcome.rows, series + 1
+            yield handle
         except BaseException:
             handle.close()
             part.unlink(missing_ok=True)
             raise
     try:
-        os.replace(part, output)
-    except BaseException:  # e.g. ``output`` is a folder: no stray rows left beside it
+        os.replace(part, path)
+    except BaseException:
         part.unlink(missing_ok=True)
         raise
-    return Written(rows, series, failures)
 
 
 def iter_forecasts(
@@ -230,6 +246,8 @@ class CsvRows:
 
     rows: int
     text: str
+    #: the series' id, model and the reason it was chosen, as one CSV line (``--reasons``)
+    reason: str = ""
 
 
 def share_ceilings(frame: pd.DataFrame, series: dict[str, pd.Series]) -> dict[str, float]:
@@ -274,6 +292,9 @@ def _forecast_one(
     forecast.insert(0, "unique_id", series_id)
     # which model forecast it, as the store's forecast.csv says: the output had not said
     forecast["model"] = outcome.selected
+    # and why, for ``--reasons``: an auditor could not tell why a model was chosen or whether
+    # its intervals were widened or borrowed
+    forecast.attrs["reason"] = outcome.reason
     return forecast
 
 
@@ -284,7 +305,9 @@ def _forecast_csv(
     if isinstance(outcome, SeriesFailure):
         return outcome
     text = outcome[list(columns)].to_csv(header=False, index=False, float_format=_shortest)
-    return CsvRows(len(outcome), text)
+    first = outcome.iloc[0]
+    why = pd.DataFrame([[first["unique_id"], first["model"], outcome.attrs.get("reason", "")]])
+    return CsvRows(len(outcome), text, why.to_csv(header=False, index=False))
 
 
 def _shortest(value: object) -> str:

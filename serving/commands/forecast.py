@@ -52,6 +52,12 @@ def forecast_file(
     ),
     backend: str | None = BACKEND_OPTION,
     scheduler: str | None = SCHEDULER_OPTION,
+    reasons: Path | None = typer.Option(
+        None,
+        "--reasons",
+        dir_okay=False,
+        help="also write each series' model and why it was chosen (unique_id, model, reason)",
+    ),
 ) -> None:
     """Forecast every series of a long CSV (unique_id, ds year, y) with calibrated intervals."""
     # imported here: keeps start-up light
@@ -60,6 +66,13 @@ def forecast_file(
     from training.parallel import InvalidInput, parse_long_frame, write_forecasts
 
     interval_levels = levels_option(levels)
+    if reasons is not None and not reasons.parent.is_dir():  # found before hours of work
+        typer.echo(
+            f"error: cannot write {reasons}: its folder {reasons.parent} does not exist; "
+            "nothing written",
+            err=True,
+        )
+        raise typer.Exit(code=2)
     try:
         # decoded as a figures file is: a workbook, UTF-16 or Shift_JIS is named as such
         text = decoded(input_csv.read_bytes())
@@ -83,6 +96,7 @@ def forecast_file(
                 levels=interval_levels,
                 jobs=jobs,
                 progress=sys.stderr.isatty(),
+                reasons=reasons,
             )
     except InvalidInput as exc:
         typer.echo(f"error: {input_csv}: {exc}; nothing written", err=True)

@@ -414,3 +414,30 @@ def test_a_share_in_whole_percents_is_projected_below_100_at_its_own_pace(tmp_pa
     room = 100.0 - path
     assert room[0] >= 4.0 * np.exp(-np.log(5.0) / 8) - 1e-9
     assert np.all(np.diff(path) > 0) and np.all(room > 1.0)
+
+
+def test_reasons_say_why_each_series_got_its_model(tmp_path: Path) -> None:
+    """An auditor could not tell why a model was chosen, or that a new series' intervals were
+    borrowed: the output held the model's name and nothing else."""
+    rows = ["unique_id,ds,y", *(f"a,{2000 + i},{100 * 1.1**i:.2f}" for i in range(8))]
+    rows += ["new,2023,2271", "new,2024,3570", "new,2025,4100"]
+    given = _write(tmp_path / "in.csv", "\n".join(rows) + "\n")
+    out, why = tmp_path / "out.csv", tmp_path / "why.csv"
+    args = ["forecast-file", str(given), "--horizon", "2", "--output", str(out)]
+    result = runner.invoke(app, [*args, "--reasons", str(why)])
+    assert result.exit_code == 0, result.output
+    reasons = pd.read_csv(why).set_index("unique_id")
+    assert list(reasons.columns) == ["model", "reason"]
+    forecasts = pd.read_csv(out).groupby("unique_id")["model"].first()
+    assert reasons["model"].to_dict() == forecasts.to_dict()
+    # three years: its intervals are borrowed, and it says from how many reference series
+    new = reasons.at["new", "reason"]
+    assert "3 years are too few to calibrate intervals on the series' own backtests" in new
+    assert "reference yearly series" in new
+    assert reasons.at["a", "reason"].strip() and "too few" not in reasons.at["a", "reason"]
+    # a missing folder is found before any forecasting, and nothing is written
+    missing = tmp_path / "gone" / "why.csv"
+    refused = runner.invoke(app, [*args, "--reasons", str(missing)])
+    assert refused.exit_code == 2
+    assert f"its folder {missing.parent} does not exist" in " ".join(refused.output.split())
+    assert not missing.parent.exists()
