@@ -41,7 +41,15 @@ from data.records import AddResult
 from data.store import FigureStore
 from data.validation import read_bounded, read_figures_csv
 
-__all__ = ["PROCESSED", "REJECTED", "IncomingOutcome", "process_incoming", "ready_files"]
+__all__ = [
+    "PROCESSED",
+    "REJECTED",
+    "TRANSIENT_ERRORS",
+    "IncomingOutcome",
+    "process_incoming",
+    "ready_files",
+    "retry_wait",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +328,7 @@ def process_incoming(
             logger.info("%r vanished before it was processed (another watcher?)", path.name)
             continue
         except TRANSIENT_ERRORS as error:
-            wait = min(RETRY_LONGEST_S, RETRY_FIRST_S * 2 ** (waiting[0] if waiting else 0))
+            wait = retry_wait(waiting[0] if waiting else 0)
             _RETRIES[key] = ((waiting[0] if waiting else 0) + 1, now + wait)
             # a busy store's own "Try again in 5 s" beside this wait had read as a contradiction
             said = StoreBusy.SITUATION if isinstance(error, StoreBusy) else one_line(error)
@@ -340,6 +348,14 @@ def process_incoming(
 #: at most RETRY_LONGEST_S (one look in five minutes; a changed file is tried at once).
 RETRY_FIRST_S = 2.0
 RETRY_LONGEST_S = 300.0
+
+
+def retry_wait(failures: int) -> float:
+    """Seconds to wait before trying again what failed for an outage ``failures`` times in a
+    row before this failure: ``RETRY_FIRST_S``, doubling, at most ``RETRY_LONGEST_S``."""
+    return min(RETRY_LONGEST_S, RETRY_FIRST_S * 2**failures)
+
+
 #: Files waiting to be tried again, by ``_retry_key``: (failures so far, when the next try is
 #: due on ``time.monotonic``).
 _RETRIES: dict[tuple[str, int, int], tuple[int, float]] = {}

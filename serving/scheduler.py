@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from data.incoming import IncomingOutcome, process_incoming
+from data.errors import StoreBusy, one_line
+from data.incoming import TRANSIENT_ERRORS, IncomingOutcome, process_incoming, retry_wait
 from data.records import SeriesInfo, input_changed
 from serving import services
 from serving.cron import cron_trigger
@@ -57,6 +58,8 @@ class RetrainScheduler:
         #: jobs seen failing as a whole, and when their series are looked at again
         self._crashes_seen = 0
         self._recheck: _Backoff | None = None
+        #: ticks that failed in a row for an outage (the store down), and when to try again
+        self._outage: _Backoff | None = None
 
     def start(self) -> None:
         """Start the folder watch, the stale-series check and the cron retrain."""
@@ -90,13 +93,36 @@ class RetrainScheduler:
             self._scheduler.shutdown(wait=True)
 
     def tick(self) -> None:
-        """One look at the incoming folder and at series that need a retrain."""
+        """One look at the incoming folder and at series that need a retrain.
+
+        While the store is down (or the folder unwritable) a tick fails, and the next look
+        waits as the drop folder's retries wait (``retry_wait``), with one line a try and one
+        when it works again: a 100-line traceback every 2 s had filled the log.
+        """
         with self._tick_lock:
+            now = time.monotonic()
+            if self._outage is not None and now < self._outage.next_try:
+                return
             try:
                 self.watch_incoming()
                 self.retrain_stale()
+            except TRANSIENT_ERRORS as error:
+                failures = self._outage.attempts if self._outage is not None else 0
+                wait = retry_wait(failures)
+                self._outage = _Backoff(failures + 1, now + wait)
+                said = StoreBusy.SITUATION if isinstance(error, StoreBusy) else one_line(error)
+                log.warning("scheduler tick failed (%s); trying again in %.0f s", said, wait)
+                return
             except Exception:  # a tick must never kill the scheduler
                 log.exception("scheduler tick failed; trying again next tick")
+                return
+            if self._outage is not None:
+                log.info(
+                    "scheduler tick works again after %d failed %s",
+                    self._outage.attempts,
+                    "try" if self._outage.attempts == 1 else "tries",
+                )
+                self._outage = None
 
     def full_retrain(self) -> None:
         """The scheduled retrain of every series (idempotent: unchanged series are skipped)."""
