@@ -76,21 +76,34 @@ async def _store_busy(request: Request, error: Exception) -> JSONResponse:
 STORE_DOWN_RETRY_AFTER_S = 60
 
 
+#: Methods that only read: their answer speaks of reading, not of a write undone (a GET
+#: /readyz during an outage had said "nothing was written" and "disk may be full").
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def _store_failed(request: Request, error: Exception) -> JSONResponse:
     """503 for a store that cannot be read or written (a full disk, a read-only file, a lost
-    database server): a bare 500 and a traceback had answered. The transaction was rolled
-    back, so nothing was written."""
+    database server): a bare 500 and a traceback had answered. A write's transaction was
+    rolled back, so nothing was written; a read says only that it could not read."""
     assert isinstance(error, SQLAlchemyError)
     said = driver_words(error)
     log.error("figure store error on %s %s: %s", request.method, request.url.path, said)
-    return _answer(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        Problem(
+    if request.method in READ_METHODS:
+        problem = Problem(
+            detail=f"the figure store could not be read: {said}",
+            hint="its database server may be unreachable or its file unreadable: the "
+            "service's log says more; send the request again once it is fixed",
+        )
+    else:
+        problem = Problem(
             detail=f"the figure store could not be used: {said}; nothing was written",
             hint="the store's disk may be full or read-only, or its database server "
             "unreachable: the service's log says more; send the request again once it is "
             "fixed",
-        ),
+        )
+    return _answer(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        problem,
         headers={"Retry-After": str(STORE_DOWN_RETRY_AFTER_S)},
     )
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from data.store import FigureStore
 from serving.app import create_app
 from tests.serving.conftest import auth
-from tests.support import yen_figure
+from tests.support import TRAINED, yen_figure
 
 
 def test_a_write_while_another_holds_the_store_is_503_with_retry_after(state):
@@ -71,3 +71,24 @@ def test_a_store_that_cannot_be_written_is_503_with_the_drivers_words(state, mon
     assert "disk may be full or read-only" in body["hint"]
     assert "INSERT" not in answer.text and "secret_row" not in answer.text
     assert state.store.revisions() == before
+
+
+def test_a_read_while_the_store_is_down_says_it_could_not_read(state, monkeypatch):
+    """GET /readyz and GET /v1/series/{id}/forecast during an outage had answered with a
+    write's words: "nothing was written" and "the store's disk may be full or read-only"."""
+    from sqlalchemy.exc import OperationalError
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise OperationalError(
+            "SELECT id FROM series", (), ConnectionRefusedError("connection refused")
+        )
+
+    with TestClient(create_app(state)) as client:
+        monkeypatch.setattr(state.store, "_reading", down)  # every read of the store fails
+        answers = [client.get("/readyz"), client.get(f"/v1/series/{TRAINED[1]}/forecast")]
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        body = answer.json()
+        assert body["detail"] == "the figure store could not be read: connection refused"
+        assert "written" not in answer.text and "disk may be full" not in answer.text
+        assert answer.headers["Retry-After"] == "60"
