@@ -26,7 +26,7 @@ help:
 	@echo "make bench-abuse  probe every hardening item (issue 19) on a live server; writes benchmarks/ABUSE.md"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) against mlruns/ (MLFLOW_PORT=5001 for another)"
 	@echo "make clean      remove the venv and caches (figures and trained models stay)"
-	@echo "make clean-data CONFIRM=yes  delete every figure added and every trained model"
+	@echo "make clean-data CONFIRM=yes  delete every figure added (the drop folder's copies too) and every trained model"
 
 venv: $(STAMP)
 
@@ -156,13 +156,20 @@ clean:
 	$(PYTHON) data/in_use.py sh -c 'rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache \
 	  .hypothesis build *.egg-info'
 
-# Every figure added, its history and the track record, and every run and model in MLflow:
-# gone for good, so it asks first, and it refuses while any fraudcast command runs (a running
-# service went on writing to deleted files: figures it acknowledged were lost; data/in_use.py).
+# Every figure added, its history and the track record, the drop folder's copies of the files
+# added and rejected, and every run and model in MLflow: gone for good, so it asks first, and it
+# refuses while any fraudcast command runs (a running service went on writing to deleted files:
+# figures it acknowledged were lost; data/in_use.py). -maxdepth 1: find had walked into the
+# folders it had just deleted, printed "No such file or directory" for each and failed.
 clean-data:
 	@if [ "$(CONFIRM)" != "yes" ]; then \
-	  echo "make clean-data deletes data/*.db (every figure added, its history, the track record)"; \
-	  echo "and everything under mlruns/ (every run and trained model). Stop the service first,"; \
-	  echo "then run: make clean-data CONFIRM=yes"; exit 2; fi
+	  echo "make clean-data deletes data/*.db (every figure added, its history, the track record),"; \
+	  echo "data/incoming/processed/ and rejected/ (the copies of every file dropped there) and"; \
+	  echo "everything under mlruns/ (every run and trained model). Files still waiting in"; \
+	  echo "data/incoming/ stay. Stop the service first, then run: make clean-data CONFIRM=yes"; \
+	  exit 2; fi
 	$(PYTHON) data/in_use.py sh -c 'rm -f data/*.db data/*.db-wal data/*.db-shm && \
-	  find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +'
+	  rm -rf data/incoming/processed data/incoming/rejected && \
+	  find mlruns -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +'
+	@echo "Deleted the figure store (data/*.db), data/incoming/processed/ and rejected/, and"
+	@echo "everything under mlruns/. Files still waiting in data/incoming/ were left there."

@@ -111,3 +111,41 @@ def test_make_clean_leaves_the_venv_of_a_running_service_alone(tmp_path: Path) -
         holder.communicate("")
     assert subprocess.run(clean, capture_output=True, text=True).returncode == 0
     assert not venv.exists()
+
+
+def test_make_clean_data_deletes_every_store_and_copy_quietly_after_retrains(
+    tmp_path: Path,
+) -> None:
+    """After a few retrains, clean-data printed dozens of "find: 'mlruns/artifacts/…': No
+    such file or directory" and failed with Error 1 although all was deleted; and the drop
+    folder's copies of every figures file added (processed/, rejected/) stayed."""
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "data").mkdir()
+    for name in ("Makefile", "data/in_use.py"):
+        (tmp_path / name).write_text((root / name).read_text())
+    (tmp_path / "data" / "fraudcast.db").write_text("figures")
+    runs = tmp_path / "mlruns"
+    for run in range(3):  # nested folders, as MLflow's artifacts are
+        (runs / "artifacts" / f"series_{run}" / "model").mkdir(parents=True)
+        (runs / "artifacts" / f"series_{run}" / "model" / "model.pkl").write_text("model")
+    (runs / ".gitkeep").write_text("")
+    (runs / "mlflow.db").write_text("runs")
+    incoming = tmp_path / "data" / "incoming"
+    for folder in ("processed", "rejected"):
+        (incoming / folder).mkdir(parents=True)
+        (incoming / folder / "20260101T000000Z-npa.csv").write_text("series_id,year\n")
+    (incoming / "waiting.csv").write_text("series_id,year\n")  # not added yet
+
+    make = ["make", "--no-print-directory", "-C", str(tmp_path), f"PYTHON={sys.executable}"]
+    cleaned = subprocess.run(
+        [*make, "clean-data", "CONFIRM=yes"],
+        capture_output=True,
+        text=True,
+    )
+
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "No such file" not in cleaned.stderr and "Error" not in cleaned.stderr
+    assert sorted(path.name for path in runs.iterdir()) == [".gitkeep"]
+    assert not (tmp_path / "data" / "fraudcast.db").exists()
+    assert sorted(path.name for path in incoming.iterdir()) == ["waiting.csv"]
+    assert "Files still waiting in data/incoming/ were left there." in cleaned.stdout
