@@ -265,3 +265,19 @@ class SchemaState:
         if self.unversioned_tables:
             return "the tables of fraudcast 0.1.0 (no revision)"
         return "no tables"
+
+    @property
+    def created_anew(self) -> bool:
+        """True for a store that had no tables at all: upgrading it creates them."""
+        return self.revision is None and not self.unversioned_tables
+
+    def upgrade_said(self, where: str) -> str:
+        """What bringing a store that stood here to this release's schema did, in one sentence
+        (``fraudcast db upgrade`` prints it; a store's first use logs it after an upgrade)."""
+        if self.is_current:
+            return f"The figure store at {where} is at revision {self.head}; nothing to do."
+        if self.created_anew:
+            return f"Created the figure store's tables at {where} (revision {self.head})."
+        return (
+            f"Upgraded the figure store at {where} from {self.describe()} to revision {self.head}."
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from datetime import UTC
 
 import pandas as pd
 from sqlalchemy import Engine, delete, func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 
 from data import migrations
@@ -65,6 +66,8 @@ from data.settings import StoreSettings
 from data.states import SeriesState, read_states
 from data.validation import FigureRange, read_figures_csv, validate_figures
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "CURRENT_COLUMNS",
     "HISTORY_COLUMNS",
@@ -117,9 +120,17 @@ class FigureStore:
         with self._engine_lock:
             if self._engine is None:
                 engine = make_engine(self.url)
-                self._upgrade(engine)
+                before = self._upgrade(engine)
+                if not before.is_current and not before.created_anew:
+                    # an upgrade on first use had been silent: said once, as `db upgrade` says it
+                    log.info(before.upgrade_said(self.where))
                 self._engine = engine
             return self._engine
+
+    @property
+    def where(self) -> str:
+        """The store's URL without its password, as messages name the store."""
+        return make_url(self.url).render_as_string(hide_password=True)
 
     def upgrade_schema(self) -> SchemaState:
         """Bring the store to this release's schema now, as its first use would; returns where

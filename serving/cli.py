@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import sys
 
 import typer
 
@@ -34,6 +36,25 @@ db_commands.register(app)
 changes_commands.register(app)
 
 
+class _SaidToTheTerminal(logging.Handler):
+    """Prints what the figure store logs (an upgrade of its tables on first use) to stderr,
+    as a command's own message: ``figures seed`` had said only "Already seeded" while the
+    store's schema moved on. Quiet where a command configured logging itself (``serve``,
+    ``train``): the line goes to that log then, once."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if logging.getLogger("data").handlers or logging.getLogger().handlers:
+            return
+        print(record.getMessage(), file=sys.stderr)
+
+
+def _say_store_changes() -> None:
+    store_log = logging.getLogger("data.store")
+    store_log.setLevel(logging.INFO)
+    if not any(isinstance(handler, _SaidToTheTerminal) for handler in store_log.handlers):
+        store_log.addHandler(_SaidToTheTerminal())
+
+
 def main() -> None:
     """Entry point of the ``fraudcast`` console script. A ``FRAUDCAST_*`` setting that cannot
     be used is named with what is wrong with it, not shown as a traceback. The command holds
@@ -44,6 +65,7 @@ def main() -> None:
     from data.in_use import in_use
     from data.settings import without_password
 
+    _say_store_changes()
     try:
         with in_use():  # `make clean-data` refuses while any command runs
             app()

@@ -23,10 +23,6 @@ db_app = typer.Typer(
 )
 
 
-def _where(store: FigureStore) -> str:
-    return make_url(store.url).render_as_string(hide_password=True)
-
-
 @db_app.command("upgrade")
 def upgrade() -> None:
     """Upgrade the figure store's tables to this release's schema (first use does it too).
@@ -38,16 +34,7 @@ def upgrade() -> None:
         store = FigureStore.from_settings()
         before = store.upgrade_schema()
         store.close()
-    where = _where(store)
-    if before.is_current:
-        message = f"The figure store at {where} is at revision {before.head}; nothing to do."
-    elif before.revision is None and not before.predates_migrations:
-        message = f"Created the figure store's tables at {where} (revision {before.head})."
-    else:
-        message = (
-            f"Upgraded the figure store at {where} from {before.describe()} "
-            f"to revision {before.head}."
-        )
+    message = before.upgrade_said(store.where)
     stdout.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
@@ -59,7 +46,7 @@ def current() -> None:
         store = FigureStore.from_settings()
         state = store.schema_state()
         store.close()
-    stdout.print(_status(state, _where(store)), highlight=False, markup=False, soft_wrap=True)
+    stdout.print(_status(state, store.where), highlight=False, markup=False, soft_wrap=True)
     if not state.known:  # this release cannot use the store: a script checking it should stop
         raise typer.Exit(code=1)
 
@@ -133,7 +120,7 @@ def backup(
                 done.append(f"fraudcast.db   <- {figures}")
                 restore.append(_put_back("fraudcast.db", figures))
             else:
-                elsewhere.append(f"the figure store at {_where(store)}: back it up with pg_dump")
+                elsewhere.append(f"the figure store at {store.where}: back it up with pg_dump")
             tracking = _sqlite_path(training.mlflow_tracking_uri)
             if tracking is not None and not tracking.is_file():
                 elsewhere.append(f"MLflow at {tracking}: nothing trained yet")

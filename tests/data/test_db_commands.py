@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -160,3 +162,50 @@ def test_a_backup_names_a_tracking_server_without_its_password(
     written = "".join(path.read_text() for path in target.iterdir() if path.suffix == ".txt")
     assert "http://ops:***@127.0.0.1:1" in written
     assert "MlPw99secret" not in made.output + written
+
+
+def _make_store_at(url: str, revision: str) -> None:
+    """A store as an older release left it: its tables at ``revision``."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from data.migrations import alembic_config
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+    engine.dispose()
+
+
+def test_a_command_that_upgrades_the_store_on_first_use_says_so_once() -> None:
+    """A store made by older code (revision 0002) was upgraded by `figures seed` (as by `make
+    run`) without a word: the command said only what it seeded or "Already seeded"."""
+    url = StoreSettings().database_url
+    _make_store_at(url, "0002")
+    command = [sys.executable, "-m", "serving.cli", "figures", "seed"]
+
+    first = subprocess.run(command, capture_output=True, text=True, check=True)
+    again = subprocess.run(command, capture_output=True, text=True, check=True)
+
+    said = f"Upgraded the figure store at {url} from revision 0002 to revision {head_revision()}."
+    assert first.stderr.splitlines() == [said], first.stderr
+    assert "Seeded" in first.stdout and said not in first.stdout  # stdout stays the command's
+    assert stored_revision(url) == head_revision()
+    assert said not in again.stdout + again.stderr
+    assert "Already seeded; nothing to do." in again.stdout
+
+
+def test_a_store_upgraded_on_first_use_logs_it_once(caplog: pytest.LogCaptureFixture) -> None:
+    """`serve` upgraded a store of revision 0002 and logged nothing of it."""
+    url = StoreSettings().database_url
+    _make_store_at(url, "0002")
+    with caplog.at_level(logging.INFO, logger="data.store"):
+        for _ in range(2):  # a second store on the same database finds it upgraded
+            store = FigureStore(url)
+            store.list_series()
+            store.list_series()
+            store.close()
+    upgrades = [r for r in caplog.records if r.name == "data.store"]
+    assert [r.getMessage() for r in upgrades] == [
+        f"Upgraded the figure store at {url} from revision 0002 to revision {head_revision()}."
+    ]
