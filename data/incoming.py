@@ -36,6 +36,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no claim lock; one watcher per folder there
+    fcntl = None  # type: ignore[assignment]
+
 from data.errors import FraudcastDataError, StoreBusy, one_line
 from data.records import AddResult
 from data.store import FigureStore
@@ -154,10 +159,11 @@ def _reject(path: Path, folder: Path, error: Exception | str) -> IncomingOutcome
     reason = str(error)
     when = datetime.now(UTC).isoformat()
     header = f"{path.name!r} was rejected at {when}; nothing was added."
-    # Reasons first: if we die before the move, the file is simply retried on the next tick.
+    # The move first: when another process took the file meanwhile, it raises and nothing is
+    # written here (the report had been written first, and stayed beside no file).
+    os.replace(path, target)
     report = f"{header}\n\n{reason}\n".encode()
     _write_atomically(target.with_name(target.name + ERROR_SUFFIX), report)
-    os.replace(path, target)
     logger.warning("rejected %r -> %s/%r:\n%s", path.name, REJECTED, target.name, reason)
     return IncomingOutcome(path.name, target, accepted=False, result=None, error=reason)
 
@@ -258,8 +264,13 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
         return _reject(path, folder, f"{path.name!r} cannot be read: permission denied")
     if isinstance(opened, str):
         return _reject(path, folder, opened)
+    # Held open, and claimed, until the file is moved: another service watching the same
+    # folder skips it meanwhile (each had kept a copy in processed/ of the same file).
     with os.fdopen(opened, "rb") as handle:
         read = os.fstat(handle.fileno())
+        if not _claim(handle.fileno()) or _still_there(path, read) is None:
+            logger.debug("%r is being taken by another watcher; leaving it to that one", path.name)
+            return None
         try:
             content = read_bounded(handle)
             frame = read_figures_csv(content)
@@ -268,15 +279,27 @@ def _process_one(store: FigureStore, folder: Path, path: Path) -> IncomingOutcom
         if _changed(read, os.fstat(handle.fileno())):
             logger.info("%r changed while being read; retrying on the next tick", path.name)
             return None
+        try:
+            result = store.add_figures(
+                frame, source=f"{DROPPED_SOURCE}{path.name}", message=dropped_message(path.name)
+            )
+        except StoreBusy:
+            raise  # a FraudcastDataError, but about the store, not the file: see TRANSIENT_ERRORS
+        except FraudcastDataError as error:  # InvalidFigures, UnknownSeries, ...: bad content
+            return _reject(path, folder, error)
+        return _accept(path, folder, result, content, read)
+
+
+def _claim(descriptor: int) -> bool:
+    """Whether this process holds the dropped file open on ``descriptor`` alone (an exclusive
+    ``flock``, released when it is closed); True where there is no ``flock``."""
+    if fcntl is None:
+        return True
     try:
-        result = store.add_figures(
-            frame, source=f"{DROPPED_SOURCE}{path.name}", message=dropped_message(path.name)
-        )
-    except StoreBusy:
-        raise  # a FraudcastDataError, but about the store, not the file: see TRANSIENT_ERRORS
-    except FraudcastDataError as error:  # InvalidFigures, UnknownSeries, ...: bad content
-        return _reject(path, folder, error)
-    return _accept(path, folder, result, content, read)
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 #: How a revision's source names a file from the drop folder: "incoming/npa-2024.csv".

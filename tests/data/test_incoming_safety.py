@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import data.in_use
 import data.incoming
 from data.incoming import ERROR_SUFFIX, IncomingOutcome
 from data.store import FigureStore
@@ -265,3 +266,43 @@ def test_watch_says_when_it_created_the_folder_it_watches(
     assert f"{mistyped} did not exist: created it (FRAUDCAST_INCOMING_DIR)" in first.stdout
     again = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["watch", "--once"])
     assert "did not exist" not in again.stdout
+
+
+def test_a_rejected_file_another_watcher_took_first_leaves_no_report_behind(
+    seeded_store: FigureStore,
+    incoming: Path,
+    drop: WriteFigures,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two services sharing a drop folder: when the other moved a bad file first, this one
+    had written its rejected/…csv.error.txt anyway, beside no file."""
+    dropped = drop([row(value="not a number")])
+    elsewhere = incoming.parent / "taken-by-the-other-service.csv"
+
+    def read_while_the_other_takes_it(*args: object, **kwargs: object) -> object:
+        dropped.replace(elsewhere)  # the other service moves it to its rejected/ meanwhile
+        return read_figures_csv(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data.incoming, "read_figures_csv", read_while_the_other_takes_it)
+    assert process(seeded_store, incoming) == []
+
+    assert list((incoming / "rejected").iterdir()) == []
+    assert elsewhere.exists()
+
+
+@pytest.mark.skipif(data.in_use.fcntl is None, reason="no flock on this system")
+def test_a_file_another_watcher_is_adding_is_left_to_it_and_kept_once(
+    seeded_store: FigureStore, incoming: Path, drop: WriteFigures
+) -> None:
+    """Two services sharing a drop folder both added a good file and each kept a copy of it
+    in processed/."""
+    import fcntl
+
+    dropped = drop([row(year="2024", value="4369")])
+    with dropped.open("rb") as other:  # the other service holds it while adding it
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        assert process(seeded_store, incoming) == []
+        assert dropped.exists() and list((incoming / "processed").iterdir()) == []
+    [outcome] = process(seeded_store, incoming)  # left to this one once the other let go
+    assert outcome.accepted
+    assert [path.name for path in (incoming / "processed").iterdir()] == [outcome.moved_to.name]
