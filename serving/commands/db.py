@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from data.migrations import NEWER_RELEASE
 from data.records import SchemaState
@@ -120,7 +120,10 @@ def backup(
                 done.append(f"fraudcast.db   <- {figures}")
                 restore.append(_put_back("fraudcast.db", figures))
             else:
-                elsewhere.append(f"the figure store at {store.where}: back it up with pg_dump")
+                elsewhere.append(
+                    f"the figure store at {store.where}: back it up with pg_dump, e.g. "
+                    f"pg_dump --format=custom --file=fraudcast.dump '{_libpq_url(store_url)}'"
+                )
             tracking = _sqlite_path(training.mlflow_tracking_uri)
             if tracking is not None and not tracking.is_file():
                 elsewhere.append(f"MLflow at {tracking}: nothing trained yet")
@@ -146,8 +149,31 @@ def backup(
         (folder / "RESTORE.txt").write_text(text, encoding="utf-8")
     for line in [*done, *(f"not copied: {text}" for text in elsewhere)]:
         stdout.print(line, highlight=False, markup=False, soft_wrap=True)
+    if figures is None:  # it had said "Backup written" with only the token copied
+        stderr.print(
+            f"[red]Backup incomplete:[/red] {folder} holds {_listed(done)}, but not the figure "
+            "store (every figure, its history, the track record): back it up with pg_dump as "
+            "said above. RESTORE.txt says how to restore what was copied.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1)
     stdout.print(f"Backup written to {folder} (RESTORE.txt says how to restore it).",
                  highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+
+
+def _listed(done: list[str]) -> str:
+    """The parts copied, by name: "api-token" or "nothing"."""
+    names = [line.split()[0] for line in done]
+    return ", ".join(names) if names else "nothing"
+
+
+def _libpq_url(url: str) -> str:
+    """A SQLAlchemy database URL as pg_dump takes it, without its password (``~/.pgpass`` or
+    ``PGPASSWORD`` gives it): ``postgresql+psycopg://u:pw@h/db`` is ``postgresql://u@h/db``."""
+    parsed = make_url(url)
+    bare = URL.create("postgresql", parsed.username, None, parsed.host, parsed.port)
+    return bare.set(database=parsed.database, query=parsed.query).render_as_string()
 
 
 def _put_back(name: str, path: Path) -> str:
@@ -176,7 +202,15 @@ def _copy_artifacts(training: TrainingSettings, target: Path) -> list[Path]:
 
 
 def _restore_text(done: list[str], elsewhere: list[str], restore: list[str]) -> str:
+    """RESTORE.txt: what is in the backup and how to put it back, speaking only of what was
+    copied (a backup of the token alone had spoken of databases and their -wal files)."""
     made = datetime.now(UTC).isoformat(timespec="seconds")
+    names = {line.split()[0] for line in done}
+    databases = names & {"fraudcast.db", "mlflow.db"}
+    putting_back = "put each part back where it came from"
+    if databases:
+        putting_back += " (the databases replace what is there, their stale -wal and -shm files"
+        putting_back += " removed)"
     lines = [
         f"fraudcast backup made {made}. Each part, and where it was copied from:",
         "",
@@ -184,16 +218,24 @@ def _restore_text(done: list[str], elsewhere: list[str], restore: list[str]) -> 
         *(f"  not copied: {text}" for text in elsewhere),
         "",
         "To restore: stop the service (and any `fraudcast train` or `watch`), then, in this",
-        "folder, put each part back where it came from (the databases replace what is there,",
-        "their stale -wal and -shm files removed):",
+        f"folder, {putting_back}:",
         "",
         *(f"  {command}" for command in restore),
         "",
-        "Restore into the same paths: MLflow records where each model's artifacts lie as an",
-        "absolute path, so a copy served from another folder finds no champion. Then start the",
-        "service: it serves the restored champions and figures as they were at the backup.",
-        "",
     ]
+    if "artifacts/" in names:
+        lines += [
+            "Restore into the same paths: MLflow records where each model's artifacts lie as an",
+            "absolute path, so a copy served from another folder finds no champion.",
+        ]
+    if databases == {"fraudcast.db", "mlflow.db"}:
+        lines.append(
+            "Then start the service: it serves the restored champions and figures as they were "
+            "at the backup."
+        )
+    elif elsewhere:
+        lines.append("Restore what was not copied from its own backup before starting the service.")
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -209,3 +209,37 @@ def test_a_store_upgraded_on_first_use_logs_it_once(caplog: pytest.LogCaptureFix
     assert [r.getMessage() for r in upgrades] == [
         f"Upgraded the figure store at {url} from revision 0002 to revision {head_revision()}."
     ]
+
+
+def test_a_backup_without_the_figure_store_fails_and_says_what_it_holds(
+    runner: CliRunner, isolated_stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the figure store on PostgreSQL and a tracking server, `db backup` exited 0 saying
+    "Backup written" having copied only the API token, and RESTORE.txt still spoke of the
+    databases and their -wal files."""
+    from contextlib import nullcontext
+
+    import training.locking
+
+    url = "postgresql+psycopg://ops:PgPw99secret@dbhost:5432/fraudcast"
+    monkeypatch.setenv("FRAUDCAST_DATABASE_URL", url)
+    monkeypatch.setenv("FRAUDCAST_MLFLOW_TRACKING_URI", "http://127.0.0.1:1")
+    monkeypatch.setattr(training.locking, "retrain_lock", lambda *_: nullcontext())
+    (isolated_stores / "api-token").write_text("fc-token")
+    target = isolated_stores / "backup"
+
+    made = runner.invoke(app, ["db", "backup", str(target)])
+
+    assert made.exit_code == 1, made.output
+    assert "Backup written" not in made.output
+    assert "Backup incomplete:" in made.stderr and "holds api-token, but not the figure" in (
+        made.stderr
+    )
+    assert (
+        "pg_dump --format=custom --file=fraudcast.dump "
+        "'postgresql://ops@dbhost:5432/fraudcast'" in made.stdout
+    )
+    restore = (target / "RESTORE.txt").read_text()
+    assert "api-token" in restore and "pg_dump" in restore
+    assert "-wal" not in restore and "databases" not in restore
+    assert "PgPw99secret" not in made.output + restore
