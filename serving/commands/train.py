@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console, ConsoleOptions, Group
+from rich.console import Console, ConsoleDimensions, ConsoleOptions, Group
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -33,8 +33,29 @@ from training.settings import TrainingSettings
 if TYPE_CHECKING:
     from training.pipeline import SeriesOutcome
 
-console = Console()
-errors = Console(stderr=True)
+#: Columns of output that is not a terminal (make run's, journald's, cron's): no line is
+#: broken to fit, where rich's 80 columns had broken reasons mid-phrase.
+UNWRAPPED_WIDTH = 10_000
+
+
+class OutputConsole(Console):
+    """Rich's console, as wide as the terminal when writing to one and as wide as each line
+    needs when not (``COLUMNS`` still says the width when set)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        if self.is_terminal or self._width is not None or "COLUMNS" in self._environ:
+            return size
+        return ConsoleDimensions(UNWRAPPED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+console = OutputConsole()
+errors = OutputConsole(stderr=True)
 #: Exit code when another retrain held the lock too long (sysexits' EX_TEMPFAIL: try again).
 EXIT_BUSY = 75
 #: Exit code after Ctrl-C, as a shell reports a process stopped by SIGINT (128 + 2).

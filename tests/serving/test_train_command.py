@@ -157,3 +157,28 @@ def test_the_summary_heads_its_coverage_columns_with_the_levels_trained_at() -> 
         assert "80%" not in text and "95%" not in text, text
         if width == 80:
             assert "inside the calibrated 50% and 90% intervals" in " ".join(text.split())
+
+
+def test_training_output_that_is_not_a_terminal_breaks_no_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Piped (`make run` under a log, journald, cron), rich wrapped the summary at 80 columns
+    and reasons were broken mid-phrase."""
+    import io
+
+    from training.outcome import Outcome
+    from training.pipeline import SeriesOutcome
+
+    reason = (
+        "promoted: backtest MASE 4.395 vs champion 5.120 over 6 origins, and its 80% and 95% "
+        "intervals covered 83% and 96% of the backtest figures as claimed"
+    )
+    outcome = SeriesOutcome("cn_telecom_fraud_cases_solved", Outcome.PROMOTED, reason, "comb")
+    outcome.mase, outcome.coverage = 4.395, {"80": 0.83, "95": 0.96}
+    monkeypatch.delenv("COLUMNS", raising=False)
+    piped = io.StringIO()
+    monkeypatch.setattr(train_command.console, "file", piped)
+
+    train_command.console.print(train_command.summary([outcome]))
+
+    assert any(reason in line for line in piped.getvalue().splitlines()), piped.getvalue()
