@@ -136,12 +136,10 @@ class JobQueue:
         for outcome in outcomes:
             log.log(
                 logging.WARNING if outcome.failed else logging.INFO,
-                "retrain job %s (%s): %s %s: %s",
+                "retrain job %s (%s): %s",
                 job_id,
                 reason,
-                outcome.series_id,
-                str(outcome.status),
-                outcome.reason,
+                outcome.said(),
             )
         self._update(
             job_id,

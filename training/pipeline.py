@@ -60,6 +60,13 @@ class SeriesOutcome:
         """True when training this series raised."""
         return self.status is Outcome.FAILED
 
+    def said(self) -> str:
+        """The outcome in one line: "<series> <status>: <reason>", the status said once, so
+        left out when the reason's first clause already says it ("comb promoted: …")."""
+        if str(self.status) in self.reason.split(":", 1)[0].split():
+            return f"{self.series_id}: {self.reason}"
+        return f"{self.series_id} {self.status}: {self.reason}"
+
 
 @dataclass(frozen=True)
 class _SeriesInput:

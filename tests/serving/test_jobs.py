@@ -77,6 +77,33 @@ def test_each_series_outcome_is_logged_with_why_the_job_ran(
     assert caplog.records[0].getMessage() == started
 
 
+def test_an_outcome_its_reason_already_states_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The log said "cn_telecom_fraud_cases_solved promoted: comb promoted: backtest MASE
+    4.395 vs champion …" and "… kept: champion theta kept: …": the outcome twice."""
+    promoted = "comb promoted: backtest MASE 4.395 vs champion theta 4.512 on the same data"
+    kept = "champion theta kept: comb backtest MASE 5.100 is worse than the champion's 4.512"
+
+    def retrain(series: Sequence[str] | None, force: bool, trigger: str) -> list[SeriesOutcome]:
+        return [
+            SeriesOutcome("cn_telecom_fraud_cases_solved", Outcome.PROMOTED, promoted, "comb"),
+            SeriesOutcome("jp_cybercrime_cleared", Outcome.KEPT, kept, "theta"),
+        ]
+
+    queue = JobQueue(retrain, on_done=lambda: None)
+    with caplog.at_level(logging.INFO, logger="serving.jobs"):
+        try:
+            job = queue.submit(None, reason="scheduled full retrain")
+            queue.wait(job.id, timeout=30)
+        finally:
+            queue.shutdown()
+    prefix = f"retrain job {job.id} (scheduled full retrain)"
+    said = [record.getMessage() for record in caplog.records]
+    assert f"{prefix}: cn_telecom_fraud_cases_solved: {promoted}" in said, said
+    assert f"{prefix}: jp_cybercrime_cleared: {kept}" in said, said
+
+
 def test_a_retrain_that_raises_fails_its_job_with_one_line_and_no_statement() -> None:
     """MLflow's locked store failed a job with SQLAlchemy's whole text: the INSERT statement,
     its parameters and an autoflush hint, as the job's error a client polls."""
