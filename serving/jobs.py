@@ -34,7 +34,8 @@ class UnknownJob(LookupError):
 
 
 class JobQueue:
-    """Runs retrains on one worker thread; ``on_done`` runs after each (e.g. reload champions)."""
+    """Runs retrains on one worker thread; ``on_done`` runs after each retrain and before its
+    job is marked ended (it reloads the champions, so a finished job's versions are served)."""
 
     def __init__(self, retrain: RetrainFunction, on_done: Callable[[], object]) -> None:
         self._retrain = retrain
@@ -141,6 +142,12 @@ class JobQueue:
                 reason,
                 outcome.said(),
             )
+        # the champions it promoted serve before the job says it has ended: a client polling
+        # for "succeeded" had been answered by the previous version for a fifth of a second
+        try:
+            self._on_done()
+        except Exception:
+            log.exception("after retrain job %s: reloading champions failed", job_id)
         self._update(
             job_id,
             state="failed" if failed else "succeeded",
@@ -150,10 +157,6 @@ class JobQueue:
             error="; ".join(f"{o.series_id}: {o.reason}" for o in failed) or None,
             finished_at=datetime.now(UTC),
         )
-        try:
-            self._on_done()
-        except Exception:
-            log.exception("after retrain job %s: reloading champions failed", job_id)
 
     def shutdown(self) -> None:
         """Stop taking jobs; wait for the running one to end."""

@@ -493,7 +493,9 @@ class Job(BaseModel):
     """A background retrain and how it is going."""
 
     id: str
-    state: Literal["queued", "running", "succeeded", "failed"]
+    state: Literal["queued", "running", "succeeded", "failed"] = Field(
+        description="succeeded or failed only once the champions it promoted are served"
+    )
     series: list[str] = Field(description="the series asked for; empty: every series")
     reason: str
     created_at: datetime

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -127,3 +129,24 @@ def test_a_retrain_that_raises_fails_its_job_with_one_line_and_no_statement() ->
     assert job.state == "failed" and queue.crashed == 1
     assert job.error is not None and "database is locked" in job.error
     assert "INSERT" not in job.error and "\n" not in job.error
+
+
+def test_a_job_ends_only_after_its_champions_are_reloaded() -> None:
+    """A client polling a job until "succeeded" was served the previous version for a fifth
+    of a second: the job was marked ended before ``on_done`` reloaded the champions."""
+    reloaded = threading.Event()
+
+    def reload() -> None:
+        time.sleep(0.3)  # loading promoted champions from MLflow takes this long
+        reloaded.set()
+
+    queue = JobQueue(_retrain, on_done=reload)
+    try:
+        job = queue.submit(["s"], reason="test")
+        deadline = time.monotonic() + 30
+        while queue.get(job.id).state not in {"succeeded", "failed"}:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        assert reloaded.is_set()
+    finally:
+        queue.shutdown()
