@@ -151,6 +151,8 @@ class JobQueue:
         self._update(
             job_id,
             state="failed" if failed else "succeeded",
+            # a job for every series names the series it covered once it knows them
+            series=list(series) if series else [o.series_id for o in outcomes],
             outcomes=[
                 schemas.JobOutcome(**{**asdict(o), "status": str(o.status)}) for o in outcomes
             ],

@@ -496,7 +496,10 @@ class Job(BaseModel):
     state: Literal["queued", "running", "succeeded", "failed"] = Field(
         description="succeeded or failed only once the champions it promoted are served"
     )
-    series: list[str] = Field(description="the series asked for; empty: every series")
+    series: list[str] = Field(
+        description="the series asked for; a job for every series has it empty while queued or "
+        "running, and names the series it covered once it has ended"
+    )
     reason: str
     created_at: datetime
     started_at: datetime | None = None

@@ -412,7 +412,12 @@ def test_retrain_endpoint_returns_a_job(client, state):
     # no body at all retrains every series, as an empty one does (it was 422 "Field required")
     everything = client.post("/v1/retrain", headers=auth())
     assert everything.status_code == 202, everything.text
+    assert everything.json()["series"] == []  # every series: which, it knows once it ran
     assert state.jobs.wait(everything.json()["id"], timeout=300).state == "succeeded"
+    # and once ended it names them: it had kept "series": [] beside 11 outcomes
+    ended = client.get(f"/v1/jobs/{everything.json()['id']}").json()
+    assert len(ended["outcomes"]) == 11
+    assert ended["series"] == [outcome["series_id"] for outcome in ended["outcomes"]]
 
 
 def test_a_body_that_is_not_json_is_a_400_and_one_that_is_csv_says_where_csv_goes(client, state):
