@@ -93,11 +93,18 @@ class JobQueue:
 
     def busy_with(self, series_id: str) -> bool:
         """True when a queued or running job will retrain this series."""
+        return self.pending_job(series_id) is not None
+
+    def pending_job(self, series_id: str) -> str | None:
+        """The id of the earliest queued or running job that will retrain this series (one
+        named for it, or one for every series), None when none will."""
         with self._lock:
-            return any(
-                job.state in {"queued", "running"} and (not job.series or series_id in job.series)
-                for job in self._jobs.values()
-            )
+            for job in self._jobs.values():
+                if job.state in {"queued", "running"} and (
+                    not job.series or series_id in job.series
+                ):
+                    return job.id
+        return None
 
     def wait(self, job_id: str, timeout: float | None = None) -> schemas.Job:
         """Block until a job has finished (for the CLI and tests)."""

@@ -26,17 +26,6 @@ _FLAT = 0.005
 _CONTRADICTED = 0.05
 
 
-def stale_words(trained_to: int, latest: int) -> str:
-    """What a projection from figures up to ``trained_to`` is, beside a stored figure for a
-    later year ``latest`` that no retrain has taken in (it has not run yet, or it kept the
-    earlier champion): a card had read "no figure for 2025 has been added yet" beside "latest
-    figure 35 in 2025". The page words it in page.js (``missingWords``)."""
-    return (
-        f"this projection is from figures up to {trained_to}: the {latest} figure added since "
-        "is not in it (no retrain has replaced it yet)"
-    )
-
-
 @dataclass(frozen=True)
 class SeriesOutlook:
     """One series' page: its summary, figures, forecast and model card as the API serves them."""
@@ -104,7 +93,7 @@ class SeriesOutlook:
         first, last = self.forecast.forecast[0].year, self.made_in - 1
         latest = self.series.latest
         if latest is not None and latest.year >= first:
-            return f"; {stale_words(first - 1, latest.year)}"
+            return f"; {services.stale_words(first - 1, latest.year)}"
         if first > last:
             return ""
         years = str(first) if first == last else f"{first}–{last}"

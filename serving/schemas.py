@@ -151,6 +151,14 @@ class TrackRecordItem(BaseModel):
     model_version: str
 
 
+_RETRAIN_PENDING = (
+    "True while a queued or running retrain job of this service will retrain the series: "
+    "figures added or changed since are not in {what} yet, and it may be replaced when the "
+    "job ends."
+)
+_RETRAIN_JOB_ID = "That job (GET /v1/jobs/{id}); null when no retrain is pending."
+
+
 class SeriesSummary(BaseModel):
     """A series, its latest figure and the champion serving it."""
 
@@ -168,6 +176,16 @@ class SeriesSummary(BaseModel):
         default=None,
         description="Why its registered champion is not served: its model could not be loaded "
         "(files missing or unreadable in MLflow's artifact store); null otherwise.",
+    )
+    retrain_pending: bool = Field(
+        default=False, description=_RETRAIN_PENDING.format(what="the served champion")
+    )
+    retrain_job_id: str | None = Field(default=None, description=_RETRAIN_JOB_ID)
+    projection_stale: str | None = Field(
+        default=None,
+        description="When the store holds a figure for a year after the last one the served "
+        "champion was trained on, that said in words (as the page and the brief say it): its "
+        "projection starts at or before a year whose figure is in; null otherwise.",
     )
 
 
@@ -193,6 +211,10 @@ class ForecastResponse(BaseModel):
     levels: list[float]
     model: ChampionSummary
     forecast: list[ForecastPoint]
+    retrain_pending: bool = Field(
+        default=False, description=_RETRAIN_PENDING.format(what="this projection")
+    )
+    retrain_job_id: str | None = Field(default=None, description=_RETRAIN_JOB_ID)
 
 
 class HypotheticalFigure(BaseModel):

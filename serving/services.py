@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -114,8 +115,11 @@ def _finite(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def list_series(store: FigureStore, board: ChampionBoard) -> list[schemas.SeriesSummary]:
-    """Every series with its latest figure and champion."""
+def list_series(
+    store: FigureStore, board: ChampionBoard, jobs: JobQueue | None = None
+) -> list[schemas.SeriesSummary]:
+    """Every series with its latest figure and champion, whether a retrain of it is pending
+    (in ``jobs``) and whether a figure has come in that its projection lacks."""
     champions = board.snapshot
     figures = store.figures()
     summaries = []
@@ -123,6 +127,7 @@ def list_series(store: FigureStore, board: ChampionBoard) -> list[schemas.Series
         own = figures[figures["series_id"] == info.id]
         latest = _figure(own.sort_values("year").iloc[-1]) if len(own) else None
         champion = champions.get(info.id)
+        trained_to = champion.model.forecast.last_year if champion else None
         summaries.append(
             schemas.SeriesSummary(
                 **{**asdict(info), "breaks": list(info.breaks)},
@@ -130,9 +135,32 @@ def list_series(store: FigureStore, board: ChampionBoard) -> list[schemas.Series
                 champion=champion_summary(champion) if champion else None,
                 last_retrain=_retrain_status(board, info.id),
                 champion_problem=None if champion else board.load_errors.get(info.id),
+                **_pending(jobs, info.id),
+                projection_stale=(
+                    stale_words(trained_to, latest.year)
+                    if trained_to is not None and latest is not None and latest.year > trained_to
+                    else None
+                ),
             )
         )
     return summaries
+
+
+def stale_words(trained_to: int, latest: int) -> str:
+    """What a projection from figures up to ``trained_to`` is, beside a stored figure for a
+    later year ``latest`` that no retrain has taken in (it has not run yet, or it kept the
+    earlier champion): a card had read "no figure for 2025 has been added yet" beside "latest
+    figure 35 in 2025". The page words it in page.js (``missingWords``)."""
+    return (
+        f"this projection is from figures up to {trained_to}: the {latest} figure added since "
+        "is not in it (no retrain has replaced it yet)"
+    )
+
+
+def _pending(jobs: JobQueue | None, series_id: str) -> dict[str, bool | str | None]:
+    """``retrain_pending`` and ``retrain_job_id`` of a series' answers."""
+    job_id = jobs.pending_job(series_id) if jobs is not None else None
+    return {"retrain_pending": job_id is not None, "retrain_job_id": job_id}
 
 
 def _retrain_status(board: ChampionBoard, series_id: str) -> schemas.RetrainStatus | None:
@@ -163,11 +191,18 @@ def champion_for(store: FigureStore, board: ChampionBoard, series_id: str) -> Ch
 
 
 def forecast_response(
-    store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
+    store: FigureStore,
+    board: ChampionBoard,
+    series_id: str,
+    horizon: int,
+    levels: Sequence[float],
+    jobs: JobQueue | None = None,
 ) -> schemas.ForecastResponse:
-    """The champion's forecast as a response schema."""
+    """The champion's forecast as a response schema, saying whether a retrain in ``jobs``
+    is pending."""
     champion = champion_for(store, board, series_id)
-    return _render(champion, store.get_series(series_id), horizon, levels)
+    response = _render(champion, store.get_series(series_id), horizon, levels)
+    return response.model_copy(update=_pending(jobs, series_id))
 
 
 def _render(
@@ -198,18 +233,30 @@ def forecast_points(frame: pd.DataFrame, levels: Sequence[float]) -> list[schema
     ]
 
 
+_PENDING_FIELDS = {"retrain_pending", "retrain_job_id"}
+
+
 def forecast_json(
-    store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
+    store: FigureStore,
+    board: ChampionBoard,
+    series_id: str,
+    horizon: int,
+    levels: Sequence[float],
+    jobs: JobQueue | None = None,
 ) -> bytes:
-    """The forecast as JSON bytes, computed once per champion, horizon and level set."""
+    """The forecast as JSON bytes, computed once per champion, horizon and level set; whether
+    a retrain is pending (which changes without the champion) is added to each answer."""
     champion = champion_for(store, board, series_id)
     key = (horizon, tuple(levels))
     body = champion.cached(key)
     if body is None:
         response = _render(champion, store.get_series(series_id), horizon, levels)
-        body = response.model_dump_json().encode()
+        body = response.model_dump_json(exclude=_PENDING_FIELDS).encode()
         champion.keep(key, body)
-    return body
+    # the cached object ends with "}": the pending fields go last, as the schema lists them
+    return (
+        body[:-1] + b"," + json.dumps(_pending(jobs, series_id), separators=(",", ":"))[1:].encode()
+    )
 
 
 def forecast_csv(

@@ -148,7 +148,6 @@ def forecast(
     """A series' projection and intervals, as the API serves them (no server needed)."""
     from serving import services
     from serving.commands.forecast import levels_option
-    from serving.outlook import stale_words
     from serving.requests import check_horizon
 
     with _champion_of(series_id) as (store, board):
@@ -167,7 +166,7 @@ def forecast(
     )
     latest = int(store.values(series_id).index.max())
     if latest > answer.last_figure_year:  # figures added since: `fraudcast train` takes them in
-        words = stale_words(answer.last_figure_year, latest)
+        words = services.stale_words(answer.last_figure_year, latest)
         stdout.print(f"[yellow]Note:[/yellow] {escape(words[0].upper() + words[1:])}.")
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from models.base import MAX_HORIZON
 from serving import changes, report, requests, scenarios, schemas, services
-from serving.deps import Board, State, Store, known_query_only, require_token
+from serving.deps import State, Store, known_query_only, require_token
 from serving.guard import SLOT_POOL
 from serving.state import ServiceState
 
@@ -89,9 +89,10 @@ def _file(body: str | bytes, media_type: str, filename: str, *, disposition: str
 
 
 @router.get("/series", response_model=list[schemas.SeriesSummary])
-def list_series(store: Store, board: Board) -> list[schemas.SeriesSummary]:
-    """Every series: latest figure with its source, and the champion serving it."""
-    return services.list_series(store, board)
+def list_series(state: State) -> list[schemas.SeriesSummary]:
+    """Every series: latest figure with its source, the champion serving it, and whether a
+    retrain of it is pending."""
+    return services.list_series(state.store, state.board, state.jobs)
 
 
 @router.get(
@@ -115,7 +116,7 @@ async def forecast(
 ) -> Response:
     """Mean and intervals per forecast year from the series' champion."""
     steps, wanted = _horizon_levels(state, horizon, levels)
-    body = services.forecast_json(state.store, state.board, series_id, steps, wanted)
+    body = services.forecast_json(state.store, state.board, series_id, steps, wanted, state.jobs)
     return Response(body, media_type="application/json")
 
 
@@ -167,7 +168,9 @@ def batch_forecasts(
         steps = requests.check_horizon(item.horizon, state.service.max_horizon)
         levels = requests.parse_levels(item.levels)
         answers.append(
-            services.forecast_response(state.store, state.board, item.series_id, steps, levels)
+            services.forecast_response(
+                state.store, state.board, item.series_id, steps, levels, state.jobs
+            )
         )
     return schemas.BatchForecastResponse(forecasts=answers)
 
