@@ -22,11 +22,14 @@ from training.plots import chart_title, fan_chart, to_png
 
 log = logging.getLogger(__name__)
 
-_PRELIMINARY = re.compile(r"^\W*(preliminary|暫定)", re.IGNORECASE)
+#: Openings that mark a figure preliminary: Japanese statistics say 暫定値 or 速報値 (a flash
+#: figure), English sources preliminary, prelim. or provisional.
+_PRELIMINARY = re.compile(r"^\W*(preliminary|prelim\b|provisional|暫定|速報)", re.IGNORECASE)
 
 
 def is_preliminary(note: str | None) -> bool:
-    """True when a figure's note marks it preliminary (暫定値) rather than final."""
+    """True when a figure's note marks it preliminary (暫定値, 速報値, provisional) rather
+    than final."""
     return bool(note) and bool(_PRELIMINARY.match(str(note)))
 
 

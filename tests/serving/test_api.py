@@ -532,3 +532,26 @@ def test_an_address_that_is_no_page_is_said_in_a_page_to_a_browser(client) -> No
     assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
     escaped = client.get("/<script>", headers={"Accept": "text/html"})
     assert "<script>" not in escaped.text and "&lt;script&gt;" in escaped.text
+
+
+def test_preliminary_wording_in_japanese_and_english_marks_a_figure_preliminary(client, state):
+    """速報値 and 速報 (the flash figure Japanese statistics publish first), provisional and
+    prelim. had read as "not stated"; only 暫定 and preliminary marked a figure preliminary."""
+    notes = {
+        1996: "速報値",
+        1997: "速報",
+        1998: "provisional",
+        1999: "prelim.",
+        2000: "暫定値",
+        2001: "確定値",
+        2002: "(Prelim) NPA release",
+    }
+    # years before the series' first figure: nothing else in it changes
+    figures = [yen_figure(year, 9.1e9, note=note) for year, note in notes.items()]
+    state.store.add_figures(pd.DataFrame(figures), source="test")
+    shown = {f["year"]: f for f in client.get(f"/v1/series/{YEN}/figures").json()}
+    expected = {year: "preliminary" for year in notes} | {2001: "final"}
+    assert {year: shown[year]["status"] for year in notes} == expected
+    assert [year for year in notes if shown[year]["preliminary"]] == [
+        1996, 1997, 1998, 1999, 2000, 2002
+    ]  # fmt: skip
