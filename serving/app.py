@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from serving.access_log import redact_access_log
 from serving.errors import install_error_handlers
 from serving.guard import RequestGuard
+from serving.head import HeadAsGet
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.routes import api, docs, ops, page
 from serving.scheduler import RetrainScheduler
@@ -64,6 +65,7 @@ def create_app(state: ServiceState | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.metrics = ServiceMetrics()
+    app.add_middleware(HeadAsGet)  # innermost: routes see a GET, the rest a HEAD
     app.add_middleware(RequestGuard)  # inside the metrics, so its refusals are counted
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)

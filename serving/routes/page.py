@@ -105,7 +105,7 @@ def answer_asset(request: Request, asset: Asset, cache_control: str) -> Response
     return Response(body, media_type=asset.media_type, headers=headers)
 
 
-@router.api_route("/", methods=["GET", "HEAD"])
+@router.get("/")
 def planner_page(request: Request) -> Response:
     """The planner page: fan charts, model cards, downloads and figures with provenance."""
     response = answer_asset(request, _static_asset("index.html"), _REVALIDATE)
@@ -114,13 +114,13 @@ def planner_page(request: Request) -> Response:
     return response
 
 
-@router.api_route("/static/plotly.min.js", methods=["GET", "HEAD"])
+@router.get("/static/plotly.min.js")
 def plotly_js(request: Request) -> Response:
     """Plotly's JavaScript from the installed plotly package, cached for a year."""
     return answer_asset(request, _plotly_asset(), LONG_CACHE)
 
 
-@router.api_route("/static/{name}", methods=["GET", "HEAD"])
+@router.get("/static/{name}")
 def static_file(name: str, request: Request) -> Response:
     """The page's own CSS, JavaScript and icon."""
     if name not in _static_names():
