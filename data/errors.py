@@ -67,6 +67,16 @@ def closest_series(series_id: str, known: Iterable[str]) -> str | None:
 KNOWN_LISTED = 20
 
 
+#: An id is this many characters at most: a longer one is quoted only as far as that.
+ID_QUOTED = 100
+
+
+def quoted_id(given: str) -> str:
+    """An id as a message quotes it: whole up to ``ID_QUOTED`` characters, cut there with
+    "…" beyond (an id of 20,000 characters had been echoed whole in its 404)."""
+    return repr(given) if len(given) <= ID_QUOTED else f"{given[:ID_QUOTED]!r}…"
+
+
 class UnknownSeries(FraudcastDataError, LookupError):
     """A series id that the store does not know."""
 
@@ -77,11 +87,9 @@ class UnknownSeries(FraudcastDataError, LookupError):
         more = len(self.known) - KNOWN_LISTED
         listed += f" and {more} more (`fraudcast series list`, GET /v1/series)" if more > 0 else ""
         hint = f" Known series: {listed}." if self.known else ""
-        # an id is 100 characters at most: a longer one is quoted only as far as that
-        shown = repr(series_id) if len(series_id) <= 100 else f"{series_id[:100]!r}…"
-        close = closest_series(series_id[:100], self.known)
+        close = closest_series(series_id[:ID_QUOTED], self.known)
         meant = f" (did you mean {close!r}?)" if close else ""
-        super().__init__(f"unknown series {shown}{meant}.{hint}")
+        super().__init__(f"unknown series {quoted_id(series_id)}{meant}.{hint}")
 
 
 class UnknownRevision(FraudcastDataError, LookupError):

@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from data.errors import one_line
+from data.errors import one_line, quoted_id
 from serving import schemas
 from training.pipeline import SeriesOutcome
 
@@ -28,8 +28,8 @@ class UnknownJob(LookupError):
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         super().__init__(
-            f"unknown job {job_id!r}: jobs are kept in the server's memory and do not outlive "
-            "a restart (the retrain's outcome is in MLflow and on the series' card)"
+            f"unknown job {quoted_id(job_id)}: jobs are kept in the server's memory and do not "
+            "outlive a restart (the retrain's outcome is in MLflow and on the series' card)"
         )
 
 

@@ -555,3 +555,15 @@ def test_preliminary_wording_in_japanese_and_english_marks_a_figure_preliminary(
     assert [year for year in notes if shown[year]["preliminary"]] == [
         1996, 1997, 1998, 1999, 2000, 2002
     ]  # fmt: skip
+
+
+def test_an_unknown_job_id_is_quoted_only_as_far_as_a_series_id_is(client):
+    """GET /v1/jobs/<20,000 a's> echoed the whole id in a 20 KB 404, where an unknown series
+    id is cut at 100 characters."""
+    given = "a" * 20_000
+    job = client.get(f"/v1/jobs/{given}")
+    series = client.get(f"/v1/series/{given}/forecast")
+    assert job.status_code == series.status_code == 404
+    cut = f"'{'a' * 100}'…"
+    assert cut in job.json()["detail"] and cut in series.json()["detail"]
+    assert len(job.content) < 1000
