@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -10,6 +10,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StrictBool,
     StrictInt,
     field_validator,
@@ -32,6 +33,34 @@ def _not_boolean(value: object) -> object:
 #: Numbers in request bodies: what pydantic takes for int and float, less booleans and strings.
 Integer = Annotated[int, BeforeValidator(_not_boolean)]
 Number = Annotated[float, BeforeValidator(_not_boolean)]
+
+
+def iso_utc(moment: datetime) -> str:
+    """A moment as every answer writes it: ISO 8601 in UTC to the second, ``Z`` for UTC
+    ("2026-12-04T17:51:13Z"); a naive one is UTC already (the store's). One object had said
+    "…17:51:13+00:00" beside "…17:51:14.199000Z"."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_text(given: object) -> object:
+    """A moment kept as text (a model card's ``trained_at``) rewritten as ``iso_utc`` writes
+    it; text that is no ISO moment (a card that does not say) is left as it is."""
+    if isinstance(given, datetime):
+        return iso_utc(given)
+    if isinstance(given, str) and given:
+        try:
+            return iso_utc(datetime.fromisoformat(given))
+        except ValueError:
+            return given
+    return given
+
+
+#: Every moment in a response, written by ``iso_utc``: ``Timestamp`` held as a datetime,
+#: ``TimestampText`` as the text of a card or tag.
+Timestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str, when_used="json")]
+TimestampText = Annotated[str, BeforeValidator(_iso_text)]
 
 #: A level's label (``models.base.level_label``) keeps 6 significant digits, two of them before
 #: the point: with more than 4 decimals, 99.999999 would be served under the label "100".
@@ -84,7 +113,7 @@ class ChampionSummary(BaseModel):
     name: str
     description: str = Field(default="", description="What the model does, in plain words.")
     version: str
-    trained_at: str
+    trained_at: TimestampText
     data_revision: str = Field(
         description="Hash of the series' figures it was trained on (year and value pairs)."
     )
@@ -134,7 +163,7 @@ class RetrainStatus(BaseModel):
     )
     reason: str
     data_revision: str
-    finished_at: datetime | None = None
+    finished_at: Timestamp | None = None
 
 
 class TrackRecordItem(BaseModel):
@@ -374,7 +403,7 @@ class ChangedFigure(BaseModel):
     unit: str
     source: Source
     revision_id: int
-    added_at: datetime = Field(description="When the figure entered the store (UTC).")
+    added_at: Timestamp = Field(description="When the figure entered the store (UTC).")
     message: str = Field(description="The message given with the figures, if any.")
     projected: float | None = Field(
         default=None,
@@ -389,7 +418,7 @@ class ChangedFigure(BaseModel):
 class ProjectionChange(BaseModel):
     """One retrain that changed the served projection."""
 
-    trained_at: str
+    trained_at: TimestampText
     version: str = Field(description="The registered model version serving since this retrain.")
     previous_version: str = Field(description="The version it replaced.")
     model: str
@@ -523,9 +552,9 @@ class Job(BaseModel):
         "running, and names the series it covered once it has ended"
     )
     reason: str
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: Timestamp
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
     outcomes: list[JobOutcome] = Field(
         default_factory=list, description="one per series retrained, once the job has ended"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import mlflow
 import pandas as pd
@@ -567,3 +568,19 @@ def test_an_unknown_job_id_is_quoted_only_as_far_as_a_series_id_is(client):
     cut = f"'{'a' * 100}'…"
     assert cut in job.json()["detail"] and cut in series.json()["detail"]
     assert len(job.content) < 1000
+
+
+def test_every_moment_in_the_api_is_written_one_way(client, state):
+    """One object said trained_at "2026-12-04T17:51:13+00:00" beside last_retrain.finished_at
+    "…17:51:14.199000Z"; jobs wrote microseconds too."""
+    written = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+    series = {item["id"]: item for item in client.get("/v1/series").json()}[SERIES]
+    assert written.fullmatch(series["champion"]["trained_at"]), series["champion"]
+    assert written.fullmatch(series["last_retrain"]["finished_at"]), series["last_retrain"]
+    forecast = client.get(f"/v1/series/{SERIES}/forecast").json()
+    assert forecast["model"]["trained_at"] == series["champion"]["trained_at"]
+    job = client.post("/v1/retrain", json={"series": [SERIES]}, headers=auth()).json()
+    state.jobs.wait(job["id"], timeout=300)
+    ended = client.get(f"/v1/jobs/{job['id']}").json()
+    for moment in ("created_at", "started_at", "finished_at"):
+        assert written.fullmatch(ended[moment]), ended
