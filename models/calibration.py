@@ -193,6 +193,10 @@ class CalibratedForecast:
             "year": np.arange(self.last_year + 1, self.last_year + 1 + horizon),
             "mean": self._below_ceiling(mean, paced=True),
         }
+        # the lower side is measured from the projection as served: under a share's ceiling
+        # the path eased below 100 stays put while the model's path climbs past it, and lower
+        # bounds set from the climbing path rose towards it (99% 65.7 then 65.7, 62.6 then 63.2)
+        served = columns["mean"]
         scale = self.step_scale[:horizon]
         inside = self._inside_envelope(horizon)
         # narrowest first, each interval made to hold the narrower ones: a bound a rounding
@@ -220,8 +224,8 @@ class CalibratedForecast:
                     np.maximum(error_lo, bounds[:, 0]),
                     np.minimum(error_hi, bounds[:, 1]),
                 )
-            lo, hi = self._apply(mean, error_lo), self._apply(mean, error_hi)
-            lo, hi = np.minimum(lo, mean), np.maximum(hi, mean)
+            lo, hi = self._apply(served, error_lo), self._apply(mean, error_hi)
+            lo, hi = np.minimum(lo, served), np.maximum(hi, mean)
             if self.nonnegative:  # and a rounding error off 0 is 0 (not a bound of ¥3.7e-09)
                 lo = np.where(lo < 1e-9 * np.maximum(np.abs(mean), 1.0), 0.0, lo)
             lo, hi = self._below_ceiling(lo), self._below_ceiling(hi)
@@ -297,9 +301,10 @@ class CalibratedForecast:
             last_value=last_value,
         )
 
-    def _envelope_around_path(self, horizon: int) -> np.ndarray | None:
+    def _envelope_around_path(self, horizon: int, served: bool = False) -> np.ndarray | None:
         """The envelope's bounds for steps 1..horizon as log errors around the point path: its
-        changes from ``last_value`` less the path's own, or as stored without one."""
+        changes from ``last_value`` less the path's own, or as stored without one; the lower
+        bound around the projection as served (``served``: below a share's ceiling)."""
         if self.envelope is None:
             return None
         bounds = self.envelope[:horizon]
@@ -308,7 +313,12 @@ class CalibratedForecast:
         # changes from the last figure, as errors around the path: a projected trend does not
         # carry the envelope with it (a x185 99.9% bound, beyond the x111 cap)
         path = np.maximum(self.point_path[:horizon], 1e-300)
-        return bounds - np.log(path / self.last_value)[:, None]
+        if not served:
+            return bounds - np.log(path / self.last_value)[:, None]
+        # the lower side around the projection as served (below a share's ceiling), as
+        # ``predict_arrays`` sets it
+        centres = np.column_stack([np.maximum(self._below_ceiling(path, paced=True), 1e-300), path])
+        return bounds - np.log(centres / self.last_value)
 
     def cdf(self, actual: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """The probability this calibration (before any recalibration) gives to a figure at
@@ -354,7 +364,7 @@ class CalibratedForecast:
         if self.envelope is None or self.error_scale != "log":
             return None
         scale = self.step_scale[:horizon]
-        bounds = self._envelope_around_path(horizon)
+        bounds = self._envelope_around_path(horizon, served=True)
         assert bounds is not None
         first, last = self.probabilities[0], self.probabilities[-1]
         cut_low = bounds[:, 0] > self._quantiles(first, horizon) * scale

@@ -382,3 +382,32 @@ def test_a_share_rising_to_its_ceiling_keeps_some_room_and_its_intervals_stay_ne
     falling = forecast.recentred(2025, 99.6 - 0.5 * np.arange(1, MAX_HORIZON + 1))
     falling.last_value = 99.6  # a champion whose own path falls: served as it is
     assert falling.predict(3)["mean"].tolist() == pytest.approx([99.1, 98.6, 98.1])
+
+
+@pytest.mark.parametrize("last", [100.0, 99.6])
+def test_a_shares_lower_bounds_keep_their_distance_from_the_projection_as_served(
+    last: float,
+) -> None:
+    """Under a share's ceiling the projection is served below 100 while the model's path climbs
+    past it; the lower bounds had been set from the climbing path, so they rose towards the
+    projection year on year (a rate at 100 had its 99% lower bound go from 65.676 to 65.744).
+    Each now stays at least as far below the projection as it was a year nearer."""
+    from scipy.stats import norm
+
+    probabilities = grid_probabilities()
+    forecast = CalibratedForecast(
+        model_name="drift",
+        last_year=2025,
+        point_path=last + 1.0 * np.arange(1, MAX_HORIZON + 1),
+        error_scale="log",
+        probabilities=probabilities,
+        error_quantiles=np.asarray(0.01 * norm.ppf(probabilities)),
+        step_scale=np.sqrt(np.arange(1, MAX_HORIZON + 1)),
+        last_value=last,
+    )
+    forecast.under_ceiling(100.0, pd.Series([97.0, 98.5, last], index=range(2023, 2026)))
+    served = forecast.predict(10, (80, 99))
+    for level in (80, 99):
+        below = (served["mean"] - served[f"lo-{level}"]).to_numpy()
+        assert np.all(np.diff(below) >= 0), (level, below)
+    assert (served.drop(columns="year").to_numpy() <= 100.0).all()
