@@ -251,7 +251,8 @@ class CalibratedForecast:
     def _below_ceiling(self, values: np.ndarray, paced: bool = False) -> np.ndarray:
         """Figures of the path or its bounds as served under ``upper_limit`` (a share in
         percent): above the last figure, the room left below the ceiling shrinks in
-        proportion to the way up, never to nothing, as a series modelled on the log of that
+        proportion to the way up, never to nothing (though to less than a float's precision, read
+        as 100, for a bound far up the way), as a series modelled on the log of that
         room (or its logit, near the ceiling; Hyndman & Athanasopoulos, "Forecasting:
         principles and practice", 3rd ed., 13.3) is; a rise of d from a last figure with room
         r left keeps r exp(-d / r) of it. A clearance rate of 99.6 rising had been projected
