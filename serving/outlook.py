@@ -51,17 +51,31 @@ class SeriesOutlook:
         """The newest figures, newest first."""
         return sorted(self.figures, key=lambda figure: figure.year, reverse=True)[:LATEST_FIGURES]
 
+    @property
+    def lead(self) -> schemas.ForecastPoint:
+        """The projected year the headline quotes: the first not yet past when the brief was
+        made (a brief of 4 Dec 2026 led with "likely 310–881 in 2023" for a series whose
+        figures end in 2022), else the last projected."""
+        points = self.forecast.forecast
+        return next((point for point in points if point.year >= self.made_in), points[-1])
+
     def headline(self, name: str) -> str:
         """ "Cybercrime cases cleared: likely 14,600–17,100 in 2026 (80%), rising about 3% a
-        year to 2030; in backtests 80% intervals like this held 87% of the time"."""
-        first = self.forecast.forecast[0]
+        year from the 2026 projection to 2030; in backtests 80% intervals like this held 87%
+        of the time"; a projection that starts in a past year says where its figures end."""
+        lead = self.lead
         unit = self.forecast.unit
-        bounds = format_range(first.lower[self.level], first.upper[self.level], unit)
+        bounds = format_range(lead.lower[self.level], lead.upper[self.level], unit)
         contradicted = self.contradicted
         if contradicted:
-            words = f"{name}: {bounds} in {first.year} by the {self.level}% interval"
+            words = f"{name}: {bounds} in {lead.year} by the {self.level}% interval"
         else:
-            words = f"{name}: likely {bounds} in {first.year} ({self.level}%)"
+            words = f"{name}: likely {bounds} in {lead.year} ({self.level}%)"
+        latest = self.series.latest
+        if lead.year > self.forecast.forecast[0].year and latest is not None:
+            words += (
+                f" (the latest figure, {format_exact(latest.value, unit)}, is from {latest.year})"
+            )
         trend = self.trend()
         if trend:
             words += f", {trend}"
@@ -101,16 +115,19 @@ class SeriesOutlook:
 
     def trend(self) -> str:
         """Average yearly change of the projection from the year the headline quotes to its
-        last year (not from the latest figure: after a surprise figure, a projection that
-        recovers and stays flat read "rising about 21% a year")."""
-        start, end = self.forecast.forecast[0], self.forecast.forecast[-1]
+        last year, saying so: "rising about 8% a year from the 2026 projection to 2030" (not
+        from the latest figure: after a surprise figure, a projection that recovers and stays
+        flat read "rising about 21% a year"; and "about 8% a year" unqualified was read from
+        the latest figure, 5,604 in 2025 to 8,730 in 2030, which is 9% a year)."""
+        start, end = self.lead, self.forecast.forecast[-1]
         if start.mean <= 0 or end.mean <= 0 or end.year <= start.year:
             return ""
         growth = (end.mean / start.mean) ** (1 / (end.year - start.year)) - 1
+        span = f"from the {start.year} projection to {end.year}"
         if abs(growth) < _FLAT:
-            return f"about flat to {end.year}"
+            return f"about flat {span}"
         direction = "rising" if growth > 0 else "falling"
-        return f"{direction} about {abs(growth):.0%} a year to {end.year}"
+        return f"{direction} about {abs(growth):.0%} a year {span}"
 
     def evidence(self) -> str:
         """How far the headline's interval can be trusted, from the backtests."""
@@ -307,10 +324,12 @@ def _accuracy_words(card: schemas.ModelCard, backtest_mase: float | None) -> str
 
 
 def format_exact(value: float, unit: str) -> str:
-    """A figure to the unit, as published: 15,812, ¥8,730,000,000, 88.16 percent; no digits
-    it does not have ("700.00 百万円" and "96.00 percent" had stood beside "974 百万円")."""
+    """A figure to the unit, as published: 15,812, 88.16 percent; no digits it does not have
+    ("700.00 百万円" and "96.00 percent" had stood beside "974 百万円"). Yen as every sentence
+    and the page's latest figure write them (¥8.7B): "¥10,397,000,000 in 2025" had stood
+    beside "¥13.1B in 2030"; the figures list and its CSV give them to the yen."""
     if unit == "JPY":
-        return f"¥{value:,.0f}"
+        return compact_yen(value)
     if unit == "count":
         return f"{value:,.0f}"
     return f"{value:,.15g} {unit}"
@@ -320,7 +339,7 @@ def format_value(value: float, unit: str) -> str:
     """A figure rounded for a sentence: 3 significant digits for counts (14,600), yen as the
     page shows them (¥8.7B)."""
     if unit == "JPY":
-        return _compact_yen(value)
+        return compact_yen(value)
     if unit == "count":
         return f"{_significant(value, 3):,.0f}"
     return f"{_significant(value, 3):,g} {unit}"
@@ -340,9 +359,12 @@ def _significant(value: float, digits: int) -> float:
     return round(value, digits - 1 - math.floor(math.log10(abs(value))))
 
 
-def _compact_yen(value: float) -> str:
-    """As the page's ``Intl.NumberFormat`` compact yen: ¥8.7B, ¥870M, ¥1.2T, at most 1 decimal."""
+def compact_yen(value: float, decimals: int = 1) -> str:
+    """As the page's ``Intl.NumberFormat`` compact yen: ¥8.7B, ¥870M, ¥1.2T, at most
+    ``decimals`` decimals (trailing zeros dropped); the one way yen are written in words, in
+    the brief and in a what-if's sentence."""
     for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
         if abs(value) >= threshold:
-            return f"¥{value / threshold:,.1f}".removesuffix(".0") + suffix
+            shown = f"{value / threshold:,.{decimals}f}"
+            return f"¥{shown.rstrip('0').removesuffix('.') if '.' in shown else shown}{suffix}"
     return f"¥{value:,.0f}"

@@ -133,7 +133,7 @@ def _draw_cover(outlook: Outlook, fonts: Fonts, starts: list[int], cover_pages: 
                 row[0] = f"{row[0]} ({page.series.id})"
         flow.table(header, rows)
         flow.space(0.05)
-        flow.text(_GLANCE_NOTE, 8, colour=MUTED)
+        flow.text(_GLANCE_NOTE + _earlier_ends(outlook, fonts), 8, colour=MUTED)
     if outlook.unprojected:
         flow.heading("Not projected")
         for summary in outlook.unprojected:
@@ -153,6 +153,24 @@ _GLANCE_NOTE = (
     "80% interval, or the level nearest it). Each series' page gives every year, the trend and "
     "how far to trust it."
 )
+
+
+def _earlier_ends(outlook: Outlook, fonts: Fonts) -> str:
+    """Said under the cover's table when a series' projection ends before the others' (its
+    figures end earlier): "in 2027" had stood among "in 2030" rows unexplained."""
+    last = max(page.forecast.forecast[-1].year for page in outlook.pages)
+    early = [page for page in outlook.pages if page.forecast.forecast[-1].year < last]
+    if not early:
+        return ""
+    ends = ", ".join(
+        f"{english_name(page, fonts)} in {page.forecast.forecast[-1].year} (latest figure "
+        f"from {page.forecast.forecast[0].year - 1})"
+        for page in early
+    )
+    return (
+        f" A projection runs {outlook.horizon} years from a series' latest figure, so one whose "
+        f"figures end earlier ends earlier: {ends}."
+    )
 
 
 def _glance_row(page: SeriesOutlook, number: int, fonts: Fonts) -> list[str]:

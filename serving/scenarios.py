@@ -16,6 +16,7 @@ from models.base import level_label
 from models.calibration import CalibratedForecast
 from serving import requests, schemas, services
 from serving.champions import Champion, ChampionBoard
+from serving.outlook import compact_yen
 from serving.requests import InvalidRequest
 from training.scenario import bridged, refit_champion
 
@@ -120,7 +121,7 @@ def _instead(champion: Champion, year: int, projected: float, unit: str) -> str:
 
 
 def in_unit(number: str, unit: str) -> str:
-    """A number written with its unit: ``¥1.2 billion`` for yen, ``1,200`` for a count."""
+    """A number written with its unit: ``1,200`` for a count, ``96.5 percent``."""
     if unit == "count":
         return number
     if unit == "JPY":
@@ -129,8 +130,11 @@ def in_unit(number: str, unit: str) -> str:
 
 
 def rounded(value: float, unit: str) -> str:
-    """A projection to 3 significant figures, as it is worth saying: ``24,100``, ``¥2.4
-    billion``."""
+    """A projection to 3 significant figures, as it is worth saying: ``24,100``; yen as the
+    page and the brief write them, ``¥2.4B`` (a sentence had read "¥102,000,000,000 … ¥130
+    billion")."""
+    if unit == "JPY":
+        return compact_yen(value)
     return in_unit(rounded_number(value), unit)
 
 
@@ -208,9 +212,14 @@ def checked_assumptions(
 
 
 def describe_assumptions(assumed: Sequence[schemas.HypotheticalFigure], unit: str) -> str:
-    """``20,000 in 2026 and 25,000 in 2027``: the values as given."""
-    parts = [f"{in_unit(f'{figure.value:,.15g}', unit)} in {figure.year}" for figure in assumed]
+    """``20,000 in 2026 and 25,000 in 2027``: the values as given; yen in the page's style to
+    the million (``¥102B``, ``¥1.234B``), as the projection beside them."""
+    parts = [f"{_as_given(figure.value, unit)} in {figure.year}" for figure in assumed]
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _as_given(value: float, unit: str) -> str:
+    return compact_yen(value, decimals=3) if unit == "JPY" else in_unit(f"{value:,.15g}", unit)
 
 
 def _refit(champion: Champion, figures: pd.Series, info: SeriesInfo) -> CalibratedForecast:

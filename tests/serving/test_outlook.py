@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from serving.outlook import build_outlook, model_words
+from serving.outlook import build_outlook, format_exact, format_range, format_value, model_words
 from serving.state import ServiceState
 from tests.support import TRAINED
 
@@ -60,17 +60,62 @@ def test_the_brief_quotes_the_same_error_ratio_as_the_pages_model_card(state: Se
     assert "beats guessing" not in said
 
 
+def test_a_projection_that_starts_in_a_past_year_leads_with_this_year(
+    state: ServiceState,
+) -> None:
+    """A brief of 4 Dec 2026 led with "likely 310–881 in 2023" for a series whose figures end
+    in 2022, as if 2023 were still to come."""
+    last = int(state.store.figures(CYBER)["year"].max())
+    headline, starts = _headline(state, made_in=last + 4)
+    assert starts == last + 1
+    state.board.refresh()
+    [page] = build_outlook(
+        state.store,
+        state.board,
+        [CYBER],
+        horizon=5,
+        levels=(80, 95),
+        made_at=datetime(last + 4, 6, 1, tzinfo=UTC),
+    ).pages
+    [now] = [point for point in page.forecast.forecast if point.year == last + 4]
+    bounds = format_range(now.lower["80"], now.upper["80"], "count")
+    latest = format_exact(page.series.latest.value, "count")
+    assert headline.startswith(
+        f"Cybercrime cases cleared: likely {bounds} in {last + 4} (80%) (the latest figure, "
+        f"{latest}, is from {last}), "
+    )
+    assert f"from the {last + 4} projection to {last + 5}" in headline
+    assert f"in {last + 1} (80%)" not in headline
+
+
+def test_yen_are_written_one_way_in_the_brief_and_the_what_if() -> None:
+    """The brief's cover read "¥10,397,000,000 in 2025" beside "¥13.1B in 2030", and a
+    what-if read "With ¥102,000,000,000 in 2026, the 2030 projection is ¥130 billion"."""
+    from serving import schemas
+    from serving.scenarios import describe_assumptions, rounded
+
+    assert format_exact(10_397_000_000, "JPY") == "¥10.4B"
+    assert format_value(13.1e9, "JPY") == "¥13.1B"
+    assert rounded(1.3e11, "JPY") == "¥130B" and rounded(24_123, "count") == "24,100"
+    assumed = [schemas.HypotheticalFigure(year=2026, value=1.02e11)]
+    assert describe_assumptions(assumed, "JPY") == "¥102B in 2026"
+
+
 def test_the_trend_is_read_along_the_projection_not_from_the_latest_figure(
     state: ServiceState,
 ) -> None:
     """After a surprise figure a quarter of the projection, a projection that stays flat read
-    "rising about 21% a year"."""
+    "rising about 21% a year". And it says so: "rising about 8% a year to 2030" unqualified was
+    read from the latest figure (5,604 in 2025 to 8,730 in 2030 is 9% a year)."""
     state.board.refresh()
     [page] = build_outlook(state.store, state.board, [CYBER], horizon=5, levels=(80, 95)).pages
     steps = page.forecast.forecast
     growth = (steps[-1].mean / steps[0].mean) ** (1 / (steps[-1].year - steps[0].year)) - 1
     direction = "rising" if growth > 0 else "falling"
-    said = f"{direction} about {abs(growth):.0%} a year to {steps[-1].year}"
+    said = (
+        f"{direction} about {abs(growth):.0%} a year from the {steps[0].year} projection "
+        f"to {steps[-1].year}"
+    )
     assert said in page.headline("Cybercrime cases cleared")
     latest = max(page.figures, key=lambda figure: figure.year)
     surprise = latest.model_copy(update={"value": latest.value / 4})
@@ -109,7 +154,7 @@ def test_a_unit_written_out_is_said_once_per_range() -> None:
     assert format_range(99.43, 116.2, "per 100,000") == "99.4–116 per 100,000"
     assert format_range(14_612, 17_149, "count") == "14,600–17,100"
     assert format_range(8.7e9, 1.2e10, "JPY") == "¥8.7B–¥12B"
-    assert _value(99.43, "per 100,000") == "99.4" and _value(2.4e9, "JPY") == "¥2.4 billion"
+    assert _value(99.43, "per 100,000") == "99.4" and _value(2.4e9, "JPY") == "¥2.4B"
 
 
 def test_a_projection_older_than_a_stored_figure_says_so_not_that_it_is_missing(
@@ -148,4 +193,4 @@ def test_a_published_figure_in_another_unit_is_quoted_with_its_own_digits() -> N
     assert format_exact(88.16, "percent") == "88.16 percent"
     assert format_exact(12345.5, "per 100,000") == "12,345.5 per 100,000"
     assert format_exact(60.99999999999999, "percent") == "61 percent"
-    assert format_exact(8.73e9, "JPY") == "¥8,730,000,000"
+    assert format_exact(8.73e9, "JPY") == "¥8.7B"

@@ -135,7 +135,7 @@ def test_a_figure_that_came_in_outside_its_95_interval_is_named_a_surprise(
     scored = state.store.track_record(YEN).iloc[0]
     outside = format_range(scored["lo-95"], scored["hi-95"], "JPY")
     assert (
-        f"Surprise: the 2026 figure came in at ¥200,000,000,000, outside the 95% interval "
+        f"Surprise: the 2026 figure came in at ¥200B, outside the 95% interval "
         f"of {outside} that {scored['model_name']} (version {scored['model_version']})"
     ) in page
     assert "0 of 1 figure came in inside the 80% interval forecast for it." in page
@@ -441,3 +441,23 @@ def test_the_cover_names_a_dropped_file_not_the_servers_folder(
     cover = _joined(pdf_pages(report.render_pdf(replace(outlook, revision=dropped)), tmp_path)[0])
     assert "npa-2025.csv, dropped into the drop folder" in cover
     assert "/tmp/" not in cover
+
+
+def test_a_projection_ending_earlier_than_the_others_is_explained_under_the_cover_table(
+    state: ServiceState,
+) -> None:
+    """The cover's table read "539 in 2027" for a series whose figures end in 2022 among rows
+    "in 2030", unexplained."""
+    state.board.refresh()
+    outlook = build_outlook(state.store, state.board, [CYBER, YEN], horizon=5, levels=(80, 95))
+    assert report._earlier_ends(outlook, latin_fonts()) == ""
+    cyber, yen = outlook.pages
+    earlier = [point.model_copy(update={"year": point.year - 3}) for point in yen.forecast.forecast]
+    stale = replace(yen, forecast=yen.forecast.model_copy(update={"forecast": earlier}))
+    said = report._earlier_ends(replace(outlook, pages=[cyber, stale]), latin_fonts())
+    name = report.english_name(stale, latin_fonts())
+    assert said == (
+        " A projection runs 5 years from a series' latest figure, so one whose figures end "
+        f"earlier ends earlier: {name} in {earlier[-1].year} (latest figure from "
+        f"{earlier[0].year - 1})."
+    )

@@ -21,6 +21,7 @@ from serving import scenarios
 from serving.app import create_app
 from serving.cli import app as cli
 from serving.guard import pooled_operations
+from serving.outlook import compact_yen
 from serving.state import ServiceState
 from tests.support import TRAINED, environment, make_state
 
@@ -80,8 +81,9 @@ def test_the_hypothetical_figure_moves_the_projection_as_the_refitted_champion_s
                     own[side][label] / own["mean"], rel=1e-9
                 )
     end = projected[-1]
+    given = compact_yen(value, decimals=3) if body["unit"] == "JPY" else f"{value:,}"
     words = (
-        f"With {'¥' if body['unit'] == 'JPY' else ''}{value:,} in {last + 1}, the {end['year']} "
+        f"With {given} in {last + 1}, the {end['year']} "
         f"projection is {scenarios.rounded(end['mean'], body['unit'])} instead of "
         f"{scenarios.rounded(served['forecast'][-1]['mean'], body['unit'])}."
     )
