@@ -94,6 +94,19 @@ def _compact(value: float, _pos: object = None, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
 
 
+def _compact_yen(value: float, _pos: object = None) -> str:
+    """A yen tick as the page's axis and the brief's words write yen: ¥25B, ¥500M (not "25bn"
+    under an axis titled "JPY")."""
+    for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if abs(value) >= threshold:
+            return f"¥{value / threshold:.4g}{suffix}"
+    return f"¥{value:,.0f}"
+
+
+#: What the y axis measures, as the page's chart says it (``unitWords`` in format.js).
+_UNIT_WORDS = {"JPY": "Yen per year", "count": "Number per year"}
+
+
 def fan_chart(
     history: pd.Series,
     forecast: pd.DataFrame,
@@ -139,13 +152,18 @@ def _draw_fan(
     fonts = fonts or chart_fonts()
     years = forecast["year"].to_numpy()
     labels = _levels_in(forecast)
+    # the bands start at the last figure, as the page's chart does: from the first projected
+    # year they left a gap after the latest figure
+    anchored = len(history) > 0 and history.index[-1] < years[0]
+    band_years = np.concatenate([[history.index[-1]], years]) if anchored else years
     for index, label in enumerate(labels):
         colour = _BAND_COLOURS[min(index, len(_BAND_COLOURS) - 1)] if len(labels) > 1 else "#6baed6"
         lo, hi = bound_columns(label)
+        start = [history.iloc[-1]] if anchored else []
         ax.fill_between(
-            years,
-            forecast[lo],
-            forecast[hi],
+            band_years,
+            np.concatenate([start, forecast[lo].to_numpy(dtype=float)]),
+            np.concatenate([start, forecast[hi].to_numpy(dtype=float)]),
             color=colour,
             alpha=0.45 if index == 0 else 0.6,
             linewidth=0,
@@ -169,20 +187,19 @@ def _draw_fan(
         ax.plot(
             prelim, history.loc[prelim], "o", mfc="white", mec="#d95f02", ms=7, label="preliminary"
         )
-    for year in breaks:
-        ax.axvline(year - 0.5, color="#d95f02", ls="--", lw=1)
-        ax.annotate(
-            f"definition change {year}",
-            (year - 0.5, 0.02),
-            xycoords=("data", "axes fraction"),
-            rotation=90,
-            va="bottom",
-            ha="right",
-            fontsize=7,
+    # named in the legend, not written beside the line: "definition change 2012" drawn up
+    # the dashed line ran across the figures' own line
+    named = ", ".join(str(year) for year in breaks)
+    for index, year in enumerate(breaks):
+        ax.axvline(
+            year - 0.5,
             color="#d95f02",
+            ls="--",
+            lw=1,
+            label=None if index else f"definition change{'s' if len(breaks) > 1 else ''} {named}",
         )
     _set_title(ax, title, fonts)
-    label = fonts.unit(unit)
+    label = _UNIT_WORDS.get(unit) or fonts.unit(unit)
     ax.set_ylabel(label, fontproperties=fonts.properties(_LABEL_SIZE, text=label))
     _place_labels(ax)
     ax.set_ylim(bottom=0 if _all_nonnegative(history, forecast) else None)
@@ -192,14 +209,14 @@ def _draw_fan(
         ax.text(
             0.99,
             0.97,
-            _clipped_words(forecast, top),
+            _clipped_words(forecast, top, unit),
             transform=ax.transAxes,
             ha="right",
             va="top",
             fontsize=7,
             color="#444444",
         )
-    ax.yaxis.set_major_formatter(FuncFormatter(_compact))
+    ax.yaxis.set_major_formatter(FuncFormatter(_compact_yen if unit == "JPY" else _compact))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
@@ -237,11 +254,16 @@ def clipped_top(history: pd.Series, forecast: pd.DataFrame) -> float | None:
     return 2.0 * reference
 
 
-def _clipped_words(forecast: pd.DataFrame, top: float) -> str:
-    """What runs above a clipped chart, by the last year: "95% interval to 1.95T by 2030"."""
+def _clipped_words(forecast: pd.DataFrame, top: float, unit: str = "") -> str:
+    """What runs above a clipped chart, by the last year: "95% interval to 1.95T by 2030";
+    yen as the axis writes them ("¥389B", not "389bn")."""
     end = forecast.iloc[-1]
+
+    def shown(value: float) -> str:
+        return _compact_yen(value) if unit == "JPY" else _compact(value, digits=3)
+
     over = [
-        f"{label}% interval to {_compact(float(end[bound_columns(label)[1]]), digits=3)}"
+        f"{label}% interval to {shown(float(end[bound_columns(label)[1]]))}"
         for label in sorted(interval_labels(forecast.columns), key=float)
         if float(end[bound_columns(label)[1]]) > top
     ]

@@ -134,7 +134,8 @@ def test_a_fan_too_wide_for_the_history_is_clipped_as_on_the_page_and_says_so() 
     [ax] = figure.axes
     assert ax.get_ylim() == pytest.approx((0.0, 400e9))
     said = [text.get_text() for text in ax.texts]
-    assert "above the chart by 2027: 80% interval to 1.17T, 95% interval to 1.95T" in said
+    # in yen as the axis writes them
+    assert "above the chart by 2027: 80% interval to ¥1.17T, 95% interval to ¥1.95T" in said
     narrow = _forecast(2022, [150e9, 160e9], 10e9)
     assert clipped_top(history, narrow) is None  # everything fits: nothing clipped
     assert not [t for t in fan_chart(history, narrow, title="t").axes[0].texts
@@ -226,3 +227,34 @@ def test_a_unit_in_cjk_script_is_drawn_with_the_cjk_font_or_named_in_english() -
         other = fan_chart(history, forecast, title="t", unit="口座", fonts=latin)
         assert other.axes[0].get_ylabel() == "(unit in CJK script)"
         to_png(known), to_png(other)
+
+
+def test_a_yen_chart_writes_yen_as_the_page_and_the_brief_do() -> None:
+    """A brief's yen chart read "25bn" up an axis titled "JPY", beside "¥4.3B" in its sentence."""
+    history, forecast, title, unit, breaks = FAN_CHARTS[1]
+    axes = fan_chart(history, forecast, title=title, unit=unit, breaks=breaks).axes[0]
+    assert axes.get_ylabel() == "Yen per year"
+    assert axes.yaxis.get_major_formatter()(2.5e10, 0) == "¥25B"
+    assert axes.yaxis.get_major_formatter()(5e8, 0) == "¥500M"
+
+
+def test_the_shaded_range_starts_at_the_last_figure() -> None:
+    """The bands began at the first projected year, leaving a gap after the last figure that
+    the page's chart does not have."""
+    history, forecast, title, unit, breaks = FAN_CHARTS[0]
+    axes = fan_chart(history, forecast, title=title, unit=unit, breaks=breaks).axes[0]
+    bands = [band for band in axes.collections if band.get_label().endswith("% interval")]
+    assert len(bands) == 2
+    for band in bands:
+        years = np.concatenate([path.vertices[:, 0] for path in band.get_paths()])
+        assert years.min() == history.index[-1]
+
+
+def test_a_definition_change_is_named_in_the_legend_not_across_the_figures() -> None:
+    """ "definition change 2012" was written up the dashed line, across the figures' line."""
+    history, forecast, title, unit, breaks = FAN_CHARTS[0]
+    axes = fan_chart(history, forecast, title=title, unit=unit, breaks=breaks).axes[0]
+    assert not [text for text in axes.texts if "definition" in text.get_text()]
+    legend = axes.get_legend()
+    assert legend is not None
+    assert "definition change 2007" in [text.get_text() for text in legend.get_texts()]
