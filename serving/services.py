@@ -262,18 +262,30 @@ def forecast_json(
     )
 
 
+#: Decimals a downloaded forecast keeps, by unit ("" for any other: percent, per 100,000).
+CSV_DECIMALS = {"JPY": 0, "count": 1, "": 2}
+
+
 def forecast_csv(
     store: FigureStore, board: ChampionBoard, series_id: str, horizon: int, levels: Sequence[float]
 ) -> str:
     """The forecast as CSV: ``series_id,year,mean,lo-<L>,hi-<L>,...,model,model_version,unit,
     last_figure_year``: each file says what its numbers count and from which year its horizon
-    runs (a download of yen losses and one of cases had looked alike)."""
+    runs (a download of yen losses and one of cases had looked alike). The numbers are
+    rounded as a planner reads them (``CSV_DECIMALS``): a download read 6443.901395136709
+    cases and 10966629191.266674 yen; the JSON answer keeps full precision."""
     champion = champion_for(store, board, series_id)
     frame = champion.forecast(horizon, levels)
+    unit = store.get_series(series_id).unit
+    values = [column for column in frame.columns if column != "year"]
+    decimals = CSV_DECIMALS.get(unit, CSV_DECIMALS[""])
+    frame[values] = frame[values].round(decimals)
+    if decimals == 0 and bool(frame[values].notna().all(axis=None)):
+        frame[values] = frame[values].astype("int64")  # "10966629191", not "10966629191.0"
     frame.insert(0, "series_id", series_id)
     frame["model"] = champion.card.model_name
     frame["model_version"] = champion.version
-    frame["unit"] = store.get_series(series_id).unit
+    frame["unit"] = unit
     frame["last_figure_year"] = champion.model.forecast.last_year
     return str(frame.to_csv(index=False))
 

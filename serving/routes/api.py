@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -131,10 +132,14 @@ def forecast_csv(
     horizon: Horizon = DEFAULT_HORIZON,
     levels: Levels = DEFAULT_LEVELS,
 ) -> Response:
-    """The forecast as a CSV download."""
+    """The forecast as a CSV download, named with the day it was made
+    (``{id}-forecast-2026-12-04.csv``). Its numbers are rounded as a planner reads them:
+    counts to 1 decimal, yen to the yen, other units to 2 decimals; the JSON forecast has them
+    in full precision."""
     steps, wanted = _horizon_levels(state, horizon, levels)
     body = services.forecast_csv(state.store, state.board, series_id, steps, wanted)
-    return _file(body, "text/csv", f"{series_id}-forecast.csv", disposition="attachment")
+    name = f"{series_id}-forecast-{datetime.now(UTC):%Y-%m-%d}.csv"
+    return _file(body, "text/csv", name, disposition="attachment")
 
 
 @router.get(

@@ -165,7 +165,8 @@ function renderForecast(entry) {
   const base = `/v1/series/${encodeURIComponent(series.id)}/forecast`;
   const csv = downloads.querySelector(".download-csv");
   csv.href = `${base}.csv?${query()}`;
-  csv.setAttribute("download", `${series.id}-forecast.csv`);
+  // dated as the service names it, so a planner's downloads of different days stay apart
+  csv.setAttribute("download", `${series.id}-forecast-${new Date().toISOString().slice(0, 10)}.csv`);
   csv.setAttribute("aria-label", `Download the forecast of ${series.title} as CSV`);
   const png = downloads.querySelector(".download-png");
   png.href = `${base}.png?${query()}`;

@@ -177,11 +177,33 @@ def test_csv_download_has_the_same_numbers_as_json(client):
     table = pd.read_csv(io.StringIO(csv.text))
     body = client.get(f"/v1/series/{SERIES}/forecast", params=params).json()
     assert table["year"].tolist() == [p["year"] for p in body["forecast"]]
-    assert table["lo-80"].tolist() == pytest.approx([p["lower"]["80"] for p in body["forecast"]])
-    assert table["mean"].tolist() == pytest.approx([p["mean"] for p in body["forecast"]])
+    rounding = 0.05  # a count to 1 decimal
+    lower = [p["lower"]["80"] for p in body["forecast"]]
+    assert table["lo-80"].tolist() == pytest.approx(lower, abs=rounding)
+    assert table["mean"].tolist() == pytest.approx(
+        [p["mean"] for p in body["forecast"]], abs=rounding
+    )
     # what the numbers count and where the horizon starts, as the JSON says (it had not)
     assert set(table["unit"]) == {body["unit"]}
     assert set(table["last_figure_year"]) == {body["last_figure_year"]}
+
+
+def test_the_csv_download_is_rounded_as_read_and_named_with_its_day(client):
+    """A download read 6443.901395136709 cases and 10966629191.266674 yen, in a file named
+    alike every day."""
+    from datetime import UTC, datetime
+
+    for series_id, decimals in ((SERIES, 1), (YEN, 0)):
+        answer = client.get(f"/v1/series/{series_id}/forecast.csv")
+        day = f"{datetime.now(UTC):%Y-%m-%d}"
+        assert f'filename="{series_id}-forecast-{day}.csv"' in answer.headers["content-disposition"]
+        table = pd.read_csv(io.StringIO(answer.text), dtype=str)
+        for column in ("mean", "lo-80", "hi-95"):
+            places = [len(cell.partition(".")[2]) for cell in table[column]]
+            assert max(places) <= decimals, (series_id, column, table[column].tolist())
+        body = client.get(f"/v1/series/{series_id}/forecast").json()
+        means = table["mean"].astype(float).tolist()
+        assert means == pytest.approx([p["mean"] for p in body["forecast"]], abs=0.5)
 
 
 def test_png_fan_chart(client):
