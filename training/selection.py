@@ -633,19 +633,24 @@ def _reason_pooled_evidence(
     )
     population = decision.population
     best = evidence.ranking()[0]
-    pooled = f"{np.exp(model.mean):.2f} x naive's there"
     if chosen.name == population and best.name != population:
-        # the population's choice is scored as its best (``PopulationEvidence._decide_from``):
-        # the card must say so, or its figures do not add up
-        pooled += (
-            f", counted as the best there, {best.name} at {np.exp(best.mean):.2f} x: "
-            "not clearly better, so the population kept its default"
+        # the population's choice is scored as its best (``PopulationEvidence._decide_from``).
+        # Not "lowest expected error": a card read "lowest expected error ..., 0.75 x naive's"
+        # of comb, then comb "0.77 x" and "ridge at 0.75 x" in the same sentence
+        reason = (
+            f"the population's default among {options}: in the pooled backtests of "
+            f"{model.series} series its errors were {np.exp(model.mean):.2f} x naive's; "
+            f"{best.name}'s were the lowest there, {np.exp(best.mean):.2f} x, but not clearly "
+            f"lower, so the population kept {chosen.name}; this series' own {windows} rolling "
+            f"origins get {weight:.0%} of the weight"
         )
-    reason = (
-        f"lowest expected error among {options}, {relative:.2f} x "
-        f"naive's: the pooled backtests of {model.series} series ({pooled}) blended with this "
-        f"series' own {windows} rolling origins, which get {weight:.0%} of the weight"
-    )
+    else:
+        reason = (
+            f"lowest expected error among {options}, {relative:.2f} x naive's: the pooled "
+            f"backtests of {model.series} series ({np.exp(model.mean):.2f} x naive's there) "
+            f"blended with this series' own {windows} rolling origins, which get {weight:.0%} of "
+            "the weight"
+        )
     if population in decision.blended and population != chosen.name:  # a departure: say so
         reason += (
             f"; that weight took it from the population's choice, {population} "

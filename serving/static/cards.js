@@ -224,10 +224,14 @@ export function candidatesTable(card) {
     number(c.metrics.mase), number(c.metrics.mase_h1), number(c.metrics.smape, 1),
     share(c.metrics.calibrated_coverage_80), share(c.metrics.calibrated_coverage_95), c.error || "",
   ]);
+  // the chosen model can rank below others here: it is chosen on comparable series' pooled
+  // backtests too ("Why this model"), and the card's "typically within" is one year ahead
   return table(
-    "Backtest metrics per candidate (lower MASE and sMAPE are better; coverage of its calibrated " +
-      "intervals should be near the level)",
-    ["Model", "MASE", "MASE 1 yr", "sMAPE %", "80% coverage", "95% coverage", "Error"],
+    "This series' own backtests per candidate (lower MASE and sMAPE are better; averaged over " +
+      "every year ahead, MASE 1 yr one year ahead; coverage of its calibrated intervals should " +
+      "be near the level). The choice also weighs the pooled backtests of comparable series: " +
+      "see \u201cWhy this model\u201d.",
+    ["Model", "MASE all years", "MASE 1 yr", "sMAPE % all years", "80% coverage", "95% coverage", "Error"],
     rows,
     { numeric: [1, 2, 3, 4, 5] },
   );
