@@ -6,7 +6,7 @@ import {
 } from "./cards.js";
 import { showChanges } from "./changes.js";
 import { clippedTop, describeChart, drawChart, levelLabel } from "./chart.js";
-import { formatValue, h, keepInAddress, markCjk } from "./format.js";
+import { formatRange, formatValue, h, keepInAddress, markCjk } from "./format.js";
 import { refreshScenario, scenarioTraces, setUpWhatIf } from "./scenario.js";
 
 const DEFAULTS = { horizon: 5, levels: [80, 95] };
@@ -143,7 +143,14 @@ function missingWords(series, forecast, thisYear) {
   const last = thisYear - 1;
   if (first > last) return "";
   const years = first === last ? String(first) : `${first}–${last}`;
-  return `No figure for ${years} has been added yet: the projection starts after the latest figure (${first - 1}).`;
+  // this year's projection, as the brief's headline leads with it (not the past year's)
+  const now = forecast.forecast.find((point) => point.year === thisYear);
+  const labels = [...forecast.levels].sort((a, b) => a - b).map(levelLabel);
+  const label = labels.includes("80") ? "80" : labels[0];
+  const lead = now && label
+    ? ` For ${thisYear} it is likely ${formatRange(now.lower[label], now.upper[label], series.unit)} (${label}%).`
+    : "";
+  return `No figure for ${years} has been added yet: the projection starts after the latest figure (${first - 1}).${lead}`;
 }
 
 function clippedWords(series, forecast, top) {

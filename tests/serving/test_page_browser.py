@@ -467,16 +467,20 @@ def test_a_projection_that_starts_before_this_year_says_which_figures_are_missin
     browser: Browser, base_url: str
 ) -> None:
     """The outlook brief said "no figure for 2023–2025 has been added yet" for a series last
-    published for 2022; the page showed its 2023 projection without a word."""
+    published for 2022; the page showed its 2023 projection without a word. And it says this
+    year's projection, as the brief now leads with it (not "likely 310–881 in 2023")."""
     page, watch = open_page(browser, base_url)
     series_id = TRAINED[0]
     last = max(figure["year"] for figure in get_json(f"{base_url}/v1/series/{series_id}/figures"))
     page.clock.set_fixed_time(datetime(last + 4, 6, 1, tzinfo=UTC))
     load_page(page, base_url + "/")
     note = page.locator(f"#series-{series_id} .missing-years").inner_text()
+    forecast = get_json(f"{base_url}/v1/series/{series_id}/forecast")
+    [now] = [point for point in forecast["forecast"] if point["year"] == last + 4]
+    low, high = (f"{now[side]['80']:,.0f}" for side in ("lower", "upper"))
     assert note == (
         f"No figure for {last + 1}–{last + 3} has been added yet: the projection starts after "
-        f"the latest figure ({last})."
+        f"the latest figure ({last}). For {last + 4} it is likely {low} – {high} (80%)."
     )
     assert not watch.errors, watch
     page.clock.set_fixed_time(datetime(last + 1, 6, 1, tzinfo=UTC))
