@@ -132,7 +132,7 @@ def _why_none(versions: list[ModelVersion]) -> str:
     when = f"version {first.version}"
     trained = _trained_at(first)
     if trained is not None:
-        when += f", trained {trained:%d %B %Y at %H:%M} UTC"
+        when += f", trained {trained:%-d %b %Y, %H:%M} UTC"  # as the page's model card dates it
     if len(versions) == 1:
         return (
             f"This series has been trained once ({when}): there is no earlier projection to "

@@ -263,8 +263,9 @@ def test_unknown_series_is_a_404_and_a_series_never_retrained_says_why_its_list_
     assert once.json()["changes"] == []
     # the card is under the series' title: the message does not name it by its id
     assert once.json()["message"].startswith("This series has been trained once (")
-    # when, in words a reader takes in: "trained 02 December 2026 at 03:42 UTC", not ISO 8601
-    assert re.search(r"trained \d\d [A-Z][a-z]+ \d{4} at \d\d:\d\d UTC", once.json()["message"])
+    # when, in words a reader takes in and as the page's model card writes it: "trained 2 Dec
+    # 2026, 03:42 UTC", not ISO 8601 (nor "02 December 2026 at 03:42" beside "Trained 2 Dec 2026")
+    assert re.search(r"trained \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC", once.json()["message"])
     untrained = client.get(f"/v1/series/{UNTRAINED}/changes")
     assert untrained.status_code == 200
     assert untrained.json()["changes"] == []

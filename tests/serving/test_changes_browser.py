@@ -7,6 +7,7 @@ Set ``FRAUDCAST_SCREENSHOT_DIR=docs`` to also write the section's screenshot the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,12 @@ def test_each_card_says_what_changed_newest_first(
     once = page.locator(f"#series-{TRAINED[0]} .changes")
     once.locator("p").wait_for(timeout=30_000)
     assert "has been trained once" in once.inner_text()
+    # the card dates its training once, one way: "trained 04 December 2026 at 17:51 UTC" had
+    # stood below the model card's "Trained 4 Dec 2026, 17:51 UTC"
+    facts = page.locator(f"#series-{TRAINED[0]} .model-card .facts").inner_text()
+    trained = re.search(r"Trained (\d{1,2} \w{3} \d{4}, \d\d:\d\d UTC)", facts)
+    assert trained, facts
+    assert f"trained {trained[1]}" in once.inner_text()
     assert page.locator("#series-cn_telecom_fraud_cases_solved .changes").is_hidden()
 
     shot = tmp_path / "page-changes.png"
