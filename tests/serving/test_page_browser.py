@@ -896,3 +896,27 @@ def test_the_models_table_says_its_scores_are_this_series_own_and_over_every_yea
     headers = table.locator("thead th").all_inner_texts()
     assert headers[1:4] == ["MASE all years", "MASE 1 yr", "sMAPE % all years"]
     assert not watch.errors, watch
+
+
+def test_the_printed_legend_stands_below_each_charts_years(browser: Browser, base_url: str) -> None:
+    """Printed on A4 from a wide screen, each chart's box took the narrow-screen height (300px)
+    under the 360px plot drawn on screen, and the legend ran into the x axis's years."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    # as the browser prints: the page laid out at the paper's width, the plots not redrawn for it
+    page.evaluate(
+        "() => window.addEventListener('resize', e => e.stopImmediatePropagation(), true)"
+    )
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 718, "height": 1000})  # A4 less its margins
+    for series_id in TRAINED:
+        gap = page.evaluate(
+            """id => {
+                const card = document.getElementById(`series-${id}`);
+                const years = card.querySelector('.xaxislayer-above').getBoundingClientRect();
+                return card.querySelector('.legend').getBoundingClientRect().top - years.bottom;
+            }""",
+            series_id,
+        )
+        assert gap >= 0, (series_id, gap)
+    assert watch.clean(), watch

@@ -219,3 +219,19 @@ def test_a_what_if_answer_cut_off_by_a_newer_change_is_not_taken_for_an_answer(
     )
     assert outcome == "AbortError: null"
     assert watch.clean(), watch
+
+
+def test_a_printed_what_if_keeps_the_sentences_that_explain_its_line(
+    browser: Browser, base_url: str
+) -> None:
+    """The print style hid the whole What-if box: the purple line and diamond printed with
+    nothing to say what they were."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + f"/?whatif={SERIES}:2026:20000")
+    page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
+    page.emulate_media(media="print")
+    assert page.locator(f"{CARD} .what-if-comparison").is_visible()
+    assert page.locator(f"{CARD} .what-if-basis").is_visible()
+    assert page.locator(f"{CARD} .what-if-form").is_hidden()  # the field, not the figures
+    assert page.locator(f"#series-{TRAINED[1]} .what-if").is_hidden()  # no what-if, no box
+    assert watch.clean(), watch
