@@ -313,6 +313,8 @@ function navLabels(seriesList) {
 function buildNav(seriesList) {
   const nav = document.getElementById("series-nav");
   const labels = navLabels(seriesList);
+  // on a phone the row scrolls sideways: said, as only one name fits the screen
+  nav.querySelector(".series-nav-hint").textContent = `${seriesList.length} series: scroll the row sideways for all of them`;
   nav.querySelector("ul").replaceChildren(...seriesList.map((s, index) =>
     h("li", {}, h("a", { href: `#series-${s.id}`, title: s.title }, markCjk(labels[index], s),
       s.champion ? null : h("span", { class: "muted" }, " · figures only")))));

@@ -920,3 +920,21 @@ def test_the_printed_legend_stands_below_each_charts_years(browser: Browser, bas
         )
         assert gap >= 0, (series_id, gap)
     assert watch.clean(), watch
+
+
+def test_on_a_phone_the_series_row_shows_more_names_beside_the_first(
+    browser: Browser, base_url: str, series: list[dict[str, Any]]
+) -> None:
+    """At 390px the row showed the first series' name alone, cut off at the screen's edge, and
+    nothing said that the other names scroll sideways."""
+    page, watch = open_page(browser, base_url, PHONE)
+    load_page(page, base_url + "/")
+    links = page.locator("#series-nav a")
+    first, second = links.nth(0).bounding_box(), links.nth(1).bounding_box()
+    assert first and second
+    assert first["x"] + first["width"] <= PHONE["width"]  # the first pill ends on screen...
+    assert second["x"] < PHONE["width"] - 20  # ...and the next one shows beside it
+    hint = page.locator(".series-nav-hint")
+    assert hint.is_visible()
+    assert hint.inner_text() == f"{len(series)} series: scroll the row sideways for all of them"
+    assert watch.clean(), watch
