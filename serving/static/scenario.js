@@ -45,6 +45,28 @@ function parseValue(text) {
   return Number(oku || 0) * 1e8 + Number(man || 0) * 1e4 + Number(rest || 0);
 }
 
+/**
+ * Offer the years a what-if can be drawn for at ``horizon`` years ahead: the projection needs a
+ * year after it (2030 at 5 years ahead of 2025 had been offered, and refused). The card's own
+ * what-if keeps its year, said why it is not drawn.
+ */
+function offerYears(entry, horizon) {
+  const { year, reach, submit } = entry.whatIfParts;
+  const last = entry.figures[entry.figures.length - 1];
+  const ahead = Math.max(0, Math.min(MAX_YEARS_AHEAD, horizon - 1));
+  const years = Array.from({ length: ahead }, (_, i) => last.year + 1 + i);
+  if (entry.whatIf && !years.includes(entry.whatIf.year)) years.push(entry.whatIf.year);
+  years.sort((a, b) => a - b);
+  const chosen = Number(year.value);
+  year.replaceChildren(...years.map((y) => h("option", { value: String(y) }, String(y))));
+  if (years.includes(chosen)) year.value = String(chosen);
+  year.disabled = !years.length;
+  submit.disabled = !years.length;
+  reach.hidden = ahead > 0;
+  reach.textContent = `At ${horizon} year${horizon === 1 ? "" : "s"} ahead no year is projected ` +
+    "after a what-if: choose 2 or more years ahead to try one.";
+}
+
 function sentence(text) {
   return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 }
@@ -60,31 +82,31 @@ export function setUpWhatIf(entry, { settings, redraw }) {
   holder.hidden = !(entry.series.champion && last);
   if (holder.hidden) return;
   const id = entry.series.id;
-  const years = Array.from({ length: MAX_YEARS_AHEAD }, (_, i) => last.year + 1 + i);
-  const year = h("select", { id: `what-if-year-${id}`, name: "year" },
-    years.map((y) => h("option", { value: String(y) }, String(y))));
+  const year = h("select", { id: `what-if-year-${id}`, name: "year" });
   const value = h("input", {
     id: `what-if-value-${id}`, name: "value", type: "text", inputmode: "decimal",
     autocomplete: "off", placeholder: `e.g. ${Math.round(last.value)}`, size: "14",
     "aria-describedby": `what-if-result-${id}`,
   });
+  const submit = h("button", { type: "submit", class: "button" }, "Draw");
   const clear = h("button", { type: "button", class: "button quiet", hidden: true }, "Clear");
+  const reach = h("p", { class: "muted what-if-reach", hidden: true });
   const result = h("div", { id: `what-if-result-${id}`, class: "what-if-result", role: "status", "aria-live": "polite" });
   const form = h("form", { class: "what-if-form", "aria-label": `What if, for ${entry.series.title}` },
     h("span", { class: "what-if-label" }, "What if"),
     h("label", { for: year.id }, "in"), year,
     h("label", { for: value.id }, "the figure were"), value,
-    h("button", { type: "submit", class: "button" }, "Draw"), clear);
-  holder.replaceChildren(form, result);
-  entry.whatIfParts = { year, value, clear, result };
+    submit, clear);
+  holder.replaceChildren(form, reach, result);
+  entry.whatIfParts = { year, value, submit, clear, reach, result };
 
   const kept = whatIfsInAddress().get(id);
   if (kept) {
-    if (!years.includes(kept.year)) year.append(h("option", { value: String(kept.year) }, String(kept.year)));
-    year.value = String(kept.year);
     value.value = String(kept.value);
     entry.whatIf = kept;
   }
+  offerYears(entry, settings().horizon);
+  if (kept) year.value = String(kept.year);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const typed = parseValue(value.value);
@@ -107,6 +129,7 @@ export function setUpWhatIf(entry, { settings, redraw }) {
     value.value = "";
     value.removeAttribute("aria-invalid");
     keepWhatIf(id, null);
+    offerYears(entry, settings().horizon);
     show(entry);
     redraw();
   });
@@ -114,6 +137,7 @@ export function setUpWhatIf(entry, { settings, redraw }) {
 
 /** Fetch the card's scenario for these settings (nothing when it has no what-if). */
 export async function refreshScenario(entry, { horizon, levels }, signal) {
+  if (entry.whatIfParts) offerYears(entry, horizon);
   if (!entry.whatIf || !entry.whatIfParts) {
     entry.scenario = null;
     return;

@@ -202,7 +202,10 @@ def test_a_what_if_answer_cut_off_by_a_newer_change_is_not_taken_for_an_answer(
             const entry = {
                 series: { id: 'x' }, figures: [{ year: 2025, value: 1 }], element: card,
                 whatIf: { year: 2026, value: 2 }, scenario: null,
-                whatIfParts: { result: card.firstChild, clear: {} },
+                whatIfParts: {
+                    result: card.firstChild, clear: {}, reach: {}, submit: {},
+                    year: document.createElement('select'),
+                },
             };
             const aborted = () => Promise.reject(new DOMException('cut off', 'AbortError'));
             const realFetch = window.fetch;
@@ -218,6 +221,31 @@ def test_a_what_if_answer_cut_off_by_a_newer_change_is_not_taken_for_an_answer(
         }"""
     )
     assert outcome == "AbortError: null"
+    assert watch.clean(), watch
+
+
+def test_the_years_offered_are_those_the_horizon_projects_after(
+    browser: Browser, base_url: str
+) -> None:
+    """At 5 years ahead of 2025 the list had offered 2026-2035, and 2030 on were refused:
+    "The 5-year horizon ends in 2030, within the what-if's years"."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    year = page.locator(f"{CARD} select[name=year]")
+
+    def offered() -> list[str]:
+        return [o.strip() for o in year.locator("option").all_inner_texts()]
+
+    assert offered() == ["2026", "2027", "2028", "2029"]
+    page.focus("#horizon")
+    page.keyboard.press("End")  # 15 years: every year a what-if may set
+    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
+    page.wait_for_function(f"() => document.querySelectorAll('{CARD} select option').length == 10")
+    assert offered() == [str(y) for y in range(2026, 2036)]
+    page.keyboard.press("Home")  # 1 year: none, and it says why
+    page.wait_for_function(f"() => document.querySelector('{CARD} select').disabled")
+    assert offered() == []
+    assert "choose 2 or more years ahead" in page.locator(f"{CARD} .what-if-reach").inner_text()
     assert watch.clean(), watch
 
 
