@@ -3,7 +3,7 @@
 // The address keeps each card's what-if (?whatif=<series>:<year>:<value>), so a link
 // reproduces it.
 
-import { escapeHtml, formatExact, formatRange, h, keepInAddress } from "./format.js";
+import { escapeHtml, formatExact, formatRange, formatValue, h, keepInAddress } from "./format.js";
 import { levelLabel } from "./chart.js";
 
 const PARAM = "whatif";
@@ -31,18 +31,79 @@ function keepWhatIf(seriesId, whatIf) {
 
 /** Japanese multipliers a figure may be typed with: 2万 is 20,000, 1億2000万 120,000,000. */
 const MYRIADS = /^(?:([0-9.]+)億)?(?:([0-9.]+)万)?([0-9.eE+-]*)$/;
+/** English scales, as the page writes yen ("¥127.5B") and a planner says it ("102 billion"). */
+const SCALES = { k: 1e3, thousand: 1e3, m: 1e6, mn: 1e6, million: 1e6, b: 1e9, bn: 1e9, billion: 1e9, t: 1e12, tn: 1e12, trillion: 1e12 };
+const SCALED = new RegExp(`^([0-9.]+)(${Object.keys(SCALES).join("|")})$`, "i");
+/** A change on the projection, typed with its sign: "-20%", "+15%" ("－２０％" by an IME). */
+const CHANGE = /^([+-])([0-9.]+)%$/;
+
+/** What was typed, NFKC-normalised ("２万" is "2万", "￥" "¥") without spaces and separators. */
+function plainTyped(text) {
+  return String(text ?? "").normalize("NFKC").replace(/[\s,_]/g, "").replace(/^[\u2212\u2013]/, "-");
+}
 
 /**
- * A figure as typed: "20000", "20,000", "2e4", or as a Japanese IME gives it: full-width
- * "２００００" (NFKC makes it "20000"), "20,000件", "2万", "3億円", "97％"; NaN when it is not a number.
+ * A figure as typed: "20000", "20,000", "2e4", as the page writes it ("¥127.5B", "102 billion",
+ * "3.2M") or as a Japanese IME gives it: full-width "２００００" (NFKC makes it "20000"),
+ * "20,000件", "2万", "3億円", "97％"; NaN when it is not a number.
  */
 function parseValue(text) {
-  const plain = String(text ?? "").normalize("NFKC").replace(/[\s,_]/g, "").replace(/[件円%]$/, "");
+  const plain = plainTyped(text).replace(/^¥/, "").replace(/(?:[件円%]|yen)$/i, "");
+  const scaled = SCALED.exec(plain);
+  if (scaled) return /^\d*\.?\d+$/.test(scaled[1]) ? Number(scaled[1]) * SCALES[scaled[2].toLowerCase()] : Number.NaN;
   const parts = MYRIADS.exec(plain);
   if (!plain || !parts) return Number.NaN;
   const [, oku, man, rest] = parts;
   if (!oku && !man) return /^[0-9.eE+-]+$/.test(rest) ? Number(rest) : Number.NaN;
   return Number(oku || 0) * 1e8 + Number(man || 0) * 1e4 + Number(rest || 0);
+}
+
+/** The forms a figure of this unit may be typed in, for a refusal to name. */
+function typedForms(unit) {
+  const change = " or a change on the year's projection with its sign, e.g. -20% or +15%";
+  if (unit === "JPY") return `Type yen as 102000000000, ¥102,000,000,000, 102B, 102 billion or 1020億,${change}.`;
+  if (unit === "count") return `Type the number as 8000, 8,000, 8k or 0.8万,${change}.`;
+  return `Type the figure as a number, e.g. 97.5 or 97.5%,${change}.`;
+}
+
+/**
+ * The what-if figure ``text`` asks for in ``year``: {value, note} where ``note`` says how
+ * it was read ("-20%" on the year's projection, a fraction of a count rounded), or {refusal}.
+ */
+function readWhatIf(text, year, { series, forecast }) {
+  const unit = series.unit;
+  const whole = unit === "count" || unit === "JPY"; // no half cases, no fraction of a yen
+  const change = CHANGE.exec(plainTyped(text));
+  if (change && /^\d*\.?\d+$/.test(change[2])) {
+    const percent = Number(`${change[1]}${change[2]}`);
+    const projected = forecast ? forecast.forecast.find((p) => p.year === year) : null;
+    if (!projected) {
+      return { refusal: `A change in % is taken on the projection for the year, and ${year} has none ` +
+        "at these years ahead: type the figure itself." };
+    }
+    // to 3 significant figures, as the projection is worth taking (not ¥108,282,410,297)
+    const value = Number((projected.mean * (1 + percent / 100)).toPrecision(3));
+    if (value < 0) return { refusal: `${percent}% of the projection would be below 0: a figure is never negative.` };
+    return { value, note: `${change[1]}${change[2]}% on the ${year} projection (${formatValue(projected.mean, unit)}) ` +
+      `is ${formatValue(value, unit)}.` };
+  }
+  const typed = parseValue(text);
+  if (!Number.isFinite(typed)) return { refusal: typedForms(unit) };
+  if (typed < 0) {
+    return { refusal: "A figure is never below 0. For a fall from the projection, type the change " +
+      "in % with its sign, e.g. -20%." };
+  }
+  if (whole && !Number.isInteger(typed)) {
+    const value = Math.round(typed);
+    const what = unit === "count" ? "A count is whole" : "Yen are whole";
+    return { value, note: `${what}: ${String(text).trim()} is taken as ${formatExact(value, unit)}.` };
+  }
+  return { value: typed, note: "" };
+}
+
+/** A short example of the last figure in the field, as it may be typed ("¥127.5B", "9,538"). */
+function example(value, unit) {
+  return `e.g. ${unit === "JPY" || unit === "count" ? formatValue(value, unit) : Number(value.toFixed(1))}`;
 }
 
 /**
@@ -85,7 +146,7 @@ export function setUpWhatIf(entry, { settings, redraw }) {
   const year = h("select", { id: `what-if-year-${id}`, name: "year" });
   const value = h("input", {
     id: `what-if-value-${id}`, name: "value", type: "text", inputmode: "decimal",
-    autocomplete: "off", placeholder: `e.g. ${Math.round(last.value)}`, size: "14",
+    autocomplete: "off", placeholder: example(last.value, entry.series.unit), size: "14",
     "aria-describedby": `what-if-result-${id}`,
   });
   const submit = h("button", { type: "submit", class: "button" }, "Draw");
@@ -107,19 +168,28 @@ export function setUpWhatIf(entry, { settings, redraw }) {
   }
   offerYears(entry, settings().horizon);
   if (kept) year.value = String(kept.year);
+  // refused before it is asked for (unreadable, negative) or by the service: what was drawn
+  // before goes, a link does not bring it back, and a screen reader hears it
+  const refused = (message) => {
+    entry.whatIf = null;
+    keepWhatIf(id, null);
+    value.setAttribute("aria-invalid", "true");
+    if (message) showRefusal(entry, message);
+    redraw();
+  };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const typed = parseValue(value.value);
-    value.setAttribute("aria-invalid", String(!Number.isFinite(typed)));
-    if (!Number.isFinite(typed)) {
-      showRefusal(entry, "Type the figure as a number, e.g. 20000 or 2万.");
+    const typed = readWhatIf(value.value, Number(year.value), entry);
+    if (typed.refusal) {
+      refused(typed.refusal);
       return;
     }
-    entry.whatIf = { year: Number(year.value), value: typed };
+    value.setAttribute("aria-invalid", "false");
+    entry.whatIf = { year: Number(year.value), value: typed.value, note: typed.note };
     await refreshScenario(entry, settings());
-    if (!entry.scenario) { // refused: a link must not bring it back, and a screen reader hears it
-      keepWhatIf(id, null);
-      value.setAttribute("aria-invalid", "true");
+    if (!entry.scenario) {
+      refused("");
+      return;
     }
     redraw();
   });
@@ -172,7 +242,9 @@ export async function refreshScenario(entry, { horizon, levels }, signal) {
   } else {
     entry.scenario = null;
     // the page sends one figure: "figures[0].value" is "the value" to whoever typed it
-    const detail = String(answer.detail || "").replace(/figures\[0\]\.(year|value)/g, "the $1");
+    // and the series is the card's, not its id ("figures of jp_sns_investment_fraud_losses_jpy")
+    const detail = String(answer.detail || "").replace(/figures\[0\]\.(year|value)/g, "the $1")
+      .replaceAll(entry.series.id, "this series");
     showRefusal(entry, detail ? sentence(detail) : "The what-if could not be computed.");
   }
 }
@@ -187,6 +259,7 @@ function show(entry) {
     return;
   }
   result.replaceChildren(
+    entry.whatIf.note ? h("p", { class: "what-if-typed" }, entry.whatIf.note) : "",
     h("p", { class: "what-if-comparison" },
       h("span", { class: "swatch what-if-line", style: `border-color:${SCENARIO_COLOUR}` }), " ",
       scenario.comparison),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,13 +153,16 @@ def test_a_what_if_outside_the_rules_says_why_and_clear_takes_it_away(
     page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
     _what_if(page, "2026", "-5")
     page.wait_for_selector(f"{CARD}[data-scenario=refused]", timeout=30_000)
-    assert "The value must be >= 0" in page.locator(f"{CARD} .what-if-result").inner_text()
-    # refused by the service, not only unreadable: said to a screen reader too
+    # in plain words, saying how a fall is typed (it had said "The value must be >= 0: figures
+    # of jp_cybercrime_cleared (count) are never negative")
+    refusal = page.locator(f"{CARD} .what-if-result").inner_text()
+    assert "never below 0" in refusal and "-20%" in refusal and SERIES not in refusal
+    # refused, not only unreadable: said to a screen reader too
     assert page.locator(f"{CARD} input[name=value]").get_attribute("aria-invalid") == "true"
     assert not _drawn(page, SERIES)  # the refused what-if is not drawn, nor the one before
     assert "whatif" not in page.url  # nor does a link bring either back
     _what_if(page, "2026", "lots")
-    assert "as a number" in page.locator(f"{CARD} .what-if-result").inner_text()
+    assert "Type the number as 8000, 8,000" in page.locator(f"{CARD} .what-if-result").inner_text()
     value = page.locator(f"{CARD} input[name=value]")
     assert value.get_attribute("aria-invalid") == "true"  # said to a screen reader too
     _what_if(page, "2027", "30000")  # 2026 is filled in between
@@ -181,7 +185,7 @@ def test_a_what_if_outside_the_rules_says_why_and_clear_takes_it_away(
     assert not _drawn(page, SERIES)
     assert "whatif" not in page.url
     assert page.locator(f"{CARD} .what-if-result").inner_text() == ""
-    # the browser itself reports the 422 it was given; nothing else may go wrong
+    # the browser itself reports a 422 it was given; nothing else may go wrong
     assert all("422" in error for error in watch.errors), watch
     assert not watch.outside_requests
 
@@ -221,6 +225,89 @@ def test_a_what_if_answer_cut_off_by_a_newer_change_is_not_taken_for_an_answer(
         }"""
     )
     assert outcome == "AbortError: null"
+    assert watch.clean(), watch
+
+
+def _assumed(page: Page) -> float:
+    page.wait_for_selector(f"{CARD}[data-scenario=drawn]", timeout=30_000)
+    [value] = _drawn(page, SERIES)["What if: assumed figure"]
+    return value
+
+
+def test_a_change_in_percent_is_taken_on_the_years_projection_and_said(
+    browser: Browser, base_url: str
+) -> None:
+    """ "-20%" had been sent as -20 and refused with "The value must be >= 0: figures of
+    jp_…_jpy (JPY) are never negative; got -20"."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    projected = page.evaluate(
+        "id => document.querySelector(`#series-${id} .chart`).data"
+        ".find(t => t.name === 'Forecast').y[1]",
+        SERIES,
+    )  # 2027's
+    _what_if(page, "2027", "-20%")
+    fall = float(f"{projected * 0.8:.3g}")  # to 3 significant figures, as a projection is worth
+    assert _assumed(page) == fall
+    typed = page.locator(f"{CARD} .what-if-typed").inner_text()
+    assert typed == f"-20% on the 2027 projection ({projected:,.0f}) is {fall:,.0f}."
+    assert f"whatif={SERIES}:2027:{fall:.0f}" in page.url
+    _what_if(page, "2027", "＋１５％")  # as a Japanese IME types it
+    assert _assumed(page) == float(f"{projected * 1.15:.3g}")
+    assert watch.clean(), watch
+
+
+def test_a_fraction_of_a_count_is_rounded_and_said(browser: Browser, base_url: str) -> None:
+    """ "20000.4" cases had been drawn as 20000.4 cases."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    _what_if(page, "2026", "20000.4")
+    assert _assumed(page) == 20000
+    assert page.locator(f"{CARD} .what-if-typed").inner_text() == (
+        "A count is whole: 20000.4 is taken as 20,000."
+    )
+    assert watch.clean(), watch
+
+
+@pytest.mark.parametrize("typed", ["¥9,000,000,000", "9B", "9 billion", "9bn", "9000M", "90億"])
+def test_yen_typed_as_the_page_writes_it_is_read(
+    browser: Browser, base_url: str, typed: str
+) -> None:
+    """ "102B", "102 billion" and "¥102,000,000,000" had been refused as "not a number", though
+    the page writes yen as "¥127.5B"; its own example had been cut off ("e.g. 127470000…")."""
+    yen = TRAINED[1]
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    card = page.locator(f"#series-{yen}")
+    field = card.locator("input[name=value]")
+    example = field.get_attribute("placeholder") or ""
+    assert re.fullmatch(r"e\.g\. ¥\d+(\.\d)?B", example), example
+    assert page.evaluate("el => el.scrollWidth <= el.clientWidth + 1", field.element_handle())
+    field.fill(typed)
+    card.locator("button[type=submit]").click()
+    page.wait_for_selector(f"#series-{yen}[data-scenario=drawn]", timeout=30_000)
+    assert _drawn(page, yen)["What if: assumed figure"] == [9e9]
+    assert watch.clean(), watch
+
+
+def test_an_unreadable_what_if_says_the_forms_that_work_and_takes_the_old_one_away(
+    browser: Browser, base_url: str
+) -> None:
+    """Refused as "not a number", the drawn what-if's sentence went but its line stayed, and
+    the address still brought it back."""
+    yen = TRAINED[1]
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + f"/?whatif={yen}:2026:9000000000")
+    page.wait_for_selector(f"#series-{yen}[data-scenario=drawn]", timeout=30_000)
+    card = page.locator(f"#series-{yen}")
+    card.locator("input[name=value]").fill("about nine billion")
+    card.locator("button[type=submit]").click()
+    page.wait_for_selector(f"#series-{yen}[data-scenario=refused]", timeout=30_000)
+    refusal = card.locator(".what-if-result").inner_text()
+    for form in ("¥102,000,000,000", "102B", "102 billion", "1020億", "-20%"):
+        assert form in refusal, refusal
+    assert not _drawn(page, yen)
+    assert "whatif" not in page.url
     assert watch.clean(), watch
 
 
