@@ -177,8 +177,11 @@ def test_training_output_that_is_not_a_terminal_breaks_no_reason(
     outcome.mase, outcome.coverage = 4.395, {"80": 0.83, "95": 0.96}
     monkeypatch.delenv("COLUMNS", raising=False)
     piped = io.StringIO()
-    monkeypatch.setattr(train_command.console, "file", piped)
+    # the command's consoles as they are made, writing to a pipe (setting the module's console
+    # file would leave it writing to this test's stream for every later test)
+    console = type(train_command.console)(file=piped)
+    assert type(train_command.errors) is type(console)
 
-    train_command.console.print(train_command.summary([outcome]))
+    console.print(train_command.summary([outcome]))
 
     assert any(reason in line for line in piped.getvalue().splitlines()), piped.getvalue()
