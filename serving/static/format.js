@@ -5,6 +5,9 @@ const yenCompact = new Intl.NumberFormat("en", {
   style: "currency", currency: "JPY", notation: "compact", maximumFractionDigits: 1,
 });
 const yenFull = new Intl.NumberFormat("en", { style: "currency", currency: "JPY" });
+const yenGiven = new Intl.NumberFormat("en", {
+  style: "currency", currency: "JPY", notation: "compact", maximumFractionDigits: 3,
+});
 // another unit (percent, 百万円, per 100,000): whole numbers from 100, one decimal below it,
 // so a column reads alike ("2,080" beside "4,074", not "4,074.49"; "98.0" beside "88.2")
 const oneDecimal = new Intl.NumberFormat("en", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
@@ -22,6 +25,14 @@ export function formatValue(value, unit) {
 export function formatExact(value, unit) {
   if (unit === "JPY") return yenFull.format(value);
   return formatValue(value, unit);
+}
+
+/**
+ * A figure as a what-if was given, as the service's sentence says it: yen compact to the
+ * million ("¥8.77B", where the page's short form reads "¥8.8B"), other units in full.
+ */
+export function formatGiven(value, unit) {
+  return unit === "JPY" ? yenGiven.format(value) : formatExact(value, unit);
 }
 
 /** A range "lo – hi" in the unit. */

@@ -3,7 +3,7 @@
 // The address keeps each card's what-if (?whatif=<series>:<year>:<value>), so a link
 // reproduces it.
 
-import { escapeHtml, formatExact, formatRange, formatValue, h, keepInAddress } from "./format.js";
+import { escapeHtml, formatExact, formatGiven, formatRange, formatValue, h, keepInAddress } from "./format.js";
 import { levelLabel } from "./chart.js";
 
 const PARAM = "whatif";
@@ -85,7 +85,7 @@ function readWhatIf(text, year, { series, forecast }) {
     const value = Number((projected.mean * (1 + percent / 100)).toPrecision(3));
     if (value < 0) return { refusal: `${percent}% of the projection would be below 0: a figure is never negative.` };
     return { value, note: `${change[1]}${change[2]}% on the ${year} projection (${formatValue(projected.mean, unit)}) ` +
-      `is ${formatValue(value, unit)}.` };
+      `is ${formatGiven(value, unit)}.` };
   }
   const typed = parseValue(text);
   if (!Number.isFinite(typed)) return { refusal: typedForms(unit) };

@@ -257,6 +257,25 @@ def test_a_change_in_percent_is_taken_on_the_years_projection_and_said(
     assert watch.clean(), watch
 
 
+def test_a_change_on_a_yen_projection_names_the_figure_the_sentence_assumes(
+    browser: Browser, base_url: str
+) -> None:
+    """ "-20% on the 2026 projection (¥11B) is ¥8.8B." had stood above "With ¥8.77B in 2026,
+    the 2030 projection is ...": one what-if figure written two ways."""
+    yen = TRAINED[1]
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    card = page.locator(f"#series-{yen}")
+    card.locator("select[name=year]").select_option("2026")
+    card.locator("input[name=value]").fill("-20%")
+    card.locator("button[type=submit]").click()
+    page.wait_for_selector(f"#series-{yen}[data-scenario=drawn]", timeout=30_000)
+    typed = card.locator(".what-if-typed").inner_text()
+    [amount] = re.findall(r"is (¥[0-9.]+[MBT])\.$", typed)
+    assert f"With {amount} in 2026," in card.locator(".what-if-result").inner_text()
+    assert watch.clean(), watch
+
+
 def test_a_fraction_of_a_count_is_rounded_and_said(browser: Browser, base_url: str) -> None:
     """ "20000.4" cases had been drawn as 20000.4 cases."""
     page, watch = open_page(browser, base_url)
