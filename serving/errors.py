@@ -9,7 +9,7 @@ from collections import Counter
 from fastapi import FastAPI, Request, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -212,6 +212,20 @@ async def _not_found(request: Request, error: Exception) -> Response:
     return HTMLResponse(body, status_code=status.HTTP_404_NOT_FOUND)
 
 
+async def _fault(request: Request, error: Exception) -> Response:
+    """500 for a fault no handler above names, as a Problem under /v1 like every other error
+    there (Starlette had answered the text "Internal Server Error"); Starlette logs the
+    traceback once this has answered."""
+    if not request.url.path.startswith("/v1/"):
+        return PlainTextResponse("Internal Server Error", status.HTTP_500_INTERNAL_SERVER_ERROR)
+    problem = Problem(
+        detail="the service failed to answer this request: a fault of the service, not of "
+        "the request",
+        hint="the service's log has the traceback; the same request may work once it is fixed",
+    )
+    return _answer(status.HTTP_500_INTERNAL_SERVER_ERROR, problem)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every typed domain error to its status code."""
     app.add_exception_handler(StarletteHTTPException, _not_found)
@@ -226,3 +240,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidSeries, _invalid_request)
     app.add_exception_handler(InvalidWithdrawal, _invalid_request)
     app.add_exception_handler(InvalidFigures, _invalid_figures)
+    app.add_exception_handler(Exception, _fault)  # run by Starlette's outermost middleware

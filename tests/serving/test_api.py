@@ -606,3 +606,45 @@ def test_every_moment_in_the_api_is_written_one_way(client, state):
     ended = client.get(f"/v1/jobs/{job['id']}").json()
     for moment in ("created_at", "started_at", "finished_at"):
         assert written.fullmatch(ended[moment]), ended
+
+
+def test_every_api_error_has_one_shape_an_unexpected_fault_too(state, monkeypatch):
+    """A client reads every 4xx and 5xx from /v1 as one Problem: ``detail`` a string, with
+    ``problems`` and ``hint`` where they help. A fault of the service had answered the text
+    "Internal Server Error", not JSON."""
+    from sqlalchemy.exc import OperationalError
+
+    from serving import services
+
+    with TestClient(create_app(state), raise_server_exceptions=False) as client:
+        answers = [
+            (404, client.get("/v1/series/no_such_series/forecast")),
+            (404, client.get("/v1/jobs/no_such_job")),
+            (422, client.get(f"/v1/series/{SERIES}/forecast", params={"horizon": 500})),
+            (422, client.get(f"/v1/series/{SERIES}/forecast", params={"_": "1"})),
+            (401, client.post("/v1/retrain")),
+            (403, client.post("/v1/retrain", headers={"Authorization": "Bearer wrong"})),
+            (405, client.delete("/v1/series")),
+        ]
+        cause = OperationalError("SELECT", (), Exception("unable to open database file"))
+        monkeypatch.setattr(state.store, "list_series", lambda: (_ for _ in ()).throw(cause))
+        answers.append((503, client.get("/v1/series")))
+
+        def fault(*args: object, **kwargs: object) -> bytes:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(services, "forecast_json", fault)
+        answers.append((500, client.get(f"/v1/series/{SERIES}/forecast")))
+    for code, answer in answers:
+        assert answer.status_code == code, answer.text
+        assert answer.headers["content-type"] == "application/json", (code, answer.text)
+        problem = answer.json()
+        assert isinstance(problem["detail"], str) and problem["detail"], (code, problem)
+        assert set(problem) <= {"detail", "problems", "hint"}, (code, problem)
+    unknown_parameter = answers[3][1].json()["problems"]
+    assert unknown_parameter == [
+        {"where": "query._", "reason": "not a parameter of this endpoint: it takes horizon, levels"}
+    ]
+    fault_answer = answers[-1][1]
+    assert "a bug" not in fault_answer.text  # the traceback is the log's, not the client's
+    assert "log" in fault_answer.json()["hint"]
