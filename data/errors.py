@@ -85,7 +85,9 @@ class UnknownSeries(FraudcastDataError, LookupError):
         self.known = tuple(sorted(known))
         listed = ", ".join(self.known[:KNOWN_LISTED])
         more = len(self.known) - KNOWN_LISTED
-        listed += f" and {more} more (`fraudcast series list`, GET /v1/series)" if more > 0 else ""
+        listed += (
+            f" and {more} more (GET /v1/series, or `fraudcast series list`)" if more > 0 else ""
+        )
         hint = f" Known series: {listed}." if self.known else ""
         close = closest_series(series_id[:ID_QUOTED], self.known)
         meant = f" (did you mean {close!r}?)" if close else ""

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 _CACHE_LIMIT = 2048
 
 
-#: What to do about a series registered without figures (API and commands alike).
+#: What to do about a series registered without figures, said by the commands (the API names
+#: its own way first: ``serving.errors.NO_FIGURES_HINT``).
 NO_FIGURES_HINT = (
     "add its figures first (`fraudcast figures add`, POST /v1/figures or the drop folder); a "
     "running service trains it when they arrive"

@@ -24,7 +24,7 @@ from data.errors import (
     driver_words,
     plain_reason,
 )
-from serving.champions import NO_FIGURES_HINT, NoChampion
+from serving.champions import NoChampion
 from serving.jobs import UnknownJob
 from serving.requests import InvalidRequest
 from serving.schemas import Problem
@@ -48,17 +48,33 @@ async def _no_champion(request: Request, error: Exception) -> JSONResponse:
     if error.unloadable is not None:
         hint = UNLOADABLE_HINT.format(series_id=error.series_id)
         return _answer(status.HTTP_503_SERVICE_UNAVAILABLE, Problem(detail=str(error), hint=hint))
-    hint = "train it first: `fraudcast train` (or POST /v1/retrain with the token)"
+    hint = TRAIN_HINT.format(series_id=error.series_id)
     if error.without_figures:
         hint = NO_FIGURES_HINT
     return _answer(status.HTTP_409_CONFLICT, Problem(detail=str(error), hint=hint))
 
 
+# An API client may have no shell on the server: each hint names the API's way first, and the
+# command only as the alternative for whoever runs the service.
+
+#: What to do about a series with figures and no champion yet.
+TRAIN_HINT = (
+    'train it first: POST /v1/retrain with the token and {{"series": ["{series_id}"]}} (on the '
+    "server, `fraudcast train -s {series_id}`)"
+)
+
+#: What to do about a registered series without figures: training it would do nothing.
+NO_FIGURES_HINT = (
+    "add its figures first: POST /v1/figures with the token (on the server, `fraudcast figures "
+    "add` or the drop folder); a running service trains it when they arrive"
+)
+
 #: What to do about a registered champion the service cannot load.
 UNLOADABLE_HINT = (
     "its model's files in MLflow's artifact store are missing or unreadable: restore them "
-    "where MLflow recorded them (the service loads it within seconds), or register a new one "
-    "with `fraudcast train --force -s {series_id}`"
+    "where MLflow recorded them (the service loads it within seconds), or register a new one: "
+    'POST /v1/retrain with the token and {{"series": ["{series_id}"], "force": true}} (on the '
+    "server, `fraudcast train --force -s {series_id}`)"
 )
 
 
@@ -184,7 +200,8 @@ async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
 #: What a body must be, for a request that sent something else (CSV text, a form).
 JSON_BODY_HINT = (
     "send a JSON object with Content-Type: application/json, as the endpoint's schema at /docs "
-    "shows; a CSV of figures goes through `fraudcast figures add` or the drop folder"
+    "shows (POST /v1/figures takes each figure as an object with a figures CSV's columns); on "
+    "the server, a CSV file goes through `fraudcast figures add` or the drop folder"
 )
 
 

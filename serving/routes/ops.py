@@ -51,7 +51,10 @@ def _readiness_hint(board: ChampionBoard) -> str:
         return "champions are registered but could not be loaded (load_errors): " + (
             UNLOADABLE_HINT.format(series_id="<series>")
         )
-    return "no champions loaded yet: run `fraudcast train`"
+    return (
+        "no champions loaded yet: train them with POST /v1/retrain and the token (on the "
+        "server, `fraudcast train`)"
+    )
 
 
 @router.get("/metrics", response_class=Response)

@@ -578,7 +578,7 @@ def test_an_unknown_id_in_a_large_store_lists_a_few_known_series_not_all() -> No
     known = [f"series_{index:04d}" for index in range(3000)]
     message = str(UnknownSeries("series_12345", known))
     assert len(message) < 800
-    assert f"and {3000 - KNOWN_LISTED} more (`fraudcast series list`, GET /v1/series)" in message
+    assert f"and {3000 - KNOWN_LISTED} more (GET /v1/series, or `fraudcast series list`)" in message
     assert "series_0000, series_0001" in message and "series_2999" not in message
     few = str(UnknownSeries("nope", ["a_cases", "b_cases"]))
     assert few.endswith("Known series: a_cases, b_cases.")

@@ -161,7 +161,7 @@ def test_unknown_series_is_404_and_untrained_series_409_with_a_hint(client, stat
         empty.json()["detail"]
         == "series 'jp_phishing_reports' has no figures yet, so no projection"
     )
-    assert empty.json()["hint"].startswith("add its figures first (`fraudcast figures add`")
+    assert empty.json()["hint"].startswith("add its figures first: POST /v1/figures")
     # a what-if of it says the same (it had said "train it first")
     what_if = client.post(
         "/v1/series/jp_phishing_reports/scenario",
@@ -648,3 +648,49 @@ def test_every_api_error_has_one_shape_an_unexpected_fault_too(state, monkeypatc
     fault_answer = answers[-1][1]
     assert "a bug" not in fault_answer.text  # the traceback is the log's, not the client's
     assert "log" in fault_answer.json()["hint"]
+
+
+def _api_way_first(hint: str, api: str, command: str) -> None:
+    assert api in hint and command in hint, hint
+    assert hint.index(api) < hint.index(command), hint
+
+
+def test_a_hint_names_the_api_way_before_the_command_on_the_server(state, monkeypatch, tmp_path):
+    """An API client may have no shell on the server: a 409 had said "train it first:
+    `fraudcast train`", a 503 "register a new one with `fraudcast train --force -s …`" and
+    /readyz "run `fraudcast train`", each without or before the API's way."""
+    from training import registry
+
+    state.store.add_series(SeriesInfo("jp_phishing_reports", "Phishing reports", "count"))
+    for index in range(20):  # over the 20 an unknown id's 404 lists
+        state.store.add_series(SeriesInfo(f"jp_more_{index:02d}", "More", "count"))
+    real = registry.load_champion
+
+    def load(version):
+        if version.tags.get("series_id") == YEN:
+            raise OSError(f"No such file: artifacts of {YEN}")
+        return real(version)
+
+    monkeypatch.setattr(registry, "load_champion", load)
+    with TestClient(create_app(state)) as client:
+        untrained = client.get(f"/v1/series/{UNTRAINED}/forecast").json()["hint"]
+        _api_way_first(
+            untrained,
+            f'POST /v1/retrain with the token and {{"series": ["{UNTRAINED}"]}}',
+            f"`fraudcast train -s {UNTRAINED}`",
+        )
+        empty = client.get("/v1/series/jp_phishing_reports/forecast").json()["hint"]
+        _api_way_first(empty, "POST /v1/figures with the token", "`fraudcast figures add`")
+        broken = client.get(f"/v1/series/{YEN}/forecast").json()["hint"]
+        _api_way_first(broken, f'"series": ["{YEN}"], "force": true', "`fraudcast train --force")
+        as_csv = client.post(
+            "/v1/figures",
+            content=b"series_id,year\n",
+            headers={**auth(), "Content-Type": "text/csv"},
+        ).json()["hint"]
+        _api_way_first(as_csv, "POST /v1/figures takes each figure", "`fraudcast figures add`")
+        unknown = client.get("/v1/series/no_such_series/forecast").json()["detail"]
+        _api_way_first(unknown, "GET /v1/series", "`fraudcast series list`")
+    with TestClient(create_app(make_state(tmp_path / "untrained"))) as untrained_service:
+        ready = untrained_service.get("/readyz").json()["details"]["hint"]
+        _api_way_first(ready, "POST /v1/retrain", "`fraudcast train`")
