@@ -11,12 +11,14 @@ from models.base import MAX_HORIZON
 from serving import changes, report, requests, scenarios, schemas, services
 from serving.deps import State, Store, known_query_only, require_token
 from serving.guard import SLOT_POOL
+from serving.revalidation import RevalidatedRoute
 from serving.state import ServiceState
 
 router = APIRouter(
     prefix="/v1",
     tags=["v1"],
     dependencies=[Depends(known_query_only)],
+    route_class=RevalidatedRoute,  # ETag, Cache-Control and 304 on every GET
     # every 422 has the one Problem shape (serving/errors.py), not FastAPI's default
     responses={422: {"model": schemas.Problem, "description": "Invalid request"}},
 )

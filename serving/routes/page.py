@@ -7,7 +7,6 @@ Plotly's JavaScript is served from the installed ``plotly`` Python package, neve
 from __future__ import annotations
 
 import gzip
-import hashlib
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -17,16 +16,16 @@ import plotly
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from serving import report
+from serving.revalidation import REVALIDATE, entity_tag, not_modified
 
 router = APIRouter(include_in_schema=False)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
-# Plotly's URL carries its version, so the file may be cached for a year without going stale.
+# Plotly's URL carries its version, so the file may be cached for a year without going stale;
+# our own files are small and change with each release: they are revalidated by ETag.
 LONG_CACHE = "public, max-age=31536000, immutable"
-# Our own files are small and change with each release: revalidate them by ETag.
-_REVALIDATE = "no-cache"
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -61,8 +60,7 @@ class Asset:
 
 def file_asset(body: bytes, media_type: str, compress: bool = False) -> Asset:
     """A file's bytes ready to serve: its ETag, and a gzipped copy when ``compress``."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Asset(body, media_type, etag, gzip.compress(body, 6) if compress else None)
+    return Asset(body, media_type, entity_tag(body), gzip.compress(body, 6) if compress else None)
 
 
 def plotly_version() -> str:
@@ -96,7 +94,7 @@ def _static_names() -> set[str]:
 def answer_asset(request: Request, asset: Asset, cache_control: str) -> Response:
     """The asset, gzipped when the client takes it, or 304 when its ETag is unchanged."""
     headers = {"Cache-Control": cache_control, "ETag": asset.etag, "Vary": "Accept-Encoding"}
-    if request.headers.get("if-none-match") == asset.etag:
+    if not_modified(request, asset.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     body = asset.body
     if asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
@@ -108,7 +106,7 @@ def answer_asset(request: Request, asset: Asset, cache_control: str) -> Response
 @router.get("/")
 def planner_page(request: Request) -> Response:
     """The planner page: fan charts, model cards, downloads and figures with provenance."""
-    response = answer_asset(request, _static_asset("index.html"), _REVALIDATE)
+    response = answer_asset(request, _static_asset("index.html"), REVALIDATE)
     response.headers["Content-Security-Policy"] = _CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -125,4 +123,6 @@ def static_file(name: str, request: Request) -> Response:
     """The page's own CSS, JavaScript and icon."""
     if name not in _static_names():
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no static file {name!r}")
-    return answer_asset(request, _static_asset(name), _REVALIDATE)
+    return answer_asset(
+        request, _static_asset(name), REVALIDATE
+    )  # small, and changed by each release

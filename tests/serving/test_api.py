@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from data.records import SeriesInfo
 from serving.app import create_app
 from serving.services import describe_model
-from tests.serving.conftest import auth
+from tests.serving.conftest import auth, retrain_yen
 from tests.support import TRAINED, make_state, yen_figure
 from training.registry import champion_uri
 
@@ -694,3 +694,36 @@ def test_a_hint_names_the_api_way_before_the_command_on_the_server(state, monkey
     with TestClient(create_app(make_state(tmp_path / "untrained"))) as untrained_service:
         ready = untrained_service.get("/readyz").json()["details"]["hint"]
         _api_way_first(ready, "POST /v1/retrain", "`fraudcast train`")
+
+
+def test_a_client_revalidates_an_answer_with_its_etag_and_gets_a_new_one_when_it_changed(
+    client, state
+):
+    """Forecasts and /v1/series had no ETag nor Cache-Control: a client polling them fetched
+    each answer whole (a cache-busting parameter is refused as unknown, and stays so)."""
+    url = f"/v1/series/{YEN}/forecast"
+    first = client.get(url)
+    tag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    unchanged = client.get(url, headers={"If-None-Match": tag})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert unchanged.headers["ETag"] == tag and unchanged.headers["Cache-Control"] == "no-cache"
+    assert client.head(url, headers={"If-None-Match": f'W/"other", W/{tag}'}).status_code == 304
+    other = client.get(url, params={"horizon": 3}, headers={"If-None-Match": tag})
+    assert other.status_code == 200 and other.headers["ETag"] != tag
+    listed = client.get("/v1/series")
+    assert (
+        client.get("/v1/series", headers={"If-None-Match": listed.headers["ETag"]}).status_code
+        == 304
+    )
+    # a figure arrives: the list says so at once, the forecast once its new champion serves
+    state.store.add_figures(pd.DataFrame([yen_figure(2026, 9.1e9)]), source="test")
+    relisted = client.get("/v1/series", headers={"If-None-Match": listed.headers["ETag"]})
+    assert relisted.status_code == 200 and relisted.headers["ETag"] != listed.headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
+    assert retrain_yen(state) in {"promoted", "refreshed"}
+    renewed = client.get(url, headers={"If-None-Match": tag})
+    assert renewed.status_code == 200 and renewed.headers["ETag"] != tag
+    assert renewed.json()["model"]["version"] != first.json()["model"]["version"]
+    assert client.get(url, params={"_": "1"}).status_code == 422
+    assert "ETag" not in client.get("/v1/series/no_such_series/forecast").headers
