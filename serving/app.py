@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from serving.access_log import redact_access_log
 from serving.errors import install_error_handlers
@@ -19,6 +20,7 @@ from serving.head import HeadAsGet
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.routes import api, docs, ops, page
 from serving.scheduler import RetrainScheduler
+from serving.settings import ServiceSettings
 from serving.state import ServiceState
 
 log = logging.getLogger(__name__)
@@ -36,10 +38,11 @@ async def _watch_champions(state: ServiceState) -> None:
 
 def create_app(state: ServiceState | None = None) -> FastAPI:
     """Build the app; champions load at start-up (lifespan), never at import."""
+    service = state.service if state is not None else ServiceSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        current = app.state.fraudcast = state or ServiceState.from_settings()
+        current = app.state.fraudcast = state or ServiceState.from_settings(service)
         await asyncio.to_thread(current.store.ensure_seeded)
         await asyncio.to_thread(current.board.refresh)
         watcher = asyncio.create_task(_watch_champions(current))
@@ -68,6 +71,14 @@ def create_app(state: ServiceState | None = None) -> FastAPI:
     app.add_middleware(HeadAsGet)  # innermost: routes see a GET, the rest a HEAD
     app.add_middleware(RequestGuard)  # inside the metrics, so its refusals are counted
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if service.cors_origins:  # unset: no CORS headers, and browsers keep other origins out
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(service.cors_origins),
+            allow_methods=["GET", "HEAD"],  # reading only: a write's preflight is refused
+            allow_headers=["If-None-Match"],
+            expose_headers=["ETag", "Retry-After", "Content-Disposition"],
+        )
     install_error_handlers(app)
     redact_access_log()
     app.include_router(api.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from data.settings import PROJECT_ROOT
 from models.base import MAX_HORIZON
+
+#: A web origin as a browser sends it in its Origin header.
+_ORIGIN = re.compile(r"https?://[^/\s?#]+")
 
 
 class ServiceSettings(BaseSettings):
@@ -49,6 +53,23 @@ class ServiceSettings(BaseSettings):
     refit_wait_seconds: float = Field(default=5.0, ge=0)
     #: Largest horizon a forecast may ask for.
     max_horizon: int = Field(default=MAX_HORIZON, ge=1, le=MAX_HORIZON)
+    #: Web origins whose pages may read the API in a browser (GET and HEAD; CORS), as a JSON
+    #: list (``["https://dash.example.org"]``, or ``["*"]`` for any); empty: none but this one.
+    cors_origins: tuple[str, ...] = ()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _web_origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        # a browser sends its Origin without a path or a trailing slash: one written with
+        # either would never match, and the dashboard would be refused without a word why
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin[:100]!r} is not a web origin: a scheme, a host and maybe a port, "
+                    "with no path and no trailing slash (e.g. 'https://dash.example.org', "
+                    "'http://localhost:3000'), or '*' for any"
+                )
+        return origins
 
     @field_validator("retrain_cron")
     @classmethod
