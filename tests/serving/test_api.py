@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -21,6 +23,22 @@ from training.registry import champion_uri
 SERIES = "jp_cybercrime_cleared"
 YEN = TRAINED[1]
 UNTRAINED = "cn_telecom_fraud_cases_solved"
+
+
+def _unloadable(monkeypatch: pytest.MonkeyPatch, series_id: str) -> Callable[..., Any]:
+    """``series_id``'s model files gone from the artifact store: its champion cannot load.
+    Returns the real loader, to put the files back."""
+    from training import registry
+
+    real = registry.load_champion
+
+    def load(version):
+        if version.tags.get("series_id") == series_id:
+            raise OSError(f"No such file: artifacts of {series_id}")
+        return real(version)
+
+    monkeypatch.setattr(registry, "load_champion", load)
+    return real
 
 
 def test_series_list_shows_latest_figure_source_and_champion(client):
@@ -501,14 +519,7 @@ def test_a_champion_that_cannot_be_loaded_keeps_only_itself_out(state, monkeypat
     said 0 champions and told the operator to train, which changes nothing."""
     from training import registry
 
-    real = registry.load_champion
-
-    def load(version):
-        if version.tags.get("series_id") == YEN:
-            raise OSError(f"No such file: artifacts of {YEN}")
-        return real(version)
-
-    monkeypatch.setattr(registry, "load_champion", load)
+    real = _unloadable(monkeypatch, YEN)
     with TestClient(create_app(state)) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.text
@@ -659,19 +670,11 @@ def test_a_hint_names_the_api_way_before_the_command_on_the_server(state, monkey
     """An API client may have no shell on the server: a 409 had said "train it first:
     `fraudcast train`", a 503 "register a new one with `fraudcast train --force -s …`" and
     /readyz "run `fraudcast train`", each without or before the API's way."""
-    from training import registry
 
     state.store.add_series(SeriesInfo("jp_phishing_reports", "Phishing reports", "count"))
     for index in range(20):  # over the 20 an unknown id's 404 lists
         state.store.add_series(SeriesInfo(f"jp_more_{index:02d}", "More", "count"))
-    real = registry.load_champion
-
-    def load(version):
-        if version.tags.get("series_id") == YEN:
-            raise OSError(f"No such file: artifacts of {YEN}")
-        return real(version)
-
-    monkeypatch.setattr(registry, "load_champion", load)
+    _unloadable(monkeypatch, YEN)
     with TestClient(create_app(state)) as client:
         untrained = client.get(f"/v1/series/{UNTRAINED}/forecast").json()["hint"]
         _api_way_first(
