@@ -42,12 +42,15 @@ class RetrainBusy(RuntimeError):
 
 
 @contextmanager
-def retrain_lock(store_url: str, settings: TrainingSettings) -> Iterator[None]:
+def retrain_lock(
+    store_url: str, settings: TrainingSettings, *, wait: bool = True
+) -> Iterator[None]:
     """Hold the retrain lock for the figure store at ``store_url``; raise ``RetrainBusy`` after
-    ``settings.retrain_lock_timeout`` seconds of waiting for another retrain."""
+    ``settings.retrain_lock_timeout`` seconds of waiting for another retrain, or at once when
+    ``wait`` is false (work that must not run beside a retrain, rather than after it)."""
     url = make_url(store_url)
     if url.get_backend_name() == "postgresql":
-        with _advisory_lock(store_url, settings.retrain_lock_timeout):
+        with _advisory_lock(store_url, settings.retrain_lock_timeout, wait=wait):
             yield
         return
     settings.retrain_lock.parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +59,9 @@ def retrain_lock(store_url: str, settings: TrainingSettings) -> Iterator[None]:
         try:
             lock.acquire(timeout=0)
         except Timeout:
+            if not wait:
+                busy = f"a retrain is running (it holds {settings.retrain_lock})"
+                raise RetrainBusy(busy) from None
             _waiting(str(settings.retrain_lock), settings.retrain_lock_timeout)
             lock.acquire()
     except Timeout:
@@ -69,7 +75,7 @@ def retrain_lock(store_url: str, settings: TrainingSettings) -> Iterator[None]:
 
 
 @contextmanager
-def _advisory_lock(store_url: str, timeout: float) -> Iterator[None]:
+def _advisory_lock(store_url: str, timeout: float, *, wait: bool = True) -> Iterator[None]:
     """PostgreSQL's session advisory lock on its own autocommit connection (so no transaction
     stays open for the hours a retrain may take)."""
     engine = create_engine(store_url, poolclass=NullPool)
@@ -81,6 +87,10 @@ def _advisory_lock(store_url: str, timeout: float) -> Iterator[None]:
             where = make_url(store_url).render_as_string(hide_password=True)
             said = False
             while not connection.exec_driver_sql(sql).scalar():
+                if not wait:
+                    raise RetrainBusy(
+                        f"a retrain is running (it holds the retrain lock on {where})"
+                    )
                 if not said:
                     _waiting(f"the retrain lock on {where}", timeout)
                     said = True

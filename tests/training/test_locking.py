@@ -3,6 +3,8 @@ changed nothing."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from filelock import FileLock
 from typer.testing import CliRunner
@@ -46,6 +48,20 @@ def test_a_retrain_that_has_to_wait_says_so_once(seeded_store, caplog):
     with retrain_lock(seeded_store.url, settings):  # a free lock is taken without a word
         pass
     assert not [r for r in caplog.records if "waiting" in r.getMessage()]
+
+
+def test_work_that_must_not_run_beside_a_retrain_is_refused_at_once(seeded_store, caplog):
+    """``wait=False`` (``runs prune``) does not sit out the hour a retrain may take."""
+    settings = TrainingSettings(retrain_lock_timeout=30)
+    started = time.monotonic()
+    busy = pytest.raises(RetrainBusy, match=r"^a retrain is running \(it holds .*\.lock\)$")
+    held = FileLock(settings.retrain_lock)  # another process's retrain is running
+    with held, busy, retrain_lock(seeded_store.url, settings, wait=False):
+        pytest.fail("the lock was taken while held")
+    assert time.monotonic() - started < 5
+    assert not [r for r in caplog.records if "waiting" in r.getMessage()]
+    with retrain_lock(seeded_store.url, settings, wait=False):  # free: taken as ever
+        pass
 
 
 def test_the_lock_is_released_when_the_retrain_raises(seeded_store):
