@@ -15,6 +15,7 @@ from serving.commands import db as db_commands
 from serving.commands import figures as figures_commands
 from serving.commands import forecast as forecast_commands
 from serving.commands import report as report_commands
+from serving.commands import runs as runs_commands
 from serving.commands import scenario as scenario_commands
 from serving.commands import service as service_commands
 from serving.commands import train as train_commands
@@ -33,6 +34,7 @@ scenario_commands.register(app)
 train_commands.register(app)
 service_commands.register(app)
 db_commands.register(app)
+runs_commands.register(app)
 changes_commands.register(app)
 
 

@@ -56,9 +56,14 @@ class TrainingSettings(BaseSettings):
             raise ValueError(problem)
         return address or None
 
+    @property
+    def on_tracking_server(self) -> bool:
+        """True when MLflow is a tracking server (http, https) rather than a database here."""
+        return self.mlflow_tracking_uri.startswith(("http://", "https://"))
+
     def artifact_location(self, experiment_name: str) -> str | None:
         """Artifact root for a new experiment, or None to let the tracking server choose."""
-        if self.mlflow_tracking_uri.startswith(("http://", "https://")):
+        if self.on_tracking_server:
             return None
         safe = experiment_name.replace("/", "_")
         return Path(self.mlflow_artifacts).resolve().joinpath(safe).as_uri()

@@ -65,7 +65,7 @@ def _status(state: SchemaState, where: str) -> str:
     )
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL (``sqlite:///path``); None for any other database."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
@@ -114,7 +114,7 @@ def backup(
         elsewhere: list[str] = []
         restore: list[str] = []  # the commands that put each part back
         with retrain_lock(store_url, training):
-            figures = _sqlite_path(store_url)
+            figures = sqlite_path(store_url)
             if figures is not None:
                 _copy_sqlite(figures, folder / "fraudcast.db")
                 done.append(f"fraudcast.db   <- {figures}")
@@ -124,7 +124,7 @@ def backup(
                     f"the figure store at {store.where}: back it up with pg_dump, e.g. "
                     f"pg_dump --format=custom --file=fraudcast.dump '{_libpq_url(store_url)}'"
                 )
-            tracking = _sqlite_path(training.mlflow_tracking_uri)
+            tracking = sqlite_path(training.mlflow_tracking_uri)
             if tracking is not None and not tracking.is_file():
                 elsewhere.append(f"MLflow at {tracking}: nothing trained yet")
             elif tracking is not None:
