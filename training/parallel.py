@@ -14,7 +14,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from data.records import share_ceiling
+from data.records import canonical_unit, share_ceiling
 from models.base import MAX_HORIZON, interval_columns, validate_horizon, validate_levels
 from training.distributed import map_in_chunks
 from training.evidence import PopulationEvidence
@@ -255,6 +255,36 @@ def share_ceilings(frame: pd.DataFrame, series: dict[str, pd.Series]) -> dict[st
     percent (``percent`` or ``%``, every figure within 0-100: ``data.records.share_ceiling``,
     as for a series of the store): its forecast stays below 100. Without the column, none: a
     rate of 99.6 rising had been forecast at 108, its 95% bound at 144."""
+    ceilings = {}
+    for series_id, unit in _units(frame).items():
+        values = series.get(series_id)
+        ceiling = share_ceiling(unit, values) if values is not None else None
+        if ceiling is not None:
+            ceilings[series_id] = ceiling
+    return ceilings
+
+
+def unbounded_percents(frame: pd.DataFrame, series: dict[str, pd.Series]) -> list[str]:
+    """Warnings for series the ``unit`` column gives in percent but with a figure outside
+    0-100, which ``share_ceilings`` forecasts as a change in percent, free to pass 100: a
+    clearance rate with one 101 among 99s had its 95% bound at 137% without a word."""
+    found = []
+    ceilings = share_ceilings(frame, series)
+    for series_id, unit in sorted(_units(frame).items()):
+        values = series.get(series_id)
+        if values is None or series_id in ceilings or canonical_unit(unit) != "percent":
+            continue
+        outside = values[(values < 0) | (values > 100)]
+        year, value = int(outside.index[0]), float(outside.iloc[0])
+        found.append(
+            f"{series_id}: unit {unit}, but {value:g} in {year} is outside 0-100: forecast as a "
+            "change in percent that may pass 100, not as a share kept below it"
+        )
+    return found
+
+
+def _units(frame: pd.DataFrame) -> dict[str, str]:
+    """Each series' unit from the input's optional ``unit`` column (its first given)."""
     frame = _stripped_columns(frame)
     if "unit" not in frame.columns:
         return {}
@@ -266,13 +296,7 @@ def share_ceilings(frame: pd.DataFrame, series: dict[str, pd.Series]) -> dict[st
         .groupby("unique_id", sort=False)["unit"]
         .first()
     )
-    ceilings = {}
-    for series_id, unit in units.items():
-        values = series.get(str(series_id))
-        ceiling = share_ceiling(str(unit), values) if values is not None else None
-        if ceiling is not None:
-            ceilings[str(series_id)] = ceiling
-    return ceilings
+    return {str(series_id): str(unit) for series_id, unit in units.items()}
 
 
 def _forecast_one(

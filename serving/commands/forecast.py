@@ -63,7 +63,12 @@ def forecast_file(
     # imported here: keeps start-up light
     from data.errors import InvalidFigures
     from data.validation import decoded
-    from training.parallel import InvalidInput, parse_long_frame, write_forecasts
+    from training.parallel import (
+        InvalidInput,
+        parse_long_frame,
+        unbounded_percents,
+        write_forecasts,
+    )
 
     interval_levels = levels_option(levels)
     if reasons is not None and not reasons.parent.is_dir():  # found before hours of work
@@ -110,7 +115,8 @@ def forecast_file(
         raise typer.Exit(code=2) from None
     for failure in written.failures:
         typer.echo(f"warning: {failure.series_id} not forecast: {failure.error}", err=True)
-    for warning in thin_evidence(parse_long_frame(frame)):
+    series = parse_long_frame(frame)
+    for warning in [*thin_evidence(series), *unbounded_percents(frame, dict(series))]:
         typer.echo(f"warning: {warning}", err=True)
     if sys.stderr.isatty():
         typer.echo(f"wrote {written.rows} rows, {written.series} series: {output}", err=True)

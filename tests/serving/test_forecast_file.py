@@ -441,3 +441,26 @@ def test_reasons_say_why_each_series_got_its_model(tmp_path: Path) -> None:
     assert refused.exit_code == 2
     assert f"its folder {missing.parent} does not exist" in " ".join(refused.output.split())
     assert not missing.parent.exists()
+
+
+def test_a_percent_series_with_a_figure_past_100_is_warned_of_not_kept_below_100(
+    tmp_path: Path,
+) -> None:
+    """A clearance rate of 99, 101, 100 in percent had its 95% bound at 137% five years on
+    and nothing said the ceiling of 100 was not applied."""
+    rows = ["unique_id,ds,y,unit", "a,2020,99,percent", "a,2021,101,percent", "a,2022,100,percent"]
+    rows += ["b,2020,97,percent", "b,2021,98,percent", "b,2022,99,percent"]
+    given = _write(tmp_path / "in.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(
+        app, ["forecast-file", str(given), "--horizon", "3", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert (
+        "warning: a: unit percent, but 101 in 2021 is outside 0-100: forecast as a change in "
+        "percent that may pass 100" in said
+    )
+    assert "warning: b:" not in said  # within 0-100: kept below 100, nothing to say
+    forecasts = pd.read_csv(out)
+    assert forecasts.loc[forecasts["unique_id"] == "b", "hi-95"].max() <= 100.0
