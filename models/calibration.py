@@ -169,6 +169,9 @@ class CalibratedForecast:
     #: the fastest the projection's room below ``upper_limit`` shrinks, as a log change a year:
     #: the series' own average (``under_ceiling``); None: as fast as the path rises
     ceiling_pace: float | None = None
+    #: whether the series has stood at ``upper_limit`` (a clearance rate of 100 percent): its
+    #: bounds then reach the ceiling itself where the model's pass it (``under_ceiling``)
+    ceiling_reached: bool = False
 
     @property
     def borrowed(self) -> bool:
@@ -241,6 +244,7 @@ class CalibratedForecast:
         from its first figure to its last (a random walk with drift on the log of the room):
         a rate of 99.6 rising a point a year had been projected at 99.99 a year on."""
         self.upper_limit, self.ceiling_pace = limit, None
+        self.ceiling_reached = limit is not None and bool(np.any(np.asarray(history) >= limit))
         if limit is None or len(history) < 2:
             return
         rooms = limit - np.asarray(history, dtype=float)
@@ -269,6 +273,11 @@ class CalibratedForecast:
         if paced and self.ceiling_pace is not None:
             shrink = np.minimum(shrink, self.ceiling_pace * np.arange(1, len(values) + 1))
         eased = limit - room * np.exp(-shrink)
+        if not paced and self.ceiling_reached:
+            # a series that has stood at the ceiling may stand there again: a bound the model
+            # puts past it is the ceiling itself, not just short of it (an agency at 100% every
+            # other year fell outside 95% intervals ending at 99.98)
+            eased = np.where(values >= limit, limit, eased)
         return np.where(values > anchor, eased, np.minimum(values, limit))
 
     def recentred(

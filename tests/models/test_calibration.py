@@ -411,3 +411,32 @@ def test_a_shares_lower_bounds_keep_their_distance_from_the_projection_as_served
         below = (served["mean"] - served[f"lo-{level}"]).to_numpy()
         assert np.all(np.diff(below) >= 0), (level, below)
     assert (served.drop(columns="year").to_numpy() <= 100.0).all()
+
+
+def test_a_share_that_has_stood_at_100_has_bounds_that_reach_100() -> None:
+    """A clearance rate at 100% every other year fell outside every 95% interval of its own,
+    which ended at 99.98: the bounds eased towards 100 without reaching it. A share that has
+    stood at its ceiling may stand there again; one that never has keeps its bounds below."""
+    from scipy.stats import norm
+
+    probabilities = grid_probabilities()
+
+    def served(history: list[float]) -> pd.DataFrame:
+        forecast = CalibratedForecast(
+            model_name="naive",
+            last_year=2025,
+            point_path=np.full(MAX_HORIZON, history[-1]),
+            error_scale="log",
+            probabilities=probabilities,
+            error_quantiles=np.asarray(0.01 * norm.ppf(probabilities)),
+            step_scale=np.sqrt(np.arange(1, MAX_HORIZON + 1)),
+            last_value=history[-1],
+        )
+        forecast.under_ceiling(100.0, pd.Series(history, index=range(2026 - len(history), 2026)))
+        return forecast.predict(6, (50, 80, 95))
+
+    stood = served([100.0, 99.0, 100.0, 99.5, 100.0, 99.5])
+    assert (stood["hi-95"] == 100.0).all() and (stood["hi-80"] == 100.0).all()
+    assert (stood["mean"] < 100.0).all()  # the projection still eases towards 100
+    never = served([98.0, 99.0, 98.5, 99.2, 99.0, 99.5])
+    assert (never["hi-95"] < 100.0).all() and (never["hi-95"] > never["hi-80"]).all()
