@@ -641,8 +641,9 @@ def _reason_pooled_evidence(
             f"the population's default among {options}: in the pooled backtests of "
             f"{model.series} series its errors were {np.exp(model.mean):.2f} x naive's; "
             f"{best.name}'s were the lowest there, {np.exp(best.mean):.2f} x, but not clearly "
-            f"lower, so the population kept {chosen.name}; this series' own {windows} rolling "
-            f"origins get {weight:.0%} of the weight"
+            f"lower, so the population kept {chosen.name}, and no single series leaves it on "
+            "its own backtests (leaving it did not pay in the population's test in time): "
+            f"this series' own {windows} rolling origins get {weight:.0%} of the weight"
         )
     else:
         reason = (

@@ -374,5 +374,6 @@ def test_a_kept_default_says_which_better_looking_model_it_is_counted_as() -> No
     assert (
         f"its errors were {np.exp(kept.mean):.2f} x naive's; {best.name}'s were the lowest "
         f"there, {np.exp(best.mean):.2f} x, but not clearly lower, so the population kept "
-        f"{DEFAULT}"
+        f"{DEFAULT}, and no single series leaves it on its own backtests"
     ) in fit.reason
+    assert "rolling origins get 0% of the weight" in fit.reason  # and the reason is said first
