@@ -340,7 +340,7 @@ def test_a_note_that_only_gives_the_status_is_not_said_twice(
     outlook = build_outlook(state.store, state.board, [YEN], horizon=3, levels=(80, 95))
     page = _joined(pdf_pages(report.render_pdf(outlook), tmp_path)[1])
     latest_figures = page.split("Latest figures")[1].split("The model")[0]
-    assert "2026: ¥9,100,000,000 (preliminary). Source:" in latest_figures
+    assert "2026: ¥9.1B (preliminary). Source:" in latest_figures
     # 2026's status, the other year's status and its note, which says more than the status
     assert latest_figures.count("preliminary") == 3, latest_figures
     assert "preliminary: revised in June" in latest_figures
