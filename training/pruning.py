@@ -27,7 +27,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from training.registry import CHAMPION_ALIAS, registered_model_name
 from training.settings import TrainingSettings
-from training.tracking import ROLE_TAG, fraudcast_experiments
+from training.tracking import ROLE_TAG, fraudcast_experiments, paged
 
 #: Runs read per page (MLflow allows up to 50,000).
 _PAGE_SIZE = 5000
@@ -216,27 +216,26 @@ def prune(
 def _registered_versions(client: MlflowClient) -> list[_Version]:
     """Every version of every series' registered model, with the aliases pointing at it."""
     aliases: dict[tuple[str, str], list[str]] = {}
-    found: list[_Version] = []
-    token: str | None = None
     prefix = registered_model_name("")
-    while True:
-        models = client.search_registered_models(
+    models = paged(
+        lambda token: client.search_registered_models(
             filter_string=f"name LIKE '{prefix}%'", max_results=1000, page_token=token
         )
-        for model in models:
-            for alias, version in (model.aliases or {}).items():
-                aliases.setdefault((model.name, str(version)), []).append(alias)
-        token = models.token
-        if not token:
-            break
-    while True:
-        page = client.search_model_versions(f"name LIKE '{prefix}%'", page_token=token)
-        for version in page:
-            named = aliases.get((version.name, str(version.version)), [])
-            found.append(_Version(version.run_id, _model_id(version), named))
-        token = page.token
-        if not token:
-            return found
+    )
+    for model in models:
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault((model.name, str(version)), []).append(alias)
+    versions = paged(
+        lambda token: client.search_model_versions(f"name LIKE '{prefix}%'", page_token=token)
+    )
+    return [
+        _Version(
+            version.run_id,
+            _model_id(version),
+            aliases.get((version.name, str(version.version)), []),
+        )
+        for version in versions
+    ]
 
 
 def _model_id(version: ModelVersion) -> str | None:
@@ -261,9 +260,8 @@ def _newest_retrains(client: MlflowClient, experiment_ids: list[str]) -> set[str
     """The newest retrain run of each series' experiment, and its newest finished one."""
     newest: dict[str, str] = {}
     finished: dict[str, str] = {}
-    token: str | None = None
-    while True:
-        page = client.search_runs(
+    runs = paged(
+        lambda token: client.search_runs(
             experiment_ids,
             filter_string=f"tags.`{ROLE_TAG}` = 'retrain'",
             run_view_type=ViewType.ACTIVE_ONLY,
@@ -271,14 +269,13 @@ def _newest_retrains(client: MlflowClient, experiment_ids: list[str]) -> set[str
             max_results=_PAGE_SIZE,
             page_token=token,
         )
-        for run in page:
-            experiment = run.info.experiment_id
-            newest.setdefault(experiment, run.info.run_id)
-            if run.info.status == "FINISHED":
-                finished.setdefault(experiment, run.info.run_id)
-        token = page.token
-        if not token:
-            return set(newest.values()) | set(finished.values())
+    )
+    for run in runs:
+        experiment = run.info.experiment_id
+        newest.setdefault(experiment, run.info.run_id)
+        if run.info.status == "FINISHED":
+            finished.setdefault(experiment, run.info.run_id)
+    return set(newest.values()) | set(finished.values())
 
 
 def _runs_started_before(
@@ -287,30 +284,20 @@ def _runs_started_before(
     """Every run of the experiments started before ``cutoff``; ``deleted_too``: soft-deleted
     ones as well (a prune interrupted after MLflow's soft delete is finished by the next)."""
     before = int(cutoff.timestamp() * 1000)
-    found: list[TrackedRun] = []
-    token: str | None = None
-    while True:
-        page = client.search_runs(
+    runs = paged(
+        lambda token: client.search_runs(
             experiment_ids,
             filter_string=f"attributes.start_time < {before}",
             run_view_type=ViewType.ALL if deleted_too else ViewType.ACTIVE_ONLY,
             max_results=_PAGE_SIZE,
             page_token=token,
         )
-        found += [TrackedRun.of(run) for run in page]
-        token = page.token
-        if not token:
-            return found
+    )
+    return [TrackedRun.of(run) for run in runs]
 
 
 def _logged_models(client: MlflowClient, experiment_ids: list[str]) -> Iterator[LoggedModel]:
-    token: str | None = None
-    while True:
-        page = client.search_logged_models(experiment_ids, page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            return
+    return paged(lambda token: client.search_logged_models(experiment_ids, page_token=token))
 
 
 def _series_of(plan: PrunePlan, experiment_name: str) -> SeriesPrune:

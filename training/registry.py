@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
 from models.calibration import CalibratedForecast
-from training.tracking import BREAKS_TAG
+from training.tracking import BREAKS_TAG, paged
 
 CHAMPION_ALIAS = "champion"
 _MODEL_NAME_PREFIX = "fraudcast."
@@ -251,18 +251,16 @@ def load_champion(version: ModelVersion) -> ChampionModel:
 def champion_versions(*, client: MlflowClient) -> dict[str, str]:
     """Series id → version number the ``champion`` alias points at, in one paged query."""
     found: dict[str, str] = {}
-    token: str | None = None
-    while True:
-        page = client.search_registered_models(
+    models = paged(
+        lambda token: client.search_registered_models(
             filter_string=f"name LIKE '{_MODEL_NAME_PREFIX}%'", max_results=1000, page_token=token
         )
-        for model in page:
-            aliases = model.aliases or {}
-            if CHAMPION_ALIAS in aliases:
-                found[model.name.removeprefix(_MODEL_NAME_PREFIX)] = str(aliases[CHAMPION_ALIAS])
-        token = page.token
-        if not token:
-            return found
+    )
+    for model in models:
+        aliases = model.aliases or {}
+        if CHAMPION_ALIAS in aliases:
+            found[model.name.removeprefix(_MODEL_NAME_PREFIX)] = str(aliases[CHAMPION_ALIAS])
+    return found
 
 
 def champion_series(*, client: MlflowClient) -> list[str]:
@@ -276,16 +274,13 @@ def champion_history(series_id: str, *, client: MlflowClient) -> list[ModelVersi
     current = champion_version(series_id, client=client)
     if current is None:
         return []
-    found: list[ModelVersion] = []
-    token: str | None = None
-    while True:
-        page = client.search_model_versions(
+    versions = paged(
+        lambda token: client.search_model_versions(
             f"name = '{registered_model_name(series_id)}'", page_token=token
         )
-        found += [v for v in page if v.status == "READY" and int(v.version) <= int(current.version)]
-        token = page.token
-        if not token:
-            return sorted(found, key=lambda v: int(v.version))
+    )
+    found = [v for v in versions if v.status == "READY" and int(v.version) <= int(current.version)]
+    return sorted(found, key=lambda v: int(v.version))
 
 
 def get_version(series_id: str, version: str, *, client: MlflowClient) -> ModelVersion:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import mlflow
 import pandas as pd
 from mlflow.entities import Experiment, Run, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.store.entities.paged_list import PagedList
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
 from sqlalchemy.engine import make_url
@@ -23,6 +25,8 @@ from training.outcome import Outcome
 from training.settings import TrainingSettings
 
 log = logging.getLogger(__name__)
+#: An item of a paged MLflow search (``paged``).
+T = TypeVar("T")
 
 ROLE_TAG = "fraudcast.role"
 #: why a retrain ran (``fraudcast train``, figures through the API, the weekly schedule, …)
@@ -159,28 +163,26 @@ def last_retrain(client: MlflowClient, experiment_id: str) -> RetrainRecord | No
     every run in the store, so with thousands of series each retrain was slower than the one
     before (benchmarks/SCALING.md, train soak).
     """
-    token: str | None = None
-    while True:
-        page = client.search_runs(
+    runs = paged(
+        lambda token: client.search_runs(
             [experiment_id],
             filter_string="attributes.status = 'FINISHED'",
             order_by=["attributes.start_time DESC"],
             max_results=_RECENT_RUNS,
             page_token=token,
         )
-        for run in page:
-            tags = run.data.tags
-            if tags.get(ROLE_TAG) == "retrain":
-                return RetrainRecord(
-                    run_id=run.info.run_id,
-                    data_revision=tags.get("data_revision", ""),
-                    code_version=tags.get("code_version", ""),
-                    decision=tags.get("promotion.decision", ""),
-                    breaks=tags.get(BREAKS_TAG),
-                )
-        token = page.token
-        if not token:
-            return None
+    )
+    for run in runs:
+        tags = run.data.tags
+        if tags.get(ROLE_TAG) == "retrain":
+            return RetrainRecord(
+                run_id=run.info.run_id,
+                data_revision=tags.get("data_revision", ""),
+                code_version=tags.get("code_version", ""),
+                decision=tags.get("promotion.decision", ""),
+                breaks=tags.get(BREAKS_TAG),
+            )
+    return None
 
 
 def close_orphaned_runs(client: MlflowClient, experiment_id: str) -> int:
@@ -314,42 +316,51 @@ def retrain_statuses(client: MlflowClient) -> dict[str, RetrainStatus]:
     if not experiments:
         return {}
     statuses: dict[str, RetrainStatus] = {}
-    token: str | None = None
-    while True:
-        page = client.search_runs(
+    runs = paged(
+        lambda token: client.search_runs(
             experiments,
             filter_string=f"tags.`{ROLE_TAG}` = 'retrain' and attributes.status != 'RUNNING'",
             order_by=["attributes.start_time DESC"],
             max_results=_PAGE_SIZE,
             page_token=token,
         )
-        for run in page:
-            series_id = run.data.tags.get("series_id", "")
-            if run.data.tags.get("promotion.decision") == ABANDONED:
-                continue
-            if series_id not in statuses:
-                statuses[series_id] = _status(series_id, run)
-        token = page.token
-        if not token or len(statuses) >= len(experiments):
-            return statuses
+    )
+    for run in runs:
+        series_id = run.data.tags.get("series_id", "")
+        if run.data.tags.get("promotion.decision") == ABANDONED:
+            continue
+        if series_id not in statuses:
+            statuses[series_id] = _status(series_id, run)
+            if len(statuses) >= len(experiments):
+                break  # every series has one: no further page
+    return statuses
 
 
 #: Rows per page of the searches that cover every series (MLflow allows up to 50,000 runs).
 _PAGE_SIZE = 5000
 
 
-def fraudcast_experiments(client: MlflowClient) -> list[Experiment]:
-    """Every series' experiment (``fraudcast/<series_id>``), in pages."""
-    found: list[Experiment] = []
+def paged(search: Callable[[str | None], PagedList[T]]) -> Iterator[T]:
+    """Every item of an MLflow search, page after page: ``search`` takes the page token (None
+    for the first page). Stopping early fetches no further page."""
     token: str | None = None
     while True:
-        page = client.search_experiments(
-            filter_string="name LIKE 'fraudcast/%'", max_results=_PAGE_SIZE, page_token=token
-        )
-        found += list(page)
+        page = search(token)
+        yield from page
         token = page.token
         if not token:
-            return found
+            return
+
+
+def fraudcast_experiments(client: MlflowClient) -> list[Experiment]:
+    """Every series' experiment (``fraudcast/<series_id>``), in pages."""
+    return list(
+        paged(
+            lambda token: client.search_experiments(
+                filter_string="name LIKE 'fraudcast/%'", max_results=_PAGE_SIZE, page_token=token
+            )
+        )
+    )
 
 
 def _status(series_id: str, run: Run) -> RetrainStatus:
