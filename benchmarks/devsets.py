@@ -9,6 +9,8 @@ trending business series, so two kinds of set are built here to see the other ca
   ``horizon`` years ahead against the years that followed — a newly compiled series.
 * **Synthetic small counts** (``small_counts``): the same process at levels of 1 to 200 a
   year, every series a Poisson count (murders in a county, incidents in a small country).
+* **Synthetic stable counts** (``stable_counts``): Poisson counts of 0.5 to 60 a year around
+  a rate that moves slowly (murders by county, 11 years of history): count noise, not trend.
 * **Synthetic crime-like series** (``synthetic_crime``): levels that wander with growth rates
   that reverse, mean reversion, short bursts that fade, and count noise at small levels —
   the shapes of crime waves and fraud bursts. Generated from a documented process with a seed,
@@ -111,6 +113,30 @@ def small_counts(
     return synthetic_crime(
         n_series, horizon, seed, levels=(1.0, 200.0), count_share=1.0, prefix="count"
     )
+
+
+def stable_counts(
+    n_series: int = 200, horizon: int = CRIME_HORIZON, seed: int = 9
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts of the kind murders by county give (11 years of history plus ``horizon`` test
+    years): a rate of 0.5 to 60 a year whose log moves as a slow random walk (6% a year) and
+    a Poisson count around it. Year-to-year changes are almost all count noise, which does not
+    grow with the horizon as a moving level's error does."""
+    rng = np.random.default_rng(seed)
+    trains, tests = [], []
+    index, length = 0, 11 + horizon
+    while index < n_series:
+        log_rate = rng.uniform(np.log(0.5), np.log(60.0)) + np.cumsum(rng.normal(0, 0.06, length))
+        values = rng.poisson(np.exp(log_rate)).astype(float)
+        cut = length - horizon
+        if np.ptp(values[:cut]) == 0:  # a history without one change has no error scale
+            continue
+        series_id = f"county{index:04d}"
+        years = np.arange(1, length + 1)
+        trains.append(pd.DataFrame({"unique_id": series_id, "ds": years[:cut], "y": values[:cut]}))
+        tests.append(pd.DataFrame({"unique_id": series_id, "ds": years[cut:], "y": values[cut:]}))
+        index += 1
+    return pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)
 
 
 def bursty_incidents(

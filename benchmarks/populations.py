@@ -1,6 +1,6 @@
 """The populations fraudcast is judged on beyond the yardsticks: short-history cuts of M3, M1
-and Tourism (3, 4 and 5 years, forecast 5 ahead), synthetic crime-like series, small counts and
-bursty incident counts.
+and Tourism (3, 4 and 5 years, forecast 5 ahead), synthetic crime-like series, small counts,
+stable counts and bursty incident counts.
 
 Each set is forecast by ``fraudcast forecast-file`` and, in the same run, by statsforecast's
 Naive, RandomWalkWithDrift, AutoETS and AutoTheta (a model that cannot fit a series falls back
@@ -52,6 +52,7 @@ def _populations() -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
     for name, make, lengths in (
         ("synthetic crime-like", devsets.synthetic_crime, CUT_LENGTHS),
         ("synthetic small counts", devsets.small_counts, (3, 5)),
+        ("synthetic stable counts", devsets.stable_counts, (3, 5)),
         ("synthetic bursty incidents", devsets.bursty_incidents, (3, 5)),
     ):
         train, test = make()
@@ -111,7 +112,9 @@ def render(results: list[SetResult]) -> str:
         "growth that reverses, mean reversion, bursts that fade, Poisson counts down to tens a "
         "year), also cut to 3, 4 and 5 years; and 300 synthetic small counts (the same process "
         "at levels of 1 to 200 a year, every series a Poisson count, a fifth of them touching "
-        "zero), also cut to 3 and 5 years; and 200 synthetic bursty incident counts (a quiet "
+        "zero), also cut to 3 and 5 years; and 200 synthetic stable counts (11 years of "
+        "Poisson counts of 0.5 to 60 a year around a slowly moving rate: the shape of murders "
+        "by county), also cut to 3 and 5 years; and 200 synthetic bursty incident counts (a quiet "
         "baseline of 0.5 to 30 a year, escalations that multiply it by e to e cubed and fade, "
         "negative-binomial counts: the shape of conflict and terrorism incidents), also cut to "
         "3 and 5 years. Ratios are fraudcast over the best statsforecast "
