@@ -46,10 +46,11 @@ MIN_WINDOWS = 3
 #: them and no series departs on its own evidence, so two origins a series are enough.
 MIN_WINDOWS_SHORT = 2
 #: Models compared when the caller names none: diverse, fast, and each with a reason to win
-#: on some series (random walk, constant growth, Theta, damped trend, ridge, the combination).
+#: on some series (random walk, constant growth, a level that moves slowly under noise: SES,
+#: Theta, damped trend, ridge, the combination).
 DEFAULT_CANDIDATES = (
-    "naive", "drift", "log_drift", "theta", "dotm", "log_theta", "damped", "ridge", "global_ar",
-    "comb",
+    "naive", "drift", "log_drift", "ses", "theta", "dotm", "log_theta", "damped", "ridge",
+    "global_ar", "comb",
 )  # fmt: skip
 
 
