@@ -284,15 +284,16 @@ def render(
         f"{fraudcast.seconds / statsforecast_seconds:.2f} |",
         "",
         "How fraudcast forecasts here: per series it backtests naive, drift, drift on the log "
-        "scale, Theta (also on the log scale), dynamic optimised Theta, damped trend, the ridge "
-        "regression, the global autoregression and `comb` (the median of drift, dynamic Theta "
-        "and damped trend) over up to 10 rolling origins; the population's pooled backtests "
-        "keep `comb` unless a model or the mean of the best few clearly beats it, a series "
-        "departs only as far as its own evidence supports (`training/evidence.py`), and "
-        "intervals are calibrated from the champion's own backtest errors (empirical quantiles "
-        "mixed with a Student-t while errors are few; error growth with the horizon fitted per "
-        "series). The set being forecast is left out of the reference corpus the global model, "
-        "the analogs and the interval envelope learn from.",
+        "scale, simple exponential smoothing, Theta (also on the log scale), dynamic optimised "
+        "Theta, damped trend, the ridge regression, the global autoregression and `comb` (the "
+        "median of drift, dynamic Theta and damped trend) over up to 10 rolling origins; the "
+        "population's pooled backtests keep `comb` unless a model or the mean of the best few "
+        "clearly beats it, a series departs only as far as its own evidence supports "
+        "(`training/evidence.py`), and intervals are calibrated from the champion's own "
+        "backtest errors (empirical quantiles mixed with a Student-t while errors are few; "
+        "error growth with the horizon fitted per series). The set being forecast is left out "
+        "of the reference corpus the global model, the analogs and the interval envelope learn "
+        "from.",
         "",
     ]
     return "\n".join(lines)
