@@ -19,6 +19,8 @@ trending business series, so two kinds of set are built here to see the other ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -26,6 +28,34 @@ import pandas as pd
 SHORT_HORIZON = 5
 #: Years ahead the synthetic crime-like series are forecast.
 CRIME_HORIZON = 6
+
+
+def _split(series_id: str, values: np.ndarray, horizon: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A generated series (years numbered from 1) as its history and its last ``horizon``
+    years, the test."""
+    years = np.arange(1, len(values) + 1)
+    cut = len(values) - horizon
+    return (
+        pd.DataFrame({"unique_id": series_id, "ds": years[:cut], "y": values[:cut]}),
+        pd.DataFrame({"unique_id": series_id, "ds": years[cut:], "y": values[cut:]}),
+    )
+
+
+def _counts(
+    n_series: int, horizon: int, prefix: str, draw: Callable[[], np.ndarray]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n_series`` count series from ``draw`` (history and test years together), each split
+    by ``_split``; a history without one change has no error scale and is drawn again."""
+    trains: list[pd.DataFrame] = []
+    tests: list[pd.DataFrame] = []
+    while len(trains) < n_series:
+        values = draw()
+        if np.ptp(values[:-horizon]) == 0:
+            continue
+        train, test = _split(f"{prefix}{len(trains):04d}", values, horizon)
+        trains.append(train)
+        tests.append(test)
+    return pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)
 
 
 def short_cuts(
@@ -97,11 +127,9 @@ def synthetic_crime(
             values = rng.poisson(latent).astype(float)
         else:
             values = np.round(latent * np.exp(rng.normal(0.0, 0.05, size=length)), 2)
-        series_id = f"{prefix}{index:04d}"
-        years = np.arange(1, length + 1)
-        cut = length - horizon
-        trains.append(pd.DataFrame({"unique_id": series_id, "ds": years[:cut], "y": values[:cut]}))
-        tests.append(pd.DataFrame({"unique_id": series_id, "ds": years[cut:], "y": values[cut:]}))
+        train, test = _split(f"{prefix}{index:04d}", values, horizon)
+        trains.append(train)
+        tests.append(test)
     return pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)
 
 
@@ -123,20 +151,13 @@ def stable_counts(
     a Poisson count around it. Year-to-year changes are almost all count noise, which does not
     grow with the horizon as a moving level's error does."""
     rng = np.random.default_rng(seed)
-    trains, tests = [], []
-    index, length = 0, 11 + horizon
-    while index < n_series:
+    length = 11 + horizon
+
+    def draw() -> np.ndarray:
         log_rate = rng.uniform(np.log(0.5), np.log(60.0)) + np.cumsum(rng.normal(0, 0.06, length))
-        values = rng.poisson(np.exp(log_rate)).astype(float)
-        cut = length - horizon
-        if np.ptp(values[:cut]) == 0:  # a history without one change has no error scale
-            continue
-        series_id = f"county{index:04d}"
-        years = np.arange(1, length + 1)
-        trains.append(pd.DataFrame({"unique_id": series_id, "ds": years[:cut], "y": values[:cut]}))
-        tests.append(pd.DataFrame({"unique_id": series_id, "ds": years[cut:], "y": values[cut:]}))
-        index += 1
-    return pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)
+        return rng.poisson(np.exp(log_rate)).astype(float)
+
+    return _counts(n_series, horizon, "county", draw)
 
 
 def bursty_incidents(
@@ -149,9 +170,8 @@ def bursty_incidents(
     (variance ``mu + mu²/r``, ``r`` of 2 to 10: more spread than Poisson). Many years are zero
     or near it, and a few hold most of a series' incidents."""
     rng = np.random.default_rng(seed)
-    trains, tests = [], []
-    index = 0
-    while index < n_series:
+
+    def draw() -> np.ndarray:
         length = int(rng.integers(12, 23)) + horizon
         baseline = rng.uniform(np.log(0.5), np.log(30.0))
         persistence = rng.uniform(0.5, 0.9)
@@ -164,13 +184,6 @@ def bursty_incidents(
                 escalation += rng.uniform(1.0, 3.0)
             log_rate.append(baseline + escalation)
         rate = np.exp(np.array(log_rate))
-        values = rng.negative_binomial(dispersion, dispersion / (dispersion + rate)).astype(float)
-        cut = length - horizon
-        if np.ptp(values[:cut]) == 0:  # a history without one change has no error scale
-            continue
-        series_id = f"incidents{index:04d}"
-        years = np.arange(1, length + 1)
-        trains.append(pd.DataFrame({"unique_id": series_id, "ds": years[:cut], "y": values[:cut]}))
-        tests.append(pd.DataFrame({"unique_id": series_id, "ds": years[cut:], "y": values[cut:]}))
-        index += 1
-    return pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)
+        return rng.negative_binomial(dispersion, dispersion / (dispersion + rate)).astype(float)
+
+    return _counts(n_series, horizon, "incidents", draw)
