@@ -22,6 +22,7 @@ import numpy as np
 
 from data.reference import reference_series
 from models.base import Forecaster
+from models.calibration import error_scale_of
 
 #: Years ahead the precedents are followed; beyond, the spread grows like a random walk's.
 PRECEDENT_HORIZON = 10
@@ -96,6 +97,18 @@ def _widening(changes: np.ndarray, median: np.ndarray, probabilities: np.ndarray
     return median[:, None] + distance
 
 
+def _signal_volatility(volatility: float, counts: np.ndarray) -> float:
+    """A small count's volatility without its own Poisson noise: the yearly changes of a count
+    around ``mu`` a year carry a noise variance of about ``2 / mu`` on the log scale (and
+    relative to the mean level), which the reference corpus' large aggregates do not have.
+    Precedents are matched on what is left, and the count's noise is added back to what they
+    borrow (``models.calibration``); matched on the whole, a county's 12, 20, 15, 18, 11
+    murders had borrowed from the corpus' most volatile stretches and then had its noise added
+    a second time (counts cut to 5 years held out: 96.6% inside their 95% intervals)."""
+    noise = 2.0 / max(float(np.mean(counts)), 1.0)
+    return float(np.sqrt(max(volatility**2 - noise, 0.0)))
+
+
 class ReferenceClass(Forecaster):
     """The median and quantiles of what the nearest precedents in a reference population did
     next, applied to the series' last value."""
@@ -123,6 +136,8 @@ class ReferenceClass(Forecaster):
             raise ValueError(f"{self.name}: the reference population has no window to compare")
         if length >= 2:
             target = _features(window)
+            if error_scale_of(values, values[-1:]) == "sqrt":
+                target[1] = _signal_volatility(target[1], values[-length:])
             spread = np.maximum(
                 np.median(np.abs(features - np.median(features, axis=0)), axis=0), 1e-9
             )

@@ -84,6 +84,25 @@ def test_a_new_small_count_keeps_its_count_noise_in_the_interval() -> None:
     assert "borrowed from what the" in fit.reason
 
 
+def test_a_new_counts_own_noise_is_not_counted_twice() -> None:
+    """A county's 12, 20, 15, 18, 11 murders swing as much as Poisson noise around 15 does.
+    Matched to precedents on that swing, they borrowed from the corpus' most volatile
+    stretches and then had their count noise added again: a 95% bound of 35.7 three years
+    out, above the 29.9 (thousand) of the same figures in thousands, which have no count
+    noise at all. Matched on the swing left after the noise, the count reaches further down
+    (its noise) and no further up than the thousands do."""
+    figures = [12.0, 20.0, 15.0, 18.0, 11.0]
+    bounds = {}
+    for scale in (1.0, 1000.0):
+        history = pd.Series([figure * scale for figure in figures], index=range(2021, 2026))
+        fit = fit_series(history, series_id="county")
+        assert fit.selected == "naive" and "borrowed from what the" in fit.reason
+        last = fit.champion.predict(3, [95]).iloc[-1]
+        bounds[scale] = (last["lo-95"] / scale, last["hi-95"] / scale)
+    assert bounds[1.0][0] < bounds[1000.0][0]
+    assert bounds[1.0][1] <= bounds[1000.0][1]
+
+
 def test_precedents_are_those_with_similar_recent_growth() -> None:
     rising = ReferenceClass().fit(pd.Series([100.0, 150.0, 225.0], index=[2023, 2024, 2025]))
     falling = ReferenceClass().fit(pd.Series([225.0, 150.0, 100.0], index=[2023, 2024, 2025]))
