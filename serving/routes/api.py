@@ -19,8 +19,16 @@ router = APIRouter(
     tags=["v1"],
     dependencies=[Depends(known_query_only)],
     route_class=RevalidatedRoute,  # ETag, Cache-Control and 304 on every GET
-    # every 422 has the one Problem shape (serving/errors.py), not FastAPI's default
-    responses={422: {"model": schemas.Problem, "description": "Invalid request"}},
+    # every 422 has the one Problem shape (serving/errors.py), not FastAPI's default, and so
+    # has a fault of the service (errors._fault), on any operation
+    responses={
+        422: {"model": schemas.Problem, "description": "Invalid request"},
+        500: {
+            "model": schemas.Problem,
+            "description": "A fault of the service, not of the request: the service's log "
+            "has the traceback",
+        },
+    },
 )
 
 Responses = dict[int | str, dict[str, Any]]
