@@ -25,6 +25,33 @@ REVALIDATE = "no-cache"
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
+#: The headers a revalidated answer (200 or 304) carries, as OpenAPI describes them.
+_TAGGED_HEADERS: dict[str, Any] = {
+    "ETag": {
+        "description": "A digest of the answer: send it back in If-None-Match",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": f"{REVALIDATE}: ask again (If-None-Match) before using a kept copy",
+        "schema": {"type": "string"},
+    },
+}
+#: The 304 every revalidated GET may answer: no body.
+_NOT_MODIFIED: dict[str, Any] = {
+    "description": "Not Modified: the answer is the one whose ETag was sent in If-None-Match; "
+    "no body",
+    "headers": _TAGGED_HEADERS,
+}
+#: The request header that asks for it.
+_IF_NONE_MATCH: dict[str, Any] = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag of an answer kept (or several, comma-separated, or *): 304 with "
+    "no body if the answer is still that one, else the new answer with its new ETag",
+    "schema": {"type": "string"},
+}
+
 
 def entity_tag(body: bytes) -> str:
     """The strong ETag of a body."""
@@ -53,7 +80,23 @@ def revalidated(request: Request, response: Response) -> Response:
 
 class RevalidatedRoute(APIRoute):
     """A route whose GET answers (and so HEAD's, ``serving.head``) carry an ETag and
-    Cache-Control, and answer If-None-Match with 304: the API router's ``route_class``."""
+    Cache-Control, and answer If-None-Match with 304: the API router's ``route_class``. A GET
+    route's OpenAPI operation says so (the If-None-Match header, the 200's headers, the 304),
+    here for every such route at once rather than in each route's ``responses``."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        if "GET" in {method.upper() for method in options.get("methods") or ["GET"]}:
+            responses = dict(options.get("responses") or {})
+            ok = responses.get(status.HTTP_200_OK, {})
+            responses[status.HTTP_200_OK] = {
+                **ok,
+                "headers": {**ok.get("headers", {}), **_TAGGED_HEADERS},
+            }
+            responses[status.HTTP_304_NOT_MODIFIED] = _NOT_MODIFIED
+            extra = dict(options.get("openapi_extra") or {})
+            extra["parameters"] = [*extra.get("parameters", []), _IF_NONE_MATCH]
+            options = {**options, "responses": responses, "openapi_extra": extra}
+        super().__init__(path, endpoint, **options)
 
     def get_route_handler(self) -> Handler:
         answer = super().get_route_handler()

@@ -87,3 +87,26 @@ def test_every_operation_under_v1_documents_its_500_as_a_problem() -> None:
         assert answers["500"]["content"]["application/json"]["schema"] == problem, (method, path)
         if "404" in answers:  # the route's own errors are kept beside it
             assert answers["404"]["content"]["application/json"]["schema"] == problem
+
+
+def test_every_get_under_v1_documents_its_etag_and_304() -> None:
+    """Every GET under /v1 sends an ETag and answers If-None-Match with 304 (no body)
+    (serving/revalidation.py), yet the schema at /docs listed neither the header nor the 304:
+    a generated client met 304 as an undocumented answer."""
+    gets = 0
+    for method, path, operation in _v1_operations():
+        answers = operation["responses"]
+        if method != "get":
+            assert "304" not in answers, (method, path)  # a write is not revalidated
+            continue
+        gets += 1
+        assert "content" not in answers["304"], path
+        assert {"ETag", "Cache-Control"} <= set(answers["304"]["headers"]), path
+        assert {"ETag", "Cache-Control"} <= set(answers["200"]["headers"]), path
+        asked = [
+            parameter
+            for parameter in operation.get("parameters", [])
+            if parameter["in"] == "header" and parameter["name"] == "If-None-Match"
+        ]
+        assert len(asked) == 1 and not asked[0]["required"], path
+    assert gets >= 9  # series, figures, forecast (JSON, CSV, PNG), report, model, changes, job
