@@ -290,8 +290,9 @@ def render(
         "population's pooled backtests keep `comb` unless a model or the mean of the best few "
         "clearly beats it, a series departs only as far as its own evidence supports "
         "(`training/evidence.py`), and intervals are calibrated from the champion's own "
-        "backtest errors (empirical quantiles mixed with a Student-t while errors are few; "
-        "error growth with the horizon fitted per series). The set being forecast is left out "
+        "backtest errors (empirical quantiles mixed with a Student-t, which few independent "
+        "errors and the far tails lean on; error growth with the horizon fitted per series). "
+        "The set being forecast is left out "
         "of the reference corpus the global model, the analogs and the interval envelope learn "
         "from.",
         "",

@@ -30,9 +30,12 @@ _GRID_Z = np.linspace(-5.0, 5.0, 401)
 PRIOR_WEIGHT = 1.0
 #: Prior one-step error scale: 20% on the log scale (or of the level, for additive errors).
 PRIOR_SCALE = 0.20
-#: Backtest errors that count as much as the t-shaped fallback in the quantile mixture: one
-#: short series rarely has enough errors for trustworthy tail quantiles on its own.
-EMPIRICAL_HALF_WEIGHT = 100.0
+#: Independent backtest errors beyond a quantile that make the empirical quantile count as
+#: much as the t-shaped fallback there: the empirical quantile at probability p rests on the
+#: errors beyond it, a share min(p, 1 - p) of them, so one series' dozen years of errors can
+#: shape its 80% interval (a tenth of them beyond each bound) but hardly its 99% one. 2.5 gives
+#: a 95% bound (2.5% beyond) of 100 errors equal weights, as a constant weight had.
+EMPIRICAL_HALF_TAIL = 2.5
 #: Prior for the exponent of error growth with the horizon: 1, linear, as when the error in
 #: an estimated trend dominates (a pure random walk would give 0.5).
 PRIOR_GROWTH = 1.0
@@ -478,7 +481,7 @@ class CalibratedForecast:
         # only the rest of its error is floored at a random walk's growth.
         shown = _growth_exponent(errors, steps)
         normalised = errors / steps**shown
-        quantiles = _error_quantiles(normalised, prior_scale)
+        quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps))
         noise = 0.0
         if scale == "sqrt":
             noise = min(POISSON_ROOT_SD**2 / _pooled_variance(normalised, prior_scale), 1.0)
@@ -735,10 +738,26 @@ def _pooled_variance(normalised: np.ndarray, prior_scale: float) -> float:
     return total / (normalised.size + PRIOR_WEIGHT)
 
 
-def _error_quantiles(normalised: np.ndarray, prior_scale: float) -> np.ndarray:
+def _independent_errors(steps: np.ndarray) -> int:
+    """How many independent errors a backtest's errors hold: the years they fall on, the
+    origins plus the steps beyond the first. An origin's errors 1..h steps ahead share the
+    shocks of the years between (an h-step error is a moving average of order h - 1; Harvey,
+    Leybourne & Newbold 1997), so 10 origins checked 6 years ahead give 60 errors but 15
+    years' shocks."""
+    if steps.size == 0:
+        return 0
+    step_index = steps.astype(np.int64)
+    origins = int(np.bincount(step_index).max())
+    return int(min(steps.size, origins + int(step_index.max()) - 1))
+
+
+def _error_quantiles(normalised: np.ndarray, prior_scale: float, independent: int) -> np.ndarray:
     """Quantile function of one-step errors at the grid probabilities: empirical (conformal
-    plotting positions) mixed with a Student-t whose scale pools the errors with a wide prior;
-    few errors lean on the t."""
+    plotting positions) mixed with a Student-t whose scale pools the errors with a wide prior.
+    At each probability the empirical quantile weighs by the ``independent`` errors beyond it
+    (``EMPIRICAL_HALF_TAIL``): few errors, and every far tail, lean on the t. A constant
+    weight had read a 99% bound off the two largest errors, clamped there: 96-97% of held-out
+    years inside 99% intervals on M3, M1 and Tourism."""
     count = normalised.size
     scale = np.sqrt(_pooled_variance(normalised, prior_scale))
     parametric = scale * _t_on_grid(max(count - 1, 2))
@@ -746,6 +765,8 @@ def _error_quantiles(normalised: np.ndarray, prior_scale: float) -> np.ndarray:
         return np.asarray(parametric)
     ordered = np.sort(normalised)
     positions = np.arange(1, count + 1) / (count + 1.0)
-    empirical = np.interp(grid_probabilities(), positions, ordered)
-    weight = count / (count + EMPIRICAL_HALF_WEIGHT)
+    probabilities = grid_probabilities()
+    empirical = np.interp(probabilities, positions, ordered)
+    beyond = independent * np.minimum(probabilities, 1.0 - probabilities)
+    weight = beyond / (beyond + EMPIRICAL_HALF_TAIL)
     return np.asarray(weight * empirical + (1.0 - weight) * parametric)

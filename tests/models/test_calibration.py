@@ -227,6 +227,37 @@ def test_stable_small_counts_are_not_widened_as_a_random_walk_six_years_out() ->
         assert level / 100 - 0.05 < np.mean(inside) < level / 100 + 0.07, (level, np.mean(inside))
 
 
+def test_99_percent_intervals_are_not_read_off_the_largest_backtest_errors() -> None:
+    """Gaussian random walks forecast by their last figure and calibrated from 10 origins
+    checked 6 years ahead: 60 errors, but only the shocks of 15 years. Read with the same
+    weight at every level, the empirical quantiles had set the 99% bounds near the largest of
+    those errors, and the 99% intervals held 98.1-98.6% of the next six years (four seeds)."""
+    rng = np.random.default_rng(0)
+    years, steps = 20, 6
+    held = {80: [], 95: [], 99: []}
+    for _ in range(1000):
+        values = 100 * np.exp(np.cumsum(rng.normal(0.0, 0.05, years + steps)))
+        rows = [
+            {"origin": origin, "step": step, "actual": values[origin + step - 1],
+             "mean": values[origin - 1]}
+            for origin in range(years - 10, years)
+            for step in range(1, steps + 1)
+            if origin + step - 1 < years
+        ]  # fmt: skip
+        history = pd.Series(values[:years], index=range(2000, 2000 + years))
+        point = np.full(30, values[years - 1])
+        champion = CalibratedForecast.from_backtest("naive", history, point, pd.DataFrame(rows))
+        bounds = champion.predict(steps, list(held))
+        future = values[years:]
+        for level in held:
+            inside = (bounds[f"lo-{level}"] <= future) & (future <= bounds[f"hi-{level}"])
+            held[level].append(inside.to_numpy())
+    coverage = {level: float(np.mean(np.concatenate(inside))) for level, inside in held.items()}
+    assert coverage[99] >= 0.988, coverage
+    assert 0.94 <= coverage[95] <= 0.975, coverage
+    assert 0.77 <= coverage[80] <= 0.83, coverage
+
+
 def test_predict_arrays_match_the_frame() -> None:
     forecast = CalibratedForecast.from_backtest("m", _history(), np.full(30, 100.0), _backtest({}))
     arrays = forecast.predict_arrays(4, [80, 95])
