@@ -477,16 +477,22 @@ class CalibratedForecast:
             prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
         # the errors are brought to step 1 with the growth they show; the served growth is
         # floored at a random walk's, which widens the far steps and never narrows step 1.
-        # A small count's own Poisson noise is part of every step's error and does not grow:
-        # only the rest of its error is floored at a random walk's growth.
+        # Part of a small count's error stays the same at every step (``_steady_share``):
+        # only the rest is floored at a random walk's growth, and the growth the errors show
+        # is shrunk towards that of the local level model rather than a trend's.
         shown = _growth_exponent(errors, steps)
         normalised = errors / steps**shown
-        quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps))
-        noise = 0.0
+        steady = 0.0
         if scale == "sqrt":
-            noise = min(POISSON_ROOT_SD**2 / _pooled_variance(normalised, prior_scale), 1.0)
+            steady = _steady_share(values, _pooled_variance(normalised, prior_scale))
+        if steady > 0.0 and steps.size:
+            far = max(float(np.max(steps)), 2.0)
+            level_growth = _step_growth(np.array([far]), MIN_GROWTH, steady)[0]
+            shown = _growth_exponent(errors, steps, float(np.log(level_growth) / np.log(far)))
+            normalised = errors / steps**shown
+        quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps))
         served = np.arange(1, max_horizon + 1, dtype=float)
-        step_scale = np.maximum(served**shown, _step_growth(served, MIN_GROWTH, noise))
+        step_scale = np.maximum(served**shown, _step_growth(served, MIN_GROWTH, steady))
         return cls(
             model_name=model_name,
             last_year=last_year,
@@ -700,16 +706,16 @@ def recalibration_from(steps: np.ndarray, pits: np.ndarray) -> np.ndarray | None
     return table
 
 
-def _growth_exponent(errors: np.ndarray, steps: np.ndarray) -> float:
+def _growth_exponent(errors: np.ndarray, steps: np.ndarray, prior: float = PRIOR_GROWTH) -> float:
     """How error spread grows with the step: RMS ~ step**b, fitted across steps with enough
-    errors and shrunk towards ``PRIOR_GROWTH`` when few steps inform it; kept within
+    errors and shrunk towards ``prior`` when few steps inform it; kept within
     [0, ``MAX_GROWTH``] (``MIN_GROWTH`` applies to the served growth, not to this fit)."""
     step_index = steps.astype(np.int64)
     counts = np.bincount(step_index)
     squares = np.bincount(step_index, weights=errors**2)
     informed_steps = np.flatnonzero((counts >= 2) & (squares > 0))
     if informed_steps.size < 2:
-        return PRIOR_GROWTH
+        return prior
     # weighted least squares of log RMS on log step, each step weighted by its error count
     weights = counts[informed_steps]
     log_steps = np.log(informed_steps)
@@ -717,18 +723,35 @@ def _growth_exponent(errors: np.ndarray, steps: np.ndarray) -> float:
     centred = log_steps - np.average(log_steps, weights=weights)
     slope = float(np.sum(weights * centred * log_rms) / np.sum(weights * centred**2))
     informed = informed_steps.size
-    shrunk = (informed * slope + 2.0 * PRIOR_GROWTH) / (informed + 2.0)
+    shrunk = (informed * slope + 2.0 * prior) / (informed + 2.0)
     return float(np.clip(shrunk, 0.0, MAX_GROWTH))
 
 
-def _step_growth(steps: np.ndarray, exponent: float, noise: float) -> np.ndarray:
-    """Error spread at each step relative to step 1: the share ``noise`` of the step-1
-    variance is a count's own noise, the same at every step, and the rest grows as
-    ``step**exponent`` (the local level model's ``var_h = noise + level_h``; Harvey 1989).
-    A county's murders (about 30 a year, Poisson around a slowly moving rate) had its step-6
-    interval sqrt(6) times its step-1 one and covered 97% of held-out years at 80%."""
+def _step_growth(steps: np.ndarray, exponent: float, steady: float) -> np.ndarray:
+    """Error spread at each step relative to step 1: the share ``steady`` of the step-1
+    variance is the same at every step (a count's own noise, ``_steady_share``), and the rest
+    grows as ``step**exponent`` (the local level model's ``var_h = noise + level_h``; Harvey
+    1989). A county's murders (about 30 a year, Poisson around a slowly moving rate) had its
+    step-6 interval sqrt(6) times its step-1 one and covered 97% of held-out years at 80%."""
     steps = np.asarray(steps, dtype=float)
-    return np.asarray(np.sqrt(noise + (1.0 - noise) * steps ** (2.0 * exponent)))
+    return np.asarray(np.sqrt(steady + (1.0 - steady) * steps ** (2.0 * exponent)))
+
+
+def _steady_share(values: np.ndarray, variance: float) -> float:
+    """The share of a count's one-step error ``variance`` (on the square-root scale) that
+    does not grow with the step: all but its level's yearly movement. A count's yearly
+    changes there are its level's change plus two years' Poisson noise (``POISSON_ROOT_SD``
+    each; the local level model, Harvey 1989), so the level moves by their mean square less
+    twice the noise's variance; the Poisson noise itself always stays. A county's count
+    forecast by its last figure has two years' noise in every error and a level that hardly
+    moves: treating all but one year's noise as a moving level had widened its sixth year's
+    interval 1.8 times its first's, and 90% of such counts fell inside its 80% intervals."""
+    noise = min(POISSON_ROOT_SD**2 / variance, 1.0)
+    roots = np.sqrt(np.maximum(values[np.isfinite(values)], 0.0))
+    if roots.size < 2:
+        return noise
+    moving = max(float(np.mean(np.diff(roots) ** 2)) - 2.0 * POISSON_ROOT_SD**2, 0.0)
+    return 1.0 - min(moving / variance, 1.0 - noise)
 
 
 def _pooled_variance(normalised: np.ndarray, prior_scale: float) -> float:

@@ -227,6 +227,34 @@ def test_stable_small_counts_are_not_widened_as_a_random_walk_six_years_out() ->
         assert level / 100 - 0.05 < np.mean(inside) < level / 100 + 0.07, (level, np.mean(inside))
 
 
+def test_a_stable_count_forecast_by_its_last_figure_keeps_its_far_intervals_honest() -> None:
+    """Counts at fixed rates (3 to 60 a year) forecast by their last figure: every error,
+    one year ahead or six, is two years' Poisson noise, and the level does not move. Treated
+    as a moving level beyond one year's noise, the sixth year's interval was 1.8 times the
+    first's and held 90% of the counts at 80% (98.7% at 95%)."""
+    rng = np.random.default_rng(4)
+    years, steps = 11, 6
+    held = {80: [], 95: []}
+    for rate in np.geomspace(3, 60, 300):
+        values = rng.poisson(rate, years + steps).astype(float)
+        rows = [
+            {"origin": origin, "step": step, "actual": values[origin + step - 1],
+             "mean": values[origin - 1]}
+            for origin in range(4, years)
+            for step in range(1, steps + 1)
+            if origin + step - 1 < years
+        ]  # fmt: skip
+        history = pd.Series(values[:years], index=range(2000, 2000 + years))
+        point = np.full(30, values[years - 1])
+        champion = CalibratedForecast.from_backtest("naive", history, point, pd.DataFrame(rows))
+        last = champion.predict(steps, list(held)).iloc[-1]
+        for level in held:
+            held[level].append(last[f"lo-{level}"] <= values[-1] <= last[f"hi-{level}"])
+    coverage = {level: float(np.mean(inside)) for level, inside in held.items()}
+    assert abs(coverage[80] - 0.80) < 0.05, coverage
+    assert 0.92 < coverage[95] < 0.975, coverage
+
+
 def test_99_percent_intervals_are_not_read_off_the_largest_backtest_errors() -> None:
     """Gaussian random walks forecast by their last figure and calibrated from 10 origins
     checked 6 years ahead: 60 errors, but only the shocks of 15 years. Read with the same
