@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,35 +198,57 @@ def test_small_counts_get_count_shaped_intervals_that_cover() -> None:
     assert small["hi-95"] - small["mean"] > small["mean"] - small["lo-95"]
 
 
+def _served_coverage(
+    paths: list[np.ndarray],
+    years: int,
+    first_origin: int,
+    forecast: Callable[[np.ndarray], float],
+    levels: Sequence[float],
+    steps: int = 6,
+    scale: str | None = None,
+) -> dict[float, np.ndarray]:
+    """Per level, whether each of the ``steps`` figures after a path's first ``years`` fell
+    inside the intervals of a champion calibrated from the backtest of ``forecast`` (a flat
+    projection from the history before each origin, origins ``first_origin`` to ``years - 1``):
+    series by step. ``scale``, when given, is the error scale every champion must have."""
+    held: dict[float, list[np.ndarray]] = {level: [] for level in levels}
+    for values in paths:
+        rows = [
+            {"origin": origin, "step": step, "actual": values[origin + step - 1],
+             "mean": forecast(values[:origin])}
+            for origin in range(first_origin, years)
+            for step in range(1, steps + 1)
+            if origin + step - 1 < years
+        ]  # fmt: skip
+        history = pd.Series(values[:years], index=range(2000, 2000 + years))
+        point = np.full(30, forecast(values[:years]))
+        champion = CalibratedForecast.from_backtest("m", history, point, pd.DataFrame(rows))
+        assert scale is None or champion.error_scale == scale
+        bounds = champion.predict(steps, list(levels))
+        future = values[years : years + steps]
+        for level in levels:
+            inside = (bounds[f"lo-{level}"] <= future) & (future <= bounds[f"hi-{level}"])
+            held[level].append(inside.to_numpy())
+    return {level: np.array(inside) for level, inside in held.items()}
+
+
+def _stable_counts(years: int, steps: int) -> list[np.ndarray]:
+    """Counts at fixed rates of 3 to 60 a year (a county's murders), one path per rate."""
+    rng = np.random.default_rng(4)
+    return [rng.poisson(rate, years + steps).astype(float) for rate in np.geomspace(3, 60, 300)]
+
+
 def test_stable_small_counts_are_not_widened_as_a_random_walk_six_years_out() -> None:
     """Counts around a stable rate (a county's murders, 3 to 60 a year), forecast by their
     mean: the error is Poisson noise at every step. Its square-root-scale noise does not grow
     with the step, so the 6-year-ahead intervals hold the count about as often as they say;
     floored at a random walk's growth as a whole, the 80% interval had held 96% of them."""
-    rng = np.random.default_rng(4)
-    years, steps = 11, 6
-    held = {80: [], 95: []}
-    for rate in np.geomspace(3, 60, 300):
-        values = rng.poisson(rate, years + steps).astype(float)
-        rows = [
-            {"origin": origin, "step": step, "actual": values[origin + step - 1],
-             "mean": values[:origin].mean()}
-            for origin in range(4, years)
-            for step in range(1, steps + 1)
-            if origin + step - 1 < years
-        ]  # fmt: skip
-        history = pd.Series(values[:years], index=range(2000, 2000 + years))
-        point = np.full(30, values[:years].mean())
-        champion = CalibratedForecast.from_backtest("m", history, point, pd.DataFrame(rows))
-        assert champion.error_scale == "sqrt"
-        last = champion.predict(steps, [80, 95]).iloc[-1]
-        for level in held:
-            inside = last[f"lo-{level}"] <= values[-1] <= last[f"hi-{level}"]
-            held[level].append(inside)
+    held = _served_coverage(_stable_counts(11, 6), 11, 4, np.mean, (80, 95), scale="sqrt")
     for level, inside in held.items():
         # within 5 points below and 7 above: the early origins' means of 4 to 6 counts add
         # an error of their own that the later years do not have
-        assert level / 100 - 0.05 < np.mean(inside) < level / 100 + 0.07, (level, np.mean(inside))
+        sixth = float(np.mean(inside[:, -1]))
+        assert level / 100 - 0.05 < sixth < level / 100 + 0.07, (level, sixth)
 
 
 def test_a_stable_count_forecast_by_its_last_figure_keeps_its_far_intervals_honest() -> None:
@@ -232,25 +256,8 @@ def test_a_stable_count_forecast_by_its_last_figure_keeps_its_far_intervals_hone
     one year ahead or six, is two years' Poisson noise, and the level does not move. Treated
     as a moving level beyond one year's noise, the sixth year's interval was 1.8 times the
     first's and held 90% of the counts at 80% (98.7% at 95%)."""
-    rng = np.random.default_rng(4)
-    years, steps = 11, 6
-    held = {80: [], 95: []}
-    for rate in np.geomspace(3, 60, 300):
-        values = rng.poisson(rate, years + steps).astype(float)
-        rows = [
-            {"origin": origin, "step": step, "actual": values[origin + step - 1],
-             "mean": values[origin - 1]}
-            for origin in range(4, years)
-            for step in range(1, steps + 1)
-            if origin + step - 1 < years
-        ]  # fmt: skip
-        history = pd.Series(values[:years], index=range(2000, 2000 + years))
-        point = np.full(30, values[years - 1])
-        champion = CalibratedForecast.from_backtest("naive", history, point, pd.DataFrame(rows))
-        last = champion.predict(steps, list(held)).iloc[-1]
-        for level in held:
-            held[level].append(last[f"lo-{level}"] <= values[-1] <= last[f"hi-{level}"])
-    coverage = {level: float(np.mean(inside)) for level, inside in held.items()}
+    held = _served_coverage(_stable_counts(11, 6), 11, 4, lambda past: past[-1], (80, 95))
+    coverage = {level: float(np.mean(inside[:, -1])) for level, inside in held.items()}
     assert abs(coverage[80] - 0.80) < 0.05, coverage
     assert 0.92 < coverage[95] < 0.975, coverage
 
@@ -261,26 +268,9 @@ def test_99_percent_intervals_are_not_read_off_the_largest_backtest_errors() -> 
     weight at every level, the empirical quantiles had set the 99% bounds near the largest of
     those errors, and the 99% intervals held 98.1-98.6% of the next six years (four seeds)."""
     rng = np.random.default_rng(0)
-    years, steps = 20, 6
-    held = {80: [], 95: [], 99: []}
-    for _ in range(1000):
-        values = 100 * np.exp(np.cumsum(rng.normal(0.0, 0.05, years + steps)))
-        rows = [
-            {"origin": origin, "step": step, "actual": values[origin + step - 1],
-             "mean": values[origin - 1]}
-            for origin in range(years - 10, years)
-            for step in range(1, steps + 1)
-            if origin + step - 1 < years
-        ]  # fmt: skip
-        history = pd.Series(values[:years], index=range(2000, 2000 + years))
-        point = np.full(30, values[years - 1])
-        champion = CalibratedForecast.from_backtest("naive", history, point, pd.DataFrame(rows))
-        bounds = champion.predict(steps, list(held))
-        future = values[years:]
-        for level in held:
-            inside = (bounds[f"lo-{level}"] <= future) & (future <= bounds[f"hi-{level}"])
-            held[level].append(inside.to_numpy())
-    coverage = {level: float(np.mean(np.concatenate(inside))) for level, inside in held.items()}
+    paths = [100 * np.exp(np.cumsum(rng.normal(0.0, 0.05, 26))) for _ in range(1000)]
+    held = _served_coverage(paths, 20, 10, lambda past: past[-1], (80, 95, 99))
+    coverage = {level: float(np.mean(inside)) for level, inside in held.items()}
     assert coverage[99] >= 0.988, coverage
     assert 0.94 <= coverage[95] <= 0.975, coverage
     assert 0.77 <= coverage[80] <= 0.83, coverage
