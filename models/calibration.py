@@ -729,10 +729,11 @@ def _growth_exponent(errors: np.ndarray, steps: np.ndarray, prior: float = PRIOR
 
 def _step_growth(steps: np.ndarray, exponent: float, steady: float) -> np.ndarray:
     """Error spread at each step relative to step 1: the share ``steady`` of the step-1
-    variance is the same at every step (a count's own noise, ``_steady_share``), and the rest
-    grows as ``step**exponent`` (the local level model's ``var_h = noise + level_h``; Harvey
-    1989). A county's murders (about 30 a year, Poisson around a slowly moving rate) had its
-    step-6 interval sqrt(6) times its step-1 one and covered 97% of held-out years at 80%."""
+    variance is the same at every step (a count's noise and all but its level's movement,
+    ``_steady_share``), and the rest grows as ``step**exponent`` (the local level model's
+    ``var_h = noise + level_h``; Harvey 1989). A county's murders (about 30 a year, Poisson
+    around a slowly moving rate) had its step-6 interval sqrt(6) times its step-1 one and
+    covered 97% of held-out years at 80%."""
     steps = np.asarray(steps, dtype=float)
     return np.asarray(np.sqrt(steady + (1.0 - steady) * steps ** (2.0 * exponent)))
 
