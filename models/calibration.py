@@ -67,12 +67,18 @@ POISSON_ROOT_SD = 0.5
 MIN_PITS = 200
 
 
+def is_small_count(values: np.ndarray) -> bool:
+    """Whole numbers (zeros allowed) at a recent level below ``COUNT_LEVEL``: a count whose
+    Poisson noise is a large share of it, the same at every level on the square-root scale."""
+    counts = values.size and np.all(values >= 0) and np.all(values == np.round(values))
+    return bool(counts and float(np.mean(values[-COUNT_RECENT:])) < COUNT_LEVEL)
+
+
 def error_scale_of(values: np.ndarray, path: np.ndarray) -> str:
     """The scale a series' forecast errors are measured on: "sqrt" for small counts (whole
     numbers at a recent level below ``COUNT_LEVEL``, zeros allowed), "log" for positive
     series with a positive path, else "additive"."""
-    counts = values.size and np.all(values >= 0) and np.all(values == np.round(values))
-    if counts and float(np.mean(values[-COUNT_RECENT:])) < COUNT_LEVEL:
+    if is_small_count(values):
         return "sqrt"
     if np.all(values > 0) and np.all(path > 0):
         return "log"

@@ -54,10 +54,42 @@ def parameter_grid(trend: bool, damped: bool) -> tuple[np.ndarray, np.ndarray, n
 def fit_prefixes(
     values: np.ndarray, ends: Sequence[int], trend: bool, damped: bool
 ) -> list[PrefixFit]:
-    """Least-squares fits of ETS(A,N,N), (A,A,N) or (A,Ad,N) to ``values[:end]`` for each end."""
+    """Least-squares fits of ETS(A,N,N), (A,A,N) or (A,Ad,N) to ``values[:end]`` for each end.
+
+    Simple smoothing of a small count takes its smoothing parameter from the fit to the
+    count's square roots, where its Poisson noise has one variance at every level (Anscombe
+    1948) and least squares weighs every year alike; it then smooths the counts themselves
+    with it. On the counts, a county's 1 1 2 1 0 0 0 1 0 2 4 had been fitted with alpha 0.99
+    and projected at 4.0 a year, the last year's burst carried forward."""
+    from models.calibration import is_small_count
+
+    values = np.asarray(values, dtype=float)
+    fits = _least_squares(values, ends, trend, damped)
+    if trend:
+        return fits
+    counted = [i for i, end in enumerate(ends) if is_small_count(values[:end])]
+    if counted:
+        on_roots = _least_squares(np.sqrt(values), [ends[i] for i in counted], False, False)
+        for i, root_fit in zip(counted, on_roots, strict=True):
+            alpha = np.array([root_fit.alpha])
+            fits[i] = _least_squares(values, [ends[i]], False, False, alpha)[0]
+    return fits
+
+
+def _least_squares(
+    values: np.ndarray,
+    ends: Sequence[int],
+    trend: bool,
+    damped: bool,
+    alphas: np.ndarray | None = None,
+) -> list[PrefixFit]:
+    """``fit_prefixes`` by least squares over the whole parameter grid, or over ``alphas``
+    alone (simple smoothing) when given."""
     scale = float(np.mean(np.abs(values))) or 1.0
     y = np.asarray(values, dtype=float) / scale
     alpha, beta, phi = parameter_grid(trend, damped)
+    if alphas is not None:
+        alpha, beta, phi = alphas, np.zeros_like(alphas), np.ones_like(alphas)
     horizon_len = max(ends)
     # three linear systems per combination: the data with zero initial states, and the
     # responses to a unit initial level and a unit initial trend with zero data
