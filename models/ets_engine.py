@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.calibration import is_small_count
+
 #: Smoothing-parameter grids: level (alpha), trend as a share of alpha (beta*), damping (phi).
 ALPHAS = np.array([0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99])
 SES_ALPHAS = np.linspace(0.02, 0.99, 40)
@@ -61,8 +63,6 @@ def fit_prefixes(
     1948) and least squares weighs every year alike; it then smooths the counts themselves
     with it. On the counts, a county's 1 1 2 1 0 0 0 1 0 2 4 had been fitted with alpha 0.99
     and projected at 4.0 a year, the last year's burst carried forward."""
-    from models.calibration import is_small_count
-
     values = np.asarray(values, dtype=float)
     fits = _least_squares(values, ends, trend, damped)
     if trend:
