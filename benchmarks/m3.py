@@ -292,9 +292,8 @@ def render(
         "(`training/evidence.py`), and intervals are calibrated from the champion's own "
         "backtest errors (empirical quantiles mixed with a Student-t, which few independent "
         "errors and the far tails lean on; error growth with the horizon fitted per series). "
-        "The set being forecast is left out "
-        "of the reference corpus the global model, the analogs and the interval envelope learn "
-        "from.",
+        "The set being forecast is left out of the reference corpus the global model, the "
+        "analogs and the interval envelope learn from.",
         "",
     ]
     return "\n".join(lines)

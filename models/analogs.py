@@ -22,7 +22,7 @@ import numpy as np
 
 from data.reference import reference_series
 from models.base import Forecaster
-from models.calibration import error_scale_of
+from models.calibration import is_small_count
 
 #: Years ahead the precedents are followed; beyond, the spread grows like a random walk's.
 PRECEDENT_HORIZON = 10
@@ -136,7 +136,7 @@ class ReferenceClass(Forecaster):
             raise ValueError(f"{self.name}: the reference population has no window to compare")
         if length >= 2:
             target = _features(window)
-            if error_scale_of(values, values[-1:]) == "sqrt":
+            if is_small_count(values):
                 target[1] = _signal_volatility(target[1], values[-length:])
             spread = np.maximum(
                 np.median(np.abs(features - np.median(features, axis=0)), axis=0), 1e-9

@@ -571,7 +571,7 @@ def from_quantile_paths(
     if paths.shape != (max_horizon, len(probabilities)):
         raise ValueError(f"quantile_paths must be {max_horizon} x {len(probabilities)}")
     path = _at_probability(paths, 0.5)
-    if error_scale_of(values, path) == "sqrt":
+    if is_small_count(values):
         paths = _with_count_noise(paths)
         path = _at_probability(paths, 0.5)
     nonnegative = bool(np.all(values >= 0))
