@@ -19,11 +19,12 @@ def test_a_small_counts_last_year_burst_is_not_carried_forward_as_its_level() ->
 
 def test_backtests_smooth_a_count_as_its_served_fit_does() -> None:
     """Every backtest origin's simple smoothing of a count is the fit that origin's history
-    alone would get, so backtests judge the model that is served."""
-    counts = np.array([3.0, 7, 2, 5, 4, 9, 3, 2, 6, 12, 4, 5])
-    rolled = ExponentialSmoothing()._rolling(counts, [6, 9, 12], 2)
+    alone would get, so backtests judge the model that is served: whether the history is a
+    small count is judged on the years before the origin, not on a later jump to hundreds."""
+    counts = np.array([1.0, 1, 2, 1, 0, 0, 0, 1, 0, 2, 4, 150, 160, 170])
+    rolled = ExponentialSmoothing()._rolling(counts, [6, 9, 11], 2)
     assert rolled is not None
-    for row, end in enumerate([6, 9, 12]):
+    for row, end in enumerate([6, 9, 11]):
         history = pd.Series(counts[:end], index=range(2000, 2000 + end))
         alone = ExponentialSmoothing().fit(history).predict(2)["mean"].to_numpy()
         np.testing.assert_allclose(rolled[0][row], alone)
