@@ -419,18 +419,27 @@ def _credibility_k(evidence: Sequence[SeriesScores]) -> float:
 
     This measures what per-series departures are worth on this population, winner's curse and
     all: where a series' past relative errors do not predict its future ones, k grows and every
-    series keeps to the population's choice."""
+    series keeps to the population's choice. The earlier years' best model stands for that
+    choice, as k only applies where the choice is the population's best (``pool``). Their
+    choice under the default's rule had stood for it: where the default held on the earlier
+    years but not on all of them, the best and the default tied as priors at every k, each
+    series took one of them on its own noise, and that gain over keeping the default was
+    credited to departures (synthetic stable counts: k 50, 46 of 200 series left smoothing,
+    MASE 0.963 against 0.950 with none leaving)."""
     enough = _splittable(evidence)
     if len(enough) < MIN_SERIES_FOR_K:
         return DEFAULT_K
     split = [_halves(score) for score in enough]
-    early_models, early_choice = _population_choice([early for early, _ in split], DEFAULT)
+    early_models, _ = _population_choice([early for early, _ in split], DEFAULT)
+    if not early_models:
+        return DEFAULT_K
+    early_best = min(early_models, key=lambda name: early_models[name].mean)
     # each series' own relative errors do not depend on k: worked out once, not per k
     own = [{name: early.relative(name) for name in early_models} for early, _ in split]
     later: list[dict[str, float]] = [{} for _ in split]
     losses = {}
     for k in K_GRID:
-        trial = PopulationEvidence(early_models, len(split), k, early_choice)
+        trial = PopulationEvidence(early_models, len(split), k, early_best)
         per_series = []
         for index, (early, late) in enumerate(split):
             decision = trial._decide_from(own[index], early.origins)
