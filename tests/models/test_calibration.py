@@ -334,6 +334,28 @@ def test_an_outlying_origin_is_a_miss_and_widens_the_others() -> None:
     assert shares == {80.0: pytest.approx(30 / 33), 95.0: pytest.approx(30 / 33)}
 
 
+def test_a_year_far_off_is_a_miss_however_many_origins_forecast_it() -> None:
+    # a flat forecast of a level that does not move: every error is its year's own noise, 2%
+    # but for one year twice the level. The four origins that forecast that year (1-4 years
+    # ahead) share its miss; checked against the others' errors on that very year, the one
+    # four years ahead had fallen inside its 95% interval and another barely outside
+    rng = np.random.default_rng(4)
+    noise = dict(zip(range(2001, 2020), rng.normal(0.0, 0.02, 19), strict=True)) | {
+        2010: np.log(2.0)
+    }
+    rows = [
+        {"origin": origin, "step": step, "actual": 100.0 * np.exp(noise[origin + step])}
+        for origin in range(2000, 2013)
+        for step in range(1, 5)
+    ]
+    backtest = pd.DataFrame(rows).assign(mean=100.0)
+    _, pits = held_out_pits(_history(13), backtest)
+    on_the_year = (backtest["origin"] + backtest["step"] == 2010).to_numpy()
+    assert np.all(pits[on_the_year] > 0.975)
+    shares = held_out_coverage(_history(13), backtest, [95])
+    assert shares[95.0] == pytest.approx(1.0 - on_the_year.mean())
+
+
 def test_held_out_coverage_is_that_of_the_served_kind_of_interval() -> None:
     # the model's own backtest intervals would be irrelevant: held-out calibration of steady
     # 10% errors covers close to the nominal level, not 0 or 1
