@@ -1,8 +1,9 @@
 """Do the model cards claim the coverage the intervals get?
 
 A champion's card says how often its 80% and 95% intervals contained the figure in backtests.
-That claim is the backtest coverage of *calibrated* intervals, each origin checked against a
-calibration without its own errors (``calibrated_coverage_<level>``), because the served
+That claim is the backtest coverage of *calibrated* intervals, each figure checked against a
+calibration without its origin's errors or any error on its year
+(``calibrated_coverage_<level>``), because the served
 intervals are recalibrated from the backtest errors; the coverage of the model's own intervals
 (``coverage_<level>``) is about a different interval. This part of ``make bench`` puts both
 beside the coverage the served intervals then got on the held-out test years.
@@ -80,7 +81,8 @@ def render(rows: Sequence[tuple[CoverageClaims, dict[int, float]]]) -> str:
         "## What the model cards claim against what the intervals got",
         "",
         "Mean over series of the backtest coverage a champion's card reports (its calibrated "
-        "intervals, each backtest origin checked against a calibration without its own errors), "
+        "intervals, each backtest figure checked against a calibration without its origin's "
+        "errors or any error on its year), "
         "of the coverage of the selected model's own intervals in the same backtest, and, in "
         "bold, the coverage the served intervals got on the held-out test years (%).",
         "",

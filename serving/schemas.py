@@ -137,7 +137,8 @@ class ChampionSummary(BaseModel):
         default_factory=dict,
         description=(
             "How often intervals calibrated like the served ones contained the figure in "
-            "backtests (each origin checked against a calibration without its own errors), "
+            "backtests (each figure checked against a calibration without its own origin's "
+            "errors or any error on its own year), "
             "per level, as fractions 0..1; empty for a champion trained before it was measured."
         ),
     )

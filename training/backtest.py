@@ -111,8 +111,8 @@ def calibrated_coverage_metrics(
     backtest_frame: pd.DataFrame, history: pd.Series, levels: Sequence[float]
 ) -> dict[str, float]:
     """``calibrated_coverage_<level>``: how often intervals calibrated from the backtest errors,
-    as a champion's are, contained the figure, each origin checked against a calibration from
-    the other origins (``models.calibration.held_out_coverage``)."""
+    as a champion's are, contained the figure, each figure checked against a calibration from
+    the other origins' errors on other years (``models.calibration.held_out_coverage``)."""
     shares = held_out_coverage(history, backtest_frame, levels)
     return {f"{CALIBRATED_COVERAGE}{level_label(level)}": share for level, share in shares.items()}
 

@@ -249,8 +249,8 @@ class SeriesEvaluation:
 
 def choice_pits(evaluation: SeriesEvaluation, choice: str) -> np.ndarray | None:
     """How the intervals of ``choice`` (a model, or a mean combination of models), calibrated
-    as a champion's are, fared at each of the series' backtest origins, each calibrated from
-    the other origins' errors: the steps ahead (first row) and PITs (second), as
+    as a champion's are, fared at each of the series' backtest origins, each figure calibrated
+    from the other origins' errors on other years: the steps ahead (first row) and PITs (second), as
     ``models.calibration.held_out_pits``. None when the series cannot take that choice."""
     usable = {r.name: r for r in evaluation.candidates if r.error is None and not r.backtest.empty}
     members = pool_members(choice) if choice else []

@@ -104,7 +104,8 @@ export function modelCardSection(card, champion) {
     items.push(h("li", {}, borrowedEvidence(levels, checked)));
   }
   for (const [label, share] of model.intervals_borrowed ? [] : levels) {
-    // the coverage of calibrated intervals, each backtest origin held out of its calibration;
+    // the coverage of calibrated intervals, each backtest figure's origin and year held out of
+    // its calibration;
     // the count says how much evidence the share rests on (3 of 3 is not 30 of 30)
     const count = checked ? ` (${Math.round(share * checked)} of ${checked} backtest forecasts)` : "";
     items.push(h("li", {}, "In backtests, " + `${label}% intervals calibrated like this one contained ` +
