@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -468,37 +468,9 @@ class CalibratedForecast:
             raise ValueError(f"point_path needs {max_horizon} steps, got {len(path)}")
         if nonnegative:
             path = np.maximum(path, 0.0)
-        scale = error_scale_of(values, path)
-        if scale == "log" and not (np.all(predicted > 0) and np.all(actual > 0)):
-            scale = "additive"
-        errors = _error(scale, actual, predicted)
-        if scale == "log":
-            prior_scale = PRIOR_SCALE
-        elif scale == "sqrt":
-            # the prior: 20% of the level (0.1 sqrt(level) on this scale), or a Poisson
-            # count's noise (0.5 on this scale) if larger
-            level = float(np.mean(values[-COUNT_RECENT:]))
-            prior_scale = max(0.5 * PRIOR_SCALE * np.sqrt(level), POISSON_ROOT_SD)
-        else:
-            prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
-        # the errors are brought to step 1 with the growth they show; the served growth is
-        # floored at a random walk's, which widens the far steps and never narrows step 1.
-        # Part of a small count's error stays the same at every step (``_steady_share``):
-        # only the rest is floored at a random walk's growth, and the growth the errors show
-        # is shrunk towards that of the local level model rather than a trend's.
-        shown = _growth_exponent(errors, steps)
-        normalised = errors / steps**shown
-        steady = 0.0
-        if scale == "sqrt":
-            steady = _steady_share(values, _pooled_variance(normalised, prior_scale))
-        if steady > 0.0 and steps.size:
-            far = max(float(np.max(steps)), 2.0)
-            level_growth = _step_growth(np.array([far]), MIN_GROWTH, steady)[0]
-            shown = _growth_exponent(errors, steps, float(np.log(level_growth) / np.log(far)))
-            normalised = errors / steps**shown
-        quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps))
-        served = np.arange(1, max_horizon + 1, dtype=float)
-        step_scale = np.maximum(served**shown, _step_growth(served, MIN_GROWTH, steady))
+        scale, quantiles, step_scale = _calibrate(
+            values, error_scale_of(values, path), (actual, predicted, steps), max_horizon
+        )
         return cls(
             model_name=model_name,
             last_year=last_year,
@@ -513,6 +485,49 @@ class CalibratedForecast:
             envelope=_envelope(max_horizon, values) if scale == "log" else None,
             last_value=float(values[-1]) if values.size else None,
         )
+
+
+def _calibrate(
+    values: np.ndarray,
+    scale: str,
+    backtest: tuple[np.ndarray, np.ndarray, np.ndarray],
+    max_horizon: int,
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """The error-dependent part of ``CalibratedForecast.from_errors``: the scale the errors
+    are measured on (``scale``, the history's, unless a figure is not positive), the error
+    quantiles normalised to one step ahead and the multiplier per step."""
+    actual, predicted, steps = backtest
+    if scale == "log" and not (np.all(predicted > 0) and np.all(actual > 0)):
+        scale = "additive"
+    errors = _error(scale, actual, predicted)
+    if scale == "log":
+        prior_scale = PRIOR_SCALE
+    elif scale == "sqrt":
+        # the prior: 20% of the level (0.1 sqrt(level) on this scale), or a Poisson
+        # count's noise (0.5 on this scale) if larger
+        level = float(np.mean(values[-COUNT_RECENT:]))
+        prior_scale = max(0.5 * PRIOR_SCALE * np.sqrt(level), POISSON_ROOT_SD)
+    else:
+        prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
+    # the errors are brought to step 1 with the growth they show; the served growth is
+    # floored at a random walk's, which widens the far steps and never narrows step 1.
+    # Part of a small count's error stays the same at every step (``_steady_share``):
+    # only the rest is floored at a random walk's growth, and the growth the errors show
+    # is shrunk towards that of the local level model rather than a trend's.
+    shown = _growth_exponent(errors, steps)
+    normalised = errors / steps**shown
+    steady = 0.0
+    if scale == "sqrt":
+        steady = _steady_share(values, _pooled_variance(normalised, prior_scale))
+    if steady > 0.0 and steps.size:
+        far = max(float(np.max(steps)), 2.0)
+        level_growth = _step_growth(np.array([far]), MIN_GROWTH, steady)[0]
+        shown = _growth_exponent(errors, steps, float(np.log(level_growth) / np.log(far)))
+        normalised = errors / steps**shown
+    quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps))
+    served = np.arange(1, max_horizon + 1, dtype=float)
+    step_scale = np.maximum(served**shown, _step_growth(served, MIN_GROWTH, steady))
+    return scale, quantiles, step_scale
 
 
 def _error(scale: str, actual: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -624,75 +639,79 @@ def held_out_coverage(
 ) -> dict[float, float]:
     """How often intervals calibrated the way a champion's are contained the figure in the
     backtest: each figure is checked against intervals calibrated from the other origins'
-    errors on other years (``_held_out``), never from its own. Empty without a backtest.
+    errors on other years, never from its own (its ``held_out_pits`` within each central
+    interval). Empty without a backtest.
 
     The coverage of a model's own intervals in the backtest says little about the served ones,
     which are recalibrated from the backtest errors; this is the coverage of the served kind."""
     checked = validate_levels(levels)
     if backtest.empty:
         return {}
-    inside: dict[float, list[bool]] = {level: [] for level in checked}
-    for forecast, step, truth in _held_out(history, backtest):
-        bounds = forecast.predict_arrays(step, checked)
-        for level in checked:
-            lo_name, hi_name = bound_columns(level)
-            inside[level].append(bool(bounds[lo_name][-1] <= truth <= bounds[hi_name][-1]))
-    return {level: float(np.mean(hits)) for level, hits in inside.items()}
+    _, pits = held_out_pits(history, backtest)
+    tails = {level: (1.0 - level / 100.0) / 2.0 for level in checked}
+    return {
+        level: float(np.mean((pits >= tail) & (pits <= 1.0 - tail)))
+        for level, tail in tails.items()
+    }
 
 
 def held_out_pits(history: pd.Series, backtest: pd.DataFrame) -> np.ndarray:
-    """The probability integral transforms of the backtest's figures under intervals
-    calibrated as ``held_out_coverage`` checks them (``_held_out``): the steps ahead (first
-    row) and the PITs (second), for ``recalibration_from`` to pool over a population. Empty
-    (two rows, no columns) without a backtest."""
-    if backtest.empty:
-        return np.empty((2, 0))
-    found = [
-        (float(step), float(forecast.cdf(np.array([truth]), np.array([step]))[0]))
-        for forecast, step, truth in _held_out(history, backtest)
-    ]
-    return np.array(found, dtype=float).T.reshape(2, -1)
-
-
-def _held_out(
-    history: pd.Series, backtest: pd.DataFrame
-) -> Iterator[tuple[CalibratedForecast, int, float]]:
-    """Per backtest figure: its origin's forecast path calibrated as a champion is calibrated
-    from all the errors, but from the other origins' errors on other years only; the step
-    ahead and the figure.
+    """The probability integral transforms of the backtest's figures, each under its origin's
+    forecast path calibrated as a champion is from all the errors, but from the other
+    origins' errors on other years only (cross-conformal with the figure's year left out):
+    the steps ahead (first row) and the PITs (second), for ``recalibration_from`` to pool over
+    a population and for ``held_out_coverage``. Empty (two rows, no columns) without a
+    backtest.
 
     A served forecast's calibration never holds the year it forecasts, so neither may the
-    check's (cross-conformal with the figure's year left out): another origin's error on the
-    same year shares that year's noise, and had told the check in advance how far the year
-    would fall. On 200 counts around slowly moving rates, forecast by smoothing, checks
-    calibrated with those errors held 81% of figures inside 80% intervals while the next six
-    years held 76%; with the year left out, 77%."""
+    check's: another origin's error on the same year shares that year's noise, and had told
+    the check in advance how far the year would fall. On 200 counts around slowly moving
+    rates, forecast by smoothing, checks calibrated with those errors held 81% of figures
+    inside 80% intervals while the next six years held 76%; with the year left out, 77%."""
+    if backtest.empty:
+        return np.empty((2, 0))
     values = np.asarray(history, dtype=float)
     years = np.asarray(history.index, dtype=np.int64)
     origin, step, actual, mean = (
         backtest[column].to_numpy(dtype=float) for column in ("origin", "step", "actual", "mean")
     )
     target = origin + step
+    found = []
     for held_origin in np.unique(origin):
         held = origin == held_origin
         order = np.argsort(step[held])
-        ahead_steps = step[held][order]
+        ahead = step[held][order]
         # the path at every step up to the last (a year missing from the history leaves a
         # step out: its place is filled in, never read)
-        path = np.interp(np.arange(1, ahead_steps[-1] + 1), ahead_steps, mean[held][order])
-        for ahead, truth, year in zip(
-            ahead_steps, actual[held][order], target[held][order], strict=True
+        path = np.interp(np.arange(1, ahead[-1] + 1), ahead, mean[held][order])
+        known = values[years <= held_origin]
+        others = origin != held_origin
+        # the origin's forecast as a champion's is built, its calibration redone per figure
+        forecast = CalibratedForecast.from_errors(
+            "held out",
+            known,
+            int(held_origin),
+            path,
+            (actual[others], mean[others], step[others]),
+            max_horizon=len(path),
+        )
+        scale = error_scale_of(known, forecast.point_path)
+        for figure_step, truth, year in zip(
+            ahead, actual[held][order], target[held][order], strict=True
         ):
-            rest = (origin != held_origin) & (target != year)
-            forecast = CalibratedForecast.from_errors(
-                "held out",
-                values[years <= held_origin],
-                int(held_origin),
-                path,
-                (actual[rest], mean[rest], step[rest]),
-                max_horizon=len(path),
+            rest = others & (target != year)
+            figure_scale, quantiles, step_scale = _calibrate(
+                known, scale, (actual[rest], mean[rest], step[rest]), len(path)
             )
-            yield forecast, int(ahead), float(truth)
+            calibrated = replace(
+                forecast,
+                error_scale=figure_scale,
+                error_quantiles=quantiles,
+                step_scale=step_scale,
+            )
+            steps = np.array([int(figure_step)])
+            found.append((figure_step, float(calibrated.cdf(np.array([truth]), steps)[0])))
+    return np.array(found, dtype=float).T.reshape(2, -1)
 
 
 def recalibration_from(steps: np.ndarray, pits: np.ndarray) -> np.ndarray | None:
@@ -738,14 +757,16 @@ def _growth_exponent(errors: np.ndarray, steps: np.ndarray, prior: float = PRIOR
     if informed_steps.size < 2:
         return prior
     # weighted least squares of log RMS on log step, each step weighted by its error count
-    weights = counts[informed_steps]
+    # (plain dot products: the held-out check fits this once per backtest figure)
+    weights = counts[informed_steps].astype(float)
     log_steps = np.log(informed_steps)
     log_rms = 0.5 * np.log(squares[informed_steps] / weights)
-    centred = log_steps - np.average(log_steps, weights=weights)
-    slope = float(np.sum(weights * centred * log_rms) / np.sum(weights * centred**2))
+    centred = log_steps - float(weights @ log_steps) / float(weights.sum())
+    weighted = weights * centred
+    slope = float(weighted @ log_rms) / float(weighted @ centred)
     informed = informed_steps.size
     shrunk = (informed * slope + 2.0 * prior) / (informed + 2.0)
-    return float(np.clip(shrunk, 0.0, MAX_GROWTH))
+    return min(max(shrunk, 0.0), MAX_GROWTH)
 
 
 def _step_growth(steps: np.ndarray, exponent: float, steady: float) -> np.ndarray:
