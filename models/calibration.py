@@ -686,16 +686,12 @@ def held_out_pits(history: pd.Series, backtest: pd.DataFrame) -> np.ndarray:
         path = np.interp(np.arange(1, ahead[-1] + 1), ahead, mean[held][order])
         known = values[years <= held_origin]
         others = origin != held_origin
-        # the origin's forecast as a champion's is built, its calibration redone per figure
-        forecast = CalibratedForecast.from_errors(
-            "held out",
-            known,
-            int(held_origin),
-            path,
-            (actual[others], mean[others], step[others]),
-            max_horizon=len(path),
-        )
-        scale = error_scale_of(known, forecast.point_path)
+        # calibrated per figure as ``from_errors`` calibrates a champion (only what the PIT
+        # reads: the path, kept off negatives as there, and the error distribution)
+        nonnegative = bool(np.all(known >= 0))
+        if nonnegative:
+            path = np.maximum(path, 0.0)
+        scale = error_scale_of(known, path)
         for figure_step, truth, year in zip(
             ahead, actual[held][order], target[held][order], strict=True
         ):
@@ -703,11 +699,16 @@ def held_out_pits(history: pd.Series, backtest: pd.DataFrame) -> np.ndarray:
             figure_scale, quantiles, step_scale = _calibrate(
                 known, scale, (actual[rest], mean[rest], step[rest]), len(path)
             )
-            calibrated = replace(
-                forecast,
-                error_scale=figure_scale,
-                error_quantiles=quantiles,
-                step_scale=step_scale,
+            calibrated = CalibratedForecast(
+                "held out",
+                int(held_origin),
+                path,
+                figure_scale,
+                grid_probabilities(),
+                quantiles,
+                step_scale,
+                nonnegative,
+                max_horizon=len(path),
             )
             steps = np.array([int(figure_step)])
             found.append((figure_step, float(calibrated.cdf(np.array([truth]), steps)[0])))
