@@ -542,3 +542,29 @@ def test_a_share_that_has_stood_at_100_has_bounds_that_reach_100() -> None:
     assert (stood["mean"] < 100.0).all()  # the projection still eases towards 100
     never = served([98.0, 99.0, 98.5, 99.2, 99.0, 99.5])
     assert (never["hi-95"] < 100.0).all() and (never["hi-95"] > never["hi-80"]).all()
+
+
+def test_held_out_coverage_counts_a_figure_outside_the_served_bounds_as_a_miss() -> None:
+    # errors of a factor of 3 either way, as wild as the reference corpus ever moved: the
+    # served intervals are cut at the envelope of what it did (``_inside_envelope``), so a
+    # figure beyond the cut bound is a miss though it lies within the uncut distribution.
+    # The check must count what the served bounds (``from_backtest``, left out as it is) hold
+    rng = np.random.default_rng(7)
+    rows = [
+        {"origin": origin, "step": step, "actual": 100.0 * np.exp(rng.normal(0.0, 1.1))}
+        for origin in range(2000, 2012)
+        for step in range(1, 5)
+    ]
+    backtest = pd.DataFrame(rows).assign(mean=100.0)
+    history = _history(16)
+    target = backtest["origin"] + backtest["step"]
+    inside = []
+    for row in backtest.itertuples():
+        rest = backtest[(backtest["origin"] != row.origin) & (target != row.origin + row.step)]
+        served = CalibratedForecast.from_backtest(
+            "m", history.loc[: row.origin], np.full(4, 100.0), rest, max_horizon=4
+        ).predict(row.step, [80])
+        inside.append(served["lo-80"].iloc[-1] <= row.actual <= served["hi-80"].iloc[-1])
+    _, pits = held_out_pits(history, backtest)
+    assert np.mean((pits >= 0.1) & (pits <= 0.9)) != pytest.approx(np.mean(inside))
+    assert held_out_coverage(history, backtest, [80]) == {80.0: pytest.approx(np.mean(inside))}
