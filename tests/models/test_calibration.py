@@ -369,8 +369,9 @@ def test_held_out_coverage_is_that_of_the_served_kind_of_interval() -> None:
 
 def test_held_out_pits_tell_the_same_misses_as_held_out_coverage() -> None:
     # the PITs pooled for a population's recalibration are those of the intervals held-out
-    # coverage checks: a figure is inside the central 80% exactly when its PIT is within
-    # 0.1..0.9, and the steps say how far ahead each figure was
+    # coverage checks: where the reference envelope does not cut them (errors of 20%), a
+    # figure is inside the central 80% exactly when its PIT is within 0.1..0.9, and the steps
+    # say how far ahead each figure was
     rng = np.random.default_rng(8)
     errors = dict(zip(range(2005, 2015), rng.normal(0.0, 0.2, 10), strict=True))
     history, backtest = _history(30), _origins_backtest(errors, steps=3)
