@@ -569,3 +569,14 @@ def test_held_out_coverage_counts_a_figure_outside_the_served_bounds_as_a_miss()
     _, pits = held_out_pits(history, backtest)
     assert np.mean((pits >= 0.1) & (pits <= 0.9)) != pytest.approx(np.mean(inside))
     assert held_out_coverage(history, backtest, [80]) == {80.0: pytest.approx(np.mean(inside))}
+
+
+def test_held_out_pits_count_each_figure_at_its_own_step_past_a_missing_year() -> None:
+    # an origin followed by a year with no figure has no figure a year ahead: its figures two
+    # and three years ahead are counted there, not as one and two years ahead (a card's
+    # "figures a year ahead" had counted 7 such figures of the bundled series too many)
+    errors = {2000 + i: 0.05 * (-1) ** i for i in range(8)}
+    backtest = _origins_backtest(errors, steps=3)
+    backtest = backtest[~((backtest["origin"] == 2007) & (backtest["step"] == 1))]
+    steps, _ = held_out_pits(_history(12), backtest)
+    assert np.sum(steps == 1.0) == 7 and np.sum(steps == 3.0) == 8
