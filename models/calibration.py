@@ -461,29 +461,56 @@ class CalibratedForecast:
     ) -> CalibratedForecast:
         """``from_backtest`` on plain arrays: the history's ``values`` and the backtest's
         ``(actual, mean, step)`` columns."""
-        actual, predicted, steps = backtest
-        nonnegative = bool(np.all(values >= 0))
         path = np.asarray(point_path, dtype=float)[:max_horizon]
         if len(path) < max_horizon:
             raise ValueError(f"point_path needs {max_horizon} steps, got {len(path)}")
+        return _Origin.of(values, last_year, path).calibrated(model_name, backtest, notes)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """What a calibration takes from the history and the point path alone, not from the
+    errors: worked out once where many calibrations share them (``_held_out``: one per
+    backtest figure of an origin)."""
+
+    values: np.ndarray
+    last_year: int
+    path: np.ndarray  # kept off negatives where the history never went below 0
+    nonnegative: bool
+    scale: str  # the history's error scale (``_calibrate`` may fall back to additive)
+    envelope: np.ndarray | None  # for the log scale only
+
+    @classmethod
+    def of(cls, values: np.ndarray, last_year: int, path: np.ndarray) -> _Origin:
+        nonnegative = bool(np.all(values >= 0))
         if nonnegative:
             path = np.maximum(path, 0.0)
-        scale, quantiles, step_scale = _calibrate(
-            values, error_scale_of(values, path), (actual, predicted, steps), max_horizon
-        )
-        return cls(
+        scale = error_scale_of(values, path)
+        envelope = _envelope(len(path), values) if scale == "log" else None
+        return cls(values, last_year, path, nonnegative, scale, envelope)
+
+    def calibrated(
+        self,
+        model_name: str,
+        backtest: tuple[np.ndarray, np.ndarray, np.ndarray],
+        notes: Sequence[str] = (),
+    ) -> CalibratedForecast:
+        """Intervals around ``path`` calibrated from the backtest's ``(actual, mean, step)``."""
+        horizon = len(self.path)
+        scale, quantiles, step_scale = _calibrate(self.values, self.scale, backtest, horizon)
+        return CalibratedForecast(
             model_name=model_name,
-            last_year=last_year,
-            point_path=path,
+            last_year=self.last_year,
+            point_path=self.path,
             error_scale=scale,
             probabilities=grid_probabilities(),
             error_quantiles=quantiles,
             step_scale=step_scale,
-            nonnegative=nonnegative,
+            nonnegative=self.nonnegative,
             notes=list(notes),
-            max_horizon=max_horizon,
-            envelope=_envelope(max_horizon, values) if scale == "log" else None,
-            last_value=float(values[-1]) if values.size else None,
+            max_horizon=horizon,
+            envelope=self.envelope if scale == "log" else None,
+            last_value=float(self.values[-1]) if self.values.size else None,
         )
 
 
@@ -699,36 +726,15 @@ def _held_out(
         # the path at every step up to the last (a year missing from the history leaves a
         # step out: its place is filled in, never read)
         path = np.interp(np.arange(1, ahead[-1] + 1), ahead, mean[held][order])
-        known = values[years <= held_origin]
+        # calibrated per figure as ``from_errors`` calibrates a champion, what does not
+        # depend on the errors worked out once per origin
+        at_origin = _Origin.of(values[years <= held_origin], int(held_origin), path)
         others = origin != held_origin
-        # as ``from_errors`` calibrates a champion, with what does not depend on the errors
-        # (the path kept off negatives, its scale, the envelope) worked out once per origin
-        nonnegative = bool(np.all(known >= 0))
-        if nonnegative:
-            path = np.maximum(path, 0.0)
-        scale = error_scale_of(known, path)
-        envelope = _envelope(len(path), known) if scale == "log" else None
-        last_value = float(known[-1]) if known.size else None
         for figure_step, truth, year in zip(
             ahead, actual[held][order], target[held][order], strict=True
         ):
             rest = others & (target != year)
-            figure_scale, quantiles, step_scale = _calibrate(
-                known, scale, (actual[rest], mean[rest], step[rest]), len(path)
-            )
-            calibrated = CalibratedForecast(
-                "held out",
-                int(held_origin),
-                path,
-                figure_scale,
-                grid_probabilities(),
-                quantiles,
-                step_scale,
-                nonnegative,
-                max_horizon=len(path),
-                envelope=envelope if figure_scale == "log" else None,
-                last_value=last_value,
-            )
+            calibrated = at_origin.calibrated("held out", (actual[rest], mean[rest], step[rest]))
             yield calibrated, int(figure_step), float(truth)
 
 
