@@ -550,12 +550,11 @@ def _calibrate(
     if scale == "log":
         prior_scale = PRIOR_SCALE
     elif scale == "sqrt":
-        # the prior: 20% of the level (0.1 sqrt(level) on this scale), or a Poisson
-        # count's noise at that level if larger
+        # the prior: 20% of the level (0.1 sqrt(level) on this scale), or a large Poisson
+        # count's noise (0.5 on this scale) if larger: wide, as a prior is, where the
+        # noise at the count's own level would be nil for a count that has stood at 0
         level = float(np.mean(values[-COUNT_RECENT:]))
-        prior_scale = max(
-            0.5 * PRIOR_SCALE * np.sqrt(level), float(np.sqrt(poisson_root_variance(level)))
-        )
+        prior_scale = max(0.5 * PRIOR_SCALE * np.sqrt(level), POISSON_ROOT_SD)
     else:
         prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
     # the errors are brought to step 1 with the growth they show; the served growth is

@@ -287,6 +287,26 @@ def test_counts_of_one_to_three_a_year_do_not_read_their_noise_as_a_moving_level
     assert abs(sixth - 0.80) < 0.05, sixth
 
 
+def test_a_count_that_has_stood_at_zero_keeps_room_above_it() -> None:
+    """A count of 0 every year, forecast at 0 with every backtest error 0: a Poisson count
+    at a rate of 0 has no noise at all, but the prior stays wide (a large count's noise), so
+    the intervals keep room above 0. Taken at the count's own level, the prior had been nil
+    too and the 95% interval 0 to 0."""
+    history = pd.Series(np.zeros(12), index=range(2000, 2012))
+    backtest = pd.DataFrame(
+        [
+            {"origin": origin, "step": step, "actual": 0.0, "mean": 0.0}
+            for origin in range(2003, 2011)
+            for step in range(1, 7)
+            if origin + step < 2012
+        ]
+    )
+    champion = CalibratedForecast.from_backtest("naive", history, np.zeros(30), backtest)
+    assert champion.error_scale == "sqrt"
+    first = champion.predict(1, [95]).iloc[0]
+    assert first["lo-95"] == 0.0 and first["hi-95"] > 0.0
+
+
 def test_99_percent_intervals_are_not_read_off_the_largest_backtest_errors() -> None:
     """Gaussian random walks forecast by their last figure and calibrated from 10 origins
     checked 6 years ahead: 60 errors, but only the shocks of 15 years. Read with the same
