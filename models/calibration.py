@@ -499,6 +499,9 @@ class _Origin:
     nonnegative: bool
     scale: str  # the history's error scale (``_calibrate`` may fall back to additive)
     envelope: np.ndarray | None  # for the log scale only
+    #: a year's Poisson noise on the square-root scale at the count's mean (a small count's
+    #: only, else 0): ``_steady_share``
+    count_noise: float
 
     @classmethod
     def of(cls, values: np.ndarray, last_year: int, path: np.ndarray) -> _Origin:
@@ -507,7 +510,11 @@ class _Origin:
             path = np.maximum(path, 0.0)
         scale = error_scale_of(values, path)
         envelope = _envelope(len(path), values) if scale == "log" else None
-        return cls(values, last_year, path, nonnegative, scale, envelope)
+        noise = 0.0
+        if scale == "sqrt":
+            counts = np.maximum(values[np.isfinite(values)], 0.0)
+            noise = float(poisson_root_variance(float(np.mean(counts)) if counts.size else 0.0))
+        return cls(values, last_year, path, nonnegative, scale, envelope, noise)
 
     def calibrated(
         self,
@@ -517,7 +524,7 @@ class _Origin:
     ) -> CalibratedForecast:
         """Intervals around ``path`` calibrated from the backtest's ``(actual, mean, step)``."""
         horizon = len(self.path)
-        scale, quantiles, step_scale = _calibrate(self.values, self.scale, backtest, horizon)
+        scale, quantiles, step_scale = _calibrate(self, backtest)
         return CalibratedForecast(
             model_name=model_name,
             last_year=self.last_year,
@@ -535,14 +542,12 @@ class _Origin:
 
 
 def _calibrate(
-    values: np.ndarray,
-    scale: str,
-    backtest: tuple[np.ndarray, np.ndarray, np.ndarray],
-    max_horizon: int,
+    origin: _Origin, backtest: tuple[np.ndarray, np.ndarray, np.ndarray]
 ) -> tuple[str, np.ndarray, np.ndarray]:
     """The error-dependent part of ``CalibratedForecast.from_errors``: the scale the errors
-    are measured on (``scale``, the history's, unless a figure is not positive), the error
-    quantiles normalised to one step ahead and the multiplier per step."""
+    are measured on (the history's, unless a figure is not positive), the error quantiles
+    normalised to one step ahead and the multiplier per step up to the path's length."""
+    values, scale, max_horizon = origin.values, origin.scale, len(origin.path)
     actual, predicted, steps = backtest
     if scale == "log" and not (np.all(predicted > 0) and np.all(actual > 0)):
         scale = "additive"
@@ -566,7 +571,9 @@ def _calibrate(
     normalised = errors / steps**shown
     steady = 0.0
     if scale == "sqrt":
-        steady = _steady_share(values, _pooled_variance(normalised, prior_scale))
+        steady = _steady_share(
+            values, _pooled_variance(normalised, prior_scale), origin.count_noise
+        )
     if steady > 0.0 and steps.size:
         far = max(float(np.max(steps)), 2.0)
         level_growth = _step_growth(np.array([far]), MIN_GROWTH, steady)[0]
@@ -667,7 +674,13 @@ def _with_count_noise(paths: np.ndarray) -> np.ndarray:
     """Forecast quantiles (steps x grid probabilities) widened by the Poisson noise of a small
     count: borrowed quantiles describe where comparable levels went, and the reference
     series are large aggregates whose noise is small. On the square-root scale each step's
-    spread is widened to sqrt(spread**2 + 1/4), the variance of independent noise added."""
+    spread is widened to sqrt(spread**2 + 1/4), the variance of independent noise added.
+
+    1/4 is a large count's noise, not ``poisson_root_variance`` at the series' level: a
+    short count's level rests on a few figures, and one that has stood at 0, 0 has no noise
+    at a level of 0. Taken at the level, such a count's next figure of 1 fell beyond its
+    99.9% bound in the pooled backtests; three such figures in 400 moved the recalibration of
+    every 97.5% bound to 99.9%, and the 3-year stable counts' MSIS ratio from 0.89 to 3.06."""
     roots = np.sqrt(np.maximum(paths, 0.0))
     # the median, and the quantiles one standard deviation either side of a normal's
     middle, lower, upper = (_at_probability(roots, p) for p in (0.5, 0.158655, 0.841345))
@@ -825,22 +838,22 @@ def _step_growth(steps: np.ndarray, exponent: float, steady: float) -> np.ndarra
     return np.asarray(np.sqrt(steady + (1.0 - steady) * steps ** (2.0 * exponent)))
 
 
-def _steady_share(values: np.ndarray, variance: float) -> float:
+def _steady_share(values: np.ndarray, variance: float, year_noise: float) -> float:
     """The share of a count's one-step error ``variance`` (on the square-root scale) that
     does not grow with the step: all but its level's yearly movement. A count's yearly
     changes there are its level's change plus two years' Poisson noise (each of
-    ``poisson_root_variance`` at the count's mean; the local level model, Harvey 1989), so
+    ``year_noise``, ``poisson_root_variance`` at the count's mean; the local level model,
+    Harvey 1989), so
     the level moves by their mean square less twice the noise's variance; the Poisson noise
     itself always stays. A county's count forecast by its last figure has two years' noise
     in every error and a level that hardly moves: treating all but one year's noise as a
     moving level had widened its sixth year's interval 1.8 times its first's, and 90% of
     such counts fell inside its 80% intervals."""
-    counts = np.maximum(values[np.isfinite(values)], 0.0)
-    year_noise = float(poisson_root_variance(float(np.mean(counts)) if counts.size else 0.0))
     noise = min(year_noise / variance, 1.0)
-    if counts.size < 2:
+    roots = np.sqrt(np.maximum(values[np.isfinite(values)], 0.0))
+    if roots.size < 2:
         return noise
-    moving = max(float(np.mean(np.diff(np.sqrt(counts)) ** 2)) - 2.0 * year_noise, 0.0)
+    moving = max(float(np.mean(np.diff(roots) ** 2)) - 2.0 * year_noise, 0.0)
     return 1.0 - min(moving / variance, 1.0 - noise)
 
 
