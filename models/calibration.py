@@ -124,6 +124,10 @@ def within_reference(path: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(outside, held, path)
 
 
+#: Up to this mean ``poisson_root_variance`` sums the probabilities; beyond, it expands.
+EXACT_ROOT_VARIANCE = 50.0
+
+
 def poisson_root_variance(mean: float | np.ndarray) -> np.ndarray:
     """The variance of the square root of a Poisson count of ``mean`` (element-wise), summed
     over its probabilities. It is 1/4 only for large means (Anscombe 1948, whose
@@ -132,16 +136,21 @@ def poisson_root_variance(mean: float | np.ndarray) -> np.ndarray:
     showed more year-to-year change than its noise allowed, read as a moving level: its 95%
     interval grew from 0-7.7 a year ahead to 0-14.8 six years ahead."""
     means = np.maximum(np.asarray(mean, dtype=float), 0.0)
-    largest = float(np.max(means, initial=0.0))
+    summed = np.minimum(means, EXACT_ROOT_VARIANCE)
     # every count with a probability above about 1e-30
-    counts = np.arange(int(np.ceil(largest + 12.0 * np.sqrt(largest))) + 21, dtype=float)
+    top = EXACT_ROOT_VARIANCE + 12.0 * np.sqrt(EXACT_ROOT_VARIANCE)
+    counts = np.arange(int(np.ceil(top)) + 21, dtype=float)
     log_factorials = np.concatenate([[0.0], np.cumsum(np.log(counts[1:]))])
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_means = np.where(means > 0, np.log(means), -np.inf)[..., None]
-        weights = np.exp(counts * log_means - means[..., None] - log_factorials)
-    weights = np.where(counts == 0, np.exp(-means)[..., None], weights)
+        log_means = np.where(summed > 0, np.log(summed), -np.inf)[..., None]
+        weights = np.exp(counts * log_means - summed[..., None] - log_factorials)
+    weights = np.where(counts == 0, np.exp(-summed)[..., None], weights)
     root_mean = weights @ np.sqrt(counts)
-    return np.asarray(np.maximum(means - root_mean**2, 0.0))
+    exact = np.maximum(summed - root_mean**2, 0.0)
+    # beyond, Anscombe's expansion (within 1e-4 there): summed, a large mean's variance is
+    # lost to rounding (a mean of a million came out as 0) and takes a count per unit of it
+    expanded = 0.25 + 3.0 / (32.0 * np.maximum(means, 1.0))
+    return np.asarray(np.where(means > EXACT_ROOT_VARIANCE, expanded, exact))
 
 
 @functools.lru_cache(maxsize=1)

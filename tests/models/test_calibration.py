@@ -272,6 +272,9 @@ def test_the_noise_of_a_count_s_square_root_is_its_own_at_every_level() -> None:
     np.testing.assert_allclose(poisson_root_variance(means), sampled, atol=0.005)
     assert float(poisson_root_variance(0.0)) == 0.0
     assert abs(float(poisson_root_variance(2.0)) - 0.39) < 0.005
+    # a whole-number series that has fallen to tens from billions (yen) has a mean level of
+    # millions: a quarter, without a sum over a count per unit of the mean (nor its rounding)
+    np.testing.assert_allclose(poisson_root_variance(np.array([80.0, 1e6, 1e12])), 0.25, atol=0.002)
 
 
 def test_counts_of_one_to_three_a_year_do_not_read_their_noise_as_a_moving_level() -> None:
