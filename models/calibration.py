@@ -130,7 +130,8 @@ EXACT_ROOT_VARIANCE = 50.0
 
 def poisson_root_variance(mean: float | np.ndarray) -> np.ndarray:
     """The variance of the square root of a Poisson count of ``mean`` (element-wise), summed
-    over its probabilities. It is 1/4 only for large means (Anscombe 1948, whose
+    over its probabilities up to a mean of ``EXACT_ROOT_VARIANCE`` and Anscombe's expansion
+    beyond. It is 1/4 only for large means (Anscombe 1948, whose
     variance-stabilising transform this is): 0.40 at 1 to 2 a year, 0.29 at 5, 0.31 at 0.5,
     and 0 at 0. Taken as 1/4 at every level, a county's 1, 3, 2, 3, 2, 2, 1, 3, 0, 3, 2
     showed more year-to-year change than its noise allowed, read as a moving level: its 95%
@@ -147,8 +148,8 @@ def poisson_root_variance(mean: float | np.ndarray) -> np.ndarray:
     weights = np.where(counts == 0, np.exp(-summed)[..., None], weights)
     root_mean = weights @ np.sqrt(counts)
     exact = np.maximum(summed - root_mean**2, 0.0)
-    # beyond, Anscombe's expansion (within 1e-4 there): summed, a large mean's variance is
-    # lost to rounding (a mean of a million came out as 0) and takes a count per unit of it
+    # beyond, the expansion (within 1e-4 of the sum there): summed, a large mean's variance
+    # is lost to rounding (a mean of a million came out as 0) and takes a count per unit
     expanded = 0.25 + 3.0 / (32.0 * np.maximum(means, 1.0))
     return np.asarray(np.where(means > EXACT_ROOT_VARIANCE, expanded, exact))
 
