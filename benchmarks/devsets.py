@@ -11,6 +11,8 @@ trending business series, so two kinds of set are built here to see the other ca
   year, every series a Poisson count (murders in a county, incidents in a small country).
 * **Synthetic stable counts** (``stable_counts``): Poisson counts of 0.5 to 60 a year around
   a rate that moves slowly (murders by county, 11 years of history): count noise, not trend.
+* **Synthetic sparse counts** (``sparse_counts``): the same process at rates of 0.05 to 1 a
+  year (murders in a small county): most years are 0.
 * **Synthetic crime-like series** (``synthetic_crime``): levels that wander with growth rates
   that reverse, mean reversion, short bursts that fade, and count noise at small levels —
   the shapes of crime waves and fraud bursts. Generated from a documented process with a seed,
@@ -158,6 +160,22 @@ def stable_counts(
         return rng.poisson(np.exp(log_rate)).astype(float)
 
     return _counts(n_series, horizon, "county", draw)
+
+
+def sparse_counts(
+    n_series: int = 200, horizon: int = CRIME_HORIZON, seed: int = 21
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts of the kind murders in a small county give (11 years of history plus
+    ``horizon`` test years): ``stable_counts``' process at a rate of 0.05 to 1 a year, so
+    most years are 0 and a year's figure is 0, 1 or now and then 2 or 3."""
+    rng = np.random.default_rng(seed)
+    length = 11 + horizon
+
+    def draw() -> np.ndarray:
+        log_rate = rng.uniform(np.log(0.05), np.log(1.0)) + np.cumsum(rng.normal(0, 0.06, length))
+        return rng.poisson(np.exp(log_rate)).astype(float)
+
+    return _counts(n_series, horizon, "sparse", draw)
 
 
 def bursty_incidents(
