@@ -145,6 +145,22 @@ def small_counts(
     )
 
 
+def _slow_rate_counts(
+    n_series: int, horizon: int, seed: int, rates: tuple[float, float], prefix: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Poisson counts (11 years of history plus ``horizon`` test years) around a rate drawn
+    log-uniformly within ``rates`` whose log then moves as a slow random walk (6% a year)."""
+    rng = np.random.default_rng(seed)
+    length = 11 + horizon
+    low, high = np.log(rates[0]), np.log(rates[1])
+
+    def draw() -> np.ndarray:
+        log_rate = rng.uniform(low, high) + np.cumsum(rng.normal(0, 0.06, length))
+        return rng.poisson(np.exp(log_rate)).astype(float)
+
+    return _counts(n_series, horizon, prefix, draw)
+
+
 def stable_counts(
     n_series: int = 200, horizon: int = CRIME_HORIZON, seed: int = 9
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -152,14 +168,7 @@ def stable_counts(
     years): a rate of 0.5 to 60 a year whose log moves as a slow random walk (6% a year) and
     a Poisson count around it. Year-to-year changes are almost all count noise, which does not
     grow with the horizon as a moving level's error does."""
-    rng = np.random.default_rng(seed)
-    length = 11 + horizon
-
-    def draw() -> np.ndarray:
-        log_rate = rng.uniform(np.log(0.5), np.log(60.0)) + np.cumsum(rng.normal(0, 0.06, length))
-        return rng.poisson(np.exp(log_rate)).astype(float)
-
-    return _counts(n_series, horizon, "county", draw)
+    return _slow_rate_counts(n_series, horizon, seed, (0.5, 60.0), "county")
 
 
 def sparse_counts(
@@ -168,14 +177,7 @@ def sparse_counts(
     """Counts of the kind murders in a small county give (11 years of history plus
     ``horizon`` test years): ``stable_counts``' process at a rate of 0.05 to 1 a year, so
     most years are 0 and a year's figure is 0, 1 or now and then 2 or 3."""
-    rng = np.random.default_rng(seed)
-    length = 11 + horizon
-
-    def draw() -> np.ndarray:
-        log_rate = rng.uniform(np.log(0.05), np.log(1.0)) + np.cumsum(rng.normal(0, 0.06, length))
-        return rng.poisson(np.exp(log_rate)).astype(float)
-
-    return _counts(n_series, horizon, "sparse", draw)
+    return _slow_rate_counts(n_series, horizon, seed, (0.05, 1.0), "sparse")
 
 
 def bursty_incidents(
