@@ -15,6 +15,9 @@ const LEVELS = [50, 80, 90, 95, 99];
 const cards = new Map();
 /** Why the last change of the controls, or what the address asked, was refused ("" when not). */
 let refusal = "";
+/** What the status last said of the forecasts ("Updating projections…", "Showing 5 years
+ * ahead with 80% and 95% intervals."), beside which a refusal is said. */
+let said = "";
 let settings = readSettings();
 let pending = null;
 
@@ -263,9 +266,13 @@ async function refreshForecasts() {
   setBusy(false, withRefusal(showing));
 }
 
-/** A refused change stays said while refreshes for accepted ones start and end. */
+/** A refused change stays said while refreshes for accepted ones start and end, and beside
+ * what the status says of the forecasts: refused after the last refresh had ended, it had
+ * replaced the whole status, and what was shown went unsaid. */
 function withRefusal(message) {
-  return refusal ? `${message} ${refusal}` : message;
+  said = message;
+  if (!refusal) return message;
+  return message ? `${message} ${refusal}` : refusal;
 }
 
 function keepSettingsInAddress() {
@@ -290,7 +297,7 @@ function onSettingsChange(event) {
   if (!levels.length) {
     event.target.checked = true; // at least one interval stays shown
     refusal = "Keep at least one interval level.";
-    document.getElementById("status").textContent = refusal;
+    document.getElementById("status").textContent = withRefusal(said);
     return;
   }
   refusal = "";
