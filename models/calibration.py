@@ -853,12 +853,11 @@ def _steady_share(values: np.ndarray, variance: float, year_noise: float) -> flo
     does not grow with the step: all but its level's yearly movement. A count's yearly
     changes there are its level's change plus two years' Poisson noise (each of
     ``year_noise``, ``poisson_root_variance`` at the count's mean; the local level model,
-    Harvey 1989), so
-    the level moves by their mean square less twice the noise's variance; the Poisson noise
-    itself always stays. A county's count forecast by its last figure has two years' noise
-    in every error and a level that hardly moves: treating all but one year's noise as a
-    moving level had widened its sixth year's interval 1.8 times its first's, and 90% of
-    such counts fell inside its 80% intervals."""
+    Harvey 1989), so the level moves by their mean square less twice the noise's variance;
+    the Poisson noise itself always stays. A county's count forecast by its last figure has
+    two years' noise in every error and a level that hardly moves: treating all but one
+    year's noise as a moving level had widened its sixth year's interval 1.8 times its
+    first's, and 90% of such counts fell inside its 80% intervals."""
     noise = min(year_noise / variance, 1.0)
     roots = np.sqrt(np.maximum(values[np.isfinite(values)], 0.0))
     if roots.size < 2:
