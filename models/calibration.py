@@ -126,6 +126,22 @@ def within_reference(path: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 #: Up to this mean ``poisson_root_variance`` sums the probabilities; beyond, it expands.
 EXACT_ROOT_VARIANCE = 50.0
+#: A small count's intervals are never narrower than the Poisson noise of a count at the
+#: upper end of this one-sided confidence interval for its rate (``count_rate_upper``).
+COUNT_RATE_CONFIDENCE = 0.975
+
+
+def count_rate_upper(counts: np.ndarray) -> float:
+    """The highest yearly rate a Poisson count observed as ``counts`` does not rule out: the
+    upper end of the exact 95% confidence interval for its mean (Garwood 1936), at which a
+    total as low as the one observed has a chance of 2.5%. After n years at 0 it is 3.7 / n
+    (the "rule of three", Hanley & Lippman-Hand 1983, is the one-sided 95% analogue)."""
+    from scipy.special import gammaincinv
+
+    if counts.size == 0:
+        return 0.0
+    total = float(np.sum(counts))
+    return float(gammaincinv(total + 1.0, COUNT_RATE_CONFIDENCE)) / counts.size
 
 
 def poisson_root_variance(mean: float | np.ndarray) -> np.ndarray:
@@ -512,6 +528,9 @@ class _Origin:
     #: a year's Poisson noise on the square-root scale at the count's mean (a small count's
     #: only, else 0): ``_steady_share``
     count_noise: float
+    #: the least variance a small count's one-step errors are served with (else 0): a year's
+    #: Poisson noise at the highest rate its history does not rule out (``count_rate_upper``)
+    least_noise: float
 
     @classmethod
     def of(cls, values: np.ndarray, last_year: int, path: np.ndarray) -> _Origin:
@@ -520,11 +539,12 @@ class _Origin:
             path = np.maximum(path, 0.0)
         scale = error_scale_of(values, path)
         envelope = _envelope(len(path), values) if scale == "log" else None
-        noise = 0.0
+        noise = least = 0.0
         if scale == "sqrt":
             counts = np.maximum(values[np.isfinite(values)], 0.0)
             noise = float(poisson_root_variance(float(np.mean(counts)) if counts.size else 0.0))
-        return cls(values, last_year, path, nonnegative, scale, envelope, noise)
+            least = float(poisson_root_variance(count_rate_upper(counts)))
+        return cls(values, last_year, path, nonnegative, scale, envelope, noise, least)
 
     def calibrated(
         self,
@@ -592,6 +612,15 @@ def _calibrate(
     quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps))
     served = np.arange(1, max_horizon + 1, dtype=float)
     step_scale = np.maximum(served**shown, _step_growth(served, MIN_GROWTH, steady))
+    if origin.least_noise > 0.0:
+        # a small count's backtest errors can all be 0 where it stood at 0, and a rate of 0
+        # has no noise: at every step its intervals are kept at least as wide as a normal's
+        # with a year's noise at the highest rate its history does not rule out (a row per
+        # step: the noise does not grow with the step)
+        least = np.sqrt(origin.least_noise) * _GRID_Z[None, :] / step_scale[:, None]
+        quantiles = np.where(
+            _GRID_Z > 0, np.maximum(quantiles, least), np.minimum(quantiles, least)
+        )
     return scale, quantiles, step_scale
 
 

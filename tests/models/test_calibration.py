@@ -7,12 +7,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import poisson
 
 from models import calibration
 from models.base import MAX_HORIZON
 from models.calibration import (
     MIN_PITS,
     CalibratedForecast,
+    count_rate_upper,
     grid_probabilities,
     held_out_coverage,
     held_out_pits,
@@ -290,11 +292,13 @@ def test_counts_of_one_to_three_a_year_do_not_read_their_noise_as_a_moving_level
     assert abs(sixth - 0.80) < 0.05, sixth
 
 
-def test_a_count_that_has_stood_at_zero_keeps_room_above_it() -> None:
-    """A count of 0 every year, forecast at 0 with every backtest error 0: a Poisson count
-    at a rate of 0 has no noise at all, but the prior stays wide (a large count's noise), so
-    the intervals keep room above 0. Taken at the count's own level, the prior had been nil
-    too and the 95% interval 0 to 0."""
+def test_a_count_that_has_stood_at_zero_keeps_room_for_a_one() -> None:
+    """A count of 0 in each of 12 years, forecast at 0 with every backtest error 0. Its rate
+    may still be up to 0.31 a year (``count_rate_upper``), and a one next year has a chance
+    of about 4% (Jeffreys' predictive), so the 95% interval reaches most of the way to 1.
+    Calibrated from the errors alone, all 0, it had been 0 to 0.02: a count's figure of 1
+    then fell far beyond its 99.9% bound, and a few such figures in a population's pooled
+    backtests widened every other series' intervals."""
     history = pd.Series(np.zeros(12), index=range(2000, 2012))
     backtest = pd.DataFrame(
         [
@@ -307,7 +311,30 @@ def test_a_count_that_has_stood_at_zero_keeps_room_above_it() -> None:
     champion = CalibratedForecast.from_backtest("naive", history, np.zeros(30), backtest)
     assert champion.error_scale == "sqrt"
     first = champion.predict(1, [95]).iloc[0]
-    assert first["lo-95"] == 0.0 and first["hi-95"] > 0.0
+    assert first["lo-95"] == 0.0 and 0.7 < first["hi-95"] < 1.0
+
+
+def test_the_highest_rate_a_count_does_not_rule_out_is_garwood_s() -> None:
+    """The upper end of the exact 95% interval for a Poisson rate: at it, a total as low as
+    the one observed has a chance of 2.5%; after n years at 0 it is -ln(0.025) / n."""
+    assert count_rate_upper(np.zeros(10)) == pytest.approx(-np.log(0.025) / 10)
+    counts = np.array([2.0, 0.0, 1.0, 4.0, 0.0, 3.0])
+    upper = count_rate_upper(counts)
+    assert poisson.cdf(counts.sum(), upper * counts.size) == pytest.approx(0.025)
+    assert count_rate_upper(np.array([])) == 0.0
+
+
+def test_counts_that_are_mostly_zero_are_served_intervals_as_wide_as_their_noise() -> None:
+    """Counts at fixed rates of 0.05 to 0.5 a year (a small county's murders, most years 0)
+    forecast by their last figure: their 95% intervals hold at least 95% of the next six
+    years, and of the first. Calibrated from the errors alone, a count that had stood at 0
+    through its backtest got an interval of 0 to nearly 0, and only 90% of first years fell
+    inside the 95% intervals."""
+    rng = np.random.default_rng(4)
+    paths = [rng.poisson(rate, 17).astype(float) for rate in np.geomspace(0.05, 0.5, 300)]
+    held = _served_coverage(paths, 11, 4, lambda past: past[-1], (95,), scale="sqrt")
+    assert float(np.mean(held[95][:, 0])) >= 0.94, float(np.mean(held[95][:, 0]))
+    assert float(np.mean(held[95])) >= 0.95, float(np.mean(held[95]))
 
 
 def test_99_percent_intervals_are_not_read_off_the_largest_backtest_errors() -> None:
