@@ -158,6 +158,38 @@ def test_counts_around_a_stable_rate_are_forecast_by_smoothing_from_pooled_evide
     assert "ses" in evidence.choice.split("+")
 
 
+def test_a_series_that_naive_forecast_exactly_adds_no_ratio_to_naive() -> None:
+    """A count at 0 throughout its backtest: naive is exact at every origin and step, so no
+    other forecast has a ratio to it. With RATIO_FLOOR standing in for naive's error, a
+    forecast of 0.3 there had counted as 4 times worse than naive, and outweighed the series
+    where naive missed."""
+    zeros = SeriesScores("zeros", {"naive": np.zeros((6, 6)), "ses": np.full((6, 6), 0.3)})
+    assert np.isnan(zeros.relative("ses"))
+    missed = [
+        SeriesScores(f"m{i}", {"naive": np.full((6, 6), 1.0), "ses": np.full((6, 6), 0.7)})
+        for i in range(7)
+    ]
+    evidence = PopulationEvidence.pool([zeros, zeros, zeros, *missed])
+    assert evidence.models["ses"].series == 7
+    assert evidence.models["ses"].mean == pytest.approx(np.log(0.8 / 1.1))
+
+
+def test_counts_mostly_at_zero_are_not_given_naive_by_their_runs_of_zeros() -> None:
+    """Counts at 0.05 to 1 a year around slowly moving rates (a small county's murders, most
+    years 0), 11 years each. Naive is exact wherever a count stood at 0 through its backtest;
+    counted at RATIO_FLOOR, those series had ranked naive first and the population took it.
+    Without them, a forecast that tracks the rate beats naive."""
+    rng = np.random.default_rng(1)
+    items = []
+    for index in range(200):
+        log_rate = rng.uniform(np.log(0.05), 0.0) + np.cumsum(rng.normal(0.0, 0.06, 11))
+        counts = rng.poisson(np.exp(log_rate)).astype(float)
+        items.append((f"county{index}", pd.Series(counts, index=range(2000, 2011)), ()))
+    evidence = population_evidence(items, jobs=2)
+    assert evidence.choice != "naive"
+    assert evidence.ranking()[0].mean < evidence.models["naive"].mean
+
+
 def test_without_a_population_the_lowest_backtest_error_decides() -> None:
     y = pd.Series(5.0 + 3.0 * np.arange(15), index=range(2000, 2015))
     fit = fit_series(y, series_id="line", candidates=["naive", "drift"])
