@@ -8,9 +8,9 @@ a real win from luck, but the same comparison pooled over hundreds of series can
   against the naive forecast's at the same step and origins (the log of their ratio, as in the
   AvgRelMAE of Davydenko & Fildes 2013), and the log ratios are averaged over steps 1..6 with
   equal weight, as the forecasts will be judged. Series of any scale and difficulty pool. A
-  series whose naive forecasts were exact at every origin and step (a count at 0 throughout
-  its backtest) has no ratio to naive, and adds none (Hyndman & Koehler 2006: a relative
-  error is undefined where the benchmark's is 0, as on intermittent series).
+  longer series whose naive forecasts were exact at every origin and step (a count at 0
+  throughout its backtest) has no ratio to naive, and adds none (Hyndman & Koehler 2006: a
+  relative error is undefined where the benchmark's is 0, as on intermittent series).
 * **Credibility.** A series' own relative error for a model is blended with the population's
   mean, ``Z * own + (1 - Z) * population``, with ``Z = n / (n + k)`` for ``n`` backtest origins
   (Bühlmann's credibility: the best linear predictor of a series' future relative error from
@@ -109,7 +109,8 @@ class SeriesScores:
 
     def relative(self, name: str, rows: slice = slice(None)) -> float:
         """Step-balanced log error ratio of ``name`` to naive over the origins in ``rows``;
-        NaN without evidence, or where naive was exact at every one of them."""
+        NaN without evidence, or where naive was exact at every one of them in a series
+        longer than SHORT_SERIES."""
         model, benchmark = self.signed(name), self.errors.get(BENCHMARK)
         if model is None or benchmark is None:
             return float("nan")
@@ -117,11 +118,18 @@ class SeriesScores:
         both = np.isfinite(model) & np.isfinite(benchmark)
         count = both.sum(axis=0)
         steps = count > 0
-        if not steps.any() or not np.any(benchmark[both] > 0.0):
+        if not steps.any():
+            return float("nan")
+        if not is_short(self.length) and not np.any(benchmark[both] > 0.0):
             # naive exact throughout: every other forecast's ratio to it would be unbounded,
             # held finite only by RATIO_FLOOR. Counts mostly at 0 had each such series
             # outweigh several where naive missed, and the population of sparse counts kept
-            # comb (MASE 1.024x AutoETS') where dynamic Theta and smoothing beat naive
+            # comb (MASE 1.024x AutoETS') where dynamic Theta and smoothing beat naive.
+            # A short series keeps its ratio: its choice moves only the point path inside
+            # intervals borrowed around the last figure and widened by a pooled check from
+            # 3- and 4-year origins. Left out there, stable counts cut to 5 years took
+            # smoothing (MASE 0.844x naive's) but 92% / 99.9% of their figures fell inside
+            # 80% / 95% intervals, a count near 30 a year given a 95% interval from 0
             return float("nan")
         # the mean over the origins where both forecast a step (nanmean's sum and count,
         # without its overhead: a pooled choice takes tens of thousands of these)

@@ -159,19 +159,22 @@ def test_counts_around_a_stable_rate_are_forecast_by_smoothing_from_pooled_evide
 
 
 def test_a_series_that_naive_forecast_exactly_adds_no_ratio_to_naive() -> None:
-    """A count at 0 throughout its backtest: naive is exact at every origin and step, so no
-    other forecast has a ratio to it. With RATIO_FLOOR standing in for naive's error, a
+    """A count of 11 years at 0 throughout its backtest: naive is exact at every origin and
+    step, so no other forecast has a ratio to it. With RATIO_FLOOR standing in for naive's error, a
     forecast of 0.3 there had counted as 4 times worse than naive, and outweighed the series
     where naive missed."""
-    zeros = SeriesScores("zeros", {"naive": np.zeros((6, 6)), "ses": np.full((6, 6), 0.3)})
+    zeros = SeriesScores("zeros", {"naive": np.zeros((6, 6)), "ses": np.full((6, 6), 0.3)}, 11)
     assert np.isnan(zeros.relative("ses"))
     missed = [
-        SeriesScores(f"m{i}", {"naive": np.full((6, 6), 1.0), "ses": np.full((6, 6), 0.7)})
+        SeriesScores(f"m{i}", {"naive": np.full((6, 6), 1.0), "ses": np.full((6, 6), 0.7)}, 11)
         for i in range(7)
     ]
     evidence = PopulationEvidence.pool([zeros, zeros, zeros, *missed])
     assert evidence.models["ses"].series == 7
     assert evidence.models["ses"].mean == pytest.approx(np.log(0.8 / 1.1))
+    # a short series keeps its ratio: its borrowed intervals are built around the last figure
+    short = SeriesScores("new", {"naive": np.zeros((2, 2)), "ses": np.full((2, 2), 0.3)}, 5)
+    assert short.relative("ses") == pytest.approx(np.log(0.4 / 0.1))
 
 
 def test_counts_mostly_at_zero_are_not_given_naive_by_their_runs_of_zeros() -> None:
