@@ -127,7 +127,8 @@ def within_reference(path: np.ndarray, values: np.ndarray) -> np.ndarray:
 #: Up to this mean ``poisson_root_variance`` sums the probabilities; beyond, it expands.
 EXACT_ROOT_VARIANCE = 50.0
 #: A small count's intervals are never narrower than the Poisson noise of a count at the
-#: upper end of this one-sided confidence interval for its rate (``count_rate_upper``).
+#: upper end of the two-sided 95% confidence interval for its rate, below which the rate lies
+#: with this confidence (``count_rate_upper``).
 COUNT_RATE_CONFIDENCE = 0.975
 
 
