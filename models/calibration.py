@@ -130,6 +130,8 @@ EXACT_ROOT_VARIANCE = 50.0
 #: upper end of the two-sided 95% confidence interval for its rate, below which the rate lies
 #: with this confidence (``count_rate_upper``).
 COUNT_RATE_CONFIDENCE = 0.975
+#: The standard normal's 97.5% quantile: where a 95% interval's upper bound is read.
+Z_975 = 1.959964
 
 
 def count_rate_upper(counts: np.ndarray) -> float:
@@ -529,8 +531,10 @@ class _Origin:
     #: a year's Poisson noise on the square-root scale at the count's mean (a small count's
     #: only, else 0): ``_steady_share``
     count_noise: float
-    #: the least variance a small count's one-step errors are served with (else 0): a year's
-    #: Poisson noise at the highest rate its history does not rule out (``count_rate_upper``)
+    #: the highest yearly rate a small count's history does not rule out (``count_rate_upper``;
+    #: else 0) and a year's Poisson noise at it: the least variance its one-step errors are
+    #: served with
+    least_rate: float
     least_noise: float
 
     @classmethod
@@ -540,12 +544,13 @@ class _Origin:
             path = np.maximum(path, 0.0)
         scale = error_scale_of(values, path)
         envelope = _envelope(len(path), values) if scale == "log" else None
-        noise = least = 0.0
+        noise = rate = least = 0.0
         if scale == "sqrt":
             counts = np.maximum(values[np.isfinite(values)], 0.0)
             noise = float(poisson_root_variance(float(np.mean(counts)) if counts.size else 0.0))
-            least = float(poisson_root_variance(count_rate_upper(counts)))
-        return cls(values, last_year, path, nonnegative, scale, envelope, noise, least)
+            rate = count_rate_upper(counts)
+            least = float(poisson_root_variance(rate))
+        return cls(values, last_year, path, nonnegative, scale, envelope, noise, rate, least)
 
     def calibrated(
         self,
@@ -555,7 +560,15 @@ class _Origin:
     ) -> CalibratedForecast:
         """Intervals around ``path`` calibrated from the backtest's ``(actual, mean, step)``."""
         horizon = len(self.path)
-        scale, quantiles, step_scale = _calibrate(self, backtest)
+        scale, quantiles, step_scale, floored = _calibrate(self, backtest)
+        if floored:
+            notes = [
+                *notes,
+                "intervals kept at least as wide as a Poisson count's noise in a year, at the "
+                f"highest rate its {self.values.size} years do not rule out "
+                f"({self.least_rate:.2g} a year): its backtest errors alone gave a narrower "
+                "95% interval",
+            ]
         return CalibratedForecast(
             model_name=model_name,
             last_year=self.last_year,
@@ -574,10 +587,12 @@ class _Origin:
 
 def _calibrate(
     origin: _Origin, backtest: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> tuple[str, np.ndarray, np.ndarray]:
+) -> tuple[str, np.ndarray, np.ndarray, bool]:
     """The error-dependent part of ``CalibratedForecast.from_errors``: the scale the errors
     are measured on (the history's, unless a figure is not positive), the error quantiles
-    normalised to one step ahead and the multiplier per step up to the path's length."""
+    normalised to one step ahead (a row per step for a small count), the multiplier per step
+    up to the path's length, and whether a small count's noise floor widened its 95%
+    interval one year ahead."""
     values, scale, max_horizon = origin.values, origin.scale, len(origin.path)
     actual, predicted, steps = backtest
     if scale == "log" and not (np.all(predicted > 0) and np.all(actual > 0)):
@@ -613,16 +628,20 @@ def _calibrate(
     quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps))
     served = np.arange(1, max_horizon + 1, dtype=float)
     step_scale = np.maximum(served**shown, _step_growth(served, MIN_GROWTH, steady))
+    floored = False
     if origin.least_noise > 0.0:
         # a small count's backtest errors can all be 0 where it stood at 0, and a rate of 0
         # has no noise: at every step its intervals are kept at least as wide as a normal's
         # with a year's noise at the highest rate its history does not rule out (a row per
         # step: the noise does not grow with the step)
         least = np.sqrt(origin.least_noise) * _GRID_Z[None, :] / step_scale[:, None]
+        floored = bool(
+            np.interp(Z_975, _GRID_Z, quantiles) < np.interp(Z_975, _GRID_Z, least[0]) - 1e-12
+        )
         quantiles = np.where(
             _GRID_Z > 0, np.maximum(quantiles, least), np.minimum(quantiles, least)
         )
-    return scale, quantiles, step_scale
+    return scale, quantiles, step_scale, floored
 
 
 def _error(scale: str, actual: np.ndarray, mean: np.ndarray) -> np.ndarray:

@@ -312,6 +312,15 @@ def test_a_count_that_has_stood_at_zero_keeps_room_for_a_one() -> None:
     assert champion.error_scale == "sqrt"
     first = champion.predict(1, [95]).iloc[0]
     assert first["lo-95"] == 0.0 and 0.7 < first["hi-95"] < 1.0
+    # the card says why the interval is wider than the backtest errors alone
+    assert any("Poisson count's noise" in note for note in champion.notes), champion.notes
+    # a count whose backtest errors are wider than its noise says nothing of it
+    missed = backtest.assign(actual=30.0 + 10.0 * np.sign(np.sin(np.arange(len(backtest)))))
+    wide = CalibratedForecast.from_backtest(
+        "naive", history + 30.0, np.full(30, 30.0), missed.assign(mean=30.0)
+    )
+    assert wide.error_scale == "sqrt"
+    assert not any("Poisson count's noise" in note for note in wide.notes), wide.notes
 
 
 def test_the_highest_rate_a_count_does_not_rule_out_is_garwood_s() -> None:
