@@ -565,7 +565,7 @@ class _Origin:
             notes = [
                 *notes,
                 "intervals kept at least as wide as a Poisson count's noise in a year, at the "
-                f"highest rate its {self.values.size} years do not rule out "
+                f"highest rate its {int(np.isfinite(self.values).sum())} years do not rule out "
                 f"({self.least_rate:.2g} a year): its backtest errors alone gave a narrower "
                 "95% interval",
             ]
