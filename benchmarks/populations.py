@@ -53,7 +53,7 @@ def _populations() -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
         ("synthetic crime-like", devsets.synthetic_crime, CUT_LENGTHS),
         ("synthetic small counts", devsets.small_counts, (3, 5)),
         ("synthetic stable counts", devsets.stable_counts, (3, 5)),
-        ("synthetic sparse counts", devsets.sparse_counts, ()),
+        ("synthetic sparse counts", devsets.sparse_counts, (3, 5)),
         ("synthetic bursty incidents", devsets.bursty_incidents, (3, 5)),
     ):
         train, test = make()
@@ -116,8 +116,8 @@ def render(results: list[SetResult]) -> str:
         "zero), also cut to 3 and 5 years; and 200 synthetic stable counts (11 years of "
         "Poisson counts of 0.5 to 60 a year around a slowly moving rate: the shape of murders "
         "by county), also cut to 3 and 5 years; and 200 synthetic sparse counts (the same process "
-        "at 0.05 to 1 a year: murders in a small county, most years 0); and 200 synthetic "
-        "bursty incident counts (a quiet "
+        "at 0.05 to 1 a year: murders in a small county, most years 0), also cut to 3 and 5 "
+        "years; and 200 synthetic bursty incident counts (a quiet "
         "baseline of 0.5 to 30 a year, escalations that multiply it by e to e cubed and fade, "
         "negative-binomial counts: the shape of conflict and terrorism incidents), also cut to "
         "3 and 5 years. Ratios are fraudcast over the best statsforecast "
