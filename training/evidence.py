@@ -120,7 +120,11 @@ class SeriesScores:
         steps = count > 0
         if not steps.any():
             return float("nan")
-        if not is_short(self.length) and not np.any(benchmark[both] > 0.0):
+        # the mean over the origins where both forecast a step (nanmean's sum and count,
+        # without its overhead: a pooled choice takes tens of thousands of these)
+        own = np.where(both, model, 0.0).sum(axis=0)[steps] / count[steps]
+        base = np.where(both, benchmark, 0.0).sum(axis=0)[steps] / count[steps]
+        if not is_short(self.length) and not np.any(base > 0.0):
             # naive exact throughout: every other forecast's ratio to it would be unbounded,
             # held finite only by RATIO_FLOOR. Counts mostly at 0 had each such series
             # outweigh several where naive missed, and the population of sparse counts kept
@@ -131,10 +135,6 @@ class SeriesScores:
             # smoothing (MASE 0.844x naive's) but 92% / 99.9% of their figures fell inside
             # 80% / 95% intervals, a count near 30 a year given a 95% interval from 0
             return float("nan")
-        # the mean over the origins where both forecast a step (nanmean's sum and count,
-        # without its overhead: a pooled choice takes tens of thousands of these)
-        own = np.where(both, model, 0.0).sum(axis=0)[steps] / count[steps]
-        base = np.where(both, benchmark, 0.0).sum(axis=0)[steps] / count[steps]
         return float(np.mean(np.log((own + RATIO_FLOOR) / (base + RATIO_FLOOR))))
 
 
