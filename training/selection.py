@@ -18,6 +18,7 @@ from models.calibration import (
     from_quantile_paths,
     grid_probabilities,
     held_out_pits,
+    is_small_count,
 )
 from models.catalog import CATALOG, make_forecaster
 from models.combination import Combination
@@ -540,16 +541,21 @@ def borrowed_forecast(
     history: pd.Series, notes: Sequence[str] = (), centre: CandidateResult | None = None
 ) -> tuple[CalibratedForecast, str]:
     """The borrowed forecast of a short series and the sentence saying where it comes from:
-    the analogs' quantiles, moved to ``centre``'s point path when given (another model's)."""
+    the analogs' quantiles, moved to ``centre``'s point path when given (another model's).
+    A small count's quantiles stay where they are, the distribution of the count itself
+    (``models.analogs``), and ``centre``'s path is only its point path: moved to a last figure
+    of 1, the interval of 0, 0, 1 would have left out the 0 that it gives two chances in three."""
     fitted = make_forecaster(BORROWED).fit(history)
     assert isinstance(fitted, ReferenceClass)
     paths = fitted.quantile_paths(MAX_HORIZON, grid_probabilities())
-    name = BORROWED
+    name, point_path = BORROWED, None
     if centre is not None and centre.name != BORROWED:
         name = centre.name
         median = paths[:, np.searchsorted(grid_probabilities(), 0.5)]
         target = _champion_path(centre, history)
-        if np.all(paths > 0) and np.all(median > 0) and np.all(target > 0):
+        if fitted.counts_:
+            point_path = target
+        elif np.all(paths > 0) and np.all(median > 0) and np.all(target > 0):
             paths = paths * (target / median)[:, None]
         else:
             paths = paths + (target - median)[:, None]
@@ -559,26 +565,33 @@ def borrowed_forecast(
         f"similar stretches of {fitted.reference_size_:,} "
         "reference yearly series (similar recent growth and volatility) did next"
     )
-    champion = from_quantile_paths(name, history, paths, notes=[*notes, reason])
+    champion = from_quantile_paths(
+        name, history, paths, notes=[*notes, reason], point_path=point_path
+    )
     return champion, reason
 
 
 def borrowed_pits(history: pd.Series, frames: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
     """Per candidate, how intervals borrowed from the years up to each backtest origin and
     centred on the candidate's forecast there fared: the steps ahead (first row) and the PITs
-    of the figures that followed (second row), for ``recalibration_from`` to pool."""
+    of the figures that followed (second row), for ``recalibration_from`` to pool. A small
+    count's borrowed intervals do not move with the path (``borrowed_forecast``)."""
     found: dict[str, list[np.ndarray]] = {name: [] for name in frames}
     origins = sorted({int(o) for frame in frames.values() for o in frame["origin"]})
     for origin in origins:
-        borrowed, _ = borrowed_forecast(history[history.index <= origin])
+        known = history[history.index <= origin]
+        borrowed, _ = borrowed_forecast(known)
+        moves = not is_small_count(known.to_numpy(dtype=float))
         for name, frame in frames.items():
             rows = frame[frame["origin"] == origin].sort_values("step")
             if rows.empty:
                 continue
             steps = rows["step"].to_numpy(dtype=np.int64)
-            path = borrowed.point_path.copy()
-            path[steps - 1] = rows["mean"].to_numpy(dtype=float)
-            centred = borrowed.recentred(origin, path)
+            centred = borrowed
+            if moves:
+                path = borrowed.point_path.copy()
+                path[steps - 1] = rows["mean"].to_numpy(dtype=float)
+                centred = borrowed.recentred(origin, path)
             pits = centred.cdf(rows["actual"].to_numpy(dtype=float), steps)
             found[name].append(np.vstack([steps.astype(float), pits]))
     return {name: np.hstack(parts) for name, parts in found.items() if parts}

@@ -87,10 +87,11 @@ def test_a_new_small_count_keeps_its_count_noise_in_the_interval() -> None:
 def test_a_new_counts_own_noise_is_not_counted_twice() -> None:
     """A county's 12, 20, 15, 18, 11 murders swing as much as Poisson noise around 15 does.
     Matched to precedents on that swing, they borrowed from the corpus' most volatile
-    stretches and then had their count noise added again: a 95% bound of 35.7 three years
-    out, above the 29.9 (thousand) of the same figures in thousands, which have no count
-    noise at all. Matched on the swing left after the noise, the count reaches further down
-    (its noise) and no further up than the thousands do."""
+    stretches and then had their count noise added again: a 95% interval three years out of
+    5.0 to 50.3, ten to one, where the same figures in thousands, which have no count noise at
+    all, get six to one. Matched on the swing left after the noise, the count's interval is
+    no wider in proportion than the thousands' (5.5 to one), and it is centred on the count's
+    rate over its five years, not on its last figure, which is as much noise as level."""
     figures = [12.0, 20.0, 15.0, 18.0, 11.0]
     bounds = {}
     for scale in (1.0, 1000.0):
@@ -99,8 +100,30 @@ def test_a_new_counts_own_noise_is_not_counted_twice() -> None:
         assert fit.selected == "naive" and "borrowed from what the" in fit.reason
         last = fit.champion.predict(3, [95]).iloc[-1]
         bounds[scale] = (last["lo-95"] / scale, last["hi-95"] / scale)
-    assert bounds[1.0][0] < bounds[1000.0][0]
-    assert bounds[1.0][1] <= bounds[1000.0][1]
+    assert bounds[1.0][1] / bounds[1.0][0] <= bounds[1000.0][1] / bounds[1000.0][0]
+    assert bounds[1.0][0] < np.mean(figures) < bounds[1.0][1]
+
+
+def test_a_new_count_at_zero_and_one_keeps_its_interval_to_a_few() -> None:
+    """0, 0, 1 is a count of about one a year or less: a Poisson count at 1 a year reaches 4
+    about one year in fifty. Its changes read relative to a mean level of 1/3, with a large
+    count's noise added, had given it a 95% interval of 0 to 7.8 next year and 0 to 16.6 five
+    years out; counts like it, cut to 3 years, had 1.32 times naive's interval score."""
+    fit = fit_series(pd.Series([0.0, 0.0, 1.0], index=[2023, 2024, 2025]), series_id="new")
+    forecast = fit.champion.predict(5, [80, 95])
+    assert (forecast["lo-95"] == 0).all() and (forecast["lo-80"] == 0).all()
+    assert 2.0 <= forecast["hi-95"].iloc[0] <= 4.0
+    assert forecast["hi-95"].iloc[-1] <= 6.0
+    assert forecast["mean"].iloc[0] == 1.0  # the point path is still the last figure (naive)
+
+
+def test_a_count_that_stood_at_zero_has_room_for_a_one_next_year() -> None:
+    """Three years at 0 do not rule out a rate of a half a year (Jeffreys' prior): the 95%
+    interval reaches past 1, the 80% interval holds 0 alone."""
+    fit = fit_series(pd.Series([0.0, 0.0, 0.0], index=[2023, 2024, 2025]), series_id="new")
+    first = fit.champion.predict(1, [80, 95]).iloc[0]
+    assert first["lo-95"] == 0 and 1.0 <= first["hi-95"] <= 2.5
+    assert first["hi-80"] < 1.0
 
 
 def test_precedents_are_those_with_similar_recent_growth() -> None:
