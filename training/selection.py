@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.prepare import prepare_series
-from models.analogs import ReferenceClass
+from models.analogs import ReferenceClass, is_poisson_count
 from models.base import Forecaster, UnsuitableSeries, validate_levels
 from models.calibration import (
     MAX_HORIZON,
@@ -18,7 +18,6 @@ from models.calibration import (
     from_quantile_paths,
     grid_probabilities,
     held_out_pits,
-    is_small_count,
 )
 from models.catalog import CATALOG, make_forecaster
 from models.combination import Combination
@@ -581,7 +580,7 @@ def borrowed_pits(history: pd.Series, frames: Mapping[str, pd.DataFrame]) -> dic
     for origin in origins:
         known = history[history.index <= origin]
         borrowed, _ = borrowed_forecast(known)
-        moves = not is_small_count(known.to_numpy(dtype=float))
+        moves = not is_poisson_count(known.to_numpy(dtype=float))
         for name, frame in frames.items():
             rows = frame[frame["origin"] == origin].sort_values("step")
             if rows.empty:

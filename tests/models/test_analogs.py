@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from data.reference import reference_series
-from models.analogs import PRECEDENT_HORIZON, ReferenceClass
+from models.analogs import PRECEDENT_HORIZON, ReferenceClass, is_poisson_count
 from models.calibration import from_quantile_paths, grid_probabilities
 from training.selection import fit_series
 
@@ -143,3 +143,16 @@ def test_borrowed_quantiles_are_served_as_given() -> None:
     expected_hi = [np.interp(0.9, probabilities, row) for row in paths]
     np.testing.assert_allclose(served["hi-80"], expected_hi, rtol=1e-4)  # log-scale interpolation
     np.testing.assert_allclose(served["mean"], 11.0, rtol=1e-9)
+
+
+def test_whole_numbers_smoother_than_a_count_keep_their_trend() -> None:
+    """An index kept in whole numbers (M1's 62, 65, 68, 72, 76, then 77, 78, 82, 87, 93) is
+    far smoother than a Poisson count at 70 a year, whose figures scatter by about 8. Read as
+    one, its growth was taken for noise: a median of 71.6 next year, below its last figure."""
+    assert not is_poisson_count(np.array([62.0, 65.0, 68.0, 72.0, 76.0]))
+    assert is_poisson_count(np.array([12.0, 20.0, 15.0, 18.0, 11.0]))
+    assert is_poisson_count(np.array([1.0, 1.0, 1.0]))  # a count at 1 a year, one time in 20
+    fitted = ReferenceClass().fit(
+        pd.Series([62.0, 65.0, 68.0, 72.0, 76.0], index=range(2021, 2026))
+    )
+    assert fitted.predict(1)["mean"].iloc[0] > 76.0
