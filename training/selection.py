@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.prepare import prepare_series
-from models.analogs import ReferenceClass, is_poisson_count
+from models.analogs import JEFFREYS_SHAPE, ReferenceClass, is_poisson_count
 from models.base import Forecaster, UnsuitableSeries, validate_levels
 from models.calibration import (
     MAX_HORIZON,
@@ -564,6 +564,12 @@ def borrowed_forecast(
         f"similar stretches of {fitted.reference_size_:,} "
         "reference yearly series (similar recent growth and volatility) did next"
     )
+    if fitted.counts_:
+        shape, years = fitted.rate_
+        reason += (
+            f", applied to a Poisson count at the rate of its last {years:.0f} years "
+            f"({(shape - JEFFREYS_SHAPE) / years:.3g} a year)"
+        )
     champion = from_quantile_paths(
         name, history, paths, notes=[*notes, reason], point_path=point_path
     )

@@ -90,7 +90,7 @@ def test_a_new_counts_own_noise_is_not_counted_twice() -> None:
     stretches and then had their count noise added again: a 95% interval three years out of
     5.0 to 50.3, ten to one, where the same figures in thousands, which have no count noise at
     all, get six to one. Matched on the swing left after the noise, the count's interval is
-    no wider in proportion than the thousands' (5.5 to one), and it is centred on the count's
+    no wider in proportion than the thousands' (5.1 to one), and it is centred on the count's
     rate over its five years, not on its last figure, which is as much noise as level."""
     figures = [12.0, 20.0, 15.0, 18.0, 11.0]
     bounds = {}
