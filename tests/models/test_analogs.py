@@ -115,6 +115,7 @@ def test_a_new_count_at_zero_and_one_keeps_its_interval_to_a_few() -> None:
     assert 2.0 <= forecast["hi-95"].iloc[0] <= 4.0
     assert forecast["hi-95"].iloc[-1] <= 6.0
     assert forecast["mean"].iloc[0] == 1.0  # the point path is still the last figure (naive)
+    assert "applied to a Poisson count at the rate of its last 3 years (0.333 a year)" in fit.reason
 
 
 def test_a_count_that_stood_at_zero_has_room_for_a_one_next_year() -> None:
