@@ -35,7 +35,7 @@ NEIGHBOURS = 1000
 MAX_HISTORY = 5
 #: Jeffreys' prior for a Poisson rate, a gamma of this shape and no rate: a count's yearly
 #: rate after n years totalling s is a gamma of shape s + 1/2 and rate n, so a count that
-#: stood at 0, 0, 0 still has room for a 1 (a chance of about one in six a year).
+#: stood at 0, 0, 0 still has room for a 1 (a chance of about one in seven next year).
 JEFFREYS_SHAPE = 0.5
 #: Quantiles of the precedents' level changes a count's distribution is mixed over per step.
 LEVEL_QUANTILES = 64
