@@ -51,35 +51,37 @@ DISPERSION_MEAN = 5.0
 COUNT_DRAWS = 8_000
 
 
-#: Windows of the bundled corpus by (length, log scale, from the mean, corpus identity), built
-#: on first use.
-_CACHE: dict[tuple[int, bool, bool, int], tuple[np.ndarray, np.ndarray]] = {}
+#: Windows of the bundled corpus by (length, log scale, corpus identity), built on first use.
+_CACHE: dict[tuple[int, bool, int], tuple[np.ndarray, ...]] = {}
 
 
 def _reference_windows(
-    length: int, log_scale: bool, extra: Sequence[np.ndarray], from_mean: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+    length: int, log_scale: bool, extra: Sequence[np.ndarray]
+) -> tuple[np.ndarray, ...]:
     """``_windows`` of the bundled corpus (cached) and of ``extra`` series, stacked."""
     corpus = reference_series()
-    key = (length, log_scale, from_mean, id(corpus))
+    key = (length, log_scale, id(corpus))
     if key not in _CACHE:
-        _CACHE[key] = _windows(length, log_scale, corpus, from_mean)
-    features, changes = _CACHE[key]
-    if extra:
-        more_features, more_changes = _windows(length, log_scale, extra, from_mean)
-        features = np.vstack([features, more_features])
-        changes = np.vstack([changes, more_changes])
-    return features, changes
+        _CACHE[key] = _windows(length, log_scale, corpus)
+    found = _CACHE[key]
+    if not extra:
+        return found
+    more = _windows(length, log_scale, extra)
+    return tuple(np.concatenate([mine, theirs]) for mine, theirs in zip(found, more, strict=True))
 
 
-def _windows(
-    length: int, log_scale: bool, corpus: Sequence[np.ndarray], from_mean: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features (growth, volatility) and following changes (n x PRECEDENT_HORIZON, NaN past a
-    series' end) of every window of ``length`` years in ``corpus`` with a year after it: from
-    the window's last value, or from its mean (``from_mean``, where a count's level is the
-    mean rate of its years)."""
-    features, changes = [np.empty((0, 2))], [np.empty((0, PRECEDENT_HORIZON))]
+def _windows(length: int, log_scale: bool, corpus: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Features (growth, volatility), values (n x ``length``), following values (n x
+    PRECEDENT_HORIZON, NaN past a series' end) and scale (n) of every window of ``length``
+    years in ``corpus`` with a year after it, on the log scale (scale 1) or not (its mean
+    level). A precedent's changes are its following values less its level, over its scale
+    (``ReferenceClass._fit``)."""
+    features, starts, follows, scales = (
+        [np.empty((0, 2))],
+        [np.empty((0, length))],
+        [np.empty((0, PRECEDENT_HORIZON))],
+        [np.empty(0)],
+    )
     for values in corpus:
         if len(values) < length + 1 or (log_scale and np.any(values <= 0)):
             continue
@@ -90,10 +92,11 @@ def _windows(
         level = np.where(level == 0, 1.0, level)[:, None]
         padded = np.concatenate([base, np.full(PRECEDENT_HORIZON, np.nan)])
         following = np.lib.stride_tricks.sliding_window_view(padded[length:], PRECEDENT_HORIZON)
-        start = windows.mean(axis=1, keepdims=True) if from_mean else windows[:, -1:]
-        changes.append((following[:count] - start) / level)
+        starts.append(windows)
+        follows.append(following[:count])
+        scales.append(level[:, 0])
         features.append(_features(windows / level))
-    return np.vstack(features), np.vstack(changes)
+    return tuple(np.concatenate(part) for part in (features, starts, follows, scales))
 
 
 def _features(windows: np.ndarray) -> np.ndarray:
@@ -217,8 +220,8 @@ class ReferenceClass(Forecaster):
         else:
             self.level_ = float(np.mean(np.abs(window))) or 1.0
             window = window / self.level_
-        features, changes = _reference_windows(
-            max(length, 2), self.log_scale_, self.extra_reference, from_mean=self.counts_
+        features, starts, follows, scales = _reference_windows(
+            max(length, 2), self.log_scale_, self.extra_reference
         )
         if len(features) == 0:
             raise ValueError(f"{self.name}: the reference population has no window to compare")
@@ -235,7 +238,10 @@ class ReferenceClass(Forecaster):
             nearest = np.argpartition(distance, count - 1)[:count]
         else:
             nearest = np.arange(len(features))
-        self.precedents_ = changes[nearest]
+        # changes from the precedent's level: its last value, or a count's the mean of its
+        # years, as the count's rate is
+        level = starts[nearest].mean(axis=1) if self.counts_ else starts[nearest][:, -1]
+        self.precedents_ = (follows[nearest] - level[:, None]) / scales[nearest][:, None]
         self.last_ = float(values[-1])
         self.reference_size_ = len(reference_series()) + len(self.extra_reference)
 
