@@ -130,8 +130,9 @@ class SeriesScores:
             # outweigh several where naive missed, and the population of sparse counts kept
             # comb (MASE 1.024x AutoETS') where dynamic Theta and smoothing beat naive.
             # A short series keeps its ratio: its choice moves only the point path inside
-            # intervals borrowed around the last figure and widened by a pooled check from
-            # 3- and 4-year origins. Left out there, stable counts cut to 5 years took
+            # intervals borrowed around the last figure (a small count's, since, around its
+            # rate, whichever path is chosen) and widened by a pooled check from 3- and
+            # 4-year origins. Measured before that, left out, stable counts cut to 5 years took
             # smoothing (MASE 0.844x naive's) but 92% / 99.9% of their figures fell inside
             # 80% / 95% intervals, a count near 30 a year given a 95% interval from 0
             return float("nan")

@@ -510,9 +510,11 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     reason += _widened(champion, evidence, len(history))
     if decision is not None and chosen.name == BENCHMARK:
         model = stratum.models[chosen.name]
+        count = is_poisson_count(history.to_numpy(dtype=float))
         reason += (
-            "; its point path carries the last figure forward (naive): no other path clearly "
-            f"beat that in the pooled backtests of {model.series} {kind}series"
+            f"; its point path {'is no change' if count else 'carries the last figure forward'}"
+            f" (naive): no other path clearly beat that in the pooled backtests of "
+            f"{model.series} {kind}series"
         )
     elif decision is not None:
         model = stratum.models[chosen.name]
@@ -543,7 +545,8 @@ def borrowed_forecast(
     the analogs' quantiles, moved to ``centre``'s point path when given (another model's).
     A small count's quantiles stay where they are, the distribution of the count itself
     (``models.analogs``), and ``centre``'s path is only its point path: moved to a last figure
-    of 1, the interval of 0, 0, 1 would have left out the 0 that it gives two chances in three."""
+    of 1, the interval of 0, 0, 1 would have left out the 0 that it gives two chances in three.
+    Naive's path, no change, is the count's rate carried forward (``rate_median``)."""
     fitted = make_forecaster(BORROWED).fit(history)
     assert isinstance(fitted, ReferenceClass)
     paths = fitted.quantile_paths(MAX_HORIZON, grid_probabilities())
@@ -553,7 +556,8 @@ def borrowed_forecast(
         median = paths[:, np.searchsorted(grid_probabilities(), 0.5)]
         target = _champion_path(centre, history)
         if fitted.counts_:
-            point_path = target
+            # no change, for a count, is at its rate: its last figure is as much noise as level
+            point_path = np.full_like(target, fitted.rate_median()) if name == BENCHMARK else target
         elif np.all(paths > 0) and np.all(median > 0) and np.all(target > 0):
             paths = paths * (target / median)[:, None]
         else:
@@ -570,6 +574,12 @@ def borrowed_forecast(
             f", applied to a Poisson count at the rate of its last {years:.0f} years "
             f"({(shape - JEFFREYS_SHAPE) / years:.3g} a year)"
         )
+        if point_path is not None and name == BENCHMARK:
+            reason += (
+                f"; for a count, no change is its rate carried forward ({point_path[0]:.0f} a "
+                "year, the median of a Poisson count at it), not its last figure "
+                f"({history.iloc[-1]:.0f}), which is as much noise as level"
+            )
     champion = from_quantile_paths(
         name, history, paths, notes=[*notes, reason], point_path=point_path
     )
