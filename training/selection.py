@@ -508,13 +508,20 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     champion, reason = borrowed_forecast(history, notes, chosen)
     kind = "short " if stratum is evidence.short else ""
     reason += _widened(champion, evidence, len(history))
+    # naive's path for a small count is its rate (``borrowed_forecast``)
+    count = chosen.name == BENCHMARK and is_poisson_count(history.to_numpy(dtype=float))
+    no_change = (
+        "is no change (naive), for a count its rate carried forward "
+        f"({champion.point_path[0]:.0f} a year, the median of a Poisson count at it) rather "
+        f"than its last figure ({history.iloc[-1]:.0f}), which is as much noise as level"
+        if count
+        else "carries the last figure forward (naive)"
+    )
     if decision is not None and chosen.name == BENCHMARK:
         model = stratum.models[chosen.name]
-        count = is_poisson_count(history.to_numpy(dtype=float))
         reason += (
-            f"; its point path {'is no change' if count else 'carries the last figure forward'}"
-            f" (naive): no other path clearly beat that in the pooled backtests of "
-            f"{model.series} {kind}series"
+            f"; its point path {no_change}: no other path clearly beat that in the pooled "
+            f"backtests of {model.series} {kind}series"
         )
     elif decision is not None:
         model = stratum.models[chosen.name]
@@ -522,6 +529,8 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
             f"; its point path comes from {chosen.name}, the choice of the pooled backtests of "
             f"{model.series} {kind}series ({np.exp(model.mean):.2f} x naive's error there)"
         )
+    elif count:
+        reason += f"; its point path {no_change}"
     else:
         reason += f"; its point path comes from {chosen.name}"
     reason += _own_evidence(chosen, usable)
@@ -574,12 +583,6 @@ def borrowed_forecast(
             f", applied to a Poisson count at the rate of its last {years:.0f} years "
             f"({(shape - JEFFREYS_SHAPE) / years:.3g} a year)"
         )
-        if point_path is not None and name == BENCHMARK:
-            reason += (
-                f"; for a count, no change is its rate carried forward ({point_path[0]:.0f} a "
-                "year, the median of a Poisson count at it), not its last figure "
-                f"({history.iloc[-1]:.0f}), which is as much noise as level"
-            )
     champion = from_quantile_paths(
         name, history, paths, notes=[*notes, reason], point_path=point_path
     )
