@@ -145,6 +145,28 @@ def is_poisson_count(values: np.ndarray) -> bool:
     return bool(gammainc((window.size - 2) / 2, index / 2) >= UNDERDISPERSED)
 
 
+def count_rate(values: np.ndarray) -> tuple[float, float]:
+    """A count's yearly rate after its latest ``MAX_HISTORY`` years: a gamma from Jeffreys'
+    prior, its shape (their total plus ``JEFFREYS_SHAPE``) and rate (their number)."""
+    window = np.asarray(values[-MAX_HISTORY:], dtype=float)
+    return float(np.sum(window)) + JEFFREYS_SHAPE, float(window.size)
+
+
+def rate_median(values: np.ndarray) -> float:
+    """A small count's figure next year and every year on if its rate stays where its years
+    put it: the median of a Poisson count at that rate, the gamma ``count_rate`` (a negative
+    binomial). No change, for a count: its last figure is a year's Poisson noise about the
+    rate as much as the rate itself. The gamma-Poisson local level model (Harvey & Fernandes
+    1989) forecasts a count so, flat at a weighted mean of its years; over a few years of a
+    slowly moving rate the weights are alike. The median, not the mean: a point forecast
+    judged by its absolute error is best at the median (Gneiting 2011), so 0, 0, 1 (a rate of
+    a half) is forecast at 0."""
+    from scipy.stats import nbinom
+
+    shape, years = count_rate(values)
+    return float(nbinom.ppf(0.5, shape, years / (years + 1.0)))
+
+
 def _count_noise(counts: np.ndarray) -> float:
     """The variance a year's Poisson noise gives the log of a count around ``mu`` a year (a
     half added, so that 0 has one): ``mu / (mu + 1/2)**2`` by the delta method, about ``1 / mu``
@@ -213,7 +235,7 @@ class ReferenceClass(Forecaster):
         window = values[-length:]
         self.level_ = 1.0
         if self.counts_:  # its rate after ``length`` years: a gamma (Jeffreys' prior)
-            self.rate_ = (float(np.sum(window)) + JEFFREYS_SHAPE, float(length))
+            self.rate_ = count_rate(values)
             window = np.log(window + 0.5)
         elif self.log_scale_:
             window = np.log(window)
@@ -259,23 +281,6 @@ class ReferenceClass(Forecaster):
         if self.log_scale_:
             return self.last_ * np.exp(changes)
         return self.last_ + changes * self.level_
-
-    def rate_median(self) -> float:
-        """A small count's figure next year and every year on if its rate stays where its
-        years put it: the median of a Poisson count at that rate, the gamma ``rate_`` (a
-        negative binomial). No change, for a count: its last figure is a year's Poisson noise
-        about the rate as much as the rate itself. The gamma-Poisson local level model (Harvey
-        & Fernandes 1989) forecasts a count so, flat at a weighted mean of its years; over a
-        few years of a slowly moving rate the weights are alike. The median, not the mean:
-        a point forecast judged by its absolute error is best at the median (Gneiting 2011),
-        so 0, 0, 1 (a rate of a half) is forecast at 0."""
-        from scipy.stats import nbinom
-
-        self._check_fitted()
-        if not self.counts_:
-            raise ValueError(f"{self.name}: only a small count is forecast at its rate")
-        shape, years = self.rate_
-        return float(nbinom.ppf(0.5, shape, years / (years + 1.0)))
 
     def _changes(self, horizon: int, probabilities: np.ndarray) -> np.ndarray:
         """Quantiles (steps x probabilities) of the precedents' changes ``horizon`` years on."""

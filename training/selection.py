@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.prepare import prepare_series
-from models.analogs import JEFFREYS_SHAPE, ReferenceClass, is_poisson_count
+from models.analogs import JEFFREYS_SHAPE, ReferenceClass, is_poisson_count, rate_median
 from models.base import Forecaster, UnsuitableSeries, validate_levels
 from models.calibration import (
     MAX_HORIZON,
@@ -209,7 +209,12 @@ def _best_k(results: list[CandidateResult], k: int) -> list[CandidateResult]:
 
 
 def _point_path(name: str, history: pd.Series) -> np.ndarray:
-    """Mean path of a catalog model fitted to the whole history, MAX_HORIZON years ahead."""
+    """Mean path of a catalog model fitted to the whole history, MAX_HORIZON years ahead.
+    Naive's, no change, is for a short small count its rate carried forward
+    (``models.analogs.rate_median``): its last figure is as much noise as level."""
+    values = history.to_numpy(dtype=float)
+    if name == BENCHMARK and is_short(len(values)) and is_poisson_count(values):
+        return np.full(MAX_HORIZON, rate_median(values))
     mean, _ = make_forecaster(name).rolling_forecasts(history, [len(history)], MAX_HORIZON)
     return mean[0]
 
@@ -508,7 +513,7 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     champion, reason = borrowed_forecast(history, notes, chosen)
     kind = "short " if stratum is evidence.short else ""
     reason += _widened(champion, evidence, len(history))
-    # naive's path for a small count is its rate (``borrowed_forecast``)
+    # naive's path for a small count is its rate (``_point_path``)
     count = chosen.name == BENCHMARK and is_poisson_count(history.to_numpy(dtype=float))
     no_change = (
         "is no change (naive), for a count its rate carried forward "
@@ -555,7 +560,7 @@ def borrowed_forecast(
     A small count's quantiles stay where they are, the distribution of the count itself
     (``models.analogs``), and ``centre``'s path is only its point path: moved to a last figure
     of 1, the interval of 0, 0, 1 would have left out the 0 that it gives two chances in three.
-    Naive's path, no change, is the count's rate carried forward (``rate_median``)."""
+    Naive's path, no change, is the count's rate carried forward (``_point_path``)."""
     fitted = make_forecaster(BORROWED).fit(history)
     assert isinstance(fitted, ReferenceClass)
     paths = fitted.quantile_paths(MAX_HORIZON, grid_probabilities())
@@ -565,8 +570,7 @@ def borrowed_forecast(
         median = paths[:, np.searchsorted(grid_probabilities(), 0.5)]
         target = _champion_path(centre, history)
         if fitted.counts_:
-            # no change, for a count, is at its rate: its last figure is as much noise as level
-            point_path = np.full_like(target, fitted.rate_median()) if name == BENCHMARK else target
+            point_path = target
         elif np.all(paths > 0) and np.all(median > 0) and np.all(target > 0):
             paths = paths * (target / median)[:, None]
         else:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from data.reference import reference_series
-from models.analogs import PRECEDENT_HORIZON, ReferenceClass, is_poisson_count
+from models.analogs import PRECEDENT_HORIZON, ReferenceClass, is_poisson_count, rate_median
 from models.calibration import from_quantile_paths, grid_probabilities
 from training.selection import fit_series
 
@@ -149,10 +149,9 @@ def test_a_counts_rate_is_nearer_its_next_years_than_its_last_figure() -> None:
         rate = np.exp(rng.uniform(np.log(0.5), np.log(60.0)) + np.cumsum(rng.normal(0, 0.06, 8)))
         counts = rng.poisson(rate).astype(float)
         known, following = counts[:5], counts[5:]
-        fitted = ReferenceClass().fit(pd.Series(known, index=range(2021, 2026)))
-        if not fitted.counts_:
+        if not is_poisson_count(known):
             continue
-        by_rate.append(np.mean(np.abs(following - fitted.rate_median())))
+        by_rate.append(np.mean(np.abs(following - rate_median(known))))
         by_last.append(np.mean(np.abs(following - known[-1])))
     assert len(by_rate) > 250
     assert np.mean(by_rate) < 0.9 * np.mean(by_last)

@@ -414,3 +414,17 @@ def test_a_what_if_on_a_share_keeps_its_room_below_100() -> None:
     before = counted.recentred(2024, refit_champion(counted, figures).point_path)
     after = refit_champion(counted, figures)
     pd.testing.assert_frame_equal(before.predict(6, (80, 95)), after.predict(6, (80, 95)))
+
+
+def test_a_what_if_on_a_new_count_moves_its_rate_not_its_last_figure() -> None:
+    """A new count (5, 8, 6 a year) is served at its rate carried forward, 6; had the next
+    year been 10, its rate over four years would be 7.4 a year and its projection 7, not 10:
+    the what-if refits the champion as training fitted it."""
+    from training.scenario import refit_champion
+    from training.selection import fit_series
+
+    counts = pd.Series([5.0, 8.0, 6.0], index=range(2023, 2026))
+    fit = fit_series(counts, series_id="new")
+    assert fit.selected == "naive" and (fit.champion.predict(3, (80,))["mean"] == 6.0).all()
+    what_if = pd.concat([counts, pd.Series([10.0], index=[2026])])
+    assert (refit_champion(fit.champion, what_if).predict(3, (80,))["mean"] == 7.0).all()
