@@ -67,7 +67,9 @@ def _comb() -> Forecaster:
 
 
 _ENTRIES = (
-    CatalogEntry("naive", Naive, "last value carried forward"),
+    CatalogEntry(
+        "naive", Naive, "no change: the last value carried forward (a new small count's rate)"
+    ),
     CatalogEntry("drift", RandomWalkDrift, "random walk with drift"),
     CatalogEntry("log_drift", lambda: LogScale(RandomWalkDrift()), "constant growth rate"),
     CatalogEntry("ses", lambda: _named(_ses(), "ses"), "simple exponential smoothing"),

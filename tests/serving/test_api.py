@@ -69,7 +69,9 @@ def test_every_kind_of_champion_is_described_in_plain_words():
     assert describe_model("log_drift+comb") == (
         "mean of 2 models: constant growth rate; median of drift, dynamic Theta and damped trend"
     )
-    assert describe_model("naive+theta+dotm").startswith("mean of 3 models: last value carried")
+    assert describe_model("naive+theta+dotm").startswith("mean of 3 models: no change: the last")
+    # a new small count's naive carries its rate forward, not its last figure
+    assert describe_model("naive").endswith("(a new small count's rate)")
     assert describe_model("retired_model") == describe_model("retired+comb") == ""
 
 
