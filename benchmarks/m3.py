@@ -184,7 +184,11 @@ def score(
             )
         )
     mase_mean, smape_mean, msis_mean = np.nanmean(np.array(rows), axis=0)
-    per_series = pd.DataFrame(rows, index=pd.Index(keys, name="unique_id"))[[0, 2]]
+    per_series = pd.DataFrame(
+        [(row[0], row[2]) for row in rows],
+        index=pd.Index(keys, name="unique_id"),
+        columns=["mase", "msis"],
+    )
     return MethodResult(
         name,
         float(mase_mean),
@@ -193,7 +197,7 @@ def score(
         coverage(merged["y"], merged["lo-80"], merged["hi-80"]),
         coverage(merged["y"], merged["lo-95"], merged["hi-95"]),
         seconds,
-        per_series.set_axis(["mase", "msis"], axis=1),
+        per_series,
     )
 
 
