@@ -134,6 +134,17 @@ COUNT_RATE_CONFIDENCE = 0.975
 Z_975 = 1.959964
 
 
+def count_median(rate: np.ndarray) -> np.ndarray:
+    """The median of a Poisson count at each yearly ``rate``: the point a count is served at
+    (``CalibratedForecast.count_point``). A point forecast judged by its absolute error is
+    best at the median of the predictive distribution (Gneiting 2011, "Making and evaluating
+    point forecasts"), and a count's is a whole number: a county with 0.3 murders a year has
+    none in three years of four, and a path of 0.3 is nearer no year's figure than 0 is."""
+    from scipy.stats import poisson
+
+    return np.asarray(poisson.ppf(0.5, np.maximum(np.asarray(rate, dtype=float), 0.0)))
+
+
 def count_rate_upper(counts: np.ndarray) -> float:
     """The highest yearly rate a Poisson count observed as ``counts`` does not rule out: the
     upper end of the exact 95% confidence interval for its mean (Garwood 1936), at which a
@@ -230,6 +241,10 @@ class CalibratedForecast:
     #: whether the series has stood at ``upper_limit`` (a clearance rate of 100 percent): its
     #: bounds then reach the ceiling itself where the model's pass it (``under_ceiling``)
     ceiling_reached: bool = False
+    #: whether the served point is the median of a Poisson count at the path, not the path
+    #: itself (a small count's, ``models.analogs.is_poisson_count``; ``count_median``); the
+    #: intervals stay as calibrated around the path
+    count_point: bool = False
 
     @property
     def borrowed(self) -> bool:
@@ -250,14 +265,14 @@ class CalibratedForecast:
         horizon = validate_horizon(horizon, self.max_horizon)
         checked = validate_levels(levels)
         mean = self.point_path[:horizon]
-        columns = {
-            "year": np.arange(self.last_year + 1, self.last_year + 1 + horizon),
-            "mean": self._below_ceiling(mean, paced=True),
-        }
         # the lower side is measured from the projection as served: under a share's ceiling
         # the path eased below 100 stays put while the model's path climbs past it, and lower
         # bounds set from the climbing path rose towards it (99% 65.7 then 65.7, 62.6 then 63.2)
-        served = columns["mean"]
+        served = self._below_ceiling(mean, paced=True)
+        columns = {
+            "year": np.arange(self.last_year + 1, self.last_year + 1 + horizon),
+            "mean": count_median(served) if self.count_point else served,
+        }
         scale = self.step_scale[:horizon]
         inside = self._inside_envelope(horizon)
         # narrowest first, each interval made to hold the narrower ones: a bound a rounding

@@ -15,6 +15,7 @@ from models.base import Forecaster, UnsuitableSeries, validate_levels
 from models.calibration import (
     MAX_HORIZON,
     CalibratedForecast,
+    count_median,
     from_quantile_paths,
     grid_probabilities,
     held_out_pits,
@@ -420,6 +421,7 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
         chosen.name, history, path, chosen.backtest, notes=notes
     )
     reason += _widened(champion, evidence, len(history))
+    reason += _served_as_count(champion, history)
     return SeriesFit(
         series_id,
         champion,
@@ -447,6 +449,21 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
         f", widened because in the pooled backtests of {evidence.stratum(length).series} "
         f"{kind}series {pooled.inside_80:.1%} of {pooled.figures:,} figures a year ahead fell "
         f"inside such 80% intervals and {pooled.inside_95:.1%} inside 95% ones{_short(pooled)}"
+    )
+
+
+def _served_as_count(champion: CalibratedForecast, history: pd.Series) -> str:
+    """Serve the champion of a small count (``models.analogs.is_poisson_count``) at the median
+    of a Poisson count at its path (``CalibratedForecast.count_point``); the clause that says
+    so in its reason (empty for any other series). Its intervals stay as calibrated."""
+    if not is_poisson_count(history.to_numpy(dtype=float)):
+        return ""
+    champion.count_point = True
+    path = float(champion.point_path[0])
+    return (
+        f"; served as a count, each year at the median of a Poisson count at the path "
+        f"({count_median(np.array([path]))[0]:.0f} next year where the path is {path:.3g}): "
+        "a point judged by its absolute error is best at the median"
     )
 
 

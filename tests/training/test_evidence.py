@@ -395,7 +395,12 @@ def test_a_choice_whose_path_falls_to_zero_is_passed_over_for_a_positive_series(
         "log_drift, next by the pooled evidence: drift, the first choice, was passed over: its "
         "path reaches 0 by 2026 for a series that has never been 0"
     ), fit.reason
-    assert (fit.champion.predict(6, (80,))["mean"] > 0).all()
+    assert (fit.champion.point_path > 0).all()
+    # served as a count: the median of a Poisson count at a rate above 0 is 0 only where the
+    # rate is below log 2 (0.35 a year after halving to 6), not where a line ran past its floor
+    served = fit.champion.predict(6, (80,))["mean"].to_numpy()
+    assert served.tolist() == [3.0, 2.0, 1.0, 0.0, 0.0, 0.0]
+    assert ((served > 0) == (fit.champion.point_path[:6] >= np.log(2.0))).all()
     # a series that has been 0 keeps the population's choice
     zero = falling.copy()
     zero.iloc[3] = 0.0
