@@ -83,6 +83,17 @@ LEVEL_TEXT = (
 LEVELS_PATTERN = rf"^\s*{LEVEL_TEXT}(?:\s*,\s*{LEVEL_TEXT}){{0,{MAX_LEVELS - 1}}}\s*$"
 
 
+#: What the ``mean`` of a forecast year is: named so since the first API version, a median
+#: where the series is a count or borrows (``models.calibration.count_median``,
+#: ``models.analogs``)
+POINT_DESCRIPTION = (
+    "The projection served as the point forecast: the champion's path; for a small count "
+    "(whole numbers under 100 a year that scatter as a Poisson count does) the median of a "
+    "Poisson count at it, a whole number; for a series of 3-5 years, the median of what "
+    "comparable reference series did next, or its rate carried forward for a small count."
+)
+
+
 class Source(BaseModel):
     """Where one figure came from."""
 
@@ -220,10 +231,11 @@ class SeriesSummary(BaseModel):
 
 
 class ForecastPoint(BaseModel):
-    """One forecast year: the mean and the interval bounds per level (keys are level labels)."""
+    """One forecast year: the point forecast and the interval bounds per level (keys are level
+    labels)."""
 
     year: int
-    mean: float
+    mean: float = Field(description=POINT_DESCRIPTION)
     lower: dict[str, float]
     upper: dict[str, float]
 
@@ -371,9 +383,10 @@ class ModelCard(BaseModel):
 
 
 class ProjectedYear(BaseModel):
-    """One year's projection: the mean and the bounds per level (keys are level labels)."""
+    """One year's projection: the point forecast and the bounds per level (keys are level
+    labels)."""
 
-    mean: float
+    mean: float = Field(description=POINT_DESCRIPTION)
     lower: dict[str, float]
     upper: dict[str, float]
 

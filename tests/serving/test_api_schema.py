@@ -65,6 +65,16 @@ def test_the_documented_retrain_statuses_are_the_ones_answered() -> None:
     }  # fmt: skip
 
 
+def test_the_schema_says_a_forecast_years_mean_is_its_point_forecast() -> None:
+    """A small county's forecast answered "mean": 0 above a path of 0.2 a year, and a new
+    count's "mean" is its rate's median: a client reading the field by its name alone takes
+    it for an average. The schema says what the field holds, for forecasts and what-ifs."""
+    components = create_app().openapi()["components"]["schemas"]
+    for name in ("ForecastPoint", "ProjectedYear"):
+        said = components[name]["properties"]["mean"]["description"]
+        assert "point forecast" in said and "median of a Poisson count" in said, name
+
+
 def _v1_operations() -> list[tuple[str, str, dict]]:
     paths = create_app().openapi()["paths"]
     return [
