@@ -245,11 +245,19 @@ class CalibratedForecast:
     #: itself (a small count's, ``models.analogs.is_poisson_count``; ``count_median``); the
     #: intervals stay as calibrated around the path
     count_point: bool = False
+    #: whether the quantiles were borrowed (``from_quantile_paths``) rather than calibrated
+    #: from the series' own backtest errors; None: a champion kept before this was, whose
+    #: rows per step were then borrowed ones
+    borrowed_quantiles: bool | None = None
 
     @property
     def borrowed(self) -> bool:
         """Whether the quantiles were borrowed per step (``from_quantile_paths``), not
-        calibrated from the series' own backtest errors."""
+        calibrated from the series' own backtest errors. Not read off their shape: a small
+        count's own quantiles have a row per step too (its noise floor), and an 11-year
+        county's card had said its intervals were borrowed from comparable series."""
+        if self.borrowed_quantiles is not None:
+            return self.borrowed_quantiles
         return bool(self.error_quantiles.ndim == 2)
 
     def predict(self, horizon: int, levels: Sequence[float] = (80, 95)) -> pd.DataFrame:
@@ -597,6 +605,7 @@ class _Origin:
             max_horizon=horizon,
             envelope=self.envelope if scale == "log" else None,
             last_value=float(self.values[-1]) if self.values.size else None,
+            borrowed_quantiles=False,
         )
 
 
@@ -737,6 +746,7 @@ def from_quantile_paths(
         notes=list(notes),
         max_horizon=max_horizon,
         last_value=float(values[-1]) if values.size else None,
+        borrowed_quantiles=True,
     )
 
 

@@ -325,3 +325,17 @@ def test_a_counts_median_is_nearer_its_next_years_than_its_rate() -> None:
         by_median.append(np.mean(np.abs(following - champion.predict(6, [80])["mean"])))
         by_path.append(np.mean(np.abs(following - champion.point_path[:6])))
     assert np.mean(by_median) < 0.85 * np.mean(by_path)
+
+
+def test_a_long_small_counts_intervals_are_its_own_not_borrowed() -> None:
+    """An 11-year county count's quantiles have a row per step (its Poisson noise floor), as
+    a borrowed forecast's do, and the API and the page had said of it "too few years to
+    calibrate on its own: the intervals are borrowed from what comparable series did next"
+    and left out its backtest coverage. Its intervals are calibrated on its own errors; a
+    3-year count's are borrowed."""
+    county = pd.Series([0, 1, 0, 0, 2, 1, 0, 0, 0, 1, 0.0], index=range(2015, 2026))
+    fit = fit_series(county, series_id="county")
+    assert fit.champion.error_quantiles.ndim == 2
+    assert not fit.champion.borrowed
+    new = fit_series(county.iloc[-3:], series_id="new_county")
+    assert new.champion.borrowed
