@@ -179,9 +179,12 @@ def _draw_fan(
         )  # fmt: skip
         joined = np.concatenate([[history.index[-1]], years])
         path = np.concatenate([[history.iloc[-1]], forecast["mean"].to_numpy()])
-        ax.plot(joined, path, "-", color="#08519c", lw=2, label="forecast")
     else:
-        ax.plot(years, forecast["mean"], "-", color="#08519c", lw=2, label="forecast")
+        joined, path = years, forecast["mean"].to_numpy()
+    # over the axes' frame and not cut at it: a small county's projection of 0 a year ran
+    # along the bottom axis, half cut off and the rest under the frame, and no line showed
+    # (the axes always hold the path: from 0, or below its lowest, to twice its highest)
+    ax.plot(joined, path, "-", color="#08519c", lw=2, label="forecast", clip_on=False, zorder=3)
     prelim = [y for y in preliminary_years if y in history.index]
     if prelim:
         ax.plot(

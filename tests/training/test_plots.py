@@ -258,3 +258,24 @@ def test_a_definition_change_is_named_in_the_legend_not_across_the_figures() -> 
     legend = axes.get_legend()
     assert legend is not None
     assert "definition change 2007" in [text.get_text() for text in legend.get_texts()]
+
+
+def test_a_projection_of_zero_is_drawn_along_the_bottom_of_the_chart() -> None:
+    """A small county's projection of 0 murders a year ran along the chart's bottom edge,
+    half cut off and the rest under the axes' frame: the chart showed bands and no line."""
+    history = _history(2015, [0, 1, 0, 0, 2, 1, 0, 0, 0, 1, 0.0])
+    forecast = _forecast(2026, [0.0] * 5, 0.0).assign(
+        **{"hi-80": [2.5, 2.7, 2.9, 3.2, 3.4], "hi-95": [5.7, 6.5, 6.7, 7.4, 8.3]}
+    )
+    chart = fan_chart(history, forecast, title="Murders in a small county", unit="count")
+    axes = chart.axes[0]
+    chart.canvas.draw()
+    height = chart.canvas.get_width_height()[1]
+    (first, bottom), (last, _) = axes.transData.transform([(2026, 0.0), (2030, 0.0)])
+    pixels = _pixels(to_png(chart))[..., :3]
+    row = round(height - bottom)
+    strip = pixels[row - 2 : row + 3, int(first) : int(last)]
+    forecast_blue = np.all(np.abs(strip - np.array([8, 81, 156]) / 255) < 0.08, axis=-1)
+    # the line's full width shows across the projected years (half of it, one pixel beside the
+    # black frame, was all that showed before)
+    assert ((forecast_blue.sum(axis=0) >= 2).mean()) > 0.9
