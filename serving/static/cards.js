@@ -37,7 +37,19 @@ export function latestFigure(series) {
  * How far off the model typically was, in words, and which backtest metric that rests on.
  * Prefers a one-year-ahead percentage error; falls back to sMAPE over all horizons.
  */
-export function typicalError(metrics) {
+export function typicalError(metrics, unit = "") {
+  // a percentage error is undefined at a figure of 0 and says little near it (Hyndman &
+  // Koehler 2006): a county's 0, 1, 0, 0, 2 murders read "off by more than a factor of 10"
+  // beside a projection of 0, so where a backtest figure was 0 the error is said in its units
+  if (metrics.zero_figures > 0 && Number.isFinite(metrics.mae_h1)) {
+    const small = unit === "count" && metrics.mae_h1 < 10;
+    const amount = small ? metrics.mae_h1.toFixed(1).replace(/\.0$/, "") : formatValue(metrics.mae_h1, unit);
+    return {
+      text: `Typically off by about ${amount} one year ahead`,
+      basis: "mean absolute error one year ahead, in the figures' own units (some backtest " +
+        "figures were 0, where a percentage error says nothing)",
+    };
+  }
   const oneYear = [["smape_h1", "sMAPE one year ahead"], ["mape_h1", "MAPE one year ahead"]];
   for (const [key, name] of oneYear) {
     if (Number.isFinite(metrics[key])) {
@@ -86,13 +98,13 @@ function naiveComparison(metrics) {
 }
 
 /** The plain-words model card: which model, how accurate, how honest its intervals, when. */
-export function modelCardSection(card, champion) {
+export function modelCardSection(card, champion, unit = "") {
   const model = card ? card.champion : champion;
   const selected = card ? card.candidates.find((c) => c.selected) : null;
   const metrics = { ...(selected ? selected.metrics : {}) };
   if (!Number.isFinite(metrics.mase) && Number.isFinite(model.backtest_mase)) metrics.mase = model.backtest_mase;
   const items = [];
-  const error = typicalError(metrics);
+  const error = typicalError(metrics, unit);
   if (error) items.push(h("li", {}, h("strong", {}, `${error.text}.`), ` Based on: ${error.basis}.`));
   const naive = naiveComparison(metrics);
   if (naive) items.push(h("li", {}, naive));

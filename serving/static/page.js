@@ -189,7 +189,7 @@ function renderForecast(entry) {
 function renderModel(entry, hint) {
   const { element, series, card } = entry;
   const section = element.querySelector(".model-card");
-  section.replaceChildren(...(series.champion ? modelCardSection(card, series.champion)
+  section.replaceChildren(...(series.champion ? modelCardSection(card, series.champion, series.unit)
     : noModelSection(hint, Boolean(entry.figures && entry.figures.length), series)));
   const record = (card && card.track_record) || series.track_record || [];
   const recordDetails = element.querySelector(".track-record-details");

@@ -885,6 +885,35 @@ def test_a_figure_in_another_unit_reads_alike_across_a_column(
     assert watch.clean(), watch
 
 
+def test_a_series_with_figures_at_zero_says_its_typical_error_in_its_own_units(
+    browser: Browser, base_url: str
+) -> None:
+    """A small county's card (0, 1, 0, 0, 2, 1, ... murders, projected at 0) read "Typically
+    off by more than a factor of 10 one year ahead": a percentage error of a figure of 0 is
+    200% whatever the forecast. Where a backtest figure was 0, the card says the error in the
+    figures' own units; elsewhere it stays a percentage or the factor it means."""
+    page, watch = open_page(browser, base_url)
+    load_page(page, base_url + "/")
+    said = page.evaluate(
+        """async () => {
+          const { typicalError } = await import("/static/cards.js");
+          return [
+            typicalError({ zero_figures: 7, mae_h1: 0.62, smape_h1: 187 }, "count"),
+            typicalError({ zero_figures: 1, mae_h1: 2.4e8, smape_h1: 60 }, "JPY"),
+            typicalError({ zero_figures: 0, mae_h1: 310, smape_h1: 4.6 }, "count"),
+            typicalError({ zero_figures: 0, mae_h1: 310, smape_h1: 187 }, "count"),
+          ].map((error) => error.text);
+        }"""
+    )
+    assert said == [
+        "Typically off by about 0.6 one year ahead",
+        "Typically off by about ¥240M one year ahead",
+        "Typically within 4.6% one year ahead",
+        "Typically off by more than a factor of 10 one year ahead",
+    ], said
+    assert watch.clean(), watch
+
+
 def test_the_models_table_says_its_scores_are_this_series_own_and_over_every_year_ahead(
     browser: Browser, base_url: str
 ) -> None:
