@@ -715,11 +715,14 @@ def _reason_pooled_evidence(
 
 def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> CalibratedForecast:
     """Any candidate fitted to the whole history and calibrated from its own backtest, the way
-    the champion is (used for the candidates' fan charts)."""
+    the champion is (used for the candidates' fan charts, and for the champion's own model
+    refitted on new figures), a small count served at its count's median as a champion is."""
     if is_short(len(history)):  # every forecast of a short series borrows intervals
         return borrowed_forecast(history, centre=candidate)[0]
     path = _champion_path(candidate, history)
-    return CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)
+    forecast = CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)
+    _served_as_count(forecast, history)
+    return forecast
 
 
 def model_path(name: str, history: pd.Series) -> np.ndarray:

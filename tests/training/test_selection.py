@@ -300,6 +300,14 @@ def test_a_small_count_is_served_at_the_median_of_a_count_at_its_rate() -> None:
         f"(0 next year where the path is {fit.champion.point_path[0]:.3g})"
     ) in fit.reason
 
+    # so is every candidate's forecast: its fan chart, and the champion's own model refitted on
+    # new figures (a kept champion's refresh had served the path again)
+    for candidate in fit.candidates:
+        if candidate.error is None and candidate.name in ("ses", "naive", "drift"):
+            refitted = calibrated_forecast(candidate, county)
+            assert refitted.count_point
+            assert (refitted.predict(6, [80])["mean"] % 1 == 0).all()
+
     thousands = fit_series(county * 1000 + 5000, series_id="thousands")
     assert not thousands.champion.count_point and "served as a count" not in thousands.reason
     assert thousands.champion.predict(6, [80])["mean"].equals(
