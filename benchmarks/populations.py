@@ -160,9 +160,10 @@ def render(results: list[SetResult]) -> str:
         "whole numbers, and an interval of them covers more than it claims where nothing lies "
         "between them (at 0.3 a year, the 80% interval of 0 and 1 holds 96%). That, not the "
         "nominal level, is the coverage to read those sets' figures against. In brackets, the "
-        "95% interval of a ratio with the population's series resampled 2,000 times, both "
-        "methods on the same draws (`populations.ratio_interval`): where it holds 1, the set "
-        "cannot tell fraudcast from the best method on that measure.",
+        "95% interval of a ratio with the population's series resampled "
+        f"{RESAMPLINGS:,} times, both methods on the same draws "
+        "(`populations.ratio_interval`): where it holds 1, the set cannot tell fraudcast from "
+        "the best method on that measure.",
         "",
         "| population | series | h | fraudcast MASE | best (method) | MASE ratio | MSIS ratio "
         "| coverage 80 | coverage 95 | true rate 80 / 95 | fraudcast time (s) |",
