@@ -126,10 +126,10 @@ def within_reference(path: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 #: Up to this mean ``poisson_root_variance`` sums the probabilities; beyond, it expands.
 EXACT_ROOT_VARIANCE = 50.0
-#: A small count's intervals are never narrower than the Poisson noise of a count at the
-#: upper end of the two-sided 95% confidence interval for its rate, below which the rate lies
-#: with this confidence (``count_rate_upper``).
-COUNT_RATE_CONFIDENCE = 0.975
+#: Jeffreys' prior for a Poisson rate, a gamma of this shape and no rate: what a small
+#: count's history alone says its next year can bring is a negative binomial of shape
+#: total + 1/2 (``_Origin.history_rate``, ``history_spread``).
+JEFFREYS_SHAPE = 0.5
 #: The standard normal's 97.5% quantile: where a 95% interval's upper bound is read.
 Z_975 = 1.959964
 
@@ -145,17 +145,50 @@ def count_median(rate: np.ndarray) -> np.ndarray:
     return np.asarray(poisson.ppf(0.5, np.maximum(np.asarray(rate, dtype=float), 0.0)))
 
 
-def count_rate_upper(counts: np.ndarray) -> float:
-    """The highest yearly rate a Poisson count observed as ``counts`` does not rule out: the
-    upper end of the exact 95% confidence interval for its mean (Garwood 1936), at which a
-    total as low as the one observed has a chance of 2.5%. After n years at 0 it is 3.7 / n
-    (the "rule of three", Hanley & Lippman-Hand 1983, is the one-sided 95% analogue)."""
-    from scipy.special import gammaincinv
+def _count_spread(rate: np.ndarray, root_variance: np.ndarray) -> np.ndarray:
+    """The squared coefficient of variation of a gamma distributed rate around ``rate`` at
+    which a Poisson count at that rate has ``root_variance`` on the square-root scale (0 where
+    its Poisson noise alone has as much). The count's variance is taken in proportion to its
+    root's, as a Poisson count's is (``poisson_root_variance``: a rate of 1 has variance 1 and
+    0.40 on the square-root scale)."""
+    rate = np.maximum(np.asarray(rate, dtype=float), 1e-9)
+    noise = np.maximum(poisson_root_variance(rate), 1e-12)
+    variance = rate * np.asarray(root_variance, dtype=float) / noise
+    return np.asarray(np.maximum(variance - rate, 0.0) / rate**2)
 
-    if counts.size == 0:
-        return 0.0
-    total = float(np.sum(counts))
-    return float(gammaincinv(total + 1.0, COUNT_RATE_CONFIDENCE)) / counts.size
+
+def _count_quantiles(rate: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Per step (rows), the quantiles at the grid probabilities of a Poisson count whose rate
+    is gamma distributed around ``rate`` with squared coefficient of variation ``spread`` (a
+    negative binomial; a Poisson count at 0). The count is read with a continuity correction
+    (plus a uniform -1/2 to 1/2), so that the quantiles are continuous and a bound at
+    probability p holds a whole number whose cumulative probability reaches p about as often
+    as not."""
+    from scipy.special import gammaln
+
+    rate = np.maximum(np.asarray(rate, dtype=float), 1e-9)[:, None]
+    spread = np.asarray(spread, dtype=float)[:, None]
+    variance = rate + spread * rate**2
+    top = int(np.ceil(np.max(rate + 12.0 * np.sqrt(variance)))) + 20
+    counts = np.arange(top + 1, dtype=float)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        shape = np.where(spread > 1e-9, 1.0 / np.maximum(spread, 1e-300), np.inf)
+        chance = shape / (shape + rate)
+        negative_binomial = (
+            gammaln(counts + shape)
+            - gammaln(shape)
+            - gammaln(counts + 1.0)
+            + shape * np.log(chance)
+            + counts * np.log1p(-chance)
+        )
+        poisson = counts * np.log(rate) - rate - gammaln(counts + 1.0)
+        log_pmf = np.where(np.isfinite(shape), negative_binomial, poisson)
+    cdf = np.concatenate([np.zeros((len(rate), 1)), np.cumsum(np.exp(log_pmf), axis=1)], axis=1)
+    # strictly rising (interpolation needs it where a probability is nil or the sum is 1)
+    cdf = np.maximum.accumulate(np.minimum(cdf, 1.0) + np.arange(top + 2) * 1e-15, axis=1)
+    probabilities = grid_probabilities()
+    edges = np.arange(top + 2, dtype=float) - 0.5
+    return np.array([np.interp(probabilities, row, edges) for row in cdf])
 
 
 def poisson_root_variance(mean: float | np.ndarray) -> np.ndarray:
@@ -554,11 +587,13 @@ class _Origin:
     #: a year's Poisson noise on the square-root scale at the count's mean (a small count's
     #: only, else 0): ``_steady_share``
     count_noise: float
-    #: the highest yearly rate a small count's history does not rule out (``count_rate_upper``;
-    #: else 0) and a year's Poisson noise at it: the least variance its one-step errors are
-    #: served with
-    least_rate: float
-    least_noise: float
+    #: what a small count's history alone says of its rate (else 0): the mean of its rate
+    #: under Jeffreys' prior, (total + 1/2) / years, and that rate's squared coefficient of
+    #: variation, 1 / (total + 1/2); its upper bounds reach at least as far above the path as
+    #: this negative binomial, the history's own predictive, reaches above that rate
+    #: (``_calibrate``)
+    history_rate: float
+    history_spread: float
 
     @classmethod
     def of(cls, values: np.ndarray, last_year: int, path: np.ndarray) -> _Origin:
@@ -567,13 +602,14 @@ class _Origin:
             path = np.maximum(path, 0.0)
         scale = error_scale_of(values, path)
         envelope = _envelope(len(path), values) if scale == "log" else None
-        noise = rate = least = 0.0
+        noise = rate = spread = 0.0
         if scale == "sqrt":
             counts = np.maximum(values[np.isfinite(values)], 0.0)
             noise = float(poisson_root_variance(float(np.mean(counts)) if counts.size else 0.0))
-            rate = count_rate_upper(counts)
-            least = float(poisson_root_variance(rate))
-        return cls(values, last_year, path, nonnegative, scale, envelope, noise, rate, least)
+            if counts.size:
+                total = float(np.sum(counts)) + JEFFREYS_SHAPE
+                rate, spread = total / counts.size, 1.0 / total
+        return cls(values, last_year, path, nonnegative, scale, envelope, noise, rate, spread)
 
     def calibrated(
         self,
@@ -587,10 +623,10 @@ class _Origin:
         if floored:
             notes = [
                 *notes,
-                "intervals kept at least as wide as a Poisson count's noise in a year, at the "
-                f"highest rate its {int(np.isfinite(self.values).sum())} years do not rule out "
-                f"({self.least_rate:.2g} a year): its backtest errors alone gave a narrower "
-                "95% interval",
+                "upper bounds kept at least as far above the projection as a Poisson count's "
+                f"noise in a year reaches, at the rate its {int(np.isfinite(self.values).sum())}"
+                f" years give ({self.history_rate:.2g} a year, as uncertain as they leave it): "
+                "its backtest errors alone gave a lower 95% bound",
             ]
         return CalibratedForecast(
             model_name=model_name,
@@ -649,22 +685,44 @@ def _calibrate(
         level_growth = _step_growth(np.array([far]), MIN_GROWTH, steady)[0]
         shown = _growth_exponent(errors, steps, float(np.log(level_growth) / np.log(far)))
         normalised = errors / steps**shown
-    quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps))
     served = np.arange(1, max_horizon + 1, dtype=float)
     step_scale = np.maximum(served**shown, _step_growth(served, MIN_GROWTH, steady))
+    parametric = None
+    if scale == "sqrt":
+        # a small count's errors are skewed on the square-root scale wherever it is small (a
+        # count of 0.8 a year is 0 in 45% of years, 3 or more in 5%): the parametric part of
+        # its calibration is a count's, a negative binomial around the path with the spread of
+        # the errors (pooled with the prior, grown with the step), not a symmetric t. The t
+        # had a county at 0.8 a year up to 6.3 at 95% (3.8 now), a Poisson count there reaching 3
+        variance = _pooled_variance(normalised, prior_scale) * step_scale**2
+        counted = _count_quantiles(origin.path, _count_spread(origin.path, variance))
+        roots = np.sqrt(np.maximum(counted, 0.0)) - np.sqrt(origin.path)[:, None]
+        parametric = roots / step_scale[:, None]
+    quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps), parametric)
+    if parametric is not None:
+        # where the count's own distribution puts a lower bound at 0, it stays there: the
+        # backtest errors, from paths at other levels, do not lift it off 0 (a bound of 0.01
+        # beside a path of 1 had left out a year at 0)
+        at_zero = parametric <= -np.sqrt(origin.path)[:, None] / step_scale[:, None] + 1e-12
+        quantiles = np.where(at_zero & (_GRID_Z < 0), parametric, quantiles)
     floored = False
-    if origin.least_noise > 0.0:
+    if origin.history_rate > 0.0:
         # a small count's backtest errors can all be 0 where it stood at 0, and a rate of 0
-        # has no noise: at every step its intervals are kept at least as wide as a normal's
-        # with a year's noise at the highest rate its history does not rule out (a row per
-        # step: the noise does not grow with the step)
-        least = np.sqrt(origin.least_noise) * _GRID_Z[None, :] / step_scale[:, None]
+        # has no noise: at every step its upper bounds stand at least as far above the path
+        # as what its history alone says a year can bring (a Poisson count at its rate
+        # under Jeffreys' prior, as uncertain as its years leave it) reaches above that rate.
+        # Not from the rate itself: a declining count's path below its history's rate would
+        # have its bounds all set by the rate it left. A row per step: the noise does not
+        # grow with the step
+        own = _count_quantiles(np.array([origin.history_rate]), np.array([origin.history_spread]))
+        reach = np.maximum(own - np.interp(0.5, grid_probabilities(), own[0]), 0.0)
+        path = origin.path[:, None]
+        least = (np.sqrt(path + reach) - np.sqrt(path)) / step_scale[:, None]
         floored = bool(
-            np.interp(Z_975, _GRID_Z, quantiles) < np.interp(Z_975, _GRID_Z, least[0]) - 1e-12
+            np.interp(Z_975, _GRID_Z, np.atleast_2d(quantiles)[0])
+            < np.interp(Z_975, _GRID_Z, least[0]) - 1e-12
         )
-        quantiles = np.where(
-            _GRID_Z > 0, np.maximum(quantiles, least), np.minimum(quantiles, least)
-        )
+        quantiles = np.where(_GRID_Z > 0, np.maximum(quantiles, least), quantiles)
     return scale, quantiles, step_scale, floored
 
 
@@ -937,16 +995,23 @@ def _independent_errors(steps: np.ndarray) -> int:
     return int(min(steps.size, origins + int(step_index.max()) - 1))
 
 
-def _error_quantiles(normalised: np.ndarray, prior_scale: float, independent: int) -> np.ndarray:
+def _error_quantiles(
+    normalised: np.ndarray,
+    prior_scale: float,
+    independent: int,
+    parametric: np.ndarray | None = None,
+) -> np.ndarray:
     """Quantile function of one-step errors at the grid probabilities: empirical (conformal
-    plotting positions) mixed with a Student-t whose scale pools the errors with a wide prior.
+    plotting positions) mixed with a Student-t whose scale pools the errors with a wide prior
+    (or with ``parametric``, a small count's rows per step, ``_count_root_quantiles``).
     At each probability the empirical quantile weighs by the ``independent`` errors beyond it
     (``EMPIRICAL_HALF_TAIL``): few errors, and every far tail, lean on the t. A constant
     weight had read a 99% bound off the two largest errors, clamped there: 96-97% of held-out
     years inside 99% intervals on M3, M1 and Tourism."""
     count = normalised.size
-    scale = np.sqrt(_pooled_variance(normalised, prior_scale))
-    parametric = scale * _t_on_grid(max(count - 1, 2))
+    if parametric is None:
+        scale = np.sqrt(_pooled_variance(normalised, prior_scale))
+        parametric = scale * _t_on_grid(max(count - 1, 2))
     if count == 0:
         return np.asarray(parametric)
     ordered = np.sort(normalised)
