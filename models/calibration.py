@@ -588,12 +588,13 @@ class _Origin:
     #: only, else 0): ``_steady_share``
     count_noise: float
     #: what a small count's history alone says of its rate (else 0): the mean of its rate
-    #: under Jeffreys' prior, (total + 1/2) / years, and that rate's squared coefficient of
-    #: variation, 1 / (total + 1/2); its upper bounds reach at least as far above the path as
-    #: this negative binomial, the history's own predictive, reaches above that rate
-    #: (``_calibrate``)
+    #: under Jeffreys' prior, (total + 1/2) / years
     history_rate: float
-    history_spread: float
+    #: how far above its median the count's next year may reach by its history alone, at
+    #: the grid probabilities (empty unless a small count): the history's own predictive, a
+    #: negative binomial at ``history_rate`` of shape total + 1/2. Its upper bounds reach at
+    #: least as far above the path (``_calibrate``)
+    history_reach: np.ndarray
 
     @classmethod
     def of(cls, values: np.ndarray, last_year: int, path: np.ndarray) -> _Origin:
@@ -602,14 +603,17 @@ class _Origin:
             path = np.maximum(path, 0.0)
         scale = error_scale_of(values, path)
         envelope = _envelope(len(path), values) if scale == "log" else None
-        noise = rate = spread = 0.0
+        noise = rate = 0.0
+        reach = np.empty(0)
         if scale == "sqrt":
             counts = np.maximum(values[np.isfinite(values)], 0.0)
             noise = float(poisson_root_variance(float(np.mean(counts)) if counts.size else 0.0))
             if counts.size:
                 total = float(np.sum(counts)) + JEFFREYS_SHAPE
-                rate, spread = total / counts.size, 1.0 / total
-        return cls(values, last_year, path, nonnegative, scale, envelope, noise, rate, spread)
+                rate = total / counts.size
+                own = _count_quantiles(np.array([rate]), np.array([1.0 / total]))[0]
+                reach = np.maximum(own - np.interp(0.5, grid_probabilities(), own), 0.0)
+        return cls(values, last_year, path, nonnegative, scale, envelope, noise, rate, reach)
 
     def calibrated(
         self,
@@ -710,14 +714,12 @@ def _calibrate(
         # a small count's backtest errors can all be 0 where it stood at 0, and a rate of 0
         # has no noise: at every step its upper bounds stand at least as far above the path
         # as what its history alone says a year can bring (a Poisson count at its rate
-        # under Jeffreys' prior, as uncertain as its years leave it) reaches above that rate.
-        # Not from the rate itself: a declining count's path below its history's rate would
-        # have its bounds all set by the rate it left. A row per step: the noise does not
-        # grow with the step
-        own = _count_quantiles(np.array([origin.history_rate]), np.array([origin.history_spread]))
-        reach = np.maximum(own - np.interp(0.5, grid_probabilities(), own[0]), 0.0)
+        # under Jeffreys' prior, as uncertain as its years leave it) reaches above its
+        # median (``_Origin.history_reach``). Not from the rate itself: a declining count's
+        # path below its history's rate would have its bounds all set by the rate it left.
+        # A row per step: the noise does not grow with the step
         path = origin.path[:, None]
-        least = (np.sqrt(path + reach) - np.sqrt(path)) / step_scale[:, None]
+        least = (np.sqrt(path + origin.history_reach) - np.sqrt(path)) / step_scale[:, None]
         floored = bool(
             np.interp(Z_975, _GRID_Z, np.atleast_2d(quantiles)[0])
             < np.interp(Z_975, _GRID_Z, least[0]) - 1e-12
@@ -1003,7 +1005,7 @@ def _error_quantiles(
 ) -> np.ndarray:
     """Quantile function of one-step errors at the grid probabilities: empirical (conformal
     plotting positions) mixed with a Student-t whose scale pools the errors with a wide prior
-    (or with ``parametric``, a small count's rows per step, ``_count_root_quantiles``).
+    (or with ``parametric``, a small count's rows per step, ``_count_quantiles``).
     At each probability the empirical quantile weighs by the ``independent`` errors beyond it
     (``EMPIRICAL_HALF_TAIL``): few errors, and every far tail, lean on the t. A constant
     weight had read a 99% bound off the two largest errors, clamped there: 96-97% of held-out
