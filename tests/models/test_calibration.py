@@ -299,9 +299,9 @@ def test_counts_of_one_to_three_a_year_do_not_read_their_noise_as_a_moving_level
 
 
 def test_a_count_that_has_stood_at_zero_keeps_room_for_a_one() -> None:
-    """A count of 0 in each of 12 years, forecast at 0 with every backtest error 0. Its rate
-    may still be up to 0.31 a year (``count_rate_upper``), and a one next year has a chance
-    of about 4% (Jeffreys' predictive), so the 95% interval reaches most of the way to 1.
+    """A count of 0 in each of 12 years, forecast at 0 with every backtest error 0. A one
+    next year has a chance of about 4% by its history alone (Jeffreys' predictive, the floor
+    of its upper bounds), so the 95% interval reaches most of the way to 1.
     Calibrated from the errors alone, all 0, it had been 0 to 0.02: a count's figure of 1
     then fell far beyond its 99.9% bound, and a few such figures in a population's pooled
     backtests widened every other series' intervals."""
