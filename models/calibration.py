@@ -130,6 +130,10 @@ EXACT_ROOT_VARIANCE = 50.0
 #: count's history alone says its next year can bring is a negative binomial of shape
 #: total + 1/2 (``_Origin.history_rate``, ``history_spread``).
 JEFFREYS_SHAPE = 0.5
+#: The most whole numbers a count's distribution is summed over (``_count_quantiles``);
+#: beyond, a gamma of the same mean and variance stands in, a count there being as good as
+#: continuous.
+COUNT_ENUMERATED = 10_000
 #: The standard normal's 97.5% quantile: where a 95% interval's upper bound is read.
 Z_975 = 1.959964
 
@@ -163,32 +167,46 @@ def _count_quantiles(rate: np.ndarray, spread: np.ndarray) -> np.ndarray:
     negative binomial; a Poisson count at 0). The count is read with a continuity correction
     (plus a uniform -1/2 to 1/2), so that the quantiles are continuous and a bound at
     probability p holds a whole number whose cumulative probability reaches p about as often
-    as not."""
+    as not. Where its distribution would run past ``COUNT_ENUMERATED`` whole numbers, a gamma
+    of the same mean and variance stands in: a small count whose path doubles every year
+    reaches billions in 30 years, and summing every count up to there had run out of memory."""
     from scipy.special import gammaln
+    from scipy.stats import gamma
 
-    rate = np.maximum(np.asarray(rate, dtype=float), 1e-9)[:, None]
-    spread = np.asarray(spread, dtype=float)[:, None]
+    rate = np.maximum(np.asarray(rate, dtype=float), 1e-9)
+    spread = np.broadcast_to(np.asarray(spread, dtype=float), rate.shape)
     variance = rate + spread * rate**2
-    top = int(np.ceil(np.max(rate + 12.0 * np.sqrt(variance)))) + 20
+    reach = rate + 12.0 * np.sqrt(variance) + 20.0
+    probabilities = grid_probabilities()
+    quantiles = np.empty((rate.size, probabilities.size))
+    large = ~(reach <= COUNT_ENUMERATED)
+    if large.any():
+        shape, scale = rate[large] ** 2 / variance[large], variance[large] / rate[large]
+        quantiles[large] = gamma.ppf(probabilities[None, :], shape[:, None], scale=scale[:, None])
+    if large.all():
+        return quantiles
+    small = ~large
+    top = int(np.ceil(np.max(reach[small])))
     counts = np.arange(top + 1, dtype=float)[None, :]
+    at, extra = rate[small][:, None], spread[small][:, None]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        shape = np.where(spread > 1e-9, 1.0 / np.maximum(spread, 1e-300), np.inf)
-        chance = shape / (shape + rate)
+        size = np.where(extra > 1e-9, 1.0 / np.maximum(extra, 1e-300), np.inf)
+        chance = size / (size + at)
         negative_binomial = (
-            gammaln(counts + shape)
-            - gammaln(shape)
+            gammaln(counts + size)
+            - gammaln(size)
             - gammaln(counts + 1.0)
-            + shape * np.log(chance)
+            + size * np.log(chance)
             + counts * np.log1p(-chance)
         )
-        poisson = counts * np.log(rate) - rate - gammaln(counts + 1.0)
-        log_pmf = np.where(np.isfinite(shape), negative_binomial, poisson)
-    cdf = np.concatenate([np.zeros((len(rate), 1)), np.cumsum(np.exp(log_pmf), axis=1)], axis=1)
+        poisson = counts * np.log(at) - at - gammaln(counts + 1.0)
+        log_pmf = np.where(np.isfinite(size), negative_binomial, poisson)
+    cdf = np.concatenate([np.zeros((len(at), 1)), np.cumsum(np.exp(log_pmf), axis=1)], axis=1)
     # strictly rising (interpolation needs it where a probability is nil or the sum is 1)
     cdf = np.maximum.accumulate(np.minimum(cdf, 1.0) + np.arange(top + 2) * 1e-15, axis=1)
-    probabilities = grid_probabilities()
     edges = np.arange(top + 2, dtype=float) - 0.5
-    return np.array([np.interp(probabilities, row, edges) for row in cdf])
+    quantiles[small] = np.array([np.interp(probabilities, row, edges) for row in cdf])
+    return quantiles
 
 
 def poisson_root_variance(mean: float | np.ndarray) -> np.ndarray:

@@ -689,3 +689,28 @@ def test_a_small_count_s_intervals_are_a_count_s_not_a_symmetric_t_s() -> None:
         uppers.append(float(champion.predict(1, [95])["hi-95"].iloc[0]))
     reach = float(np.mean(poisson.ppf(0.995, rates)))
     assert float(np.mean(uppers)) < reach, (float(np.mean(uppers)), reach)
+
+
+def test_a_small_count_whose_path_explodes_is_calibrated_without_summing_every_count() -> None:
+    """A count of 2 to 90 growing by half every year is a small count (its recent level is
+    under 100), and drift on its log projects it past 29 million in 30 years. Its intervals
+    come from a count's distribution, which had been summed over every whole number up to
+    its reach: 21 GB, and the training process was killed. Far out, a gamma of the same mean
+    and variance stands in (``COUNT_ENUMERATED``); near, the bounds are a count's."""
+    history = pd.Series([2, 3, 5, 8, 12, 18, 27, 40, 60, 90.0], index=range(2016, 2026))
+    growth = np.log(90.0 / 2.0) / 9
+    rows = [
+        {"origin": origin, "step": step, "actual": float(history[origin + step]),
+         "mean": float(history[origin] * np.exp(growth * step))}
+        for origin in range(2019, 2025)
+        for step in range(1, 7)
+        if origin + step <= 2025
+    ]  # fmt: skip
+    path = 90.0 * np.exp(growth * np.arange(1, 31))
+    assert path[-1] > 2e7
+    champion = CalibratedForecast.from_backtest("log_drift", history, path, pd.DataFrame(rows))
+    assert champion.error_scale == "sqrt"
+    served = champion.predict(30, [80, 95])
+    bounds = served[["lo-95", "lo-80", "hi-80", "hi-95"]].to_numpy()
+    assert np.all(np.isfinite(bounds)) and np.all(np.diff(bounds, axis=1) >= 0)
+    assert np.all(served["lo-95"] <= path[:30]) and np.all(path[:30] <= served["hi-95"])
