@@ -128,7 +128,7 @@ def within_reference(path: np.ndarray, values: np.ndarray) -> np.ndarray:
 EXACT_ROOT_VARIANCE = 50.0
 #: Jeffreys' prior for a Poisson rate, a gamma of this shape and no rate: what a small
 #: count's history alone says its next year can bring is a negative binomial of shape
-#: total + 1/2 (``_Origin.history_rate``, ``history_spread``).
+#: total + 1/2 (``_Origin.history_rate``, ``history_reach``).
 JEFFREYS_SHAPE = 0.5
 #: The most whole numbers a count's distribution is summed over (``_count_quantiles``);
 #: beyond, a gamma of the same mean and variance stands in, a count there being as good as
@@ -725,8 +725,7 @@ def _calibrate(
         # where the count's own distribution puts a lower bound at 0, it stays there: the
         # backtest errors, from paths at other levels, do not lift it off 0 (a bound of 0.01
         # beside a path of 1 had left out a year at 0)
-        at_zero = parametric <= -np.sqrt(origin.path)[:, None] / step_scale[:, None] + 1e-12
-        quantiles = np.where(at_zero & (_GRID_Z < 0), parametric, quantiles)
+        quantiles = np.where((counted <= 0.0) & (_GRID_Z < 0), parametric, quantiles)
     floored = False
     if origin.history_rate > 0.0:
         # a small count's backtest errors can all be 0 where it stood at 0, and a rate of 0
@@ -739,8 +738,7 @@ def _calibrate(
         path = origin.path[:, None]
         least = (np.sqrt(path + origin.history_reach) - np.sqrt(path)) / step_scale[:, None]
         floored = bool(
-            np.interp(Z_975, _GRID_Z, np.atleast_2d(quantiles)[0])
-            < np.interp(Z_975, _GRID_Z, least[0]) - 1e-12
+            np.interp(Z_975, _GRID_Z, quantiles[0]) < np.interp(Z_975, _GRID_Z, least[0]) - 1e-12
         )
         quantiles = np.where(_GRID_Z > 0, np.maximum(quantiles, least), quantiles)
     return scale, quantiles, step_scale, floored
