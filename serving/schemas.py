@@ -549,6 +549,14 @@ class JobOutcome(BaseModel):
         description="share (0-1) of its backtest figures inside its calibrated intervals, by "
         "level in percent",
     )
+    backtest_forecasts: int | None = Field(
+        default=None, description="backtest forecasts (origin and step pairs) these rest on"
+    )
+    intervals_borrowed: bool = Field(
+        default=False,
+        description="the series is too short to backtest: its intervals are borrowed from "
+        "comparable series, and its few backtest forecasts are too few to judge them by",
+    )
     version: str | None = Field(default=None, description="its registered version")
     run_id: str | None = Field(default=None, description="the MLflow run of this retrain")
     data_revision: str | None = Field(default=None, description="hash of the figures used")

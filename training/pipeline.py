@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 class SeriesOutcome:
     """How one series' retrain ended (``Outcome``) and why; ``model``, ``mase`` and
     ``coverage`` (of its calibrated intervals in the backtest, by level label) describe the
-    model that serves afterwards."""
+    model that serves afterwards, ``backtest_forecasts`` how many backtest forecasts those
+    rest on, and ``intervals_borrowed`` whether its intervals were borrowed from comparable
+    series (a short series': its few backtest forecasts are counted, not read as a rate)."""
 
     series_id: str
     status: Outcome
@@ -48,6 +50,8 @@ class SeriesOutcome:
     model: str | None = None
     mase: float | None = None
     coverage: dict[str, float] = field(default_factory=dict)
+    backtest_forecasts: int | None = None
+    intervals_borrowed: bool = False
     version: str | None = None
     run_id: str | None = None
     data_revision: str | None = None
@@ -421,6 +425,8 @@ def _track_and_promote(
         model=served.model.name,
         mase=_scored(served.model.metrics.get("mase")),
         coverage=calibrated_coverage(served.model.metrics),
+        backtest_forecasts=_counted(served.model.metrics.get("backtest_forecasts")),
+        intervals_borrowed=is_short(len(fit.history)),
         version=served.version,
         run_id=step.run_id,
         data_revision=prepared.data_revision,
@@ -575,3 +581,9 @@ def _scored(mase: float | None) -> float | None:
     """A backtest MASE as the summary shows it: None where no backtest forecast could be
     scaled (one figure before the only origin), which the summary had printed as "nan"."""
     return mase if mase is not None and math.isfinite(mase) else None
+
+
+def _counted(value: float | None) -> int | None:
+    """A count logged as an MLflow metric (a float), None where it is missing or not finite."""
+    finite = _scored(value)
+    return int(finite) if finite is not None else None

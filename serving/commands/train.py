@@ -249,7 +249,12 @@ def summary_table(outcomes: list[SeriesOutcome], *, narrow: bool = False) -> Tab
     """One row per series: champion, backtest MASE, coverage, what happened and why; ids are
     never split. ``narrow`` leaves out the model and the reason (``_SeriesRows`` writes them
     below) and heads the coverage columns "80%" and "95%"."""
-    table = Table(title="fraudcast training summary")
+    borrowed = any(o.intervals_borrowed and o.backtest_forecasts for o in outcomes)
+    table = Table(
+        title="fraudcast training summary",
+        caption=BORROWED_CAPTION if borrowed else None,
+        caption_justify="left",
+    )
     table.add_column("series", no_wrap=True)
     if not narrow:
         table.add_column("model", overflow="fold")
@@ -264,7 +269,7 @@ def summary_table(outcomes: list[SeriesOutcome], *, narrow: bool = False) -> Tab
         style = _STATUS_STYLE[outcome.status]
         scores = [
             f"{outcome.mase:.3f}" if outcome.mase is not None else "",
-            *(_percent(outcome.coverage.get(label)) for label in labels),
+            *(_coverage_cell(outcome, label) for label in labels),
             f"[{style}]{outcome.status}[/]",
         ]
         if narrow:
@@ -281,8 +286,25 @@ def _coverage_labels(outcomes: list[SeriesOutcome]) -> list[str]:
     return sorted(labels, key=float) if labels else ["80", "95"]
 
 
-def _percent(value: float | None) -> str:
-    return f"{value:.0%}" if value is not None else ""
+#: Under a summary where a short series' coverage is counted ("1 of 3", ``_coverage_cell``).
+BORROWED_CAPTION = (
+    '"k of n": a series too short to test its intervals on its own figures borrows them from '
+    "comparable series; k of the n backtest forecasts its years allow held the figure, too few "
+    "to judge the intervals by"
+)
+
+
+def _coverage_cell(outcome: SeriesOutcome, label: str) -> str:
+    """A series' backtest coverage at one level: a share, or for intervals borrowed from
+    comparable series (a short series') the figures held out of the forecasts its few years
+    allow, "1 of 3", as the page's card counts them: 0% of 3 had read as a verdict."""
+    share = outcome.coverage.get(label)
+    if share is None:
+        return ""
+    checked = outcome.backtest_forecasts
+    if outcome.intervals_borrowed and checked:
+        return f"{round(share * checked)} of {checked}"
+    return f"{share:.0%}"
 
 
 def watch(

@@ -159,6 +159,35 @@ def test_the_summary_heads_its_coverage_columns_with_the_levels_trained_at() -> 
             assert "inside the calibrated 50% and 90% intervals" in " ".join(text.split())
 
 
+def test_a_short_series_coverage_is_counted_not_read_as_a_rate() -> None:
+    """`make run`'s summary showed the SNS series' borrowed intervals at "0%" and "33%"
+    coverage beside long series' rates: 0 of 3 backtest forecasts, too few to judge by, read as
+    a verdict. They are counted, as the page's card counts them, and the caption says why."""
+    from rich.console import Console
+
+    from training.outcome import Outcome
+    from training.pipeline import SeriesOutcome
+
+    short = SeriesOutcome("jp_sns_romance_fraud_cases", Outcome.PROMOTED, "first", "analogs")
+    short.coverage, short.backtest_forecasts, short.intervals_borrowed = (
+        {"80": 0.0, "95": 2 / 3},
+        3,
+        True,
+    )
+    long = SeriesOutcome("jp_cybercrime_cleared", Outcome.PROMOTED, "first champion", "comb")
+    long.coverage, long.backtest_forecasts = {"80": 0.84, "95": 0.98}, 120
+    for width in (80, 200):
+        console = Console(width=width, record=True, color_system=None)
+        console.print(train_command.summary([short, long]))
+        text = " ".join(console.export_text().split())
+        assert "0 of 3" in text and "2 of 3" in text and " 0% " not in text, text
+        assert "84%" in text and "98%" in text, text
+        assert "too few to judge the intervals by" in text, text
+    console = Console(width=200, record=True, color_system=None)
+    console.print(train_command.summary([long]))
+    assert "k of n" not in console.export_text()
+
+
 def test_training_output_that_is_not_a_terminal_breaks_no_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

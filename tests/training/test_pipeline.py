@@ -385,6 +385,11 @@ def test_a_short_series_refitted_on_a_new_figure_does_not_claim_a_replacement(st
     assert again.status == "refreshed" and again.model == first.model
     assert again.reason.startswith(f"{first.model} chosen again and refitted: the series is too")
     assert "replaced" not in again.reason
+    # its coverage rests on the few backtest forecasts 4 years allow (at most 3 + 2 + 1, from
+    # origins after 1, 2 and 3 years), which the summary counts rather than reads as a rate
+    assert again.intervals_borrowed and 0 < (again.backtest_forecasts or 0) <= 6
+    [trend] = pipeline.retrain([TREND], store=store, settings=settings, candidates=QUICK)
+    assert not trend.intervals_borrowed and trend.backtest_forecasts
 
 
 def test_a_worse_candidate_is_not_promoted(store, settings):
