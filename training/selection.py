@@ -592,16 +592,24 @@ def borrowed_forecast(
             paths = paths * (target / median)[:, None]
         else:
             paths = paths + (target - median)[:, None]
+    # one figure shows no growth to match, and two no volatility (``ReferenceClass._fit``)
+    length, stretches = len(history), f"{len(fitted.precedents_):,}"
+    if length == 1:
+        precedents = f"every one of the {stretches} stretches of"
+        matched = "one figure shows no growth to match"
+    else:
+        precedents = f"the {stretches} most similar stretches of"
+        matched = "similar recent growth" + (" and volatility" if length > 2 else "")
     reason = (
-        f"{len(history)} years are too few to calibrate intervals on the series' own "
-        f"backtests: intervals borrowed from what the {len(fitted.precedents_):,} most "
-        f"similar stretches of {fitted.reference_size_:,} "
-        "reference yearly series (similar recent growth and volatility) did next"
+        f"{'1 year is' if length == 1 else f'{length} years are'} too few to calibrate "
+        "intervals on the series' own backtests: intervals borrowed from what "
+        f"{precedents} {fitted.reference_size_:,} reference yearly series ({matched}) did next"
     )
     if fitted.counts_:
         shape, years = fitted.rate_
         reason += (
-            f", applied to a Poisson count at the rate of its last {years:.0f} years "
+            f", applied to a Poisson count at the rate of "
+            f"{'its one year' if years == 1 else f'its last {years:.0f} years'} "
             f"({(shape - JEFFREYS_SHAPE) / years:.3g} a year)"
         )
     champion = from_quantile_paths(

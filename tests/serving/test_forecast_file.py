@@ -349,13 +349,18 @@ def test_series_that_rest_on_a_single_or_a_few_spread_figures_are_named(tmp_path
     figure got intervals, with nothing said; a series of consecutive years is not named."""
     text = "unique_id,ds,y\nalone,2020,5\nspread,1985,3\nspread,2005,4\nspread,2025,6\n"
     text += "".join(f"steady,{2015 + i},{10 + i}\n" for i in range(8))
-    out = tmp_path / "out.csv"
+    out, reasons = tmp_path / "out.csv", tmp_path / "reasons.csv"
     given = _write(tmp_path / "in.csv", text)
-    result = runner.invoke(
-        app, ["forecast-file", str(given), "--horizon", "3", "--output", str(out)]
-    )
+    arguments = ["forecast-file", str(given), "--horizon", "3", "--output", str(out)]
+    result = runner.invoke(app, [*arguments, "--reasons", str(reasons)])
     assert result.exit_code == 0, result.output
     assert set(pd.read_csv(out)["unique_id"]) == {"alone", "spread", "steady"}
+    # and its reason says what one figure can borrow: "1 years are too few" had been matched
+    # "on similar recent growth and volatility", which one figure does not show
+    [why] = pd.read_csv(reasons).query("unique_id == 'alone'")["reason"]
+    assert why.startswith("1 year is too few to calibrate intervals"), why
+    assert "every one of the" in why and "(one figure shows no growth to match)" in why, why
+    assert "at the rate of its one year (5 a year)" in why, why
     said = result.stderr.splitlines()
     assert said == [
         "warning: alone: one figure only, nothing of its own to learn from; its intervals are "
