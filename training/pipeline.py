@@ -19,7 +19,7 @@ from data.records import format_breaks, input_changed, share_ceiling
 from data.store import FigureStore, SeriesInfo
 from training import promotion, registry, run_logging, track_record, tracking
 from training.backtest import calibrated_coverage
-from training.evidence import PopulationEvidence, is_short
+from training.evidence import PopulationEvidence, borrows_intervals, is_short
 from training.failures import failure_reason, is_bug_to_raise
 from training.locking import retrain_lock
 from training.outcome import Outcome
@@ -426,7 +426,7 @@ def _track_and_promote(
         mase=_scored(served.model.metrics.get("mase")),
         coverage=calibrated_coverage(served.model.metrics),
         backtest_forecasts=_counted(served.model.metrics.get("backtest_forecasts")),
-        intervals_borrowed=is_short(len(fit.history)),
+        intervals_borrowed=borrows_intervals(len(fit.history)),
         version=served.version,
         run_id=step.run_id,
         data_revision=prepared.data_revision,

@@ -13,7 +13,7 @@ import pandas as pd
 from models.base import bound_columns
 from models.calibration import CalibratedForecast
 from training.backtest import CALIBRATED_COVERAGE, calibrated_coverage_metrics
-from training.evidence import is_short, pool_members, same_model
+from training.evidence import borrows_intervals, pool_members, same_model
 from training.failures import is_expected
 from training.selection import (
     CandidateResult,
@@ -151,7 +151,7 @@ def add_calibrated_coverage(
     for candidate in candidates:
         if candidate.error is not None or candidate.backtest.empty:
             continue
-        if is_short(len(history)):  # served borrowed, not recalibrated: own coverage
+        if borrows_intervals(len(history)):  # served borrowed, not recalibrated: own coverage
             candidate.metrics.update(
                 {
                     f"{CALIBRATED_COVERAGE}{key.removeprefix('coverage_')}": value

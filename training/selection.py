@@ -25,10 +25,13 @@ from models.combination import Combination
 from training.backtest import _origin_scales, backtest, backtest_metrics, backtest_origins
 from training.evidence import (
     BENCHMARK,
+    BORROWED_INTERVALS,
+    SHORT_SERIES,
     Decision,
     PooledCalibration,
     PopulationEvidence,
     SeriesScores,
+    borrows_intervals,
     error_matrix,
     is_short,
     pool_members,
@@ -246,8 +249,9 @@ class SeriesEvaluation:
     def scores(self, with_pits: bool = False) -> SeriesScores:
         """The series' evidence for the population: each catalog candidate's signed scaled
         errors by origin and step (combinations picked on this very backtest are left out),
-        and, ``with_pits``, how intervals borrowed at each origin fared (short series only:
-        ``borrowed_pits``; a longer series' are ``choice_pits``, once the population chose)."""
+        and, ``with_pits``, how intervals borrowed at each origin fared (series that borrow
+        theirs only, ``borrows_intervals``: ``borrowed_pits``; a longer series' are
+        ``choice_pits``, once the population chose)."""
         frames = {
             result.name: result.backtest
             for result in self.candidates
@@ -260,8 +264,8 @@ class SeriesEvaluation:
         for name, frame in frames.items():
             scale = _origin_scales(self.history, frame["origin"].to_numpy(dtype=np.int64))
             errors[name] = error_matrix(frame, scale, origins)
-        short = is_short(len(self.history))
-        pits = borrowed_pits(self.history, frames) if with_pits and short else {}
+        borrows = borrows_intervals(len(self.history))
+        pits = borrowed_pits(self.history, frames) if with_pits and borrows else {}
         return SeriesScores(self.series_id, errors, len(self.history), pits)
 
 
@@ -430,11 +434,16 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
             "so intervals lean on a wide prior"
         )
         notes.append(reason)
-    champion = CalibratedForecast.from_backtest(
-        chosen.name, history, path, chosen.backtest, notes=notes
-    )
-    reason += _widened(champion, evidence, len(history))
-    reason += _served_as_count(champion, history)
+    if borrows_intervals(len(history)):  # too few origins of its own to calibrate on
+        champion, borrowed = borrowed_forecast(history, notes, chosen)
+        reason += f"; {borrowed}"
+        reason += _widened(champion, evidence, len(history))
+    else:
+        champion = CalibratedForecast.from_backtest(
+            chosen.name, history, path, chosen.backtest, notes=notes
+        )
+        reason += _widened(champion, evidence, len(history))
+        reason += _served_as_count(champion, history)
     return SeriesFit(
         series_id,
         champion,
@@ -458,8 +467,12 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
         return ""
     champion.recalibration = pooled.recalibration
     kind = "short " if is_short(length) else ""
+    # a longer series that borrows its intervals is checked against those that do
+    series = evidence.stratum(length).series if is_short(length) else evidence.series
+    if borrows_intervals(length) and not is_short(length):
+        series, kind = pooled.series, f"{SHORT_SERIES + 1}-{BORROWED_INTERVALS}-year "
     return (
-        f", widened because in the pooled backtests of {evidence.stratum(length).series} "
+        f", widened because in the pooled backtests of {series} "
         f"{kind}series {pooled.inside_80:.1%} of {pooled.figures:,} figures a year ahead fell "
         f"inside such 80% intervals and {pooled.inside_95:.1%} inside 95% ones{_short(pooled)}"
     )
@@ -738,7 +751,7 @@ def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> Calib
     """Any candidate fitted to the whole history and calibrated from its own backtest, the way
     the champion is (used for the candidates' fan charts, and for the champion's own model
     refitted on new figures), a small count served at its count's median as a champion is."""
-    if is_short(len(history)):  # every forecast of a short series borrows intervals
+    if borrows_intervals(len(history)):  # every forecast of a short series borrows intervals
         return borrowed_forecast(history, centre=candidate)[0]
     path = _champion_path(candidate, history)
     forecast = CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)

@@ -424,7 +424,7 @@ def test_a_share_in_whole_percents_is_projected_below_100_at_its_own_pace(tmp_pa
 def test_reasons_say_why_each_series_got_its_model(tmp_path: Path) -> None:
     """An auditor could not tell why a model was chosen, or that a new series' intervals were
     borrowed: the output held the model's name and nothing else."""
-    rows = ["unique_id,ds,y", *(f"a,{2000 + i},{100 * 1.1**i:.2f}" for i in range(8))]
+    rows = ["unique_id,ds,y", *(f"a,{2000 + i},{100 * 1.1**i:.2f}" for i in range(9))]
     rows += ["new,2023,2271", "new,2024,3570", "new,2025,4100"]
     given = _write(tmp_path / "in.csv", "\n".join(rows) + "\n")
     out, why = tmp_path / "out.csv", tmp_path / "why.csv"
