@@ -437,13 +437,12 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
     if borrows_intervals(len(history)):  # too few origins of its own to calibrate on
         champion, borrowed = borrowed_forecast(history, notes, chosen)
         reason += f"; {borrowed}"
-        reason += _widened(champion, evidence, len(history))
     else:
         champion = CalibratedForecast.from_backtest(
             chosen.name, history, path, chosen.backtest, notes=notes
         )
-        reason += _widened(champion, evidence, len(history))
-        reason += _served_as_count(champion, history)
+    reason += _widened(champion, evidence, len(history))
+    reason += _served_as_count(champion, history)
     return SeriesFit(
         series_id,
         champion,

@@ -372,6 +372,12 @@ def test_series_of_6_to_8_years_borrow_intervals_around_their_own_choice_of_path
     longer = fit_series(_growing(9), series_id="longer")
     assert not longer.champion.borrowed
     assert "too few to calibrate" not in longer.reason
+    # a small count of 8 years is still served a whole number, its count's median, not a rate
+    county = pd.Series([0, 1, 0, 0, 2, 1, 0, 0.0], index=range(2018, 2026))
+    fit = fit_series(county, series_id="county")
+    assert fit.champion.borrowed and "served as a count" in fit.reason
+    served = fit.champion.predict(3, [80, 95])["mean"]
+    assert (served == np.round(served)).all(), served
 
 
 def test_a_long_small_counts_intervals_are_its_own_not_borrowed() -> None:
