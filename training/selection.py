@@ -750,10 +750,15 @@ def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> Calib
     """Any candidate fitted to the whole history and calibrated from its own backtest, the way
     the champion is (used for the candidates' fan charts, and for the champion's own model
     refitted on new figures), a small count served at its count's median as a champion is."""
-    if borrows_intervals(len(history)):  # every forecast of a short series borrows intervals
+    if is_short(len(history)):  # every forecast of a short series borrows intervals
         return borrowed_forecast(history, centre=candidate)[0]
-    path = _champion_path(candidate, history)
-    forecast = CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)
+    if borrows_intervals(len(history)):  # around the candidate's path, as ``choose`` serves
+        forecast = borrowed_forecast(history, centre=candidate)[0]
+    else:
+        path = _champion_path(candidate, history)
+        forecast = CalibratedForecast.from_backtest(
+            candidate.name, history, path, candidate.backtest
+        )
     _served_as_count(forecast, history)
     return forecast
 

@@ -378,6 +378,10 @@ def test_series_of_6_to_8_years_borrow_intervals_around_their_own_choice_of_path
     assert fit.champion.borrowed and "served as a count" in fit.reason
     served = fit.champion.predict(3, [80, 95])["mean"]
     assert (served == np.round(served)).all(), served
+    # and so is its champion refitted on new figures (``calibrated_forecast``)
+    [chosen] = [c for c in fit.candidates if c.name == fit.selected]
+    refitted = calibrated_forecast(chosen, fit.history).predict(3, [80, 95])["mean"]
+    assert (refitted == served).all(), refitted
 
 
 def test_a_long_small_counts_intervals_are_its_own_not_borrowed() -> None:
