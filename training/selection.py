@@ -102,33 +102,44 @@ class _Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def _plan(length: int, candidates: Sequence[str] | None, unpublished: Sequence[int] = ()) -> _Plan:
+def _published_origins(history: pd.Series, min_train: int, unpublished: Sequence[int]) -> list[int]:
+    """The backtest origins after at least ``min_train`` years (the latest MAX_ORIGINS), none
+    of them a year filled in (``unpublished``): its value was drawn towards the figure after
+    the gap, which the forecast from it would then be checked against."""
+    missing = set(unpublished)
+    return [o for o in backtest_origins(history, min_train, MAX_ORIGINS) if o not in missing]
+
+
+def _plan(
+    history: pd.Series, candidates: Sequence[str] | None, unpublished: Sequence[int] = ()
+) -> _Plan:
     """Which candidates to compare and from which training length, so that all are compared
     on the same origins and at least MIN_WINDOWS of them when the series allows.
 
-    No backtest starts from a year missing from the figures (``unpublished``: positions in the
-    series, 0 for its first year), so those are not counted: China's telecom fraud cases,
-    published for 6 of 10 years, had its backtests start after 6 years for the candidates
-    that need them, two published origins were left, and its intervals rested on 3 errors."""
+    The origins counted are those the backtests will use (``_published_origins``), none a
+    filled year: China's telecom fraud cases, published for 6 of 10 years, had its backtests
+    start after 6 years for the candidates that need them, two published origins were left,
+    and its intervals rested on 3 errors."""
     names = list(candidates) if candidates is not None else list(DEFAULT_CANDIDATES)
     unknown = [name for name in names if name not in CATALOG]
     if unknown:
         raise KeyError(f"unknown models: {unknown}")
     min_lengths = {name: CATALOG[name].min_length for name in names}
+    length = len(history)
     windows = MIN_WINDOWS_SHORT if is_short(length) else MIN_WINDOWS
-    missing = set(unpublished)
-
-    def origins(trained: int) -> int:  # the latest MAX_ORIGINS after ``trained`` years or more
-        first = max(trained, length - MAX_ORIGINS)
-        return sum(1 for years in range(first, length) if years - 1 not in missing)
-
-    usable = sorted({m for m in min_lengths.values() if origins(m) >= windows})
+    usable = sorted(
+        {
+            m
+            for m in min_lengths.values()
+            if len(_published_origins(history, m, unpublished)) >= windows
+        }
+    )
     min_train = usable[-1] if usable else min(min_lengths.values())
     chosen = [name for name in names if min_lengths[name] <= min_train]
     skipped = [name for name in names if name not in chosen]
     notes = []
     if skipped:
-        published = f" ({length - len(missing)} published)" if missing else ""
+        published = f" ({length - len(unpublished)} published)" if unpublished else ""
         notes.append(
             f"series of {length} years{published} too short to backtest {', '.join(skipped)}; "
             f"compared {', '.join(chosen)}"
@@ -299,18 +310,11 @@ def evaluate_series(
     history = prepared.series
     notes = list(prepared.notes)
     unpublished = prepared.filled_years
-    first_year = int(history.index[0])
-    plan = _plan(len(history), candidates, [int(year) - first_year for year in unpublished])
+    plan = _plan(history, candidates, unpublished)
     if is_short(len(history)) and BORROWED not in plan.names and candidates is None:
         plan.names.append(BORROWED)  # short series: what comparable series did is a candidate
     notes += plan.notes
-    # no backtest starts from a filled year: its value was drawn towards the figure after
-    # the gap, which the forecast from it was then checked against
-    origins = [
-        origin
-        for origin in backtest_origins(history, plan.min_train, MAX_ORIGINS)
-        if origin not in unpublished
-    ]
+    origins = _published_origins(history, plan.min_train, unpublished)
     results: list[CandidateResult] = []
     for name in plan.names:
         results.append(_evaluate(name, history, origins, checked_levels, results, unpublished))
@@ -466,8 +470,8 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
         return ""
     champion.recalibration = pooled.recalibration
     kind = "short " if is_short(length) else ""
+    series = evidence.stratum(length).series
     # a longer series that borrows its intervals is checked against those that do
-    series = evidence.stratum(length).series if is_short(length) else evidence.series
     if borrows_intervals(length) and not is_short(length):
         series, kind = pooled.series, f"{SHORT_SERIES + 1}-{BORROWED_INTERVALS}-year "
     return (
