@@ -58,16 +58,44 @@ _CACHE: dict[tuple[int, bool, int], tuple[np.ndarray, ...]] = {}
 def _reference_windows(
     length: int, log_scale: bool, extra: Sequence[np.ndarray]
 ) -> tuple[np.ndarray, ...]:
-    """``_windows`` of the bundled corpus (cached) and of ``extra`` series, stacked."""
+    """``_windows`` of the bundled corpus (cached) and of ``extra`` series, stacked, and the
+    spread of their features (``_spread``)."""
     corpus = reference_series()
     key = (length, log_scale, id(corpus))
     if key not in _CACHE:
-        _CACHE[key] = _windows(length, log_scale, corpus)
-    found = _CACHE[key]
+        found = _windows(length, log_scale, corpus)
+        _CACHE[key] = (*found, _spread(found[0]))
     if not extra:
-        return found
+        return _CACHE[key]
     more = _windows(length, log_scale, extra)
-    return tuple(np.concatenate([mine, theirs]) for mine, theirs in zip(found, more, strict=True))
+    found = _CACHE[key][: len(more)]
+    stacked = [np.concatenate([mine, theirs]) for mine, theirs in zip(found, more, strict=True)]
+    return (*stacked, _spread(stacked[0]))
+
+
+def _spread(features: np.ndarray) -> np.ndarray:
+    """How far windows' features lie from their median, feature by feature (the median absolute
+    deviation, at least 1e-9): the unit distances to a series are measured in."""
+    if len(features) == 0:
+        return np.ones(features.shape[1])
+    return np.maximum(np.median(np.abs(features - np.median(features, axis=0)), axis=0), 1e-9)
+
+
+def _column_quantiles(values: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Quantiles (probabilities x columns) of each column of ``values`` without its NaNs, as
+    ``np.nanquantile``'s default (linear) method gives them, from one sort of the columns:
+    ``np.nanquantile`` partitions a column once per probability, half of a borrowed forecast's
+    time at the 401 grid probabilities. NaN where a column has none."""
+    ordered = np.sort(values, axis=0)  # NaNs last
+    counts = np.sum(~np.isnan(values), axis=0)
+    position = np.asarray(probabilities, dtype=float)[:, None] * np.maximum(counts - 1, 0)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, np.maximum(counts - 1, 0))
+    share = position - below
+    columns = np.arange(values.shape[1])
+    low, high = ordered[below, columns], ordered[above, columns]
+    found = low + (high - low) * share
+    return np.where(counts > 0, found, np.nan)
 
 
 def _windows(length: int, log_scale: bool, corpus: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -242,7 +270,7 @@ class ReferenceClass(Forecaster):
         else:
             self.level_ = float(np.mean(np.abs(window))) or 1.0
             window = window / self.level_
-        features, starts, follows, scales = _reference_windows(
+        features, starts, follows, scales, spread = _reference_windows(
             max(length, 2), self.log_scale_, self.extra_reference
         )
         if len(features) == 0:
@@ -251,9 +279,6 @@ class ReferenceClass(Forecaster):
             target = _features(window)
             if self.counts_:
                 target = _signal_features(target, values[-length:])
-            spread = np.maximum(
-                np.median(np.abs(features - np.median(features, axis=0)), axis=0), 1e-9
-            )
             used = 1 if length == 2 else 2  # two years show no volatility
             distance = np.sqrt(np.sum(((features - target) / spread)[:, :used] ** 2, axis=1))
             count = min(self.neighbours, len(distance))
@@ -285,13 +310,16 @@ class ReferenceClass(Forecaster):
     def _changes(self, horizon: int, probabilities: np.ndarray) -> np.ndarray:
         """Quantiles (steps x probabilities) of the precedents' changes ``horizon`` years on."""
         steps = min(horizon, PRECEDENT_HORIZON)
+        precedents = self.precedents_[:, :steps]
         changes = _widening(
-            np.nanquantile(self.precedents_[:, :steps], probabilities, axis=0).T,
-            np.nanmedian(self.precedents_[:, :steps], axis=0),
+            _column_quantiles(precedents, probabilities).T,
+            _column_quantiles(precedents, np.array([0.5]))[0],
             probabilities,
         )
         if horizon > steps:  # beyond the precedents: median trend on, spread like a random walk
-            median = np.nanmedian(self.precedents_[:, steps - 1])
+            median = _column_quantiles(self.precedents_[:, steps - 1 : steps], np.array([0.5]))[
+                0, 0
+            ]
             extra = np.arange(steps + 1, horizon + 1)
             centre = median * extra / steps
             spread = (changes[-1] - median)[None, :] * np.sqrt(extra / steps)[:, None]
