@@ -301,7 +301,9 @@ def render(
         "clearly beats it, a series departs only as far as its own evidence supports "
         "(`training/evidence.py`), and intervals are calibrated from the champion's own "
         "backtest errors (empirical quantiles mixed with a Student-t, which few independent "
-        "errors and the far tails lean on; error growth with the horizon fitted per series). "
+        "errors and the far tails lean on; error growth with the horizon fitted per series), "
+        "averaged quantile by quantile with those borrowed from what comparable reference "
+        "series did next around the same path, its own at n / (n + 10) for n origins. "
         "The set being forecast is left out of the reference corpus the global model, the "
         "analogs and the interval envelope learn from.",
         "",

@@ -273,8 +273,8 @@ def model_words(page: SeriesOutlook) -> list[str]:
     for label, share in [] if model.intervals_borrowed else levels:
         count = f" ({round(share * checked)} of {checked} backtest forecasts)" if checked else ""
         words.append(
-            f"{label}% intervals calibrated like this one contained the figure that came in "
-            f"{share:.0%} of the time{count}."
+            f"{label}% intervals calibrated on its own backtest errors contained the figure "
+            f"that came in {share:.0%} of the time{count}."
         )
     # a note that the reason already says (a short series' borrowed intervals) is not repeated
     notes = [note for note in page.card.notes if note not in page.card.reason]

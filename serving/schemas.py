@@ -147,7 +147,8 @@ class ChampionSummary(BaseModel):
     coverage: dict[str, float] = Field(
         default_factory=dict,
         description=(
-            "How often intervals calibrated like the served ones contained the figure in "
+            "How often intervals calibrated on the model's own backtest errors, as the served "
+            "ones are before they are averaged with comparable series', contained the figure in "
             "backtests (each figure checked against a calibration without its own origin's "
             "errors or any error on its own year), "
             "per level, as fractions 0..1; empty for a champion trained before it was measured."

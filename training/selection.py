@@ -15,10 +15,13 @@ from models.base import Forecaster, UnsuitableSeries, validate_levels
 from models.calibration import (
     MAX_HORIZON,
     CalibratedForecast,
+    blend_probabilities,
     count_median,
     from_quantile_paths,
     grid_probabilities,
     held_out_pits,
+    is_small_count,
+    vincentized,
 )
 from models.catalog import CATALOG, make_forecaster
 from models.combination import Combination
@@ -34,6 +37,7 @@ from training.evidence import (
     borrows_intervals,
     error_matrix,
     is_short,
+    own_interval_weight,
     pool_members,
 )
 from training.failures import is_expected
@@ -442,9 +446,11 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
         champion, borrowed = borrowed_forecast(history, notes, chosen)
         reason += f"; {borrowed}"
     else:
-        champion = CalibratedForecast.from_backtest(
+        own = CalibratedForecast.from_backtest(
             chosen.name, history, path, chosen.backtest, notes=notes
         )
+        champion, blended = blended_forecast(own, history, chosen)
+        reason += blended
     reason += _widened(champion, evidence, len(history))
     reason += _served_as_count(champion, history)
     return SeriesFit(
@@ -607,32 +613,16 @@ def borrowed_forecast(
     (``models.analogs``), and ``centre``'s path is only its point path: moved to a last figure
     of 1, the interval of 0, 0, 1 would have left out the 0 that it gives two chances in three.
     Naive's path, no change, is the count's rate carried forward (``_point_path``)."""
-    fitted = make_forecaster(BORROWED).fit(history)
-    assert isinstance(fitted, ReferenceClass)
-    paths = fitted.quantile_paths(MAX_HORIZON, grid_probabilities())
-    name, point_path = BORROWED, None
+    fitted = _reference_class(history)
+    name, target = BORROWED, None
     if centre is not None and centre.name != BORROWED:
-        name = centre.name
-        median = paths[:, np.searchsorted(grid_probabilities(), 0.5)]
-        target = _champion_path(centre, history)
-        if fitted.counts_:
-            point_path = target
-        elif np.all(paths > 0) and np.all(median > 0) and np.all(target > 0):
-            paths = paths * (target / median)[:, None]
-        else:
-            paths = paths + (target - median)[:, None]
-    # one figure shows no growth to match, and two no volatility (``ReferenceClass._fit``)
-    length, stretches = len(history), f"{len(fitted.precedents_):,}"
-    if length == 1:
-        precedents = f"every one of the {stretches} stretches of"
-        matched = "one figure shows no growth to match"
-    else:
-        precedents = f"the {stretches} most similar stretches of"
-        matched = "similar recent growth" + (" and volatility" if length > 2 else "")
+        name, target = centre.name, _champion_path(centre, history)
+    paths, point_path = _centred(fitted, target)
+    length = len(history)
     reason = (
         f"{'1 year is' if length == 1 else f'{length} years are'} too few to calibrate "
-        "intervals on the series' own backtests: intervals borrowed from what "
-        f"{precedents} {fitted.reference_size_:,} reference yearly series ({matched}) did next"
+        f"intervals on the series' own backtests: intervals borrowed from "
+        f"{_precedents(fitted, length)}"
     )
     if fitted.counts_:
         shape, years = fitted.rate_
@@ -645,6 +635,81 @@ def borrowed_forecast(
         name, history, paths, notes=[*notes, reason], point_path=point_path
     )
     return champion, reason
+
+
+def _reference_class(history: pd.Series) -> ReferenceClass:
+    """The reference-class forecaster (``models.analogs``) fitted to ``history``."""
+    fitted = make_forecaster(BORROWED).fit(history)
+    assert isinstance(fitted, ReferenceClass)
+    return fitted
+
+
+def _centred(
+    fitted: ReferenceClass, target: np.ndarray | None, probabilities: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The analogs' quantile paths (steps x ``probabilities``, the grid's by default, 0.5 among
+    them), moved so that their median is ``target`` when given (another model's path), and the
+    point path to serve beside them (None: their median). A small count's stay where they are,
+    and ``target`` is only its point path (``borrowed_forecast``)."""
+    probabilities = grid_probabilities() if probabilities is None else probabilities
+    paths = fitted.quantile_paths(MAX_HORIZON, probabilities)
+    if target is None:
+        return paths, None
+    if fitted.counts_:
+        return paths, target
+    median = paths[:, np.searchsorted(probabilities, 0.5)]
+    if np.all(paths > 0) and np.all(median > 0) and np.all(target > 0):
+        return paths * (target / median)[:, None], None
+    return paths + (target - median)[:, None], None
+
+
+def _precedents(fitted: ReferenceClass, length: int) -> str:
+    """Where a borrowed forecast comes from, for a reason: "what the 1,000 most similar
+    stretches of 1,344 reference yearly series (similar recent growth and volatility) did
+    next". One figure shows no growth to match, and two no volatility
+    (``ReferenceClass._fit``)."""
+    stretches = f"{len(fitted.precedents_):,}"
+    if length == 1:
+        precedents = f"every one of the {stretches} stretches of"
+        matched = "one figure shows no growth to match"
+    else:
+        precedents = f"the {stretches} most similar stretches of"
+        matched = "similar recent growth" + (" and volatility" if length > 2 else "")
+    return (
+        f"what {precedents} {fitted.reference_size_:,} reference yearly series ({matched}) did next"
+    )
+
+
+def blended_forecast(
+    own: CalibratedForecast, history: pd.Series, centre: CandidateResult
+) -> tuple[CalibratedForecast, str]:
+    """The champion of a series long enough to calibrate its own intervals (``own``, from
+    ``centre``'s backtest errors): their quantiles averaged with those borrowed around the same
+    path (``borrowed_forecast``), its own at the credibility of its backtest origins
+    (``own_interval_weight``); and the clause that says so in its reason.
+
+    A few to ten origins make a noisy estimate of a spread, and where the comparable series
+    moved like it the borrowed one is steadier. Side by side (own alone, then the average),
+    MSIS as a ratio to the best statsforecast method's: M3 0.875 -> 0.848, M1 0.561 -> 0.526,
+    Tourism 0.824 -> 0.706, the crime-like set 0.863 -> 0.805, and cut to 10 years M1
+    0.915 -> 0.804. A small count keeps its own: its calibration is a count's, on the
+    square-root scale with its Poisson noise, which the corpus' large aggregates do not have,
+    and averaged, the small counts of every count set scored worse (stable counts
+    0.799 -> 0.949)."""
+    if is_small_count(history.to_numpy(dtype=float)):
+        return own, ""
+    origins = int(centre.backtest["origin"].nunique()) if not centre.backtest.empty else 0
+    weight = own_interval_weight(origins)
+    fitted = _reference_class(history)
+    paths, _ = _centred(fitted, own.point_path, blend_probabilities())
+    blend = vincentized(own, paths, weight)
+    clause = (
+        f"; intervals averaged, quantile by quantile, from its own backtests' ({weight:.0%} of "
+        f"the weight, for {origins} origin{'s' if origins != 1 else ''}) and those borrowed "
+        f"from {_precedents(fitted, len(history))}"
+    )
+    blend.notes.append(clause.removeprefix("; "))
+    return blend, clause
 
 
 def borrowed_pits(history: pd.Series, frames: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
@@ -753,16 +818,16 @@ def _reason_pooled_evidence(
 def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> CalibratedForecast:
     """Any candidate fitted to the whole history and calibrated from its own backtest, the way
     the champion is (used for the candidates' fan charts, and for the champion's own model
-    refitted on new figures), a small count served at its count's median as a champion is."""
+    refitted on new figures): averaged with borrowed intervals as ``blended_forecast`` does,
+    a small count served at its count's median as a champion is."""
     if is_short(len(history)):  # every forecast of a short series borrows intervals
         return borrowed_forecast(history, centre=candidate)[0]
     if borrows_intervals(len(history)):  # around the candidate's path, as ``choose`` serves
         forecast = borrowed_forecast(history, centre=candidate)[0]
     else:
         path = _champion_path(candidate, history)
-        forecast = CalibratedForecast.from_backtest(
-            candidate.name, history, path, candidate.backtest
-        )
+        own = CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)
+        forecast, _ = blended_forecast(own, history, candidate)
     _served_as_count(forecast, history)
     return forecast
 

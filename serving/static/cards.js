@@ -120,7 +120,7 @@ export function modelCardSection(card, champion, unit = "") {
     // its calibration;
     // the count says how much evidence the share rests on (3 of 3 is not 30 of 30)
     const count = checked ? ` (${Math.round(share * checked)} of ${checked} backtest forecasts)` : "";
-    items.push(h("li", {}, "In backtests, " + `${label}% intervals calibrated like this one contained ` +
+    items.push(h("li", {}, "In backtests, " + `${label}% intervals calibrated on its own backtest errors contained ` +
       "the figure that came in ", h("strong", {}, formatShare(share)), ` of the time${count}.`));
   }
   // the store revision its figures stood as of, as the brief's cover and `figures history`

@@ -86,10 +86,10 @@ def test_page_loads_without_errors_and_draws_a_chart_for_every_series(
             checked = item["champion"]["backtest_forecasts"]
             if borrowed:  # its own few backtest forecasts counted, not a rate ("0% of the time")
                 assert "A rough indication: of the" in words and "too few to judge" in words
-                assert "like this one contained the figure" not in words
+                assert "own backtest errors contained the figure" not in words
                 assert f"of the {checked} backtest forecast" in words
             else:
-                assert "80% intervals calibrated like this one contained the figure" in words
+                assert "80% intervals calibrated on its own backtest errors contained" in words
                 assert f" of {checked} backtest forecasts)" in words
             if borrowed:  # a short series says where its intervals come from, and they are sane
                 assert "intervals borrowed from what the 1,000 most similar stretches" in words

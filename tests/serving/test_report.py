@@ -106,7 +106,7 @@ def test_the_brief_has_a_cover_and_a_page_per_series_with_outlook_sources_model_
                 assert f"80% intervals like this held {held} of the {checked} backtest" in page
                 # the model section counts them too, never "0% of the time" for 3 forecasts
                 assert f"A rough indication: of the {checked} backtest forecast" in page
-                assert "like this one contained the figure" not in page
+                assert "own backtest errors contained the figure" not in page
         else:
             held = f"{champion['coverage']['80']:.0%}"
             assert f"in backtests 80% intervals like this held {held} of the time" in page

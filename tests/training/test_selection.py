@@ -277,13 +277,64 @@ def test_a_new_series_whose_latest_figure_is_zero_gets_nested_intervals() -> Non
 def test_the_envelope_holds_what_the_series_itself_did() -> None:
     """A count of about 100 that burst to 2,000 and more in 3 of its 15 years: the envelope,
     counted from the reference corpus alone, held its 95% interval a year ahead to 423, and
-    an upper bound could be pinned to the projection itself."""
+    an upper bound could be pinned to the projection itself. (Its own intervals reach 2,200
+    a year ahead; averaged with those of comparable series, which burst less, about 1,500.)"""
     burst = [100, 110, 95, 105, 2000, 120, 100, 115, 3500, 110, 105, 98, 102, 100, 2500, 100]
     history = pd.Series(burst, index=pd.Index(range(2008, 2024), name="year"), dtype=float)
     fit = fit_series(history, series_id="bursts", levels=[80, 95])
     frame = fit.champion.predict(3, [80, 95])
-    assert (frame["hi-95"] >= 2000).all(), frame
+    assert (frame["hi-95"] >= 1000).all() and (frame["hi-95"].iloc[1:] >= 2000).all(), frame
     assert (frame["hi-80"] > frame["mean"] * 1.5).all(), frame
+
+
+def test_a_longer_series_intervals_average_its_own_and_borrowed_quantiles() -> None:
+    """A series long enough to calibrate its own intervals has them averaged, quantile by
+    quantile, with those borrowed from comparable series around the same path, its own at the
+    credibility of its backtest origins (10 of them: half). Own alone, M3's MSIS was 0.875
+    times the best statsforecast method's, Tourism's 0.824, the crime-like set's 0.863;
+    averaged, 0.848, 0.706 and 0.805. Each bound lies between the two it averages, and the
+    champion refitted on new figures (``calibrated_forecast``) is served the same way."""
+    from models.calibration import CalibratedForecast, from_quantile_paths
+    from training.selection import _centred, _reference_class
+
+    noise = np.exp(np.random.default_rng(1).normal(0.0, 0.05, 16))
+    history = pd.Series(100 * 1.05 ** np.arange(16) * noise, index=range(2008, 2024))
+    fit = fit_series(history, series_id="long")
+    weighed = "from its own backtests' (50% of the weight, for 10 origins) and those borrowed"
+    assert f"intervals averaged, quantile by quantile, {weighed}" in fit.reason, fit.reason
+    [chosen] = [c for c in fit.candidates if c.name == fit.selected]
+    own = CalibratedForecast.from_backtest(
+        chosen.name, history, fit.champion.point_path, chosen.backtest
+    )
+    paths, _ = _centred(_reference_class(history), fit.champion.point_path)
+    borrowed = from_quantile_paths(chosen.name, history, paths, point_path=own.point_path)
+    served, mine, theirs = (
+        forecast.predict(6, [80, 95]) for forecast in (fit.champion, own, borrowed)
+    )
+    for column in ("lo-80", "hi-80", "lo-95", "hi-95"):
+        low = np.minimum(mine[column], theirs[column]) * (1 - 1e-3)
+        high = np.maximum(mine[column], theirs[column]) * (1 + 1e-3)
+        assert ((low <= served[column]) & (served[column] <= high)).all(), column
+        # and neither of the two: the geometric mean, to within the stored grid's spacing
+        middle = np.sqrt(mine[column] * theirs[column])
+        np.testing.assert_allclose(served[column], middle, rtol=0.01, err_msg=column)
+        assert (np.abs(served[column] - mine[column]) > 1e-6 * mine[column]).any(), column
+    refitted = calibrated_forecast(chosen, history)
+    pd.testing.assert_frame_equal(refitted.predict(6, [80, 95]), served)
+    # and the champion stays small: the borrowed quantiles are kept on a quarter of the grid
+    assert len(pickle.dumps(fit.champion)) < 50_000
+
+
+def test_a_small_counts_intervals_are_not_averaged_with_borrowed_ones() -> None:
+    """A small count's own calibration is a count's (square-root scale, its Poisson noise);
+    averaged with borrowed intervals, built from the corpus' large aggregates, every count
+    set scored worse (stable counts: MSIS 0.799 -> 0.949 times the best statsforecast
+    method's), so its own serve alone."""
+    rng = np.random.default_rng(5)
+    county = pd.Series(rng.poisson(20, 16).astype(float), index=range(2010, 2026))
+    fit = fit_series(county, series_id="county")
+    assert fit.champion.error_scale == "sqrt" and fit.champion.blended_errors is None
+    assert "averaged, quantile by quantile" not in fit.reason
 
 
 def test_a_borrowed_interval_never_narrows_further_out() -> None:
