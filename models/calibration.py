@@ -495,14 +495,10 @@ class CalibratedForecast:
             if self.error_quantiles.ndim == 1:
                 return self.error_quantiles
             return np.asarray(self.error_quantiles[:horizon])
-        probabilities = self.probabilities
-        own = np.broadcast_to(self.error_quantiles, (self.max_horizon, len(probabilities)))
-        theirs = np.array(
-            [
-                np.interp(probabilities, probabilities[::BLEND_STRIDE], row)
-                for row in self.blended_errors[:horizon]
-            ]
-        )
+        own = np.broadcast_to(self.error_quantiles, (self.max_horizon, len(self.probabilities)))
+        below, share = _blend_interpolation()
+        rows = self.blended_errors[:horizon]
+        theirs = rows[:, below] * (1.0 - share) + rows[:, below + 1] * share
         weight = self.own_weight
         return weight * own[:horizon] + (1.0 - weight) * theirs / self.step_scale[:horizon, None]
 
@@ -879,6 +875,17 @@ def vincentized(own: CalibratedForecast, other: np.ndarray, weight: float) -> Ca
     path = own.point_path[:horizon, None]
     errors = np.maximum.accumulate(_error(own.error_scale, theirs, path), axis=1)
     return replace(own, notes=list(own.notes), blended_errors=errors, own_weight=float(weight))
+
+
+@functools.cache
+def _blend_interpolation() -> tuple[np.ndarray, np.ndarray]:
+    """Where each grid probability lies among ``blend_probabilities``: the index of the one
+    below it (never the last) and its share of the way to the next, for linear interpolation
+    of a blended forecast's rows onto the grid (``CalibratedForecast._stored``)."""
+    grid, coarse = grid_probabilities(), blend_probabilities()
+    below = np.clip(np.searchsorted(coarse, grid, side="right") - 1, 0, len(coarse) - 2)
+    share = np.clip((grid - coarse[below]) / (coarse[below + 1] - coarse[below]), 0.0, 1.0)
+    return below, share
 
 
 def blend_probabilities() -> np.ndarray:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.reference import reference_series
 from features.prepare import prepare_series
 from models.analogs import JEFFREYS_SHAPE, ReferenceClass, is_poisson_count, rate_median
 from models.base import Forecaster, UnsuitableSeries, validate_levels
@@ -657,10 +658,39 @@ def _centred(
         return paths, None
     if fitted.counts_:
         return paths, target
+    return _moved(paths, probabilities, target), None
+
+
+def _moved(paths: np.ndarray, probabilities: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Quantile paths (steps x ``probabilities``) moved so that their median is ``target``:
+    in proportion where all are positive, else by the difference."""
     median = paths[:, np.searchsorted(probabilities, 0.5)]
     if np.all(paths > 0) and np.all(median > 0) and np.all(target > 0):
-        return paths * (target / median)[:, None], None
-    return paths + (target - median)[:, None], None
+        return np.asarray(paths * (target / median)[:, None])
+    return np.asarray(paths + (target - median)[:, None])
+
+
+#: The analogs' quantiles at ``blend_probabilities`` of the histories last blended, by their
+#: figures and reference corpus: a retrain blends every candidate of a series around its own
+#: path (``calibrated_forecast``: their forecasts and fan charts) from one fit.
+_BLEND_ANALOGS: dict[tuple[bytes, int], tuple[np.ndarray, str]] = {}
+#: At most this many histories are kept (then the cache starts again).
+_BLEND_ANALOGS_KEPT = 64
+
+
+def _blend_analogs(history: pd.Series) -> tuple[np.ndarray, str]:
+    """The analogs' quantile paths (steps x ``blend_probabilities``) for ``history`` and where
+    they come from (``_precedents``), from ``_BLEND_ANALOGS`` where it holds them."""
+    key = (history.to_numpy(dtype=float).tobytes(), id(reference_series()))
+    found = _BLEND_ANALOGS.get(key)
+    if found is None:
+        if len(_BLEND_ANALOGS) >= _BLEND_ANALOGS_KEPT:
+            _BLEND_ANALOGS.clear()
+        fitted = _reference_class(history)
+        paths = fitted.quantile_paths(MAX_HORIZON, blend_probabilities())
+        paths.setflags(write=False)
+        found = _BLEND_ANALOGS[key] = (paths, _precedents(fitted, len(history)))
+    return found
 
 
 def _precedents(fitted: ReferenceClass, length: int) -> str:
@@ -700,13 +730,12 @@ def blended_forecast(
         return own, ""
     origins = int(centre.backtest["origin"].nunique()) if not centre.backtest.empty else 0
     weight = own_interval_weight(origins)
-    fitted = _reference_class(history)
-    paths, _ = _centred(fitted, own.point_path, blend_probabilities())
-    blend = vincentized(own, paths, weight)
+    analogs, precedents = _blend_analogs(history)
+    blend = vincentized(own, _moved(analogs, blend_probabilities(), own.point_path), weight)
     clause = (
         f"; intervals averaged, quantile by quantile, from its own backtests' ({weight:.0%} of "
         f"the weight, for {origins} origin{'s' if origins != 1 else ''}) and those borrowed "
-        f"from {_precedents(fitted, len(history))}"
+        f"from {precedents}"
     )
     blend.notes.append(clause.removeprefix("; "))
     return blend, clause
