@@ -14,11 +14,13 @@ from models.base import MAX_HORIZON
 from models.calibration import (
     MIN_PITS,
     CalibratedForecast,
+    blend_probabilities,
     grid_probabilities,
     held_out_coverage,
     held_out_pits,
     poisson_root_variance,
     recalibration_from,
+    vincentized,
 )
 
 
@@ -52,6 +54,37 @@ def test_many_errors_give_empirical_coverage() -> None:
     # 80% of N(0, 0.1) lies within +-0.128 on the log scale
     assert frame["hi-80"][0] == pytest.approx(100 * np.exp(0.128), rel=0.05)
     assert frame["lo-80"][0] == pytest.approx(100 * np.exp(-0.128), rel=0.05)
+
+
+def test_averaged_quantiles_lie_between_the_two_and_keep_the_served_path() -> None:
+    """Averaged with another forecast's quantiles (``vincentized``), a bound is the weighted
+    geometric mean of the two at its level; at full weight the own intervals are served as
+    they were, and a weight outside 0..1 is refused."""
+    rng = np.random.default_rng(0)
+    own = CalibratedForecast.from_backtest(
+        "m", _history(), np.full(30, 100.0), _backtest({1: list(rng.normal(0, 0.1, 400))})
+    )
+    # another forecast twice as spread: log changes from the path at twice own's quantiles
+    wider = np.exp(2.0 * np.log(own.predict_arrays(1, [80])["hi-80"][0] / 100.0))
+    theirs = 100.0 * np.exp(np.log(wider) / 1.2816 * _z(blend_probabilities()))[None, :]
+    theirs = np.repeat(theirs, MAX_HORIZON, axis=0)
+    served = vincentized(own, theirs, 0.5).predict(1, [80])
+    mine = own.predict(1, [80])
+    assert served["mean"][0] == mine["mean"][0]
+    assert served["hi-80"][0] == pytest.approx(np.sqrt(mine["hi-80"][0] * 100 * wider), rel=0.01)
+    assert mine["hi-80"][0] < served["hi-80"][0] < 100 * wider
+    pd.testing.assert_frame_equal(
+        vincentized(own, theirs, 1.0).predict(3, [80, 95]), own.predict(3, [80, 95])
+    )
+    with pytest.raises(ValueError, match="weight"):
+        vincentized(own, theirs, 1.5)
+
+
+def _z(probabilities: np.ndarray) -> np.ndarray:
+    """Standard normal quantiles at ``probabilities`` (the ends clipped)."""
+    from scipy.stats import norm
+
+    return np.asarray(norm.ppf(np.clip(probabilities, 1e-12, 1 - 1e-12)))
 
 
 def test_intervals_widen_with_the_step_and_nest_across_levels() -> None:
