@@ -646,19 +646,18 @@ def _reference_class(history: pd.Series) -> ReferenceClass:
 
 
 def _centred(
-    fitted: ReferenceClass, target: np.ndarray | None, probabilities: np.ndarray | None = None
+    fitted: ReferenceClass, target: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The analogs' quantile paths (steps x ``probabilities``, the grid's by default, 0.5 among
-    them), moved so that their median is ``target`` when given (another model's path), and the
-    point path to serve beside them (None: their median). A small count's stay where they are,
-    and ``target`` is only its point path (``borrowed_forecast``)."""
-    probabilities = grid_probabilities() if probabilities is None else probabilities
-    paths = fitted.quantile_paths(MAX_HORIZON, probabilities)
+    """The analogs' quantile paths (steps x grid probabilities), moved so that their median is
+    ``target`` when given (another model's path), and the point path to serve beside them
+    (None: their median). A small count's stay where they are, and ``target`` is only its
+    point path (``borrowed_forecast``)."""
+    paths = fitted.quantile_paths(MAX_HORIZON, grid_probabilities())
     if target is None:
         return paths, None
     if fitted.counts_:
         return paths, target
-    return _moved(paths, probabilities, target), None
+    return _moved(paths, grid_probabilities(), target), None
 
 
 def _moved(paths: np.ndarray, probabilities: np.ndarray, target: np.ndarray) -> np.ndarray:
