@@ -109,7 +109,10 @@ def test_the_brief_has_a_cover_and_a_page_per_series_with_outlook_sources_model_
                 assert "own backtest errors contained the figure" not in page
         else:
             held = f"{champion['coverage']['80']:.0%}"
-            assert f"in backtests 80% intervals like this held {held} of the time" in page
+            assert (
+                f"in backtests 80% intervals calibrated on its own errors held {held} of the time"
+                in page
+            )
         latest = item["latest"]
         assert "Latest figures" in page
         assert f"{latest['year']}: " in page
