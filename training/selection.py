@@ -724,8 +724,12 @@ def blended_forecast(
     0.915 -> 0.804. A small count keeps its own: its calibration is a count's, on the
     square-root scale with its Poisson noise, which the corpus' large aggregates do not have,
     and averaged, the small counts of every count set scored worse (stable counts
-    0.799 -> 0.949)."""
-    if is_small_count(history.to_numpy(dtype=float)):
+    0.799 -> 0.949). So does a series whose errors are additive (a figure, or a forecast of
+    it, at or below 0; its analogs' changes relative to a mean level): averaged, a series of
+    thousands with three years at 0 had its 95% upper bound six years out at 33,000, 10,000
+    on its own, and M3's and M1's few did no better (MSIS 24.35 and 31.97 averaged, 24.34 and
+    31.93 on their own)."""
+    if own.error_scale != "log" or is_small_count(history.to_numpy(dtype=float)):
         return own, ""
     origins = int(centre.backtest["origin"].nunique()) if not centre.backtest.empty else 0
     weight = own_interval_weight(origins)

@@ -325,16 +325,23 @@ def test_a_longer_series_intervals_average_its_own_and_borrowed_quantiles() -> N
     assert len(pickle.dumps(fit.champion)) < 50_000
 
 
-def test_a_small_counts_intervals_are_not_averaged_with_borrowed_ones() -> None:
+def test_a_small_count_or_a_series_with_zeros_keeps_its_own_intervals() -> None:
     """A small count's own calibration is a count's (square-root scale, its Poisson noise);
     averaged with borrowed intervals, built from the corpus' large aggregates, every count
     set scored worse (stable counts: MSIS 0.799 -> 0.949 times the best statsforecast
-    method's), so its own serve alone."""
+    method's), so its own serve alone. So do a series with years at 0's."""
     rng = np.random.default_rng(5)
     county = pd.Series(rng.poisson(20, 16).astype(float), index=range(2010, 2026))
     fit = fit_series(county, series_id="county")
     assert fit.champion.error_scale == "sqrt" and fit.champion.blended_errors is None
     assert "averaged, quantile by quantile" not in fit.reason
+    # nor are those of a series with years at 0, whose analogs' changes (relative to a mean
+    # level, unmeasured on longer series) had put its 95% upper bound six years out at 33,000
+    gappy = [0, 1200, 1500, 0, 1800, 2100, 2500, 2400, 2900, 3100, 3300, 0, 3600, 3900, 4100, 4500]
+    reported = pd.Series(gappy, index=range(2008, 2024), dtype=float)
+    fit = fit_series(reported, series_id="unreported years")
+    assert fit.champion.error_scale == "additive" and fit.champion.blended_errors is None
+    assert fit.champion.predict(6, [95])["hi-95"].iloc[-1] < 15_000
 
 
 def test_a_borrowed_interval_never_narrows_further_out() -> None:
