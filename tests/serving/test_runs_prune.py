@@ -101,7 +101,9 @@ def test_old_runs_go_with_their_artifacts_and_the_champion_and_a_rollback_target
         assert served.status_code == 200, served.text
         assert served.json()["model"]["version"] == "3"
         client.set_registered_model_alias(name, CHAMPION_ALIAS, "2")  # a rollback
-        assert state.board.refresh() == [SERIES]
+        # picked up here, or by the service's own watcher (every reload_interval) just before:
+        # under load the watcher had got there first and this refresh found nothing new
+        assert state.board.refresh() in ([SERIES], [])
         rolled_back = service.get(f"/v1/series/{SERIES}/forecast")
         assert rolled_back.status_code == 200, rolled_back.text
         assert rolled_back.json()["model"]["version"] == "2"
