@@ -21,7 +21,6 @@ from models.calibration import (
     from_quantile_paths,
     grid_probabilities,
     held_out_pits,
-    is_small_count,
     vincentized,
 )
 from models.catalog import CATALOG, make_forecaster
@@ -443,15 +442,8 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
             "so intervals lean on a wide prior"
         )
         notes.append(reason)
-    if borrows_intervals(len(history)):  # too few origins of its own to calibrate on
-        champion, borrowed = borrowed_forecast(history, notes, chosen)
-        reason += f"; {borrowed}"
-    else:
-        own = CalibratedForecast.from_backtest(
-            chosen.name, history, path, chosen.backtest, notes=notes
-        )
-        champion, blended = blended_forecast(own, history, chosen)
-        reason += blended
+    champion, intervals = _with_intervals(chosen, history, path, notes)
+    reason += intervals
     reason += _widened(champion, evidence, len(history))
     reason += _served_as_count(champion, history)
     return SeriesFit(
@@ -465,6 +457,23 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
         decision,
         tuple(evaluation.levels),
     )
+
+
+def _with_intervals(
+    candidate: CandidateResult, history: pd.Series, path: np.ndarray, notes: Sequence[str] = ()
+) -> tuple[CalibratedForecast, str]:
+    """``candidate``'s forecast at ``path`` (its path over the whole history) for a series
+    longer than a short one, and the clause that says where its intervals come from: borrowed
+    around the path for a series of 6-8 years (``borrows_intervals``: too few origins of its
+    own to calibrate on), else its own calibration averaged with borrowed ones
+    (``blended_forecast``)."""
+    if borrows_intervals(len(history)):
+        forecast, borrowed = borrowed_forecast(history, notes, candidate, path)
+        return forecast, f"; {borrowed}"
+    own = CalibratedForecast.from_backtest(
+        candidate.name, history, path, candidate.backtest, notes=notes
+    )
+    return blended_forecast(own, history, candidate)
 
 
 def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length: int) -> str:
@@ -606,18 +615,23 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
 
 
 def borrowed_forecast(
-    history: pd.Series, notes: Sequence[str] = (), centre: CandidateResult | None = None
+    history: pd.Series,
+    notes: Sequence[str] = (),
+    centre: CandidateResult | None = None,
+    path: np.ndarray | None = None,
 ) -> tuple[CalibratedForecast, str]:
     """The borrowed forecast of a short series and the sentence saying where it comes from:
     the analogs' quantiles, moved to ``centre``'s point path when given (another model's).
     A small count's quantiles stay where they are, the distribution of the count itself
     (``models.analogs``), and ``centre``'s path is only its point path: moved to a last figure
     of 1, the interval of 0, 0, 1 would have left out the 0 that it gives two chances in three.
-    Naive's path, no change, is the count's rate carried forward (``_point_path``)."""
+    Naive's path, no change, is the count's rate carried forward (``_point_path``). ``path``
+    is ``centre``'s, where the caller has it already (fitted again otherwise)."""
     fitted = _reference_class(history)
     name, target = BORROWED, None
     if centre is not None and centre.name != BORROWED:
-        name, target = centre.name, _champion_path(centre, history)
+        name = centre.name
+        target = path if path is not None else _champion_path(centre, history)
     paths, point_path = _centred(fitted, target)
     length = len(history)
     reason = (
@@ -729,7 +743,7 @@ def blended_forecast(
     thousands with three years at 0 had its 95% upper bound six years out at 33,000, 10,000
     on its own, and M3's and M1's few did no better (MSIS 24.35 and 31.97 averaged, 24.34 and
     31.93 on their own)."""
-    if own.error_scale != "log" or is_small_count(history.to_numpy(dtype=float)):
+    if own.error_scale != "log":  # a small count's is "sqrt" (``error_scale_of``)
         return own, ""
     origins = int(centre.backtest["origin"].nunique()) if not centre.backtest.empty else 0
     weight = own_interval_weight(origins)
@@ -854,12 +868,7 @@ def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> Calib
     a small count served at its count's median as a champion is."""
     if is_short(len(history)):  # every forecast of a short series borrows intervals
         return borrowed_forecast(history, centre=candidate)[0]
-    if borrows_intervals(len(history)):  # around the candidate's path, as ``choose`` serves
-        forecast = borrowed_forecast(history, centre=candidate)[0]
-    else:
-        path = _champion_path(candidate, history)
-        own = CalibratedForecast.from_backtest(candidate.name, history, path, candidate.backtest)
-        forecast, _ = blended_forecast(own, history, candidate)
+    forecast, _ = _with_intervals(candidate, history, _champion_path(candidate, history))
     _served_as_count(forecast, history)
     return forecast
 
