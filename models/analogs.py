@@ -310,16 +310,10 @@ class ReferenceClass(Forecaster):
     def _changes(self, horizon: int, probabilities: np.ndarray) -> np.ndarray:
         """Quantiles (steps x probabilities) of the precedents' changes ``horizon`` years on."""
         steps = min(horizon, PRECEDENT_HORIZON)
-        precedents = self.precedents_[:, :steps]
-        changes = _widening(
-            _column_quantiles(precedents, probabilities).T,
-            _column_quantiles(precedents, np.array([0.5]))[0],
-            probabilities,
-        )
+        found = _column_quantiles(self.precedents_[:, :steps], np.r_[0.5, probabilities])
+        changes = _widening(found[1:].T, found[0], probabilities)
         if horizon > steps:  # beyond the precedents: median trend on, spread like a random walk
-            median = _column_quantiles(self.precedents_[:, steps - 1 : steps], np.array([0.5]))[
-                0, 0
-            ]
+            median = found[0, -1]
             extra = np.arange(steps + 1, horizon + 1)
             centre = median * extra / steps
             spread = (changes[-1] - median)[None, :] * np.sqrt(extra / steps)[:, None]
