@@ -172,6 +172,23 @@ def test_precedents_are_those_with_similar_recent_growth() -> None:
     assert rising.predict(3)["mean"].iloc[-1] / 225.0 > falling.predict(3)["mean"].iloc[-1] / 100.0
 
 
+def test_precedents_are_matched_on_up_to_ten_years_not_the_last_five() -> None:
+    """Two series whose last five years are the same, one calm before them and one that swung
+    by a quarter a year: read off their last five years alone, both had borrowed the same
+    intervals. The one that swung is matched to more volatile precedents, and its intervals
+    are wider, a year ahead and five years ahead."""
+    calm_end = [100.0, 103.0, 101.0, 104.0, 102.0]
+    years = range(2016, 2026)
+    calm = ReferenceClass().fit(pd.Series([98.0, 100.0, 99.0, 101.0, 100.0, *calm_end], years))
+    swung = ReferenceClass().fit(pd.Series([60.0, 85.0, 55.0, 90.0, 65.0, *calm_end], years))
+    for step in (1, 5):
+        calm_bounds, swung_bounds = (
+            fitted.predict(step, [80]).iloc[-1] for fitted in (calm, swung)
+        )
+        calm_width = calm_bounds["hi-80"] / calm_bounds["lo-80"]
+        assert swung_bounds["hi-80"] / swung_bounds["lo-80"] > 1.1 * calm_width
+
+
 def test_borrowed_quantiles_are_served_as_given() -> None:
     history = pd.Series([10.5, 12.0, 11.5], index=[2020, 2021, 2022])  # not a count
     probabilities = grid_probabilities()
