@@ -35,10 +35,11 @@ NEIGHBOURS = 1000
 #: years its precedents are followed, and those a longer series' own backtest origins span
 #: (``training.selection.MAX_ORIGINS``), whose calibrated intervals are averaged with the
 #: borrowed ones. A volatility read off nine yearly changes has under half the sampling
-#: variance of one read off four (about 1 / (2 (n - 1)) of its square, relative), so the
-#: precedents are matched on the series' spread rather than its last few years' noise. Five
-#: years had matched M3's longer series to precedents wider than they were (80% intervals
-#: averaged with them held 87.3% of the held-out years; with ten, 84.9%).
+#: variance of one read off four (a standard deviation of m values has a relative variance of
+#: about 1 / (2 (m - 1)): 1/16 against 1/6), so the precedents are matched on the series'
+#: spread rather than on its last few years' noise. Matched on five years, M3's longer series
+#: had borrowed wider intervals (averaged with their own, 80% intervals held 87.3% of the
+#: held-out years; with ten, 84.9%).
 MATCHED_YEARS = 10
 #: A small count's rate, and whether it scatters as a Poisson count, are read off at most its
 #: latest this many years (its own precedents matched on the same years, their changes
