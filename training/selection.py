@@ -11,7 +11,13 @@ import pandas as pd
 
 from data.reference import reference_series
 from features.prepare import prepare_series
-from models.analogs import JEFFREYS_SHAPE, ReferenceClass, is_poisson_count, rate_median
+from models.analogs import (
+    JEFFREYS_SHAPE,
+    ReferenceClass,
+    is_poisson_count,
+    is_steady_count,
+    rate_median,
+)
 from models.base import Forecaster, UnsuitableSeries, validate_levels
 from models.calibration import (
     MAX_HORIZON,
@@ -241,10 +247,11 @@ def _best_k(results: list[CandidateResult], k: int) -> list[CandidateResult]:
 
 def _point_path(name: str, history: pd.Series) -> np.ndarray:
     """Mean path of a catalog model fitted to the whole history, MAX_HORIZON years ahead.
-    Naive's, no change, is for a short small count its rate carried forward
-    (``models.analogs.rate_median``): its last figure is as much noise as level."""
+    Naive's, no change, is for a short small count at a slowly moving rate
+    (``models.analogs.is_steady_count``) its rate carried forward (``rate_median``): its last
+    figure is as much noise as level."""
     values = history.to_numpy(dtype=float)
-    if name == BENCHMARK and is_short(len(values)) and is_poisson_count(values):
+    if name == BENCHMARK and is_short(len(values)) and is_steady_count(values):
         return np.full(MAX_HORIZON, rate_median(values))
     mean, _ = make_forecaster(name).rolling_forecasts(history, [len(history)], MAX_HORIZON)
     return mean[0]
@@ -576,7 +583,7 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     kind = "short " if stratum is evidence.short else ""
     reason += _widened(champion, evidence, len(history))
     # naive's path for a small count is its rate (``_point_path``)
-    count = chosen.name == BENCHMARK and is_poisson_count(history.to_numpy(dtype=float))
+    count = chosen.name == BENCHMARK and is_steady_count(history.to_numpy(dtype=float))
     no_change = (
         "is no change (naive), for a count its rate carried forward "
         f"({champion.point_path[0]:.0f} a year, the median of a Poisson count at it) rather "
@@ -768,7 +775,7 @@ def borrowed_pits(history: pd.Series, frames: Mapping[str, pd.DataFrame]) -> dic
     for origin in origins:
         known = history[history.index <= origin]
         borrowed, _ = borrowed_forecast(known)
-        moves = not is_poisson_count(known.to_numpy(dtype=float))
+        moves = not is_steady_count(known.to_numpy(dtype=float))
         for name, frame in frames.items():
             rows = frame[frame["origin"] == origin].sort_values("step")
             if rows.empty:
