@@ -33,6 +33,10 @@ BUCKETS = (
         [("training/population.py", "population_evidence")],
     ),
     (
+        "held-out coverage of every candidate's calibrated intervals",
+        [("training/promotion.py", "add_calibrated_coverage")],
+    ),
+    (
         "charts: drawing and PNG encoding",
         [("training/plots.py", "fan_png"), ("training/plots.py", "residual_png")],
     ),
