@@ -582,7 +582,7 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     champion, reason = borrowed_forecast(history, notes, chosen)
     kind = "short " if stratum is evidence.short else ""
     reason += _widened(champion, evidence, len(history))
-    # naive's path for a small count is its rate (``_point_path``)
+    # naive's path for a small count at a slowly moving rate is its rate (``_point_path``)
     count = chosen.name == BENCHMARK and is_steady_count(history.to_numpy(dtype=float))
     no_change = (
         "is no change (naive), for a count its rate carried forward "
