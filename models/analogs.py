@@ -180,10 +180,11 @@ def is_poisson_count(values: np.ndarray) -> bool:
 
     if not is_small_count(values):
         return False
-    window, mean = _count_window(values)
-    if window.size < 3 or mean < DISPERSION_MEAN:
+    tested = _tested_window(values)
+    if tested is None:
         return True
-    index = float(np.sum((window - _line(window)) ** 2)) / mean
+    window, mean, line = tested
+    index = float(np.sum((window - line) ** 2)) / mean
     return bool(gammainc((window.size - 2) / 2, index / 2) >= UNDERDISPERSED)
 
 
@@ -200,23 +201,24 @@ def is_steady_count(values: np.ndarray) -> bool:
 
     if not is_poisson_count(values):
         return False
-    window, mean = _count_window(values)
-    if window.size < 3 or mean < DISPERSION_MEAN:
+    tested = _tested_window(values)
+    if tested is None:
         return True
-    trend = float(np.sum((_line(window) - mean) ** 2)) / mean
+    _, mean, line = tested
+    trend = float(np.sum((line - mean) ** 2)) / mean
     return bool(gammaincc(0.5, trend / 2) >= TRENDING)
 
 
-def _count_window(values: np.ndarray) -> tuple[np.ndarray, float]:
-    """A count's latest ``COUNT_YEARS`` years and their mean."""
+def _tested_window(values: np.ndarray) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """A count's latest ``COUNT_YEARS`` years, their mean and their least-squares straight
+    line, for ``is_poisson_count`` and ``is_steady_count`` to read against a chi-squared; None
+    where neither reads them (fewer than 3 years, or a mean below ``DISPERSION_MEAN``)."""
     window = np.asarray(values[-COUNT_YEARS:], dtype=float)
-    return window, float(np.mean(window))
-
-
-def _line(window: np.ndarray) -> np.ndarray:
-    """The least-squares straight line through ``window``, at its years."""
+    mean = float(np.mean(window))
+    if window.size < 3 or mean < DISPERSION_MEAN:
+        return None
     years = np.arange(window.size)
-    return np.asarray(np.polyval(np.polyfit(years, window, 1), years))
+    return window, mean, np.asarray(np.polyval(np.polyfit(years, window, 1), years))
 
 
 def count_rate(values: np.ndarray) -> tuple[float, float]:
