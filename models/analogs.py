@@ -195,8 +195,12 @@ def is_steady_count(values: np.ndarray) -> bool:
     count's scatter at one rate no further than such counts' lines could (the line's sum of
     squares about the mean, over the mean, against a chi-squared with 1 degree of freedom: at
     least ``TRENDING`` of such counts have a steeper line). Read off its mean, 1,000, 100, 10, 1
-    had been forecast at 278 a year (80% interval 140-370 next year) and 0, 5, 12 at 6. Below a
-    mean of ``DISPERSION_MEAN`` the line is not read (every such count is steady)."""
+    had been forecast at 278 a year (80% interval 140-370 next year) and 0, 5, 12 at 6. A line
+    is read as the count moving only where no year turns back against it: a burst that rose and
+    fell (5, 6, 40, 90, 60) stands out of one rate's scatter as far as a steep line does, but is
+    a count whose rate jumped and fell back, and read as moving its intervals had fitted the
+    bursty incidents cut to 7 years worse (MSIS ratio 0.959 -> 1.015). Below a mean of
+    ``DISPERSION_MEAN`` the line is not read (every such count is steady)."""
     from scipy.special import gammaincc
 
     if not is_poisson_count(values):
@@ -204,9 +208,11 @@ def is_steady_count(values: np.ndarray) -> bool:
     tested = _tested_window(values)
     if tested is None:
         return True
-    _, mean, line = tested
+    window, mean, line = tested
     trend = float(np.sum((line - mean) ** 2)) / mean
-    return bool(gammaincc(0.5, trend / 2) >= TRENDING)
+    changes = np.diff(window)
+    turns = bool(np.any(changes > 0) and np.any(changes < 0))
+    return turns or bool(gammaincc(0.5, trend / 2) >= TRENDING)
 
 
 def _tested_window(values: np.ndarray) -> tuple[np.ndarray, float, np.ndarray] | None:

@@ -184,6 +184,21 @@ def test_a_count_that_moves_far_beyond_its_noise_is_forecast_from_its_last_figur
     assert "rate carried forward" not in rising.reason
 
 
+def test_a_burst_that_fell_back_is_still_a_count_at_its_rate() -> None:
+    """A burst stands out of one rate's scatter as far as a steep line does, but a count that
+    rose and fell back is a count whose rate jumped, not one on its way somewhere: it is
+    forecast at its rate, not from its last figure, and its 80% interval next year holds
+    that rate. Read as moving, the bursty incidents cut to 7 years got intervals that scored
+    worse than the best statsforecast method's."""
+    burst = [5.0, 6.0, 40.0, 90.0, 60.0]
+    assert is_poisson_count(np.array(burst)) and is_steady_count(np.array(burst))
+    fit = fit_series(pd.Series(burst, index=range(2021, 2026)), series_id="b")
+    first = fit.champion.predict(1, [80]).iloc[0]
+    rate = rate_median(np.array(burst))
+    assert first["mean"] == rate < 60.0
+    assert first["lo-80"] < rate < first["hi-80"]
+
+
 def test_a_count_that_stood_at_zero_has_room_for_a_one_next_year() -> None:
     """Three years at 0 do not rule out a rate of a half a year (Jeffreys' prior): the 95%
     interval reaches past 1, the 80% interval holds 0 alone."""
