@@ -247,11 +247,12 @@ def _best_k(results: list[CandidateResult], k: int) -> list[CandidateResult]:
 
 def _point_path(name: str, history: pd.Series) -> np.ndarray:
     """Mean path of a catalog model fitted to the whole history, MAX_HORIZON years ahead.
-    Naive's, no change, is for a short small count at a slowly moving rate
-    (``models.analogs.is_steady_count``) its rate carried forward (``rate_median``): its last
-    figure is as much noise as level."""
+    Naive's, no change, is for a small count at a slowly moving rate
+    (``models.analogs.is_steady_count``) whose intervals are borrowed (``borrows_intervals``:
+    up to 8 years, borrowed around that rate) its rate carried forward (``rate_median``): its
+    last figure is as much noise as level."""
     values = history.to_numpy(dtype=float)
-    if name == BENCHMARK and is_short(len(values)) and is_steady_count(values):
+    if name == BENCHMARK and borrows_intervals(len(values)) and is_steady_count(values):
         return np.full(MAX_HORIZON, rate_median(values))
     mean, _ = make_forecaster(name).rolling_forecasts(history, [len(history)], MAX_HORIZON)
     return mean[0]
@@ -452,7 +453,8 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
     champion, intervals = _with_intervals(chosen, history, path, notes)
     reason += intervals
     reason += _widened(champion, evidence, len(history))
-    reason += _served_as_count(champion, history)
+    carried = _rate_carried(chosen.name, history, champion)
+    reason += f"; its point path {carried}" if carried else _served_as_count(champion, history)
     return SeriesFit(
         series_id,
         champion,
@@ -501,6 +503,20 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
         f", widened because in the pooled backtests of {series} "
         f"{kind}series {pooled.inside_80:.1%} of {pooled.figures:,} figures a year ahead fell "
         f"inside such 80% intervals and {pooled.inside_95:.1%} inside 95% ones{_short(pooled)}"
+    )
+
+
+def _rate_carried(name: str, history: pd.Series, champion: CalibratedForecast) -> str:
+    """Where ``name`` is naive and its path for this series a count's rate (``_point_path``: a
+    small count at a slowly moving rate whose intervals are borrowed), the clause that says so;
+    else empty."""
+    values = history.to_numpy(dtype=float)
+    if not (name == BENCHMARK and borrows_intervals(len(values)) and is_steady_count(values)):
+        return ""
+    return (
+        "is no change (naive), for a count its rate carried forward "
+        f"({champion.point_path[0]:.0f} a year, the median of a Poisson count at it) rather "
+        f"than its last figure ({history.iloc[-1]:.0f}), which is as much noise as level"
     )
 
 
@@ -582,15 +598,8 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     champion, reason = borrowed_forecast(history, notes, chosen)
     kind = "short " if stratum is evidence.short else ""
     reason += _widened(champion, evidence, len(history))
-    # naive's path for a small count at a slowly moving rate is its rate (``_point_path``)
-    count = chosen.name == BENCHMARK and is_steady_count(history.to_numpy(dtype=float))
-    no_change = (
-        "is no change (naive), for a count its rate carried forward "
-        f"({champion.point_path[0]:.0f} a year, the median of a Poisson count at it) rather "
-        f"than its last figure ({history.iloc[-1]:.0f}), which is as much noise as level"
-        if count
-        else "carries the last figure forward (naive)"
-    )
+    count = _rate_carried(chosen.name, history, champion)
+    no_change = count or "carries the last figure forward (naive)"
     if decision is not None and chosen.name == BENCHMARK:
         model = stratum.models[chosen.name]
         reason += (
