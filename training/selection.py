@@ -252,10 +252,16 @@ def _point_path(name: str, history: pd.Series) -> np.ndarray:
     up to 8 years, borrowed around that rate) its rate carried forward (``rate_median``): its
     last figure is as much noise as level."""
     values = history.to_numpy(dtype=float)
-    if name == BENCHMARK and borrows_intervals(len(values)) and is_steady_count(values):
+    if _carries_rate(name, values):
         return np.full(MAX_HORIZON, rate_median(values))
     mean, _ = make_forecaster(name).rolling_forecasts(history, [len(history)], MAX_HORIZON)
     return mean[0]
+
+
+def _carries_rate(name: str, values: np.ndarray) -> bool:
+    """Whether ``name``'s path for a series of ``values`` is its count's rate carried forward
+    (``_point_path``)."""
+    return name == BENCHMARK and borrows_intervals(len(values)) and is_steady_count(values)
 
 
 @dataclass
@@ -510,8 +516,7 @@ def _rate_carried(name: str, history: pd.Series, champion: CalibratedForecast) -
     """Where ``name`` is naive and its path for this series a count's rate (``_point_path``: a
     small count at a slowly moving rate whose intervals are borrowed), the clause that says so;
     else empty."""
-    values = history.to_numpy(dtype=float)
-    if not (name == BENCHMARK and borrows_intervals(len(values)) and is_steady_count(values)):
+    if not _carries_rate(name, history.to_numpy(dtype=float)):
         return ""
     return (
         "is no change (naive), for a count its rate carried forward "
