@@ -176,14 +176,17 @@ def is_poisson_count(values: np.ndarray) -> bool:
     at least ``UNDERDISPERSED`` of such counts scatter less). An index or a rounded rate kept in
     whole numbers is far smoother: read as a Poisson count, M1's 62, 65, 68, 72, 76 had its
     growth taken for noise and a median of 71.6 the next year (the figure was 77)."""
-    from scipy.special import gammainc
-
     if not is_small_count(values):
         return False
     tested = _tested_window(values)
-    if tested is None:
-        return True
-    window, mean, line = tested
+    return tested is None or _scatters_as_poisson(*tested)
+
+
+def _scatters_as_poisson(window: np.ndarray, mean: float, line: np.ndarray) -> bool:
+    """``is_poisson_count``'s test of a tested window (``_tested_window``): Fisher's index
+    about the line against its chi-squared."""
+    from scipy.special import gammainc
+
     index = float(np.sum((window - line) ** 2)) / mean
     return bool(gammainc((window.size - 2) / 2, index / 2) >= UNDERDISPERSED)
 
@@ -203,12 +206,14 @@ def is_steady_count(values: np.ndarray) -> bool:
     ``DISPERSION_MEAN`` the line is not read (every such count is steady)."""
     from scipy.special import gammaincc
 
-    if not is_poisson_count(values):
+    if not is_small_count(values):
         return False
     tested = _tested_window(values)
     if tested is None:
         return True
     window, mean, line = tested
+    if not _scatters_as_poisson(window, mean, line):  # not a Poisson count (is_poisson_count)
+        return False
     trend = float(np.sum((line - mean) ** 2)) / mean
     changes = np.diff(window)
     turns = bool(np.any(changes > 0) and np.any(changes < 0))

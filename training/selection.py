@@ -603,8 +603,8 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     champion, reason = borrowed_forecast(history, notes, chosen)
     kind = "short " if stratum is evidence.short else ""
     reason += _widened(champion, evidence, len(history))
-    count = _rate_carried(chosen.name, history, champion)
-    no_change = count or "carries the last figure forward (naive)"
+    carried = _rate_carried(chosen.name, history, champion)
+    no_change = carried or "carries the last figure forward (naive)"
     if decision is not None and chosen.name == BENCHMARK:
         model = stratum.models[chosen.name]
         reason += (
@@ -617,7 +617,7 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
             f"; its point path comes from {chosen.name}, the choice of the pooled backtests of "
             f"{model.series} {kind}series ({np.exp(model.mean):.2f} x naive's error there)"
         )
-    elif count:
+    elif carried:
         reason += f"; its point path {no_change}"
     else:
         reason += f"; its point path comes from {chosen.name}"
