@@ -12,6 +12,7 @@ import pandas as pd
 from data.reference import reference_series
 from features.prepare import prepare_series
 from models.analogs import (
+    COUNT_YEARS,
     JEFFREYS_SHAPE,
     ReferenceClass,
     is_poisson_count,
@@ -247,21 +248,22 @@ def _best_k(results: list[CandidateResult], k: int) -> list[CandidateResult]:
 
 def _point_path(name: str, history: pd.Series) -> np.ndarray:
     """Mean path of a catalog model fitted to the whole history, MAX_HORIZON years ahead.
-    Naive's, no change, is for a small count at a slowly moving rate
-    (``models.analogs.is_steady_count``) whose intervals are borrowed (``borrows_intervals``:
-    up to 8 years, borrowed around that rate) its rate carried forward (``rate_median``): its
-    last figure is as much noise as level."""
+    A small count at a slowly moving rate (``models.analogs.is_steady_count``) whose intervals
+    are borrowed (``borrows_intervals``: up to 8 years, borrowed around that rate) is forecast
+    at its rate carried forward (``rate_median``), whichever model: its last figure is as much
+    noise as level, and its handful of backtest origins cannot tell a model's movement from
+    that noise."""
     values = history.to_numpy(dtype=float)
-    if _carries_rate(name, values):
+    if _carries_rate(values):
         return np.full(MAX_HORIZON, rate_median(values))
     mean, _ = make_forecaster(name).rolling_forecasts(history, [len(history)], MAX_HORIZON)
     return mean[0]
 
 
-def _carries_rate(name: str, values: np.ndarray) -> bool:
-    """Whether ``name``'s path for a series of ``values`` is its count's rate carried forward
-    (``_point_path``)."""
-    return name == BENCHMARK and borrows_intervals(len(values)) and is_steady_count(values)
+def _carries_rate(values: np.ndarray) -> bool:
+    """Whether a series of ``values`` is forecast at its count's rate carried forward, whatever
+    its model (``_point_path``)."""
+    return borrows_intervals(len(values)) and is_steady_count(values)
 
 
 @dataclass
@@ -513,15 +515,22 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
 
 
 def _rate_carried(name: str, history: pd.Series, champion: CalibratedForecast) -> str:
-    """Where ``name`` is naive and its path for this series a count's rate (``_point_path``: a
-    small count at a slowly moving rate whose intervals are borrowed), the clause that says so;
-    else empty."""
-    if not _carries_rate(name, history.to_numpy(dtype=float)):
+    """Where ``name``'s path for this series is its count's rate (``_point_path``: a small
+    count at a slowly moving rate whose intervals are borrowed), the clause that says so; else
+    empty."""
+    values = history.to_numpy(dtype=float)
+    if not _carries_rate(values):
         return ""
+    rate = f"{champion.point_path[0]:.0f} a year, the median of a Poisson count at it"
+    if name == BENCHMARK:
+        return (
+            f"is no change (naive), for a count its rate carried forward ({rate}) rather than "
+            f"its last figure ({history.iloc[-1]:.0f}), which is as much noise as level"
+        )
     return (
-        "is no change (naive), for a count its rate carried forward "
-        f"({champion.point_path[0]:.0f} a year, the median of a Poisson count at it) rather "
-        f"than its last figure ({history.iloc[-1]:.0f}), which is as much noise as level"
+        f"is its count's rate carried forward ({rate}) rather than {name}'s path: its latest "
+        f"{min(len(values), COUNT_YEARS)} years move no one way beyond a count's noise, and "
+        f"{len(values)} years of backtests cannot tell a model's movement from that noise"
     )
 
 

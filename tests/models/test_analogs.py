@@ -163,6 +163,25 @@ def test_a_count_of_seven_years_on_naive_is_forecast_at_its_rate() -> None:
     assert "rather than its last figure (13)" in fit.reason
 
 
+def test_a_steady_count_of_seven_years_is_forecast_at_its_rate_whichever_model_won() -> None:
+    """Its handful of backtest origins cannot tell a model's movement from a count's noise:
+    on smoothing or drift, 12, 20, 15, 18, 11, 16, 13 is forecast at its rate, 14, as on
+    naive, and the card says why. A count that moves one way beyond its noise (10, 20, ...,
+    70) keeps its model's path. On the small, stable, sparse and bursty counts cut to 7 years,
+    most of them on smoothing, the rate had missed the following years by less."""
+    figures = pd.Series([12.0, 20.0, 15.0, 18.0, 11.0, 16.0, 13.0], index=range(2019, 2026))
+    for model in ("ses", "drift"):
+        fit = fit_series(figures, series_id="county", candidates=[model])
+        assert fit.selected == model
+        assert (fit.champion.predict(5, [80])["mean"] == 14.0).all()
+        assert "its count's rate carried forward (14 a year" in fit.reason
+        assert f"rather than {model}'s path" in fit.reason
+    rising = pd.Series([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0], index=range(2019, 2026))
+    fit = fit_series(rising, series_id="rising", candidates=["drift"])
+    assert fit.champion.predict(3, [80])["mean"].tolist() == [80.0, 90.0, 100.0]
+    assert "rate carried forward" not in fit.reason
+
+
 def test_a_counts_rate_is_nearer_its_next_years_than_its_last_figure() -> None:
     """On 300 counts of 0.5 to 60 a year around slowly moving rates, 5 years known: the rate's
     median misses the next 3 years by less than the last figure does (about a fifth less)."""

@@ -434,10 +434,11 @@ def test_series_of_6_to_8_years_borrow_intervals_around_their_own_choice_of_path
     longer = fit_series(_growing(9), series_id="longer")
     assert not longer.champion.borrowed
     assert "too few to calibrate" not in longer.reason
-    # a small count of 8 years is still served a whole number, its count's median, not a rate
+    # a small count of 8 years is still served a whole number: the median of a Poisson count
+    # at its rate, whichever model was chosen
     county = pd.Series([0, 1, 0, 0, 2, 1, 0, 0.0], index=range(2018, 2026))
     fit = fit_series(county, series_id="county")
-    assert fit.champion.borrowed and "served as a count" in fit.reason
+    assert fit.champion.borrowed and "rate carried forward" in fit.reason
     served = fit.champion.predict(3, [80, 95])["mean"]
     assert (served == np.round(served)).all(), served
     # and so is its champion refitted on new figures (``calibrated_forecast``)
