@@ -250,20 +250,21 @@ def _point_path(name: str, history: pd.Series) -> np.ndarray:
     """Mean path of a catalog model fitted to the whole history, MAX_HORIZON years ahead.
     A small count at a slowly moving rate (``models.analogs.is_steady_count``) whose intervals
     are borrowed (``borrows_intervals``: up to 8 years, borrowed around that rate) is forecast
-    at its rate carried forward (``rate_median``), whichever model: its last figure is as much
-    noise as level, and its handful of backtest origins cannot tell a model's movement from
-    that noise."""
+    at its rate carried forward (``rate_median``), whichever model but the analogs (whose path
+    is already a count's at that rate): its last figure is as much noise as level, and its
+    handful of backtest origins cannot tell a model's movement from that noise."""
     values = history.to_numpy(dtype=float)
-    if _carries_rate(values):
+    if _carries_rate(name, values):
         return np.full(MAX_HORIZON, rate_median(values))
     mean, _ = make_forecaster(name).rolling_forecasts(history, [len(history)], MAX_HORIZON)
     return mean[0]
 
 
-def _carries_rate(values: np.ndarray) -> bool:
-    """Whether a series of ``values`` is forecast at its count's rate carried forward, whatever
-    its model (``_point_path``)."""
-    return borrows_intervals(len(values)) and is_steady_count(values)
+def _carries_rate(name: str, values: np.ndarray) -> bool:
+    """Whether ``name``'s path for a series of ``values`` is its count's rate carried forward
+    (``_point_path``): any model's but the analogs', which ``borrowed_forecast`` serves as
+    their own count distribution's median."""
+    return name != BORROWED and borrows_intervals(len(values)) and is_steady_count(values)
 
 
 @dataclass
@@ -519,7 +520,7 @@ def _rate_carried(name: str, history: pd.Series, champion: CalibratedForecast) -
     count at a slowly moving rate whose intervals are borrowed), the clause that says so; else
     empty."""
     values = history.to_numpy(dtype=float)
-    if not _carries_rate(values):
+    if not _carries_rate(name, values):
         return ""
     rate = f"{champion.point_path[0]:.0f} a year, the median of a Poisson count at it"
     if name == BENCHMARK:

@@ -176,6 +176,11 @@ def test_a_steady_count_of_seven_years_is_forecast_at_its_rate_whichever_model_w
         assert (fit.champion.predict(5, [80])["mean"] == 14.0).all()
         assert "its count's rate carried forward (14 a year" in fit.reason
         assert f"rather than {model}'s path" in fit.reason
+    # the analogs' path is already a count's at its rate: served, as a count, at its median
+    fit = fit_series(figures, series_id="county", candidates=["analogs"])
+    served = fit.champion.predict(5, [80])["mean"]
+    assert (served == np.round(served)).all() and (abs(served - 14.0) <= 1.0).all(), served
+    assert "served as a count" in fit.reason and "rate carried forward" not in fit.reason
     rising = pd.Series([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0], index=range(2019, 2026))
     fit = fit_series(rising, series_id="rising", candidates=["drift"])
     assert fit.champion.predict(3, [80])["mean"].tolist() == [80.0, 90.0, 100.0]
