@@ -167,8 +167,8 @@ def test_a_steady_count_of_seven_years_is_forecast_at_its_rate_whichever_model_w
     """Its handful of backtest origins cannot tell a model's movement from a count's noise:
     on smoothing or drift, 12, 20, 15, 18, 11, 16, 13 is forecast at its rate, 14, as on
     naive, and the card says why. A count that moves one way beyond its noise (10, 20, ...,
-    70) keeps its model's path. On the small, stable, sparse and bursty counts cut to 7 years,
-    most of them on smoothing, the rate had missed the following years by less."""
+    70) keeps its model's path. On the small, stable, sparse and bursty counts cut to 7 years
+    the rate missed the following years by less than the models' paths did."""
     figures = pd.Series([12.0, 20.0, 15.0, 18.0, 11.0, 16.0, 13.0], index=range(2019, 2026))
     for model in ("ses", "drift"):
         fit = fit_series(figures, series_id="county", candidates=[model])
