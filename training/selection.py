@@ -518,9 +518,10 @@ def _widened(champion: CalibratedForecast, evidence: PopulationEvidence, length:
 def _rate_carried(name: str, history: pd.Series, champion: CalibratedForecast) -> str:
     """Where ``name``'s path for this series is its count's rate (``_point_path``: a small
     count at a slowly moving rate whose intervals are borrowed), the clause that says so; else
-    empty."""
+    empty. Only where the champion's path is that rate: a mean combination with the analogs
+    among its members serves their path beside it."""
     values = history.to_numpy(dtype=float)
-    if not _carries_rate(name, values):
+    if not _carries_rate(name, values) or np.any(champion.point_path != rate_median(values)):
         return ""
     rate = f"{champion.point_path[0]:.0f} a year, the median of a Poisson count at it"
     if name == BENCHMARK:

@@ -15,7 +15,7 @@ from models.analogs import (
     rate_median,
 )
 from models.calibration import from_quantile_paths, grid_probabilities
-from training.selection import fit_series
+from training.selection import _rate_carried, fit_series
 
 SNS_LOSSES = pd.Series([2.2e9, 14.0e9, 27.8e9], index=[2023, 2024, 2025])
 
@@ -181,6 +181,8 @@ def test_a_steady_count_of_seven_years_is_forecast_at_its_rate_whichever_model_w
     served = fit.champion.predict(5, [80])["mean"]
     assert (served == np.round(served)).all() and (abs(served - 14.0) <= 1.0).all(), served
     assert "served as a count" in fit.reason and "rate carried forward" not in fit.reason
+    # nor does a card claim the rate where the path served is not it (a mean with the analogs)
+    assert _rate_carried("ses+analogs", figures, fit.champion) == ""
     rising = pd.Series([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0], index=range(2019, 2026))
     fit = fit_series(rising, series_id="rising", candidates=["drift"])
     assert fit.champion.predict(3, [80])["mean"].tolist() == [80.0, 90.0, 100.0]
