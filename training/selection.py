@@ -624,9 +624,14 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
         )
     elif decision is not None:
         model = stratum.models[chosen.name]
+        choice = (
+            f"the choice of the pooled backtests of {model.series} {kind}series "
+            f"({np.exp(model.mean):.2f} x naive's error there)"
+        )
         reason += (
-            f"; its point path comes from {chosen.name}, the choice of the pooled backtests of "
-            f"{model.series} {kind}series ({np.exp(model.mean):.2f} x naive's error there)"
+            f"; {chosen.name} is {choice}, and its point path {carried}"
+            if carried
+            else f"; its point path comes from {chosen.name}, {choice}"
         )
     elif carried:
         reason += f"; its point path {no_change}"

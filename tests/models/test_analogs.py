@@ -15,6 +15,7 @@ from models.analogs import (
     rate_median,
 )
 from models.calibration import from_quantile_paths, grid_probabilities
+from training.population import fit_many, population_evidence
 from training.selection import _rate_carried, fit_series
 
 SNS_LOSSES = pd.Series([2.2e9, 14.0e9, 27.8e9], index=[2023, 2024, 2025])
@@ -187,6 +188,27 @@ def test_a_steady_count_of_seven_years_is_forecast_at_its_rate_whichever_model_w
     fit = fit_series(rising, series_id="rising", candidates=["drift"])
     assert fit.champion.predict(3, [80])["mean"].tolist() == [80.0, 90.0, 100.0]
     assert "rate carried forward" not in fit.reason
+
+
+def test_a_new_steady_count_on_the_populations_trend_says_it_is_forecast_at_its_rate() -> None:
+    """Where the pooled backtests of a store's short series choose drift, a new count at a
+    slowly moving rate (12, 20, 15, 18, 11) is still forecast at its rate, and its card says
+    so: it had read "its point path comes from drift" beside a flat path of 15."""
+    rng = np.random.default_rng(3)
+    growing = [
+        (f"g{index}", pd.Series(1000.0 + 200.0 * np.arange(5) + rng.normal(0, 10, 5),
+                                index=range(2021, 2026)), ())
+        for index in range(40)
+    ]  # fmt: skip
+    county = ("county", pd.Series([12.0, 20.0, 15.0, 18.0, 11.0], index=range(2021, 2026)), ())
+    evidence = population_evidence([*growing, county])
+    assert evidence.short is not None and evidence.short.choice == "drift"
+    [fit] = list(fit_many([county], evidence=evidence))
+    assert fit.selected == "drift"
+    assert (fit.champion.predict(3, [80])["mean"] == 15.0).all()
+    assert "; drift is the choice of the pooled backtests of 41 short series" in fit.reason
+    assert "its point path is its count's rate carried forward (15 a year" in fit.reason
+    assert "its point path comes from drift" not in fit.reason
 
 
 def test_a_counts_rate_is_nearer_its_next_years_than_its_last_figure() -> None:
