@@ -30,8 +30,10 @@ class UnsuitableSeries(ValueError):
     """Raised when a model cannot use a series (e.g. a log model on a series with zeros)."""
 
 
+@functools.lru_cache(maxsize=256)
 def level_label(level: float) -> str:
-    """Label of an interval level as used in column names: 80.0 -> '80', 97.5 -> '97.5'."""
+    """Label of an interval level as used in column names: 80.0 -> '80', 97.5 -> '97.5'
+    (cached: a training run labels the same few levels for every backtest figure)."""
     value = float(level)
     if not 0.0 < value < 100.0 or not math.isfinite(value):
         raise ValueError(f"interval level must lie strictly between 0 and 100, got {level!r}")

@@ -356,12 +356,9 @@ class CalibratedForecast:
             # never narrower further out: a bound is kept at least as far from the path as it
             # was a year nearer (fewer reference series reach the far years of a borrowed
             # forecast, and a flat 50, 50, 50 had its 95% interval narrow from 2026 to 2027)
-            error_lo = np.minimum.accumulate(
-                np.broadcast_to(self._quantiles(p_lo, horizon) * scale, (horizon,))
-            )
-            error_hi = np.maximum.accumulate(
-                np.broadcast_to(self._quantiles(p_hi, horizon) * scale, (horizon,))
-            )
+            # (a row per step: ``scale`` has one, so the product does too)
+            error_lo = np.minimum.accumulate(self._quantiles(p_lo, horizon) * scale)
+            error_hi = np.maximum.accumulate(self._quantiles(p_hi, horizon) * scale)
             if inside is not None:  # exact at the bounds, whatever the interpolation
                 bounds = inside[2]
                 error_lo, error_hi = (
@@ -700,7 +697,7 @@ def _calibrate(
     interval one year ahead."""
     values, scale, max_horizon = origin.values, origin.scale, len(origin.path)
     actual, predicted, steps = backtest
-    if scale == "log" and not (np.all(predicted > 0) and np.all(actual > 0)):
+    if scale == "log" and not ((predicted > 0).all() and (actual > 0).all()):
         scale = "additive"
     errors = _error(scale, actual, predicted)
     if scale == "log":
