@@ -10,7 +10,7 @@ MLFLOW_PORT ?= 5000
 # MLflow's usage telemetry would fetch and send over the internet; fraudcast does neither.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres pdf-tools wrk bench-scaling bench-train-scaling bench-train-soak bench-train-profile bench-dask bench-serving bench-ingest bench-abuse clean clean-data help venv
+.PHONY: run test lint typecheck pytest train serve bench mlflow-ui browser postgres pdf-tools wrk bench-scaling bench-train-scaling bench-train-soak bench-train-profile bench-global bench-dask bench-serving bench-ingest bench-abuse clean clean-data help venv
 
 help:
 	@echo "make run        install, load the bundled figures, train if no champions exist, serve on http://$(HOST):$(PORT)"
@@ -23,6 +23,7 @@ help:
 	@echo "                bench-serving and bench-ingest, each also alone (several hours in all; needs wrk,"
 	@echo "                installed as root); rewrites benchmarks/RESULTS.md, SCALING.md, SERVING.md, INGEST.md"
 	@echo "make bench-train-soak, bench-train-profile  10,000-series train soak; where train time goes"
+	@echo "make bench-global  the global autoregression fitted on the reference corpus or on each set's own series"
 	@echo "make bench-abuse  probe every hardening item (issue 19) on a live server; writes benchmarks/ABUSE.md"
 	@echo "make mlflow-ui  MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) against mlruns/ (MLFLOW_PORT=5001 for another)"
 	@echo "make clean      remove the venv and caches (figures and trained models stay)"
@@ -128,6 +129,11 @@ bench-train-soak: $(STAMP)
 # (the last code that wrote candidate runs call by call).
 bench-train-profile: $(STAMP)
 	$(BIN)/python benchmarks/train_profile.py --series 100 --baseline 9ebae99 --output benchmarks/SCALING.md
+
+# The global autoregression alone, fitted on the reference corpus (as served) and on each set's
+# own windows, on every benchmark set (~10 min).
+bench-global: $(STAMP)
+	$(BIN)/python -m benchmarks.global_fit --output benchmarks/GLOBAL.md
 
 # forecast-file and train on 100 and 1,000 series on a Dask scheduler and 2 workers started
 # on 127.0.0.1, beside one process and --jobs 2, outputs compared (~1 h on 2 quiet cores).

@@ -15,6 +15,8 @@ MAX_ORDER)``. The error spread per step comes from the pooled fit's own recursiv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from data.reference import reference_series
@@ -40,21 +42,30 @@ def _scaled(values: np.ndarray) -> np.ndarray | None:
 
 
 def _global_fit(order: int) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients (oldest lag first) of the pooled autoregression of ``order``, and the
-    root mean squared scaled error of its recursive forecasts 1..SPREAD_STEPS ahead."""
+    """``pooled_fit`` of ``order`` across the reference corpus, cached."""
     corpus = reference_series()
     key = (order, id(corpus))
     if key not in _FITS:
-        windows = []
-        for values in corpus:
-            scaled = _scaled(values)
-            if scaled is None or len(scaled) <= order:
-                continue
-            windows.append(np.lib.stride_tricks.sliding_window_view(scaled, order + 1))
-        stacked = np.vstack(windows)
-        coefficients, *_ = np.linalg.lstsq(stacked[:, :order], stacked[:, order], rcond=None)
-        _FITS[key] = coefficients, _recursive_spread(stacked, coefficients, order)
+        _FITS[key] = pooled_fit(corpus, order)
     return _FITS[key]
+
+
+def pooled_fit(series: Sequence[np.ndarray], order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (oldest lag first) of one autoregression of ``order`` without intercept
+    fitted by least squares across every window of ``order + 1`` years of every one of
+    ``series``, each divided by its MASE scale, and the root mean squared scaled error of its
+    recursive forecasts 1..SPREAD_STEPS ahead. ValueError where no series has a window."""
+    windows = []
+    for values in series:
+        scaled = _scaled(np.asarray(values, dtype=float))
+        if scaled is None or len(scaled) <= order:
+            continue
+        windows.append(np.lib.stride_tricks.sliding_window_view(scaled, order + 1))
+    if not windows:
+        raise ValueError(f"no series has a window of {order + 1} years to fit")
+    stacked = np.vstack(windows)
+    coefficients, *_ = np.linalg.lstsq(stacked[:, :order], stacked[:, order], rcond=None)
+    return coefficients, _recursive_spread(stacked, coefficients, order)
 
 
 def _recursive_spread(stacked: np.ndarray, coefficients: np.ndarray, order: int) -> np.ndarray:
@@ -93,17 +104,27 @@ class GlobalAR(Forecaster):
     def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         if self.scale_ == 0:  # a constant series: nothing moves it
             return np.full(horizon, self.last_[-1]), np.zeros(horizon)
-        coefficients, spread = _global_fit(self.order_)
-        window = list(self.last_ / self.scale_)
-        path = []
-        for _ in range(horizon):
-            following = float(np.dot(coefficients, window[-self.order_ :]))
-            path.append(following)
-            window.append(following)
-        steps = np.arange(1, horizon + 1)
-        sd = np.where(
-            steps <= SPREAD_STEPS,
-            spread[np.minimum(steps, SPREAD_STEPS) - 1],
-            spread[-1] * np.sqrt(steps / SPREAD_STEPS),
-        )
-        return np.array(path) * self.scale_, sd * self.scale_
+        return recursive_forecast(self.last_, self.scale_, _global_fit(self.order_), horizon)
+
+
+def recursive_forecast(
+    latest: np.ndarray, scale: float, fit: tuple[np.ndarray, np.ndarray], horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A series' forecast ``horizon`` years ahead from a pooled fit (``pooled_fit``): each
+    year from the ``latest`` ones before it (as many as the fit's order), in the series' MASE
+    ``scale`` (above 0), and the spread of such forecasts per step."""
+    coefficients, spread = fit
+    order = len(coefficients)
+    window = list(np.asarray(latest[-order:], dtype=float) / scale)
+    path = []
+    for _ in range(horizon):
+        following = float(np.dot(coefficients, window[-order:]))
+        path.append(following)
+        window.append(following)
+    steps = np.arange(1, horizon + 1)
+    sd = np.where(
+        steps <= SPREAD_STEPS,
+        spread[np.minimum(steps, SPREAD_STEPS) - 1],
+        spread[-1] * np.sqrt(steps / SPREAD_STEPS),
+    )
+    return np.array(path) * scale, sd * scale

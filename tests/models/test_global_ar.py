@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.global_ar import GlobalAR
+from models.global_ar import GlobalAR, _global_fit, pooled_fit, recursive_forecast
 
 
 def test_the_global_autoregression_carries_a_steady_trend_on() -> None:
@@ -23,3 +23,24 @@ def test_a_count_series_that_starts_at_zero_is_not_taken_for_a_constant_one() ->
     forecast = GlobalAR().fit(counts).predict(3, [80])
     assert forecast["mean"].iloc[-1] > 30.0
     assert (forecast["hi-80"] > forecast["lo-80"]).all()
+
+
+def test_a_pooled_fit_learns_the_dynamics_of_the_series_it_is_given() -> None:
+    """Fitted across a population of series that each fall back halfway to 0 a year (an
+    autoregression of 0.5, scaled per series), the pooled model finds 0.5, and forecasts a
+    series of that population falling back as they do, where the reference corpus' trending
+    series carry it on."""
+    rng = np.random.default_rng(0)
+    population = []
+    for level in rng.uniform(1.0, 1000.0, size=200):
+        values = [level * rng.normal()]
+        for _ in range(15):
+            values.append(0.5 * values[-1] + level * rng.normal())
+        population.append(np.array(values))
+    coefficients, spread = pooled_fit(population, 1)
+    assert abs(coefficients[0] - 0.5) < 0.05 and spread[0] < spread[-1]
+    latest = np.array([800.0])
+    path, _ = recursive_forecast(latest, 100.0, (coefficients, spread), 3)
+    np.testing.assert_allclose(path, 800.0 * coefficients[0] ** np.arange(1, 4))
+    served, _ = recursive_forecast(latest, 100.0, _global_fit(1), 3)
+    assert served[-1] > 2 * path[-1]
