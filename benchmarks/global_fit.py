@@ -30,7 +30,7 @@ from benchmarks.m3 import (
     score,
 )
 from benchmarks.populations import YARDSTICKS, _populations, ratio_interval
-from models.global_ar import MAX_ORDER, _global_fit, _scale, pooled_fit, recursive_forecast
+from models.global_ar import GlobalAR, _global_fit, pooled_fit, recursive_forecast
 
 OUTPUT = Path(__file__).with_name("GLOBAL.md")
 LABELS = {"m3": "M3", "m1": "M1", "tourism": "Tourism"}
@@ -39,22 +39,18 @@ READING = "## Reading"
 
 
 def forecasts(
-    history: dict[str, pd.Series], horizon: int, fits: dict[int, tuple[np.ndarray, np.ndarray]]
+    models: dict[str, GlobalAR], horizon: int, fits: dict[int, tuple[np.ndarray, np.ndarray]]
 ) -> pd.DataFrame:
-    """Every series' path ``horizon`` years ahead from ``fits`` by order (a constant series
-    stays where it is), as a forecast frame whose bounds are the path (only MASE is read)."""
+    """Every series' path ``horizon`` years ahead from its fitted ``global_ar`` (its order,
+    scale and latest years) and the pooled fit of its order among ``fits``, kept at 0 or above
+    for a series that never went below 0, as a forecast frame whose bounds are the path (only
+    MASE is read)."""
     rows = []
-    for key, series in history.items():
-        values = series.to_numpy(dtype=float)
-        scale = _scale(values)
-        order = int(min(len(values) - 1, MAX_ORDER))
-        if scale > 0:
-            path, _ = recursive_forecast(values, scale, fits[order], horizon)
-        else:
-            path = np.full(horizon, values[-1])
-        if np.all(values >= 0):
+    for key, model in models.items():
+        path, _ = recursive_forecast(model.last_, model.scale_, fits[model.order_], horizon)
+        if model.nonnegative_:
             path = np.maximum(path, 0.0)
-        years = int(series.index[-1]) + np.arange(1, horizon + 1)
+        years = int(model.y_.index[-1]) + np.arange(1, horizon + 1)
         rows += [(key, int(year), float(mean)) for year, mean in zip(years, path, strict=True)]
     frame = pd.DataFrame(rows, columns=["unique_id", "ds", "mean"])
     for column in ("lo-80", "hi-80", "lo-95", "hi-95"):
@@ -69,15 +65,16 @@ def evaluate(name: str, excluded: str, train: pd.DataFrame, test: pd.DataFrame, 
         str(key): pd.Series(group["y"].to_numpy(dtype=float), index=group["ds"].astype(int))
         for key, group in train.groupby("unique_id")
     }
-    orders = sorted({int(min(len(series) - 1, MAX_ORDER)) for series in history.values()})
+    models = {key: GlobalAR().fit(series) for key, series in history.items()}
+    orders = sorted({model.order_ for model in models.values()})
     exclude_from_reference(excluded)  # as the benchmark forecasts it
     served = {order: _global_fit(order) for order in orders}
     corpus = [series.to_numpy(dtype=float) for series in history.values()]
     own = {order: pooled_fit(corpus, order) for order in orders}
     per_model, _ = run_statsforecast(train, jobs, False, horizon, cross_validate=False)
     best = min((score(m, f, train, test, 0.0) for m, f in per_model.items()), key=lambda r: r.mase)
-    as_served = score("reference", forecasts(history, horizon, served), train, test, 0.0)
-    on_own = score("population", forecasts(history, horizon, own), train, test, 0.0)
+    as_served = score("reference", forecasts(models, horizon, served), train, test, 0.0)
+    on_own = score("population", forecasts(models, horizon, own), train, test, 0.0)
     low, high = ratio_interval(on_own, as_served, "mase")
     return (
         f"| {name} | {len(history)} | {best.mase:.3f} ({best.name}) "

@@ -102,8 +102,6 @@ class GlobalAR(Forecaster):
         self.last_ = np.asarray(values[-self.order_ :], dtype=float)
 
     def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.scale_ == 0:  # a constant series: nothing moves it
-            return np.full(horizon, self.last_[-1]), np.zeros(horizon)
         return recursive_forecast(self.last_, self.scale_, _global_fit(self.order_), horizon)
 
 
@@ -112,7 +110,10 @@ def recursive_forecast(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A series' forecast ``horizon`` years ahead from a pooled fit (``pooled_fit``): each
     year from the ``latest`` ones before it (as many as the fit's order), in the series' MASE
-    ``scale`` (above 0), and the spread of such forecasts per step."""
+    ``scale``, and the spread of such forecasts per step. A constant series (a scale of 0)
+    stays where it is: nothing moves it."""
+    if scale == 0:
+        return np.full(horizon, float(latest[-1])), np.zeros(horizon)
     coefficients, spread = fit
     order = len(coefficients)
     window = list(np.asarray(latest[-order:], dtype=float) / scale)
