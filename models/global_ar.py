@@ -8,27 +8,167 @@ is fitted to all of them by least squares; forecasts are made recursively. A glo
 borrows the shape of yearly dynamics from thousands of windows, where a local model of a short
 series sees a dozen.
 
-Here the windows are those of the bundled reference corpus (``data/reference``), one fit per
-order, made on first use and cached; a series of ``n`` years uses order ``min(n - 1,
-MAX_ORDER)``. The error spread per step comes from the pooled fit's own recursive residuals.
+The paper fits it on the group being forecast, and so does fraudcast where the group is large
+enough: a population of series trained together (``training.population``: at least
+``SMALL_POPULATION`` series) teaches it its own dynamics (``learning_from``), counts that fall
+back towards their level rather than M-competition trends that carry on. Each series is fitted
+on the population's windows of the years up to its last one, so no backtest learns from a
+later year of any series; an order with fewer than ``WINDOWS_PER_COEFFICIENT`` windows a
+coefficient there, and any smaller population, learn from the bundled reference corpus
+(``data/reference``) instead. A series of ``n`` years uses order ``min(n - 1, MAX_ORDER)``;
+the error spread per step is that of the pooled fit's residuals carried through the
+recursion.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Self
 
 import numpy as np
+import pandas as pd
 
 from data.reference import reference_series
 from models.base import Forecaster
 
 #: Most lags a series is described by (the order of the global model).
 MAX_ORDER = 6
-#: Steps ahead the pooled recursive error spread is measured for; beyond, it grows like a
-#: random walk's.
+#: Steps ahead the pooled recursive error spread is given for; beyond, it grows like a random
+#: walk's.
 SPREAD_STEPS = 10
-#: Pooled fits by (order, corpus identity).
-_FITS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+#: Fewest windows a coefficient that a population's own fit rests on: with fewer (3 series of
+#: 9 years at order 6), the reference corpus' fit serves.
+WINDOWS_PER_COEFFICIENT = 10
+
+#: A pooled fit: coefficients (oldest lag first) and the scaled error spread 1..SPREAD_STEPS
+#: steps ahead.
+Fit = tuple[np.ndarray, np.ndarray]
+
+
+class PooledWindows:
+    """Every window of ``order + 1`` years (orders 1..``MAX_ORDER``) of many series, each
+    series divided by its MASE scale, kept as running sums by year: ``fit(order, cutoff)``
+    fits on the windows of every series cut at ``cutoff`` (its scale too is that of its years
+    up to then) in one small solve, whatever the cutoff. Series are values by integer year
+    (contiguous), or arrays (years 0, 1, ...)."""
+
+    def __init__(self, series: Iterable[pd.Series | np.ndarray], max_order: int = MAX_ORDER):
+        histories = [
+            (np.arange(len(values)), np.asarray(values, dtype=float))
+            if not isinstance(values, pd.Series)
+            else (np.asarray(values.index, dtype=np.int64), values.to_numpy(dtype=float))
+            for values in series
+        ]
+        every_year = [years for years, _ in histories]
+        self.years_ = np.unique(np.concatenate(every_year)) if every_year else np.zeros(0, int)
+        self.series_ = len(histories)
+        self._sums = {o: np.zeros((len(self.years_), o + 1, o + 1)) for o in _orders(max_order)}
+        self._counts = {o: np.zeros(len(self.years_)) for o in _orders(max_order)}
+        for years, values in histories:
+            self._add(np.searchsorted(self.years_, years), values)
+        for order in self._sums:
+            self._sums[order] = np.cumsum(self._sums[order], axis=0)
+            self._counts[order] = np.cumsum(self._counts[order])
+
+    def _add(self, at: np.ndarray, values: np.ndarray) -> None:
+        """Add one series' windows: at each of its years, the change in its contribution (its
+        windows so far over its scale so far, squared) from the year before."""
+        moved = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(values)))])
+        scale = moved / np.maximum(np.arange(len(values)), 1)  # scale of the years up to each
+        for order in self._sums:
+            if len(values) <= order:
+                continue
+            windows = np.lib.stride_tricks.sliding_window_view(values, order + 1)
+            ends = scale[order:]
+            usable = ends > 0  # a series constant so far has no scale: it adds nothing yet
+            divisor = np.where(usable, ends, 1.0) ** 2
+            gram = np.cumsum(windows[:, :, None] * windows[:, None, :], axis=0)
+            gram *= (usable / divisor)[:, None, None]
+            count = np.where(usable, np.arange(1, len(windows) + 1), 0).astype(float)
+            # a series' years are distinct, so each of its increments lands on its own year
+            self._sums[order][at[order:]] += np.diff(gram, axis=0, prepend=0.0)
+            self._counts[order][at[order:]] += np.diff(count, prepend=0.0)
+
+    def fit(self, order: int, cutoff: int | None = None) -> Fit | None:
+        """The autoregression of ``order`` fitted on the windows of the years up to ``cutoff``
+        (all when None), and its recursive error spread; None where fewer than
+        ``WINDOWS_PER_COEFFICIENT`` windows a coefficient are there."""
+        last = len(self.years_) - 1
+        at = last if cutoff is None else int(np.searchsorted(self.years_, cutoff, "right")) - 1
+        if order not in self._sums or at < 0:
+            return None
+        count = float(self._counts[order][at])
+        if count < WINDOWS_PER_COEFFICIENT * order:
+            return None
+        gram = self._sums[order][at]
+        crossed, target = gram[:order, :order], gram[:order, order]
+        coefficients = np.linalg.lstsq(crossed, target, rcond=None)[0]
+        # the residual sum of squares of a least-squares fit: y'y - b'X'y
+        sigma = float(np.sqrt(max(gram[order, order] - coefficients @ target, 0.0) / count))
+        return coefficients, sigma * _spread_per_step(coefficients)
+
+
+def _orders(max_order: int) -> range:
+    return range(1, max_order + 1)
+
+
+def _spread_per_step(coefficients: np.ndarray) -> np.ndarray:
+    """The error spread 1..SPREAD_STEPS steps ahead of a recursive forecast of the
+    autoregression per unit of one-step error: the root of the cumulated squared impulse
+    responses (psi weights) of the recursion, a shock ``j`` steps back weighing ``psi_j``."""
+    lags = coefficients[::-1]  # lag 1 first
+    psi = [1.0]
+    for step in range(1, SPREAD_STEPS):
+        psi.append(sum(lags[k] * psi[step - 1 - k] for k in range(min(step, len(lags)))))
+    return np.sqrt(np.cumsum(np.square(psi)))
+
+
+#: The population the global model learns from where a series is fitted (``learning_from``).
+_POPULATION: ContextVar[PooledWindows | None] = ContextVar("global_ar_population", default=None)
+#: The reference corpus' windows by corpus identity (it changes with the sources left out).
+_CORPUS: dict[int, PooledWindows] = {}
+
+
+@contextmanager
+def learning_from(population: PooledWindows | None) -> Iterator[None]:
+    """Within the block, ``global_ar`` fits series on ``population``'s windows (None: the
+    reference corpus')."""
+    token = _POPULATION.set(population)
+    try:
+        yield
+    finally:
+        _POPULATION.reset(token)
+
+
+def population_learned_from() -> PooledWindows | None:
+    """The windows ``global_ar`` learns from here (``learning_from``; None: the corpus')"""
+    return _POPULATION.get()
+
+
+def _global_fit(order: int) -> Fit:
+    """The fit of ``order`` across the reference corpus, its windows made on first use."""
+    corpus = reference_series()
+    key = id(corpus)
+    if key not in _CORPUS:
+        _CORPUS[key] = PooledWindows(corpus)
+    found = _CORPUS[key].fit(order)
+    if found is None:
+        raise ValueError(f"the reference corpus has too few windows of {order + 1} years")
+    return found
+
+
+def pooled_fit(series: Iterable[np.ndarray], order: int) -> Fit:
+    """Coefficients (oldest lag first) of one autoregression of ``order`` without intercept
+    fitted by least squares across every window of ``order + 1`` years of every one of
+    ``series``, each divided by its MASE scale, and the scaled error spread of its recursive
+    forecasts 1..SPREAD_STEPS ahead. ValueError where they have fewer than
+    ``WINDOWS_PER_COEFFICIENT`` windows a coefficient."""
+    found = PooledWindows(series, max_order=order).fit(order)
+    if found is None:
+        raise ValueError(f"too few windows of {order + 1} years to fit")
+    return found
 
 
 def _scale(values: np.ndarray) -> float:
@@ -36,59 +176,10 @@ def _scale(values: np.ndarray) -> float:
     return float(np.mean(np.abs(np.diff(values)))) if len(values) > 1 else 0.0
 
 
-def _scaled(values: np.ndarray) -> np.ndarray | None:
-    scale = _scale(values)
-    return values / scale if scale > 0 else None
-
-
-def _global_fit(order: int) -> tuple[np.ndarray, np.ndarray]:
-    """``pooled_fit`` of ``order`` across the reference corpus, cached."""
-    corpus = reference_series()
-    key = (order, id(corpus))
-    if key not in _FITS:
-        _FITS[key] = pooled_fit(corpus, order)
-    return _FITS[key]
-
-
-def pooled_fit(series: Sequence[np.ndarray], order: int) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients (oldest lag first) of one autoregression of ``order`` without intercept
-    fitted by least squares across every window of ``order + 1`` years of every one of
-    ``series``, each divided by its MASE scale, and the root mean squared scaled error of its
-    recursive forecasts 1..SPREAD_STEPS ahead. ValueError where no series has a window."""
-    windows = []
-    for values in series:
-        scaled = _scaled(np.asarray(values, dtype=float))
-        if scaled is None or len(scaled) <= order:
-            continue
-        windows.append(np.lib.stride_tricks.sliding_window_view(scaled, order + 1))
-    if not windows:
-        raise ValueError(f"no series has a window of {order + 1} years to fit")
-    stacked = np.vstack(windows)
-    coefficients, *_ = np.linalg.lstsq(stacked[:, :order], stacked[:, order], rcond=None)
-    return coefficients, _recursive_spread(stacked, coefficients, order)
-
-
-def _recursive_spread(stacked: np.ndarray, coefficients: np.ndarray, order: int) -> np.ndarray:
-    """Spread (scaled) of recursive forecasts 1..SPREAD_STEPS ahead: the pooled one-step
-    residual spread compounded through the recursion, simulated from a sample of windows."""
-    residuals = stacked[:, order] - stacked[:, :order] @ coefficients
-    sigma = float(np.sqrt(np.mean(residuals**2)))
-    start = stacked[:: max(len(stacked) // 5000, 1), :order]
-    noisy, clean = start.copy(), start.copy()
-    rng = np.random.default_rng(0)
-    spread = np.zeros(SPREAD_STEPS)
-    for step in range(SPREAD_STEPS):
-        next_noisy = noisy @ coefficients + rng.normal(0.0, sigma, len(noisy))
-        next_clean = clean @ coefficients
-        spread[step] = float(np.sqrt(np.mean((next_noisy - next_clean) ** 2)))
-        noisy = np.column_stack([noisy[:, 1:], next_noisy])
-        clean = np.column_stack([clean[:, 1:], next_clean])
-    return spread
-
-
 class GlobalAR(Forecaster):
-    """A linear autoregression fitted once across every window of the reference corpus, each
-    series scaled by its mean absolute yearly change (Montero-Manso & Hyndman 2021)."""
+    """A linear autoregression fitted across every window of many series, each scaled by its
+    mean absolute yearly change (Montero-Manso & Hyndman 2021): those of the population it is
+    trained with (``learning_from``), else of the reference corpus."""
 
     name = "global_ar"
     min_length = 3
@@ -96,13 +187,22 @@ class GlobalAR(Forecaster):
     def __init__(self, max_order: int = MAX_ORDER):
         self.max_order = max_order
 
+    def fit(self, y: pd.Series) -> Self:
+        """Fit ``y``, learning from the windows of the population's years up to its last."""
+        super().fit(y)
+        population = _POPULATION.get()
+        own = None if population is None else population.fit(self.order_, int(self.y_.index[-1]))
+        #: kept with the model: a pickled champion forecasts as it was fitted
+        self.fit_ = own if own is not None else _global_fit(self.order_)
+        return self
+
     def _fit(self, values: np.ndarray) -> None:
         self.scale_ = _scale(values)
         self.order_ = int(min(len(values) - 1, self.max_order))
         self.last_ = np.asarray(values[-self.order_ :], dtype=float)
 
     def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        return recursive_forecast(self.last_, self.scale_, _global_fit(self.order_), horizon)
+        return recursive_forecast(self.last_, self.scale_, self.fit_, horizon)
 
 
 def recursive_forecast(
