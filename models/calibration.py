@@ -21,6 +21,7 @@ from models.base import (
     validate_horizon,
     validate_levels,
 )
+from models.global_ar import PooledWindows
 
 #: Probabilities at which the error quantile function is stored (dense in the tails): the
 #: standard normal's at -5..5, so that the widest level served, 99.9999%
@@ -299,6 +300,10 @@ class CalibratedForecast:
     #: itself (a small count's, ``models.analogs.is_poisson_count``; ``count_median``); the
     #: intervals stay as calibrated around the path
     count_point: bool = False
+    #: the population's windows its global autoregression learned from, which a what-if refit
+    #: learns from too (``models.global_ar.learning_from``); None: the reference corpus', or
+    #: a model that is no global autoregression
+    learned_from: PooledWindows | None = None
     #: whether the quantiles were borrowed (``from_quantile_paths``) rather than calibrated
     #: from the series' own backtest errors; None: a champion kept before this was, whose
     #: rows per step were then borrowed ones

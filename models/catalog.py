@@ -89,7 +89,8 @@ _ENTRIES = (
     CatalogEntry(
         "global_ar",
         GlobalAR,
-        "one autoregression learned across the windows of 1,344 reference yearly series",
+        "one autoregression learned across many series' windows: the population's own (30 "
+        "series or more), else 1,344 reference yearly series'",
     ),
     CatalogEntry("ridge", RidgeGrowth, "ridge regression of changes on lagged changes"),
     CatalogEntry("log_ridge", lambda: LogScale(RidgeGrowth()), "ridge regression of growth rates"),

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from models.calibration import grid_probabilities, recalibration_from
+from models.global_ar import PooledWindows
 
 #: The benchmark every candidate's error is measured against, at the same origins and steps.
 BENCHMARK = "naive"
@@ -219,6 +220,9 @@ class PopulationEvidence:
     #: how borrowed intervals fared in the pooled backtests of the longer series that borrow
     #: theirs (``borrows_intervals``), which are checked as short series' are
     borrowed_calibration: PooledCalibration | None = None
+    #: the population's windows the global autoregression learns from (``models.global_ar``:
+    #: None for a population too small to teach it, which leaves it to the reference corpus)
+    windows: PooledWindows | None = None
 
     @classmethod
     def pool(cls, scores: Iterable[SeriesScores]) -> PopulationEvidence:

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 from data.records import format_breaks, input_changed, share_ceiling
 from data.store import FigureStore, SeriesInfo
+from models.global_ar import learning_from
 from training import promotion, registry, run_logging, track_record, tracking
 from training.backtest import calibrated_coverage
 from training.evidence import PopulationEvidence, borrows_intervals, is_short
@@ -251,7 +252,9 @@ def _retrain_one(series_id: str, job: _Job) -> SeriesOutcome:
     from joblib import parallel_config
 
     try:
-        with parallel_config(backend="sequential"):  # fit right here, never nested on a cluster
+        # fit right here, never nested on a cluster; the global autoregression learns from the
+        # store's windows in the retrain's every fit (promotion's and charts' too)
+        with parallel_config(backend="sequential"), learning_from(job.evidence.windows):
             return _retrain_series(series_id, job)
     except RetrainAbandoned as error:  # nobody is left to hear the outcome, nor to log it
         return SeriesOutcome(series_id, Outcome.FAILED, str(error))

@@ -11,6 +11,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from features.prepare import prepare_series
+from models.global_ar import PooledWindows, learning_from
 from training.distributed import map_in_chunks
 from training.evidence import (
     PopulationEvidence,
@@ -43,9 +45,10 @@ def fit_one(
     """``fit_series`` for one series of ``fit_many``: a failure is returned, never raised
     (a bug only under ``FRAUDCAST_STRICT_ERRORS``: ``training.failures``). An ``evaluation``
     of the series made for the population's evidence (``population_evidence``) is chosen
-    from instead of backtesting the series again."""
+    from instead of backtesting the series again. The global autoregression learns from the
+    population's windows (``PopulationEvidence.windows``)."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), learning_from(evidence.windows if evidence else None):
             warnings.simplefilter("ignore")
             if evaluation is not None:
                 return choose(evaluation, evidence or PopulationEvidence())
@@ -85,13 +88,15 @@ def _score_item(
     seed: int,
     candidates: Sequence[str] | None,
     levels: Sequence[float],
+    windows: PooledWindows | None = None,
 ) -> tuple[SeriesScores | None, SeriesEvaluation | None]:
     """A series' scores for the evidence, and its evaluation too when the item says to keep
     it (for the caller to fit it) or it is long enough for a calibrated champion (for the
-    pooled calibration of the population's choice)."""
+    pooled calibration of the population's choice). The global autoregression learns from
+    ``windows`` (the population's)."""
     series_id, y, breaks, keep = item
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), learning_from(windows):
             warnings.simplefilter("ignore")
             evaluation = evaluate_series(
                 y,
@@ -121,8 +126,10 @@ def population_evidence(
     """The pooled backtest evidence of a population of series (at most ``sample`` of them,
     drawn with ``seed``), for ``fit_many``'s ``evidence``. ``evaluations``, when given, is
     filled with the backtests of the sampled series (at ``levels``), so that ``fit_one``
-    chooses for them without backtesting them again."""
+    chooses for them without backtesting them again. Every series, sampled or not, adds its
+    windows to those the global autoregression learns from (``_windows``)."""
     work = list(items)
+    windows = _windows(work)
     if len(work) > sample:
         picked = np.random.default_rng(seed).choice(len(work), size=sample, replace=False)
         work = [work[index] for index in sorted(picked)]
@@ -130,7 +137,9 @@ def population_evidence(
     tasks = [(*item, evaluations is not None) for item in work]
     tasks += [(*item, False) for item in _reference_items(reference_top_up(len(work)), seed)]
     chosen = tuple(candidates) if candidates is not None else None
-    score = functools.partial(_score_item, seed=seed, candidates=chosen, levels=tuple(levels))
+    score = functools.partial(
+        _score_item, seed=seed, candidates=chosen, levels=tuple(levels), windows=windows
+    )
     scores, longer = [], []
     results = map_in_chunks(score, tasks, jobs=jobs)
     for task, (found, evaluation) in zip(tasks, results, strict=True):
@@ -149,7 +158,21 @@ def population_evidence(
     of_choice = functools.partial(choice_pits, choice=evidence.choice)
     held_out = map_in_chunks(of_choice, longer, jobs=jobs)
     pits = [found for found in held_out if found is not None]
-    return replace(evidence, calibration=calibration_from_pits(pits))
+    return replace(evidence, calibration=calibration_from_pits(pits), windows=windows)
+
+
+def _windows(items: Sequence[tuple[str, pd.Series, Sequence[int]]]) -> PooledWindows | None:
+    """The windows of the population's series prepared as for training (gaps filled, level
+    shifts at their breaks adjusted; one that cannot be prepared adds none), which the global
+    autoregression learns from; None for fewer than ``SMALL_POPULATION`` series, which leave
+    it to the reference corpus as they are topped up from it."""
+    histories = []
+    for series_id, y, breaks in items:
+        try:
+            histories.append(prepare_series(y, breaks, series_id).series)
+        except ValueError:  # the series' own training reports why
+            continue
+    return PooledWindows(histories) if len(histories) >= SMALL_POPULATION else None
 
 
 def _reference_items(count: int, seed: int) -> list[tuple[str, pd.Series, Sequence[int]]]:

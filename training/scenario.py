@@ -16,6 +16,7 @@ import pandas as pd
 from features.gaps import fill_gaps
 from features.prepare import prepare_series
 from models.calibration import CalibratedForecast
+from models.global_ar import learning_from
 from training.selection import model_path
 
 
@@ -42,6 +43,8 @@ def refit_champion(
     them. A hypothetical figure far beyond the published ones may give a path that is not
     finite: the caller decides what to answer then."""
     history = prepare_series(figures, breaks).series
-    with np.errstate(over="ignore", invalid="ignore"):  # the caller checks the path is finite
+    # the caller checks the path is finite; a global autoregression learns from the windows
+    # the champion's did
+    with np.errstate(over="ignore", invalid="ignore"), learning_from(champion.learned_from):
         path = model_path(champion.model_name, history)
     return champion.recentred(int(history.index[-1]), path, float(history.iloc[-1]))

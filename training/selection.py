@@ -32,6 +32,7 @@ from models.calibration import (
 )
 from models.catalog import CATALOG, make_forecaster
 from models.combination import Combination
+from models.global_ar import GlobalAR, population_learned_from
 from training.backtest import _origin_scales, backtest, backtest_metrics, backtest_origins
 from training.evidence import (
     BENCHMARK,
@@ -165,6 +166,7 @@ def _evaluate(
     levels: list[float],
     done: Sequence[CandidateResult] = (),
     unpublished: Sequence[int] = (),
+    counted: Sequence[int] = (),
 ) -> CandidateResult:
     """Backtest one catalog model; an expected failure (``training.failures``: e.g. a model
     that cannot use this series) is recorded on the result, a bug is raised.
@@ -172,7 +174,9 @@ def _evaluate(
     A median combination whose members were all backtested already (``done``) on the same
     origins gets the median of their backtests: exactly what refitting it would give.
     Forecasts of ``unpublished`` years (missing years filled by interpolation) are dropped: a
-    value drawn between its neighbours is no evidence of how well a model forecasts."""
+    value drawn between its neighbours is no evidence of how well a model forecasts. From the
+    ``counted`` origins (``_counted_origins``) the point forecasts are those such a count is
+    served (``_served_as_count``): the median of a Poisson count at the model's path."""
     params: dict[str, Any] = {}
     try:
         model = make_forecaster(name)
@@ -196,6 +200,10 @@ def _evaluate(
             raise ValueError("the model produced missing forecasts")
         if len(unpublished):
             frame = frame[~frame["year"].isin(unpublished)].reset_index(drop=True)
+        if len(counted) and not members:  # a median of members' medians is their median
+            frame = frame.copy()
+            served = frame["origin"].isin(counted)
+            frame.loc[served, "mean"] = count_median(frame.loc[served, "mean"].to_numpy())
         return CandidateResult(name, params, backtest_metrics(frame, history, levels), frame)
     except Exception as exc:
         if not is_expected(exc):
@@ -203,6 +211,16 @@ def _evaluate(
         return CandidateResult(
             name, params, {}, pd.DataFrame(), error=f"{type(exc).__name__}: {exc}"
         )
+
+
+def _counted_origins(history: pd.Series, origins: Sequence[int]) -> list[int]:
+    """The origins from which the series reads as a Poisson count
+    (``models.analogs.is_poisson_count``), where its champion would have been served at its
+    count's median (``_served_as_count``): a count of 0, 3, 1, 0, 2 on a path of 1.2 is served
+    at 1, and its backtests score the 1, not the path no such count is served."""
+    values = history.to_numpy(dtype=float)
+    first = int(history.index[0])
+    return [o for o in origins if is_poisson_count(values[: int(o) - first + 1])]
 
 
 def _finished_members(model: Forecaster, done: Sequence[CandidateResult]) -> list[CandidateResult]:
@@ -336,9 +354,12 @@ def evaluate_series(
         plan.names.append(BORROWED)  # short series: what comparable series did is a candidate
     notes += plan.notes
     origins = _published_origins(history, plan.min_train, unpublished)
+    counted = _counted_origins(history, origins)
     results: list[CandidateResult] = []
     for name in plan.names:
-        results.append(_evaluate(name, history, origins, checked_levels, results, unpublished))
+        results.append(
+            _evaluate(name, history, origins, checked_levels, results, unpublished, counted)
+        )
     checked_filled = [year for year in unpublished if origins and year > origins[0]]
     if checked_filled:  # an origin checked only against filled years adds no evidence
         kept = {int(o) for r in results if not r.backtest.empty for o in r.backtest["origin"]}
@@ -466,7 +487,7 @@ def choose(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Series
     reason += f"; its point path {carried}" if carried else _served_as_count(champion, history)
     return SeriesFit(
         series_id,
-        champion,
+        _keeping_what_it_learned(champion),
         chosen.name,
         reason,
         results,
@@ -640,7 +661,7 @@ def _borrowed(evaluation: SeriesEvaluation, evidence: PopulationEvidence) -> Ser
     reason += _own_evidence(chosen, usable)
     return SeriesFit(
         evaluation.series_id,
-        champion,
+        _keeping_what_it_learned(champion),
         chosen.name,
         reason,
         candidates,
@@ -904,9 +925,19 @@ def calibrated_forecast(candidate: CandidateResult, history: pd.Series) -> Calib
     refitted on new figures): averaged with borrowed intervals as ``blended_forecast`` does,
     a small count served at its count's median as a champion is."""
     if is_short(len(history)):  # every forecast of a short series borrows intervals
-        return borrowed_forecast(history, centre=candidate)[0]
+        return _keeping_what_it_learned(borrowed_forecast(history, centre=candidate)[0])
     forecast, _ = _with_intervals(candidate, history, _champion_path(candidate, history))
     _served_as_count(forecast, history)
+    return _keeping_what_it_learned(forecast)
+
+
+def _keeping_what_it_learned(forecast: CalibratedForecast) -> CalibratedForecast:
+    """``forecast``, keeping the windows its global autoregression learned from when its
+    model is or pools that model (``models.global_ar.learning_from``: the population's, or
+    None for the reference corpus'), for its what-if refits to learn from them too
+    (``training.scenario.refit_champion``)."""
+    if GlobalAR.name in pool_members(forecast.model_name):
+        forecast.learned_from = population_learned_from()
     return forecast
 
 

@@ -394,6 +394,28 @@ def test_a_small_count_is_served_at_the_median_of_a_count_at_its_rate() -> None:
     )
 
 
+def test_a_counts_backtests_score_the_point_it_would_have_been_served() -> None:
+    """A county's murders (0 to 2 a year) are served at the median of a count at the path;
+    from every origin where its figures already read as such a count, its backtests score the
+    same median, not the path nobody is served, so the pooled backtests choose by what is
+    served. The same figures in thousands are no count: their backtests score the path."""
+    from models.calibration import count_median
+    from training.backtest import backtest
+    from training.selection import evaluate_series
+
+    county = pd.Series(
+        [0, 1, 0, 0, 2, 1, 0, 0, 1, 0, 1, 0, 2, 0, 1.0], index=range(2011, 2026), name="county"
+    )
+    for series, as_count in ((county, True), (county * 1000 + 5000, False)):
+        evaluation = evaluate_series(series, series_id="county", candidates=["ses", "drift"])
+        for candidate in evaluation.candidates:
+            origins = sorted(set(candidate.backtest["origin"]))
+            path = backtest(series, candidate.name, horizon=6, levels=[80], origins=origins)
+            served = count_median(path["mean"].to_numpy()) if as_count else path["mean"]
+            np.testing.assert_allclose(candidate.backtest["mean"], served)
+            assert (candidate.backtest["mean"] % 1 == 0).all() == as_count
+
+
 def test_a_counts_median_is_nearer_its_next_years_than_its_rate() -> None:
     """On 60 counts of 0.05 to 1 a year around slowly moving rates (a small county's murders),
     11 years known, each forecast by simple exponential smoothing (the benchmark's sets of
