@@ -22,9 +22,12 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from data.records import SeriesInfo
 from data.store import FigureStore
+from models.global_ar import GlobalAR
 from tests.support import QUICK_CANDIDATES
 from training import pipeline, registry, run_logging, tracking
 from training.outcome import Outcome
+from training.population import fit_one, population_evidence
+from training.selection import SeriesFit
 from training.settings import TrainingSettings
 
 TREND = "synthetic_trend"
@@ -625,3 +628,50 @@ def test_a_series_whose_backtest_cannot_be_scaled_has_no_mase_not_nan(store, set
     [outcome] = pipeline.retrain(["jp_gappy"], store=store, settings=settings)
     assert outcome.status == "promoted", outcome.reason
     assert outcome.mase is None
+
+
+def test_a_store_of_thirty_series_teaches_the_global_model_its_own_dynamics(store, settings):
+    """The bundled 11 series, the synthetic trend and 20 series whose bursts pass (incidents
+    after an outbreak, back halfway to their level a year): from 30 series on, a retrain's
+    global autoregression learns from the store's windows, so a burst this year is projected
+    falling back, as the store's bursts did, not carried on as the reference corpus' trends
+    are; the champion keeps those windows for its what-ifs."""
+    rng = np.random.default_rng(3)
+    for index in range(20):
+        level, values = rng.uniform(50, 500), []
+        for _ in range(15):
+            last = values[-1] if values else level
+            values.append(round(level + 0.5 * (last - level) + rng.normal(0, 0.1 * level)))
+        if index == 0:
+            values[-1] = round(2 * np.mean(values[:-1]))  # this year's burst
+        store.add_series(SeriesInfo(id=f"incidents{index}", title="Incidents", unit="count"))
+        frame = _trend_figures(range(2010, 2025)).assign(
+            series_id=f"incidents{index}", value=values
+        )
+        store.add_figures(frame, source="test", message="incidents")
+    assert len(store.list_series()) >= 30
+    [outcome] = pipeline.retrain(
+        ["incidents0"], store=store, settings=settings, candidates=["global_ar"]
+    )
+    assert outcome.status == "promoted", outcome.reason
+    version = registry.champion_version("incidents0", client=_client(settings))
+    champion = registry.load_champion(version).forecast
+    figures = store.values("incidents0")
+    from_corpus = GlobalAR().fit(figures).predict(1)["mean"].iloc[0]
+    assert champion.learned_from is not None
+    assert champion.point_path[0] < figures.iloc[-1] < from_corpus
+
+    # a new year, and naive the only candidate: the champion is judged on the new figures as
+    # it was trained, learning from the store's windows (from the corpus' it had trailed
+    # naive by 4%, and naive had been promoted on that)
+    frame = _trend_figures(range(2025, 2026)).assign(series_id="incidents0", value=200)
+    store.add_figures(frame, source="test", message="2025")
+    [again] = pipeline.retrain(["incidents0"], store=store, settings=settings, candidates=["naive"])
+    items = [(info.id, store.values(info.id), info.breaks) for info in store.list_series()]
+    evidence = population_evidence(items, candidates=["global_ar"])
+    refitted = fit_one(
+        "incidents0", store.values("incidents0"), (), (80, 95), 0, ["global_ar"], evidence
+    )
+    assert isinstance(refitted, SeriesFit)
+    judged = refitted.candidates[0].metrics["mase"]
+    assert f"vs champion global_ar {judged:.3f} on the same data" in again.reason
