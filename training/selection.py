@@ -214,13 +214,19 @@ def _evaluate(
 
 
 def _counted_origins(history: pd.Series, origins: Sequence[int]) -> list[int]:
-    """The origins from which the series reads as a Poisson count
-    (``models.analogs.is_poisson_count``), where its champion would have been served at its
-    count's median (``_served_as_count``): a count of 0, 3, 1, 0, 2 on a path of 1.2 is served
-    at 1, and its backtests score the 1, not the path no such count is served."""
+    """The origins from which the series would have been served at its count's median
+    (``_served_as_count``): its years up to the origin are more than a short series' (a short
+    one is served at its chosen path, ``_borrowed``) and read as a Poisson count
+    (``models.analogs.is_poisson_count``). A count of 0, 3, 1, 0, 2, 1 on a path of 1.2 is
+    served at 1, and its backtests score the 1, not the path no such count is served."""
     values = history.to_numpy(dtype=float)
     first = int(history.index[0])
-    return [o for o in origins if is_poisson_count(values[: int(o) - first + 1])]
+    known = [values[: int(origin) - first + 1] for origin in origins]
+    return [
+        int(origin)
+        for origin, years in zip(origins, known, strict=True)
+        if not is_short(len(years)) and is_poisson_count(years)
+    ]
 
 
 def _finished_members(model: Forecaster, done: Sequence[CandidateResult]) -> list[CandidateResult]:

@@ -395,10 +395,12 @@ def test_a_small_count_is_served_at_the_median_of_a_count_at_its_rate() -> None:
 
 
 def test_a_counts_backtests_score_the_point_it_would_have_been_served() -> None:
-    """A county's murders (0 to 2 a year) are served at the median of a count at the path;
-    from every origin where its figures already read as such a count, its backtests score the
-    same median, not the path nobody is served, so the pooled backtests choose by what is
-    served. The same figures in thousands are no count: their backtests score the path."""
+    """A county's murders (0 to 2 a year) are served at the median of a count at the path
+    once they are more than a short series; from every origin where its figures already were
+    (6 years or more that read as such a count), its backtests score the same median, not the
+    path nobody is served, so the pooled backtests choose by what is served. From an earlier
+    origin a short series would have been served its path, and the path is scored. The same
+    figures in thousands are no count: their backtests score the path."""
     from models.calibration import count_median
     from training.backtest import backtest
     from training.selection import evaluate_series
@@ -411,9 +413,12 @@ def test_a_counts_backtests_score_the_point_it_would_have_been_served() -> None:
         for candidate in evaluation.candidates:
             origins = sorted(set(candidate.backtest["origin"]))
             path = backtest(series, candidate.name, horizon=6, levels=[80], origins=origins)
-            served = count_median(path["mean"].to_numpy()) if as_count else path["mean"]
+            counted = (path["origin"] - 2011 + 1 > 5) & as_count
+            assert counted.any() == as_count and not counted.all()
+            served = np.where(counted, count_median(path["mean"].to_numpy()), path["mean"])
             np.testing.assert_allclose(candidate.backtest["mean"], served)
-            assert (candidate.backtest["mean"] % 1 == 0).all() == as_count
+            whole = candidate.backtest["mean"] % 1 == 0
+            assert whole[counted.to_numpy()].all() and not whole[~counted.to_numpy()].all()
 
 
 def test_a_counts_median_is_nearer_its_next_years_than_its_rate() -> None:
