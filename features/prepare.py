@@ -22,11 +22,16 @@ class PreparedSeries:
 
 
 def prepare_series(
-    y: pd.Series, breaks: Sequence[int] = (), series_id: str = "<series>"
+    y: pd.Series,
+    breaks: Sequence[int] = (),
+    series_id: str = "<series>",
+    *,
+    look_for_shifts: bool = True,
 ) -> PreparedSeries:
     """Sort by year, check values, fill or trim gaps, then adjust level shifts at ``breaks``
     (a shift nobody declared is noted, with the command that would declare it for
-    ``series_id``)."""
+    ``series_id``; ``look_for_shifts=False`` skips that search, most of the time a series
+    takes, where only the values are read: they are the same)."""
     if len(y) == 0:
         raise ValueError("the series is empty")
     index = pd.Index(y.index)
@@ -45,7 +50,7 @@ def prepare_series(
     notes = list(gaps.notes)
     adjusted = adjust_level_shifts(gaps.series, breaks, gaps.filled_years)
     notes += adjusted.notes
-    shift = undeclared_shift(gaps.series, breaks, gaps.filled_years)
+    shift = undeclared_shift(gaps.series, breaks, gaps.filled_years) if look_for_shifts else None
     if shift is not None:
         year, before, after = shift
         # `series breaks` replaces a series' breaks: the command keeps those declared

@@ -167,9 +167,9 @@ def _windows(items: Sequence[tuple[str, pd.Series, Sequence[int]]]) -> PooledWin
     autoregression learns from; None for fewer than ``SMALL_POPULATION`` series, which leave
     it to the reference corpus as they are topped up from it."""
     histories = []
-    for series_id, y, breaks in items:
+    for _, y, breaks in items:
         try:
-            histories.append(prepare_series(y, breaks, series_id).series)
+            histories.append(prepare_series(y, breaks, look_for_shifts=False).series)
         except ValueError:  # the series' own training reports why
             continue
     return PooledWindows(histories) if len(histories) >= SMALL_POPULATION else None

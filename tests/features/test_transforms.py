@@ -98,6 +98,9 @@ def test_a_shift_nobody_declared_is_named_and_a_spike_or_a_trend_is_not() -> Non
         and "`fraudcast series breaks uk_vehicle_theft 2015`" in note
         for note in prepared.notes
     ), prepared.notes
+    # where only the values are read (the global model's windows), the search is skipped
+    quiet = prepare_series(halved, look_for_shifts=False)
+    assert quiet.series.equals(prepared.series) and not quiet.notes
     assert undeclared_shift(halved, breaks=[2015]) is None  # declared: adjusted instead
     assert not [n for n in prepare_series(halved, [2015]).notes if "shifted" in n]
     spike = _years([2400, 2500, 2310, 2790, 2600, 9850, 2500, 2450, 2700, 2600], start=2010)
