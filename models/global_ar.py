@@ -71,6 +71,9 @@ class PooledWindows:
         for order in self._sums:
             self._sums[order] = np.cumsum(self._sums[order], axis=0)
             self._counts[order] = np.cumsum(self._counts[order])
+        #: fits made so far by (order, index of the cutoff year): a population's series are
+        #: fitted thousands of times at a few dozen cutoffs
+        self._fits: dict[tuple[int, int], Fit | None] = {}
 
     def _add(self, at: np.ndarray, values: np.ndarray) -> None:
         """Add one series' windows: at each of its years, the change in its contribution (its
@@ -97,6 +100,11 @@ class PooledWindows:
         ``WINDOWS_PER_COEFFICIENT`` windows a coefficient are there."""
         last = len(self.years_) - 1
         at = last if cutoff is None else int(np.searchsorted(self.years_, cutoff, "right")) - 1
+        if (order, at) not in self._fits:
+            self._fits[order, at] = self._fit_at(order, at)
+        return self._fits[order, at]
+
+    def _fit_at(self, order: int, at: int) -> Fit | None:
         if order not in self._sums or at < 0:
             return None
         count = float(self._counts[order][at])
