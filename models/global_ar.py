@@ -63,6 +63,7 @@ class PooledWindows:
         ]
         every_year = [years for years, _ in histories]
         self.years_ = np.unique(np.concatenate(every_year)) if every_year else np.zeros(0, int)
+        #: how many series the windows are of
         self.series_ = len(histories)
         self._sums = {o: np.zeros((len(self.years_), o + 1, o + 1)) for o in _orders(max_order)}
         self._counts = {o: np.zeros(len(self.years_)) for o in _orders(max_order)}

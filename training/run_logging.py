@@ -391,6 +391,13 @@ def log_retrain_result(
     pooled = _pooled_interval_check(evidence, fit)
     if pooled:
         tags["population.intervals_widened"] = str(fit.champion.recalibration is not None).lower()
+    if evidence is not None:  # which windows the global autoregression learned from
+        windows = evidence.windows
+        tags["population.global_ar_learned_from"] = (
+            f"the windows of this population's {windows.series_} series"
+            if windows is not None
+            else "the windows of the reference corpus (a population under 30 series)"
+        )
     client.log_batch(
         run.run_id,
         metrics=_metrics(selected.metrics, "selected.")

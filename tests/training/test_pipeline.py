@@ -98,6 +98,10 @@ def test_retrain_logs_parent_and_candidate_runs_with_metrics_and_artifacts(store
     names = {item.path for item in client.list_artifacts(selected_run)}
     assert {"backtest.csv", "residuals.png", "fan_chart.png"} <= names
     assert parents["tags.promotion.decision"].iloc[0] == "promoted"
+    # the bundled store's 12 series are too few to teach the global model their dynamics
+    assert parents["tags.population.global_ar_learned_from"].iloc[0] == (
+        "the windows of the reference corpus (a population under 30 series)"
+    )
     # the population's pooled evidence that drove the choice is logged with the retrain
     parent = parents["run_id"].iloc[0]
     assert "population_evidence.csv" in {item.path for item in client.list_artifacts(parent)}
@@ -660,6 +664,11 @@ def test_a_store_of_thirty_series_teaches_the_global_model_its_own_dynamics(stor
     from_corpus = GlobalAR().fit(figures).predict(1)["mean"].iloc[0]
     assert champion.learned_from is not None
     assert champion.point_path[0] < figures.iloc[-1] < from_corpus
+    # the modeller sees in the MLflow UI which windows it learned from
+    runs = _runs(settings, "incidents0")
+    parent = runs[runs["tags.fraudcast.role"] == "retrain"].iloc[0]
+    learned = parent["tags.population.global_ar_learned_from"]
+    assert learned == f"the windows of this population's {len(store.list_series())} series"
 
     # a new year, and naive the only candidate: the champion is judged on the new figures as
     # it was trained, learning from the store's windows (from the corpus' it had trailed
