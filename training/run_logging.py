@@ -41,6 +41,7 @@ from sqlalchemy import insert
 from data.store import SeriesInfo
 from training.evidence import PopulationEvidence
 from training.plots import chart_title, renderer
+from training.population import SMALL_POPULATION
 from training.selection import CandidateResult, SeriesFit, calibrated_forecast
 from training.tracking import ROLE_TAG
 
@@ -396,7 +397,8 @@ def log_retrain_result(
         tags["population.global_ar_learned_from"] = (
             f"the windows of this population's {windows.series_} series"
             if windows is not None
-            else "the windows of the reference corpus (a population under 30 series)"
+            else "the windows of the reference corpus (a population under "
+            f"{SMALL_POPULATION} series)"
         )
     client.log_batch(
         run.run_id,
