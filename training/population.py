@@ -166,6 +166,8 @@ def _windows(items: Sequence[tuple[str, pd.Series, Sequence[int]]]) -> PooledWin
     shifts at their breaks adjusted; one that cannot be prepared adds none), which the global
     autoregression learns from; None for fewer than ``SMALL_POPULATION`` series, which leave
     it to the reference corpus as they are topped up from it."""
+    if len(items) < SMALL_POPULATION:  # too few however many could be prepared
+        return None
     histories = []
     for _, y, breaks in items:
         try:
