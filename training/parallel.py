@@ -7,7 +7,7 @@ import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -84,10 +84,29 @@ def parse_long_frame(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
         raise InvalidInput("; ".join(problems))
     if frame.empty:
         raise InvalidInput("the input has no rows")
-    tidy = pd.DataFrame({"unique_id": ids, "ds": years.astype(np.int64), "y": values.astype(float)})
+    return _split_by_id(ids, years.to_numpy(dtype=np.int64), values.to_numpy(dtype=float))
+
+
+def _split_by_id(
+    ids: pd.Series, years: np.ndarray, values: np.ndarray
+) -> list[tuple[str, pd.Series]]:
+    """One series per id, in the order the ids first appear, each sorted by year: one sort of
+    the whole table, then slices (a groupby building each series took 0.7 ms of it, 7 s for
+    10,000 series before any could be sent to a worker)."""
+    codes, names = pd.factorize(ids, sort=False)
+    order = np.lexsort((years, codes))
+    starts = np.flatnonzero(np.diff(codes[order], prepend=-1))
+    ends = np.append(starts[1:], len(order))
     return [
-        (str(series_id), group.set_index("ds")["y"].sort_index().rename_axis("year"))
-        for series_id, group in tidy.groupby("unique_id", sort=False)
+        (
+            str(names[codes[order[start]]]),
+            pd.Series(
+                values[order[start:end]],
+                index=pd.Index(years[order[start:end]], name="year"),
+                name="y",
+            ),
+        )
+        for start, end in zip(starts, ends, strict=True)
     ]
 
 
@@ -118,7 +137,7 @@ def forecast_long(
 ) -> tuple[pd.DataFrame, list[SeriesFailure]]:
     """Forecast every series of a long table: rows unique_id, ds, mean, lo-<L>, hi-<L>, and the
     series that could not be fitted. Each worker sends back only its forecast rows."""
-    columns, outcomes = iter_forecasts(
+    columns, _, outcomes = iter_forecasts(
         frame, horizon=horizon, levels=levels, jobs=jobs, progress=progress, seed=seed
     )
     forecasts, failures = [], []
@@ -138,6 +157,8 @@ class Written:
     rows: int
     series: int
     failures: list[SeriesFailure]
+    #: the input's series as read (``parse_long_frame``), for what is said of them afterwards
+    read: list[tuple[str, pd.Series]] = field(default_factory=list)
 
 
 def write_forecasts(
@@ -156,7 +177,7 @@ def write_forecasts(
     go to a temporary file beside ``output``, renamed over it only when every series is done.
     With ``reasons``, each series' model and the reason it was chosen go there (unique_id,
     model, reason), written the same way once the forecasts are."""
-    columns, outcomes = iter_forecasts(
+    columns, read, outcomes = iter_forecasts(
         frame, horizon=horizon, levels=levels, jobs=jobs, progress=progress, seed=seed, as_csv=True
     )
     rows, series, failures, why = 0, 0, [], ["unique_id,model,reason\n"]
@@ -172,7 +193,7 @@ def write_forecasts(
     if reasons is not None:
         with _whole_file(Path(reasons)) as handle:
             handle.write("".join(why))
-    return Written(rows, series, failures)
+    return Written(rows, series, failures, read)
 
 
 @contextlib.contextmanager
@@ -206,10 +227,10 @@ def iter_forecasts(
     progress: bool,
     seed: int,
     as_csv: bool = False,
-) -> tuple[list[str], Iterator[Any]]:
-    """The output columns and, per series in input order, its forecast rows (a frame, or
-    ``CsvRows`` when ``as_csv``) or its failure. The input is checked before anything runs
-    (``InvalidInput``)."""
+) -> tuple[list[str], list[tuple[str, pd.Series]], Iterator[Any]]:
+    """The output columns, the input's series (``parse_long_frame``) and, per series in input
+    order, its forecast rows (a frame, or ``CsvRows`` when ``as_csv``) or its failure. The
+    input is checked before anything runs (``InvalidInput``)."""
     horizon = validate_horizon(horizon, MAX_HORIZON)
     checked = validate_levels(levels)
     series = parse_long_frame(frame)
@@ -235,7 +256,7 @@ def iter_forecasts(
         forecast = functools.partial(_forecast_csv, forecast=forecast, columns=tuple(columns))
     items = [(sid, y, evaluations.pop(sid, None)) for sid, y in series]
     outcomes = map_in_chunks(forecast, items, jobs=jobs)
-    return columns, _with_progress(outcomes, len(series), progress)
+    return columns, series, _with_progress(outcomes, len(series), progress)
 
 
 @dataclass(frozen=True)

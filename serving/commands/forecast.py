@@ -65,7 +65,6 @@ def forecast_file(
     from data.validation import decoded
     from training.parallel import (
         InvalidInput,
-        parse_long_frame,
         unbounded_percents,
         write_forecasts,
     )
@@ -115,8 +114,8 @@ def forecast_file(
         raise typer.Exit(code=2) from None
     for failure in written.failures:
         typer.echo(f"warning: {failure.series_id} not forecast: {failure.error}", err=True)
-    series = parse_long_frame(frame)
-    for warning in [*thin_evidence(series), *unbounded_percents(frame, dict(series))]:
+    read = written.read
+    for warning in [*thin_evidence(read), *unbounded_percents(frame, dict(read))]:
         typer.echo(f"warning: {warning}", err=True)
     if sys.stderr.isatty():
         typer.echo(f"wrote {written.rows} rows, {written.series} series: {output}", err=True)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 from models.catalog import CATALOG
 from serving.cli import app
 from tests.support import said
-from training.parallel import write_forecasts
+from training.parallel import parse_long_frame, write_forecasts
 
 runner = CliRunner()
 
@@ -60,6 +60,25 @@ def test_forecast_file_end_to_end(tmp_path: Path) -> None:
     values = frame[["lo-95", "lo-80", "mean", "hi-80", "hi-95"]].to_numpy()
     assert (np.diff(values, axis=1) >= 0).all() and (values >= 0).all()
     assert result.output == ""  # quiet when not on a terminal
+
+
+def test_rows_in_any_order_are_read_as_each_series_by_year() -> None:
+    frame = pd.DataFrame(
+        {
+            "unique_id": ["b", "a", "b", "c", "a", "b", "a"],
+            "ds": [2021, 2005, 2019, 1990, 2003, 2020, 2004],
+            "y": [3.0, 50.0, 1.0, 7.0, 30.0, 2.0, 40.0],
+        }
+    )
+    read = parse_long_frame(frame)
+    # ids as they first appear, each series by year with its own figures
+    assert [series_id for series_id, _ in read] == ["b", "a", "c"]
+    assert [list(values.items()) for _, values in read] == [
+        [(2019, 1.0), (2020, 2.0), (2021, 3.0)],
+        [(2003, 30.0), (2004, 40.0), (2005, 50.0)],
+        [(1990, 7.0)],
+    ]
+    assert all(values.index.name == "year" for _, values in read)
 
 
 def test_figures_are_written_without_floating_point_noise(tmp_path: Path) -> None:
