@@ -129,7 +129,7 @@ def population_evidence(
     chooses for them without backtesting them again. Every series, sampled or not, adds its
     windows to those the global autoregression learns from (``_windows``)."""
     work = list(items)
-    windows = _windows(work)
+    windows = _windows(work, jobs)
     if len(work) > sample:
         picked = np.random.default_rng(seed).choice(len(work), size=sample, replace=False)
         work = [work[index] for index in sorted(picked)]
@@ -161,20 +161,30 @@ def population_evidence(
     return replace(evidence, calibration=calibration_from_pits(pits), windows=windows)
 
 
-def _windows(items: Sequence[tuple[str, pd.Series, Sequence[int]]]) -> PooledWindows | None:
+def _windows(
+    items: Sequence[tuple[str, pd.Series, Sequence[int]]], jobs: int = 1
+) -> PooledWindows | None:
     """The windows of the population's series prepared as for training (gaps filled, level
     shifts at their breaks adjusted; one that cannot be prepared adds none), which the global
     autoregression learns from; None for fewer than ``SMALL_POPULATION`` series, which leave
-    it to the reference corpus as they are topped up from it."""
+    it to the reference corpus as they are topped up from it. The series are prepared on the
+    workers (a millisecond each, 10 s for 10,000 series in one process while every worker
+    waited); only their sums are made here."""
     if len(items) < SMALL_POPULATION:  # too few however many could be prepared
         return None
-    histories = []
-    for _, y, breaks in items:
-        try:
-            histories.append(prepare_series(y, breaks, look_for_shifts=False).series)
-        except ValueError:  # the series' own training reports why
-            continue
+    prepared = map_in_chunks(_prepared, items, jobs=jobs)
+    histories = [history for history in prepared if history is not None]
     return PooledWindows(histories) if len(histories) >= SMALL_POPULATION else None
+
+
+def _prepared(item: tuple[str, pd.Series, Sequence[int]]) -> pd.Series | None:
+    """A population member's figures prepared as for training, None where they cannot be
+    (the series' own training reports why)."""
+    _, y, breaks = item
+    try:
+        return prepare_series(y, breaks, look_for_shifts=False).series
+    except ValueError:
+        return None
 
 
 def _reference_items(count: int, seed: int) -> list[tuple[str, pd.Series, Sequence[int]]]:
