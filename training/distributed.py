@@ -37,11 +37,24 @@ def map_in_chunks(
     from joblib import Parallel, delayed, effective_n_jobs
 
     workers = max(1, effective_n_jobs(jobs))
-    size = max(1, min(SERIES_PER_TASK, math.ceil(len(items) / (workers * CHUNKS_PER_WORKER))))
-    chunks = (tuple(items[start : start + size]) for start in range(0, len(items), size))
+    chunks = (tuple(items[start:end]) for start, end in chunk_bounds(len(items), workers))
     tasks = (delayed(_apply_to_chunk)(function, chunk) for chunk in chunks)
     for results in Parallel(n_jobs=jobs, return_as="generator")(tasks):
         yield from results
+
+
+def chunk_bounds(count: int, workers: int) -> Iterator[tuple[int, int]]:
+    """Where each chunk of ``count`` items starts and ends: at most SERIES_PER_TASK, enough
+    chunks for CHUNKS_PER_WORKER a worker, and towards the end no more than a share of what is
+    still to come (guided scheduling, as OpenMP's), so that no worker waits long on another's
+    last full chunk: each phase of the work (the population's backtests, their check, the
+    forecasts) ends with its last chunk."""
+    size = max(1, min(SERIES_PER_TASK, math.ceil(count / (workers * CHUNKS_PER_WORKER))))
+    start = 0
+    while start < count:
+        end = start + max(1, min(size, math.ceil((count - start) / (2 * workers))))
+        yield start, end
+        start = end
 
 
 def _apply_to_chunk(function: Callable[[Item], Result], chunk: tuple[Item, ...]) -> list[Result]:

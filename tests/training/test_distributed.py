@@ -15,7 +15,9 @@ from tests.support import said
 from training.distributed import (
     CHUNKS_PER_WORKER,
     LOCAL_DASHBOARD,
+    SERIES_PER_TASK,
     SchedulerUnreachable,
+    chunk_bounds,
     compute_backend,
     worker_environment,
 )
@@ -121,6 +123,21 @@ def test_series_travel_in_chunked_tasks_not_one_scatter_each(
     assert scattered == []
     # the evidence's backtests and the forecasts: CHUNKS_PER_WORKER tasks a worker each at most
     assert len(stream.data) <= 2 * 2 * CHUNKS_PER_WORKER
+
+
+@pytest.mark.parametrize(("count", "workers"), [(1, 2), (40, 2), (1000, 2), (10_000, 8)])
+def test_chunks_cover_every_item_once_and_shrink_towards_the_end(count: int, workers: int) -> None:
+    bounds = list(chunk_bounds(count, workers))
+    # every item once, in order
+    assert [start for start, _ in bounds] == [0] + [end for _, end in bounds[:-1]]
+    assert bounds[-1][1] == count
+    sizes = [end - start for start, end in bounds]
+    assert min(sizes) >= 1 and max(sizes) <= SERIES_PER_TASK
+    # no worker waits on another's last full chunk: a chunk is at most a share of what is left
+    for start, end in bounds:
+        assert end - start <= max(1, -(-(count - start) // (2 * workers)))
+    if count >= 1000:
+        assert sizes[-1] == 1 and max(sizes) == SERIES_PER_TASK
 
 
 def test_unreachable_scheduler_fails_fast_and_says_where() -> None:
