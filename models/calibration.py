@@ -466,7 +466,7 @@ class CalibratedForecast:
         # changes from the last figure, as errors around the path: a projected trend does not
         # carry the envelope with it (a x185 99.9% bound, beyond the x111 cap)
         path = np.maximum(self.point_path[:horizon], 1e-300)
-        if not served:
+        if not served or self.upper_limit is None:  # without a ceiling, served as it stands
             return bounds - np.log(path / self.last_value)[:, None]
         # the lower side around the projection as served (below a share's ceiling), as
         # ``predict_arrays`` sets it
@@ -665,92 +665,167 @@ class _Origin:
         notes: Sequence[str] = (),
     ) -> CalibratedForecast:
         """Intervals around ``path`` calibrated from the backtest's ``(actual, mean, step)``."""
-        horizon = len(self.path)
-        scale, quantiles, step_scale, floored = _calibrate(self, backtest)
+        every = np.ones((1, len(backtest[0])), dtype=bool)
+        return _calibrated_each([self], model_name, backtest, every, notes)[0]
+
+
+def _calibrated_each(
+    origins: Sequence[_Origin],
+    model_name: str,
+    backtest: tuple[np.ndarray, np.ndarray, np.ndarray],
+    chosen: np.ndarray,
+    notes: Sequence[str] = (),
+) -> list[CalibratedForecast]:
+    """``_Origin.calibrated`` for each row of ``chosen`` (a mask over the backtest's errors)
+    around its origin's path (``origins``, one per row), from the errors the row marks: the
+    held-out check calibrates once per backtest figure (``_held_out``), every figure of a
+    backtest at once."""
+    found = []
+    results = _calibrate(origins, backtest, chosen)
+    for origin, (scale, quantiles, step_scale, floored) in zip(origins, results, strict=True):
+        row_notes = list(notes)
         if floored:
-            notes = [
-                *notes,
+            row_notes.append(
                 "upper bounds kept at least as far above the projection as a Poisson count's "
-                f"noise in a year reaches, at the rate its {int(np.isfinite(self.values).sum())}"
-                f" years give ({self.history_rate:.2g} a year, as uncertain as they leave it): "
-                "its backtest errors alone gave a lower 95% bound",
-            ]
-        return CalibratedForecast(
-            model_name=model_name,
-            last_year=self.last_year,
-            point_path=self.path,
-            error_scale=scale,
-            probabilities=grid_probabilities(),
-            error_quantiles=quantiles,
-            step_scale=step_scale,
-            nonnegative=self.nonnegative,
-            notes=list(notes),
-            max_horizon=horizon,
-            envelope=self.envelope if scale == "log" else None,
-            last_value=float(self.values[-1]) if self.values.size else None,
-            borrowed_quantiles=False,
+                f"noise in a year reaches, at the rate its {int(np.isfinite(origin.values).sum())}"
+                f" years give ({origin.history_rate:.2g} a year, as uncertain as they leave it): "
+                "its backtest errors alone gave a lower 95% bound"
+            )
+        found.append(
+            CalibratedForecast(
+                model_name=model_name,
+                last_year=origin.last_year,
+                point_path=origin.path,
+                error_scale=scale,
+                probabilities=grid_probabilities(),
+                error_quantiles=quantiles,
+                step_scale=step_scale,
+                nonnegative=origin.nonnegative,
+                notes=row_notes,
+                max_horizon=len(origin.path),
+                envelope=origin.envelope if scale == "log" else None,
+                last_value=float(origin.values[-1]) if origin.values.size else None,
+                borrowed_quantiles=False,
+            )
         )
+    return found
 
 
 def _calibrate(
-    origin: _Origin, backtest: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> tuple[str, np.ndarray, np.ndarray, bool]:
-    """The error-dependent part of ``CalibratedForecast.from_errors``: the scale the errors
-    are measured on (the history's, unless a figure is not positive), the error quantiles
-    normalised to one step ahead (a row per step for a small count), the multiplier per step
-    up to the path's length, and whether a small count's noise floor widened its 95%
-    interval one year ahead."""
-    values, scale, max_horizon = origin.values, origin.scale, len(origin.path)
-    actual, predicted, steps = backtest
-    if scale == "log" and not ((predicted > 0).all() and (actual > 0).all()):
-        scale = "additive"
-    errors = _error(scale, actual, predicted)
+    origins: Sequence[_Origin],
+    backtest: tuple[np.ndarray, np.ndarray, np.ndarray],
+    chosen: np.ndarray,
+) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
+    """The error-dependent part of ``CalibratedForecast.from_errors``, for each row of
+    ``chosen`` (a mask over the backtest's errors) around its origin's path, from the errors
+    it marks: the scale the errors are measured on (the history's, unless a figure is not
+    positive), the error quantiles normalised to one step ahead (a row per step for a small
+    count), the multiplier per step up to the path's length, and whether a small count's
+    noise floor widened its 95% interval one year ahead."""
+    actual, predicted, _ = backtest
+    scales = np.array([origin.scale for origin in origins], dtype=object)
+    positive = (predicted > 0) & (actual > 0)
+    scales[(scales == "log") & np.any(chosen & ~positive, axis=1)] = "additive"
+    found: dict[int, tuple[str, np.ndarray, np.ndarray, bool]] = {}
+    for scale in dict.fromkeys(scales):
+        rows = np.flatnonzero(scales == scale)
+        on = [origins[int(row)] for row in rows]
+        results = _calibrate_on(on, str(scale), backtest, chosen[rows])
+        for row, (quantiles, step_scale, floored) in zip(rows, results, strict=True):
+            found[int(row)] = (str(scale), quantiles, step_scale, floored)
+    return [found[row] for row in range(len(chosen))]
+
+
+def _prior_scale(scale: str, values: np.ndarray) -> float:
+    """The one-step error scale a calibration's t pools the errors with (``PRIOR_WEIGHT``
+    pseudo-errors of it): 20% on the log scale or of the level."""
     if scale == "log":
-        prior_scale = PRIOR_SCALE
-    elif scale == "sqrt":
-        # the prior: 20% of the level (0.1 sqrt(level) on this scale), or a large Poisson
-        # count's noise (0.5 on this scale) if larger: wide, as a prior is, where the
-        # noise at the count's own level would be nil for a count that has stood at 0
+        return PRIOR_SCALE
+    if scale == "sqrt":
+        # 20% of the level (0.1 sqrt(level) on this scale), or a large Poisson count's noise
+        # (0.5 on this scale) if larger: wide, as a prior is, where the noise at the count's
+        # own level would be nil for a count that has stood at 0
         level = float(np.mean(values[-COUNT_RECENT:]))
-        prior_scale = max(0.5 * PRIOR_SCALE * np.sqrt(level), POISSON_ROOT_SD)
-    else:
-        prior_scale = PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
+        return float(max(0.5 * PRIOR_SCALE * np.sqrt(level), POISSON_ROOT_SD))
+    return PRIOR_SCALE * (float(np.mean(np.abs(values))) or 1.0)
+
+
+def _calibrate_on(
+    origins: Sequence[_Origin],
+    scale: str,
+    backtest: tuple[np.ndarray, np.ndarray, np.ndarray],
+    chosen: np.ndarray,
+) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+    """``_calibrate`` for the rows of ``chosen`` whose errors are measured on ``scale``, every
+    row at once but for a small count's own distribution."""
+    actual, predicted, steps = backtest
+    errors = _error(scale, actual, predicted)
+    priors = {id(origin): _prior_scale(scale, origin.values) for origin in origins}
+    prior_scales = np.array([priors[id(origin)] for origin in origins])
     # the errors are brought to step 1 with the growth they show; the served growth is
     # floored at a random walk's, which widens the far steps and never narrows step 1.
     # Part of a small count's error stays the same at every step (``_steady_share``):
     # only the rest is floored at a random walk's growth, and the growth the errors show
     # is shrunk towards that of the local level model rather than a trend's.
-    shown = _growth_exponent(errors, steps)
-    normalised = errors / steps**shown
-    steady = 0.0
+    shown = _growth_exponents(errors, steps, chosen, np.full(len(chosen), PRIOR_GROWTH))
+    normalised = _normalised(errors, steps, chosen, shown)
+    steady = np.zeros(len(chosen))
     if scale == "sqrt":
-        steady = _steady_share(
-            values, _pooled_variance(normalised, prior_scale), origin.count_noise
+        variances = _pooled_variances(normalised, chosen, prior_scales)
+        steady = np.array(
+            [
+                _steady_share(origin.values, variance, origin.count_noise)
+                for origin, variance in zip(origins, variances, strict=True)
+            ]
         )
-    if steady > 0.0 and steps.size:
-        far = max(float(np.max(steps)), 2.0)
-        level_growth = _step_growth(np.array([far]), MIN_GROWTH, steady)[0]
-        shown = _growth_exponent(errors, steps, float(np.log(level_growth) / np.log(far)))
-        normalised = errors / steps**shown
-    served = np.arange(1, max_horizon + 1, dtype=float)
-    step_scale = np.maximum(served**shown, _step_growth(served, MIN_GROWTH, steady))
-    parametric = None
-    if scale == "sqrt":
-        # a small count's errors are skewed on the square-root scale wherever it is small (a
-        # count of 0.8 a year is 0 in 45% of years, 3 or more in 5%): the parametric part of
-        # its calibration is a count's, a negative binomial around the path with the spread of
-        # the errors (pooled with the prior, grown with the step), not a symmetric t. The t
-        # had a county at 0.8 a year up to 6.3 at 95% (3.8 now), a Poisson count there reaching 3
-        variance = _pooled_variance(normalised, prior_scale) * step_scale**2
-        counted = _count_quantiles(origin.path, _count_spread(origin.path, variance))
-        roots = np.sqrt(np.maximum(counted, 0.0)) - np.sqrt(origin.path)[:, None]
-        parametric = roots / step_scale[:, None]
-    quantiles = _error_quantiles(normalised, prior_scale, _independent_errors(steps), parametric)
-    if parametric is not None:
-        # where the count's own distribution puts a lower bound at 0, it stays there: the
-        # backtest errors, from paths at other levels, do not lift it off 0 (a bound of 0.01
-        # beside a path of 1 had left out a year at 0)
-        quantiles = np.where((counted <= 0.0) & (_GRID_Z < 0), parametric, quantiles)
+        again = (steady > 0.0) & chosen.any(axis=1)
+        if again.any():
+            far = np.maximum(np.max(np.where(chosen, steps, 0.0), axis=1), 2.0)
+            level_growth = _step_growth(far, MIN_GROWTH, steady)
+            prior = np.where(again, np.log(level_growth) / np.log(far), PRIOR_GROWTH)
+            shown = np.where(again, _growth_exponents(errors, steps, chosen, prior), shown)
+            normalised = _normalised(errors, steps, chosen, shown)
+    served = np.arange(1, max(len(origin.path) for origin in origins) + 1, dtype=float)
+    step_scales = np.maximum(
+        served[None, :] ** shown[:, None], _step_growth(served, MIN_GROWTH, steady[:, None])
+    )
+    variances = _pooled_variances(normalised, chosen, prior_scales)
+    empirical, weight = _empirical_quantiles(normalised, chosen, _independent_errors(steps, chosen))
+    if scale != "sqrt":
+        counts = np.sum(chosen, axis=1)
+        t_rows = np.array([_t_on_grid(max(count - 1, 2)) for count in counts])
+        quantiles = weight * empirical + (1.0 - weight) * np.sqrt(variances)[:, None] * t_rows
+        for row, origin in enumerate(origins):
+            yield quantiles[row], step_scales[row, : len(origin.path)], False
+        return
+    for row, origin in enumerate(origins):
+        step_scale = step_scales[row, : len(origin.path)]
+        yield _count_quantile_rows(origin, variances[row], step_scale, empirical[row], weight[row])
+
+
+def _count_quantile_rows(
+    origin: _Origin,
+    variance: float,
+    step_scale: np.ndarray,
+    empirical: np.ndarray,
+    weight: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A small count's error quantiles, a row per step (``_calibrate``): its ``empirical``
+    quantiles at ``weight`` beside a count's own distribution around the path, and whether
+    its history's noise floor widened its 95% interval one year ahead."""
+    # a small count's errors are skewed on the square-root scale wherever it is small (a
+    # count of 0.8 a year is 0 in 45% of years, 3 or more in 5%): the parametric part of
+    # its calibration is a count's, a negative binomial around the path with the spread of
+    # the errors (pooled with the prior, grown with the step), not a symmetric t. The t
+    # had a county at 0.8 a year up to 6.3 at 95% (3.8 now), a Poisson count there reaching 3
+    counted = _count_quantiles(origin.path, _count_spread(origin.path, variance * step_scale**2))
+    roots = np.sqrt(np.maximum(counted, 0.0)) - np.sqrt(origin.path)[:, None]
+    parametric = roots / step_scale[:, None]
+    quantiles = weight * empirical + (1.0 - weight) * parametric
+    # where the count's own distribution puts a lower bound at 0, it stays there: the
+    # backtest errors, from paths at other levels, do not lift it off 0 (a bound of 0.01
+    # beside a path of 1 had left out a year at 0)
+    quantiles = np.where((counted <= 0.0) & (_GRID_Z < 0), parametric, quantiles)
     floored = False
     if origin.history_rate > 0.0:
         # a small count's backtest errors can all be 0 where it stood at 0, and a rate of 0
@@ -766,7 +841,7 @@ def _calibrate(
             np.interp(Z_975, _GRID_Z, quantiles[0]) < np.interp(Z_975, _GRID_Z, least[0]) - 1e-12
         )
         quantiles = np.where(_GRID_Z > 0, np.maximum(quantiles, least), quantiles)
-    return scale, quantiles, step_scale, floored
+    return quantiles, step_scale, floored
 
 
 def _error(scale: str, actual: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -959,6 +1034,8 @@ def _held_out(
         backtest[column].to_numpy(dtype=float) for column in ("origin", "step", "actual", "mean")
     )
     target = origin + step
+    origins: list[_Origin] = []
+    rows, steps_ahead, truths = [], [], []
     for held_origin in np.unique(origin):
         held = origin == held_origin
         order = np.argsort(step[held])
@@ -969,13 +1046,14 @@ def _held_out(
         # calibrated per figure as ``from_errors`` calibrates a champion, what does not
         # depend on the errors worked out once per origin
         at_origin = _Origin.of(values[years <= held_origin], int(held_origin), path)
+        # each figure's calibration from the errors of other origins on other years
         others = origin != held_origin
-        for figure_step, truth, year in zip(
-            ahead, actual[held][order], target[held][order], strict=True
-        ):
-            rest = others & (target != year)
-            calibrated = at_origin.calibrated("held out", (actual[rest], mean[rest], step[rest]))
-            yield calibrated, int(figure_step), float(truth)
+        rows += [others & (target != year) for year in target[held][order]]
+        origins += [at_origin] * len(ahead)
+        steps_ahead += [int(figure_step) for figure_step in ahead]
+        truths += [float(truth) for truth in actual[held][order]]
+    calibrated = _calibrated_each(origins, "held out", (actual, mean, step), np.array(rows))
+    yield from zip(calibrated, steps_ahead, truths, strict=True)
 
 
 def recalibration_from(steps: np.ndarray, pits: np.ndarray) -> np.ndarray | None:
@@ -1010,30 +1088,49 @@ def recalibration_from(steps: np.ndarray, pits: np.ndarray) -> np.ndarray | None
     return table
 
 
-def _growth_exponent(errors: np.ndarray, steps: np.ndarray, prior: float = PRIOR_GROWTH) -> float:
-    """How error spread grows with the step: RMS ~ step**b, fitted across steps with enough
-    errors and shrunk towards ``prior`` when few steps inform it; kept within
-    [0, ``MAX_GROWTH``] (``MIN_GROWTH`` applies to the served growth, not to this fit)."""
-    step_index = steps.astype(np.int64)
-    counts = np.bincount(step_index)
-    squares = np.bincount(step_index, weights=errors**2)
-    informed_steps = np.flatnonzero((counts >= 2) & (squares > 0))
-    if informed_steps.size < 2:
-        return prior
-    # weighted least squares of log RMS on log step, each step weighted by its error count
-    # (plain dot products: the held-out check fits this once per backtest figure)
-    weights = counts[informed_steps].astype(float)
-    log_steps = np.log(informed_steps)
-    log_rms = 0.5 * np.log(squares[informed_steps] / weights)
-    centred = log_steps - float(weights @ log_steps) / float(weights.sum())
+def _step_sums(
+    errors: np.ndarray, steps: np.ndarray, chosen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``chosen`` (a mask over the errors), how many of its errors fall on
+    each step (columns from step 0) and the sum of their squares, summed in the errors'
+    order as one row's own ``np.bincount`` would."""
+    width = int(np.max(steps, initial=0)) + 1
+    cells = (np.arange(len(chosen))[:, None] * width + steps.astype(np.int64)[None, :])[chosen]
+    squares = np.broadcast_to(errors**2, chosen.shape)[chosen]
+    size = len(chosen) * width
+    return (
+        np.bincount(cells, minlength=size).reshape(len(chosen), width),
+        np.bincount(cells, weights=squares, minlength=size).reshape(len(chosen), width),
+    )
+
+
+def _growth_exponents(
+    errors: np.ndarray, steps: np.ndarray, chosen: np.ndarray, prior: np.ndarray
+) -> np.ndarray:
+    """How error spread grows with the step, for each row of ``chosen`` (a mask over the
+    errors): RMS ~ step**b, fitted across steps with enough errors and shrunk towards the
+    row's ``prior`` when few steps inform it; kept within [0, ``MAX_GROWTH``]
+    (``MIN_GROWTH`` applies to the served growth, not to this fit)."""
+    counts, squares = _step_sums(errors, steps, chosen)
+    informed = (counts >= 2) & (squares > 0)
+    # weighted least squares of log RMS on log step, each step weighted by its error count,
+    # every row at once (steps a row leaves out weigh 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.where(informed, counts, 0).astype(float)
+        log_steps = np.where(informed, np.log(np.arange(counts.shape[1], dtype=float)), 0.0)
+        log_rms = np.where(informed, 0.5 * np.log(squares / counts), 0.0)
+        mean_log_step = np.sum(weights * log_steps, axis=1) / np.sum(weights, axis=1)
+    centred = np.where(informed, log_steps - mean_log_step[:, None], 0.0)
     weighted = weights * centred
-    slope = float(weighted @ log_rms) / float(weighted @ centred)
-    informed = informed_steps.size
-    shrunk = (informed * slope + 2.0 * prior) / (informed + 2.0)
-    return min(max(shrunk, 0.0), MAX_GROWTH)
+    how_many = np.sum(informed, axis=1)
+    fitted = how_many >= 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.sum(weighted * log_rms, axis=1) / np.sum(weighted * centred, axis=1)
+    shrunk = (how_many * slope + 2.0 * prior) / (how_many + 2.0)
+    return np.where(fitted, np.clip(shrunk, 0.0, MAX_GROWTH), prior)
 
 
-def _step_growth(steps: np.ndarray, exponent: float, steady: float) -> np.ndarray:
+def _step_growth(steps: np.ndarray, exponent: float, steady: float | np.ndarray) -> np.ndarray:
     """Error spread at each step relative to step 1: the share ``steady`` of the step-1
     variance is the same at every step (a count's noise and all but its level's movement,
     ``_steady_share``), and the rest grows as ``step**exponent`` (the local level model's
@@ -1062,49 +1159,63 @@ def _steady_share(values: np.ndarray, variance: float, year_noise: float) -> flo
     return 1.0 - min(moving / variance, 1.0 - noise)
 
 
-def _pooled_variance(normalised: np.ndarray, prior_scale: float) -> float:
-    """Mean square of one-step errors pooled with ``PRIOR_WEIGHT`` pseudo-errors of the prior
-    scale: the t's scale in ``_error_quantiles``."""
-    total = float(np.sum(normalised**2)) + PRIOR_WEIGHT * prior_scale**2
-    return total / (normalised.size + PRIOR_WEIGHT)
-
-
-def _independent_errors(steps: np.ndarray) -> int:
-    """How many independent errors a backtest's errors hold: the years they fall on, the
-    origins plus the steps beyond the first. An origin's errors 1..h steps ahead share the
-    shocks of the years between (an h-step error is a moving average of order h - 1; Harvey,
-    Leybourne & Newbold 1997), so 10 origins checked 6 years ahead give 60 errors but 15
-    years' shocks."""
-    if steps.size == 0:
-        return 0
-    step_index = steps.astype(np.int64)
-    origins = int(np.bincount(step_index).max())
-    return int(min(steps.size, origins + int(step_index.max()) - 1))
-
-
-def _error_quantiles(
-    normalised: np.ndarray,
-    prior_scale: float,
-    independent: int,
-    parametric: np.ndarray | None = None,
+def _normalised(
+    errors: np.ndarray, steps: np.ndarray, chosen: np.ndarray, exponents: np.ndarray
 ) -> np.ndarray:
-    """Quantile function of one-step errors at the grid probabilities: empirical (conformal
-    plotting positions) mixed with a Student-t whose scale pools the errors with a wide prior
-    (or with ``parametric``, a small count's rows per step, ``_count_quantiles``).
-    At each probability the empirical quantile weighs by the ``independent`` errors beyond it
-    (``EMPIRICAL_HALF_TAIL``): few errors, and every far tail, lean on the t. A constant
-    weight had read a 99% bound off the two largest errors, clamped there: 96-97% of held-out
-    years inside 99% intervals on M3, M1 and Tourism."""
-    count = normalised.size
-    if parametric is None:
-        scale = np.sqrt(_pooled_variance(normalised, prior_scale))
-        parametric = scale * _t_on_grid(max(count - 1, 2))
-    if count == 0:
-        return np.asarray(parametric)
-    ordered = np.sort(normalised)
-    positions = np.arange(1, count + 1) / (count + 1.0)
+    """Each row's errors brought to one step ahead with its growth exponent (0 where the row
+    leaves an error out)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(chosen, errors[None, :] / steps[None, :] ** exponents[:, None], 0.0)
+
+
+def _pooled_variances(
+    normalised: np.ndarray, chosen: np.ndarray, prior_scales: np.ndarray
+) -> np.ndarray:
+    """Per row, the mean square of its one-step errors pooled with ``PRIOR_WEIGHT``
+    pseudo-errors of its prior scale: the scale of a calibration's t (``_calibrate``)."""
+    total = np.sum(normalised**2, axis=1) + PRIOR_WEIGHT * prior_scales**2
+    return np.asarray(total / (np.sum(chosen, axis=1) + PRIOR_WEIGHT))
+
+
+def _independent_errors(steps: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """How many independent errors each row of ``chosen`` (a mask over a backtest's errors)
+    holds: the years they fall on, the origins plus the steps beyond the first. An origin's
+    errors 1..h steps ahead share the shocks of the years between (an h-step error is a
+    moving average of order h - 1; Harvey, Leybourne & Newbold 1997), so 10 origins checked
+    6 years ahead give 60 errors but 15 years' shocks."""
+    counts, _ = _step_sums(np.zeros(len(steps)), steps, chosen)
+    furthest = counts.shape[1] - 1 - np.argmax(counts[:, ::-1] > 0, axis=1)
+    independent = np.minimum(counts.sum(axis=1), counts.max(axis=1) + furthest - 1)
+    return np.where(counts.sum(axis=1) > 0, independent, 0)
+
+
+def _empirical_quantiles(
+    normalised: np.ndarray, chosen: np.ndarray, independent: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``normalised`` (the errors ``chosen`` marks), the empirical quantile
+    function of one-step errors at the grid probabilities (conformal plotting positions
+    k / (n + 1)), and the weight it gets beside a parametric one (a t, or a small count's
+    distribution): at each probability it weighs by the ``independent`` errors beyond it
+    (``EMPIRICAL_HALF_TAIL``), so few errors, and every far tail, lean on the parametric one.
+    A constant weight had read a 99% bound off the two largest errors, clamped there: 96-97%
+    of held-out years inside 99% intervals on M3, M1 and Tourism. A row without errors has
+    weight 0."""
+    counts = np.sum(chosen, axis=1)
     probabilities = grid_probabilities()
-    empirical = np.interp(probabilities, positions, ordered)
-    beyond = independent * np.minimum(probabilities, 1.0 - probabilities)
-    weight = beyond / (beyond + EMPIRICAL_HALF_TAIL)
-    return np.asarray(weight * empirical + (1.0 - weight) * parametric)
+    if not counts.any():
+        nothing = np.zeros((len(chosen), len(probabilities)))
+        return nothing, nothing
+    # between the errors at the plotting positions on either side of each probability, or
+    # the nearest one beyond them all
+    ordered = np.sort(np.where(chosen, normalised, np.inf), axis=1)
+    last = np.maximum(counts - 1, 0)[:, None]
+    at = probabilities[None, :] * (counts[:, None] + 1.0) - 1.0
+    below = np.clip(np.floor(at), 0, last).astype(np.int64)
+    share = np.clip(at - below, 0.0, 1.0)
+    low = np.take_along_axis(ordered, below, axis=1)
+    high = np.take_along_axis(ordered, np.minimum(below + 1, last), axis=1)
+    some = counts[:, None] > 0
+    with np.errstate(invalid="ignore"):
+        empirical = np.where(some, np.where(share > 0.0, low + share * (high - low), low), 0.0)
+    beyond = independent[:, None] * np.minimum(probabilities, 1.0 - probabilities)[None, :]
+    return empirical, np.where(some, beyond / (beyond + EMPIRICAL_HALF_TAIL), 0.0)

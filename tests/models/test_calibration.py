@@ -684,6 +684,71 @@ def test_held_out_coverage_counts_a_figure_outside_the_served_bounds_as_a_miss()
     assert held_out_coverage(history, backtest, [80]) == {80.0: pytest.approx(np.mean(inside))}
 
 
+def test_the_calibrated_median_is_the_errors_own_weighed_against_the_t() -> None:
+    # 40 independent errors a year ahead, 1% to 40% above the path: at the conformal plotting
+    # positions k / 41 their median is 20.5%, weighed by the 20 errors beyond it
+    # (20 / (20 + EMPIRICAL_HALF_TAIL)) against the t's median of 0
+    errors = list(np.arange(1, 41) / 100.0)
+    forecast = CalibratedForecast.from_backtest(
+        "m", _history(), np.full(30, 100.0), _backtest({1: errors})
+    )
+    weight = 20.0 / (20.0 + calibration.EMPIRICAL_HALF_TAIL)
+    median = 100.0 * np.exp(weight * 0.205)
+    assert forecast.cdf(np.array([median]), np.array([1]))[0] == pytest.approx(0.5, abs=1e-9)
+
+
+def _figures_backtest(history: pd.Series, first: int, last: int, steps: int) -> pd.DataFrame:
+    """A backtest of a path that drifts up from each origin's figure, from every origin in
+    ``first``..``last`` up to ``steps`` years ahead (fewer near the end of the history)."""
+    values = history.to_dict()
+    rows = [
+        {
+            "origin": origin,
+            "step": step,
+            "actual": values[origin + step],
+            "mean": max(values[origin], 1.0) * (1.0 + 0.03 * step),
+        }
+        for origin in range(first, last + 1)
+        for step in range(1, steps + 1)
+        if origin + step in values
+    ]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("kind", ["positive", "small count", "a figure of 0"])
+def test_each_figure_is_checked_against_its_own_held_out_calibration(kind: str) -> None:
+    # the check calibrates every figure of a backtest at once; each must get what
+    # ``from_backtest`` gives around its origin's path from the other origins' errors on other
+    # years: origins near the end have shorter paths, a small count is calibrated on the
+    # square-root scale, and a figure of 0 sends only the calibrations whose errors include
+    # it off the log scale
+    rng = np.random.default_rng(12)
+    years = range(2000, 2016)
+    if kind == "small count":
+        values = rng.poisson(6.0, len(years)).astype(float)
+    else:
+        values = 100.0 * np.exp(np.cumsum(rng.normal(0.02, 0.1, len(years))))
+        if kind == "a figure of 0":
+            values[-2] = 0.0
+    history = pd.Series(values, index=years)
+    backtest = _figures_backtest(history, 2004, 2013, steps=4)
+    target = backtest["origin"] + backtest["step"]
+    expected, scales = [], set()
+    for row in backtest.sort_values(["origin", "step"], kind="stable").itertuples():
+        rest = backtest[(backtest["origin"] != row.origin) & (target != row.origin + row.step)]
+        path = backtest.loc[backtest["origin"] == row.origin, "mean"].to_numpy()
+        forecast = CalibratedForecast.from_backtest(
+            "m", history.loc[: row.origin], path, rest, max_horizon=len(path)
+        )
+        scales.add(forecast.error_scale)
+        expected.append(forecast.cdf(np.array([row.actual]), np.array([row.step]))[0])
+    steps, pits = held_out_pits(history, backtest)
+    wanted = {"positive": {"log"}, "small count": {"sqrt"}, "a figure of 0": {"log", "additive"}}
+    assert scales == wanted[kind]
+    assert pits == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert steps.tolist() == backtest.sort_values(["origin", "step"])["step"].tolist()
+
+
 def test_held_out_pits_count_each_figure_at_its_own_step_past_a_missing_year() -> None:
     # an origin followed by a year with no figure has no figure a year ahead: its figures two
     # and three years ahead are counted there, not as one and two years ahead (a card's
