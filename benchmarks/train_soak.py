@@ -157,7 +157,16 @@ def report(samples: list[Sample], after: dict, n_series: int, jobs: int, minutes
 
 
 def _ending(after: dict, n_series: int) -> str:
-    """How the run ended: on its own (every series done) or interrupted at the time limit."""
+    """How the run ended: on its own with every series done, on its own before that (stopped
+    from outside the benchmark, or failed), or interrupted at the time limit."""
+    if after["completed"] and (after["exit code"] != 0 or after["finished"] < n_series):
+        return (
+            f"Ended before the limit, unfinished: `train` exited with code {after['exit code']} "
+            f"after {after['minutes']:.1f} minutes, interrupted from outside the benchmark or "
+            f"failed, with {after['finished']:,} of {n_series:,} series finished and "
+            f"{after['left running']} retrain run(s) left RUNNING; the stores took "
+            f"{after['store MB']:,.0f} MB."
+        )
     if after["completed"]:
         return (
             f"Completed: `train` trained all {n_series:,} series in {after['minutes']:.1f} "
