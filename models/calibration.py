@@ -767,11 +767,12 @@ def _calibrate_on(
     # Part of a small count's error stays the same at every step (``_steady_share``):
     # only the rest is floored at a random walk's growth, and the growth the errors show
     # is shrunk towards that of the local level model rather than a trend's.
-    shown = _growth_exponents(errors, steps, chosen, np.full(len(chosen), PRIOR_GROWTH))
+    counts, squares = _step_sums(errors, steps, chosen)
+    shown = _growth_exponents(counts, squares, np.full(len(chosen), PRIOR_GROWTH))
     normalised = _normalised(errors, steps, chosen, shown)
+    variances = _pooled_variances(normalised, chosen, prior_scales)
     steady = np.zeros(len(chosen))
     if scale == "sqrt":
-        variances = _pooled_variances(normalised, chosen, prior_scales)
         steady = np.array(
             [
                 _steady_share(origin.values, variance, origin.count_noise)
@@ -783,14 +784,14 @@ def _calibrate_on(
             far = np.maximum(np.max(np.where(chosen, steps, 0.0), axis=1), 2.0)
             level_growth = _step_growth(far, MIN_GROWTH, steady)
             prior = np.where(again, np.log(level_growth) / np.log(far), PRIOR_GROWTH)
-            shown = np.where(again, _growth_exponents(errors, steps, chosen, prior), shown)
+            shown = np.where(again, _growth_exponents(counts, squares, prior), shown)
             normalised = _normalised(errors, steps, chosen, shown)
+            variances = _pooled_variances(normalised, chosen, prior_scales)
     served = np.arange(1, max(len(origin.path) for origin in origins) + 1, dtype=float)
     step_scales = np.maximum(
         served[None, :] ** shown[:, None], _step_growth(served, MIN_GROWTH, steady[:, None])
     )
-    variances = _pooled_variances(normalised, chosen, prior_scales)
-    empirical, weight = _empirical_quantiles(normalised, chosen, _independent_errors(steps, chosen))
+    empirical, weight = _empirical_quantiles(normalised, chosen, _independent_errors(counts))
     if scale != "sqrt":
         counts = np.sum(chosen, axis=1)
         t_rows = np.array([_t_on_grid(max(count - 1, 2)) for count in counts])
@@ -1104,14 +1105,11 @@ def _step_sums(
     )
 
 
-def _growth_exponents(
-    errors: np.ndarray, steps: np.ndarray, chosen: np.ndarray, prior: np.ndarray
-) -> np.ndarray:
-    """How error spread grows with the step, for each row of ``chosen`` (a mask over the
-    errors): RMS ~ step**b, fitted across steps with enough errors and shrunk towards the
-    row's ``prior`` when few steps inform it; kept within [0, ``MAX_GROWTH``]
-    (``MIN_GROWTH`` applies to the served growth, not to this fit)."""
-    counts, squares = _step_sums(errors, steps, chosen)
+def _growth_exponents(counts: np.ndarray, squares: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """How error spread grows with the step, for each row of errors' ``counts`` and sums of
+    squares per step (``_step_sums``): RMS ~ step**b, fitted across steps with enough errors
+    and shrunk towards the row's ``prior`` when few steps inform it; kept within
+    [0, ``MAX_GROWTH``] (``MIN_GROWTH`` applies to the served growth, not to this fit)."""
     informed = (counts >= 2) & (squares > 0)
     # weighted least squares of log RMS on log step, each step weighted by its error count,
     # every row at once (steps a row leaves out weigh 0)
@@ -1177,13 +1175,12 @@ def _pooled_variances(
     return np.asarray(total / (np.sum(chosen, axis=1) + PRIOR_WEIGHT))
 
 
-def _independent_errors(steps: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-    """How many independent errors each row of ``chosen`` (a mask over a backtest's errors)
+def _independent_errors(counts: np.ndarray) -> np.ndarray:
+    """How many independent errors each row of errors' ``counts`` per step (``_step_sums``)
     holds: the years they fall on, the origins plus the steps beyond the first. An origin's
     errors 1..h steps ahead share the shocks of the years between (an h-step error is a
     moving average of order h - 1; Harvey, Leybourne & Newbold 1997), so 10 origins checked
     6 years ahead give 60 errors but 15 years' shocks."""
-    counts, _ = _step_sums(np.zeros(len(steps)), steps, chosen)
     furthest = counts.shape[1] - 1 - np.argmax(counts[:, ::-1] > 0, axis=1)
     independent = np.minimum(counts.sum(axis=1), counts.max(axis=1) + furthest - 1)
     return np.where(counts.sum(axis=1) > 0, independent, 0)
