@@ -170,8 +170,12 @@ def _retrain_locked(
     tracking.connect(settings)  # creates or upgrades the tracking store before any worker
     population = store.list_series()
     wanted = list(series_ids) if series_ids else [s.id for s in population]
+    values = store.all_values()  # one query, not one a series while every worker waits
     evidence = population_evidence(
-        ((info.id, store.values(info.id), info.breaks) for info in population),
+        (
+            (info.id, values[info.id] if info.id in values else store.values(info.id), info.breaks)
+            for info in population
+        ),
         jobs=jobs,
         candidates=candidates,
     )

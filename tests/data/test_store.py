@@ -345,6 +345,29 @@ def test_values_are_floats_indexed_by_year(seeded_store: FigureStore) -> None:
     assert 2003 not in cases.index
 
 
+def test_every_series_is_read_at_once_as_it_is_read_alone(seeded_store: FigureStore) -> None:
+    """A retrain reads its whole population in one query: each series' figures as ``values``
+    reads them, a restated figure at its latest value, a withdrawn one gone, a series with
+    no figures yet left out."""
+    seeded_store.add_figures(
+        frame_of(row(series_id="jp_cybercrime_cleared", year="2018", value="9041")),
+        source="fix.csv",
+        message="restated",
+    )
+    seeded_store.withdraw_figures(
+        "jp_cybercrime_cleared", [2019], source="fix.csv", message="typed into the wrong year"
+    )
+    seeded_store.add_series(NEW_SERIES)
+
+    every = seeded_store.all_values()
+
+    assert set(every) == {info.id for info in seeded_store.list_series()} - {NEW_SERIES.id}
+    for series_id, values in every.items():
+        pd.testing.assert_series_equal(values, seeded_store.values(series_id))
+    assert every["jp_cybercrime_cleared"].loc[2018] == 9041
+    assert 2019 not in every["jp_cybercrime_cleared"].index
+
+
 @pytest.mark.parametrize(
     "call",
     [
