@@ -335,10 +335,12 @@ class FigureStore:
         while every worker waited). A series without figures is not in it."""
         current = self.figures()
         ids = current["series_id"].to_numpy()
+        if not len(ids):
+            return {}
         years, values = current["year"].to_numpy(), current["value"].to_numpy()
         # the figures come sorted by series: each series is one run of rows
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.empty(0, int)
-        ends = np.r_[starts[1:], len(ids)].astype(int)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        ends = np.r_[starts[1:], len(ids)]
         return {
             str(ids[start]): _values_of(years[start:end], values[start:end], str(ids[start]))
             for start, end in zip(starts, ends, strict=True)

@@ -368,6 +368,12 @@ def test_every_series_is_read_at_once_as_it_is_read_alone(seeded_store: FigureSt
     assert 2019 not in every["jp_cybercrime_cleared"].index
 
 
+def test_a_store_without_figures_reads_as_no_series(figure_store: FigureStore) -> None:
+    figure_store.add_series(NEW_SERIES)
+
+    assert figure_store.all_values() == {}
+
+
 @pytest.mark.parametrize(
     "call",
     [
