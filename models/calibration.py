@@ -793,8 +793,8 @@ def _calibrate_on(
     )
     empirical, weight = _empirical_quantiles(normalised, chosen, _independent_errors(counts))
     if scale != "sqrt":
-        counts = np.sum(chosen, axis=1)
-        t_rows = np.array([_t_on_grid(max(count - 1, 2)) for count in counts])
+        sizes = np.sum(chosen, axis=1)  # errors per row: the t's degrees of freedom
+        t_rows = np.array([_t_on_grid(max(size - 1, 2)) for size in sizes])
         quantiles = weight * empirical + (1.0 - weight) * np.sqrt(variances)[:, None] * t_rows
         for row, origin in enumerate(origins):
             yield quantiles[row], step_scales[row, : len(origin.path)], False
