@@ -170,15 +170,7 @@ def _retrain_locked(
     tracking.connect(settings)  # creates or upgrades the tracking store before any worker
     population = store.list_series()
     wanted = list(series_ids) if series_ids else [s.id for s in population]
-    values = store.all_values()  # one query, not one a series while every worker waits
-    evidence = population_evidence(
-        (
-            (info.id, values[info.id] if info.id in values else store.values(info.id), info.breaks)
-            for info in population
-        ),
-        jobs=jobs,
-        candidates=candidates,
-    )
+    evidence = _store_evidence(store, population, jobs, candidates)
     job = _Job(
         store.url,
         settings,
@@ -199,6 +191,27 @@ def _retrain_locked(
             if on_outcome is not None:
                 on_outcome(outcome)
     return [outcomes[sid] for sid in wanted]
+
+
+def _store_evidence(
+    store: FigureStore,
+    population: Sequence[SeriesInfo],
+    jobs: int,
+    candidates: Sequence[str] | None,
+) -> PopulationEvidence:
+    """The pooled evidence of the store's series. Their figures are read in one query, not one
+    a series while every worker waits, and are not kept once the evidence is built: each
+    series' retrain reads its own again, and a retrain had held every series' figures for as
+    long as it ran."""
+    values = store.all_values()
+    return population_evidence(
+        (
+            (info.id, values[info.id] if info.id in values else store.values(info.id), info.breaks)
+            for info in population
+        ),
+        jobs=jobs,
+        candidates=candidates,
+    )
 
 
 def _retrain_all(series_ids: list[str], job: _Job, jobs: int) -> Iterator[SeriesOutcome]:
