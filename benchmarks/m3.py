@@ -380,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--no-populations",
         dest="populations",
         action="store_false",
-        help="skip the short-history cuts and the synthetic crime-like set",
+        help="skip the short-history cuts, the synthetic sets and the mixed population",
     )
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
@@ -412,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         from benchmarks import populations
 
         report += "\n" + populations.section(args.jobs)
+        report += "\n" + populations.mixed_section(args.jobs)
     if args.engines:
         from benchmarks import engines
 

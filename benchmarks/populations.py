@@ -11,6 +11,7 @@ forecast with that yardstick left out of the reference corpus short series borro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,25 @@ COUNT_CUT_LENGTHS = (3, 5, 7)
 #: Resamplings of a population's series for the interval of a ratio (``ratio_interval``).
 RESAMPLINGS = 2000
 YARDSTICKS = ("m3", "m1", "tourism")
+#: The synthetic sets (name, generator, the lengths they are cut to).
+SYNTHETIC: tuple[
+    tuple[str, Callable[[], tuple[pd.DataFrame, pd.DataFrame]], tuple[int, ...]], ...
+] = (
+    ("synthetic crime-like", devsets.synthetic_crime, CUT_LENGTHS),
+    ("synthetic small counts", devsets.small_counts, COUNT_CUT_LENGTHS),
+    ("synthetic stable counts", devsets.stable_counts, COUNT_CUT_LENGTHS),
+    ("synthetic sparse counts", devsets.sparse_counts, COUNT_CUT_LENGTHS),
+    ("synthetic bursty incidents", devsets.bursty_incidents, COUNT_CUT_LENGTHS),
+)
+#: The mixed population (``evaluate_mixed``): M1 (the economic series) and every synthetic
+#: set, each cut to this many years, forecast in one ``forecast-file`` input, as a newly
+#: compiled file holds several kinds of series at once (losses beside case counts beside
+#: rates). The yardstick is M1 alone: the reference corpus is M1, M3 and Tourism, and each
+#: yardstick in the mix would have to be left out of it.
+MIXED_LENGTH = 3
+MIXED_YARDSTICK = "m1"
+#: Joins a part's name and a series' own id in the mixed input.
+PART_SEPARATOR = "|"
 
 
 @dataclass
@@ -79,13 +99,7 @@ def _populations() -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
         train, test = load_yearly(dataset)
         label = {"m3": "M3", "m1": "M1", "tourism": "Tourism"}[dataset]
         found += _cuts(label, dataset, train, test, CUT_LENGTHS)
-    for name, make, lengths in (
-        ("synthetic crime-like", devsets.synthetic_crime, CUT_LENGTHS),
-        ("synthetic small counts", devsets.small_counts, COUNT_CUT_LENGTHS),
-        ("synthetic stable counts", devsets.stable_counts, COUNT_CUT_LENGTHS),
-        ("synthetic sparse counts", devsets.sparse_counts, COUNT_CUT_LENGTHS),
-        ("synthetic bursty incidents", devsets.bursty_incidents, COUNT_CUT_LENGTHS),
-    ):
+    for name, make, lengths in SYNTHETIC:
         train, test = make()
         found.append((name, "", train, test))
         found += _cuts(name, "", train, test, lengths)
@@ -198,3 +212,101 @@ def render(results: list[SetResult]) -> str:
 def section(jobs: int) -> str:
     """Evaluate and render."""
     return render(evaluate(jobs))
+
+
+@dataclass
+class MixedPart:
+    """One kind of series of the mixed population, forecast alone and within the mix."""
+
+    name: str
+    series: int
+    alone: MethodResult
+    mixed: MethodResult
+
+
+def _mixed_parts(length: int) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """(name, train, test) of every part of the mixed population, its ids tagged by part."""
+    train, test = load_yearly(MIXED_YARDSTICK)
+    parts = [("M1", *devsets.short_cuts(train, test, length, seed=length))]
+    for name, make, _ in SYNTHETIC:
+        parts.append((name, *devsets.short_cuts(*make(), length, seed=length)))
+    return [(name, tagged(name, train), tagged(name, test)) for name, train, test in parts]
+
+
+def tagged(part: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every id prefixed by its part's name, so parts cannot share an id."""
+    return frame.assign(unique_id=part + PART_SEPARATOR + frame["unique_id"].astype(str))
+
+
+def evaluate_mixed(jobs: int, length: int = MIXED_LENGTH) -> list[MixedPart]:
+    """Every part of the mixed population forecast alone and then all of them in one input,
+    with the same reference corpus (M1 left out) for both, each part scored on its own series.
+    A row named ``all`` scores the whole population both ways."""
+    environment = exclude_from_reference(MIXED_YARDSTICK)
+    parts = _mixed_parts(length)
+    alone = []
+    for name, train, test in parts:
+        print(f"mixed population, {name} alone: {train['unique_id'].nunique()} series", flush=True)
+        inputs = train[["unique_id", "ds", "y"]]
+        alone.append(run_fraudcast(inputs, jobs, horizon_of(test), env=environment))
+    together = pd.concat([train[["unique_id", "ds", "y"]] for _, train, _ in parts])
+    print(f"mixed population: {together['unique_id'].nunique()} series together", flush=True)
+    mixed, seconds = run_fraudcast(together, jobs, devsets.SHORT_HORIZON, env=environment)
+    exclude_from_reference("")
+    results = [
+        MixedPart(
+            name,
+            train["unique_id"].nunique(),
+            score(name, forecasts, train, test, alone_seconds),
+            score(name, mixed, train, test, seconds),  # its own test years only,
+        )
+        for (name, train, test), (forecasts, alone_seconds) in zip(parts, alone, strict=True)
+    ]
+    train = pd.concat([train for _, train, _ in parts])
+    test = pd.concat([test for _, _, test in parts])
+    each = pd.concat([forecasts for forecasts, _ in alone])
+    total = sum(part_seconds for _, part_seconds in alone)
+    results.append(
+        MixedPart(
+            "all",
+            train["unique_id"].nunique(),
+            score("all", each, train, test, total),
+            score("all", mixed, train, test, seconds),
+        )
+    )
+    return results
+
+
+def render_mixed(results: list[MixedPart], length: int = MIXED_LENGTH) -> str:
+    """The markdown section: each part alone against within the mix."""
+    lines = [
+        "## A mixed population",
+        "",
+        f"M1 and every synthetic set above, each cut to {length} years as above, forecast "
+        f"{devsets.SHORT_HORIZON} years ahead once set by set and once all together in one "
+        "`forecast-file` input, as a newly compiled file holds several kinds of series at once "
+        "(`populations.evaluate_mixed`); M1 is left out of the reference corpus in both runs, so "
+        "the only difference is the company a series keeps. Each part is scored on its own "
+        "series. *Mix / alone* is the ratio of the part's MASE in the mix to its MASE alone, "
+        f"with in brackets the 95% interval of that ratio over {RESAMPLINGS:,} resamplings of "
+        "the part's series: above 1, the part lost by the company it kept.",
+        "",
+        "| part | series | MASE alone | MASE in the mix | mix / alone | MSIS alone "
+        "| MSIS in the mix | coverage 80 alone / mix | coverage 95 alone / mix |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        low, high = ratio_interval(r.mixed, r.alone, "mase")
+        lines.append(
+            f"| {r.name} | {r.series} | {r.alone.mase:.3f} | {r.mixed.mase:.3f} | "
+            f"{r.mixed.mase / r.alone.mase:.3f} ({low:.2f}–{high:.2f}) | {r.alone.msis:.2f} | "
+            f"{r.mixed.msis:.2f} | {100 * r.alone.coverage_80:.1f}% / "
+            f"{100 * r.mixed.coverage_80:.1f}% | {100 * r.alone.coverage_95:.1f}% / "
+            f"{100 * r.mixed.coverage_95:.1f}% |"
+        )
+    return "\n".join([*lines, ""])
+
+
+def mixed_section(jobs: int) -> str:
+    """Evaluate the mixed population and render it."""
+    return render_mixed(evaluate_mixed(jobs))
