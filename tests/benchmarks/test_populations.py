@@ -76,12 +76,27 @@ def _forecast_the_input_mean(
     return pd.DataFrame(rows), 1.0
 
 
+def _naive_three_above(
+    train: pd.DataFrame, jobs: int, with_arima: bool, horizon: int, cross_validate: bool
+) -> tuple[dict[str, pd.DataFrame], float]:
+    """A stand-in for the statsforecast methods: each series 3 above its own last figure."""
+    last = train.groupby("unique_id")["y"].last() + 3.0
+    rows = [
+        {"unique_id": key, "ds": 3 + step, "mean": value, "lo-80": value - 1.0,
+         "hi-80": value + 1.0, "lo-95": value - 2.0, "hi-95": value + 2.0}
+        for key, value in last.items()
+        for step in range(1, horizon + 1)
+    ]  # fmt: skip
+    return {"Naive": pd.DataFrame(rows)}, 1.0
+
+
 def test_each_part_of_the_mixed_population_is_scored_on_its_own_series_alone_and_mixed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     parts = [_constant_part("low", 10.0, 2), _constant_part("high", 100.0, 3)]
     monkeypatch.setattr(populations, "_mixed_parts", lambda length: parts)
     monkeypatch.setattr(populations, "run_fraudcast", _forecast_the_input_mean)
+    monkeypatch.setattr(populations, "run_statsforecast", _naive_three_above)
     monkeypatch.setattr(populations, "exclude_from_reference", lambda dataset: {})
     low, high, whole = populations.evaluate_mixed(jobs=1)
     # alone, each part is forecast 1.5 off its own level: MASE 1.5 / 1.5 for the low part
@@ -94,5 +109,8 @@ def test_each_part_of_the_mixed_population_is_scored_on_its_own_series_alone_and
     assert whole.series == 5
     assert whole.alone.mase == pytest.approx((2 * 1.0 + 3 * 0.1) / 5)
     assert whole.mixed.mase == pytest.approx((2 * 37.0 + 3 * 2.3) / 5)
-    row = "| low | 2 | 1.000 | 37.000 | 37.000 (37.00–37.00) |"
+    # the best statsforecast method, 3 off each part's level: 3 / 1.5 and 3 / 15
+    assert (low.best.name, low.best.mase) == ("Naive", pytest.approx(2.0))
+    assert high.best.mase == pytest.approx(0.2)
+    row = "| low | 2 | 1.000 | 37.000 | 37.000 (37.00–37.00) | 0.500 / 18.500 (Naive) |"
     assert row in populations.render_mixed([low])
