@@ -1,12 +1,16 @@
 """The populations fraudcast is judged on beyond the yardsticks: short-history cuts of M3, M1
 and Tourism (3, 4 and 5 years, forecast 5 ahead), synthetic crime-like series, small counts,
-stable counts and bursty incident counts (the counts cut to 3, 5 and 7 years).
+stable counts, sparse counts and bursty incident counts (the counts cut to 3, 5 and 7 years).
 
 Each set is forecast by ``fraudcast forecast-file`` and, in the same run, by statsforecast's
 Naive, RandomWalkWithDrift, AutoETS and AutoTheta (a model that cannot fit a series falls back
 to naive), and the table gives fraudcast's ratios to the best of them. A cut of a yardstick is
 forecast with that yardstick left out of the reference corpus short series borrow from
 (``FRAUDCAST_REFERENCE_EXCLUDE``), so no series borrows from its own future.
+
+The mixed population (``evaluate_mixed``) puts M1 and every synthetic set, cut to 3 years, in
+one input and scores each part there against the same part forecast alone: the series of one
+input are one population, whose pooled backtests choose and check for all of them.
 """
 
 from __future__ import annotations
