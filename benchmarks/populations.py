@@ -251,18 +251,17 @@ def evaluate_mixed(jobs: int, length: int = MIXED_LENGTH) -> list[MixedPart]:
     A row named ``all`` scores the whole population both ways."""
     environment = exclude_from_reference(MIXED_YARDSTICK)
     parts = _mixed_parts(length)
+    horizon = devsets.SHORT_HORIZON
+    inputs = [train[["unique_id", "ds", "y"]] for _, train, _ in parts]
     alone = []
-    for name, train, test in parts:
-        print(f"mixed population, {name} alone: {train['unique_id'].nunique()} series", flush=True)
-        inputs = train[["unique_id", "ds", "y"]]
-        alone.append(run_fraudcast(inputs, jobs, horizon_of(test), env=environment))
-    together = pd.concat([train[["unique_id", "ds", "y"]] for _, train, _ in parts])
+    for (name, _, _), part in zip(parts, inputs, strict=True):
+        print(f"mixed population, {name} alone: {part['unique_id'].nunique()} series", flush=True)
+        alone.append(run_fraudcast(part, jobs, horizon, env=environment))
+    together = pd.concat(inputs)
     print(f"mixed population: {together['unique_id'].nunique()} series together", flush=True)
-    mixed, seconds = run_fraudcast(together, jobs, devsets.SHORT_HORIZON, env=environment)
+    mixed, seconds = run_fraudcast(together, jobs, horizon, env=environment)
     exclude_from_reference("")
-    others, sf_seconds = run_statsforecast(
-        together, jobs, False, devsets.SHORT_HORIZON, cross_validate=False
-    )
+    others, sf_seconds = run_statsforecast(together, jobs, False, horizon, cross_validate=False)
     whole = [
         ("all", pd.concat([train for _, train, _ in parts]), pd.concat([t for _, _, t in parts]))
     ]
